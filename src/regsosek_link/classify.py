@@ -1,0 +1,343 @@
+"""Classify stage: comparison vectors -> match probability and match weight.
+
+:class:`FellegiSunter` is an unsupervised scikit-learn estimator. ``fit`` runs EM on the
+counts of *distinct* comparison-level patterns (a few thousand at most), not on every pair,
+so training costs the same for 10 thousand or 100 million pairs. Missing levels (``-1``)
+contribute nothing (a factor of 1), as in Splink.
+
+The match weight of a pair is ``log2(lambda / (1 - lambda)) + sum_k log2(m_k / u_k)`` at the
+pair's level of each comparison ``k``; its probability is ``2**w / (1 + 2**w)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["FellegiSunter", "level_patterns"]
+
+log = logging.getLogger(__name__)
+
+_EPS = 1e-6
+
+
+def level_patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of an int level matrix: (patterns, counts, inverse)."""
+    X = np.ascontiguousarray(X, dtype=np.int8)
+    if X.shape[0] == 0:
+        return X, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # pack each row into one int64 (levels -1..14 in 4 bits) when it fits: much faster than
+    # np.unique(axis=0)
+    if X.shape[1] <= 15 and X.max(initial=0) <= 14:
+        shifted = (X.astype(np.int64) + 1)
+        code = np.zeros(X.shape[0], np.int64)
+        for j in range(X.shape[1]):
+            code = (code << 4) | shifted[:, j]
+        uniq, first, inverse, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
+        return X[first], counts, inverse.ravel()
+    pats, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
+    return pats, counts, inverse.ravel()
+
+
+class FellegiSunter(ClassifierMixin, BaseEstimator):
+    """Fellegi-Sunter model trained by expectation-maximisation, no labels needed.
+
+    Parameters
+    ----------
+    max_iter : int, default=200
+        Maximum EM iterations.
+    tol : float, default=1e-7
+        Stop when no parameter moves by more than this.
+    threshold : float, default=0.5
+        Match probability at or above which ``predict`` says 1.
+    prior : float, optional
+        Initial share of matches among the pairs (lambda); estimated by EM.
+    fix_u : bool, default=False
+        Keep ``u`` at ``u_init`` (e.g. estimated from random pairs) and learn only ``m`` and
+        lambda.
+    u_init, m_init : sequence of arrays, optional
+        Starting probabilities per comparison and level. By default ``u`` starts from the
+        level frequencies of the data and ``m`` from a prior that puts most mass on the
+        highest level.
+    m_from_labels : bool, default=False
+        With ``y`` given to ``fit``, estimate m and u from the labelled pairs instead of EM.
+
+    Attributes
+    ----------
+    m_, u_ : list of ndarray
+        Probability of each level (0..L-1) among matches and non-matches, per comparison.
+    lambda_ : float
+        Share of matches among the training pairs.
+    n_levels_ : ndarray of int
+        Levels per comparison (excluding the missing level).
+    feature_names_in_ : ndarray of str
+        Comparison names, when ``X`` was a DataFrame.
+    n_iter_ : int
+        EM iterations run.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> match = rng.random(2000) < 0.2
+    >>> X = np.stack([np.where(match, rng.random(2000) < .95, rng.random(2000) < .05) for _ in range(3)], 1)
+    >>> fs = FellegiSunter().fit(X.astype(int))
+    >>> round(fs.lambda_, 1)
+    0.2
+    >>> fs.predict([[1, 1, 1], [0, 0, 0]]).tolist()
+    [1, 0]
+    """
+
+    def __init__(
+        self,
+        *,
+        max_iter: int = 200,
+        tol: float = 1e-7,
+        threshold: float = 0.5,
+        prior: float | None = None,
+        fix_u: bool = False,
+        u_init: Sequence[Any] | None = None,
+        m_init: Sequence[Any] | None = None,
+        m_from_labels: bool = False,
+    ) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.threshold = threshold
+        self.prior = prior
+        self.fix_u = fix_u
+        self.u_init = u_init
+        self.m_init = m_init
+        self.m_from_labels = m_from_labels
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        if not isinstance(self.threshold, (int, float)) or not 0 <= self.threshold <= 1:
+            raise ValueError(
+                "The 'threshold' parameter of FellegiSunter must be a float in [0, 1]. "
+                f"Got {self.threshold!r} instead."
+            )
+        if self.prior is not None and not 0 < self.prior < 1:
+            raise ValueError(
+                "The 'prior' parameter of FellegiSunter must be a float in (0, 1) or None. "
+                f"Got {self.prior!r} instead."
+            )
+        if not isinstance(self.max_iter, int) or self.max_iter < 1:
+            raise ValueError(
+                f"The 'max_iter' parameter of FellegiSunter must be an int >= 1. Got {self.max_iter!r} instead."
+            )
+
+    def _as_levels(self, X: Any, *, fitting: bool) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            names = np.asarray(X.columns, dtype=object)
+            if fitting:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_") and list(names) != list(self.feature_names_in_):
+                raise ValueError(
+                    f"X has columns {list(names)} but FellegiSunter was fitted with "
+                    f"{list(self.feature_names_in_)}"
+                )
+            arr = X.to_numpy()
+        else:
+            if fitting and hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            arr = np.asarray(X)
+        if arr.ndim != 2:
+            raise ValueError(f"Expected a 2D array of comparison levels, got shape {arr.shape}")
+        if arr.dtype.kind == "f":
+            if np.isnan(arr).any() or np.isinf(arr).any():
+                raise ValueError("Input X contains NaN or infinity; use -1 for a missing level")
+            if not np.all(arr == np.round(arr)):
+                raise ValueError("FellegiSunter needs integer comparison levels (-1 = missing)")
+        elif arr.dtype.kind not in "iub":
+            raise ValueError(f"FellegiSunter needs integer comparison levels, got dtype {arr.dtype}")
+        arr = arr.astype(np.int64)
+        if (arr < -1).any():
+            raise ValueError("Comparison levels must be >= -1 (-1 = missing)")
+        if fitting:
+            self.n_features_in_ = arr.shape[1]
+            if arr.shape[0] < 1:
+                raise ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
+        elif arr.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but FellegiSunter is expecting {self.n_features_in_} features as input."
+            )
+        return arr
+
+    def _log_ratios(self) -> list[np.ndarray]:
+        return [np.log2(m) - np.log2(u) for m, u in zip(self.m_, self.u_)]
+
+    # -- estimator API -------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> FellegiSunter:
+        """Estimate m, u and lambda.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of int, shape (n_pairs, n_comparisons)
+            Comparison levels, -1 for missing.
+        y : array-like of {0, 1}, optional
+            Labels. Used only with ``m_from_labels=True``; otherwise EM ignores it.
+        sample_weight : array-like, optional
+            Weight of each row (e.g. counts of already-aggregated patterns).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        arr = self._as_levels(X, fitting=True)
+        self.classes_ = np.array([0, 1])
+        n_levels = np.maximum(arr.max(axis=0) + 1, 2) if len(arr) else np.full(arr.shape[1], 2)
+        if self.m_init is not None or self.u_init is not None:
+            init = self.m_init if self.m_init is not None else self.u_init
+            n_levels = np.maximum(n_levels, [len(v) for v in init])  # type: ignore[union-attr]
+        self.n_levels_ = n_levels.astype(np.int64)
+        pats, counts, _ = level_patterns(arr.astype(np.int8))
+        counts = counts.astype(float)
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=float)
+            _, _, inv = level_patterns(arr.astype(np.int8))
+            counts = np.bincount(inv, weights=sw, minlength=len(pats))
+
+        if y is not None and self.m_from_labels:
+            yv = np.asarray(y).astype(bool)
+            self.m_ = self._level_freq(arr[yv], None)
+            self.u_ = self._level_freq(arr[~yv], None)
+            self.lambda_ = float(np.clip(yv.mean(), _EPS, 1 - _EPS))
+            self.n_iter_ = 0
+            return self
+
+        self._em(pats, counts)
+        return self
+
+    def _level_freq(self, arr: np.ndarray, weights: np.ndarray | None) -> list[np.ndarray]:
+        out = []
+        for k, L in enumerate(self.n_levels_):
+            col = arr[:, k]
+            ok = col >= 0
+            w = np.ones(len(col)) if weights is None else weights
+            f = np.bincount(col[ok], weights=w[ok], minlength=L)[:L] + 1.0  # Laplace smoothing
+            out.append(f / f.sum())
+        return out
+
+    def _em(self, pats: np.ndarray, counts: np.ndarray) -> None:
+        K = pats.shape[1]
+        if self.u_init is not None:
+            u = [np.clip(np.asarray(v, float), _EPS, 1) for v in self.u_init]
+            u = [v / v.sum() for v in u]
+        else:
+            u = self._level_freq(pats, counts)
+        if self.m_init is not None:
+            m = [np.clip(np.asarray(v, float), _EPS, 1) for v in self.m_init]
+            m = [v / v.sum() for v in m]
+        else:  # most mass on the top level, geometric below it
+            m = []
+            for L in self.n_levels_:
+                v = 0.25 ** np.arange(L - 1, -1, -1, dtype=float)
+                m.append(v / v.sum())
+        lam = self.prior if self.prior is not None else 0.1
+        present = pats >= 0
+        safe = np.where(present, pats, 0)
+        total = counts.sum()
+        it = 0
+        for it in range(1, self.max_iter + 1):
+            lm = np.zeros(len(pats))
+            lu = np.zeros(len(pats))
+            for k in range(K):
+                lm += np.where(present[:, k], np.log(m[k][safe[:, k]]), 0.0)
+                lu += np.where(present[:, k], np.log(u[k][safe[:, k]]), 0.0)
+            a = np.log(lam) + lm
+            b = np.log1p(-lam) + lu
+            g = 1.0 / (1.0 + np.exp(np.clip(b - a, -700, 700)))
+            wm = counts * g
+            wu = counts * (1 - g)
+            new_lam = float(np.clip(wm.sum() / total, _EPS, 1 - _EPS))
+            new_m, new_u = [], []
+            for k, L in enumerate(self.n_levels_):
+                okk = present[:, k]
+                fm = np.bincount(pats[okk, k], weights=wm[okk], minlength=L)[:L] + _EPS
+                new_m.append(fm / fm.sum())
+                if self.fix_u:
+                    new_u.append(u[k])
+                else:
+                    fu = np.bincount(pats[okk, k], weights=wu[okk], minlength=L)[:L] + _EPS
+                    new_u.append(fu / fu.sum())
+            delta = max(
+                abs(new_lam - lam),
+                max(float(np.abs(a_ - b_).max()) for a_, b_ in zip(new_m, m)),
+                max(float(np.abs(a_ - b_).max()) for a_, b_ in zip(new_u, u)),
+            )
+            m, u, lam = new_m, new_u, new_lam
+            if delta < self.tol:
+                break
+        self.m_ = [np.clip(v, _EPS, 1) for v in m]
+        self.u_ = [np.clip(v, _EPS, 1) for v in u]
+        self.lambda_ = lam
+        self.n_iter_ = it
+        log.info("EM converged in %d iterations on %d patterns; lambda=%.4g", it, len(pats), lam)
+
+    def contributions(self, X: Any) -> pd.DataFrame:
+        """Per-comparison match weight (log2 m/u; 0 for missing) of each row of ``X``."""
+        check_is_fitted(self, "m_")
+        arr = self._as_levels(X, fitting=False)
+        ratios = self._log_ratios()
+        out = {}
+        names = list(getattr(self, "feature_names_in_", [f"x{k}" for k in range(arr.shape[1])]))
+        for k, name in enumerate(names):
+            col = arr[:, k]
+            if (col >= self.n_levels_[k]).any():
+                raise ValueError(
+                    f"comparison {name!r} has level {int(col.max())} but the model knows levels "
+                    f"0..{self.n_levels_[k] - 1}"
+                )
+            out[name] = np.where(col >= 0, ratios[k][np.maximum(col, 0)], 0.0)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(out, index=index)
+
+    @property
+    def prior_weight_(self) -> float:
+        """log2 of the prior odds of a match."""
+        check_is_fitted(self, "lambda_")
+        return float(np.log2(self.lambda_) - np.log2(1 - self.lambda_))
+
+    def match_weight(self, X: Any) -> np.ndarray:
+        """Total match weight (bits) of each row."""
+        arr = self._as_levels(X, fitting=False)
+        pats, _, inv = level_patterns(arr.astype(np.int8))
+        w = self.contributions(pats).to_numpy().sum(axis=1) + self.prior_weight_
+        return w[inv]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities of [non-match, match] per row."""
+        check_is_fitted(self, "m_")
+        w = self.match_weight(X)
+        p = 1.0 / (1.0 + np.exp2(-np.clip(w, -1000, 1000)))
+        return np.stack([1 - p, p], axis=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """1 where the match probability is at least ``threshold``."""
+        return (self.predict_proba(X)[:, 1] >= self.threshold).astype(int)
+
+    def parameters(self, level_names: dict[str, Sequence[str]] | None = None) -> pd.DataFrame:
+        """m, u and weight of every comparison level as a tidy DataFrame."""
+        check_is_fitted(self, "m_")
+        names = list(getattr(self, "feature_names_in_", [f"x{k}" for k in range(len(self.m_))]))
+        rows = []
+        for k, name in enumerate(names):
+            labels = (level_names or {}).get(name)
+            for lvl in range(self.n_levels_[k]):
+                rows.append({
+                    "comparison": name,
+                    "level": lvl,
+                    "label": labels[lvl] if labels and lvl < len(labels) else str(lvl),
+                    "m": float(self.m_[k][lvl]),
+                    "u": float(self.u_[k][lvl]),
+                    "weight": float(np.log2(self.m_[k][lvl] / self.u_[k][lvl])),
+                })
+        return pd.DataFrame(rows)
