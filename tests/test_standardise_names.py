@@ -1,0 +1,171 @@
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from regsosek_link.standardise import clean_name, phonetic_key  # noqa: E402
+
+NA = pd.NA
+
+
+def _row(raw, **kw):
+    return clean_name(pd.Series([raw], dtype="string"), **kw).iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("raw", "nama", "gelar"),
+    [
+        ("H. Ahmad Dahlan, S.Pd.", "AHMAD DAHLAN", "H S.PD"),
+        ("Prof. Dr. Ir. H.Joesoef, M.Sc", "YUSUF", "PROF DR IR H M.SC"),
+        ("Hj. Siti Aminah", "SITI AMINAH", "HJ"),
+        ("Drs. Bambang Sutrisno, M.M.", "BAMBANG SUTRISNO", "DRS M.M"),
+        ("Budi Santoso SE", "BUDI SANTOSO", "SE"),
+        ("Budi Santoso, S.E., M.M", "BUDI SANTOSO", "S.E M.M"),
+        ("R. Ajeng Kartini", "AJENG KARTINI", "R"),
+        ("ST. AMINAH", "SITI AMINAH", NA),  # St. at the start is Siti
+        ("Eko Prasetyo S.T.", "EKO PRASETYO", "S.T"),  # S.T. at the end is a degree
+        ("DJOKO", "JOKO", NA),
+        ("Soeharto", "SUHARTO", NA),
+        ("Tjahjo Kumolo", "CAHYO KUMOLO", NA),  # tj marks old spelling -> j->y
+        ("Joesoef", "YUSUF", NA),
+        ("Jaja Sunarja", "JAJA SUNARJA", NA),  # no old marker: j stays j
+        ("Sjahrir", "SYAHRIR", NA),
+        ("Njoto", "NYOTO", NA),
+        ("Choirul Anam", "KHOIRUL ANAM", NA),
+        ("Rachmat Hidayat", "RAHMAT HIDAYAT", NA),
+        ("Achmad Fauzi", "AHMAD FAUZI", NA),
+        ("Akhmad Fauzi", "AHMAD FAUZI", NA),
+        ("Abd. Rahman", "ABDUL RAHMAN", NA),
+        ("Sitti Nurbaya", "SITI NURBAYA", NA),
+        ("Noor Hidayah", "NUR HIDAYAH", NA),
+        ("Nurul Hidayah", "NURUL HIDAYAH", NA),  # Nurul kept distinct on purpose
+        ("Moch. Rizki", "MUHAMMAD RIZKI", NA),
+        ("Mochamad Rizki", "MUHAMMAD RIZKI", NA),
+        ("Moehamad Rizki", "MUHAMMAD RIZKI", NA),
+        ("Mukhamad Rizki", "MUHAMMAD RIZKI", NA),
+        ("Mohd Rizki", "MUHAMMAD RIZKI", NA),
+        ("Muh. Rizki", "MUHAMMAD RIZKI", NA),
+        ("M. Rizki", "MUHAMMAD RIZKI", NA),
+        ("M.Rizki", "MUHAMMAD RIZKI", NA),
+        ("M.", "M", NA),  # a lone initial stays an initial
+        ("Rizki M.", "RIZKI M", NA),
+        ("Ma'ruf Amin", "MARUF AMIN", NA),
+        ("  josé   de  la  cruz ", "JOSE DE LA CRUZ", NA),
+        ("I Wayan Sudirta", "I WAYAN SUDIRTA", NA),
+        ("H", "H", NA),  # a name made only of a title keeps it
+        ("", NA, NA),
+        (None, NA, NA),
+    ],
+)
+def test_clean_name_table(raw, nama, gelar):
+    row = _row(raw)
+    for col, want in (("nama", nama), ("nama_gelar", gelar)):
+        got = row[col]
+        assert (got is NA and want is NA) or got == want, (raw, col, got, want)
+
+
+@pytest.mark.parametrize(
+    ("raw", "nama", "bin_"),
+    [
+        ("Ahmad bin Abdullah", "AHMAD", "ABDULLAH"),
+        ("Siti Aisyah binti Umar Said", "SITI AISYAH", "UMAR SAID"),
+        ("Bin Laden", "BIN LADEN", NA),  # first token: not a patronymic marker
+        ("Ahmad Bin", "AHMAD BIN", NA),  # nothing after: kept
+    ],
+)
+def test_bin_binti(raw, nama, bin_):
+    row = _row(raw)
+    assert row["nama"] == nama
+    assert (row["nama_bin"] is NA and bin_ is NA) or row["nama_bin"] == bin_
+
+
+def test_variants_agree_on_canonical_and_phonetic():
+    out = clean_name(pd.Series(["Moch. Rizki", "Muhammad Rizky", "MUHAMAD RISKI"]))
+    assert out["nama_phonetic"].nunique() == 1
+    assert out["nama"].tolist()[:2] == ["MUHAMMAD RIZKI", "MUHAMMAD RIZKY"]
+
+
+def test_sorted_and_token_count():
+    row = _row("Siti Aminah Zahra")
+    assert row["nama_sorted"] == "AMINAH SITI ZAHRA"
+    assert row["n_tokens"] == 3
+
+
+def test_user_tables_extend_defaults():
+    out = clean_name(
+        pd.Series(["Raden Mas Joko Pinurbo", "Kang Joko"]),
+        variants={"PINURBO": "PINURBA"},
+        titles=pd.DataFrame({"title": ["RADEN", "MAS", "KANG"], "kind": ["prefix"] * 3}),
+    )
+    assert out["nama"].tolist() == ["JOKO PINURBA", "JOKO"]
+    assert out["nama_gelar"].tolist() == ["RADEN MAS", "KANG"]
+
+
+def test_bad_variant_table_says_what_it_got():
+    with pytest.raises(ValueError, match="columns present: \\['a', 'b'\\]"):
+        clean_name(pd.Series(["x"]), variants=pd.DataFrame({"a": ["x"], "b": ["y"]}))
+
+
+def test_generic_profile_only_folds():
+    row = _row("H. Ahmad Dahlan, S.Pd.", profile="generic")
+    assert row["nama"] == "H AHMAD DAHLAN S PD"
+    assert row["nama_gelar"] is NA
+    assert row["nama_phonetic"] == "H000 A530 D450 S000 P300"
+    assert _row("DJOKO", profile="generic")["nama"] == "DJOKO"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("JOKO", "DJOKO"),
+        ("CAHYO", "TJAHJO"),
+        ("YUSUF", "JOESOEF"),
+        ("RIZKI", "RIZKY"),
+        ("RIZKI", "RISKI"),
+        ("MUHAMMAD", "MUHAMAD"),
+        ("AHMAD", "ACHMAD"),
+        ("AHMAD", "AKHMAD"),
+        ("KHOIRUL", "CHOIRUL"),
+        ("ZAINAL", "ZAENAL"),
+        ("FATIMAH", "FATIMA"),
+        ("ARIFIN", "ARIPIN"),
+        ("SYAIFUL", "SAIFUL"),
+        ("NOVI", "NOFI"),
+        ("SUKARNO", "SOEKARNO"),
+        ("RAHMAT", "RACHMAT"),
+    ],
+)
+def test_phonetic_same(a, b):
+    ka, kb = phonetic_key(pd.Series([a, b])).tolist()
+    assert ka == kb, (a, b, ka, kb)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("BUDI", "BAYU"), ("EKA", "EKO"), ("PUTRA", "PUTRI"), ("SITI", "SRI"), ("ANI", "ANA")],
+)
+def test_phonetic_different(a, b):
+    ka, kb = phonetic_key(pd.Series([a, b])).tolist()
+    assert ka != kb, (a, b, ka)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("DJOKO", "JUKU"),
+        ("TJAHJO", "CAJU"),
+        ("MUHAMMAD", "MUHAMAT"),
+        ("RIZKY", "RISKI"),
+        ("NYOMAN", "NYUMAN"),
+        ("SITI NURBAYA", "SITI NURBAJA"),
+        ("", NA),
+        (None, NA),
+        ("123", NA),
+    ],
+)
+def test_phonetic_literal(raw, key):
+    got = phonetic_key(pd.Series([raw], dtype="string")).iloc[0]
+    assert (got is NA and key is NA) or got == key
