@@ -1,0 +1,73 @@
+"""regsosek_link: record linkage and deduplication of Indonesian person data.
+
+Blocks, compares and classifies person records from several ministry sources, then clusters
+and merges the matches into one registry ("satu data") with stable person IDs, golden values
+with provenance, and households.
+
+>>> import regsosek_link as rl
+>>> sorted(rl.__all__)[:3]
+['BlockIndex', 'BlockOn', 'ConfigError']
+"""
+
+from __future__ import annotations
+
+from .block import BlockIndex, BlockOn, SortedNeighbourhood, block, blocking_report
+from .classify import FellegiSunter
+from .cluster import connected_components
+from .compare import (
+    DateOfBirthComparison,
+    ExactMatch,
+    IdNumberComparison,
+    JaroWinklerAtThresholds,
+    LevenshteinAtThresholds,
+    NameComparison,
+    RegionComparison,
+    RLComparison,
+    compare,
+)
+from .config import LinkConfig, SourceConfig, default_blocking_rules, default_comparisons, load_config
+from .errors import ConfigError, ModelError, Problem
+from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
+from .ingest import read_source, read_sources
+from .pipeline import Linker, LinkResult, link
+from .registry import golden_records
+from .standardise import standardise
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BlockIndex",
+    "BlockOn",
+    "ConfigError",
+    "DateOfBirthComparison",
+    "ExactMatch",
+    "FellegiSunter",
+    "IdNumberComparison",
+    "JaroWinklerAtThresholds",
+    "LevenshteinAtThresholds",
+    "LinkConfig",
+    "LinkResult",
+    "Linker",
+    "ModelError",
+    "NameComparison",
+    "PairwiseScores",
+    "Problem",
+    "RLComparison",
+    "RegionComparison",
+    "SortedNeighbourhood",
+    "SourceConfig",
+    "block",
+    "blocking_recall",
+    "blocking_report",
+    "compare",
+    "connected_components",
+    "default_blocking_rules",
+    "default_comparisons",
+    "golden_records",
+    "link",
+    "load_config",
+    "pairwise_scores",
+    "read_source",
+    "read_sources",
+    "standardise",
+]

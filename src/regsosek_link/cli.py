@@ -1,0 +1,168 @@
+"""Command line: ``regsosek-link demo | run | generate``.
+
+Exit codes: 0 success, 2 a configuration or input problem (the message says what and
+where), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .config import LinkConfig, SourceConfig, load_config
+from .errors import ConfigError
+from .pipeline import Linker, LinkResult
+
+__all__ = ["main"]
+
+
+def _progress(quiet: bool):  # noqa: ANN202
+    started: dict[str, float] = {}
+
+    def report(stage: str, frac: float) -> None:
+        if quiet:
+            return
+        if frac == 0.0:
+            started[stage] = time.perf_counter()
+            print(f"  {stage:<12} ...", end="", flush=True, file=sys.stderr)
+        else:
+            print(f" {time.perf_counter() - started[stage]:6.2f} s", file=sys.stderr)
+
+    return report
+
+
+def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame | None) -> str:
+    lines = []
+    counts = result.membership.groupby("source", sort=False).size()
+    lines.append(f"Input records: {len(result.membership):,} from {len(counts)} sources "
+                 f"({', '.join(f'{k} {v:,}' for k, v in counts.items())})")
+    lines.append(f"Candidate pairs: {len(result.pairs):,}; accepted links: "
+                 f"{int((result.probability >= result.config.threshold).sum()):,} "
+                 f"(threshold {result.config.threshold})")
+    sizes = result.registry["n_records"]
+    lines.append(f"Persons in the registry: {len(result.registry):,} "
+                 f"({int((sizes == 1).sum()):,} from a single record; largest has {int(sizes.max())} records)")
+    lines.append(f"Households: {result.households['household_id'].nunique():,}; "
+                 f"persons with conflicting valid NIKs: {int(result.registry['conflicting_nik'].sum()):,}")
+    lines.append("Time: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+                 + f" (total {sum(result.timings.values()):.2f} s)")
+    if truth is not None:
+        scores = result.evaluate(truth)
+        lines.append(f"Accuracy against the ground truth (pairwise): precision {scores.precision:.4f}, "
+                     f"recall {scores.recall:.4f}, F1 {scores.f1:.4f}")
+        lines.append(f"Blocking recall: {result.blocking_recall(truth):.4f}")
+    out_dir = next(iter(written.values())).parent if written else None
+    lines.append(f"Outputs in {out_dir}:")
+    for name, path in written.items():
+        lines.append(f"  {path}")
+    return "\n".join(lines)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .datasets import make_sources
+
+    out = Path(args.out)
+    src_dir = out / "sources"
+    print(f"Generating {args.people:,} synthetic people and their ministry sources (seed {args.seed})...",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    syn = make_sources(n_people=args.people, random_state=args.seed)
+    paths = syn.write(src_dir, format="csv")
+    print(f"  generated in {time.perf_counter() - t0:.2f} s: "
+          + ", ".join(f"{k} {len(v):,} rows" for k, v in syn.sources.items()), file=sys.stderr)
+    sources = []
+    for name in syn.sources:
+        info = syn.source_info.get(name, {})
+        sources.append(SourceConfig(
+            name=name, path=str(paths[name].relative_to(out)), columns=syn.mappings[name],
+            one_record_per_person=bool(info.get("one_record_per_person", False)),
+            priority=1 if info.get("one_record_per_person") else 100,
+        ))
+    config = LinkConfig(sources=tuple(sources), output_dir=str(out / "registry"), random_state=args.seed)
+    cfg_path = config.replace(output_dir="registry").save(out / "config.yaml")
+    print(f"  config written to {cfg_path}", file=sys.stderr)
+    config = load_config(cfg_path)
+    print("Linking:", file=sys.stderr)
+    result = Linker(config).run(progress=_progress(args.quiet))
+    written = result.write(config.output_dir)
+    truth = syn.truth
+    print(_summary(result, written, truth))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.out:
+        config = config.replace(output_dir=args.out)
+    result = Linker(config).run(progress=_progress(args.quiet))
+    written = result.write(config.output_dir)
+    truth = None
+    if args.truth:
+        p = Path(args.truth)
+        truth = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
+    print(_summary(result, written, truth))
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .datasets import make_sources
+
+    t0 = time.perf_counter()
+    syn = make_sources(n_people=args.people, random_state=args.seed)
+    paths = syn.write(args.out, format=args.format)
+    print(f"generated {args.people:,} people in {time.perf_counter() - t0:.2f} s")
+    for name, path in paths.items():
+        print(f"  {name}: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="regsosek-link", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="log each stage")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="generate synthetic sources, link them, print accuracy")
+    d.add_argument("--people", type=int, default=20_000, help="synthetic population size (default 20000)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
+    d.add_argument("--quiet", action="store_true", help="no progress lines")
+    d.set_defaults(fn=_cmd_demo)
+
+    r = sub.add_parser("run", help="link the sources of a config file (YAML, TOML or JSON)")
+    r.add_argument("config")
+    r.add_argument("--out", help="override output_dir")
+    r.add_argument("--truth", help="CSV/Parquet with source, record_id, person_id to evaluate against")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(fn=_cmd_run)
+
+    g = sub.add_parser("generate", help="write synthetic sources and their truth to a folder")
+    g.add_argument("--people", type=int, default=20_000)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", default="synthetic")
+    g.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    g.set_defaults(fn=_cmd_generate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return int(args.fn(args))
+    except ConfigError as exc:
+        print(f"regsosek-link: configuration problem: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"regsosek-link: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

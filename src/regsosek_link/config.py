@@ -1,0 +1,409 @@
+"""Run configuration: frozen dataclasses that round-trip to dicts, JSON, YAML and TOML.
+
+A run names its sources (a CSV/Parquet file or an in-memory DataFrame each, with a mapping
+from the source's own column names to the person schema), the blocking rules, the
+comparisons, the threshold and where outputs go. Building a config never touches data.
+
+Example YAML::
+
+    output_dir: out
+    threshold: 0.9
+    sources:
+      - name: siak
+        path: siak.csv
+        one_record_per_person: true
+        columns: {NIK: nik, NAMA_LGKP: nama, TGL_LHR: tanggal_lahir, ID: record_id}
+      - name: dtks
+        path: dtks.parquet
+        columns: {nik_art: nik, nama_art: nama, id: record_id}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from . import _spec
+from .block import BlockingRule, BlockOn, SortedNeighbourhood
+from .compare import (
+    Comparison,
+    DateOfBirthComparison,
+    ExactMatch,
+    IdNumberComparison,
+    JaroWinklerAtThresholds,
+    NameComparison,
+    RegionComparison,
+)
+from .errors import ConfigError, Problem
+from .schema import GOLDEN_FIELDS, PERSON_COLUMNS
+
+__all__ = [
+    "SourceConfig",
+    "LinkConfig",
+    "default_blocking_rules",
+    "default_comparisons",
+    "load_config",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceConfig:
+    """One input source.
+
+    Parameters
+    ----------
+    name : str
+        Short unique name (``siak``, ``dtks``...), written in every output row.
+    path : str, optional
+        CSV/TSV/Parquet file; relative paths are relative to the config file. Leave empty
+        when the data is passed as a DataFrame.
+    columns : mapping of str to str
+        The source's own column name -> person-schema column. Must map ``record_id`` and at
+        least one of ``nama``/``nik``.
+    extra_columns : tuple of str
+        Own columns kept under their own (lower-cased) names for custom comparisons.
+    one_record_per_person : bool
+        The source never holds two records of one person (e.g. the civil registry): no
+        pairs are made inside it.
+    priority : int
+        Survivorship rank for golden values: lower wins (default 100).
+    field_priority : mapping of str to int
+        Per-field override of ``priority`` (e.g. ``{"alamat": 1}``).
+    encoding : str
+        Text encoding of a CSV file.
+    delimiter : str, optional
+        CSV delimiter (sniffed when not given).
+    """
+
+    name: str
+    path: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    extra_columns: tuple[str, ...] = ()
+    one_record_per_person: bool = False
+    priority: int = 100
+    field_priority: Mapping[str, int] = field(default_factory=dict)
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", dict(self.columns))
+        object.__setattr__(self, "field_priority", dict(self.field_priority))
+        object.__setattr__(self, "extra_columns", tuple(self.extra_columns))
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+
+    def problems(self) -> list[Problem]:
+        """Every problem of the mapping itself (no data is read)."""
+        out: list[Problem] = []
+        if not isinstance(self.name, str) or not self.name.strip():
+            return [Problem(source=None, where="name", message=f"a source needs a non-empty name; got {self.name!r}")]
+        targets = list(self.columns.values())
+        unknown = sorted({t for t in targets if t not in PERSON_COLUMNS})
+        if unknown:
+            out.append(Problem(
+                source=self.name, where="columns",
+                message=f"mapping targets unknown person-schema column(s) {unknown}; "
+                f"known columns: {', '.join(PERSON_COLUMNS)}. Put other columns in extra_columns.",
+            ))
+        dup = sorted({t for t in targets if targets.count(t) > 1})
+        if dup:
+            out.append(Problem(
+                source=self.name, where="columns",
+                message=f"several columns are mapped to {dup}; map exactly one column to each.",
+            ))
+        if "record_id" not in targets:
+            out.append(Problem(
+                source=self.name, where="columns",
+                message="no column is mapped to 'record_id'; map the source's unique row key to "
+                "record_id (e.g. columns: {ID: record_id}).",
+            ))
+        if not {"nama", "nik"} & set(targets):
+            out.append(Problem(
+                source=self.name, where="columns",
+                message="a source needs at least 'nama' or 'nik' mapped; it maps "
+                f"{sorted(set(targets)) or 'nothing'}.",
+            ))
+        bad_fields = sorted(set(self.field_priority) - set(GOLDEN_FIELDS))
+        if bad_fields:
+            out.append(Problem(
+                source=self.name, where="field_priority",
+                message=f"field_priority names unknown field(s) {bad_fields}; golden fields: {', '.join(GOLDEN_FIELDS)}",
+            ))
+        return out
+
+    def priority_of(self, field_name: str) -> int:
+        return int(self.field_priority.get(field_name, self.priority))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["extra_columns"] = list(self.extra_columns)
+        return {k: v for k, v in d.items() if v not in (None, (), [], {}) or k in ("name", "columns")}
+
+
+def default_blocking_rules() -> tuple[BlockingRule, ...]:
+    """Blocking rules for Indonesian person data (union; each pair kept once).
+
+    NIK first (the deterministic pass), then the family card, then name + birth date
+    combinations robust to typos in either, then name within a kecamatan, mother's name
+    with the birth year (school records), and a sorted neighbourhood on the sorted name.
+    """
+    return (
+        BlockOn(keys=("nik",), name="nik"),
+        BlockOn(keys=("no_kk", "first_token(nama_phonetic)"), name="kk & first name sound"),
+        BlockOn(keys=("tanggal_lahir", "tokens(nama_phonetic)"), name="birth date & a name sound"),
+        BlockOn(keys=("nik_birth_date", "tokens(nama_phonetic)"), name="NIK birth date & a name sound"),
+        BlockOn(keys=("tahun_lahir", "kode_kec", "nama_phonetic"), name="birth year & kecamatan & name sound"),
+        BlockOn(keys=("kode_kab", "nama_sorted"), name="kabupaten & name"),
+        BlockOn(keys=("nama_ibu_phonetic", "tahun_lahir"), name="mother's name & birth year"),
+        BlockOn(keys=("tanggal_lahir", "kode_desa"), name="birth date & desa"),
+    )
+
+
+def default_comparisons() -> tuple[Comparison, ...]:
+    """Comparisons for Indonesian person data."""
+    return (
+        IdNumberComparison(column="nik", status_column="nik_status"),
+        NameComparison(column="nama", phonetic_column="nama_phonetic"),
+        DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status"),
+        ExactMatch(column="jenis_kelamin"),
+        NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic"),
+        IdNumberComparison(column="no_kk", status_column="kk_status", label="no_kk"),
+        RegionComparison(),
+        JaroWinklerAtThresholds(column="tempat_lahir", thresholds=(0.9,)),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkConfig:
+    """A whole run.
+
+    Parameters
+    ----------
+    sources : tuple of SourceConfig
+        At least one source; names unique.
+    output_dir : str
+        Folder for Parquet/CSV outputs.
+    threshold : float
+        Match probability at or above which a pair is accepted as a link.
+    review_band : tuple of float
+        Probabilities between these two bounds are written to ``links`` as near-threshold.
+    blocking_rules, comparisons : tuples of specs
+        Default to :func:`default_blocking_rules` / :func:`default_comparisons`.
+    link_type : {"link_and_dedupe", "link_only", "dedupe_only"}
+        Which pairs to consider.
+    profile : {"indonesian", "generic"}
+        Name standardisation profile.
+    max_block_size : int
+        Blocking guard (see :func:`regsosek_link.block.block`).
+    chunk_size : int
+        Pairs compared at a time.
+    random_state : int
+        Seed for anything random (sampling).
+    """
+
+    sources: tuple[SourceConfig, ...]
+    output_dir: str = "regsosek_output"
+    threshold: float = 0.9
+    review_band: tuple[float, float] = (0.2, 0.9)
+    blocking_rules: tuple[BlockingRule, ...] = field(default_factory=default_blocking_rules)
+    comparisons: tuple[Comparison, ...] = field(default_factory=default_comparisons)
+    link_type: Literal["link_and_dedupe", "link_only", "dedupe_only"] = "link_and_dedupe"
+    profile: Literal["indonesian", "generic"] = "indonesian"
+    max_block_size: int = 2_000
+    chunk_size: int = 1_000_000
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", tuple(
+            s if isinstance(s, SourceConfig) else _source_from_dict(s) for s in self.sources
+        ))
+        object.__setattr__(self, "blocking_rules", tuple(_spec.from_dict("blocking_rule", r) for r in self.blocking_rules))
+        object.__setattr__(self, "comparisons", tuple(_spec.from_dict("comparison", c) for c in self.comparisons))
+        object.__setattr__(self, "review_band", tuple(self.review_band))
+        problems: list[Problem] = []
+        if not self.sources:
+            problems.append(Problem(source=None, where="sources", message="the config names no sources; add at least one under 'sources'"))
+        names = [s.name for s in self.sources]
+        dups = sorted({n for n in names if names.count(n) > 1})
+        if dups:
+            problems.append(Problem(source=None, where="sources", message=f"source names must be unique; repeated: {dups}"))
+        if not isinstance(self.threshold, (int, float)) or not 0 < self.threshold < 1:
+            problems.append(Problem(source=None, where="threshold",
+                                    message=f"The 'threshold' parameter must be a float in (0, 1). Got {self.threshold!r} instead."))
+        if self.link_type not in ("link_and_dedupe", "link_only", "dedupe_only"):
+            problems.append(Problem(source=None, where="link_type",
+                                    message=f"link_type must be link_and_dedupe, link_only or dedupe_only; got {self.link_type!r}"))
+        if self.profile not in ("indonesian", "generic"):
+            problems.append(Problem(source=None, where="profile",
+                                    message=f"profile must be 'indonesian' or 'generic'; got {self.profile!r}"))
+        if not self.blocking_rules:
+            problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
+        if not self.comparisons:
+            problems.append(Problem(source=None, where="comparisons", message="at least one comparison is needed"))
+        if problems:
+            raise ConfigError(problems)
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def replace(self, **changes: Any) -> LinkConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    # -- serialisation -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sources": [s.to_dict() for s in self.sources],
+            "output_dir": self.output_dir,
+            "threshold": self.threshold,
+            "review_band": list(self.review_band),
+            "blocking_rules": [_spec.to_dict(r) for r in self.blocking_rules],
+            "comparisons": [_spec.to_dict(c) for c in self.comparisons],
+            "link_type": self.link_type,
+            "profile": self.profile,
+            "max_block_size": self.max_block_size,
+            "chunk_size": self.chunk_size,
+            "random_state": self.random_state,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> LinkConfig:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a config must be a mapping; got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; known keys: {', '.join(sorted(known))}")
+        kwargs = dict(data)
+        sources = []
+        problems: list[Problem] = []
+        for i, s in enumerate(kwargs.get("sources", []) or []):
+            try:
+                src = _source_from_dict(s, index=i)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                continue
+            if base_dir is not None and src.path and not Path(src.path).is_absolute():
+                src = dataclasses.replace(src, path=str(Path(base_dir) / src.path))
+            sources.append(src)
+        if problems:
+            raise ConfigError(problems)
+        kwargs["sources"] = tuple(sources)
+        for key in ("blocking_rules", "comparisons"):
+            if key in kwargs and kwargs[key] is None:
+                del kwargs[key]
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def to_toml(self) -> str:
+        return _to_toml(self.to_dict())
+
+    def save(self, path: str | Path) -> Path:
+        """Write as JSON, YAML or TOML by the file's suffix."""
+        path = Path(path)
+        text = {".json": self.to_json, ".yaml": self.to_yaml, ".yml": self.to_yaml, ".toml": self.to_toml}
+        if path.suffix.lower() not in text:
+            raise ConfigError(f"config file {str(path)!r}: use a .json, .yaml, .yml or .toml suffix")
+        path.write_text(text[path.suffix.lower()](), encoding="utf-8")
+        return path
+
+
+def _source_from_dict(data: Any, *, index: int | None = None) -> SourceConfig:
+    where = f"sources[{index}]" if index is not None else "source"
+    if isinstance(data, SourceConfig):
+        return data
+    if not isinstance(data, Mapping):
+        raise ConfigError(Problem(source=None, where=where, message=f"{where} must be a mapping; got {data!r}"))
+    known = {f.name for f in dataclasses.fields(SourceConfig)}
+    unknown = sorted(set(data) - known)
+    name = data.get("name")
+    if unknown:
+        raise ConfigError(Problem(source=name, where=where,
+                                  message=f"unknown key(s) {unknown}; known keys: {', '.join(sorted(known))}"))
+    if "name" not in data:
+        raise ConfigError(Problem(source=None, where=where, message=f"{where} has no 'name'"))
+    return SourceConfig(**data)
+
+
+def load_config(path: str | Path) -> LinkConfig:
+    """Read a run config from a JSON, YAML or TOML file.
+
+    Source paths are taken relative to the config file's folder.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        elif suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            raise ConfigError(f"config file {str(path)!r}: use a .json, .yaml, .yml or .toml suffix")
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid {suffix[1:].upper()}: {exc}") from exc
+    except Exception as exc:  # yaml errors
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+    return LinkConfig.from_dict(data or {}, base_dir=path.parent)
+
+
+# ----------------------------------------------------------------------------------------
+# minimal TOML writer (tomllib reads only); enough for our plain config dicts
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, Sequence):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise ConfigError(f"cannot write {v!r} to TOML")
+
+
+def _to_toml(d: Mapping[str, Any]) -> str:
+    lines = []
+    tables = []
+    for k, v in d.items():
+        if v is None:
+            continue
+        if isinstance(v, list) and v and all(isinstance(x, Mapping) for x in v):
+            tables.append((k, v))
+        else:
+            lines.append(f"{k} = {_toml_value(v)}")
+    for k, items in tables:
+        for item in items:
+            lines.append(f"\n[[{k}]]")
+            for kk, vv in item.items():
+                if vv is not None:
+                    lines.append(f"{kk} = {_toml_value(vv)}")
+    return "\n".join(lines) + "\n"

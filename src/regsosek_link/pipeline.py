@@ -1,0 +1,210 @@
+"""The pipeline: compose the stages, nothing more.
+
+ingest -> standardise -> block -> compare -> classify -> cluster -> registry. Each stage is a
+plain function of plain pandas objects (see the stage modules); :class:`Linker` runs them in
+order, times them and keeps every intermediate result on a :class:`LinkResult`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .block import block
+from .classify import FellegiSunter
+from .cluster import connected_components, person_ids, weakest_link
+from .compare import compare
+from .config import LinkConfig, SourceConfig
+from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
+from .ingest import read_sources
+from .registry import golden_records, households_table, links_table, membership_table
+from .standardise import standardise
+
+__all__ = ["Linker", "LinkResult", "link"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class LinkResult:
+    """Everything a run produced, stage by stage."""
+
+    config: LinkConfig
+    raw: pd.DataFrame
+    records: pd.DataFrame
+    pairs: pd.DataFrame
+    levels: pd.DataFrame
+    model: FellegiSunter
+    probability: np.ndarray
+    weight: np.ndarray
+    membership: pd.DataFrame
+    registry: pd.DataFrame
+    households: pd.DataFrame
+    links: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_persons(self) -> int:
+        return len(self.registry)
+
+    def evaluate(self, truth: pd.DataFrame, *, truth_column: str = "person_id") -> PairwiseScores:
+        """Pairwise precision/recall/F1 of the membership against ``truth``."""
+        return pairwise_scores(self.membership, truth, truth_column=truth_column)
+
+    def blocking_recall(self, truth: pd.DataFrame, *, truth_column: str = "person_id") -> float:
+        """Share of true matching pairs among the candidate pairs."""
+        key = self.records[["source", "record_id"]].astype(str)
+        t = truth[["source", "record_id", truth_column]].astype(str)
+        ids = key.merge(t, on=["source", "record_id"], how="left")[truth_column]
+        return blocking_recall(self.pairs, ids)
+
+    def write(self, output_dir: str | Path | None = None, *, formats: tuple[str, ...] = ("parquet", "csv")) -> dict[str, Path]:
+        """Write membership, registry, households and links as Parquet and CSV."""
+        out = Path(output_dir or self.config.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written: dict[str, Path] = {}
+        for name in ("membership", "registry", "households", "links"):
+            frame: pd.DataFrame = getattr(self, name)
+            for fmt in formats:
+                path = out / f"{name}.{fmt}"
+                if fmt == "parquet":
+                    frame.to_parquet(path, index=False)
+                elif fmt == "csv":
+                    frame.to_csv(path, index=False)
+                else:
+                    raise ValueError(f"unknown output format {fmt!r}; use 'parquet' or 'csv'")
+                written[f"{name}.{fmt}"] = path
+        (out / "config.json").write_text(self.config.to_json(), encoding="utf-8")
+        written["config.json"] = out / "config.json"
+        return written
+
+
+class Linker:
+    """Run a :class:`~regsosek_link.config.LinkConfig` end to end.
+
+    Parameters
+    ----------
+    config : LinkConfig
+        The run.
+    model : FellegiSunter, optional
+        A trained model to use instead of training one by EM on this run's pairs.
+    """
+
+    def __init__(self, config: LinkConfig, *, model: FellegiSunter | None = None) -> None:
+        if not isinstance(config, LinkConfig):
+            raise TypeError(f"config must be a LinkConfig; got {type(config).__name__}")
+        self.config = config
+        self.model = model
+
+    def run(self, data: Mapping[str, pd.DataFrame] | None = None, *, progress: Progress | None = None) -> LinkResult:
+        """Link the configured sources (files, or DataFrames given in ``data`` by source name)."""
+        cfg = self.config
+        timings: dict[str, float] = {}
+
+        def stage(name: str, fn: Callable[[], Any]) -> Any:
+            t0 = time.perf_counter()
+            if progress:
+                progress(name, 0.0)
+            value = fn()
+            timings[name] = time.perf_counter() - t0
+            if progress:
+                progress(name, 1.0)
+            log.info("%s took %.2f s", name, timings[name])
+            return value
+
+        raw = stage("ingest", lambda: read_sources(cfg, data))
+        records = stage("standardise", lambda: standardise(raw, profile=cfg.profile))
+        single = [s.name for s in cfg.sources if s.one_record_per_person]
+        pairs = stage("block", lambda: block(
+            records, cfg.blocking_rules, link_type=cfg.link_type, single_record_sources=single,
+            max_block_size=cfg.max_block_size))
+        levels = stage("compare", lambda: compare(records, pairs, cfg.comparisons, chunk_size=cfg.chunk_size))
+
+        def classify() -> tuple[FellegiSunter, np.ndarray, np.ndarray, pd.DataFrame]:
+            model = self.model if self.model is not None else FellegiSunter(threshold=cfg.threshold).fit(levels)
+            if len(levels) == 0:
+                return model, np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index)
+            contrib = model.contributions(levels)
+            weight = contrib.to_numpy().sum(axis=1) + model.prior_weight_
+            prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
+            return model, prob, weight, contrib
+
+        if len(levels) == 0:
+            raise ValueError("blocking produced no candidate pairs; nothing to train on. Check the blocking rules.")
+        model, prob, weight, contrib = stage("classify", classify)
+
+        def cluster() -> tuple[np.ndarray, np.ndarray]:
+            acc = prob >= cfg.threshold
+            left = pairs["left"].to_numpy()[acc]
+            right = pairs["right"].to_numpy()[acc]
+            labels = connected_components(len(records), left, right)
+            keys = records["source"].astype(str) + "|" + records["record_id"].astype(str)
+            return person_ids(labels, keys), weakest_link(len(records), left, right, prob[acc])
+
+        pid, weakest = stage("cluster", cluster)
+
+        def registry() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+            membership = membership_table(records, pid, weakest)
+            priorities = _priorities(cfg.sources)
+            reg = golden_records(records, pid, priorities=priorities)
+            hh = households_table(reg, records, pid)
+            links = links_table(records, pairs, levels, contrib, prob, weight,
+                                threshold=cfg.threshold, review_low=cfg.review_band[0])
+            return membership, reg, hh, links
+
+        membership, reg, hh, links = stage("registry", registry)
+        if len(membership) != len(raw):  # the contract: every input record exactly once
+            raise AssertionError(f"membership has {len(membership)} rows for {len(raw)} input records")
+        return LinkResult(
+            config=cfg, raw=raw, records=records, pairs=pairs, levels=levels, model=model,
+            probability=prob, weight=weight, membership=membership, registry=reg, households=hh,
+            links=links, timings=timings,
+        )
+
+
+def _priorities(sources: tuple[SourceConfig, ...]) -> dict[str, dict[str, int]]:
+    out = {}
+    for s in sources:
+        d = {"*": s.priority}
+        d.update(s.field_priority)
+        out[s.name] = d
+    return out
+
+
+def link(
+    data: Mapping[str, pd.DataFrame],
+    *,
+    columns: Mapping[str, Mapping[str, str]],
+    one_record_per_person: tuple[str, ...] = (),
+    **options: Any,
+) -> LinkResult:
+    """Link DataFrames in one call.
+
+    Parameters
+    ----------
+    data : mapping of str to DataFrame
+        Source name -> its rows.
+    columns : mapping of str to mapping
+        Source name -> {own column: person-schema column}.
+    one_record_per_person : tuple of str
+        Sources holding at most one record per person.
+    **options
+        Any other :class:`~regsosek_link.config.LinkConfig` field (``threshold=0.95``...).
+    """
+    missing = sorted(set(data) - set(columns))
+    if missing:
+        raise ValueError(f"no column mapping given for source(s) {missing}")
+    sources = tuple(
+        SourceConfig(name=name, columns=columns[name], one_record_per_person=name in one_record_per_person)
+        for name in data
+    )
+    return Linker(LinkConfig(sources=sources, **options)).run(data)
