@@ -125,6 +125,11 @@ def _resolve_one(code: str | None, desa: str | None, kec: str | None, kab: str |
         named = d
     if code_ok:
         if named is None:
+            # names that did not resolve inside the code's region: do they point elsewhere?
+            for table, name in (("desa", desa), ("kec", kec), ("kab", kab), ("prov", prov)):
+                other = _unique(idx[table], "", norm_name(name)) if name else None
+                if other is not None and not (other.startswith(c) or c.startswith(other)):
+                    return c, "conflict"
             return c, "ok"
         if named.startswith(c):
             return named, "ok"

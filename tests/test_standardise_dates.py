@@ -1,0 +1,82 @@
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from regsosek_link.standardise import DATE_STATUSES, parse_date  # noqa: E402
+
+NA = pd.NA
+REF = "2026-01-15"
+
+
+@pytest.mark.parametrize(
+    ("raw", "iso", "status"),
+    [
+        ("1985-03-02", "1985-03-02", "ok"),
+        ("1985-03-02 00:00:00", "1985-03-02", "ok"),
+        ("1985-03-02T10:11:12", "1985-03-02", "ok"),
+        ("02-03-1985", "1985-03-02", "ok"),
+        ("02/03/1985", "1985-03-02", "ok"),
+        ("2/3/1985", "1985-03-02", "ok"),
+        ("02.03.1985", "1985-03-02", "ok"),
+        ("19850302", "1985-03-02", "ok"),
+        ("02031985", "1985-03-02", "ok"),
+        ("02-03-85", "1985-03-02", "ok"),
+        ("02-03-20", "2020-03-02", "ok"),
+        ("17 Agustus 1945", "1945-08-17", "ok"),
+        ("17-Agu-1945", "1945-08-17", "ok"),
+        ("17 AGT 1945", "1945-08-17", "ok"),
+        ("17 August 1945", "1945-08-17", "ok"),
+        ("August 17, 1945", "1945-08-17", "ok"),
+        ("2 Pebruari 1980", "1980-02-02", "ok"),
+        ("3 Okt 1999", "1999-10-03", "ok"),
+        ("31244", "1985-07-16", "ok"),  # Excel serial
+        ("31244.0", "1985-07-16", "ok"),
+        ("01-07-1980", "1980-07-01", "placeholder_1jul"),
+        ("31-12-1950", "1950-12-31", "placeholder_31dec"),
+        ("01-01-1960", "1960-01-01", "placeholder_1jan"),
+        ("15-06-1970", "1970-06-15", "placeholder_day15"),
+        ("31-02-1990", NA, "impossible"),
+        ("01-13-1990", NA, "impossible"),
+        ("29-02-1900", NA, "impossible"),
+        ("29-02-2000", "2000-02-29", "ok"),
+        ("01-03-1700", NA, "impossible"),
+        ("02-03-2030", NA, "future"),
+        ("0000-00-00", NA, "missing"),
+        ("", NA, "missing"),
+        (None, NA, "missing"),
+        ("kemarin", NA, "unparsed"),
+        ("17 Foo 1945", NA, "unparsed"),
+        ("123", NA, "unparsed"),
+    ],
+)
+def test_parse_date_table(raw, iso, status):
+    out = parse_date(pd.Series([raw], dtype="string"), reference_date=REF)
+    row = out.iloc[0]
+    assert row["status"] == status, (raw, row["status"])
+    assert status in DATE_STATUSES
+    got = row["tanggal_lahir"]
+    assert (got is NA and iso is NA) or got == iso
+    if iso is NA:
+        assert row["year"] is NA
+    else:
+        assert row["year"] == int(iso[:4])
+
+
+def test_datetime_input_and_dtypes():
+    s = pd.Series(pd.to_datetime(["1985-03-02", None]), index=[5, 3])
+    out = parse_date(s, reference_date=REF)
+    assert list(out.index) == [5, 3]
+    assert out["tanggal_lahir"].tolist() == ["1985-03-02", NA]
+    assert out["status"].tolist() == ["ok", "missing"]
+    assert str(out["tanggal_lahir"].dtype) == "string"
+    assert str(out["year"].dtype) == "Int16"
+
+
+def test_duplicate_index_is_kept():
+    s = pd.Series(["17 Agustus 1945", "01-01-2000"], index=[1, 1])
+    out = parse_date(s, reference_date=REF)
+    assert out["tanggal_lahir"].tolist() == ["1945-08-17", "2000-01-01"]

@@ -1,0 +1,185 @@
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from regsosek_link.standardise import (  # noqa: E402
+    clean_address,
+    clean_place,
+    clean_relation,
+    clean_sex,
+    parse_rt_rw,
+    resolve_region,
+)
+
+NA = pd.NA
+
+
+def _eq(got, want):
+    return (got is NA and want is NA) or got == want
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        ("L", "L"), ("l", "L"), ("LK", "L"), ("1", "L"), ("Laki-laki", "L"), ("LAKI LAKI", "L"),
+        ("Pria", "L"), ("M", "L"), ("male", "L"),
+        ("P", "P"), ("PR", "P"), ("2", "P"), ("Perempuan", "P"), ("wanita", "P"), ("F", "P"),
+        ("Female", "P"),
+        ("X", NA), ("", NA), (None, NA), ("3", NA),
+    ],
+)
+def test_clean_sex(raw, want):
+    assert _eq(clean_sex(pd.Series([raw], dtype="string")).iloc[0], want)
+
+
+@pytest.mark.parametrize(
+    ("rt", "rw", "combined", "want_rt", "want_rw"),
+    [
+        ("001", "002", None, 1, 2),
+        ("1", "12", None, 1, 12),
+        ("RT 01", "RW 02", None, 1, 2),
+        ("RT 01/RW 02", None, None, 1, 2),
+        ("001/002", None, None, 1, 2),
+        (None, None, "RT 01/RW 02", 1, 2),
+        (None, None, "RT.1 RW.2", 1, 2),
+        (None, None, "RT/RW 003/004", 3, 4),
+        (None, None, "Jl. Mawar No. 5 RT 007 RW 011 Kel. X", 7, 11),
+        (None, None, "rt:3 rw:9", 3, 9),
+        ("000", "000", None, NA, NA),
+        ("-", None, None, NA, NA),
+        (None, None, "JALAN MAWAR", NA, NA),
+    ],
+)
+def test_parse_rt_rw(rt, rw, combined, want_rt, want_rw):
+    def s(v):
+        return pd.Series([v], dtype="string")
+
+    out = parse_rt_rw(s(rt), s(rw), combined=s(combined))
+    assert _eq(out.loc[0, "rt"], want_rt) and _eq(out.loc[0, "rw"], want_rw)
+    assert str(out["rt"].dtype) == "Int16" and str(out["rw"].dtype) == "Int16"
+
+
+@pytest.mark.parametrize(
+    ("raw", "alamat", "no", "rt", "rw"),
+    [
+        ("Jl. Merdeka No.12A RT 01/RW 02", "JALAN MERDEKA", "12A", 1, 2),
+        ("JLN. MERDEKA NO 12 A", "JALAN MERDEKA A", "12", NA, NA),
+        ("jl merdeka no. 5/7", "JALAN MERDEKA", "5/7", NA, NA),
+        ("Gg. Mawar III", "GANG MAWAR III", NA, NA, NA),
+        ("Kp. Rawa Bebek", "KAMPUNG RAWA BEBEK", NA, NA, NA),
+        ("Dsn. Krajan RT.3 RW.1", "DUSUN KRAJAN", NA, 3, 1),
+        ("Dk. Ngasem", "DUSUN NGASEM", NA, NA, NA),
+        ("", NA, NA, NA, NA),
+        (None, NA, NA, NA, NA),
+    ],
+)
+def test_clean_address(raw, alamat, no, rt, rw):
+    row = clean_address(pd.Series([raw], dtype="string")).iloc[0]
+    for col, want in (("alamat", alamat), ("no_rumah", no), ("rt", rt), ("rw", rw)):
+        assert _eq(row[col], want), (raw, col, row[col], want)
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        ("Kab. Bogor", "KAB BOGOR"),
+        ("Kabupaten Bogor", "KAB BOGOR"),
+        ("KAB BOGOR", "KAB BOGOR"),
+        ("Kota Bogor", "KOTA BOGOR"),
+        ("KOTAMADYA BOGOR", "KOTA BOGOR"),
+        ("Kab. Semarang", "KAB SEMARANG"),
+        ("KAB. SEMARANG", "KAB SEMARANG"),
+        ("Kec. Pekalongan Barat", "PEKALONGAN BARAT"),
+        ("semarang", "SEMARANG"),
+        ("", NA),
+        (None, NA),
+    ],
+)
+def test_clean_place(raw, want):
+    assert _eq(clean_place(pd.Series([raw], dtype="string")).iloc[0], want)
+
+
+def test_kab_and_kota_bogor_differ():
+    out = clean_place(pd.Series(["Kab. Bogor", "Kota Bogor"]))
+    assert out.iloc[0] != out.iloc[1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        ("Kepala Keluarga", "KEPALA"), ("KK", "KEPALA"), ("1", "KEPALA"), ("01", "KEPALA"),
+        ("Istri", "PASANGAN"), ("suami", "PASANGAN"), ("2", "PASANGAN"),
+        ("Anak", "ANAK"), ("anak kandung", "ANAK"), ("3", "ANAK"),
+        ("Menantu", "MENANTU"), ("4", "MENANTU"), ("Cucu", "CUCU"), ("5", "CUCU"),
+        ("Orang Tua", "ORANG_TUA"), ("ayah", "ORANG_TUA"), ("6", "ORANG_TUA"),
+        ("Mertua", "MERTUA"), ("ibu mertua", "MERTUA"),
+        ("Famili Lain", "FAMILI_LAIN"), ("keponakan", "FAMILI_LAIN"), ("7", "FAMILI_LAIN"),
+        ("Pembantu", "LAINNYA"), ("Lainnya", "LAINNYA"), ("9", "LAINNYA"),
+        ("?", NA), (None, NA), ("42", NA),
+    ],
+)
+def test_clean_relation_bps(raw, want):
+    assert _eq(clean_relation(pd.Series([raw], dtype="string")).iloc[0], want)
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [("3", "PASANGAN"), ("4", "ANAK"), ("7", "ORANG_TUA"), ("8", "MERTUA"), ("10", "LAINNYA")],
+)
+def test_clean_relation_dukcapil(raw, want):
+    assert clean_relation(pd.Series([raw]), coding="dukcapil").iloc[0] == want
+
+
+REGION_COLS = ["kode_wilayah", "kode_prov", "kode_kab", "kode_kec", "kode_desa", "region_status"]
+
+
+@pytest.mark.parametrize(
+    ("kw", "want"),
+    [
+        (
+            dict(code="33.75.01"),
+            ["337501", "33", "3375", "337501", NA, "ok"],
+        ),
+        (
+            dict(kecamatan="Kec. Pekalongan Barat"),
+            ["337501", "33", "3375", "337501", NA, "from_names"],
+        ),
+        (
+            dict(kecamatan="PEKALONGAN BARAT", kabupaten="Kota Pekalongan"),
+            ["337501", "33", "3375", "337501", NA, "from_names"],
+        ),
+        (
+            dict(code="3375", kecamatan="Pekalongan Barat"),
+            ["337501", "33", "3375", "337501", NA, "ok"],
+        ),
+        (
+            dict(code="33.75.01.1002"),
+            ["3375011002", "33", "3375", "337501", "3375011002", "ok"],
+        ),
+        (dict(code="3375011002"), ["3375011002", "33", "3375", "337501", "3375011002", "ok"]),
+        (dict(kabupaten="Kab. Bogor"), ["3201", "32", "3201", NA, NA, "from_names"]),
+        (dict(kabupaten="Kota Bogor"), ["3271", "32", "3271", NA, NA, "from_names"]),
+        (dict(kabupaten="Bogor"), [NA, NA, NA, NA, NA, "unresolved"]),  # ambiguous
+        (dict(provinsi="Jawa Tengah"), ["33", "33", NA, NA, NA, "from_names"]),
+        (dict(code="3375", kabupaten="Kab. Bogor"), ["3375", "33", "3375", NA, NA, "conflict"]),
+        (dict(code="9999", kabupaten="Kota Pekalongan"), ["3375", "33", "3375", NA, NA, "code_unknown"]),
+        (dict(code="9999"), [NA, NA, NA, NA, NA, "code_unknown"]),
+        (dict(code=None), [NA, NA, NA, NA, NA, "missing"]),
+    ],
+)
+def test_resolve_region(kw, want):
+    series = {k: pd.Series([v], dtype="string") for k, v in kw.items()}
+    row = resolve_region(**series).iloc[0]
+    got = [row[c] for c in REGION_COLS]
+    assert all(_eq(g, w) for g, w in zip(got, want)), (kw, got)
+
+
+def test_code_and_kecamatan_name_agree():
+    by_code = resolve_region(code=pd.Series(["33.75.01"]))
+    by_name = resolve_region(kecamatan=pd.Series(["Kec. Pekalongan Barat"]))
+    by_plain = resolve_region(kecamatan=pd.Series(["PEKALONGAN BARAT"]))
+    assert by_code.loc[0, "kode_kec"] == by_name.loc[0, "kode_kec"] == by_plain.loc[0, "kode_kec"] == "337501"
