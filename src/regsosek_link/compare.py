@@ -113,7 +113,7 @@ def _thresholds_levels(sim: np.ndarray, exact: np.ndarray, thresholds: Sequence[
     out = np.zeros(len(sim), np.int8)
     top = len(ts) + 1
     for i, t in enumerate(ts):
-        out = np.where((out == 0) & (sim >= t), top - 1 - i, out).astype(np.int8)
+        out = np.where((out == 0) & (sim >= t - 1e-6), top - 1 - i, out).astype(np.int8)
     out[exact] = top
     out[np.isnan(sim) & ~exact] = MISSING
     return out
@@ -336,7 +336,7 @@ class NameComparison(Comparison):
         if len(todo):
             a, b = prep["sorted"][left[todo]], prep["sorted"][right[todo]]
             same_tokens = prep["sorted_c"][left[todo]] == prep["sorted_c"][right[todo]]
-            jw = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=workers)
+            jw = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=workers) + 1e-6
             subset = process.cpdist(a, b, scorer=fuzz.token_set_ratio, workers=workers) >= 100
             shared = process.cpdist(a, b, scorer=fuzz.partial_token_set_ratio, workers=workers) >= 100
             level3 = same_tokens | (jw >= 0.95)
@@ -454,14 +454,17 @@ class DateOfBirthComparison(Comparison):
     4. exact, but a placeholder date (1 July, 31 December, 1 January, day 15)
     5. exact
 
-    When ``status_column`` marks one side as a placeholder and the dates differ, the
-    placeholder says "date unknown": the pair is scored as missing, not as different.
+    Placeholders are read from ``status_column`` (values starting with ``placeholder``, as
+    :func:`regsosek_link.standardise.parse_date` writes them). When one side is a placeholder
+    and the dates differ, the placeholder says "date unknown": the pair is scored as
+    missing, not as different.
 
     >>> recs = pd.DataFrame({"tgl": ["1990-03-04", "1990-03-04", "1990-04-03", "1991-03-04",
-    ...                              "1990-03-20", "1970-07-01", "1970-07-01", "1965-02-02"]})
-    >>> pairs = pd.DataFrame({"left": [0, 0, 0, 0, 5, 0], "right": [1, 2, 3, 4, 6, 7]})
-    >>> DateOfBirthComparison(column="tgl").compute(recs, pairs).tolist()
-    [5, 3, 3, 2, 4, 0]
+    ...                              "1990-03-20", "1970-07-01", "1970-07-01", "1965-02-02"],
+    ...                      "st": ["ok"] * 5 + ["placeholder_1jul"] * 2 + ["ok"]})
+    >>> pairs = pd.DataFrame({"left": [0, 0, 0, 0, 5, 0, 5], "right": [1, 2, 3, 4, 6, 7, 7]})
+    >>> DateOfBirthComparison(column="tgl", status_column="st").compute(recs, pairs).tolist()
+    [5, 3, 3, 2, 4, 0, -1]
     """
 
     column: str = "tanggal_lahir"
@@ -487,9 +490,8 @@ class DateOfBirthComparison(Comparison):
         if self.status_column and self.status_column in records.columns:
             ph = records[self.status_column].astype("string").str.startswith("placeholder").fillna(False)
             ph = ph.to_numpy(dtype=bool)
-        else:
-            ph = ((m == 7) & (d == 1)) | ((m == 12) & (d == 31)) | ((m == 1) & (d == 1)) | (d == 15)
-            ph &= y >= 0
+        else:  # no status column: no date is taken for a placeholder
+            ph = np.zeros(len(y), bool)
         return {"y": y, "m": m, "d": d, "ph": ph}
 
     def score(self, prep, left, right, *, workers=1):

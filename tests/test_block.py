@@ -1,0 +1,147 @@
+"""Blocking: literal cases, the union contract and the giant-block guard."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import recordlinkage
+
+from regsosek_link.block import (
+    BlockIndex,
+    BlockOn,
+    LargeBlockWarning,
+    SortedNeighbourhood,
+    _pairs_within_blocks,
+    block,
+    blocking_report,
+)
+from regsosek_link.errors import ConfigError
+
+
+def _pairs(p: pd.DataFrame) -> list[tuple[int, int]]:
+    return list(map(tuple, p[["left", "right"]].to_numpy().tolist()))
+
+
+RECS = pd.DataFrame(
+    {
+        "source": ["a", "a", "b", "b", "c"],
+        "nik": ["1", "1", "1", None, "2"],
+        "nama": ["SITI AMINAH", "AMINAH", "SITI AMINAH", "BUDI", "BUDI SANTOSO"],
+        "tanggal_lahir": ["1990-01-02", None, "1990-01-02", "1980-05-06", "1980-05-06"],
+    }
+).astype("string")
+
+
+@pytest.mark.parametrize(
+    "keys, expected",
+    [
+        (("nik",), [(0, 1), (0, 2), (1, 2)]),
+        (("nama",), [(0, 2)]),
+        (("tanggal_lahir",), [(0, 2), (3, 4)]),
+        (("tokens(nama)",), [(0, 1), (0, 2), (1, 2), (3, 4)]),
+        (("first_token(nama)",), [(0, 2), (3, 4)]),
+        (("last_token(nama)",), [(0, 1), (0, 2), (1, 2)]),
+        (("prefix(nama, 2)",), [(0, 2), (3, 4)]),
+        (("year(tanggal_lahir)", "tokens(nama)"), [(0, 2), (3, 4)]),
+        (("nik", "nama"), [(0, 2)]),
+    ],
+)
+def test_block_on_literal(keys, expected):
+    assert _pairs(block(RECS, [BlockOn(keys=keys)])) == expected
+
+
+def test_union_keeps_each_pair_once_credited_to_first_rule():
+    p = block(RECS, [BlockOn(keys=("nik",)), BlockOn(keys=("tanggal_lahir",)), BlockOn(keys=("nama",))])
+    assert _pairs(p) == [(0, 1), (0, 2), (1, 2), (3, 4)]
+    assert p["rule"].tolist() == [0, 0, 0, 1]
+    rep = blocking_report(p)
+    assert rep["pairs_generated"].tolist() == [3, 2, 1]
+    assert rep["new_pairs"].tolist() == [3, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "link_type, expected",
+    [
+        ("link_and_dedupe", [(0, 1), (0, 2), (1, 2)]),
+        ("link_only", [(0, 2), (1, 2)]),
+        ("dedupe_only", [(0, 1)]),
+    ],
+)
+def test_link_type(link_type, expected):
+    assert _pairs(block(RECS, [BlockOn(keys=("nik",))], link_type=link_type)) == expected
+
+
+def test_single_record_sources_make_no_pairs_inside():
+    p = block(RECS, [BlockOn(keys=("nik",))], single_record_sources=["a"])
+    assert _pairs(p) == [(0, 2), (1, 2)]
+
+
+def test_sorted_neighbourhood_window():
+    recs = pd.DataFrame({"k": ["D", "A", "C", "B", None]})
+    p = block(recs, [SortedNeighbourhood(key="k", window=2)])
+    # order A(1) B(3) C(2) D(0): neighbours (1,3) (3,2) (2,0)
+    assert _pairs(p) == [(0, 2), (1, 3), (2, 3)]
+
+
+def test_giant_block_is_skipped_with_warning_naming_key():
+    recs = pd.DataFrame({"nama": ["SITI"] * 6 + ["BUDI"] * 2})
+    with pytest.warns(LargeBlockWarning, match=r"'nama'.*1 block\(s\) over max_block_size=5.*SITI \(6 records\)"):
+        p = block(recs, [BlockOn(keys=("nama",))], max_block_size=5)
+    assert _pairs(p) == [(6, 7)]
+    rep = blocking_report(p)
+    assert rep.loc[0, "skipped_records"] == 6 and rep.loc[0, "largest_block"] == 6
+
+
+def test_pairs_within_blocks_matches_itertools_oracle():
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 20, 300)
+    rows = np.arange(300)
+    left, right = _pairs_within_blocks(rows, codes)
+    got = set(zip(np.minimum(left, right).tolist(), np.maximum(left, right).tolist()))
+    expected = {
+        (i, j) for i, j in itertools.combinations(range(300), 2) if codes[i] == codes[j]
+    }
+    assert got == expected and len(left) == len(expected)
+
+
+def test_no_self_or_duplicate_pairs_property():
+    rng = np.random.default_rng(7)
+    recs = pd.DataFrame({
+        "a": rng.choice(list("ABCDE"), 400),
+        "b": rng.choice(["X Y", "Y Z", "Z", None], 400),
+    })
+    p = block(recs, [BlockOn(keys=("a",)), BlockOn(keys=("tokens(b)",)), SortedNeighbourhood(key="a", window=3)])
+    assert (p["left"] < p["right"]).all()
+    assert not p.duplicated(["left", "right"]).any()
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        (lambda: BlockOn(keys=("nama!",)), "blocking key 'nama!' is neither a column name"),
+        (lambda: BlockOn(keys=("soundex(nama)",)), "uses unknown function 'soundex'"),
+        (lambda: BlockOn(keys=("tokens(a)", "tokens(b)")), "at most one key may use tokens"),
+        (lambda: SortedNeighbourhood(key="nama", window=1), "'window' parameter of SortedNeighbourhood must be an int >= 2. Got 1"),
+    ],
+)
+def test_bad_rules_are_explained(rule, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        rule()
+
+
+def test_missing_column_is_explained():
+    with pytest.raises(ConfigError, match="needs column 'kode_kec', which the records do not have"):
+        block(RECS, [BlockOn(keys=("kode_kec",))])
+
+
+def test_recordlinkage_index_plugin_dedup_and_link():
+    a = pd.DataFrame({"nama": ["ANI", "BUDI", "ANI"]}, index=["a1", "a2", "a3"])
+    b = pd.DataFrame({"nama": ["BUDI", "ANI"]}, index=["b1", "b2"])
+    idx = recordlinkage.Index()
+    idx.add(BlockIndex(rules=[BlockOn(keys=("nama",))]))
+    assert list(idx.index(a)) == [("a1", "a3")]
+    assert sorted(idx.index(a, b)) == [("a1", "b2"), ("a2", "b1"), ("a3", "b2")]

@@ -1,0 +1,118 @@
+"""Fellegi-Sunter EM: recovers known parameters from seeded data; estimator contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from regsosek_link.classify import FellegiSunter, level_patterns
+
+
+def _simulate(n=20_000, lam=0.15, seed=0):
+    rng = np.random.default_rng(seed)
+    m = [np.array([0.05, 0.15, 0.80]), np.array([0.1, 0.9]), np.array([0.02, 0.08, 0.9])]
+    u = [np.array([0.85, 0.10, 0.05]), np.array([0.7, 0.3]), np.array([0.9, 0.07, 0.03])]
+    match = rng.random(n) < lam
+    cols = []
+    for mk, uk in zip(m, u):
+        lm = rng.choice(len(mk), n, p=mk)
+        lu = rng.choice(len(uk), n, p=uk)
+        col = np.where(match, lm, lu)
+        col[rng.random(n) < 0.05] = -1  # missing at random
+        cols.append(col)
+    return np.stack(cols, 1), match, m, u
+
+
+def test_em_recovers_simulated_parameters():
+    X, match, m, u = _simulate()
+    fs = FellegiSunter().fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    assert fs.lambda_ == pytest.approx(0.15, abs=0.01)
+    for k in range(3):
+        np.testing.assert_allclose(fs.m_[k], m[k], atol=0.03)
+        np.testing.assert_allclose(fs.u_[k], u[k], atol=0.03)
+    acc = (fs.predict(X) == match).mean()
+    assert acc > 0.97
+
+
+def test_missing_level_contributes_nothing():
+    X, *_ = _simulate(n=3000)
+    fs = FellegiSunter().fit(X)
+    c = fs.contributions(np.array([[-1, -1, -1], [2, -1, -1]]))
+    assert c.iloc[0].tolist() == [0.0, 0.0, 0.0]
+    assert c.iloc[1, 0] == pytest.approx(np.log2(fs.m_[0][2] / fs.u_[0][2]))
+    assert fs.match_weight(np.array([[-1, -1, -1]]))[0] == pytest.approx(fs.prior_weight_)
+
+
+def test_contributions_sum_to_match_weight_and_probability():
+    X, *_ = _simulate(n=3000)
+    fs = FellegiSunter().fit(X)
+    w = fs.match_weight(X[:50])
+    np.testing.assert_allclose(fs.contributions(X[:50]).sum(axis=1) + fs.prior_weight_, w)
+    np.testing.assert_allclose(fs.predict_proba(X[:50])[:, 1], 2.0**w / (1 + 2.0**w))
+
+
+def test_fit_returns_self_and_is_deterministic():
+    X, *_ = _simulate(n=5000, seed=2)
+    a = FellegiSunter()
+    assert a.fit(X) is a
+    b = clone(a).fit(X)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_sample_weight_equals_repeating_rows():
+    X, *_ = _simulate(n=2000, seed=5)
+    pats, counts, _ = level_patterns(X)
+    by_weight = FellegiSunter().fit(pats, sample_weight=counts)
+    by_rows = FellegiSunter().fit(X)
+    np.testing.assert_allclose(by_weight.lambda_, by_rows.lambda_, rtol=1e-6)
+
+
+def test_m_from_labels():
+    X, match, m, u = _simulate(n=20_000, seed=1)
+    fs = FellegiSunter(m_from_labels=True).fit(X, match.astype(int))
+    np.testing.assert_allclose(fs.m_[1], m[1], atol=0.02)
+    assert fs.lambda_ == pytest.approx(match.mean())
+
+
+def test_fix_u_keeps_u():
+    X, *_ = _simulate(n=3000)
+    u0 = [np.array([0.8, 0.15, 0.05]), np.array([0.6, 0.4]), np.array([0.9, 0.07, 0.03])]
+    fs = FellegiSunter(fix_u=True, u_init=u0).fit(X)
+    for a, b in zip(fs.u_, u0):
+        np.testing.assert_allclose(a, b)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"threshold": 1.5}, "The 'threshold' parameter of FellegiSunter must be a float in [0, 1]. Got 1.5 instead."),
+        ({"prior": 0.0}, "The 'prior' parameter of FellegiSunter must be a float in (0, 1) or None. Got 0.0 instead."),
+        ({"max_iter": 0}, "The 'max_iter' parameter of FellegiSunter must be an int >= 1. Got 0 instead."),
+    ],
+)
+def test_parameter_errors(params, message):
+    with pytest.raises(ValueError) as err:
+        FellegiSunter(**params).fit(np.array([[0, 1], [1, 1]]))
+    assert str(err.value) == message
+
+
+def test_input_errors():
+    fs = FellegiSunter().fit(np.array([[0, 1], [1, 1], [1, 0]]))
+    with pytest.raises(ValueError, match="X has 3 features, but FellegiSunter is expecting 2"):
+        fs.predict(np.array([[0, 1, 1]]))
+    with pytest.raises(ValueError, match="-1 = missing"):
+        FellegiSunter().fit(np.array([[-2, 1]]))
+    with pytest.raises(ValueError, match="model knows levels 0..1"):
+        fs.contributions(np.array([[5, 1]]))
+
+
+def test_parameters_table():
+    X, *_ = _simulate(n=3000)
+    fs = FellegiSunter().fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    t = fs.parameters({"b": ["different", "same"]})
+    assert list(t.columns) == ["comparison", "level", "label", "m", "u", "weight"]
+    assert len(t) == 3 + 2 + 3
+    assert t.loc[t.comparison == "b", "label"].tolist() == ["different", "same"]
+    np.testing.assert_allclose(t.groupby("comparison")["m"].sum(), 1.0, atol=1e-4)

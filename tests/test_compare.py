@@ -1,0 +1,175 @@
+"""Comparators: tables of literal value pairs and the level each must land in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import recordlinkage
+
+from regsosek_link.compare import (
+    DateOfBirthComparison,
+    ExactMatch,
+    IdNumberComparison,
+    JaroWinklerAtThresholds,
+    LevenshteinAtThresholds,
+    NameComparison,
+    RegionComparison,
+    RLComparison,
+    compare,
+)
+from regsosek_link.errors import ConfigError
+
+
+def level(comp, left: dict, right: dict) -> int:
+    recs = pd.DataFrame([left, right]).astype("string")
+    pairs = pd.DataFrame({"left": [0], "right": [1]})
+    return int(comp.compute(recs, pairs)[0])
+
+
+NIK = IdNumberComparison(column="nik", status_column="nik_status")
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("3375014508900001", "3375014508900001", 2),  # exact
+        ("3375014508900001", "3375014508900007", 1),  # one substituted digit
+        ("3375014508900001", "3375014580900001", 1),  # adjacent transposition 08 -> 80
+        ("3375014508900001", "3375014508900010", 1),  # transposition at the end
+        ("3375014508900001", "3375014508901101", 0),  # two substitutions
+        ("3375014508900001", "3201014508900001", 0),
+        ("3375014508900001", None, -1),
+        ("3375014508900001", "337501450890001", -1),  # 15 digits: not comparable
+    ],
+)
+def test_nik_levels(a, b, expected):
+    assert level(NIK, {"nik": a, "nik_status": "ok"}, {"nik": b, "nik_status": "ok"}) == expected
+
+
+def test_nik_unusable_status_is_missing_not_different():
+    assert level(NIK, {"nik": "9999999999999999", "nik_status": "sentinel"},
+                 {"nik": "3375014508900001", "nik_status": "ok"}) == -1
+
+
+NAME = NameComparison(column="nama", phonetic_column="ph")
+
+
+@pytest.mark.parametrize(
+    "a, pa, b, pb, expected",
+    [
+        ("BUDI SANTOSO", "PUTI SANTOSO", "BUDI SANTOSO", "PUTI SANTOSO", 4),
+        ("BUDI SANTOSO", "PUTI SANTOSO", "SANTOSO BUDI", "SANTOSO PUTI", 3),  # token order
+        ("JOKO WIDODO", "JOKO WITOTO", "YOKO WIDODO", "JOKO WITOTO", 3),  # sounds alike
+        ("SITI AMINAH", "SITI AMINA", "SITI AMINAH RAHAYU", "SITI AMINA RAHAYU", 2),  # token added
+        ("SITI AMINAH", "SITI AMINA", "SITI RAHAYU", "SITI RAHAYU", 1),  # only a shared token
+        ("BUDI", "PUTI", "AGUS", "AKUS", 0),
+        ("BUDI", "PUTI", None, None, -1),
+    ],
+)
+def test_name_levels(a, pa, b, pb, expected):
+    assert level(NAME, {"nama": a, "ph": pa}, {"nama": b, "ph": pb}) == expected
+
+
+DOB = DateOfBirthComparison(column="tgl", status_column="st")
+
+
+@pytest.mark.parametrize(
+    "a, sa, b, sb, expected",
+    [
+        ("1990-03-04", "ok", "1990-03-04", "ok", 5),
+        ("1970-07-01", "placeholder_1jul", "1970-07-01", "placeholder_1jul", 4),
+        ("1990-03-04", "ok", "1990-04-03", "ok", 3),  # day-month swap
+        ("1990-03-04", "ok", "1980-03-04", "ok", 3),  # one digit of the year
+        ("1990-03-04", "ok", "1990-03-28", "ok", 2),  # same year and month
+        ("1990-03-04", "ok", "1991-06-20", "ok", 1),  # year off by one
+        ("1990-03-04", "ok", "1975-11-20", "ok", 0),
+        ("1970-07-01", "placeholder_1jul", "1970-03-04", "ok", -1),  # placeholder = unknown
+        ("1990-03-04", "ok", None, "missing", -1),
+    ],
+)
+def test_date_levels(a, sa, b, sb, expected):
+    assert level(DOB, {"tgl": a, "st": sa}, {"tgl": b, "st": sb}) == expected
+
+
+REGION = RegionComparison()
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (("33", "3375", "337501", "3375011001"), ("33", "3375", "337501", "3375011001"), 4),
+        (("33", "3375", "337501", "3375011001"), ("33", "3375", "337501", "3375011002"), 3),
+        (("33", "3375", "337501", None), ("33", "3375", "337502", None), 2),
+        (("33", "3375", None, None), ("33", "3374", None, None), 1),
+        (("33", "3375", None, None), ("32", "3201", None, None), 0),
+        (("33", "3375", None, None), (None, None, None, None), -1),
+    ],
+)
+def test_region_levels(a, b, expected):
+    cols = ("kode_prov", "kode_kab", "kode_kec", "kode_desa")
+    assert level(REGION, dict(zip(cols, a)), dict(zip(cols, b))) == expected
+
+
+@pytest.mark.parametrize(
+    "comp, a, b, expected",
+    [
+        (ExactMatch(column="x"), "L", "L", 1),
+        (ExactMatch(column="x"), "L", "P", 0),
+        (ExactMatch(column="x"), "L", None, -1),
+        (JaroWinklerAtThresholds(column="x", thresholds=(0.95, 0.88)), "SEMARANG", "SEMARANG", 3),
+        (JaroWinklerAtThresholds(column="x", thresholds=(0.95, 0.88)), "SEMARANG", "SEMARANK", 2),
+        (JaroWinklerAtThresholds(column="x", thresholds=(0.95, 0.88)), "SEMARANG", "SEMRAGN", 1),
+        (JaroWinklerAtThresholds(column="x", thresholds=(0.95, 0.88)), "SEMARANG", "BOGOR", 0),
+        (LevenshteinAtThresholds(column="x", distances=(1, 2)), "12345", "12345", 3),
+        (LevenshteinAtThresholds(column="x", distances=(1, 2)), "12345", "12346", 2),
+        (LevenshteinAtThresholds(column="x", distances=(1, 2)), "12345", "12366", 1),
+        (LevenshteinAtThresholds(column="x", distances=(1, 2)), "12345", "99999", 0),
+    ],
+)
+def test_generic_levels(comp, a, b, expected):
+    assert level(comp, {"x": a}, {"x": b}) == expected
+
+
+def test_level_names_count_matches_levels():
+    for comp in (NIK, NAME, DOB, REGION, ExactMatch(column="x"),
+                 JaroWinklerAtThresholds(column="x", thresholds=(0.9, 0.8)),
+                 LevenshteinAtThresholds(column="x", distances=(1, 2, 3))):
+        assert comp.level_names[0].startswith("different")
+        assert comp.n_levels == len(comp.level_names)
+
+
+def test_compare_chunks_give_the_same_result_as_one_pass():
+    rng = np.random.default_rng(0)
+    names = np.array(["BUDI", "BUDI SANTOSO", "SANTOSO", "SITI AMINAH", "AMINAH", None], dtype=object)
+    recs = pd.DataFrame({"nama": rng.choice(names, 200), "x": rng.choice(["L", "P", None], 200)}).astype("string")
+    pairs = pd.DataFrame({"left": rng.integers(0, 200, 3000), "right": rng.integers(0, 200, 3000)})
+    comps = [NameComparison(column="nama"), ExactMatch(column="x")]
+    whole = compare(recs, pairs, comps, chunk_size=10_000)
+    chunked = compare(recs, pairs, comps, chunk_size=7)
+    pd.testing.assert_frame_equal(whole, chunked)
+    assert list(whole.dtypes) == [np.int8, np.int8]
+
+
+def test_compare_rejects_duplicate_names_and_missing_columns():
+    recs = pd.DataFrame({"x": ["A"]})
+    pairs = pd.DataFrame({"left": [0], "right": [0]})
+    with pytest.raises(ConfigError, match="comparison names must be unique"):
+        compare(recs, pairs, [ExactMatch(column="x"), ExactMatch(column="x")])
+    with pytest.raises(ConfigError, match="comparison 'nama' needs column 'nama', which the records do not have; columns present: x"):
+        compare(recs, pairs, [NameComparison(column="nama")])
+
+
+def test_bad_threshold_message():
+    with pytest.raises(ConfigError, match=r"The 'thresholds' parameter of JaroWinklerAtThresholds must hold floats in \[0, 1\]. Got 1.5 instead."):
+        JaroWinklerAtThresholds(column="x", thresholds=(1.5,))
+
+
+def test_recordlinkage_compare_plugin():
+    a = pd.DataFrame({"nik": ["3375014508900001", "3375014508900001"]}, index=["a1", "a2"])
+    b = pd.DataFrame({"nik": ["3375014508900001", "3375014580900001"]}, index=["b1", "b2"])
+    links = pd.MultiIndex.from_tuples([("a1", "b1"), ("a2", "b2")])
+    cmp = recordlinkage.Compare()
+    cmp.add(RLComparison(comparison=IdNumberComparison(column="nik")))
+    feats = cmp.compute(links, a, b)
+    assert feats["nik"].tolist() == [2, 1]
