@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import STRING, as_string, ascii_upper, collapse_spaces
+from ._common import STRING, as_string, ascii_upper, collapse_spaces, map_distinct
 
 _NUM = r"0*(\d{1,3})"
 #: RT and RW written together: "RT 01/RW 02", "RT/RW 001/002", "RT.1 RW.2", "001/002".
@@ -36,6 +36,25 @@ def _extract_pair(u: pd.Series) -> tuple[pd.Series, pd.Series]:
     rt = rt.where(rt.notna(), single_rt)
     rw = rw.where(rw.notna(), single_rw)
     return rt, rw
+
+
+def _parse_combined(s: pd.Series) -> pd.DataFrame:
+    u = ascii_upper(s)
+    rt = pd.Series(pd.NA, index=u.index, dtype="Int16")
+    rw = pd.Series(pd.NA, index=u.index, dtype="Int16")
+    maybe = u.str.contains(r"R[TW]|\d\s*[/\-]\s*\d", regex=True).fillna(False)
+    if maybe.any():
+        a, b = _extract_pair(u[maybe])
+        rt[maybe] = _int16(a)
+        rw[maybe] = _int16(b)
+    return pd.DataFrame({"rt": rt, "rw": rw})
+
+
+def _parse_one(s: pd.Series) -> pd.DataFrame:
+    out = _parse_combined(s)
+    plain = ascii_upper(s).str.extract(rf"^\s*(?:R[TW]\s*[./:]?\s*)?{_NUM}\s*$")[0]
+    out["plain"] = _int16(plain)
+    return out
 
 
 def parse_rt_rw(
@@ -75,19 +94,16 @@ def parse_rt_rw(
     for col, is_rt in ((rt, True), (rw, False)):
         if col is None:
             continue
-        u = ascii_upper(as_string(col))
-        both_rt, both_rw = _extract_pair(u)
-        plain = u.str.extract(rf"^\s*(?:R[TW]\s*[./:]?\s*)?{_NUM}\s*$")[0]
+        one = map_distinct(as_string(col), _parse_one)
         if is_rt:
-            out_rt = out_rt.fillna(_int16(plain.where(plain.notna(), both_rt)))
-            out_rw = out_rw.fillna(_int16(both_rw))
+            out_rt = out_rt.fillna(one["plain"].fillna(one["rt"]))
+            out_rw = out_rw.fillna(one["rw"])
         else:
-            out_rw = out_rw.fillna(_int16(plain.where(plain.notna(), both_rw)))
+            out_rw = out_rw.fillna(one["plain"].fillna(one["rw"]))
     if combined is not None:
-        u = ascii_upper(as_string(combined))
-        c_rt, c_rw = _extract_pair(u)
-        out_rt = out_rt.fillna(_int16(c_rt))
-        out_rw = out_rw.fillna(_int16(c_rw))
+        both = map_distinct(as_string(combined), _parse_combined)
+        out_rt = out_rt.fillna(both["rt"])
+        out_rw = out_rw.fillna(both["rw"])
     return pd.DataFrame({"rt": out_rt.astype("Int16"), "rw": out_rw.astype("Int16")}, index=index)
 
 
@@ -134,6 +150,10 @@ def clean_address(values: pd.Series) -> pd.DataFrame:
     [['JALAN MERDEKA', '12A', 1, 2], ['GANG MAWAR', <NA>, <NA>, <NA>]]
     """
     s = as_string(values)
+    return map_distinct(s, _clean_address)
+
+
+def _clean_address(s: pd.Series) -> pd.DataFrame:
     u = ascii_upper(s)
     rtrw = parse_rt_rw(combined=u)
     u = u.str.replace(
@@ -162,8 +182,12 @@ def clean_place(values: pd.Series) -> pd.Series:
     ['KAB BOGOR', 'KOTA BOGOR', 'KAB SEMARANG', 'PEKALONGAN BARAT']
     """
     s = as_string(values)
+    return map_distinct(s, _clean_place).astype(STRING).rename(values.name if isinstance(values, pd.Series) else None)
+
+
+def _clean_place(s: pd.Series) -> pd.Series:
     u = collapse_spaces(ascii_upper(s).str.replace(r"[^A-Z0-9]+", " ", regex=True))
     u = u.str.replace(r"^(?:KABUPATEN|KAB)(?: ADMINISTRASI| ADM)? ", "KAB ", regex=True)
     u = u.str.replace(r"^(?:KOTAMADYA|KODYA|KOTA ADMINISTRASI|KOTA ADM|KOTA) ", "KOTA ", regex=True)
     u = u.str.replace(r"^(?:KECAMATAN|KEC|KELURAHAN|KEL|DESA|DS|PROVINSI|PROV|PROPINSI) ", "", regex=True)
-    return u.astype(STRING).rename(values.name if isinstance(values, pd.Series) else None)
+    return u.astype(STRING)

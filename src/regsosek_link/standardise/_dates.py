@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import STRING, as_string, ascii_upper
+from ._common import STRING, as_string, ascii_upper, map_distinct
 
 DATE_STATUSES: tuple[str, ...] = (
     "ok", "missing", "unparsed", "impossible", "future",
@@ -87,6 +87,10 @@ def parse_date(values: pd.Series, *, reference_date: str | None = None) -> pd.Da
         s = values.dt.strftime("%Y-%m-%d").astype(STRING)
     else:
         s = as_string(values)
+    return map_distinct(s, lambda u: _parse(u, ref))
+
+
+def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
     idx = s.index
     n = len(s)
     u = ascii_upper(s).reset_index(drop=True)  # positions as index

@@ -51,6 +51,16 @@ def _as_dict(table: pd.DataFrame | Mapping[str, str] | None, key: str, value: st
     return {str(k).upper(): str(v) for k, v in table.items()}
 
 
+def _join(i: np.ndarray, values: list[str], n: int) -> pd.Series:
+    """Space-join ``values`` per group ``i`` (groups contiguous) into a Series of length n."""
+    out = np.full(n, None, dtype=object)
+    if len(i):
+        starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
+        ends = np.r_[starts[1:], len(i)]
+        out[i[starts]] = [" ".join(values[a:b]) for a, b in zip(starts, ends)]
+    return pd.Series(out, dtype=STRING)
+
+
 def _generic(u: pd.Series) -> pd.DataFrame:
     t = collapse_spaces(ascii_upper(u).str.replace(r"[^A-Z0-9]+", " ", regex=True))
     tok = t.str.split().explode().dropna()
@@ -62,11 +72,9 @@ def _generic(u: pd.Series) -> pd.DataFrame:
     out["nama"] = t.astype(STRING)
     out["nama_gelar"] = pd.Series(pd.NA, index=u.index, dtype=STRING)
     out["nama_bin"] = pd.Series(pd.NA, index=u.index, dtype=STRING)
-    out["nama_phonetic"] = phon.groupby(level=0).agg(" ".join).reindex(range(n)).astype(STRING)
-    out["nama_sorted"] = (
-        tok.reset_index().sort_values(["index", 0]).set_index("index")[0]
-        .groupby(level=0).agg(" ".join).reindex(range(n)).astype(STRING)
-    )
+    out["nama_phonetic"] = _join(phon.index.to_numpy(), phon.tolist(), n).set_axis(u.index)
+    srt = pd.DataFrame({"i": tok.index.to_numpy(), "t": tok.to_numpy()}).sort_values(["i", "t"], kind="stable")
+    out["nama_sorted"] = _join(srt["i"].to_numpy(), srt["t"].tolist(), n).set_axis(u.index)
     out["n_tokens"] = tok.groupby(level=0).size().reindex(range(n)).fillna(0).astype("Int8")
     return out
 
@@ -126,7 +134,7 @@ def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) 
     binp = name_tok[in_bin]
 
     def join(frame: pd.DataFrame, col: str) -> pd.Series:
-        return frame.groupby("i", sort=False)[col].agg(" ".join).reindex(range(n)).astype(STRING)
+        return _join(frame["i"].to_numpy(), frame[col].tolist(), n)
 
     distinct = pd.Series(main["canon"].unique(), dtype=STRING)
     phon = dict(zip(distinct, phonetic_key(distinct)))

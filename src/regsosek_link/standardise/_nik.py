@@ -19,6 +19,7 @@ NIK_STATUSES: tuple[str, ...] = (
 )
 
 _EXCEL = r"^[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+$"
+_REPEATED = "|".join(f"{d}+" for d in range(10))
 _DUMMIES = {"1234567890123456", "0123456789012345", "6543210987654321", "1234567812345678"}
 
 
@@ -74,7 +75,8 @@ def clean_nik(
     """
     if kind not in ("nik", "kk"):
         raise ValueError(f"The 'kind' parameter of clean_nik must be 'nik' or 'kk'. Got {kind!r} instead.")
-    s = as_string(values)
+    # pyarrow-backed strings: its RE2 kernels are several times faster here (no backrefs)
+    s = as_string(values).astype("string[pyarrow]")
     idx = s.index
     n = len(s)
     status = np.full(n, "ok", dtype=object)
@@ -87,7 +89,7 @@ def clean_nik(
     length = digits.str.len().fillna(0).to_numpy()
     sentinel = digits.str.fullmatch(r"9{13,14}\d{2,3}").fillna(False).to_numpy() & (length == 16)
     dummy = (
-        digits.str.fullmatch(r"(\d)\1*").fillna(False).to_numpy()
+        digits.str.fullmatch(_REPEATED).fillna(False).to_numpy()
         | digits.isin(_DUMMIES).to_numpy()
         | (nik.str.fullmatch(r"-+|0").fillna(False).to_numpy())
     ) & ~sentinel & ~missing

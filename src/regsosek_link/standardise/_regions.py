@@ -190,13 +190,17 @@ def resolve_region(
         name: as_string(x, index=index) if x is not None else pd.Series(pd.NA, index=index, dtype=STRING)
         for name, x in (("code", code), ("desa", desa), ("kec", kecamatan), ("kab", kabupaten), ("prov", provinsi))
     }
-    frame = pd.DataFrame(cols, index=index)
-    keys = frame.astype(object).where(frame.notna(), None)
-    tuples = pd.MultiIndex.from_frame(keys)
-    codes, uniques = pd.factorize(tuples)
-    res = [_resolve_one(*(None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))) else v for v in u)) for u in uniques]
-    kode = np.array([r[0] for r in res], dtype=object)[codes] if len(res) else np.array([], dtype=object)
-    status = np.array([r[1] for r in res], dtype=object)[codes] if len(res) else np.array([], dtype=object)
+    sep = "\x1f"
+    key = cols["code"].fillna("\x00")
+    for name in ("desa", "kec", "kab", "prov"):
+        key = key + sep + cols[name].fillna("\x00")
+    codes, uniques = pd.factorize(key)
+    res = [
+        _resolve_one(*(None if part == "\x00" else part for part in u.split(sep)))
+        for u in uniques
+    ]
+    kode = np.array([r[0] for r in res] + [None], dtype=object)[codes]
+    status = np.array([r[1] for r in res] + [None], dtype=object)[codes]
     kw = pd.Series(kode, index=index, dtype=STRING)
     n = kw.str.len()
     out = pd.DataFrame({"kode_wilayah": kw}, index=index)

@@ -6,7 +6,7 @@ from typing import Literal
 
 import pandas as pd
 
-from ._common import STRING, as_string, ascii_upper
+from ._common import STRING, as_string, ascii_upper, map_distinct
 
 RELATIONS: tuple[str, ...] = (
     "KEPALA", "PASANGAN", "ANAK", "ORANG_TUA", "MERTUA", "MENANTU", "CUCU", "FAMILI_LAIN", "LAINNYA",
@@ -54,10 +54,17 @@ def clean_relation(values: pd.Series, *, coding: Literal["bps", "dukcapil"] = "b
     if coding not in ("bps", "dukcapil"):
         raise ValueError(f"The 'coding' parameter of clean_relation must be 'bps' or 'dukcapil'. Got {coding!r} instead.")
     s = as_string(values)
+    table = _BPS if coding == "bps" else _DUKCAPIL
+    return map_distinct(s, lambda u: _relation(u, table)).astype(STRING).rename(
+        values.name if isinstance(values, pd.Series) else None
+    )
+
+
+def _relation(s: pd.Series, table: dict[str, str]) -> pd.Series:
     u = ascii_upper(s).str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip()
     codes = u.str.extract(r"^0*(\d{1,2})$")[0]
-    out = codes.map(_BPS if coding == "bps" else _DUKCAPIL)
+    out = codes.map(table)
     for pat, cat in _TEXT:
         hit = out.isna() & u.str.contains(pat, regex=True).fillna(False)
         out = out.where(~hit, cat)
-    return out.astype(STRING).rename(values.name if isinstance(values, pd.Series) else None)
+    return out.astype(STRING)
