@@ -1,0 +1,219 @@
+"""Cluster stage: plain components against networkx, constrained clustering by literal
+cases and by property (no output ever breaks a constraint, and every cut is necessary)."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from regsosek_link.cluster import (
+    ConstraintWarning,
+    cannot_link_pairs,
+    connected_components,
+    constrained_clusters,
+    constraint_keys,
+    credible_nik,
+    person_ids,
+    weakest_link,
+)
+
+
+# ---------------------------------------------------------------------------------------
+# random graphs
+
+
+@st.composite
+def graphs(draw):
+    n = draw(st.integers(1, 25))
+    m = draw(st.integers(0, 60))
+    left = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), np.int64)
+    right = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), np.int64)
+    prob = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=m, max_size=m)))
+    keys = np.array(draw(st.lists(st.lists(st.integers(-1, 3), min_size=2, max_size=2),
+                                  min_size=n, max_size=n)), np.int64)
+    k = draw(st.integers(0, 8))
+    cl = np.array(draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
+                                min_size=k, max_size=k)), np.int64).reshape(-1, 2)
+    cl = cl[cl[:, 0] != cl[:, 1]]
+    return n, left, right, prob, keys, cl
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs())
+def test_connected_components_equal_networkx(g):
+    n, left, right, *_ = g
+    labels = connected_components(n, left, right)
+    G = nx.Graph()
+    G.add_nodes_from(range(n))
+    G.add_edges_from(zip(left.tolist(), right.tolist()))
+    expected = {frozenset(c) for c in nx.connected_components(G)}
+    got = {frozenset(np.flatnonzero(labels == c).tolist()) for c in np.unique(labels)}
+    assert got == expected
+
+
+def _violations(labels, keys, cl):
+    bad = []
+    for j in range(keys.shape[1]):
+        for c in np.unique(labels):
+            codes = {int(k) for k in keys[labels == c, j] if k >= 0}
+            if len(codes) > 1:
+                bad.append(("key", j, c))
+    for a, b in cl:
+        if labels[a] == labels[b]:
+            bad.append(("cannot", a, b))
+    return bad
+
+
+@settings(max_examples=400, deadline=None)
+@given(graphs(), st.floats(0.0, 1.0))
+def test_constrained_clusters_never_break_a_constraint(g, threshold):
+    n, left, right, prob, keys, cl = g
+    labels = constrained_clusters(n, left, right, prob, threshold=threshold, keys=keys, cannot_link=cl)
+    assert len(labels) == n
+    assert _violations(labels, keys, cl) == []
+    # refines the plain components: nothing is joined that no accepted link joins
+    acc = prob >= threshold
+    plain = connected_components(n, left[acc], right[acc])
+    for c in np.unique(labels):
+        assert len(set(plain[labels == c].tolist())) == 1
+    # every cut is necessary: merging the two ends of any accepted link that was cut would
+    # break a constraint
+    for a, b in zip(left[acc].tolist(), right[acc].tolist()):
+        if labels[a] != labels[b]:
+            merged = np.where(labels == labels[b], labels[a], labels)
+            assert _violations(merged, keys, cl), (a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs())
+def test_without_constraints_equals_connected_components(g):
+    n, left, right, prob, _, _ = g
+    labels = constrained_clusters(n, left, right, prob, threshold=0.5)
+    acc = prob >= 0.5
+    assert labels.tolist() == connected_components(n, left[acc], right[acc]).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs())
+def test_must_links_always_hold_unless_they_contradict_a_cannot_link(g):
+    n, left, right, prob, keys, _ = g
+    ml = np.stack([left[:3], right[:3]], axis=1) if len(left) else np.zeros((0, 2), np.int64)
+    labels = constrained_clusters(n, left, right, prob, threshold=0.5, keys=keys, must_link=ml)
+    for a, b in ml.tolist():
+        assert labels[a] == labels[b]
+
+
+# ---------------------------------------------------------------------------------------
+# literal cases
+
+
+def test_chain_is_cut_at_its_weakest_link():
+    # A-B 0.99, B-C 0.95, A and C are different people -> {A, B}, {C}
+    labels = constrained_clusters(3, [0, 1], [1, 2], [0.99, 0.95], cannot_link=[[0, 2]])
+    assert labels.tolist() == [0, 0, 1]
+    # the other way round: B-C is the stronger link -> {A}, {B, C}
+    labels = constrained_clusters(3, [0, 1], [1, 2], [0.93, 0.97], cannot_link=[[0, 2]])
+    assert labels.tolist() == [0, 1, 1]
+
+
+def test_links_below_threshold_are_not_merged():
+    labels = constrained_clusters(3, [0, 1], [1, 2], [0.99, 0.5], threshold=0.9)
+    assert labels.tolist() == [0, 0, 1]
+
+
+def _records(rows):
+    cols = ["source", "record_id", "nik", "nik_valid", "nik_birth_date", "nik_sex", "tanggal_lahir",
+            "jenis_kelamin"]
+    return pd.DataFrame(rows, columns=cols).astype({c: "string" for c in cols if c != "nik_valid"})
+
+
+def test_credible_nik_needs_the_embedded_date_and_sex_to_agree():
+    recs = _records([
+        ["siak", "1", "3375010101800001", True, "1980-01-01", "L", "1980-01-01", "L"],  # credible
+        ["dtks", "2", "3375010101800001", True, "1980-01-01", "L", "2010-05-05", "P"],  # copied NIK
+        ["dtks", "3", "3375014101800001", True, "1980-01-01", "P", "1980-01-01", "L"],  # sex disagrees
+        ["dtks", "4", "3375010101800001", True, "1980-01-01", "L", None, "L"],          # no birth date
+        ["dtks", "5", "0000000000000000", False, None, None, "1980-01-01", "L"],        # invalid
+    ])
+    assert credible_nik(recs).tolist() == [True, False, False, False, False]
+
+
+def test_parent_and_child_sharing_a_nik_and_address():
+    # The child's DTKS record carries the father's NIK (copied) and the family address: it
+    # links to the father (NIK + address, 0.92) and to the child's own SIAK record (name +
+    # birth date, 0.98). The father and the child have different credible NIKs, so the
+    # component {father, child dtks, child siak} must split; it splits at the weaker link.
+    recs = _records([
+        ["siak", "ayah", "3375010101700001", True, "1970-01-01", "L", "1970-01-01", "L"],
+        ["siak", "anak", "3375010505100003", True, "2010-05-05", "L", "2010-05-05", "L"],
+        ["dtks", "anak", "3375010101700001", True, "1970-01-01", "L", "2010-05-05", "L"],
+    ])
+    keys = constraint_keys(recs, single_record_sources=["siak"])
+    labels = constrained_clusters(3, [0, 1], [2, 2], [0.92, 0.98], keys=keys)
+    assert labels.tolist() == [0, 1, 1]
+    # plain connected components would have made them one person
+    assert connected_components(3, [0, 1], [2, 2]).tolist() == [0, 0, 0]
+
+
+def test_twins_stay_two_people():
+    # Twins: same birth date, parents, address, near-identical names, own NIKs. Every record
+    # links to every other; the civil registry holds each twin once and their NIKs differ.
+    recs = _records([
+        ["siak", "t1", "3375011203150001", True, "2015-03-12", "L", "2015-03-12", "L"],
+        ["siak", "t2", "3375011203150002", True, "2015-03-12", "L", "2015-03-12", "L"],
+        ["dtks", "a", None, False, None, None, "2015-03-12", "L"],
+        ["dtks", "b", None, False, None, None, "2015-03-12", "L"],
+    ])
+    keys = constraint_keys(recs, single_record_sources=["siak"])
+    left = [0, 0, 0, 1, 1, 2]
+    right = [1, 2, 3, 2, 3, 3]
+    prob = [0.97, 0.99, 0.95, 0.96, 0.985, 0.94]
+    labels = constrained_clusters(4, left, right, prob, keys=keys)
+    # t1-a 0.99 and t2-b 0.985 are merged first; a-b, t1-t2, t2-a, t1-b all refused
+    assert labels.tolist() == [0, 1, 0, 1]
+    derived = cannot_link_pairs(recs, np.zeros(4, int), single_record_sources=["siak"])
+    assert derived.to_dict("list") == {
+        "left": [0, 0], "right": [1, 1],
+        "reason": ["different credible NIK", "one record per person in siak"],
+    }
+    assert cannot_link_pairs(recs, labels, single_record_sources=["siak"]).empty
+
+
+def test_same_credible_nik_is_not_a_conflict():
+    recs = _records([
+        ["siak", "1", "3375010101800001", True, "1980-01-01", "L", "1980-01-01", "L"],
+        ["dtks", "1", "3375010101800001", True, "1980-01-01", "L", "1980-01-01", "L"],
+    ])
+    keys = constraint_keys(recs, single_record_sources=["siak"])
+    assert constrained_clusters(2, [0], [1], [0.95], keys=keys).tolist() == [0, 0]
+
+
+def test_must_link_overrides_derived_keys_but_not_a_cannot_link():
+    keys = np.array([[0], [1], [-1]])
+    # a reviewer says 0 and 1 are one person despite different credible NIKs
+    assert constrained_clusters(3, [0], [1], [0.95], keys=keys, must_link=[[0, 1]]).tolist() == [0, 0, 1]
+    with pytest.warns(ConstraintWarning, match="must-link between records 0 and 1"):
+        labels = constrained_clusters(3, [], [], [], keys=keys, must_link=[[0, 1]], cannot_link=[[1, 0]])
+    assert labels.tolist() == [0, 1, 2]
+
+
+def test_cannot_link_follows_merged_clusters():
+    # 0-1 and 2-3 merge; 1 and 2 cannot be one person -> the 0.97 link 0-3 must be refused
+    labels = constrained_clusters(4, [0, 2, 0], [1, 3, 3], [0.99, 0.98, 0.97], cannot_link=[[1, 2]])
+    assert labels.tolist() == [0, 0, 1, 1]
+
+
+def test_bad_positions_are_reported():
+    with pytest.raises(ValueError, match=r"cannot_link holds row positions outside 0..2: min 0, max 5"):
+        constrained_clusters(3, [], [], [], cannot_link=[[0, 5]])
+
+
+def test_person_ids_and_weakest_link_unchanged():
+    keys = pd.Series(["siak|1", "dtks|9", "siak|2"])
+    ids = person_ids(np.array([0, 0, 1]), keys)
+    assert ids[0] == ids[1] != ids[2]
+    assert weakest_link(3, np.array([0]), np.array([1]), np.array([0.93])).tolist() == [0.93, 0.93, 1.0]
