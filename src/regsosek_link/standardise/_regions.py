@@ -191,6 +191,8 @@ def resolve_region(
         for name, x in (("code", code), ("desa", desa), ("kec", kecamatan), ("kab", kabupaten), ("prov", provinsi))
     }
     sep = "\x1f"
+    # control characters carry nothing in codes or names, and sep/\x00 must not occur
+    cols = {k: v.str.replace(r"[\x00-\x1f]", " ", regex=True) for k, v in cols.items()}
     key = cols["code"].fillna("\x00")
     for name in ("desa", "kec", "kab", "prov"):
         key = key + sep + cols[name].fillna("\x00")

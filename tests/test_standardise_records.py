@@ -1,0 +1,104 @@
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from regsosek_link.standardise import CLEAN_COLUMNS, clean_name, clean_nik, parse_date, standardise  # noqa: E402
+
+NA = pd.NA
+DTYPES = {c: "string" for c in CLEAN_COLUMNS}
+DTYPES.update(nik_valid="bool", kk_valid="bool", nama_tokens_n="Int8", tahun_lahir="Int16", rt="Int16", rw="Int16")
+
+
+def test_minimal_input_gives_full_contract():
+    raw = pd.DataFrame({"source": ["a", "b"], "record_id": ["2", "1"], "nama": ["Budi", None]}, dtype="string",
+                       index=[7, 3])
+    out = standardise(raw)
+    assert list(out.columns) == list(CLEAN_COLUMNS)
+    assert list(out.index) == [7, 3]
+    assert {c: str(t) for c, t in out.dtypes.items()} == DTYPES
+    assert out["record_id"].tolist() == ["2", "1"]
+    assert out["nik_status"].tolist() == ["missing", "missing"]
+    assert out["nik_valid"].tolist() == [False, False]
+
+
+def test_full_record_and_extras():
+    raw = pd.DataFrame(
+        {
+            "source": ["siak"], "record_id": ["r1"], "nik": ["'3375014508900002"], "no_kk": ["3375010101150001"],
+            "nama": ["Hj. St. Aminah, S.Pd."], "jenis_kelamin": ["Perempuan"], "tempat_lahir": ["Kota Pekalongan"],
+            "tanggal_lahir": ["05-08-1990"], "nama_ibu": ["Djoeminah"], "alamat": ["Jl. Mawar No. 3 RT 01/RW 02"],
+            "rt": [None], "rw": [None], "kode_wilayah": ["33.75.01"], "desa": [None], "kecamatan": [None],
+            "kabupaten": [None], "provinsi": [None], "hubungan_keluarga": ["Istri"], "nisn": [" ab12 "],
+            "catatan": [""],
+        },
+        dtype="string",
+    )
+    row = standardise(raw).iloc[0]
+    want = {
+        "nik": "3375014508900002", "nik_status": "ok", "nik_valid": True, "nik_birth_date": "1990-08-05",
+        "nik_sex": "P", "nik_region": "337501", "no_kk": "3375010101150001", "kk_status": "ok",
+        "nama": "SITI AMINAH", "nama_gelar": "HJ S.PD", "nama_sorted": "AMINAH SITI", "nama_tokens_n": 2,
+        "nama_ibu": "JUMINAH", "jenis_kelamin": "P", "tanggal_lahir": "1990-08-05",
+        "tanggal_lahir_status": "ok", "tahun_lahir": 1990, "tempat_lahir": "KOTA PEKALONGAN",
+        "alamat": "JALAN MAWAR", "no_rumah": "3", "rt": 1, "rw": 2, "kode_wilayah": "337501",
+        "kode_prov": "33", "kode_kab": "3375", "kode_kec": "337501", "hubungan_keluarga": "PASANGAN",
+        "nisn": "AB12",
+    }
+    for c, w in want.items():
+        assert row[c] == w, (c, row[c], w)
+    assert row["kode_desa"] is NA and row["catatan"] is NA
+
+
+def test_nik_century_resolved_against_record_birth_date():
+    raw = pd.DataFrame({"source": ["a"], "record_id": ["1"], "nik": ["3375011203150001"],
+                        "tanggal_lahir": ["12-03-1915"]}, dtype="string")
+    assert standardise(raw).loc[0, "nik_birth_date"] == "1915-03-12"
+
+
+def test_generic_profile_changes_names_only():
+    raw = pd.DataFrame({"source": ["a"], "record_id": ["1"], "nama": ["Moch. Djoko"], "jenis_kelamin": ["LK"]},
+                       dtype="string")
+    out = standardise(raw, profile="generic")
+    assert out.loc[0, "nama"] == "MOCH DJOKO" and out.loc[0, "jenis_kelamin"] == "L"
+
+
+def test_errors_say_what_was_received():
+    with pytest.raises(ValueError, match="columns present: \\['source', 'nama'\\]"):
+        standardise(pd.DataFrame({"source": ["a"], "nama": ["x"]}))
+    with pytest.raises(ValueError, match="Got 'fancy' instead"):
+        standardise(pd.DataFrame({"record_id": ["1"]}), profile="fancy")
+    with pytest.raises(ValueError, match="nik_status"):
+        standardise(pd.DataFrame({"record_id": ["1"], "nik_status": ["x"]}))
+
+
+texts = st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts)
+def test_clean_name_idempotent_and_total(values):
+    s = pd.Series(values, dtype="string", index=range(100, 100 + len(values)))
+    out = clean_name(s)
+    assert list(out.index) == list(s.index)
+    assert [str(t) for t in out.dtypes] == ["string"] * 5 + ["Int8"]
+    again = clean_name(out["nama"])
+    assert again["nama"].fillna("<NA>").tolist() == out["nama"].fillna("<NA>").tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts)
+def test_cleaners_never_raise_and_keep_index(values):
+    s = pd.Series(values, dtype="string", index=[f"k{i}" for i in range(len(values))])
+    for out in (clean_nik(s), parse_date(s), clean_name(s, profile="generic")):
+        assert list(out.index) == list(s.index)
+    raw = pd.DataFrame({"source": s, "record_id": s, "nik": s, "nama": s, "tanggal_lahir": s, "alamat": s,
+                        "rt": s, "kode_wilayah": s, "kecamatan": s, "hubungan_keluarga": s, "jenis_kelamin": s})
+    out = standardise(raw)
+    assert list(out.index) == list(s.index)
+    assert {c: str(t) for c, t in out.dtypes.items()} == DTYPES
