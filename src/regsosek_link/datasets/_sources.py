@@ -345,11 +345,26 @@ def _where_apply(
     values: np.ndarray, mask: np.ndarray, func: Callable[[np.ndarray], np.ndarray]
 ) -> np.ndarray:
     """Replace ``values[mask]`` (non-missing only) by ``func(values[mask])``."""
-    mask = mask & pd.notna(values)
-    if mask.any():
-        values = values.copy()
-        values[mask] = func(values[mask])
+    sel = np.flatnonzero(mask)
+    if len(sel) == 0:
+        return values
+    sel = sel[pd.notna(values[sel])]
+    if len(sel) == 0:
+        return values
+    values = values.copy()
+    values[sel] = func(values[sel])
     return values
+
+
+def _per_unique(values: np.ndarray, func: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Apply a deterministic vectorised transform once per distinct value.
+
+    Names repeat a lot (Zipf), so transforming the distinct values and indexing back is
+    much cheaper than transforming every row.
+    """
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    out = np.asarray(func(np.asarray(uniques, dtype=object)), dtype=object)
+    return np.where(codes >= 0, out[codes], None)
 
 
 def _str(values: np.ndarray) -> pd.Series:
@@ -367,23 +382,35 @@ _OLD = {"KH": "CH", "SY": "SJ", "NY": "NJ", "C": "TJ", "J": "DJ", "Y": "J", "U":
 
 
 def _old_spelling(s: np.ndarray) -> np.ndarray:
-    return _str(s).str.replace(r"KH|SY|NY|C|J|Y|U", lambda m: _OLD[m.group()],
-                               regex=True).to_numpy(dtype=object)
+    return _per_unique(s, lambda u: _str(u).str.replace(
+        r"KH|SY|NY|C|J|Y|U", lambda m: _OLD[m.group()], regex=True).to_numpy(dtype=object))
 
 
 def _variants(rng: np.random.Generator, s: np.ndarray) -> np.ndarray:
-    out = _str(s)
+    out = np.asarray(s, dtype=object).copy()
+    codes, uniques = pd.factorize(out)
+    uniq = _str(np.asarray(uniques, dtype=object))
+    done = np.zeros(len(out), dtype=bool)  # one variant token per name
     for token, alts in N.TOKEN_VARIANTS.items():
         pat = rf"\b{token}\b"
-        has = out.str.contains(pat, regex=True).to_numpy()
+        has = uniq.str.contains(pat, regex=True).to_numpy()[codes] & ~done
         if not has.any():
             continue
         pick = rng.integers(0, len(alts), len(out))
         for i, alt in enumerate(alts):
-            sel = has & (pick == i)
-            if sel.any():
-                out[sel] = out[sel].str.replace(pat, alt, n=1, regex=True)
-    return out.to_numpy(dtype=object)
+            sel = np.flatnonzero(has & (pick == i))
+            if len(sel):
+                out[sel] = _per_unique(out[sel], lambda u, alt=alt: _str(u).str.replace(
+                    pat, alt, n=1, regex=True).to_numpy(dtype=object))
+        done |= has
+    return out
+
+
+def _regex(pattern: str, repl: str) -> Callable[[np.ndarray], np.ndarray]:
+    def f(x: np.ndarray) -> np.ndarray:
+        return _per_unique(x, lambda u: _str(u).str.replace(pattern, repl, regex=True)
+                           .to_numpy(dtype=object))
+    return f
 
 
 def _name_errors(
@@ -391,22 +418,24 @@ def _name_errors(
     spec: SourceSpec,
 ) -> np.ndarray:
     n = len(nama)
-    ntok = 1 + _str(nama).str.count(" ").fillna(0).to_numpy(dtype=np.int64)
+    ntok = _per_unique(nama, lambda u: 1 + _str(u).str.count(" ").to_numpy())
+    ntok = np.where(pd.isna(ntok), 0, ntok).astype(np.int64)
 
     def m(rate: float) -> np.ndarray:
         return rng.random(n) < rate
 
     nama = _where_apply(nama, m(spec.name_old_spelling) & (age >= 40), _old_spelling)
     nama = _where_apply(nama, m(spec.name_variant), lambda x: _variants(rng, x))
-    nama = _where_apply(nama, m(spec.name_initials) & (ntok >= 2), lambda x: _str(x).str.replace(
-        r"^(\w)\w*\s", r"\1. ", regex=True).to_numpy(dtype=object))
-    nama = _where_apply(nama, m(spec.name_drop_token) & (ntok >= 2), lambda x: _str(x).str.replace(
-        r"\s+\S+$", "", regex=True).to_numpy(dtype=object))
+    nama = _where_apply(nama, m(spec.name_initials) & (ntok >= 2),
+                        _regex(r"^(\w)\w*\s", r"\1. "))
+    nama = _where_apply(nama, m(spec.name_drop_token) & (ntok >= 2), _regex(r"\s+\S+$", ""))
     add = m(spec.name_add_token)
-    extra = np.where(female, "PUTRI", "SAPUTRA").astype(object)
-    nama = np.where(add & pd.notna(nama), nama + " " + extra, nama)
-    nama = _where_apply(nama, m(spec.name_token_order) & (ntok >= 2), lambda x: _str(x).str.replace(
-        r"^(\S+)\s+(\S+)", r"\2 \1", regex=True).to_numpy(dtype=object))
+    extra = np.where(female, " PUTRI", " SAPUTRA").astype(object)
+    nama = _where_apply(nama, add & female, lambda x: x + " PUTRI")
+    nama = _where_apply(nama, add & ~female, lambda x: x + " SAPUTRA")
+    del extra
+    nama = _where_apply(nama, m(spec.name_token_order) & (ntok >= 2),
+                        _regex(r"^(\S+)\s+(\S+)", r"\2 \1"))
     nama = _where_apply(nama, m(spec.name_typo), lambda x: char_edit(
         rng, x, ops=("sub", "del", "ins", "swap"), alphabet=_UPPER))
     # titles and degrees (adults only)
@@ -434,8 +463,9 @@ def _name_errors(
             " ", "  ", n=1, regex=False).to_numpy(dtype=object))
         nama = _where_apply(nama, noise & (kind == 3), lambda x: x + " ,")
     if spec.name_max_length is not None:
-        nama = _where_apply(nama, np.ones(n, bool), lambda x: _str(x).str[
-            : spec.name_max_length].str.rstrip().to_numpy(dtype=object))
+        width = spec.name_max_length
+        nama = _per_unique(nama, lambda u: _str(u).str[:width].str.rstrip().to_numpy(
+            dtype=object))
     return nama
 
 
@@ -557,7 +587,7 @@ class _Pop:
 
     def __init__(self, pop: pd.DataFrame, reference_date: str) -> None:
         def col(c: str) -> np.ndarray:
-            return pop[c].astype(object).where(pop[c].notna(), None).to_numpy(dtype=object)
+            return pop[c].to_numpy(dtype=object, na_value=None)
 
         self.n = len(pop)
         for c in ("person_id", "nik", "no_kk", "nama", "tempat_lahir", "nama_ibu", "alamat",
@@ -573,6 +603,11 @@ class _Pop:
         self.is_homeless = pop["is_homeless"].to_numpy(dtype=bool)
         self.is_crew = pop["is_ship_crew"].to_numpy(dtype=bool)
         self.poverty = pop["poverty_score"].to_numpy(dtype=float)
+        self.vil, uniq = pd.factorize(pop["kode_wilayah"].astype(object))
+        first = pd.Series(np.arange(self.n)).groupby(self.vil).first().to_numpy()
+        self.villages = {c: [None if pd.isna(v) else v for v in pop[c].to_numpy(dtype=object)[
+            first]] for c in ("kode_wilayah", "desa", "kecamatan", "kabupaten", "provinsi")}
+        del uniq
         # a family member's NIK (the head's; for a head the next member's), for sharing
         first = pd.Series(np.arange(self.n)).groupby(self.hh).transform("first").to_numpy()
         nxt = np.minimum(np.arange(self.n) + 1, self.n - 1)
@@ -599,9 +634,20 @@ def _record_ids(rng: np.random.Generator, n: int, *, width: int, prefix: str = "
     return prefix + zpad(num, width)
 
 
+def _region(c: dict[str, np.ndarray], col: str, func: Callable[[str], str | None]
+            ) -> np.ndarray:
+    """A region column formatted by ``func``, computed once per village."""
+    table = c["_villages"]
+    return np.array([func(v) for v in table[col]] + [None], dtype=object)[c["_vil"]]
+
+
+_PAD2 = np.array([f"{i:02d}" for i in range(100)], dtype=object)
+_YEARS = np.array([f"{i:04d}" for i in range(10_000)], dtype=object)
+
+
 def _ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                  np.ndarray]:
-    return zpad(np.clip(y, 0, 9999), 4), zpad(m, 2), zpad(d, 2)
+    return _YEARS[np.clip(y, 0, 9999)], _PAD2[m], _PAD2[d]
 
 
 _HUB_CODE = np.array(["1", "2", "2", "3", "6", "5", "7"], dtype=object)  # by ROLE_NAMES
@@ -664,6 +710,8 @@ def _common(
         "rt": p.rt[idx], "rw": p.rw[idx], "kode_wilayah": p.kode_wilayah[idx],
         "desa": p.desa[idx], "kecamatan": p.kecamatan[idx], "kabupaten": p.kabupaten[idx],
         "provinsi": p.provinsi[idx], "role": p.role[idx],
+        "_villages": p.villages, "_vil": np.where(p.vil[idx] < 0, len(p.villages["desa"]),
+                                                  p.vil[idx]),
     }
 
 
@@ -680,9 +728,9 @@ def _siak(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
         "NAMA_LGKP_IBU": c["nama_ibu"], "ALAMAT": c["alamat"],
         "NO_RT": _map_unique(c["rt"], lambda v: v.zfill(3)),
         "NO_RW": _map_unique(c["rw"], lambda v: v.zfill(3)),
-        "KODE_WILAYAH": _map_unique(c["kode_wilayah"], _dotted),
+        "KODE_WILAYAH": _region(c, "kode_wilayah", _dotted),
         "NAMA_KEL": c["desa"], "NAMA_KEC": c["kecamatan"],
-        "NAMA_KAB": _map_unique(c["kabupaten"], _strip_kab), "NAMA_PROP": c["provinsi"],
+        "NAMA_KAB": _region(c, "kabupaten", _strip_kab), "NAMA_PROP": c["provinsi"],
         "STAT_HBKEL": np.asarray(ROLE_NAMES, dtype=object)[c["role"]],
     }
     mapping = {
@@ -718,7 +766,7 @@ def _dtks(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
         "ALAMAT": c["alamat"], "RT": c["rt"], "RW": c["rw"],
         "KODE_DESA": c["kode_wilayah"],
         "KELURAHAN": c["desa"], "KECAMATAN": c["kecamatan"],
-        "KABUPATEN": _map_unique(c["kabupaten"], _kab_short), "PROVINSI": c["provinsi"],
+        "KABUPATEN": _region(c, "kabupaten", _kab_short), "PROVINSI": c["provinsi"],
     }
     mapping = {
         "IDARTBDT": "record_id", "NIK": "nik", "NOKK": "no_kk", "NAMA": "nama",
@@ -745,11 +793,11 @@ def _regsosek(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
         + " " + yy
     short = dd + "-" + np.asarray(N.MONTHS_SHORT, dtype=object)[c["m"] - 1] + "-" + yy
     tgl = np.where(rng.random(n) < 0.6, long, short)
-    rt = _INT_STR_NOPAD[pd.to_numeric(_str(c["rt"])).fillna(0).astype(int).to_numpy()]
-    rw = _INT_STR_NOPAD[pd.to_numeric(_str(c["rw"])).fillna(0).astype(int).to_numpy()]
+    rt = np.where(pd.isna(c["rt"]), "0", c["rt"]).astype(object)
+    rw = np.where(pd.isna(c["rw"]), "0", c["rw"]).astype(object)
     k = rng.integers(0, 3, n)
-    rt3 = zpad(pd.to_numeric(_str(c["rt"])).fillna(0).astype(int).to_numpy(), 3)
-    rw3 = zpad(pd.to_numeric(_str(c["rw"])).fillna(0).astype(int).to_numpy(), 3)
+    rt3 = _map_unique(rt, lambda v: v.zfill(3))
+    rw3 = _map_unique(rw, lambda v: v.zfill(3))
     rtrw = np.where(k == 0, "RT " + rt3 + "/RW " + rw3,
                     np.where(k == 1, rt3 + "/" + rw3, "RT." + rt + " RW." + rw))
     rtrw = np.where(pd.isna(c["rt"]), None, rtrw)
@@ -771,7 +819,7 @@ def _regsosek(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
         "HUB_KRT": _HUB_CODE[c["role"]],
         "ALAMAT": c["alamat"], "RT_RW": rtrw,
         "NMDESA": c["desa"], "NMKEC": c["kecamatan"],
-        "NMKAB": _map_unique(c["kabupaten"], _strip_kab), "NMPROV": c["provinsi"],
+        "NMKAB": _region(c, "kabupaten", _strip_kab), "NMPROV": c["provinsi"],
     }
     mapping = {
         "ID_ART": "record_id", "NAMA_ART": "nama", "NIK": "nik", "NO_KK": "no_kk",
@@ -802,9 +850,9 @@ def _dapodik(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
         "TANGGAL_LAHIR": np.where(c["date_missing"], None, yy + mm + dd),
         "NAMA_IBU_KANDUNG": c["nama_ibu"],
         "ALAMAT_JALAN": c["alamat"], "RT": c["rt"], "RW": c["rw"],
-        "DESA_KELURAHAN": _map_unique(c["desa"], _title),
-        "KECAMATAN": _map_unique(c["kecamatan"], lambda v: "Kec. " + v.title()),
-        "KABUPATEN_KOTA": _map_unique(c["kabupaten"], _kab_short),
+        "DESA_KELURAHAN": _region(c, "desa", _title),
+        "KECAMATAN": _region(c, "kecamatan", lambda v: "Kec. " + v.title()),
+        "KABUPATEN_KOTA": _region(c, "kabupaten", _kab_short),
     }
     mapping = {
         "PESERTA_DIDIK_ID": "record_id", "NIK": "nik", "NAMA": "nama",
@@ -830,7 +878,7 @@ def _bpjs(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
         "JENIS_KELAMIN": np.where(sex_style, np.where(c["female"], "F", "M"),
                                   np.where(c["female"], "Wanita", "Pria")).astype(object),
         "TGL_LAHIR": np.where(c["date_missing"], None, tgl),
-        "KAB_KOTA": _map_unique(c["kabupaten"], _kab_short),
+        "KAB_KOTA": _region(c, "kabupaten", _kab_short),
     }
     mapping = {
         "NO_KARTU": "record_id", "NIK": "nik", "NO_KK": "no_kk", "NAMA_PESERTA": "nama",
@@ -847,10 +895,31 @@ _BUILDERS = {
 }
 
 
-def _to_string_frame(frame: dict[str, np.ndarray]) -> pd.DataFrame:
-    df = pd.DataFrame({k: np.asarray(v, dtype=object) for k, v in frame.items()})
-    df = df.where(~df.isin(_CSV_NA), None)
-    return df.astype("string")
+#: Person columns holding free text, where an edit could produce a pandas NA marker.
+_FREE_TEXT = frozenset({"nama", "nama_ibu", "alamat", "tempat_lahir"})
+
+
+def _to_string_frame(frame: dict[str, np.ndarray], mapping: Mapping[str, str]) -> pd.DataFrame:
+    """Object arrays -> ``string`` frame.
+
+    Free-text values that ``pandas.read_csv`` would read back as NaN (``NA``, ``nan``, ...)
+    become <NA>, so that written CSV files round-trip. Other columns are built from codes,
+    digits and fixed vocabularies that never produce such markers.
+    """
+    cols = {}
+    for k, v in frame.items():
+        v = np.asarray(v, dtype=object)
+        if mapping.get(k) not in _FREE_TEXT:
+            cols[k] = v
+            continue
+        nn = np.flatnonzero(pd.notna(v))
+        short = nn[_lens(v[nn]) <= 9]  # every pandas NA marker is at most 9 characters
+        bad = short[pd.Series(v[short], dtype=object).isin(_CSV_NA).to_numpy()]
+        if len(bad):
+            v = v.copy()
+            v[bad] = None
+        cols[k] = v
+    return pd.DataFrame(cols).astype("string")
 
 
 def generate_sources(
@@ -924,7 +993,7 @@ def generate_sources(
     for name in names:
         spec = used[name]
         idx, frame, mapping = _BUILDERS[name](children[name], p, spec)
-        df = _to_string_frame(frame)
+        df = _to_string_frame(frame, mapping)
         out_sources[name] = df
         mappings[name] = mapping
         info[name] = {"description": spec.description,
