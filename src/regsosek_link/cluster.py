@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import connected_components as _cc
 __all__ = [
     "ConstraintWarning",
     "cannot_link_pairs",
+    "cluster_records",
     "connected_components",
     "constrained_clusters",
     "constraint_keys",
@@ -347,6 +348,43 @@ def constrained_clusters(
     labels = comp.copy()
     labels[nodes] = n_comp + roots
     return _renumber(labels)
+
+
+def cluster_records(
+    records: pd.DataFrame,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    *,
+    threshold: float,
+    single_record_sources: Sequence[str] = (),
+    must_link: object = None,
+    cannot_link: object = None,
+    constrained: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cluster stage on clean records: labels and each record's weakest kept link.
+
+    With ``constrained=True`` (default) the derived constraints (:func:`constraint_keys`)
+    and the reviewers' ``must_link``/``cannot_link`` pairs are honoured by
+    :func:`constrained_clusters`; with ``False`` it is the plain transitive closure of the
+    accepted links and the reviewers' matches. ``match_probability`` of a record is the
+    lowest probability among its accepted links that stayed inside its cluster.
+    """
+    left = np.asarray(left, np.int64)
+    right = np.asarray(right, np.int64)
+    prob = np.asarray(prob, float)
+    n = len(records)
+    if constrained:
+        keys = constraint_keys(records, single_record_sources=single_record_sources)
+        labels = constrained_clusters(n, left, right, prob, threshold=threshold, keys=keys,
+                                      must_link=must_link, cannot_link=cannot_link)
+    else:
+        ml = _as_pairs(must_link, "must_link", n)
+        acc = prob >= threshold
+        labels = connected_components(n, np.concatenate([ml[:, 0], left[acc]]),
+                                      np.concatenate([ml[:, 1], right[acc]]))
+    acc = (prob >= threshold) & (labels[left] == labels[right]) if n else np.zeros(0, bool)
+    return labels, weakest_link(n, left[acc], right[acc], prob[acc])
 
 
 def person_ids(labels: np.ndarray, keys: pd.Series, *, prefix: str = "RP") -> np.ndarray:

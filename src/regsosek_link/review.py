@@ -1,0 +1,194 @@
+"""Clerical review: near-threshold pairs out to CSV/Excel, reviewers' decisions back in.
+
+:func:`review_queue` lays each uncertain pair out side by side (the main fields of both
+records, the match probability and every comparison's contribution) with an empty
+``decision`` column; :func:`export_review` writes it as CSV or Excel. Reviewers fill in
+``match`` or ``non-match``; :func:`read_decisions` validates the file and says which rows
+are bad; :func:`decision_pairs` turns decisions into must-link / cannot-link row positions
+that the cluster stage honours (:func:`regsosek_link.cluster.constrained_clusters`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, Problem
+
+__all__ = [
+    "DECISION_COLUMNS",
+    "REVIEW_FIELDS",
+    "decision_pairs",
+    "export_review",
+    "read_decisions",
+    "review_queue",
+]
+
+#: Record fields shown side by side (``<field>_l`` / ``<field>_r``).
+REVIEW_FIELDS: tuple[str, ...] = (
+    "nik", "nama", "jenis_kelamin", "tanggal_lahir", "tempat_lahir", "nama_ibu", "no_kk",
+    "alamat", "rt", "rw", "kode_wilayah", "hubungan_keluarga",
+)
+
+#: Columns of a decisions table.
+DECISION_COLUMNS: tuple[str, ...] = ("source_l", "record_id_l", "source_r", "record_id_r", "decision")
+
+_MATCH = {"match", "m", "yes", "y", "1", "ya", "sama", "true"}
+_NON_MATCH = {"non-match", "non_match", "nonmatch", "not a match", "no match", "no", "n", "0",
+              "tidak", "beda", "false"}
+
+
+def review_queue(
+    links: pd.DataFrame,
+    records: pd.DataFrame,
+    *,
+    low: float,
+    high: float,
+    fields: Sequence[str] = REVIEW_FIELDS,
+) -> pd.DataFrame:
+    """Pairs with ``low <= match_probability < high``, the two records side by side.
+
+    Parameters
+    ----------
+    links : DataFrame
+        ``LinkResult.links`` (``source_l, record_id_l, source_r, record_id_r,
+        match_probability, match_weight, weight_*``).
+    records : DataFrame
+        Clean records holding both sides (``LinkResult.records``).
+    low, high : float
+        The review band, usually ``config.review_band``.
+
+    Returns
+    -------
+    DataFrame
+        ``pair`` (1-based), the four keys, ``match_probability``, ``match_weight``, for each
+        field ``<field>_l``/``<field>_r``, each comparison's ``weight_*``, then empty
+        ``decision`` and ``note`` columns; most uncertain pairs (closest to 0.5) first.
+    """
+    p = links["match_probability"].to_numpy(float)
+    q = links.loc[(p >= low) & (p < high)].copy()
+    fields = [f for f in fields if f in records.columns]
+    rec = records[["source", "record_id", *fields]].astype("string")
+    out = q[["source_l", "record_id_l", "source_r", "record_id_r", "match_probability", "match_weight"]].astype(
+        {"source_l": "string", "record_id_l": "string", "source_r": "string", "record_id_r": "string"})
+    for side in ("l", "r"):
+        side_rec = rec.rename(columns={c: f"{c}_{side}" for c in rec.columns})
+        out = out.merge(side_rec, on=[f"source_{side}", f"record_id_{side}"], how="left")
+    ordered = ["source_l", "record_id_l", "source_r", "record_id_r", "match_probability", "match_weight"]
+    for f in fields:
+        ordered += [f"{f}_l", f"{f}_r"]
+    out = out[ordered]
+    weights = [c for c in q.columns if c.startswith("weight_")]
+    for c in weights:
+        out[c] = q[c].to_numpy()
+    out["decision"] = pd.array([pd.NA] * len(out), dtype="string")
+    out["note"] = pd.array([pd.NA] * len(out), dtype="string")
+    order = np.argsort(np.abs(out["match_probability"].to_numpy() - 0.5), kind="stable")
+    out = out.iloc[order].reset_index(drop=True)
+    out.insert(0, "pair", np.arange(1, len(out) + 1))
+    return out
+
+
+def export_review(queue: pd.DataFrame, path: str | Path) -> Path:
+    """Write a review queue as ``.csv`` or ``.xlsx`` (Excel, via openpyxl) by the suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        queue.to_csv(path, index=False)
+    elif suffix == ".xlsx":
+        with pd.ExcelWriter(path, engine="openpyxl") as xl:
+            queue.to_excel(xl, sheet_name="review", index=False)
+            ws = xl.sheets["review"]
+            ws.freeze_panes = "B2"
+            for col in ws.columns:
+                width = max(len(str(c.value)) if c.value is not None else 0 for c in col[:200])
+                ws.column_dimensions[col[0].column_letter].width = min(max(width + 2, 8), 40)
+    else:
+        raise ValueError(f"review file {str(path)!r}: use a .csv or .xlsx suffix")
+    return path
+
+
+def read_decisions(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Reviewers' decisions from a filled-in review file (CSV/Excel) or DataFrame.
+
+    ``decision`` accepts ``match`` (also yes/y/1/ya/sama) and ``non-match`` (also
+    "not a match", no/n/0/tidak/beda), any case; blank rows are undecided and skipped.
+    Every bad row is reported at once, by its line in the file.
+
+    Returns
+    -------
+    DataFrame
+        :data:`DECISION_COLUMNS`, ``decision`` in {"match", "non-match"}.
+    """
+    where = "decisions"
+    if isinstance(source, pd.DataFrame):
+        frame = source.astype("string")
+        line_offset = 0  # rows are reported 0-based for a DataFrame
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.exists():
+            raise ConfigError(f"review file {where!r} does not exist")
+        if path.suffix.lower() == ".xlsx":
+            frame = pd.read_excel(path, dtype=str, engine="openpyxl").astype("string")
+        elif path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False).astype("string")
+        else:
+            raise ConfigError(f"review file {where!r}: use a .csv or .xlsx suffix")
+        line_offset = 2  # header is line 1
+    missing = [c for c in DECISION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ConfigError(Problem(source=None, where=where,
+                                  message=f"missing column(s) {missing}; columns present: {list(frame.columns)}"))
+    frame = frame[list(DECISION_COLUMNS)].apply(lambda s: s.str.strip())
+    raw = frame["decision"].fillna("")
+    norm = raw.str.lower().str.replace(r"\s+", " ", regex=True)
+    decided = norm != ""
+    is_match = norm.isin(_MATCH)
+    is_non = norm.isin(_NON_MATCH)
+    problems: list[Problem] = []
+    label = "line" if line_offset else "row"
+    for i in np.flatnonzero((decided & ~is_match & ~is_non).to_numpy()):
+        problems.append(Problem(source=None, where=f"{where} {label} {i + line_offset}",
+                                message=f"decision {raw.iloc[i]!r} is not 'match' or 'non-match'"))
+    keys_missing = frame[["source_l", "record_id_l", "source_r", "record_id_r"]].isna().any(axis=1) | (
+        frame[["source_l", "record_id_l", "source_r", "record_id_r"]] == "").any(axis=1)
+    for i in np.flatnonzero((decided & keys_missing).to_numpy()):
+        problems.append(Problem(source=None, where=f"{where} {label} {i + line_offset}",
+                                message="a decided row needs source_l, record_id_l, source_r and record_id_r"))
+    out = frame[decided].copy()
+    out["decision"] = np.where(is_match[decided], "match", "non-match")
+    # the same pair decided both ways
+    a = out["source_l"] + "|" + out["record_id_l"]
+    b = out["source_r"] + "|" + out["record_id_r"]
+    pair = pd.Series(np.where(a < b, a + "~" + b, b + "~" + a), index=out.index)
+    both = out.groupby(pair)["decision"].transform("nunique") > 1
+    for i in np.flatnonzero(both.to_numpy()):
+        idx = out.index[i]
+        problems.append(Problem(source=None, where=f"{where} {label} {idx + line_offset}",
+                                message=f"pair {pair.loc[idx]} is decided both 'match' and 'non-match'"))
+    if problems:
+        raise ConfigError(problems)
+    return out.drop_duplicates().reset_index(drop=True)[list(DECISION_COLUMNS)]
+
+
+def decision_pairs(records: pd.DataFrame, decisions: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Must-link and cannot-link row positions into ``records`` from decisions.
+
+    Decisions about records not in ``records`` (e.g. a withdrawn batch) are ignored.
+    """
+    empty = np.zeros((0, 2), np.int64)
+    if decisions is None or len(decisions) == 0:
+        return empty, empty
+    key = records["source"].astype(str) + "|" + records["record_id"].astype(str)
+    pos = pd.Series(np.arange(len(records)), index=key.to_numpy())
+    pos = pos[~pos.index.duplicated()]
+    dl = (decisions["source_l"].astype(str) + "|" + decisions["record_id_l"].astype(str)).map(pos)
+    dr = (decisions["source_r"].astype(str) + "|" + decisions["record_id_r"].astype(str)).map(pos)
+    ok = (dl.notna() & dr.notna()).to_numpy()
+    pairs = np.stack([dl.to_numpy()[ok], dr.to_numpy()[ok]], axis=1).astype(np.int64) if ok.any() else empty
+    match = (decisions["decision"].to_numpy() == "match")[ok]
+    return pairs[match], pairs[~match]

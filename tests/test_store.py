@@ -1,0 +1,170 @@
+"""The persistent registry: stable IDs across reruns, a new batch, a merge, a split and a
+withdrawn batch, each with the exact IDs and change rows."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _registry_fixture import config, frame, model  # noqa: E402
+
+from regsosek_link.cluster import hash_id
+from regsosek_link.pipeline import Linker
+from regsosek_link.store import RegistryStore, assign_person_ids
+
+# IDs are sha1 of the smallest record key of the person's first cluster
+BUDI = hash_id("dtks|d1")          # RP-7EA5F82A864A379A  {siak s1, dtks d1}
+SITI = hash_id("siak|s2")          # {siak s2}
+JOKO_SIAK = hash_id("siak|s3")     # {siak s3}
+JOKO_DTKS = hash_id("dtks|d4")     # {dtks d4, dtks d5}
+ANDI = hash_id("dtks|d3")
+RINA = hash_id("bpjs|b2")
+
+
+def test_ids_are_literal_hashes():
+    assert BUDI == "RP-7EA5F82A864A379A"
+    assert SITI == "RP-B1694220DCE093AA"
+
+
+RUN1 = {
+    "siak": frame([("s1", None, "BUDI", "1980-01-01", "L"), ("s2", None, "SITI", "1985-02-02", "P"),
+                   ("s3", None, "JOKO", "1970-07-07", "L")]),
+    # d4/d5: one man, typed twice, with his NIK and a longer name
+    "dtks": frame([("d1", None, "BUDI", "1980-01-01", "L"),
+                   ("d4", "3375010707700001", "JOKO W", "1970-07-07", "L"),
+                   ("d5", "3375010707700001", "JOKO W", "1970-07-07", "L")]),
+}
+
+
+def _changes(store: RegistryStore, run_id: int) -> list[tuple]:
+    ch = store.changes(run_id)
+    return [tuple(None if pd.isna(v) else v for v in row)
+            for row in ch[["change", "person_id", "other_person_id", "n_records"]].itertuples(index=False)]
+
+
+def _members(store: RegistryStore) -> dict[str, str]:
+    m = store.membership()
+    return dict(zip(m["source"] + "|" + m["record_id"], m["person_id"]))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RegistryStore:
+    path = tmp_path / "registry.duckdb"
+    Linker(config("siak", "dtks"), model=model()).run(RUN1, store=path)
+    return RegistryStore(path)
+
+
+def test_first_run_issues_new_ids(store):
+    assert _members(store) == {"siak|s1": BUDI, "dtks|d1": BUDI, "siak|s2": SITI,
+                               "siak|s3": JOKO_SIAK, "dtks|d4": JOKO_DTKS, "dtks|d5": JOKO_DTKS}
+    assert sorted(_changes(store, 1)) == sorted([
+        ("new", BUDI, None, 2), ("new", SITI, None, 1), ("new", JOKO_SIAK, None, 1), ("new", JOKO_DTKS, None, 2)])
+    assert set(store.TABLES) <= {"records", "membership", "registry", "households", "links", "decisions",
+                                 "changes", "runs"}
+    assert store.runs()["kind"].tolist() == ["full"]
+
+
+def test_rerun_on_the_same_data_gives_identical_ids_and_no_changes(store):
+    before = _members(store)
+    Linker(config("siak", "dtks"), model=model()).run(RUN1, store=store.path)
+    assert _members(store) == before
+    assert _changes(store, 2) == []
+    assert store.runs()["n_persons"].tolist() == [4, 4]
+
+
+def test_new_batch_keeps_ids_and_adds_new_people(store):
+    batch = {"bpjs": frame([("b0", None, "SITI", "1985-02-02", "P"), ("b3", None, "ANDI", "1990-03-03", "L")])}
+    Linker(config(), model=model()).update(store.path, batch)
+    m = _members(store)
+    assert m["bpjs|b0"] == SITI and m["bpjs|b3"] == hash_id("bpjs|b3")
+    assert {k: v for k, v in m.items() if not k.startswith("bpjs")} == {
+        "siak|s1": BUDI, "dtks|d1": BUDI, "siak|s2": SITI, "siak|s3": JOKO_SIAK,
+        "dtks|d4": JOKO_DTKS, "dtks|d5": JOKO_DTKS}
+    assert _changes(store, 2) == [("new", hash_id("bpjs|b3"), None, 1)]
+    assert store.runs()["kind"].tolist() == ["full", "update"]
+
+
+def _merge(store: RegistryStore) -> None:
+    # b1 has Joko's name and birth date (-> siak s3) and the NIK of d4/d5 (-> dtks Joko):
+    # the two Jokos become one person. JOKO_DTKS has 2 records vs 1: it survives.
+    batch = {"bpjs": frame([("b1", "3375010707700001", "JOKO", "1970-07-07", "L"),
+                            ("b2", None, "RINA", "1999-09-09", "P")])}
+    Linker(config(), model=model()).update(store.path, batch)
+
+
+def test_a_bridging_record_merges_two_persons_and_the_larger_id_survives(store):
+    _merge(store)
+    m = _members(store)
+    assert {m[k] for k in ("siak|s3", "dtks|d4", "dtks|d5", "bpjs|b1")} == {JOKO_DTKS}
+    assert _changes(store, 2) == [("new", RINA, None, 1), ("merged_into", JOKO_SIAK, JOKO_DTKS, 1)]
+    reason = store.changes(2)["reason"].tolist()[1]
+    assert reason == f"linked into one person; {JOKO_DTKS} has more records (2 vs 1)"
+    reg = store.registry().set_index("person_id")
+    assert JOKO_SIAK not in reg.index and reg.loc[JOKO_DTKS, "n_records"] == 4
+
+
+def test_withdrawn_batch_splits_the_merge_and_removes_its_own_people(store):
+    _merge(store)
+    RegistryStore(store.path).withdraw(config(), source="bpjs")
+    m = _members(store)
+    assert not any(k.startswith("bpjs") for k in m)
+    # the bridge is gone: Joko of siak splits off again, with a new ID -- never the retired
+    # JOKO_SIAK (issued before), so the hash of its key is rehashed
+    resplit = hash_id("siak|s3#1")
+    assert m["siak|s3"] == resplit and m["dtks|d4"] == m["dtks|d5"] == JOKO_DTKS
+    assert _changes(store, 3) == [("split_from", resplit, JOKO_DTKS, 1), ("removed", RINA, None, 1)]
+    assert store.runs()["kind"].tolist() == ["full", "update", "withdraw"]
+    assert len(store.links()) == 1 + 1  # s1-d1 and d4-d5; every b1 link dropped
+
+
+def test_a_reviewers_non_match_splits_a_person_on_the_next_run(store):
+    store.add_decisions(pd.DataFrame({"source_l": ["siak"], "record_id_l": ["s1"], "source_r": ["dtks"],
+                                      "record_id_r": ["d1"], "decision": ["non-match"]}))
+    Linker(config("siak", "dtks"), model=model()).run(RUN1, store=store.path)
+    m = _members(store)
+    # one record each side: the ID stays with the part holding the smallest key (dtks|d1)
+    assert m["dtks|d1"] == BUDI and m["siak|s1"] == hash_id("siak|s1")
+    assert _changes(store, 2) == [("split_from", hash_id("siak|s1"), BUDI, 1)]
+
+
+def test_update_needs_a_registry_and_refuses_known_records(tmp_path, store):
+    with pytest.raises(ValueError, match="holds no registry yet"):
+        RegistryStore(tmp_path / "empty.duckdb").update(config(), {"bpjs": frame([("x", None, "A", "2000-01-01", "L")])})
+    with pytest.raises(ValueError, match=r"1 record\(s\) of the batch are already in the registry, e.g. \['dtks\|d1'\]"):
+        store.update(config(), {"dtks": frame([("d1", None, "BUDI", "1980-01-01", "L")])}, model=model())
+
+
+# ---------------------------------------------------------------------------------------
+# assign_person_ids on its own
+
+
+def _assign(keys, labels, prev=None, **kw):
+    prev_df = None if prev is None else pd.DataFrame({"key": list(prev), "person_id": list(prev.values())})
+    ids, ch = assign_person_ids(pd.Series(keys), np.array(labels), prev_df, **kw)
+    return ids.tolist(), [tuple(None if pd.isna(v) else v for v in r)
+                          for r in ch[["change", "person_id", "other_person_id", "n_records"]].itertuples(index=False)]
+
+
+def test_assign_tie_goes_to_the_older_then_smaller_id():
+    prev = {"a": "P-B", "b": "P-A"}
+    ids, ch = _assign(["a", "b"], [0, 0], prev, first_seen={"P-B": 1, "P-A": 2})
+    assert ids == ["P-B", "P-B"] and ch == [("merged_into", "P-A", "P-B", 1)]
+    ids, ch = _assign(["a", "b"], [0, 0], prev)
+    assert ids == ["P-A", "P-A"] and ch == [("merged_into", "P-B", "P-A", 1)]
+
+
+def test_assign_split_keeps_the_id_where_most_records_went():
+    prev = {"a": "P", "b": "P", "c": "P"}
+    ids, ch = _assign(["a", "b", "c"], [0, 1, 1], prev)
+    assert ids == [hash_id("a"), "P", "P"]
+    assert ch == [("split_from", hash_id("a"), "P", 1)]
+
+
+def test_assign_new_id_collision_is_rehashed():
+    ids, _ = _assign(["a"], [0], issued={hash_id("a")})
+    assert ids == [hash_id("a#1")]
