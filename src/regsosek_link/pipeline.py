@@ -19,12 +19,13 @@ import pandas as pd
 
 from .block import block
 from .classify import FellegiSunter
-from .cluster import connected_components, person_ids, weakest_link
+from .cluster import cluster_records, person_ids
 from .compare import compare
 from .config import LinkConfig, SourceConfig
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
 from .ingest import read_sources
 from .registry import golden_records, households_table, links_table, membership_table
+from .review import decision_pairs
 from .standardise import standardise
 
 __all__ = ["Linker", "LinkResult", "link"]
@@ -97,17 +98,42 @@ class Linker:
         The run.
     model : FellegiSunter, optional
         A trained model to use instead of training one by EM on this run's pairs.
+    decisions : DataFrame, optional
+        Reviewers' decisions (:func:`regsosek_link.review.read_decisions`): matches are
+        merged first, non-matches never end up in one person.
+    constrained : bool
+        Cluster under hard constraints (two credible different NIKs, two records of a
+        one-record-per-person source, reviewers' non-matches) by cutting the weakest links;
+        ``False`` gives the plain connected components of the accepted links.
     """
 
-    def __init__(self, config: LinkConfig, *, model: FellegiSunter | None = None) -> None:
+    def __init__(self, config: LinkConfig, *, model: FellegiSunter | None = None,
+                 decisions: pd.DataFrame | None = None, constrained: bool = True) -> None:
         if not isinstance(config, LinkConfig):
             raise TypeError(f"config must be a LinkConfig; got {type(config).__name__}")
         self.config = config
         self.model = model
+        self.decisions = decisions
+        self.constrained = constrained
 
-    def run(self, data: Mapping[str, pd.DataFrame] | None = None, *, progress: Progress | None = None) -> LinkResult:
-        """Link the configured sources (files, or DataFrames given in ``data`` by source name)."""
+    def run(self, data: Mapping[str, pd.DataFrame] | None = None, *, progress: Progress | None = None,
+            store: str | Path | None = None) -> LinkResult:
+        """Link the configured sources (files, or DataFrames given in ``data`` by source name).
+
+        With ``store`` (a DuckDB file, see :class:`~regsosek_link.store.RegistryStore`) the
+        stored reviewers' decisions are honoured and the result is saved there with person
+        IDs kept stable against the stored registry.
+        """
+        from .store import RegistryStore
+
         cfg = self.config
+        decisions = self.decisions
+        if store is not None:
+            stored = RegistryStore(store).decisions()
+            if decisions is None or stored.empty:
+                decisions = stored if decisions is None else decisions
+            else:
+                decisions = pd.concat([stored.astype("string"), decisions.astype("string")], ignore_index=True)
         timings: dict[str, float] = {}
 
         def stage(name: str, fn: Callable[[], Any]) -> Any:
@@ -143,12 +169,12 @@ class Linker:
         model, prob, weight, contrib = stage("classify", classify)
 
         def cluster() -> tuple[np.ndarray, np.ndarray]:
-            acc = prob >= cfg.threshold
-            left = pairs["left"].to_numpy()[acc]
-            right = pairs["right"].to_numpy()[acc]
-            labels = connected_components(len(records), left, right)
+            must, cannot = decision_pairs(records, decisions)
+            labels, weakest = cluster_records(
+                records, pairs["left"].to_numpy(), pairs["right"].to_numpy(), prob, threshold=cfg.threshold,
+                single_record_sources=single, must_link=must, cannot_link=cannot, constrained=self.constrained)
             keys = records["source"].astype(str) + "|" + records["record_id"].astype(str)
-            return person_ids(labels, keys), weakest_link(len(records), left, right, prob[acc])
+            return person_ids(labels, keys), weakest
 
         pid, weakest = stage("cluster", cluster)
 
@@ -164,11 +190,25 @@ class Linker:
         membership, reg, hh, links = stage("registry", registry)
         if len(membership) != len(raw):  # the contract: every input record exactly once
             raise AssertionError(f"membership has {len(membership)} rows for {len(raw)} input records")
-        return LinkResult(
+        result = LinkResult(
             config=cfg, raw=raw, records=records, pairs=pairs, levels=levels, model=model,
             probability=prob, weight=weight, membership=membership, registry=reg, households=hh,
             links=links, timings=timings,
         )
+        return RegistryStore(store).save(result) if store is not None else result
+
+    def update(self, store: str | Path, data: Mapping[str, pd.DataFrame] | None = None, *,
+               retrain: bool = False) -> LinkResult:
+        """Link a new batch against the registry in ``store`` and save it there.
+
+        Only pairs with at least one new record are blocked, compared and scored (with this
+        Linker's model, else the stored one; ``retrain=True`` fits EM on the new pairs);
+        see :meth:`regsosek_link.store.RegistryStore.update`.
+        """
+        from .store import RegistryStore
+
+        return RegistryStore(store).update(self.config, data, model=self.model, retrain=retrain,
+                                           decisions=self.decisions, constrained=self.constrained)
 
 
 def _priorities(sources: tuple[SourceConfig, ...]) -> dict[str, dict[str, int]]:
