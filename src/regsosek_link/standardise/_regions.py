@@ -191,14 +191,16 @@ def resolve_region(
         for name, x in (("code", code), ("desa", desa), ("kec", kecamatan), ("kab", kabupaten), ("prov", provinsi))
     }
     sep = "\x1f"
-    # control characters carry nothing in codes or names, and sep/\x00 must not occur
+    # control characters carry nothing in codes or names, and sep/\x1e must not occur.
+    # (No NUL as the missing marker: pandas' string hash table stops at a NUL byte, so
+    # every key starting with one would factorize to the same code.)
     cols = {k: v.str.replace(r"[\x00-\x1f]", " ", regex=True) for k, v in cols.items()}
-    key = cols["code"].fillna("\x00")
+    key = cols["code"].fillna("\x1e")
     for name in ("desa", "kec", "kab", "prov"):
-        key = key + sep + cols[name].fillna("\x00")
+        key = key + sep + cols[name].fillna("\x1e")
     codes, uniques = pd.factorize(key)
     res = [
-        _resolve_one(*(None if part == "\x00" else part for part in u.split(sep)))
+        _resolve_one(*(None if part == "\x1e" else part for part in u.split(sep)))
         for u in uniques
     ]
     kode = np.array([r[0] for r in res] + [None], dtype=object)[codes]
