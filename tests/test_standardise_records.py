@@ -80,7 +80,7 @@ def test_errors_say_what_was_received():
 texts = st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=20)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(texts)
 def test_clean_name_idempotent_and_total(values):
     s = pd.Series(values, dtype="string", index=range(100, 100 + len(values)))
@@ -91,7 +91,7 @@ def test_clean_name_idempotent_and_total(values):
     assert again["nama"].fillna("<NA>").tolist() == out["nama"].fillna("<NA>").tolist()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=15, deadline=None)  # each standardise call has ~0.4 s fixed overhead
 @given(texts)
 def test_cleaners_never_raise_and_keep_index(values):
     s = pd.Series(values, dtype="string", index=[f"k{i}" for i in range(len(values))])
