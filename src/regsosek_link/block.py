@@ -289,8 +289,9 @@ def block(
     Returns
     -------
     DataFrame
-        Columns ``left``, ``right`` (int64 row positions, ``left < right``) and ``rule``
-        (int8 index of the first rule that found the pair), sorted by ``left, right``.
+        Columns ``left``, ``right`` (int64 row positions, ``left < right``), ``rule``
+        (int8 index of the first rule that found the pair) and ``rules`` (int64 bit mask of
+        every rule that found it: bit ``i`` for rule ``i``), sorted by ``left, right``.
         ``attrs["report"]`` holds a per-rule report (see :func:`blocking_report`).
 
     Examples
@@ -316,6 +317,7 @@ def block(
         single = np.isin(np.arange(len(src_uniques)), [i for i, s in enumerate(src_uniques) if s in set(single_record_sources)])
 
     seen = np.empty(0, np.int64)
+    rule_codes: list[np.ndarray] = []
     chunks_l: list[np.ndarray] = []
     chunks_r: list[np.ndarray] = []
     chunks_rule: list[np.ndarray] = []
@@ -359,6 +361,7 @@ def block(
             if single is not None and single.any():
                 ok &= ~(same & single[src_codes[lo]])
         code = np.unique(lo[ok] * n + hi[ok])
+        rule_codes.append(code)
         st.pairs_generated = len(code)
         new = code[~np.isin(code, seen, assume_unique=True)] if len(seen) else code
         st.new_pairs = len(new)
@@ -373,9 +376,14 @@ def block(
     right = np.concatenate(chunks_r) if chunks_r else np.empty(0, np.int64)
     rule_ix = np.concatenate(chunks_rule) if chunks_rule else np.empty(0, np.int8)
     order = np.lexsort((right, left))
-    pairs = pd.DataFrame(
-        {"left": left[order].astype(np.int64), "right": right[order].astype(np.int64), "rule": rule_ix[order]}
-    )
+    left, right = left[order].astype(np.int64), right[order].astype(np.int64)
+    # every rule that finds a pair, as a bit mask (EM sessions train on all of a rule's pairs)
+    mask = np.zeros(len(left), np.int64)
+    if len(rules) <= 62:
+        allcode = left * n + right
+        for i, code in enumerate(rule_codes):
+            mask |= np.isin(allcode, code, assume_unique=True).astype(np.int64) << i
+    pairs = pd.DataFrame({"left": left, "right": right, "rule": rule_ix[order], "rules": mask})
     pairs.attrs["report"] = pd.DataFrame([vars(s) for s in stats])
     pairs.attrs["rules"] = [r.label for r in rules]
     return pairs

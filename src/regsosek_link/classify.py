@@ -12,7 +12,7 @@ pair's level of each comparison ``k``; its probability is ``2**w / (1 + 2**w)``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["FellegiSunter", "level_patterns"]
+__all__ = ["FellegiSunter", "level_patterns", "random_pairs", "u_from_random_pairs", "train_by_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,53 @@ def level_patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return X[first], counts, inverse.ravel()
     pats, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
     return pats, counts, inverse.ravel()
+
+
+def random_pairs(n_records: int, *, max_pairs: int, random_state: int | None = None) -> pd.DataFrame:
+    """Up to ``max_pairs`` distinct random pairs ``left < right`` of ``n_records`` records.
+
+    >>> p = random_pairs(10, max_pairs=5, random_state=0)
+    >>> len(p), bool((p.left < p.right).all())
+    (5, True)
+    """
+    rng = np.random.default_rng(random_state)
+    total = n_records * (n_records - 1) // 2
+    k = int(min(max_pairs, total))
+    if k <= 0:
+        return pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64)})
+    codes = np.unique(rng.integers(0, n_records, size=(int(k * 1.2) + 10, 2)) @ np.array([n_records, 1]))
+    left, right = codes // n_records, codes % n_records
+    keep = left != right
+    lo, hi = np.minimum(left[keep], right[keep]), np.maximum(left[keep], right[keep])
+    code = np.unique(lo * n_records + hi)
+    code = rng.permutation(code)[:k]
+    code.sort()
+    return pd.DataFrame({"left": code // n_records, "right": code % n_records})
+
+
+def u_from_random_pairs(
+    records: pd.DataFrame,
+    comparisons: Sequence[Any],
+    *,
+    max_pairs: int = 1_000_000,
+    random_state: int | None = None,
+) -> list[np.ndarray]:
+    """Level frequencies among random record pairs: an estimate of ``u`` per comparison.
+
+    Two random records almost never belong to one person, so how often they land in each
+    level is the chance agreement ``u`` (Splink's ``estimate_u_using_random_sampling``).
+    Each level gets one pseudo-count so none is zero.
+    """
+    from .compare import compare
+
+    pairs = random_pairs(len(records), max_pairs=max_pairs, random_state=random_state)
+    levels = compare(records, pairs, comparisons).to_numpy()
+    out = []
+    for k, comp in enumerate(comparisons):
+        col = levels[:, k]
+        f = np.bincount(col[col >= 0], minlength=comp.n_levels)[: comp.n_levels] + 1.0
+        out.append(f / f.sum())
+    return out
 
 
 class FellegiSunter(ClassifierMixin, BaseEstimator):
@@ -341,3 +388,110 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
                     "weight": float(np.log2(self.m_[k][lvl] / self.u_[k][lvl])),
                 })
         return pd.DataFrame(rows)
+
+
+def train_by_sessions(
+    levels: pd.DataFrame,
+    rules: np.ndarray,
+    *,
+    blocked: Mapping[int, Sequence[str]],
+    u: Sequence[np.ndarray],
+    n_all_pairs: int,
+    threshold: float = 0.5,
+    min_pairs: int = 50,
+    max_iter: int = 200,
+) -> FellegiSunter:
+    """Fellegi-Sunter trained the way Splink trains it, robust to what blocking selected.
+
+    1. ``u`` is fixed: chance agreement measured on random pairs.
+    2. ``m`` is estimated by EM once per blocking rule ("session"), on the pairs that rule
+       found, with the comparisons of the rule's own keys masked: pairs blocked on birth date
+       all agree on birth date, so that session says nothing about birth date's ``m``. Each
+       comparison's ``m`` is the average over the sessions where it was free, weighted by the
+       expected matches of the session. A session sees every pair its rule finds, also those
+       an earlier rule found first.
+    3. The prior is the chance that two *random* records match: with ``m`` and ``u`` fixed,
+       EM over the candidate pairs (every other pair counted as a sure non-match) gives the
+       expected number of matches ``M`` and ``lambda = M / n_all_pairs``.
+
+    Scored this way, agreement on a blocking key counts as the evidence it is against the
+    whole population, not against the already-selected candidates.
+
+    Parameters
+    ----------
+    levels : DataFrame
+        Comparison levels of the candidate pairs.
+    rules : array of int
+        Bit mask of the blocking rules that found each pair (bit ``i`` = rule ``i``), as in
+        the ``rules`` column of :func:`regsosek_link.block.block`.
+    blocked : mapping of int to list of str
+        For each rule index, the comparison names its keys determine.
+    u : list of arrays
+        Fixed ``u`` per comparison (see :func:`u_from_random_pairs`).
+    n_all_pairs : int
+        Number of record pairs the candidates were drawn from (n*(n-1)/2 for deduplication).
+    """
+    names = list(levels.columns)
+    X = levels.to_numpy().astype(np.int64)
+    rules = np.asarray(rules, np.int64)
+    n_levels = [len(v) for v in u]
+    m_sum = [np.zeros(L) for L in n_levels]
+    m_weight = np.zeros(len(names))
+    for r in sorted(blocked):
+        sel = (rules >> r) & 1 == 1
+        if sel.sum() < min_pairs:
+            continue
+        Xs = X[sel].copy()
+        masked = [names.index(c) for c in blocked.get(int(r), ()) if c in names]
+        Xs[:, masked] = -1
+        free = [k for k in range(len(names)) if k not in masked]
+        if not free:
+            continue
+        fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(Xs)
+        expected = fs.lambda_ * sel.sum()
+        for k in free:
+            if (Xs[:, k] >= 0).sum() < min_pairs:
+                continue
+            m_sum[k] += fs.m_[k] * expected
+            m_weight[k] += expected
+        log.info("EM session on rule %s: %d pairs, %.0f expected matches", r, sel.sum(), expected)
+    # comparisons free in no session: one EM over all candidates
+    if (m_weight == 0).any():
+        fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(X)
+        for k in np.flatnonzero(m_weight == 0):
+            m_sum[k] = fs.m_[k].copy()
+            m_weight[k] = 1.0
+    m = [np.clip(ms / w, _EPS, 1) for ms, w in zip(m_sum, m_weight)]
+    m = [v / v.sum() for v in m]
+
+    model = FellegiSunter(threshold=threshold, fix_u=True, u_init=u, m_init=m)
+    model.classes_ = np.array([0, 1])
+    model.n_features_in_ = len(names)
+    model.feature_names_in_ = np.asarray(names, dtype=object)
+    model.n_levels_ = np.asarray(n_levels, np.int64)
+    model.m_ = m
+    model.u_ = [np.clip(np.asarray(v, float), _EPS, 1) for v in u]
+    model.n_iter_ = 0
+    # prior: EM on lambda alone over all pairs, non-candidates being sure non-matches
+    pats, counts, _ = level_patterns(X.astype(np.int8))
+    model.lambda_ = 0.5
+    bayes = np.exp2(model.match_weight(pats) - model.prior_weight_)  # likelihood ratio per pattern
+    lam = min(0.5, len(X) / max(n_all_pairs, 1))
+    for _ in range(500):
+        odds = lam / (1 - lam) * bayes
+        expected = float((counts * odds / (1 + odds)).sum())
+        new = min(max(expected / max(n_all_pairs, 1), 1e-15), 1 - 1e-9)
+        if abs(new - lam) <= 1e-12 + 1e-9 * lam:
+            lam = new
+            break
+        lam = new
+    model.lambda_ = lam
+    return model
+
+
+def _default_m(n_levels: Sequence[int]) -> list[np.ndarray]:
+    out = []
+    for L in n_levels:
+        v = 0.25 ** np.arange(L - 1, -1, -1, dtype=float)
+        out.append(v / v.sum())
+    return out

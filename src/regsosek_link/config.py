@@ -159,8 +159,7 @@ def default_blocking_rules() -> tuple[BlockingRule, ...]:
         BlockOn(keys=("tanggal_lahir", "tokens(nama_phonetic)"), name="birth date & a name sound"),
         BlockOn(keys=("nik_birth_date", "tokens(nama_phonetic)"), name="NIK birth date & a name sound"),
         BlockOn(keys=("tahun_lahir", "kode_kec", "nama_phonetic"), name="birth year & kecamatan & name sound"),
-        BlockOn(keys=("kode_kab", "nama_sorted"), name="kabupaten & name"),
-        BlockOn(keys=("nama_ibu_phonetic", "tahun_lahir"), name="mother's name & birth year"),
+        BlockOn(keys=("nama_ibu_phonetic", "tanggal_lahir"), name="mother's name & birth date"),
         BlockOn(keys=("tanggal_lahir", "kode_desa"), name="birth date & desa"),
     )
 
@@ -203,6 +202,8 @@ class LinkConfig:
         Blocking guard (see :func:`regsosek_link.block.block`).
     chunk_size : int
         Pairs compared at a time.
+    u_max_pairs : int
+        Random record pairs compared to measure chance agreement (the starting ``u``).
     random_state : int
         Seed for anything random (sampling).
     """
@@ -217,6 +218,7 @@ class LinkConfig:
     profile: Literal["indonesian", "generic"] = "indonesian"
     max_block_size: int = 2_000
     chunk_size: int = 1_000_000
+    u_max_pairs: int = 300_000
     random_state: int = 0
 
     def __post_init__(self) -> None:
@@ -273,6 +275,7 @@ class LinkConfig:
             "profile": self.profile,
             "max_block_size": self.max_block_size,
             "chunk_size": self.chunk_size,
+            "u_max_pairs": self.u_max_pairs,
             "random_state": self.random_state,
         }
 
