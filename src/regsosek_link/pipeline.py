@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .block import block
-from .classify import FellegiSunter
+from .classify import FellegiSunter, train_by_sessions, u_from_random_pairs
 from .cluster import cluster_records, person_ids
 from .compare import compare
 from .config import LinkConfig, SourceConfig
@@ -156,7 +156,14 @@ class Linker:
         levels = stage("compare", lambda: compare(records, pairs, cfg.comparisons, chunk_size=cfg.chunk_size))
 
         def classify() -> tuple[FellegiSunter, np.ndarray, np.ndarray, pd.DataFrame]:
-            model = self.model if self.model is not None else FellegiSunter(threshold=cfg.threshold).fit(levels)
+            if self.model is not None:
+                model = self.model
+            else:
+                u = u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs,
+                                        random_state=cfg.random_state)
+                model = train_by_sessions(
+                    levels, pairs["rules"].to_numpy(), blocked=_blocked_comparisons(cfg),
+                    u=u, n_all_pairs=_n_all_pairs(records, cfg), threshold=cfg.threshold)
             if len(levels) == 0:
                 return model, np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index)
             contrib = model.contributions(levels)
@@ -209,6 +216,44 @@ class Linker:
 
         return RegistryStore(store).update(self.config, data, model=self.model, retrain=retrain,
                                            decisions=self.decisions, constrained=self.constrained)
+
+
+#: Derived clean columns and the person field they come from: a blocking rule on a derived
+#: column determines the comparisons of its field.
+DERIVED_FROM = {
+    "tahun_lahir": "tanggal_lahir",
+    "nik_birth_date": "tanggal_lahir",
+    "nama_sorted": "nama",
+    "nama_phonetic": "nama",
+    "nama_ibu_phonetic": "nama_ibu",
+}
+
+
+def _blocked_comparisons(cfg: LinkConfig) -> dict[int, list[str]]:
+    """For each blocking rule, the comparisons whose columns its keys determine."""
+    out = {}
+    for i, rule in enumerate(cfg.blocking_rules):
+        cols = set(rule.columns)
+        cols |= {DERIVED_FROM[c] for c in cols if c in DERIVED_FROM}
+        out[i] = [
+            c.name for c in cfg.comparisons
+            if cols & (set(c.columns) | {DERIVED_FROM.get(x, x) for x in c.columns})
+        ]
+    return out
+
+
+def _n_all_pairs(records: pd.DataFrame, cfg: LinkConfig) -> int:
+    """How many record pairs the run could have compared (before blocking)."""
+    n = len(records)
+    sizes = records["source"].value_counts()
+    within = {s: int(k) * (int(k) - 1) // 2 for s, k in sizes.items()}
+    total = n * (n - 1) // 2
+    if cfg.link_type == "link_only":
+        return total - sum(within.values())
+    if cfg.link_type == "dedupe_only":
+        return sum(within.values())
+    single = {s.name for s in cfg.sources if s.one_record_per_person}
+    return total - sum(v for s, v in within.items() if s in single)
 
 
 def _priorities(sources: tuple[SourceConfig, ...]) -> dict[str, dict[str, int]]:

@@ -169,7 +169,7 @@ def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: n
     h = registry.loc[registry["no_kk"].notna() & kk_ok, ["no_kk", "person_id", "hubungan_keluarga", "nama"]].copy()
     h = h.rename(columns={"no_kk": "household_id"})
     h["n_members"] = h.groupby("household_id")["person_id"].transform("size").astype("int64")
-    head = (h["hubungan_keluarga"].astype("string") != "KEPALA").astype(int)
+    head = np.where(h["hubungan_keluarga"].astype("string").eq("KEPALA").fillna(False).to_numpy(dtype=bool), 0, 1)
     h = h.assign(_head=head).sort_values(["household_id", "_head", "person_id"], kind="mergesort")
     return h.drop(columns="_head").reset_index(drop=True)
 
