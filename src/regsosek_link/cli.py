@@ -64,6 +64,16 @@ def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame |
     return "\n".join(lines)
 
 
+def _write_report(args: argparse.Namespace, result: LinkResult, written: dict[str, Path],
+                  output_dir: str | Path, truth: pd.DataFrame | None) -> None:
+    """Write report.html into the output folder unless --no-report was given."""
+    if getattr(args, "no_report", False):
+        return
+    from .report import write_report
+
+    written["report.html"] = write_report(result, Path(output_dir) / "report.html", truth=truth)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .datasets import make_sources
 
@@ -92,6 +102,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = Linker(config).run(progress=_progress(args.quiet))
     written = result.write(config.output_dir)
     truth = syn.truth
+    _write_report(args, result, written, config.output_dir, truth)
     print(_summary(result, written, truth))
     return 0
 
@@ -106,6 +117,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.truth:
         p = Path(args.truth)
         truth = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
+    _write_report(args, result, written, config.output_dir, truth)
     print(_summary(result, written, truth))
     return 0
 
@@ -132,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
     d.add_argument("--quiet", action="store_true", help="no progress lines")
+    d.add_argument("--no-report", action="store_true", help="do not write report.html")
     d.set_defaults(fn=_cmd_demo)
 
     r = sub.add_parser("run", help="link the sources of a config file (YAML, TOML or JSON)")
@@ -139,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="override output_dir")
     r.add_argument("--truth", help="CSV/Parquet with source, record_id, person_id to evaluate against")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--no-report", action="store_true", help="do not write report.html")
     r.set_defaults(fn=_cmd_run)
 
     g = sub.add_parser("generate", help="write synthetic sources and their truth to a folder")

@@ -446,7 +446,8 @@ def worst_errors(result: LinkResult, truth: pd.DataFrame, *, n: int = 10, truth_
     """The errors closest to the threshold, for a reviewer to look at first.
 
     - ``false merge``: accepted links (probability >= threshold) between records of different
-      true persons, weakest first. Every wrongly merged person has at least one such link.
+      true persons that ended in one person, weakest first. Every wrongly merged person
+      reached through links has at least one such link.
     - ``missed link``: candidate pairs of one true person that scored below the threshold
       and whose records ended in different persons (not rescued by another path), strongest
       first.
@@ -467,7 +468,7 @@ def worst_errors(result: LinkResult, truth: pd.DataFrame, *, n: int = 10, truth_
     thr = result.config.threshold
     same_true = tid[left] == tid[right]
     same_pred = pid[left] == pid[right]
-    fm = np.flatnonzero((prob >= thr) & ~same_true)
+    fm = np.flatnonzero((prob >= thr) & ~same_true & same_pred)
     fm = fm[np.argsort(prob[fm], kind="stable")]
     ml = np.flatnonzero((prob < thr) & same_true & ~same_pred)
     ml = ml[np.argsort(-prob[ml], kind="stable")]

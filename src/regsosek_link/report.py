@@ -203,10 +203,11 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
         we = worst_errors(result, truth, n=10)
         counts = we.attrs["counts"]
         parts.append(f"<h3>Worst errors</h3><p>{counts['false merge']:,} accepted links join different true "
-                     f"persons (weakest first); {counts['missed link']:,} candidate pairs of one true person "
+                     f"persons into one (weakest first); {counts['missed link']:,} candidate pairs of one true person "
                      f"scored below the threshold and stayed apart (strongest first); "
                      f"{we.attrs['not_blocked']:,} true pairs were never made candidates by blocking.</p>")
-        parts.append(_table(we.drop(columns=["left", "right"]), index=False))
+        parts.append(_table(we.drop(columns=["left", "right", "person_r"]).rename(columns={"person_l": "person"}),
+                            index=False))
     parts.append("</body></html>")
     return "\n".join(parts)
 
