@@ -386,23 +386,26 @@ def _old_spelling(s: np.ndarray) -> np.ndarray:
         r"KH|SY|NY|C|J|Y|U", lambda m: _OLD[m.group()], regex=True).to_numpy(dtype=object))
 
 
+_VARIANT_RE = r"\b(" + "|".join(sorted(N.TOKEN_VARIANTS, key=len, reverse=True)) + r")\b"
+
+
 def _variants(rng: np.random.Generator, s: np.ndarray) -> np.ndarray:
+    """Replace the first common token of each name by one of its variant spellings."""
     out = np.asarray(s, dtype=object).copy()
     codes, uniques = pd.factorize(out)
-    uniq = _str(np.asarray(uniques, dtype=object))
-    done = np.zeros(len(out), dtype=bool)  # one variant token per name
-    for token, alts in N.TOKEN_VARIANTS.items():
-        pat = rf"\b{token}\b"
-        has = uniq.str.contains(pat, regex=True).to_numpy()[codes] & ~done
-        if not has.any():
+    found = _str(np.asarray(uniques, dtype=object)).str.extract(_VARIANT_RE, expand=False)
+    token = found.to_numpy(dtype=object)[codes]
+    for key, alts in N.TOKEN_VARIANTS.items():
+        has = np.flatnonzero(token == key)
+        if len(has) == 0:
             continue
-        pick = rng.integers(0, len(alts), len(out))
+        pick = rng.integers(0, len(alts), len(has))
+        pat = rf"\b{key}\b"
         for i, alt in enumerate(alts):
-            sel = np.flatnonzero(has & (pick == i))
+            sel = has[pick == i]
             if len(sel):
                 out[sel] = _per_unique(out[sel], lambda u, alt=alt: _str(u).str.replace(
                     pat, alt, n=1, regex=True).to_numpy(dtype=object))
-        done |= has
     return out
 
 
