@@ -153,12 +153,14 @@ def read_decisions(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     label = "line" if line_offset else "row"
     for i in np.flatnonzero((decided & ~is_match & ~is_non).to_numpy()):
         problems.append(Problem(source=None, where=f"{where} {label} {i + line_offset}",
-                                message=f"decision {raw.iloc[i]!r} is not 'match' or 'non-match'"))
+                                message=f"{where} {label} {i + line_offset}: decision {raw.iloc[i]!r} is not "
+                                "'match' or 'non-match'"))
     keys_missing = frame[["source_l", "record_id_l", "source_r", "record_id_r"]].isna().any(axis=1) | (
         frame[["source_l", "record_id_l", "source_r", "record_id_r"]] == "").any(axis=1)
     for i in np.flatnonzero((decided & keys_missing).to_numpy()):
         problems.append(Problem(source=None, where=f"{where} {label} {i + line_offset}",
-                                message="a decided row needs source_l, record_id_l, source_r and record_id_r"))
+                                message=f"{where} {label} {i + line_offset}: a decided row needs source_l, "
+                                "record_id_l, source_r and record_id_r"))
     out = frame[decided].copy()
     out["decision"] = np.where(is_match[decided], "match", "non-match")
     # the same pair decided both ways
@@ -169,7 +171,8 @@ def read_decisions(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     for i in np.flatnonzero(both.to_numpy()):
         idx = out.index[i]
         problems.append(Problem(source=None, where=f"{where} {label} {idx + line_offset}",
-                                message=f"pair {pair.loc[idx]} is decided both 'match' and 'non-match'"))
+                                message=f"{where} {label} {idx + line_offset}: pair {pair.loc[idx]} is decided "
+                                "both 'match' and 'non-match'"))
     if problems:
         raise ConfigError(problems)
     return out.drop_duplicates().reset_index(drop=True)[list(DECISION_COLUMNS)]
