@@ -1,0 +1,89 @@
+"""Incremental linking: a batch is blocked against the registry without re-pairing old
+records, and the result equals a full run on all the data."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _registry_fixture import config, frame, model  # noqa: E402
+
+from regsosek_link.block import block
+from regsosek_link.config import default_blocking_rules
+from regsosek_link.pipeline import Linker
+from regsosek_link.standardise import standardise
+from regsosek_link.store import RegistryStore, block_new, model_from_json, model_to_json
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    datasets = pytest.importorskip("regsosek_link.datasets")
+    syn = datasets.make_sources(n_people=600, random_state=3)
+    from regsosek_link.config import LinkConfig, SourceConfig
+    from regsosek_link.ingest import read_sources
+
+    cfg = LinkConfig(sources=tuple(SourceConfig(name=n, columns=syn.mappings[n],
+                                                one_record_per_person=syn.source_info[n]["one_record_per_person"])
+                                   for n in syn.sources), max_block_size=50)
+    return cfg, standardise(read_sources(cfg, syn.sources))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("share", [0.0, 0.05, 0.5, 1.0])
+def test_block_new_equals_full_blocking_restricted_to_new_records(synthetic, share):
+    cfg, records = synthetic
+    is_new = np.random.default_rng(0).random(len(records)) < share
+    single = [s.name for s in cfg.sources if s.one_record_per_person]
+    full = block(records, default_blocking_rules(), single_record_sources=single, max_block_size=50)
+    keep = is_new[full["left"].to_numpy()] | is_new[full["right"].to_numpy()]
+    expected = full[keep].reset_index(drop=True)
+    got = block_new(records, is_new, default_blocking_rules(), single_record_sources=single, max_block_size=50)
+    pd.testing.assert_frame_equal(got, expected[["left", "right", "rule"]], check_dtype=False)
+
+
+OLD = {
+    "siak": frame([("s1", None, "BUDI", "1980-01-01", "L"), ("s2", None, "SITI", "1985-02-02", "P"),
+                   ("s3", None, "JOKO", "1970-07-07", "L")]),
+    "dtks": frame([("d1", None, "BUDI", "1980-01-01", "L"),
+                   ("d4", "3375010707700001", "JOKO W", "1970-07-07", "L")]),
+}
+NEW = {"bpjs": frame([("b1", "3375010707700001", "JOKO", "1970-07-07", "L"),
+                      ("b2", None, "SITI", "1985-02-02", "P"), ("b3", None, "ANDI", "1990-03-03", "L")])}
+
+
+def test_update_equals_a_full_run_on_all_records(tmp_path):
+    path = tmp_path / "r.duckdb"
+    Linker(config("siak", "dtks"), model=model()).run(OLD, store=path)
+    upd = Linker(config(), model=model()).update(path, NEW)
+    full = Linker(config(), model=model()).run({**OLD, **NEW})
+
+    def partition(m: pd.DataFrame) -> set[frozenset[str]]:
+        k = m["source"] + "|" + m["record_id"]
+        return {frozenset(g) for _, g in k.groupby(m["person_id"])}
+
+    assert partition(upd.membership) == partition(full.membership)
+    # only pairs with a new record were made: 3 new records, 3 + 2 candidate pairs
+    assert len(upd.pairs) < len(full.pairs)
+    assert (upd.pairs["left"] >= 5).to_numpy().__or__(upd.pairs["right"] >= 5).all()
+    assert len(upd.membership) == 8 and upd.membership["person_id"].notna().all()
+
+
+def test_update_reuses_the_stored_model(tmp_path):
+    path = tmp_path / "r.duckdb"
+    Linker(config("siak", "dtks"), model=model()).run(OLD, store=path)
+    stored = RegistryStore(path).model()
+    assert [m.tolist() for m in stored.m_] == [m.tolist() for m in model().m_]
+    upd = Linker(config()).update(path, NEW)  # no model given: the stored one is used
+    assert upd.model.lambda_ == 0.1
+
+
+def test_model_json_round_trip():
+    m = model()
+    back = model_from_json(model_to_json(m))
+    X = pd.DataFrame({"nik": [1, 0, -1], "nama": [1, 1, 0], "tanggal_lahir": [1, -1, 0]})
+    np.testing.assert_array_equal(back.predict_proba(X), m.predict_proba(X))
