@@ -398,10 +398,10 @@ def person_ids(labels: np.ndarray, keys: pd.Series, *, prefix: str = "RP") -> np
     True
     """
     frame = pd.DataFrame({"label": np.asarray(labels), "key": keys.astype(str).to_numpy()})
-    anchor = frame.groupby("label", sort=False)["key"].transform("min")
-    uniq = anchor.unique()
-    ids = {a: hash_id(a, prefix=prefix) for a in uniq}
-    return anchor.map(ids).to_numpy(dtype=object)
+    # smallest key per cluster by sort + first (groupby().min() on strings loops in Python)
+    first = frame.sort_values(["label", "key"], kind="mergesort").drop_duplicates("label")
+    ids = pd.Series([hash_id(a, prefix=prefix) for a in first["key"].tolist()], index=first["label"].to_numpy())
+    return ids.reindex(frame["label"].to_numpy()).to_numpy(dtype=object)
 
 
 def hash_id(key: str, *, prefix: str = "RP") -> str:

@@ -101,7 +101,8 @@ def assign_person_ids(
     key = pd.Series(keys, dtype="string").astype(str).to_numpy()
     labels = np.asarray(labels)
     f = pd.DataFrame({"label": labels, "key": key})
-    anchor = f.groupby("label")["key"].min()
+    # smallest key per cluster (sort + first: groupby().min() on strings is a Python loop)
+    anchor = f.sort_values(["label", "key"], kind="mergesort").drop_duplicates("label").set_index("label")["key"]
     size = f.groupby("label").size()
     prev = pd.Series(pd.NA, index=range(len(f)), dtype="string")
     if previous is not None and len(previous):
@@ -138,15 +139,19 @@ def assign_person_ids(
     # new IDs for clusters without a survivor, never repeating an issued ID
     ids = survivor.reindex(anchor.index).astype(object)
     used = set(issued) | set(survivor.tolist())
-    for lab in anchor.index[ids.isna().to_numpy()]:
-        a = anchor[lab]
+    need = ids.isna().to_numpy()
+    fresh = []
+    for a in anchor.to_numpy()[need].tolist():
         pid = hash_id(a, prefix=prefix)
         k = 0
         while pid in used:
             k += 1
             pid = hash_id(f"{a}#{k}", prefix=prefix)
         used.add(pid)
-        ids[lab] = pid
+        fresh.append(pid)
+    vals = ids.to_numpy(dtype=object)
+    vals[need] = fresh
+    ids = pd.Series(vals, index=anchor.index)
     # splits: records of an ID outside its home cluster
     away = votes[~votes["at_home"]]
     for row in away.itertuples(index=False):
@@ -154,11 +159,9 @@ def assign_person_ids(
                             reason=f"{row.n} record(s) of {row.prev} now belong to {ids[row.label]}",
                             n_records=int(row.n)))
     # brand-new people
-    had_prev = set(votes["label"].tolist())
-    for lab in anchor.index:
-        if lab not in had_prev:
-            changes.append(dict(change="new", person_id=ids[lab], other_person_id=None,
-                                reason="new person", n_records=int(size[lab])))
+    brand_new = ~anchor.index.isin(votes["label"].unique())
+    new_rows = pd.DataFrame({"change": "new", "person_id": ids.to_numpy()[brand_new], "other_person_id": None,
+                             "reason": "new person", "n_records": size.reindex(anchor.index).to_numpy()[brand_new]})
     # removed: previous IDs without any record now
     if previous is not None and len(previous):
         left_ids = set(votes["prev"].tolist())
@@ -167,6 +170,7 @@ def assign_person_ids(
             changes.append(dict(change="removed", person_id=pid, other_person_id=None,
                                 reason="all its records were withdrawn", n_records=int(n)))
     out = pd.DataFrame(changes, columns=list(CHANGE_COLUMNS[1:]))
+    out = new_rows if out.empty else pd.concat([new_rows.astype(object), out.astype(object)], ignore_index=True)
     if len(out):
         rank = {"new": 0, "merged_into": 1, "split_from": 2, "removed": 3}
         out = out.assign(_r=out["change"].map(rank)).sort_values(
