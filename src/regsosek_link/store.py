@@ -436,7 +436,7 @@ class RegistryStore:
                             links=result.links, kind=kind, t0=time.perf_counter())
 
     def _finish(self, result: LinkResult, *, labels: np.ndarray, weakest: np.ndarray, links: pd.DataFrame,
-                kind: str, t0: float) -> LinkResult:
+                kind: str, t0: float, n_kept_records: int = 0) -> LinkResult:
         import dataclasses
 
         cfg, records = result.config, result.records.reset_index(drop=True)
@@ -468,12 +468,19 @@ class RegistryStore:
             "config": cfg.to_json(), "model": model_to_json(result.model) if hasattr(result.model, "m_") else None,
             "seconds": time.perf_counter() - t0,
         }])
-        stored = records.copy()
-        stored.insert(0, "_pos", np.arange(len(stored), dtype=np.int64))
+        # an update appends its new records (rows n_kept_records..) to the stored ones
+        stored = records.iloc[n_kept_records:].copy()
+        stored.insert(0, "_pos", np.arange(n_kept_records, len(records), dtype=np.int64))
         with duckdb.connect(str(self.path)) as con:
             con.execute("begin transaction")
+            if n_kept_records:
+                con.register("frame", stored)
+                con.execute("insert into records by name select * from frame")
+                con.unregister("frame")
             for name, frame in (("records", stored), ("membership", membership), ("registry", reg),
                                 ("households", hh), ("links", links)):
+                if name == "records" and n_kept_records:
+                    continue
                 con.register("frame", frame)
                 con.execute(f"create or replace table {name} as select * from frame")
                 con.unregister("frame")
@@ -579,7 +586,8 @@ class RegistryStore:
         result = LinkResult(config=config, raw=raw, records=records, pairs=pairs, levels=levels, model=model,
                             probability=prob, weight=weight, membership=pd.DataFrame(), registry=pd.DataFrame(),
                             households=pd.DataFrame(), links=links, timings=timings)
-        out = self._finish(result, labels=labels, weakest=weakest, links=links, kind="update", t0=t0)
+        out = self._finish(result, labels=labels, weakest=weakest, links=links, kind="update", t0=t0,
+                           n_kept_records=len(old))
         tick("registry", t)
         return out
 
