@@ -38,7 +38,8 @@ def test_round_trip_dict_json_yaml_toml(tmp_path: Path):
         loaded = load_config(path)
         # relative source paths are resolved against the config file's folder
         assert loaded.source("siak").path == str(tmp_path / "siak.csv")
-        assert loaded.replace(sources=cfg.sources) == cfg
+        assert loaded.output_dir == str(tmp_path / "regsosek_output")
+        assert loaded.replace(sources=cfg.sources, output_dir=cfg.output_dir) == cfg
 
 
 def test_default_specs_round_trip():

