@@ -28,7 +28,7 @@ from .compare import (
 from .config import LinkConfig, SourceConfig, default_blocking_rules, default_comparisons, load_config
 from .errors import ConfigError, ModelError, Problem
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
-from .explain import ClusterScores, cluster_scores, explain_pair, explain_person
+from .explain import cluster_scores, explain_pair, explain_person
 from .ingest import read_source, read_sources
 from .model_io import TrainedModel, load_model, save_model
 from .pipeline import Linker, LinkResult, link
@@ -40,7 +40,6 @@ from .supervised import SupervisedLinkClassifier
 __version__ = "0.1.0"
 
 __all__ = [
-    "ClusterScores",
     "SupervisedLinkClassifier",
     "TrainedModel",
     "cluster_scores",

@@ -32,7 +32,7 @@ def one_hot_levels(X: np.ndarray, n_levels: np.ndarray) -> np.ndarray:
     known range give all zeros for that comparison (unknown).
 
     >>> one_hot_levels(np.array([[-1, 1], [0, 2]]), np.array([2, 2])).astype(int).tolist()
-    [[1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0]]
+    [[1, 0, 0, 0, 0, 1], [0, 1, 0, 0, 0, 0]]
     """
     X = np.asarray(X, dtype=np.int64)
     blocks = []
