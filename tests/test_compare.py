@@ -58,10 +58,11 @@ NAME = NameComparison(column="nama", phonetic_column="ph")
 @pytest.mark.parametrize(
     "a, pa, b, pb, expected",
     [
-        ("BUDI SANTOSO", "PUTI SANTOSO", "BUDI SANTOSO", "PUTI SANTOSO", 4),
-        ("BUDI SANTOSO", "PUTI SANTOSO", "SANTOSO BUDI", "SANTOSO PUTI", 3),  # token order
-        ("JOKO WIDODO", "JOKO WITOTO", "YOKO WIDODO", "JOKO WITOTO", 3),  # sounds alike
-        ("SITI AMINAH", "SITI AMINA", "SITI AMINAH RAHAYU", "SITI AMINA RAHAYU", 2),  # token added
+        ("BUDI SANTOSO", "PUTI SANTOSO", "BUDI SANTOSO", "PUTI SANTOSO", 5),
+        ("BUDI SANTOSO", "PUTI SANTOSO", "SANTOSO BUDI", "SANTOSO PUTI", 4),  # token order
+        ("JOKO WIDODO", "JOKO WITOTO", "YOKO WIDODO", "JOKO WITOTO", 4),  # sounds alike
+        ("SITI AMINAH", "SITI AMINA", "SITI AMINAH RAHAYU", "SITI AMINA RAHAYU", 3),  # token added
+        ("ENENG", "ININK", "MNENG", "MNINK", 2),  # a typo in a mononym
         ("SITI AMINAH", "SITI AMINA", "SITI RAHAYU", "SITI RAHAYU", 1),  # only a shared token
         ("BUDI", "PUTI", "AGUS", "AKUS", 0),
         ("BUDI", "PUTI", None, None, -1),
@@ -173,3 +174,33 @@ def test_recordlinkage_compare_plugin():
     cmp.add(RLComparison(comparison=IdNumberComparison(column="nik")))
     feats = cmp.compute(links, a, b)
     assert feats["nik"].tolist() == [2, 1]
+
+
+def test_nik_serial_typo_is_not_evidence():
+    comp = IdNumberComparison(column="nik", serial_digits=4)
+    # twins: same kecamatan and birth date, consecutive serials
+    assert level(comp, {"nik": "3375014508900032"}, {"nik": "3375014508900033"}) == 0
+    # a typo in the date part is still a typo
+    assert level(comp, {"nik": "3375014508900032"}, {"nik": "3375014508960032"}) == 1
+
+
+def test_ignore_when_equal_switches_off_household_evidence():
+    comp = RegionComparison(ignore_when_equal=("no_kk",))
+    base = {"kode_prov": "33", "kode_kab": "3375", "kode_kec": "337501", "kode_desa": "3375011001"}
+    assert level(comp, {**base, "no_kk": "1"}, {**base, "no_kk": "1"}) == -1  # same card: no extra evidence
+    assert level(comp, {**base, "no_kk": "1"}, {**base, "no_kk": "2"}) == 4
+    assert level(comp, {**base, "no_kk": None}, {**base, "no_kk": None}) == 4
+
+
+def test_nik_consistency_splits_different():
+    comp = IdNumberComparison(column="nik", serial_digits=4,
+                              consistency_columns=("nik_dob", "dob", "nik_sex", "sex"))
+    a = {"nik": "3375014508900032", "nik_dob": "1990-08-05", "dob": "1990-08-05", "nik_sex": "P", "sex": "P"}
+    twin = {"nik": "3375014508900033", "nik_dob": "1990-08-05", "dob": "1990-08-05", "nik_sex": "P", "sex": "P"}
+    copied = {"nik": "3375011203650001", "nik_dob": "1965-03-12", "dob": "1990-08-05", "nik_sex": "L", "sex": "P"}
+    assert level(comp, a, twin) == 0      # two credible identities
+    assert level(comp, a, copied) == 1    # a NIK that does not fit its record
+    assert level(comp, a, dict(a)) == 3   # exact
+    assert comp.level_names[0].startswith("different, both consistent")
+    with pytest.raises(ConfigError, match="must name four columns"):
+        IdNumberComparison(column="nik", consistency_columns=("a",))

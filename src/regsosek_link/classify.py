@@ -20,7 +20,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["FellegiSunter", "level_patterns", "random_pairs", "u_from_random_pairs", "train_by_sessions"]
+__all__ = ["FellegiSunter", "level_patterns", "random_pairs", "u_from_random_pairs", "train_by_sessions",
+           "term_frequency_adjustments"]
 
 log = logging.getLogger(__name__)
 
@@ -495,3 +496,42 @@ def _default_m(n_levels: Sequence[int]) -> list[np.ndarray]:
         v = 0.25 ** np.arange(L - 1, -1, -1, dtype=float)
         out.append(v / v.sum())
     return out
+
+
+def term_frequency_adjustments(
+    records: pd.DataFrame,
+    pairs: pd.DataFrame,
+    levels: pd.DataFrame,
+    comparisons: Sequence[Any],
+    model: FellegiSunter,
+) -> pd.DataFrame:
+    """Extra match weight of exact agreements on a value, by how common the value is.
+
+    For a comparison with ``term_frequency=True``, a pair at its top ("exact") level on value
+    ``v`` gets ``log2(u_exact / tf(v))``, where ``tf(v)`` is the share of records holding
+    ``v``: the chance that a random record agrees on *this* value (Splink's term-frequency
+    adjustment). A common name then counts for less than average, a rare one for more.
+
+    Returns
+    -------
+    DataFrame
+        One column ``tf_<comparison>`` per adjusted comparison (bits; 0 where not exact),
+        aligned with ``pairs``; no columns when no comparison asks for it.
+    """
+    names = list(levels.columns)
+    out: dict[str, np.ndarray] = {}
+    left = pairs["left"].to_numpy()
+    for comp in comparisons:
+        if not getattr(comp, "term_frequency", False) or comp.name not in names:
+            continue
+        k = names.index(comp.name)
+        top = int(model.n_levels_[k]) - 1
+        vals = records[comp.column].astype("string")
+        tf = vals.map(vals.value_counts(normalize=True, dropna=True)).to_numpy(dtype=float, na_value=np.nan)
+        lv = levels[comp.name].to_numpy()
+        at = lv == top
+        adj = np.zeros(len(lv))
+        f = tf[left[at]]
+        adj[at] = np.where(np.isnan(f), 0.0, np.log2(model.u_[k][top] / np.maximum(f, 1.0 / max(len(records), 1))))
+        out[f"tf_{comp.name}"] = adj
+    return pd.DataFrame(out, index=levels.index)

@@ -100,8 +100,30 @@ class Comparison:
 
     def compute(self, records: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
         """Levels of ``pairs`` (``left``/``right`` row positions) in one call."""
+        prep = self.prepare_all(records)
+        return self.levels_of(prep, pairs["left"].to_numpy(), pairs["right"].to_numpy())
+
+    def prepare_all(self, records: pd.DataFrame) -> Prepared:
+        """``prepare`` plus the codes of the ``ignore_when_equal`` columns."""
         prep = self.prepare(records)
-        return self.score(prep, pairs["left"].to_numpy(), pairs["right"].to_numpy())
+        for i, col in enumerate(getattr(self, "ignore_when_equal", ())):
+            prep[f"_ignore{i}"] = _codes(_col(records, col, self.name))
+        return prep
+
+    def levels_of(self, prep: Prepared, left: np.ndarray, right: np.ndarray, *, workers: int = 1) -> np.ndarray:
+        """``score``, then missing (-1) where an ``ignore_when_equal`` column agrees.
+
+        A comparison whose evidence another one already carries is switched off for those
+        pairs: two records on one family card (KK) live in one desa, so agreeing on the desa
+        says nothing more about being one person and must not be counted twice.
+        """
+        out = self.score(prep, left, right, workers=workers)
+        i = 0
+        while f"_ignore{i}" in prep:
+            cl, cr = prep[f"_ignore{i}"][left], prep[f"_ignore{i}"][right]
+            out[(cl == cr) & (cl >= 0)] = MISSING
+            i += 1
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return _spec.to_dict(self)
@@ -131,6 +153,7 @@ class ExactMatch(Comparison):
     """
 
     column: str
+    ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
     @property
@@ -168,6 +191,7 @@ class JaroWinklerAtThresholds(Comparison):
 
     column: str
     thresholds: tuple[float, ...] = (0.95, 0.88)
+    ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
     def __post_init__(self) -> None:
@@ -280,11 +304,21 @@ class NameComparison(Comparison):
     Levels:
 
     0. different: no token in common
-    1. a shared token (``partial_token_set_ratio`` = 100) or a shared phonetic token
-    2. one name's tokens contained in the other's (a dropped or added token), or
+    1. a shared token (or a shared phonetic token)
+    2. similar: Jaro-Winkler of the sorted tokens >= ``fuzzy_threshold`` (typos in a
+       mononym: ENENG / MNENG)
+    3. one name's tokens contained in the other's (a dropped or added token), or
        Jaro-Winkler of the sorted tokens >= 0.88
-    3. same tokens in any order, same phonetic tokens, or Jaro-Winkler of sorted tokens >= 0.95
-    4. exact
+    4. same tokens in any order, same phonetic tokens, or Jaro-Winkler of sorted tokens >= 0.95
+    5. exact
+
+    With ``term_frequency=True`` an exact agreement is weighted by how common the name is
+    (Splink's term-frequency adjustment, see
+    :func:`regsosek_link.classify.term_frequency_adjustments`): SUMARNI = SUMARNI says less
+    than WIDYASTUTI RAHMAWATI = WIDYASTUTI RAHMAWATI.
+
+    Token overlap is computed on integer token ids (no string scoring per pair); only the
+    Jaro-Winkler similarity of the sorted names goes through rapidfuzz.
 
     Parameters
     ----------
@@ -298,11 +332,14 @@ class NameComparison(Comparison):
     >>> recs = pd.DataFrame({"nama": ["BUDI SANTOSO", "SANTOSO BUDI", "BUDI", "BUDI SANTOSA", "ANI"]})
     >>> pairs = pd.DataFrame({"left": [0, 0, 0, 0], "right": [1, 2, 3, 4]})
     >>> NameComparison(column="nama").compute(recs, pairs).tolist()
-    [3, 2, 3, 0]
+    [4, 3, 4, 0]
     """
 
     column: str = "nama"
     phonetic_column: str | None = None
+    fuzzy_threshold: float = 0.8
+    term_frequency: bool = False
+    ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
     @property
@@ -315,16 +352,17 @@ class NameComparison(Comparison):
 
     @property
     def level_names(self) -> tuple[str, ...]:
-        return ("different", "a shared token", "tokens contained / similar", "same tokens / sounds alike", "exact")
+        return ("different", "a shared token", f"similar (JW >= {self.fuzzy_threshold:g})",
+                "tokens contained / JW >= 0.88", "same tokens / sounds alike", "exact")
 
     def prepare(self, records):
         s = _col(records, self.column, self.name).astype("string").replace("", pd.NA)
         srt = _sorted_tokens(s)
-        prep = {"c": _codes(s), "sorted_c": _codes(srt), "sorted": _strings(srt)}
+        prep = {"c": _codes(s), "sorted_c": _codes(srt), "sorted": _strings(srt), "tok": _token_matrix(s)}
         if self.phonetic_column:
-            ph = _sorted_tokens(_col(records, self.phonetic_column, self.name))
-            prep["ph_c"] = _codes(ph)
-            prep["ph"] = _strings(ph)
+            ph = _col(records, self.phonetic_column, self.name).astype("string").replace("", pd.NA)
+            prep["ph_c"] = _codes(_sorted_tokens(ph))
+            prep["ph_tok"] = _token_matrix(ph)
         return prep
 
     def score(self, prep, left, right, *, workers=1):
@@ -334,29 +372,57 @@ class NameComparison(Comparison):
         out = np.zeros(len(left), np.int8)
         todo = np.flatnonzero(~miss & ~exact)
         if len(todo):
-            a, b = prep["sorted"][left[todo]], prep["sorted"][right[todo]]
-            same_tokens = prep["sorted_c"][left[todo]] == prep["sorted_c"][right[todo]]
-            jw = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=workers) + 1e-6
-            subset = process.cpdist(a, b, scorer=fuzz.token_set_ratio, workers=workers) >= 100
-            shared = process.cpdist(a, b, scorer=fuzz.partial_token_set_ratio, workers=workers) >= 100
+            lt, rt = left[todo], right[todo]
+            same_tokens = prep["sorted_c"][lt] == prep["sorted_c"][rt]
+            jw = process.cpdist(prep["sorted"][lt], prep["sorted"][rt],
+                                scorer=JaroWinkler.normalized_similarity, workers=workers) + 1e-6
+            subset, shared = _token_overlap(prep["tok"][lt], prep["tok"][rt])
             level3 = same_tokens | (jw >= 0.95)
             if "ph_c" in prep:
-                pl, pr = prep["ph_c"][left[todo]], prep["ph_c"][right[todo]]
+                pl, pr = prep["ph_c"][lt], prep["ph_c"][rt]
                 level3 |= (pl == pr) & (pl >= 0)
-                pa, pb = prep["ph"][left[todo]], prep["ph"][right[todo]]
-                okp = (pl >= 0) & (pr >= 0)
-                if okp.any():
-                    ph_subset = np.zeros(len(todo), bool)
-                    ph_shared = np.zeros(len(todo), bool)
-                    ph_subset[okp] = process.cpdist(pa[okp], pb[okp], scorer=fuzz.token_set_ratio, workers=workers) >= 100
-                    ph_shared[okp] = process.cpdist(pa[okp], pb[okp], scorer=fuzz.partial_token_set_ratio, workers=workers) >= 100
-                    subset |= ph_subset
-                    shared |= ph_shared
-            lv = np.select([level3, subset | (jw >= 0.88), shared], [3, 2, 1], 0)
-            out[todo] = lv
-        out[exact] = 4
+                ph_subset, ph_shared = _token_overlap(prep["ph_tok"][lt], prep["ph_tok"][rt])
+                subset |= ph_subset
+                shared |= ph_shared
+            out[todo] = np.select(
+                [level3, subset | (jw >= 0.88), jw >= self.fuzzy_threshold, shared], [4, 3, 2, 1], 0)
+        out[exact] = 5
         out[miss] = MISSING
         return out
+
+
+def _token_matrix(s: pd.Series, max_tokens: int = 8) -> np.ndarray:
+    """(n, max_tokens) int32 ids of each value's distinct tokens, -1 padded (all -1 if missing).
+
+    Token ids are shared by all rows, so two names share a token exactly when their rows
+    share an id: overlap is then plain integer work, no string scoring per pair.
+    """
+    n = len(s)
+    out = np.full((n, max_tokens), -1, np.int32)
+    tokens = s.astype("string").str.split(" ").explode()
+    tokens = tokens[tokens.notna() & (tokens != "")]
+    if len(tokens) == 0:
+        return out
+    ids, _ = pd.factorize(tokens)
+    rows = tokens.index.to_numpy()
+    pos = np.arange(len(rows))
+    frame = pd.DataFrame({"row": rows, "id": ids, "pos": pos}).drop_duplicates(["row", "id"])
+    rank = frame.groupby("row", sort=False).cumcount().to_numpy()
+    keep = rank < max_tokens
+    r = pd.Index(s.index).get_indexer(frame["row"].to_numpy()[keep])
+    out[r, rank[keep]] = frame["id"].to_numpy()[keep]
+    return out
+
+
+def _token_overlap(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(one side's tokens all in the other's, any token shared) for aligned token-id rows."""
+    va, vb = a >= 0, b >= 0
+    eq = (a[:, :, None] == b[:, None, :]) & va[:, :, None]
+    common = eq.any(axis=2).sum(axis=1)
+    na, nb = va.sum(axis=1), vb.sum(axis=1)
+    shared = common > 0
+    subset = shared & (common == np.minimum(na, nb))
+    return subset, shared
 
 
 def _digit_matrix(s: pd.Series, length: int) -> np.ndarray:
@@ -378,29 +444,55 @@ class IdNumberComparison(Comparison):
     2 exact. Missing when either side is not a number of ``length`` digits or (with
     ``status_column``) its status is one of ``unusable_status``.
 
+    With ``serial_digits=4`` (NIK), a single difference inside the last four digits counts as
+    *different*: people born on one day in one kecamatan (twins above all) get consecutive
+    serials, so those NIKs differ by one digit without being one person.
+
+    With ``consistency_columns=(nik_birth_date, tanggal_lahir, nik_sex, jenis_kelamin)`` the
+    "different" level is split: different NIKs that *each agree* with their own record's birth
+    date and sex (level 0) are strong evidence of two people, while a different NIK that does
+    not fit its record (a copied family member's NIK, a damaged one) is weak evidence (level 1).
+    The higher levels move up by one.
+
     >>> recs = pd.DataFrame({"nik": ["3375014508900001", "3375014508900001",
     ...                              "3375014508900002", "3375015408900001", "123"]})
     >>> pairs = pd.DataFrame({"left": [0, 0, 0, 0], "right": [1, 2, 3, 4]})
     >>> IdNumberComparison(column="nik").compute(recs, pairs).tolist()
     [2, 1, 1, -1]
+    >>> IdNumberComparison(column="nik", serial_digits=4).compute(recs, pairs).tolist()
+    [2, 0, 1, -1]
     """
 
     column: str = "nik"
     length: int = 16
+    serial_digits: int = 0
+    consistency_columns: tuple[str, ...] = ()
     status_column: str | None = None
     unusable_status: tuple[str, ...] = ("missing", "sentinel", "dummy", "excel_damaged", "non_digit")
+    ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
     @property
     def name(self) -> str:
         return self.label or self.column
 
+    def __post_init__(self) -> None:
+        if len(self.consistency_columns) not in (0, 4):
+            raise ConfigError(
+                "The 'consistency_columns' parameter of IdNumberComparison must name four columns "
+                "(NIK birth date, record birth date, NIK sex, record sex) or none. "
+                f"Got {self.consistency_columns!r} instead."
+            )
+
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column,) + ((self.status_column,) if self.status_column else ())
+        return (self.column,) + ((self.status_column,) if self.status_column else ()) + tuple(self.consistency_columns)
 
     @property
     def level_names(self) -> tuple[str, ...]:
+        if self.consistency_columns:
+            return ("different, both consistent with their records", "different",
+                    "one typo or transposition", "exact")
         return ("different", "one typo or transposition", "exact")
 
     def prepare(self, records):
@@ -408,7 +500,11 @@ class IdNumberComparison(Comparison):
         if self.status_column and self.status_column in records.columns:
             bad = records[self.status_column].isin(self.unusable_status).to_numpy(dtype=bool)
             s = s.mask(bad)
-        return {"d": _digit_matrix(s, self.length), "c": _codes(s)}
+        prep = {"d": _digit_matrix(s, self.length), "c": _codes(s)}
+        if self.consistency_columns:
+            nik_dob, dob, nik_sex, sex = (_col(records, c, self.name).astype("string") for c in self.consistency_columns)
+            prep["credible"] = ((nik_dob == dob) & (nik_sex == sex)).fillna(False).to_numpy(dtype=bool)
+        return prep
 
     def score(self, prep, left, right, *, workers=1):
         dl, dr = prep["d"][left], prep["d"][right]
@@ -419,7 +515,16 @@ class IdNumberComparison(Comparison):
         adj = diff[:, :-1] & diff[:, 1:]
         swap = adj & (dl[:, :-1] == dr[:, 1:]) & (dl[:, 1:] == dr[:, :-1])
         one = (nd == 1) | ((nd == 2) & swap.any(axis=1))
+        if self.serial_digits:
+            # a "typo" inside the serial is what two people registered on the same day in the
+            # same kecamatan look like (twins: consecutive serials): not evidence of one person
+            one &= ~diff[:, self.length - self.serial_digits:].any(axis=1)
         out = np.where(nd == 0, 2, np.where(one, 1, 0)).astype(np.int8)
+        if self.consistency_columns:
+            # two different NIKs each carrying its own record's birth date and sex are two
+            # credible identities: strong evidence of two people (not a typo, not a copied NIK)
+            both = prep["credible"][left] & prep["credible"][right]
+            out = np.where(out == 0, np.where(both, 0, 1), out + 1).astype(np.int8)
         out[miss] = MISSING
         return out
 
@@ -538,6 +643,7 @@ class RegionComparison(Comparison):
     kab_column: str = "kode_kab"
     kec_column: str = "kode_kec"
     desa_column: str = "kode_desa"
+    ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
     @property
@@ -608,12 +714,12 @@ def compare(
     n = len(left)
     out = {name: np.empty(n, np.int8) for name in names}
     for comp in comparisons:
-        prep = comp.prepare(records)
+        prep = comp.prepare_all(records)
         for start in range(0, max(n, 1), chunk_size):
             sl = slice(start, min(start + chunk_size, n))
             if sl.start >= sl.stop:
                 break
-            out[comp.name][sl] = comp.score(prep, left[sl], right[sl], workers=workers)
+            out[comp.name][sl] = comp.levels_of(prep, left[sl], right[sl], workers=workers)
         if progress is not None:
             progress(names.index(comp.name) + 1, len(names))
         log.info("compared %d pairs on %s", n, comp.name)
@@ -643,19 +749,20 @@ class RLComparison(_RLBaseCompare):  # type: ignore[misc,valid-type]
     >>> cmp = recordlinkage.Compare()
     >>> cmp.add(RLComparison(comparison=NameComparison(column="nama")))
     >>> cmp.compute(links, a, b)["nama"].tolist()
-    [3, -1]
+    [4, -1]
     """
 
     def __init__(self, *, comparison: Comparison) -> None:
-        cols = list(comparison.columns)
+        cols = list(comparison.columns) + list(getattr(comparison, "ignore_when_equal", ()))
         super().__init__(cols, cols, label=comparison.name)
         self.comparison = comparison
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
-        k = len(self.comparison.columns)
-        left = pd.DataFrame({c: s.reset_index(drop=True) for c, s in zip(self.comparison.columns, args[:k])})
-        right = pd.DataFrame({c: s.reset_index(drop=True) for c, s in zip(self.comparison.columns, args[k:])})
+        cols = list(self.comparison.columns) + list(getattr(self.comparison, "ignore_when_equal", ()))
+        k = len(cols)
+        left = pd.DataFrame({c: s.reset_index(drop=True) for c, s in zip(cols, args[:k])})
+        right = pd.DataFrame({c: s.reset_index(drop=True) for c, s in zip(cols, args[k:])})
         both = pd.concat([left, right], ignore_index=True)
         n = len(left)
-        prep = self.comparison.prepare(both)
-        return self.comparison.score(prep, np.arange(n), np.arange(n, 2 * n))
+        prep = self.comparison.prepare_all(both)
+        return self.comparison.levels_of(prep, np.arange(n), np.arange(n, 2 * n))

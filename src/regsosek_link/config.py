@@ -161,20 +161,33 @@ def default_blocking_rules() -> tuple[BlockingRule, ...]:
         BlockOn(keys=("tahun_lahir", "kode_kec", "nama_phonetic"), name="birth year & kecamatan & name sound"),
         BlockOn(keys=("nama_ibu_phonetic", "tanggal_lahir"), name="mother's name & birth date"),
         BlockOn(keys=("tanggal_lahir", "kode_desa"), name="birth date & desa"),
+        BlockOn(keys=("kode_desa", "nama_phonetic"), name="desa & name sound"),
+        BlockOn(keys=("no_kk", "jenis_kelamin"), name="kk & sex"),
     )
 
 
 def default_comparisons() -> tuple[Comparison, ...]:
-    """Comparisons for Indonesian person data."""
+    """Comparisons for Indonesian person data.
+
+    Household evidence is counted once: two records on one family card (KK) share the
+    region, the mother and usually the place of birth, so those comparisons are switched
+    off for pairs that agree on the KK (``ignore_when_equal``); region and place of birth
+    are also off for pairs with the same mother's name. Without this, siblings look like
+    one person. NIK typos inside the serial are not evidence (consecutive serials of
+    people born on one day in one kecamatan, twins above all).
+    """
+    household = ("no_kk",)
+    family = ("no_kk", "nama_ibu_phonetic")
     return (
-        IdNumberComparison(column="nik", status_column="nik_status"),
-        NameComparison(column="nama", phonetic_column="nama_phonetic"),
+        IdNumberComparison(column="nik", status_column="nik_status", serial_digits=4,
+                           consistency_columns=("nik_birth_date", "tanggal_lahir", "nik_sex", "jenis_kelamin")),
+        NameComparison(column="nama", phonetic_column="nama_phonetic", term_frequency=True),
         DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status"),
         ExactMatch(column="jenis_kelamin"),
-        NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic"),
+        NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic", ignore_when_equal=household),
         IdNumberComparison(column="no_kk", status_column="kk_status", label="no_kk"),
-        RegionComparison(),
-        JaroWinklerAtThresholds(column="tempat_lahir", thresholds=(0.9,)),
+        RegionComparison(ignore_when_equal=family),
+        JaroWinklerAtThresholds(column="tempat_lahir", thresholds=(0.9,), ignore_when_equal=family),
     )
 
 

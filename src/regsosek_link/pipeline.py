@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .block import block
-from .classify import FellegiSunter, train_by_sessions, u_from_random_pairs
+from .classify import FellegiSunter, term_frequency_adjustments, train_by_sessions, u_from_random_pairs
 from .cluster import cluster_records, person_ids
 from .compare import compare
 from .config import LinkConfig, SourceConfig
@@ -167,6 +167,9 @@ class Linker:
             if len(levels) == 0:
                 return model, np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index)
             contrib = model.contributions(levels)
+            tf = term_frequency_adjustments(records, pairs, levels, cfg.comparisons, model)
+            if tf.shape[1]:
+                contrib = pd.concat([contrib, tf], axis=1)
             weight = contrib.to_numpy().sum(axis=1) + model.prior_weight_
             prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
             return model, prob, weight, contrib
