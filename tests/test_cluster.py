@@ -217,3 +217,24 @@ def test_person_ids_and_weakest_link_unchanged():
     ids = person_ids(np.array([0, 0, 1]), keys)
     assert ids[0] == ids[1] != ids[2]
     assert weakest_link(3, np.array([0]), np.array([1]), np.array([0.93])).tolist() == [0.93, 0.93, 1.0]
+
+
+def test_credible_niks_one_typo_apart_are_not_a_cannot_link():
+    """A NIK mistyped in one digit that stays valid is the same identity, not two people."""
+    from regsosek_link.cluster import cluster_records
+
+    recs = pd.DataFrame({
+        "source": ["siak", "regsosek", "dtks"],
+        "record_id": ["1", "2", "3"],
+        "nik": ["3316082602930026", "3316082602932026", "3316082602930099"],
+        "nik_valid": [True, True, True],
+        "nik_birth_date": ["1993-02-26"] * 3,
+        "tanggal_lahir": ["1993-02-26"] * 3,
+        "nik_sex": ["L"] * 3,
+        "jenis_kelamin": ["L"] * 3,
+    })
+    left, right, prob = np.array([0, 0]), np.array([1, 2]), np.array([0.99, 0.95])
+    labels, _ = cluster_records(recs, left, right, prob, threshold=0.9)
+    # record 1 differs from record 0 by one digit: kept together; record 2 differs by two
+    # digits: a different credible identity, cut off
+    assert labels[0] == labels[1] != labels[2]

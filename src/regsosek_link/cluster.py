@@ -123,6 +123,55 @@ def constraint_keys(records: pd.DataFrame, *, single_record_sources: Sequence[st
     return np.stack(cols, axis=1)
 
 
+def merge_near_nik_keys(nik_code: np.ndarray, nik: pd.Series | None, labels: np.ndarray) -> np.ndarray:
+    """Give credible NIKs one typo apart the same key inside each cluster of ``labels``.
+
+    A NIK mistyped in one digit (or two adjacent digits swapped) can still be structurally
+    valid and agree with its record's birth date and sex: it is then "credible" but it is the
+    same identity. Such near-equal NIKs must not make a hard cannot-link; the match score
+    decides. Only clusters holding two or more distinct credible NIKs are looked at, and only
+    NIK pairs inside one cluster are compared (vectorised on digit matrices).
+
+    >>> codes = np.array([0, 1, 2, -1])
+    >>> nik = pd.Series(["3375014508900001", "3375014508900007", "3201010101010001", None])
+    >>> merge_near_nik_keys(codes, nik, np.array([0, 0, 0, 0])).tolist()
+    [0, 0, 2, -1]
+    """
+    nik_code = np.asarray(nik_code, np.int64).copy()
+    if nik is None or not (nik_code >= 0).any():
+        return nik_code
+    has = np.flatnonzero(nik_code >= 0)
+    f = pd.DataFrame({"label": np.asarray(labels)[has], "code": nik_code[has]}).drop_duplicates()
+    multi = f.groupby("label")["code"].transform("size") > 1
+    f = f[multi.to_numpy()]
+    if f.empty:
+        return nik_code
+    pairs = f.merge(f, on="label", suffixes=("_l", "_r"))
+    pairs = pairs[pairs["code_l"] < pairs["code_r"]]
+    if pairs.empty:
+        return nik_code
+    first_row = pd.Series(has, index=nik_code[has]).groupby(level=0).first()
+    text = nik.astype("string").to_numpy(dtype=object, na_value="")
+    a = text[first_row.reindex(pairs["code_l"]).to_numpy()].astype("S16")
+    b = text[first_row.reindex(pairs["code_r"]).to_numpy()].astype("S16")
+    da = np.frombuffer(a.tobytes(), np.uint8).reshape(-1, 16)
+    db = np.frombuffer(b.tobytes(), np.uint8).reshape(-1, 16)
+    diff = da != db
+    nd = diff.sum(axis=1)
+    swap = (diff[:, :-1] & diff[:, 1:] & (da[:, :-1] == db[:, 1:]) & (da[:, 1:] == db[:, :-1])).any(axis=1)
+    near = (nd == 1) | ((nd == 2) & swap)
+    if not near.any():
+        return nik_code
+    m = int(nik_code.max()) + 1
+    graph = coo_matrix((np.ones(int(near.sum()), np.int8),
+                        (pairs["code_l"].to_numpy()[near], pairs["code_r"].to_numpy()[near])), shape=(m, m))
+    _, comp = _cc(graph, directed=False)
+    # representative: the smallest code of each group of near-equal NIKs
+    rep = pd.Series(np.arange(m)).groupby(comp).transform("min").to_numpy()
+    nik_code[has] = rep[nik_code[has]]
+    return nik_code
+
+
 def cannot_link_pairs(
     records: pd.DataFrame,
     labels: np.ndarray,
@@ -376,6 +425,9 @@ def cluster_records(
     n = len(records)
     if constrained:
         keys = constraint_keys(records, single_record_sources=single_record_sources)
+        acc = prob >= threshold
+        plain = connected_components(n, left[acc], right[acc])
+        keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
         labels = constrained_clusters(n, left, right, prob, threshold=threshold, keys=keys,
                                       must_link=must_link, cannot_link=cannot_link)
     else:
