@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -155,57 +155,98 @@ BlockingRule = BlockOn | SortedNeighbourhood
 # key evaluation
 
 
-def _key_values(records: pd.DataFrame, expr: str) -> tuple[np.ndarray, pd.Series]:
-    """Evaluate one key expression: (row positions, string values), missing rows dropped."""
-    fn, col, arg = _parse_key(expr)
-    if col not in records.columns:
-        raise ConfigError(
-            f"blocking key {expr!r} needs column {col!r}, which the records do not have; "
-            f"columns present: {', '.join(map(str, records.columns))}"
-        )
-    s = records[col]
-    if not pd.api.types.is_string_dtype(s.dtype):
-        s = s.astype("string")
-    s = s.astype("string").reset_index(drop=True)
+def _apply_fn(values: pd.Series, fn: str | None, arg: int | None) -> pd.Series:
+    """A key function on a string Series (used on *distinct* values only)."""
     if fn is None:
-        out = s
-    elif fn == "first_token":
-        out = s.str.split(" ", n=1).str[0]
-    elif fn == "last_token":
-        out = s.str.rsplit(" ", n=1).str[-1]
-    elif fn == "prefix":
-        out = s.str.slice(0, arg)
-    elif fn == "year":
-        out = s.str.slice(0, 4)
-    elif fn == "month_day":
-        out = s.str.slice(5, 10)
-    elif fn == "tokens":
-        ex = s.str.split(" ").explode()
-        ex = ex[ex.notna() & (ex != "")]
-        return ex.index.to_numpy(dtype=np.int64), ex.astype("string")
-    else:  # pragma: no cover - guarded by _parse_key
-        raise AssertionError(fn)
-    mask = out.notna() & (out != "")
-    return np.flatnonzero(mask.to_numpy()), out[mask]
+        return values
+    if fn == "first_token":
+        return values.str.split(" ", n=1).str[0]
+    if fn == "last_token":
+        return values.str.rsplit(" ", n=1).str[-1]
+    if fn == "prefix":
+        return values.str.slice(0, arg)
+    if fn == "year":
+        return values.str.slice(0, 4)
+    if fn == "month_day":
+        return values.str.slice(5, 10)
+    raise AssertionError(fn)  # pragma: no cover - guarded by _parse_key
 
 
-def _rule_codes(records: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Rows and integer block codes of a rule (rows repeat for tokens keys)."""
-    frame: pd.DataFrame | None = None
-    for i, expr in enumerate(keys):
-        rows, vals = _key_values(records, expr)
-        part = pd.DataFrame({"row": rows, f"k{i}": vals.to_numpy()})
-        frame = part if frame is None else frame.merge(part, on="row", how="inner")
-    assert frame is not None
-    kcols = [c for c in frame.columns if c != "row"]
-    if len(kcols) == 1:
-        codes, uniques = pd.factorize(frame[kcols[0]], sort=False)
-        labels = [str(u) for u in uniques]
-    else:
-        mi = pd.MultiIndex.from_frame(frame[kcols])
-        codes, uniques = pd.factorize(mi, sort=False)
-        labels = [" | ".join(map(str, u)) for u in uniques]
-    return frame["row"].to_numpy(dtype=np.int64), codes.astype(np.int64), labels
+class _KeyCache:
+    """Integer codes of key expressions over one records frame, each computed once.
+
+    A plain key gives one code per row (-1 missing); ``tokens(col)`` gives (rows, codes)
+    with rows repeated once per distinct token. String work is done on the column's
+    distinct values only, then mapped back through integer codes.
+    """
+
+    def __init__(self, records: pd.DataFrame) -> None:
+        self.records = records
+        self._col: dict[str, tuple[np.ndarray, pd.Series]] = {}
+        self._key: dict[str, tuple[np.ndarray | None, np.ndarray, list[str]]] = {}
+
+    def column(self, col: str, expr: str) -> tuple[np.ndarray, pd.Series]:
+        if col not in self._col:
+            if col not in self.records.columns:
+                raise ConfigError(
+                    f"blocking key {expr!r} needs column {col!r}, which the records do not have; "
+                    f"columns present: {', '.join(map(str, self.records.columns))}"
+                )
+            s = self.records[col].astype("string").str.strip()
+            codes, uniques = pd.factorize(s.mask(s == ""), sort=False)
+            self._col[col] = (codes.astype(np.int64), pd.Series(uniques, dtype="string"))
+        return self._col[col]
+
+    def key(self, expr: str) -> tuple[np.ndarray | None, np.ndarray, list[str]]:
+        """(rows or None for "every row", codes, labels of the codes)."""
+        if expr in self._key:
+            return self._key[expr]
+        fn, col, arg = _parse_key(expr)
+        codes, uniques = self.column(col, expr)
+        if fn == "tokens":
+            tok = uniques.str.split(" ").explode()
+            tok = tok[tok.notna() & (tok != "")]
+            tcodes, tlabels = pd.factorize(tok, sort=False)
+            pairs = pd.DataFrame({"u": tok.index.to_numpy(), "t": tcodes}).drop_duplicates()
+            # rows holding each distinct value, joined to that value's tokens
+            has = np.flatnonzero(codes >= 0)
+            rows_of = pd.DataFrame({"row": has, "u": codes[has]})
+            joined = rows_of.merge(pairs, on="u", how="inner")
+            out = (joined["row"].to_numpy(np.int64), joined["t"].to_numpy(np.int64), [str(x) for x in tlabels])
+        else:
+            vals = _apply_fn(uniques, fn, arg)
+            vals = vals.mask(vals == "")
+            vcodes, vlabels = pd.factorize(vals, sort=False)
+            mapped = np.where(codes >= 0, np.r_[vcodes, -1][codes], -1).astype(np.int64)
+            out = (None, mapped, [str(x) for x in vlabels])
+        self._key[expr] = out
+        return out
+
+
+def _rule_codes(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | None = None
+                ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], list[str]]]:
+    """Rows, integer block codes of a rule (rows repeat for a tokens key), and a function
+    giving readable labels of block codes (for warnings about giant blocks)."""
+    cache = cache or _KeyCache(records)
+    parts = [cache.key(k) for k in keys]
+    tok_rows = next((r for r, _, _ in parts if r is not None), None)
+    rows = tok_rows if tok_rows is not None else np.arange(len(records), dtype=np.int64)
+    cols = [c if r is not None else c[rows] for r, c, _ in parts]
+    ok = np.logical_and.reduce([c >= 0 for c in cols])
+    rows = rows[ok]
+    cols = [c[ok] for c in cols]
+    combined = cols[0]
+    for c, (_, _, lab) in zip(cols[1:], parts[1:]):
+        # mixed radix, re-factorised after each key so the number stays small
+        combined = pd.factorize(combined * (len(lab) + 1) + c, sort=False)[0].astype(np.int64)
+    codes = pd.factorize(combined, sort=False)[0].astype(np.int64)
+
+    def labels(block_codes: np.ndarray) -> list[str]:
+        first = pd.Series(np.arange(len(codes))).groupby(codes).first()
+        at = first.reindex(block_codes).to_numpy()
+        return [" | ".join(lab[c[i]] for c, (_, _, lab) in zip(cols, parts)) for i in at]
+
+    return rows, codes, labels
 
 
 def _pairs_within_blocks(rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,16 +271,18 @@ def _pairs_within_blocks(rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarra
     return r[pos], r[pos + offset]
 
 
-def _sorted_neighbourhood(records: pd.DataFrame, rule: SortedNeighbourhood) -> tuple[np.ndarray, np.ndarray]:
-    rows, vals = _key_values(records, rule.key)
-    order = np.lexsort((rows, vals.to_numpy(dtype=object).astype(str)))
-    r = rows[order]
+def _sorted_neighbourhood(records: pd.DataFrame, rule: SortedNeighbourhood,
+                          cache: _KeyCache | None = None) -> tuple[np.ndarray, np.ndarray]:
+    cache = cache or _KeyCache(records)
+    _, codes, labels = cache.key(rule.key)
+    rows = np.flatnonzero(codes >= 0)
+    rank = np.empty(len(labels), np.int64)
+    rank[np.argsort(np.asarray(labels, dtype=object), kind="stable")] = np.arange(len(labels))
+    r = rows[np.lexsort((rows, rank[codes[rows]]))]
     lefts, rights = [], []
     for k in range(1, rule.window):
         lefts.append(r[:-k])
         rights.append(r[k:])
-    if not lefts:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate(lefts), np.concatenate(rights)
 
 
@@ -316,27 +359,24 @@ def block(
         src_codes, src_uniques = pd.factorize(records[source_column])
         single = np.isin(np.arange(len(src_uniques)), [i for i, s in enumerate(src_uniques) if s in set(single_record_sources)])
 
-    seen = np.empty(0, np.int64)
+    cache = _KeyCache(records)
     rule_codes: list[np.ndarray] = []
-    chunks_l: list[np.ndarray] = []
-    chunks_r: list[np.ndarray] = []
-    chunks_rule: list[np.ndarray] = []
     stats: list[_RuleStats] = []
     for i, rule in enumerate(rules):
         st = _RuleStats(rule=rule.label)
         if isinstance(rule, SortedNeighbourhood):
-            left, right = _sorted_neighbourhood(records, rule)
+            left, right = _sorted_neighbourhood(records, rule, cache)
         elif isinstance(rule, BlockOn):
-            rows, codes, labels = _rule_codes(records, rule.keys)
+            rows, codes, labels = _rule_codes(records, rule.keys, cache)
             # measure block sizes before generating any pair
-            sizes = np.bincount(codes, minlength=len(labels)) if len(codes) else np.zeros(0, int)
+            sizes = np.bincount(codes) if len(codes) else np.zeros(0, int)
             st.largest_block = int(sizes.max()) if len(sizes) else 0
             big = np.flatnonzero(sizes > max_block_size)
             if len(big):
                 st.skipped_blocks = len(big)
                 st.skipped_records = int(sizes[big].sum())
                 top = big[np.argsort(-sizes[big], kind="stable")][:5]
-                st.skipped_keys = [f"{labels[j]} ({sizes[j]} records)" for j in top]
+                st.skipped_keys = [f"{lab} ({sizes[j]} records)" for lab, j in zip(labels(top), top)]
                 warnings.warn(
                     f"blocking rule {rule.label!r}: {len(big)} block(s) over max_block_size="
                     f"{max_block_size} skipped ({st.skipped_records} records); biggest keys: "
@@ -345,7 +385,7 @@ def block(
                     LargeBlockWarning,
                     stacklevel=2,
                 )
-                keep = ~np.isin(codes, big)
+                keep = sizes[codes] <= max_block_size
                 rows, codes = rows[keep], codes[keep]
             left, right = _pairs_within_blocks(rows, codes)
         else:
@@ -363,27 +403,22 @@ def block(
         code = np.unique(lo[ok] * n + hi[ok])
         rule_codes.append(code)
         st.pairs_generated = len(code)
-        new = code[~np.isin(code, seen, assume_unique=True)] if len(seen) else code
-        st.new_pairs = len(new)
-        seen = np.union1d(seen, new)
-        chunks_l.append(new // n)
-        chunks_r.append(new % n)
-        chunks_rule.append(np.full(len(new), i, np.int8))
         stats.append(st)
-        log.info("blocking rule %r: %d pairs, %d new", rule.label, st.pairs_generated, st.new_pairs)
 
-    left = np.concatenate(chunks_l) if chunks_l else np.empty(0, np.int64)
-    right = np.concatenate(chunks_r) if chunks_r else np.empty(0, np.int64)
-    rule_ix = np.concatenate(chunks_rule) if chunks_rule else np.empty(0, np.int8)
-    order = np.lexsort((right, left))
-    left, right = left[order].astype(np.int64), right[order].astype(np.int64)
-    # every rule that finds a pair, as a bit mask (EM sessions train on all of a rule's pairs)
-    mask = np.zeros(len(left), np.int64)
-    if len(rules) <= 62:
-        allcode = left * n + right
-        for i, code in enumerate(rule_codes):
-            mask |= np.isin(allcode, code, assume_unique=True).astype(np.int64) << i
-    pairs = pd.DataFrame({"left": left, "right": right, "rule": rule_ix[order], "rules": mask})
+    # union of all rules in one sort: the first rule of each pair, and a bit mask of every
+    # rule that found it (EM sessions train on all of a rule's pairs)
+    allc = np.concatenate(rule_codes) if rule_codes else np.empty(0, np.int64)
+    rid = np.concatenate([np.full(len(c), i, np.int64) for i, c in enumerate(rule_codes)]) if rule_codes else np.empty(0, np.int64)
+    order = np.lexsort((rid, allc))
+    allc, rid = allc[order], rid[order]
+    start = np.flatnonzero(np.r_[True, allc[1:] != allc[:-1]]) if len(allc) else np.zeros(0, np.int64)
+    uniq = allc[start]
+    first_rule = rid[start]
+    mask = np.bitwise_or.reduceat(np.left_shift(np.int64(1), np.minimum(rid, 62)), start) if len(start) else np.zeros(0, np.int64)
+    for i, st in enumerate(stats):
+        st.new_pairs = int((first_rule == i).sum())
+        log.info("blocking rule %r: %d pairs, %d new", st.rule, st.pairs_generated, st.new_pairs)
+    pairs = pd.DataFrame({"left": uniq // n, "right": uniq % n, "rule": first_rule.astype(np.int8), "rules": mask})
     pairs.attrs["report"] = pd.DataFrame([vars(s) for s in stats])
     pairs.attrs["rules"] = [r.label for r in rules]
     return pairs
