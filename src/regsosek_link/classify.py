@@ -74,6 +74,7 @@ def u_from_random_pairs(
     *,
     max_pairs: int = 1_000_000,
     random_state: int | None = None,
+    prepared: Sequence[Any] | None = None,
 ) -> list[np.ndarray]:
     """Level frequencies among random record pairs: an estimate of ``u`` per comparison.
 
@@ -84,7 +85,7 @@ def u_from_random_pairs(
     from .compare import compare
 
     pairs = random_pairs(len(records), max_pairs=max_pairs, random_state=random_state)
-    levels = compare(records, pairs, comparisons).to_numpy()
+    levels = compare(records, pairs, comparisons, prepared=prepared).to_numpy()
     out = []
     for k, comp in enumerate(comparisons):
         col = levels[:, k]

@@ -35,6 +35,7 @@ __all__ = [
     "DateOfBirthComparison",
     "RegionComparison",
     "compare",
+    "prepare_comparisons",
     "RLComparison",
 ]
 
@@ -356,13 +357,22 @@ class NameComparison(Comparison):
                 "tokens contained / JW >= 0.88", "same tokens / sounds alike", "exact")
 
     def prepare(self, records):
+        # all string work on distinct values; rows point at them through integer codes
         s = _col(records, self.column, self.name).astype("string").replace("", pd.NA)
-        srt = _sorted_tokens(s)
-        prep = {"c": _codes(s), "sorted_c": _codes(srt), "sorted": _strings(srt), "tok": _token_matrix(s)}
+        codes, uniq = pd.factorize(s, sort=False)
+        u = pd.Series(uniq, dtype="string")
+        srt = _sorted_tokens(u)
+        sc = pd.factorize(srt, sort=False)[0]
+        prep = {"c": codes.astype(np.int64), "sorted_c": np.r_[sc, -1][codes], "sorted_u": _strings(srt),
+                "tok_u": _token_matrix(u)}
         if self.phonetic_column:
             ph = _col(records, self.phonetic_column, self.name).astype("string").replace("", pd.NA)
-            prep["ph_c"] = _codes(_sorted_tokens(ph))
-            prep["ph_tok"] = _token_matrix(ph)
+            pcodes, puniq = pd.factorize(ph, sort=False)
+            pu = pd.Series(puniq, dtype="string")
+            psc = pd.factorize(_sorted_tokens(pu), sort=False)[0]
+            prep["ph_c"] = np.r_[psc, -1][pcodes]
+            prep["ph_code"] = pcodes.astype(np.int64)
+            prep["ph_tok_u"] = _token_matrix(pu)
         return prep
 
     def score(self, prep, left, right, *, workers=1):
@@ -372,18 +382,22 @@ class NameComparison(Comparison):
         out = np.zeros(len(left), np.int8)
         todo = np.flatnonzero(~miss & ~exact)
         if len(todo):
-            lt, rt = left[todo], right[todo]
-            same_tokens = prep["sorted_c"][lt] == prep["sorted_c"][rt]
-            jw = process.cpdist(prep["sorted"][lt], prep["sorted"][rt],
+            ul, ur = cl[todo], cr[todo]
+            same_tokens = prep["sorted_c"][left[todo]] == prep["sorted_c"][right[todo]]
+            jw = process.cpdist(prep["sorted_u"][ul], prep["sorted_u"][ur],
                                 scorer=JaroWinkler.normalized_similarity, workers=workers) + 1e-6
-            subset, shared = _token_overlap(prep["tok"][lt], prep["tok"][rt])
+            subset, shared = _token_overlap(prep["tok_u"][ul], prep["tok_u"][ur])
             level3 = same_tokens | (jw >= 0.95)
             if "ph_c" in prep:
+                lt, rt = left[todo], right[todo]
                 pl, pr = prep["ph_c"][lt], prep["ph_c"][rt]
                 level3 |= (pl == pr) & (pl >= 0)
-                ph_subset, ph_shared = _token_overlap(prep["ph_tok"][lt], prep["ph_tok"][rt])
-                subset |= ph_subset
-                shared |= ph_shared
+                pcl, pcr = prep["ph_code"][lt], prep["ph_code"][rt]
+                okp = (pcl >= 0) & (pcr >= 0)
+                ph_subset, ph_shared = _token_overlap(prep["ph_tok_u"][np.where(okp, pcl, 0)],
+                                                      prep["ph_tok_u"][np.where(okp, pcr, 0)])
+                subset |= ph_subset & okp
+                shared |= ph_shared & okp
             out[todo] = np.select(
                 [level3, subset | (jw >= 0.88), jw >= self.fuzzy_threshold, shared], [4, 3, 2, 1], 0)
         out[exact] = 5
@@ -675,6 +689,11 @@ class RegionComparison(Comparison):
         return out.astype(np.int8)
 
 
+def prepare_comparisons(records: pd.DataFrame, comparisons: Sequence[Comparison]) -> list[Prepared]:
+    """Per-record arrays of every comparison (codes, token ids, digit matrices), once."""
+    return [comp.prepare_all(records) for comp in comparisons]
+
+
 def compare(
     records: pd.DataFrame,
     pairs: pd.DataFrame,
@@ -683,6 +702,7 @@ def compare(
     chunk_size: int = 1_000_000,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    prepared: Sequence[Prepared] | None = None,
 ) -> pd.DataFrame:
     """Comparison vectors of candidate pairs.
 
@@ -699,7 +719,10 @@ def compare(
     workers : int
         Threads for rapidfuzz kernels (-1: all cores).
     progress : callable, optional
-        Called as ``progress(done, total)`` after each chunk.
+        Called as ``progress(done, total)`` after each comparison.
+    prepared : list, optional
+        Per-record arrays from :func:`prepare_comparisons` for these records, to reuse
+        (e.g. between scoring candidate pairs and random pairs).
 
     Returns
     -------
@@ -713,8 +736,9 @@ def compare(
     right = pairs["right"].to_numpy(np.int64)
     n = len(left)
     out = {name: np.empty(n, np.int8) for name in names}
-    for comp in comparisons:
-        prep = comp.prepare_all(records)
+    if prepared is None:
+        prepared = prepare_comparisons(records, comparisons)
+    for comp, prep in zip(comparisons, prepared):
         for start in range(0, max(n, 1), chunk_size):
             sl = slice(start, min(start + chunk_size, n))
             if sl.start >= sl.stop:

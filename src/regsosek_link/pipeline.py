@@ -20,7 +20,7 @@ import pandas as pd
 from .block import block
 from .classify import FellegiSunter, term_frequency_adjustments, train_by_sessions, u_from_random_pairs
 from .cluster import cluster_records, person_ids
-from .compare import compare
+from .compare import compare, prepare_comparisons
 from .config import LinkConfig, SourceConfig
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
 from .ingest import read_sources
@@ -141,7 +141,7 @@ class Linker:
             if progress:
                 progress(name, 0.0)
             value = fn()
-            timings[name] = time.perf_counter() - t0
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
             if progress:
                 progress(name, 1.0)
             log.info("%s took %.2f s", name, timings[name])
@@ -153,14 +153,16 @@ class Linker:
         pairs = stage("block", lambda: block(
             records, cfg.blocking_rules, link_type=cfg.link_type, single_record_sources=single,
             max_block_size=cfg.max_block_size))
-        levels = stage("compare", lambda: compare(records, pairs, cfg.comparisons, chunk_size=cfg.chunk_size))
+        prepared = stage("compare", lambda: prepare_comparisons(records, cfg.comparisons))
+        levels = stage("compare", lambda: compare(records, pairs, cfg.comparisons, chunk_size=cfg.chunk_size,
+                                                  prepared=prepared))
 
         def classify() -> tuple[FellegiSunter, np.ndarray, np.ndarray, pd.DataFrame]:
             if self.model is not None:
                 model = self.model
             else:
                 u = u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs,
-                                        random_state=cfg.random_state)
+                                        random_state=cfg.random_state, prepared=prepared)
                 model = train_by_sessions(
                     levels, pairs["rules"].to_numpy(), blocked=_blocked_comparisons(cfg),
                     u=u, n_all_pairs=_n_all_pairs(records, cfg), threshold=cfg.threshold)
