@@ -21,7 +21,9 @@ Example YAML::
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +80,9 @@ class SourceConfig:
         Text encoding of a CSV file.
     delimiter : str, optional
         CSV delimiter (sniffed when not given).
+    as_of : str, optional
+        ISO date (``YYYY-MM-DD``) of the extract: the most recent source wins the address
+        fields (see :mod:`regsosek_link.registry`).
     """
 
     name: str
@@ -89,11 +94,14 @@ class SourceConfig:
     field_priority: Mapping[str, int] = field(default_factory=dict)
     encoding: str = "utf-8"
     delimiter: str | None = None
+    as_of: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", dict(self.columns))
         object.__setattr__(self, "field_priority", dict(self.field_priority))
         object.__setattr__(self, "extra_columns", tuple(self.extra_columns))
+        if isinstance(self.as_of, datetime.date):  # YAML and TOML read bare dates as dates
+            object.__setattr__(self, "as_of", self.as_of.isoformat()[:10])
         problems = self.problems()
         if problems:
             raise ConfigError(problems)
@@ -135,6 +143,11 @@ class SourceConfig:
                 source=self.name, where="field_priority",
                 message=f"field_priority names unknown field(s) {bad_fields}; golden fields: {', '.join(GOLDEN_FIELDS)}",
             ))
+        if self.as_of is not None and not _is_iso_date(self.as_of):
+            out.append(Problem(
+                source=self.name, where="as_of",
+                message=f"as_of must be an ISO date like 2024-06-30; got {self.as_of!r}",
+            ))
         return out
 
     def priority_of(self, field_name: str) -> int:
@@ -144,6 +157,16 @@ class SourceConfig:
         d = dataclasses.asdict(self)
         d["extra_columns"] = list(self.extra_columns)
         return {k: v for k, v in d.items() if v not in (None, (), [], {}) or k in ("name", "columns")}
+
+
+def _is_iso_date(value: Any) -> bool:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def default_blocking_rules() -> tuple[BlockingRule, ...]:

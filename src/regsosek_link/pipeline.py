@@ -192,8 +192,8 @@ class Linker:
 
         def registry() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             membership = membership_table(records, pid, weakest)
-            priorities = _priorities(cfg.sources)
-            reg = golden_records(records, pid, priorities=priorities)
+            reg = golden_records(records, pid, priorities=_priorities(cfg.sources), single_record_sources=single,
+                                 as_of={s.name: s.as_of for s in cfg.sources if s.as_of})
             hh = households_table(reg, records, pid)
             links = links_table(records, pairs, levels, contrib, prob, weight,
                                 threshold=cfg.threshold, review_low=cfg.review_band[0])
