@@ -200,7 +200,11 @@ def test_nik_consistency_splits_different():
     copied = {"nik": "3375011203650001", "nik_dob": "1965-03-12", "dob": "1990-08-05", "nik_sex": "L", "sex": "P"}
     assert level(comp, a, twin) == 0      # two credible identities
     assert level(comp, a, copied) == 1    # a NIK that does not fit its record
-    assert level(comp, a, dict(a)) == 3   # exact
+    assert level(comp, a, dict(a)) == 4   # exact
+    son = {**a, "dob": "2010-01-01"}      # the same NIK on a record it contradicts
+    assert level(comp, a, son) == 3
+    typo = {**a, "nik": "3375014508960032", "nik_dob": "1996-08-05"}
+    assert level(comp, a, typo) == 2
     assert comp.level_names[0].startswith("different, both consistent")
     with pytest.raises(ConfigError, match="must name four columns"):
         IdNumberComparison(column="nik", consistency_columns=("a",))

@@ -465,8 +465,10 @@ class IdNumberComparison(Comparison):
     With ``consistency_columns=(nik_birth_date, tanggal_lahir, nik_sex, jenis_kelamin)`` the
     "different" level is split: different NIKs that *each agree* with their own record's birth
     date and sex (level 0) are strong evidence of two people, while a different NIK that does
-    not fit its record (a copied family member's NIK, a damaged one) is weak evidence (level 1).
-    The higher levels move up by one.
+    not fit its record (a copied family member's NIK, a damaged one) is weak evidence (level 1);
+    one typo is level 2; the *same* NIK on records of which one contradicts it (its birth date
+    or sex differ from the NIK's) is level 3 (a copied NIK: father and son of one name on one
+    card), and the plain exact match is level 4.
 
     >>> recs = pd.DataFrame({"nik": ["3375014508900001", "3375014508900001",
     ...                              "3375014508900002", "3375015408900001", "123"]})
@@ -506,7 +508,8 @@ class IdNumberComparison(Comparison):
     def level_names(self) -> tuple[str, ...]:
         if self.consistency_columns:
             return ("different, both consistent with their records", "different",
-                    "one typo or transposition", "exact")
+                    "one typo or transposition", "exact, but contradicts a record (copied NIK?)",
+                    "exact")
         return ("different", "one typo or transposition", "exact")
 
     def prepare(self, records):
@@ -518,6 +521,7 @@ class IdNumberComparison(Comparison):
         if self.consistency_columns:
             nik_dob, dob, nik_sex, sex = (_col(records, c, self.name).astype("string") for c in self.consistency_columns)
             prep["credible"] = ((nik_dob == dob) & (nik_sex == sex)).fillna(False).to_numpy(dtype=bool)
+            prep["contradicts"] = ((nik_dob != dob) | (nik_sex != sex)).fillna(False).to_numpy(dtype=bool)
         return prep
 
     def score(self, prep, left, right, *, workers=1):
@@ -538,7 +542,10 @@ class IdNumberComparison(Comparison):
             # two different NIKs each carrying its own record's birth date and sex are two
             # credible identities: strong evidence of two people (not a typo, not a copied NIK)
             both = prep["credible"][left] & prep["credible"][right]
-            out = np.where(out == 0, np.where(both, 0, 1), out + 1).astype(np.int8)
+            # the same NIK on a record whose birth date or sex it contradicts: a NIK copied from
+            # a family member (a father and son of one name share a card and a NIK)
+            copied = prep["contradicts"][left] | prep["contradicts"][right]
+            out = np.select([out == 0, out == 1, copied], [np.where(both, 0, 1), 2, 3], 4).astype(np.int8)
         out[miss] = MISSING
         return out
 
