@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 __all__ = ["FellegiSunter", "level_patterns", "random_pairs", "u_from_random_pairs", "train_by_sessions",
            "term_frequency_adjustments"]
@@ -163,6 +163,12 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         self.m_init = m_init
         self.m_from_labels = m_from_labels
 
+    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags
+        tags = super().__sklearn_tags__()
+        # comparison levels are small integer categories (-1 = missing), not measurements
+        tags.input_tags.categorical = True
+        return tags
+
     # -- helpers -------------------------------------------------------------------------
 
     def _check_params(self) -> None:
@@ -195,9 +201,8 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         else:
             if fitting and hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
-            arr = np.asarray(X)
-        if arr.ndim != 2:
-            raise ValueError(f"Expected a 2D array of comparison levels, got shape {arr.shape}")
+            # sklearn's own checks and messages for sparse, complex, 1-D or empty input
+            arr = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_features=1)
         if arr.dtype.kind == "f":
             if np.isnan(arr).any() or np.isinf(arr).any():
                 raise ValueError("Input X contains NaN or infinity; use -1 for a missing level")
@@ -255,6 +260,15 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
             counts = np.bincount(inv, weights=sw, minlength=len(pats))
 
         if y is not None and self.m_from_labels:
+            from sklearn.utils.multiclass import type_of_target
+
+            if len(y) != len(arr):
+                raise ValueError(f"X has {len(arr)} rows but y has {len(y)} labels")
+            if type_of_target(y) not in ("binary",):
+                raise ValueError(
+                    f"FellegiSunter(m_from_labels=True) needs binary match labels (0/1); got target type "
+                    f"{type_of_target(y)!r}"
+                )
             yv = np.asarray(y).astype(bool)
             self.m_ = self._level_freq(arr[yv], None)
             self.u_ = self._level_freq(arr[~yv], None)
