@@ -123,3 +123,16 @@ def test_worst_errors_are_real_errors(run):
     ml = we[we["kind"] == "missed link"]
     assert (ml["true_l"] == ml["true_r"]).all() and (ml["person_l"] != ml["person_r"]).all()
     assert we.attrs["counts"]["false merge"] >= len(fm)
+
+
+def test_explanation_includes_term_frequency_and_matches_the_run():
+    import regsosek_link as rl
+    from regsosek_link.datasets import make_sources
+
+    syn = make_sources(n_people=800, random_state=5)
+    r = rl.link(syn.sources, columns=syn.mappings, one_record_per_person=("siak",))
+    exact = np.flatnonzero(r.levels["nama"].to_numpy() == 5)[:3]
+    for k in exact:
+        e = explain_pair(r, int(r.pairs["left"][k]), int(r.pairs["right"][k]))
+        assert "tf_nama" in set(e["comparison"])
+        assert e.attrs["match_weight"] == pytest.approx(r.weight[k], abs=1e-9)

@@ -156,6 +156,22 @@ def explain_pair(result: LinkResult, left: RecordRef, right: RecordRef) -> pd.Da
             "u": float(model.u_[k][lvl]) if lvl >= 0 else np.nan,
             "weight": float(contrib[name].iloc[0]),
         })
+    # term-frequency adjustments (a common name agreeing counts for less), as the pipeline adds them
+    from .classify import term_frequency_adjustments
+
+    lv = pd.DataFrame({k: [v] for k, v in levels.items()}, dtype=np.int8)
+    tf = term_frequency_adjustments(result.records, pd.DataFrame({"left": [i], "right": [j]}), lv,
+                                    result.config.comparisons, model)
+    for col in tf.columns:
+        name = col[len("tf_"):]
+        cols = [c for c in by_name[name].columns if c in recs.columns][:1]
+        rows.append({
+            "comparison": col, "columns": ", ".join(cols),
+            "value_l": _joined(recs.iloc[0], cols), "value_r": _joined(recs.iloc[1], cols),
+            "level": levels[name], "label": "term frequency of the agreeing value",
+            "m": np.nan, "u": np.nan, "weight": float(tf[col].iloc[0]),
+        })
+    contrib = pd.concat([contrib, tf], axis=1)
     prior = float(model.prior_weight_)
     total = float(contrib.to_numpy().sum(axis=1)[0] + prior)  # as the pipeline adds them
     empty = {"columns": "", "value_l": "", "value_r": "", "level": pd.NA, "label": "", "m": np.nan, "u": np.nan}
