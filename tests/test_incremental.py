@@ -43,7 +43,7 @@ def test_block_new_equals_full_blocking_restricted_to_new_records(synthetic, sha
     keep = is_new[full["left"].to_numpy()] | is_new[full["right"].to_numpy()]
     expected = full[keep].reset_index(drop=True)
     got = block_new(records, is_new, default_blocking_rules(), single_record_sources=single, max_block_size=50)
-    pd.testing.assert_frame_equal(got, expected[["left", "right", "rule"]], check_dtype=False)
+    pd.testing.assert_frame_equal(got, expected[["left", "right", "rule", "rules"]], check_dtype=False)
 
 
 OLD = {
@@ -87,3 +87,37 @@ def test_model_json_round_trip():
     back = model_from_json(model_to_json(m))
     X = pd.DataFrame({"nik": [1, 0, -1], "nama": [1, 1, 0], "tanggal_lahir": [1, -1, 0]})
     np.testing.assert_array_equal(back.predict_proba(X), m.predict_proba(X))
+
+
+def test_update_keeps_unchanged_golden_rows_and_rebuilds_the_rest(tmp_path):
+    path = tmp_path / "r.duckdb"
+    Linker(config("siak", "dtks"), model=model()).run(OLD, store=path)
+    upd = Linker(config(), model=model()).update(path, NEW)
+    from regsosek_link.registry import golden_records
+
+    full = golden_records(upd.records, upd.membership["person_id"].to_numpy(), single_record_sources=["siak"],
+                          priorities={s: {"*": 100} for s in ("siak", "dtks", "bpjs")})
+    pd.testing.assert_frame_equal(upd.registry.reset_index(drop=True), full, check_dtype=False)
+    pd.testing.assert_frame_equal(RegistryStore(path).registry().astype("string"), full.astype("string"))
+
+
+def test_update_retrain_trains_like_a_full_run(synthetic, tmp_path):
+    from regsosek_link.model_io import model_from_dict
+    from regsosek_link.store import _load_model
+    import json
+
+    cfg, records = synthetic
+    datasets = pytest.importorskip("regsosek_link.datasets")
+    syn = datasets.make_sources(n_people=600, random_state=3)
+    old = {k: v.iloc[: int(len(v) * 0.8)] for k, v in syn.sources.items()}
+    new = {k: v.iloc[int(len(v) * 0.8):] for k, v in syn.sources.items()}
+    path = tmp_path / "r.duckdb"
+    Linker(cfg).run(old, store=path)
+    upd = Linker(cfg).update(path, new, retrain=True)
+    assert "rules" in upd.pairs.columns and upd.model.n_iter_ == 0  # train_by_sessions' model
+    assert 0 < upd.model.lambda_ < 0.01                               # prior over all pairs with a new record
+    stored = json.loads(RegistryStore(path).runs()["model"].iloc[-1])
+    assert stored["format"] == "regsosek_link.fellegi_sunter"          # model_io JSON
+    back = _load_model(json.dumps(stored))
+    np.testing.assert_allclose(back.predict_proba(upd.levels), upd.model.predict_proba(upd.levels))
+    assert model_from_dict(stored).comparisons == cfg.comparisons

@@ -20,6 +20,7 @@ never issued before.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -32,12 +33,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .block import BlockOn, SortedNeighbourhood, _rule_codes, block
-from .classify import FellegiSunter
+from .block import BlockOn, SortedNeighbourhood, _KeyCache, _rule_codes, block
+from .classify import FellegiSunter, term_frequency_adjustments, train_by_sessions, u_from_random_pairs
 from .cluster import cluster_records, hash_id
 from .compare import compare
 from .config import LinkConfig
+from .errors import ModelError
 from .ingest import read_sources
+from .model_io import model_from_dict, model_to_dict
 from .registry import golden_records, households_table, links_table, membership_table
 from .review import DECISION_COLUMNS, decision_pairs, read_decisions
 from .standardise import standardise
@@ -204,11 +207,11 @@ def block_new(
     src = pd.factorize(records["source"].astype(str))[0] if "source" in records.columns else np.zeros(n, int)
     srcname = records["source"].astype(str).to_numpy() if "source" in records.columns else np.full(n, "")
     single = np.isin(srcname, list(single_record_sources))
-    seen = np.empty(0, np.int64)
-    out_l, out_r, out_rule = [], [], []
+    cache = _KeyCache(records)
+    out_code, out_rule = [], []
     for i, rule in enumerate(rules):
         if isinstance(rule, BlockOn):
-            rows, codes, _ = _rule_codes(records, rule.keys)
+            rows, codes, _ = _rule_codes(records, rule.keys, cache)
             sizes = np.bincount(codes) if len(codes) else np.zeros(0, np.int64)
             keep = sizes[codes] <= max_block_size if len(codes) else np.zeros(0, bool)
             rows, codes = rows[keep], codes[keep]
@@ -236,17 +239,19 @@ def block_new(
             ok &= same
         ok &= ~(same & single[lo])
         code = np.unique(lo[ok] * n + hi[ok])
-        new = code[~np.isin(code, seen, assume_unique=True)] if len(seen) else code
-        seen = np.union1d(seen, new)
-        out_l.append(new // n)
-        out_r.append(new % n)
-        out_rule.append(np.full(len(new), i, np.int8))
-    left = np.concatenate(out_l) if out_l else np.empty(0, np.int64)
-    right = np.concatenate(out_r) if out_r else np.empty(0, np.int64)
-    rule_ix = np.concatenate(out_rule) if out_rule else np.empty(0, np.int8)
-    order = np.lexsort((right, left))
-    return pd.DataFrame({"left": left[order].astype(np.int64), "right": right[order].astype(np.int64),
-                         "rule": rule_ix[order]})
+        out_code.append(code)
+        out_rule.append(np.full(len(code), i, np.int64))
+    # union as in block(): the first rule of each pair and the bit mask of every rule
+    allc = np.concatenate(out_code) if out_code else np.empty(0, np.int64)
+    rid = np.concatenate(out_rule) if out_rule else np.empty(0, np.int64)
+    order = np.lexsort((rid, allc))
+    allc, rid = allc[order], rid[order]
+    start = np.flatnonzero(np.r_[True, allc[1:] != allc[:-1]]) if len(allc) else np.zeros(0, np.int64)
+    mask = (np.bitwise_or.reduceat(np.left_shift(np.int64(1), np.minimum(rid, 62)), start) if len(start)
+            else np.zeros(0, np.int64))
+    uniq = allc[start]
+    return pd.DataFrame({"left": (uniq // n).astype(np.int64), "right": (uniq % n).astype(np.int64),
+                         "rule": rid[start].astype(np.int8), "rules": mask})
 
 
 # ----------------------------------------------------------------------------------------
@@ -276,6 +281,24 @@ def model_to_json(model: FellegiSunter) -> str:
     })
 
 
+def _dump_model(model: FellegiSunter, cfg: LinkConfig) -> str | None:
+    """The model as :mod:`regsosek_link.model_io` JSON (the store's own format when the
+    model does not score the config's comparisons, e.g. a hand-built one)."""
+    if not hasattr(model, "m_"):
+        return None
+    try:
+        return json.dumps(model_to_dict(model, comparisons=cfg.comparisons, threshold=cfg.threshold))
+    except ModelError:
+        return model_to_json(model)
+
+
+def _load_model(text: str) -> FellegiSunter:
+    d = json.loads(text)
+    if "format" in d:
+        return model_from_dict(d, where="the stored model").model
+    return model_from_json(text)
+
+
 def model_from_json(text: str) -> FellegiSunter:
     d = json.loads(text)
     m = FellegiSunter(**d["params"])
@@ -295,15 +318,24 @@ def model_from_json(text: str) -> FellegiSunter:
 # the store
 
 
+@functools.cache
 def _clean_dtypes() -> dict[str, Any]:
     empty = pd.DataFrame({"source": [], "record_id": []}, dtype="string")
     return standardise(empty).dtypes.to_dict()
 
 
-def _score(model: FellegiSunter, levels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def _score(model: FellegiSunter, levels: pd.DataFrame, records: pd.DataFrame | None = None,
+           pairs: pd.DataFrame | None = None, cfg: LinkConfig | None = None,
+           ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Probability, weight and contributions of each pair, with term-frequency adjustments
+    (over all ``records``) as a full run makes them."""
     if len(levels) == 0:
         return np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index, columns=list(levels.columns), dtype=float)
     contrib = model.contributions(levels)
+    if records is not None and pairs is not None and cfg is not None:
+        tf = term_frequency_adjustments(records, pairs, levels, cfg.comparisons, model)
+        if tf.shape[1]:
+            contrib = pd.concat([contrib, tf], axis=1)
     weight = contrib.to_numpy().sum(axis=1) + model.prior_weight_
     prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
     return prob, weight, contrib
@@ -316,6 +348,28 @@ def _priorities(cfg: LinkConfig) -> dict[str, dict[str, int]]:
         d.update(s.field_priority)
         out[s.name] = d
     return out
+
+
+def _train(records: pd.DataFrame, old: pd.DataFrame, pairs: pd.DataFrame, levels: pd.DataFrame,
+           cfg: LinkConfig) -> FellegiSunter:
+    """Train on an update's pairs the way a full run trains (``u`` from random pairs, ``m``
+    by EM sessions per blocking rule, the prior over every pair that has a new record)."""
+    from .pipeline import _blocked_comparisons, _n_all_pairs
+
+    u = u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs, random_state=cfg.random_state)
+    n_all = _n_all_pairs(records, cfg) - _n_all_pairs(old, cfg)
+    return train_by_sessions(levels, pairs["rules"].to_numpy(), blocked=_blocked_comparisons(cfg), u=u,
+                             n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
+
+
+def _golden_options(cfg: LinkConfig) -> dict[str, Any]:
+    return {"priorities": _priorities(cfg), "as_of": {s.name: s.as_of for s in cfg.sources if s.as_of},
+            "single_record_sources": [s.name for s in cfg.sources if s.one_record_per_person]}
+
+
+def _survivorship_of(sources: Any) -> list[tuple[Any, ...]]:
+    return sorted((s.name, s.priority, sorted(s.field_priority.items()), s.one_record_per_person, s.as_of)
+                  for s in sources)
 
 
 def _keys(frame: pd.DataFrame, s: str = "source", r: str = "record_id") -> pd.Series:
@@ -398,10 +452,10 @@ class RegistryStore:
 
     def model(self) -> FellegiSunter | None:
         """The model of the latest run that trained one."""
-        runs = self.runs()
-        if runs.empty or runs["model"].isna().all():
+        runs = self._read("runs", "where model is not null order by run_id desc limit 1")
+        if runs.empty:
             return None
-        return model_from_json(runs["model"].dropna().iloc[-1])
+        return _load_model(runs["model"].iloc[0])
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -436,7 +490,7 @@ class RegistryStore:
                             links=result.links, kind=kind, t0=time.perf_counter())
 
     def _finish(self, result: LinkResult, *, labels: np.ndarray, weakest: np.ndarray, links: pd.DataFrame,
-                kind: str, t0: float, n_kept_records: int = 0) -> LinkResult:
+                kind: str, t0: float, n_kept_records: int = 0, new_links: pd.DataFrame | None = None) -> LinkResult:
         import dataclasses
 
         cfg, records = result.config, result.records.reset_index(drop=True)
@@ -453,9 +507,14 @@ class RegistryStore:
             issued = set(ch["person_id"].astype(str))
             born = ch[ch["change"].isin(["new", "split_from"])].groupby("person_id")["run_id"].min()
             first_seen = {str(k): int(v) for k, v in born.items()}
-        pid, changes = assign_person_ids(_keys(records), labels, previous, issued=issued, first_seen=first_seen)
+        keys = _keys(records)
+        pid, changes = assign_person_ids(keys, labels, previous, issued=issued, first_seen=first_seen)
         membership = membership_table(records, pid, weakest)
-        reg = golden_records(records, pid, priorities=_priorities(cfg))
+        reg = None
+        if kind == "update" and previous is not None and self._same_survivorship(cfg, runs):
+            reg = self._golden_incremental(records, keys, pid, previous, cfg)
+        if reg is None:
+            reg = golden_records(records, pid, **_golden_options(cfg))
         hh = households_table(reg, records, pid)
         changes.insert(0, "run_id", run_id)
         changes.insert(len(changes.columns), "seq", np.arange(len(changes), dtype=np.int64))
@@ -465,7 +524,7 @@ class RegistryStore:
             "finished_at": datetime.now(timezone.utc).isoformat(), "n_records": len(records), "n_persons": len(reg),
             "n_new": int(counts.get("new", 0)), "n_merged": int(counts.get("merged_into", 0)),
             "n_split": int(counts.get("split_from", 0)), "n_removed": int(counts.get("removed", 0)),
-            "config": cfg.to_json(), "model": model_to_json(result.model) if hasattr(result.model, "m_") else None,
+            "config": cfg.to_json(), "model": _dump_model(result.model, cfg),
             "seconds": time.perf_counter() - t0,
         }])
         # an update appends its new records (rows n_kept_records..) to the stored ones
@@ -498,6 +557,41 @@ class RegistryStore:
         return dataclasses.replace(result, records=records, membership=membership, registry=reg,
                                    households=hh, links=links)
 
+    def _same_survivorship(self, cfg: LinkConfig, runs: pd.DataFrame) -> bool:
+        """Whether the stored golden records were chosen with ``cfg``'s survivorship settings."""
+        if runs.empty:
+            return False
+        try:
+            stored = LinkConfig.from_dict(json.loads(runs["config"].iloc[-1]))
+        except Exception:  # an older or foreign config: rebuild everything
+            return False
+        return _survivorship_of(stored.sources) == _survivorship_of(cfg.sources)
+
+    def _golden_incremental(self, records: pd.DataFrame, keys: pd.Series, pid: np.ndarray,
+                            previous: pd.DataFrame, cfg: LinkConfig) -> pd.DataFrame | None:
+        """Golden records rebuilt only for persons whose records changed; the stored rows of
+        every other person are kept as they are."""
+        pid = np.asarray(pid, dtype=object).astype(str)
+        at = pd.Index(previous["key"].to_numpy()).get_indexer(keys.to_numpy())
+        prev_pid = np.where(at >= 0, previous["person_id"].to_numpy(dtype=object)[np.maximum(at, 0)], None)
+        codes, persons = pd.factorize(pid)
+        n_now = np.bincount(codes, minlength=len(persons))
+        n_same = np.bincount(codes, weights=(prev_pid == pid).astype(float), minlength=len(persons))
+        n_before = previous["person_id"].value_counts().reindex(persons).fillna(0).to_numpy()
+        unchanged = (n_same == n_now) & (n_before == n_now)
+        rows = np.flatnonzero(~unchanged[codes])
+        opts = _golden_options(cfg)
+        fresh = golden_records(records.iloc[rows], pid[rows], **opts)
+        stored = self._read("registry")
+        if stored.empty or list(stored.columns) != list(fresh.columns):
+            return None
+        kept = stored[stored["person_id"].isin(persons[unchanged])]
+        if len(kept) != int(unchanged.sum()):
+            return None
+        reg = pd.concat([fresh, kept.astype(fresh.dtypes.to_dict())], ignore_index=True)
+        log.info("golden records: %d rebuilt, %d kept", len(fresh), len(kept))
+        return reg.sort_values("person_id", kind="mergesort").reset_index(drop=True)
+
     # -- incremental -----------------------------------------------------------------------
 
     def update(
@@ -513,8 +607,11 @@ class RegistryStore:
         """Link a new batch against the stored registry and persist the result.
 
         Only pairs with at least one new record are made (:func:`block_new`), compared
-        and scored, with ``model``, else the stored model (``retrain=True``: EM on the new
-        pairs). The stored accepted links among old records are reused, and everything is
+        and scored, with ``model``, else the stored model (``retrain=True``: trained on the
+        new pairs as a full run trains, see :func:`regsosek_link.classify.train_by_sessions`).
+        Only the records the new pairs touch are compared. Golden records are rebuilt only for
+        persons whose records changed (all of them when the sources' survivorship settings
+        changed since the last run). The stored accepted links among old records are reused, and everything is
         re-clustered with the constraints and all stored reviewers' decisions.
 
         ``data`` maps source names of ``config`` to the batch's rows (sources not in
@@ -555,13 +652,18 @@ class RegistryStore:
         pairs = block_new(records, is_new, config.blocking_rules, link_type=config.link_type,
                           single_record_sources=single, max_block_size=config.max_block_size)
         t = tick("block", t)
-        levels = compare(records, pairs, config.comparisons, chunk_size=config.chunk_size)
+        # compare only the records the pairs touch (comparisons are per pair: same levels)
+        involved = np.unique(np.r_[pairs["left"].to_numpy(), pairs["right"].to_numpy()])
+        local = pd.DataFrame({"left": np.searchsorted(involved, pairs["left"].to_numpy()),
+                              "right": np.searchsorted(involved, pairs["right"].to_numpy())}, index=pairs.index)
+        levels = compare(records.iloc[involved].reset_index(drop=True), local, config.comparisons,
+                         chunk_size=config.chunk_size)
         t = tick("compare", t)
         if model is None and not retrain:
             model = self.model()
         if model is None or (retrain and len(levels)):
-            model = FellegiSunter(threshold=config.threshold).fit(levels)
-        prob, weight, contrib = _score(model, levels)
+            model = _train(records, old, pairs, levels, config)
+        prob, weight, contrib = _score(model, levels, records, pairs, config)
         t = tick("classify", t)
         stored_links = self.links()
         pos = pd.Series(np.arange(len(records)), index=_keys(records).to_numpy())
