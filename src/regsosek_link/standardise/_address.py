@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import STRING, as_string, ascii_upper, collapse_spaces, map_distinct
+from ._common import STRING, ascii_upper, collapse_spaces, map_distinct
 
 _NUM = r"0*(\d{1,3})"
 #: RT and RW written together: "RT 01/RW 02", "RT/RW 001/002", "RT.1 RW.2", "001/002".
@@ -94,14 +94,14 @@ def parse_rt_rw(
     for col, is_rt in ((rt, True), (rw, False)):
         if col is None:
             continue
-        one = map_distinct(as_string(col), _parse_one)
+        one = map_distinct(col, _parse_one)
         if is_rt:
             out_rt = out_rt.fillna(one["plain"].fillna(one["rt"]))
             out_rw = out_rw.fillna(one["rw"])
         else:
             out_rw = out_rw.fillna(one["plain"].fillna(one["rw"]))
     if combined is not None:
-        both = map_distinct(as_string(combined), _parse_combined)
+        both = map_distinct(combined, _parse_combined)
         out_rt = out_rt.fillna(both["rt"])
         out_rw = out_rw.fillna(both["rw"])
     return pd.DataFrame({"rt": out_rt.astype("Int16"), "rw": out_rw.astype("Int16")}, index=index)
@@ -149,8 +149,7 @@ def clean_address(values: pd.Series) -> pd.DataFrame:
     >>> clean_address(pd.Series(["Jl. Merdeka No.12A RT 01/RW 02", "gg. mawar"])).values.tolist()
     [['JALAN MERDEKA', '12A', 1, 2], ['GANG MAWAR', <NA>, <NA>, <NA>]]
     """
-    s = as_string(values)
-    return map_distinct(s, _clean_address)
+    return map_distinct(values, _clean_address)
 
 
 def _clean_address(s: pd.Series) -> pd.DataFrame:
@@ -181,8 +180,7 @@ def clean_place(values: pd.Series) -> pd.Series:
     >>> clean_place(pd.Series(["Kab. Bogor", "KOTA BOGOR", "Kabupaten  Semarang", "Kec. Pekalongan Barat"])).tolist()
     ['KAB BOGOR', 'KOTA BOGOR', 'KAB SEMARANG', 'PEKALONGAN BARAT']
     """
-    s = as_string(values)
-    return map_distinct(s, _clean_place).astype(STRING).rename(values.name if isinstance(values, pd.Series) else None)
+    return map_distinct(values, _clean_place).astype(STRING).rename(values.name if isinstance(values, pd.Series) else None)
 
 
 def _clean_place(s: pd.Series) -> pd.Series:

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 STRING = "string"
+
+
+def _to_string(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.dt.strftime("%Y-%m-%d").astype(STRING)
+    if values.dtype == STRING:
+        return values
+    return values.astype(STRING)
 
 
 def as_string(values: pd.Series | None, *, index: pd.Index | None = None) -> pd.Series:
@@ -18,13 +32,7 @@ def as_string(values: pd.Series | None, *, index: pd.Index | None = None) -> pd.
         return pd.Series(pd.NA, index=index, dtype=STRING)
     if not isinstance(values, pd.Series):
         values = pd.Series(values, index=index)
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(
-        values.dtype
-    ):
-        s = values.dt.strftime("%Y-%m-%d").astype(STRING)
-    else:
-        s = values.astype(STRING)
-    s = s.str.strip()
+    s = _to_string(values).str.strip()
     return s.mask(s == "", pd.NA)
 
 
@@ -48,11 +56,189 @@ def collapse_spaces(s: pd.Series) -> pd.Series:
 def map_distinct(s: pd.Series, func) -> pd.Series:  # type: ignore[no-untyped-def]
     """Apply a vectorised ``func`` (Series -> Series or DataFrame) to distinct values only.
 
-    The result is re-expanded to ``s``'s index; <NA> inputs are passed through ``func`` once.
+    ``func`` sees the distinct values of ``as_string(s)`` (a ``string`` Series with a
+    RangeIndex; <NA> at most once), so ``s`` need not be converted first. The result is
+    re-expanded to ``s``'s index.
     """
-    codes, uniques = pd.factorize(s, use_na_sentinel=False)
-    u = pd.Series(uniques, dtype=s.dtype)
-    res = func(u)
+    codes, u = factorize(s)
+    index = s.index if isinstance(s, pd.Series) else pd.RangeIndex(len(codes))
+    return expand(func(u), codes, index)
+
+
+def string_series(values: "pa.Array | list | np.ndarray", index: pd.Index | None = None) -> pd.Series:
+    """A ``string`` (python storage) Series from a pyarrow string array or a list/array (None -> <NA>)."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        arr = pd.StringDtype("python").__from_arrow__(values)
+    else:
+        arr = pd.array(np.asarray(values, dtype=object), dtype=STRING)
+    return pd.Series(arr, index=index, dtype=STRING)
+
+
+def to_arrow(s: pd.Series) -> pa.Array:
+    """A ``string`` Series as one pyarrow string array (<NA> -> null)."""
+    a = s.array
+    if isinstance(a, pd.arrays.StringArray) and a.dtype.storage == "python":
+        # its object array holds str or pd.NA only: skip pandas' copy-and-mask conversion
+        arr = pa.array(a._ndarray, type=pa.string(), from_pandas=True)
+    else:
+        arr = pa.array(s.astype(STRING).array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tuple[np.ndarray, pd.Series]:
+    """Distinct values of ``as_string(values)`` and codes into them.
+
+    Returns ``(codes, uniques)``: ``uniques`` is a ``string`` Series (RangeIndex) of the
+    distinct stripped values, empty strings as <NA> (at most once), and
+    ``as_string(values)`` equals ``uniques.take(codes)``. Hashing is done by pyarrow on
+    the raw values and stripping once per distinct raw value, so a column of a million
+    values costs a few tenths of a second.
+    """
+    if values is None or not isinstance(values, pd.Series):
+        values = as_string(values, index=index)
+    s = _to_string(values)
+    try:
+        arr = to_arrow(s)
+    except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates: pandas' own hashing
+        s = as_string(s)
+        codes, u = pd.factorize(s, use_na_sentinel=False)
+        return codes.astype(np.intp, copy=False), pd.Series(u, dtype=STRING)
+    enc = pc.dictionary_encode(arr)
+    raw_u = enc.dictionary.to_pylist()
+    stripped = [x.strip() or None for x in raw_u]
+    if stripped == raw_u:  # nothing to strip, nothing empty
+        remap = np.arange(len(raw_u), dtype=np.intp)
+        uniq: list = raw_u
+    else:
+        enc2 = pc.dictionary_encode(pa.array(stripped, type=pa.string()))
+        remap = enc2.indices.fill_null(-1).to_numpy().astype(np.intp)
+        uniq = enc2.dictionary.to_pylist()
+    ind = enc.indices
+    if ind.null_count:
+        ix = ind.fill_null(0).to_numpy().astype(np.intp)
+        codes = np.append(remap, -1)[np.where(ind.is_null().to_numpy(zero_copy_only=False), len(remap), ix)]
+    else:
+        codes = remap[ind.to_numpy()] if len(ind) else np.zeros(0, dtype=np.intp)
+    if (codes < 0).any():
+        codes[codes < 0] = len(uniq)
+        uniq = uniq + [None]
+    return codes, string_series(uniq)
+
+
+def expand(res: pd.Series | pd.DataFrame, codes: np.ndarray, index: pd.Index):
+    """Re-expand a per-distinct-value result (positional) to the rows of ``codes``."""
     out = res.take(codes)
-    out.index = s.index
+    out.index = index
+    return out
+
+
+def ascii_upper_arrow(arr: pa.Array) -> pa.Array:
+    """:func:`ascii_upper` on a pyarrow string array (pure ASCII values on the fast path)."""
+    if len(arr) == 0 or pc.all(pc.string_is_ascii(arr)).as_py() in (True, None):
+        return pc.ascii_upper(arr)
+    return pa.array(
+        [None if x is None else x.upper() if x.isascii()
+         else unicodedata.normalize("NFKD", x).encode("ascii", "ignore").decode("ascii").upper()
+         for x in arr.to_pylist()],
+        type=pa.string(),
+    )
+
+
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_NS_MIN = np.datetime64("1677-09-22", "D")  # pandas' nanosecond range, whole days
+_NS_MAX = np.datetime64("2262-04-11", "D")
+
+
+def civil_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which (year, month, day) are real dates, and those dates as ``datetime64[D]``.
+
+    The same as ``pd.to_datetime(DataFrame(year=, month=, day=), errors="coerce")`` (a
+    date outside pandas' nanosecond range is not valid), without the per-row parsing.
+    """
+    y = np.asarray(year, dtype=np.int64)
+    m = np.asarray(month, dtype=np.int64)
+    d = np.asarray(day, dtype=np.int64)
+    month_ok = (m >= 1) & (m <= 12)
+    mm = np.where(month_ok, m, 1)
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    dim = _DAYS_IN_MONTH[mm - 1] + ((mm == 2) & leap)
+    ok = month_ok & (d >= 1) & (d <= dim) & (y >= 1677) & (y <= 2262)
+    yy = np.where(ok, y, 1970)
+    dates = (
+        (yy - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (np.where(ok, mm, 1) - 1)
+    ).astype("datetime64[D]") + (np.where(ok, d, 1) - 1)
+    ok &= (dates >= _NS_MIN) & (dates <= _NS_MAX)
+    return ok, dates
+
+
+def iso_strings(dates: np.ndarray) -> np.ndarray:
+    """``datetime64[D]`` -> ``YYYY-MM-DD`` strings (object array)."""
+    return np.datetime_as_string(dates, unit="D").astype(object)
+
+
+# Regex kernels on pyarrow (RE2) for "plain" values: printable ASCII only, no control
+# characters. On that alphabet RE2 and Python's re agree for the patterns used here (\s is
+# a space, \d an ASCII digit, $ the end of the text); other values go through Python's re.
+_NOT_PLAIN = r"[^\x20-\x7e]"
+_GROUP = re.compile(r"(?<!\\)\((?!\?)")
+
+
+def _plain(arr: pa.Array) -> np.ndarray:
+    return ~pc.match_substring_regex(arr, _NOT_PLAIN).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def extract_rows(s: pd.Series, pattern: str) -> pd.DataFrame:
+    """``s.str.extract(pattern).dropna()``: the rows where every group matched, in order."""
+    arr = to_arrow(s)
+    n_groups = re.compile(pattern).groups
+    plain = _plain(arr)
+    counter = iter(range(n_groups))
+    named = _GROUP.sub(lambda _m: f"(?P<g{next(counter)}>", pattern)
+    res = pc.extract_regex(arr, named)
+    hit = (res.is_valid().to_numpy(zero_copy_only=False) & plain)
+    cols = {k: res.field(k).to_numpy(zero_copy_only=False) for k in range(n_groups)}
+    if not plain.all():
+        slow_pos = np.flatnonzero(~plain)
+        slow = s.iloc[slow_pos].str.extract(pattern)
+        ok = slow.notna().all(axis=1).to_numpy()
+        hit[slow_pos[ok]] = True
+        for k in range(n_groups):
+            cols[k] = cols[k].astype(object)
+            cols[k][slow_pos[ok]] = slow[k].to_numpy(dtype=object)[ok]
+    pos = np.flatnonzero(hit)
+    return pd.DataFrame({k: pd.array(v[pos], dtype=STRING) for k, v in cols.items()}, index=s.index[pos])
+
+
+def fullmatch_mask(s: pd.Series, pattern: str) -> np.ndarray:
+    """``s.str.fullmatch(pattern)`` as a bool array, <NA> -> False."""
+    return _match_mask(s, pattern, full=True)
+
+
+def contains_mask(s: pd.Series, pattern: str) -> np.ndarray:
+    """``s.str.contains(pattern)`` as a bool array, <NA> -> False."""
+    return _match_mask(s, pattern, full=False)
+
+
+def _match_mask(s: pd.Series, pattern: str, *, full: bool) -> np.ndarray:
+    arr = to_arrow(s)
+    plain = _plain(arr)
+    pat = f"^(?:{pattern})$" if full else pattern
+    out = pc.match_substring_regex(arr, pat).fill_null(False).to_numpy(zero_copy_only=False).copy()
+    if not plain.all():
+        rest = s.iloc[np.flatnonzero(~plain)]
+        rx = rest.str.fullmatch(pattern) if full else rest.str.contains(pattern, regex=True)
+        out[~plain] = rx.fillna(False).to_numpy(dtype=bool)
+    return out
+
+
+def replace_re(s: pd.Series, pattern: str, repl: str) -> pd.Series:
+    """``s.str.replace(pattern, repl, regex=True)`` (``repl`` without group references)."""
+    arr = to_arrow(s)
+    plain = _plain(arr)
+    fast = pc.replace_substring_regex(arr, pattern, repl.replace("\\", "\\\\"))
+    if plain.all():
+        return string_series(fast, index=s.index)
+    out = string_series(fast, index=s.index)
+    rest = s.iloc[np.flatnonzero(~plain)]
+    out.iloc[np.flatnonzero(~plain)] = rest.str.replace(pattern, repl, regex=True)
     return out

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import STRING, as_string, ascii_upper, map_distinct
+from ._common import (
+    STRING, ascii_upper_arrow, civil_dates, expand, extract_rows, factorize, fullmatch_mask, iso_strings,
+    string_series, to_arrow,
+)
 
 DATE_STATUSES: tuple[str, ...] = (
     "ok", "missing", "unparsed", "impossible", "future",
@@ -86,18 +89,26 @@ def parse_date(values: pd.Series, *, reference_date: str | None = None) -> pd.Da
     if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values.dtype):
         s = values.dt.strftime("%Y-%m-%d").astype(STRING)
     else:
-        s = as_string(values)
-    return map_distinct(s, lambda u: _parse(u, ref))
+        s = values
+    codes, u = factorize(s)
+    index = values.index if isinstance(values, pd.Series) else pd.RangeIndex(len(codes))
+    return expand(_parse(u, ref), codes, index)
+
+
+def parse_date_distinct(u: pd.Series, *, reference_date: str | None = None) -> pd.DataFrame:
+    """:func:`parse_date` of distinct, stripped values (positional result)."""
+    ref = pd.Timestamp(reference_date) if reference_date is not None else pd.Timestamp.today().normalize()
+    return _parse(u.reset_index(drop=True), ref)
 
 
 def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
     idx = s.index
     n = len(s)
-    u = ascii_upper(s).reset_index(drop=True)  # positions as index
+    u = string_series(ascii_upper_arrow(to_arrow(s)))  # positions as index
     year = np.full(n, -1, dtype=np.int64)
     month = np.full(n, -1, dtype=np.int64)
     day = np.full(n, -1, dtype=np.int64)
-    missing = (u.isna() | u.str.fullmatch(r"[0\-/. :]*|NAN|NAT|NONE|NULL|-").fillna(True)).to_numpy()
+    missing = u.isna().to_numpy() | fullmatch_mask(u, r"[0\-/. :]*|NAN|NAT|NONE|NULL|-")
     todo = ~missing
 
     def fill(mask_idx: np.ndarray, y: np.ndarray, m: np.ndarray, d: np.ndarray) -> None:
@@ -112,7 +123,7 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
         rest = pending()
         if rest.empty:
             break
-        ex = rest.str.extract(pattern).dropna()
+        ex = extract_rows(rest, pattern)
         if ex.empty:
             continue
         where = ex.index.to_numpy()
@@ -132,7 +143,7 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
         rest = pending()
         if rest.empty:
             break
-        ex = rest.str.extract(pattern).dropna()
+        ex = extract_rows(rest, pattern)
         if ex.empty:
             continue
         if order == "dmy":
@@ -154,7 +165,7 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
     # Excel serial numbers
     rest = pending()
     if not rest.empty:
-        ex = rest.str.extract(r"^(\d{5})(?:\.0+)?$").dropna()
+        ex = extract_rows(rest, r"^(\d{5})(?:\.0+)?$")
         if not ex.empty:
             serial = ex[0].astype(int)
             max_serial = (ref - _EXCEL_ORIGIN).days
@@ -167,15 +178,9 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
 
     parsed = year >= 0
     plausible = parsed & (year >= 1800) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
-    dates = pd.to_datetime(
-        pd.DataFrame({
-            "year": np.where(plausible, year, 2000),
-            "month": np.where(plausible, month, 1),
-            "day": np.where(plausible, day, 1),
-        }),
-        errors="coerce",
-    ).to_numpy()
-    valid = plausible & ~pd.isna(dates)
+    real, dates = civil_dates(np.where(plausible, year, 2000), np.where(plausible, month, 1),
+                              np.where(plausible, day, 1))
+    valid = plausible & real
     future = valid & (dates > ref.to_datetime64())
     status = np.full(n, "ok", dtype=object)
     status[missing] = "missing"
@@ -187,7 +192,7 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
     status[good & (month == 12) & (day == 31)] = "placeholder_31dec"
     status[good & (month == 1) & (day == 1)] = "placeholder_1jan"
     status[good & (day == 15)] = "placeholder_day15"
-    iso = pd.Series(pd.DatetimeIndex(dates).strftime("%Y-%m-%d"), index=idx, dtype=STRING)
+    iso = pd.Series(iso_strings(dates), index=idx, dtype=STRING)
     iso = iso.where(pd.Series(good, index=idx), pd.NA).astype(STRING)
     yr = pd.Series(np.where(good, year, 0), index=idx).astype("Int16").where(pd.Series(good, index=idx), pd.NA)
     return pd.DataFrame(

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import importlib.resources
 import io
+import re
 from functools import lru_cache
 from typing import Literal, Mapping
 
 import jellyfish
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ._common import STRING, as_string, ascii_upper, collapse_spaces, map_distinct
+from ._common import (
+    STRING, ascii_upper, ascii_upper_arrow, collapse_spaces, expand, factorize, string_series, to_arrow,
+)
 from ._phonetic import phonetic_key
 
 NAME_COLUMNS: tuple[str, ...] = ("nama", "nama_gelar", "nama_bin", "nama_phonetic", "nama_sorted", "n_tokens")
 
 _BIN = frozenset({"BIN", "BINTI", "BINT"})
 _OLD_J_MARKERS = r"OE|TJ|DJ|NJ|SJ"
-_DEG = "\x01"  # marks a dotted degree token (S.PD) that must stay one token
+_DOTTED = re.compile(r"[A-Z]\.[A-Z]")  # a dotted degree (S.PD) stays one token
+_NON_LETTER = re.compile(r"[^A-Z]")
 
 
 def _read_csv(name: str) -> pd.DataFrame:
@@ -79,73 +85,142 @@ def _generic(u: pd.Series) -> pd.DataFrame:
     return out
 
 
+def _canon(key: str, old: bool, variants: dict[str, str]) -> str:
+    """Canonical form of one name token (rule 5 of :func:`clean_name`)."""
+    k = variants.get(key, key)
+    k = k.replace("OE", "U").replace("DJ", "\x02").replace("TJ", "C").replace("NJ", "NY")
+    k = k.replace("SJ", "SY").replace("CH", "KH")
+    if old:
+        k = k.replace("J", "Y")
+    k = k.replace("\x02", "J")
+    return variants.get(k, k)
+
+
+def _groups(i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted group labels ``i``: start row of each group and each row's group number."""
+    flag = np.ones(len(i), dtype=bool)
+    flag[1:] = i[1:] != i[:-1]
+    starts = np.flatnonzero(flag)
+    return starts, np.cumsum(flag) - 1
+
+
+def _join_arrow(i: np.ndarray, values: pa.Array, n: int) -> pd.Series:
+    """Space-join ``values`` per group ``i`` (sorted) into a ``string`` Series of length n (<NA> when none)."""
+    counts = np.bincount(i, minlength=n) if len(i) else np.zeros(n, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    lists = pa.ListArray.from_arrays(pa.array(offsets), values)
+    joined = pc.binary_join(lists, " ")
+    joined = pc.if_else(pa.array(counts > 0), joined, pa.nulls(n, pa.string()))
+    return string_series(joined)
+
+
 def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) -> pd.DataFrame:
+    # Token-wise and once per distinct token: names are split with pyarrow, the few distinct
+    # tokens are cleaned in Python, the positional rules (leading/trailing titles, BIN) run on
+    # integer arrays of the token rows, and the joins are pyarrow list joins.
     n = len(u)
     prefix = {k for k, v in titles.items() if v == "prefix"}
     suffix = {k for k, v in titles.items() if v == "suffix"}
-    t = ascii_upper(u).str.replace(r"[`']", "", regex=True)
-    t = t.str.replace(r"[^A-Z0-9.\s]", " ", regex=True)
-    old = t.str.contains(_OLD_J_MARKERS, regex=True).fillna(False).to_numpy()
-    tok = t.str.split().explode().dropna()
-    # dotted degrees (S.PD, A.MD) stay one token; other dots separate tokens (H.AHMAD, M.RIZKI)
-    key = tok.str.replace(".", "", regex=False)
-    dotted_deg = key.isin(suffix) & tok.str.contains(r"[A-Z]\.[A-Z]", regex=True)
-    tok = tok.where(~dotted_deg, _DEG + tok.str.strip(".")).where(dotted_deg, tok.str.replace(".", " ", regex=False))
-    tok = tok.str.split().explode().dropna()
-    marked = tok.str.startswith(_DEG)
-    disp = tok.str.replace(_DEG, "", regex=False)
-    key = disp.str.replace(r"[^A-Z]", "", regex=True)
-    df = pd.DataFrame({"i": tok.index.to_numpy(), "key": key.to_numpy(), "disp": disp.to_numpy(),
-                       "marked": marked.to_numpy()})
-    df = df[df["key"] != ""].reset_index(drop=True)
-    g = df.groupby("i", sort=False)
-    is_prefix = df["key"].isin(prefix) & ~df["marked"]
-    is_suffix = df["key"].isin(suffix) | df["marked"]
-    lead = is_prefix.astype(np.int8).groupby(df["i"]).cummin().astype(bool)
-    rev = is_suffix.iloc[::-1].astype(np.int8)
-    trail = rev.groupby(df["i"].iloc[::-1]).cummin().iloc[::-1].astype(bool)
-    gelar = lead | trail | df["marked"]
-    # a name made only of titles keeps them as its name
-    all_gelar = gelar.groupby(df["i"]).transform("all")
-    gelar &= ~all_gelar
-    df["gelar"] = gelar
-    name_tok = df[~gelar].copy()
-    name_tok["npos"] = name_tok.groupby("i").cumcount()
-    name_tok["n"] = name_tok.groupby("i")["key"].transform("size")
-    is_bin = name_tok["key"].isin(_BIN) & (name_tok["npos"] >= 1)
-    seen = is_bin.astype(np.int16).groupby(name_tok["i"]).cumsum()
-    first_bin = is_bin & (seen == 1)
-    bin_pos = name_tok["npos"].where(first_bin).groupby(name_tok["i"]).transform("min")
-    has_bin = bin_pos.notna() & (bin_pos < name_tok["n"] - 1)
-    in_bin = has_bin & (name_tok["npos"] > bin_pos)
-    keep = ~(has_bin & (name_tok["npos"] >= bin_pos))
-    # canonical tokens: variants, old spelling, variants again, then the M. rule
-    k = name_tok["key"].map(variants).fillna(name_tok["key"])
-    k = k.str.replace("OE", "U", regex=False).str.replace("DJ", "\x02", regex=False)
-    k = k.str.replace("TJ", "C", regex=False).str.replace("NJ", "NY", regex=False)
-    k = k.str.replace("SJ", "SY", regex=False).str.replace("CH", "KH", regex=False)
-    old_tok = old[name_tok["i"].to_numpy()]
-    k = k.where(~old_tok, k.str.replace("J", "Y", regex=False)).str.replace("\x02", "J", regex=False)
-    k = k.map(variants).fillna(k)
-    m_rule = (name_tok["key"] == "M") & (name_tok["npos"] == 0) & (bin_pos.fillna(name_tok["n"]).where(has_bin, name_tok["n"]) > 1)
-    k = k.where(~m_rule, "MUHAMMAD")
-    name_tok["canon"] = k
-    main = name_tok[keep]
-    binp = name_tok[in_bin]
+    t = ascii_upper_arrow(to_arrow(u))
+    t = pc.replace_substring_regex(t, r"[`']", "")
+    old = pc.match_substring_regex(t, _OLD_J_MARKERS).fill_null(False).to_numpy(zero_copy_only=False)
+    # every character but letters, digits and dots separates tokens (whitespace included)
+    t = pc.replace_substring_regex(t, r"[^A-Z0-9.]", " ")
+    lists = pc.split_pattern(t, " ")
+    flat = pc.list_flatten(lists)
+    parent = pc.list_parent_indices(lists).to_numpy()
+    nonempty = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
+    flat = flat.filter(pa.array(nonempty))
+    parent = parent[nonempty]
+    enc = pc.dictionary_encode(flat)
+    tcode = enc.indices.to_numpy().astype(np.intp) if len(flat) else np.zeros(0, dtype=np.intp)
+    # sub-tokens of each distinct raw token: a dotted degree (S.PD) stays one token, other
+    # dots separate tokens; the key is the letters only, and empty keys are dropped
+    sub_key: list[str] = []
+    sub_disp: list[str] = []
+    sub_marked: list[bool] = []
+    nsub = np.zeros(len(enc.dictionary), dtype=np.intp)
+    for j, tok in enumerate(enc.dictionary.to_pylist()):
+        if tok.replace(".", "") in suffix and _DOTTED.search(tok):
+            parts, marked = [tok.strip(".")], True
+        else:
+            parts, marked = tok.replace(".", " ").split(), False
+        for disp in parts:
+            key = _NON_LETTER.sub("", disp)
+            if key:
+                sub_key.append(key)
+                sub_disp.append(disp)
+                sub_marked.append(marked)
+                nsub[j] += 1
+    offs = np.zeros(len(nsub) + 1, dtype=np.intp)
+    np.cumsum(nsub, out=offs[1:])
+    cnt = nsub[tcode]
+    total = int(cnt.sum())
+    within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    sid = np.repeat(offs[:-1][tcode], cnt) + within  # row -> sub-token entry
+    i = np.repeat(parent, cnt)
+    key_ids, key_names = pd.factorize(pd.Series(sub_key, dtype=object))
+    key_names = list(key_names)
+    kid = key_ids[sid] if total else np.zeros(0, dtype=np.intp)
+    marked = np.asarray(sub_marked, dtype=bool)[sid] if total else np.zeros(0, dtype=bool)
+    in_prefix = np.array([k in prefix for k in key_names], dtype=bool)[kid] if total else marked
+    in_suffix = np.array([k in suffix for k in key_names], dtype=bool)[kid] if total else marked
+    in_bin = np.array([k in _BIN for k in key_names], dtype=bool)[kid] if total else marked
+    is_m = np.array([k == "M" for k in key_names], dtype=bool)[kid] if total else marked
 
-    def join(frame: pd.DataFrame, col: str) -> pd.Series:
-        return _join(frame["i"].to_numpy(), frame[col].tolist(), n)
-
-    distinct = pd.Series(main["canon"].unique(), dtype=STRING)
-    phon = dict(zip(distinct, phonetic_key(distinct)))
-    main = main.assign(phon=main["canon"].map(phon))
+    # titles: the leading run of prefixes, the trailing run of suffixes, marked degrees anywhere
+    gelar = np.zeros(total, dtype=bool)
+    if total:
+        r = np.arange(total)
+        starts, g = _groups(i)
+        is_prefix = in_prefix & ~marked
+        is_suffix = in_suffix | marked
+        first_non_prefix = np.minimum.reduceat(np.where(is_prefix, total, r), starts)[g]
+        last_non_suffix = np.maximum.reduceat(np.where(is_suffix, -1, r), starts)[g]
+        gelar = (r < first_non_prefix) | (r > last_non_suffix) | marked
+        # a name made only of titles keeps them as its name
+        all_gelar = np.minimum.reduceat(gelar.astype(np.int8), starts).astype(bool)[g]
+        gelar &= ~all_gelar
+    nm = ~gelar
+    ni, nkid, nbin, nm_m = i[nm], kid[nm], in_bin[nm], is_m[nm]
+    nn = len(ni)
+    keep = np.ones(nn, dtype=bool)
+    in_binp = np.zeros(nn, dtype=bool)
+    m_rule = np.zeros(nn, dtype=bool)
+    if nn:
+        starts, g = _groups(ni)
+        sizes = np.diff(np.r_[starts, nn])
+        npos = np.arange(nn) - starts[g]
+        ntok = sizes[g]
+        is_bin = nbin & (npos >= 1)
+        bin_pos = np.minimum.reduceat(np.where(is_bin, npos, nn + 1), starts)[g]
+        has_bin = (bin_pos <= nn) & (bin_pos < ntok - 1)
+        in_binp = has_bin & (npos > bin_pos)
+        keep = ~(has_bin & (npos >= bin_pos))
+        m_rule = nm_m & (npos == 0) & (np.where(has_bin, bin_pos, ntok) > 1)
+    # canonical tokens, once per distinct (key, old spelling) pair
+    pair = nkid.astype(np.int64) * 2 + old[ni]
+    pcodes, puniq = pd.factorize(pair) if nn else (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64))
+    canon_u = [_canon(key_names[p >> 1], bool(p & 1), variants) for p in puniq.tolist()]
+    canon_names, canon_of_pair = np.unique(np.asarray(canon_u + ["MUHAMMAD"], dtype=object), return_inverse=True)
+    cid = canon_of_pair[pcodes] if nn else np.zeros(0, dtype=np.intp)
+    cid = np.where(m_rule, canon_of_pair[-1], cid)
+    canon_arr = pa.array(canon_names.tolist(), type=pa.string())
+    phon_arr = to_arrow(phonetic_key(pd.Series(canon_names.tolist(), dtype=STRING)))
+    mi, mcid = ni[keep], cid[keep]
+    # canon_names is sorted, so sorting ids sorts the tokens within each name
+    order = np.lexsort((mcid, mi))
+    gi = i[gelar]
     out = pd.DataFrame(index=u.index)
-    out["nama"] = join(main, "canon")
-    out["nama_gelar"] = join(df[df["gelar"]], "disp")
-    out["nama_bin"] = join(binp, "canon")
-    out["nama_phonetic"] = join(main, "phon")
-    out["nama_sorted"] = join(main.sort_values(["i", "canon"], kind="stable"), "canon")
-    out["n_tokens"] = main.groupby("i").size().reindex(range(n)).fillna(0).astype("Int8")
+    out["nama"] = _join_arrow(mi, canon_arr.take(pa.array(mcid)), n).set_axis(u.index)
+    out["nama_gelar"] = _join_arrow(
+        gi, pa.array(sub_disp, type=pa.string()).take(pa.array(sid[gelar])), n
+    ).set_axis(u.index)
+    out["nama_bin"] = _join_arrow(ni[in_binp], canon_arr.take(pa.array(cid[in_binp])), n).set_axis(u.index)
+    out["nama_phonetic"] = _join_arrow(mi, phon_arr.take(pa.array(mcid)), n).set_axis(u.index)
+    out["nama_sorted"] = _join_arrow(mi[order], canon_arr.take(pa.array(mcid[order])), n).set_axis(u.index)
+    out["n_tokens"] = pd.array(np.bincount(mi, minlength=n) if len(mi) else np.zeros(n, dtype=np.int64), dtype="Int8")
     return out
 
 
@@ -216,13 +291,27 @@ def clean_name(
         raise ValueError(
             f"The 'profile' parameter of clean_name must be 'indonesian' or 'generic'. Got {profile!r} instead."
         )
-    s = as_string(values)
+    codes, u = factorize(values)
+    out = clean_name_distinct(u, profile=profile, variants=variants, titles=titles)
+    index = values.index if isinstance(values, pd.Series) else pd.RangeIndex(len(codes))
+    return expand(out, codes, index)
+
+
+def clean_name_distinct(
+    u: pd.Series,
+    *,
+    profile: Literal["indonesian", "generic"] = "indonesian",
+    variants: pd.DataFrame | Mapping[str, str] | None = None,
+    titles: pd.DataFrame | Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """:func:`clean_name` of distinct, stripped values (positional result)."""
+    u = u.reset_index(drop=True)
     if profile == "generic":
-        out = map_distinct(s, _generic)
+        out = _generic(u)
     else:
         var = {**_default_variants(), **_as_dict(variants, "variant", "canonical")}
         tit = {**_default_titles(), **_as_dict(titles, "title", "kind")}
-        out = map_distinct(s, lambda u: _indonesian(u, var, tit))
+        out = _indonesian(u, var, tit)
     for col in NAME_COLUMNS[:-1]:
         out[col] = out[col].astype(STRING)
     out["n_tokens"] = out["n_tokens"].astype("Int8")

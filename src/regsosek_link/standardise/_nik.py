@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._common import STRING, as_string
+from ._common import STRING, civil_dates, expand, factorize, iso_strings
 from ._regions import province_codes
 
 #: Reference year for century resolution when no birth date is known.
@@ -28,8 +28,10 @@ def _years_from(birth_date: pd.Series | None, index: pd.Index) -> pd.Series:
         return pd.Series(np.nan, index=index)
     bd = birth_date
     if not pd.api.types.is_datetime64_any_dtype(bd.dtype):
-        bd = as_string(bd).str.extract(r"^(\d{4})", expand=False)
-        return pd.to_numeric(bd, errors="coerce").reindex(index)
+        codes, u = factorize(bd)
+        years = pd.to_numeric(u.str.extract(r"^(\d{4})", expand=False), errors="coerce")
+        years = years.to_numpy(dtype="float64", na_value=np.nan)[codes]
+        return pd.Series(years, index=bd.index).reindex(index)
     return bd.dt.year.astype("float64").reindex(index)
 
 
@@ -75,8 +77,41 @@ def clean_nik(
     """
     if kind not in ("nik", "kk"):
         raise ValueError(f"The 'kind' parameter of clean_nik must be 'nik' or 'kk'. Got {kind!r} instead.")
+    codes, u = factorize(values)
+    index = values.index if isinstance(values, pd.Series) else pd.RangeIndex(len(codes))
+    years = None
+    if kind == "nik" and birth_date is not None:
+        years = _years_from(birth_date, index).to_numpy()
+    return clean_nik_codes(codes, u, index, kind=kind, years=years)
+
+
+def clean_nik_codes(
+    codes: np.ndarray,
+    u: pd.Series,
+    index: pd.Index,
+    *,
+    kind: Literal["nik", "kk"] = "nik",
+    years: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """:func:`clean_nik` of ``u.take(codes)`` (distinct values and codes, see ``factorize``).
+
+    ``years`` (float, NaN when unknown) is each row's recorded year of birth. The work is
+    done once per distinct (value, year) pair.
+    """
+    if years is not None and len(codes):
+        yc, yu = pd.factorize(years, use_na_sentinel=False)
+        pair, pu = pd.factorize(codes.astype(np.int64) * (len(yu) + 1) + yc)
+        vals = u.take(pu // (len(yu) + 1)).reset_index(drop=True)
+        rec = np.asarray(yu, dtype="float64")[pu % (len(yu) + 1)]
+    else:
+        pair, vals, rec = codes, u.reset_index(drop=True), None
+    res = _clean_distinct(vals, kind, rec)
+    return expand(res, pair, index)
+
+
+def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | None) -> pd.DataFrame:
     # pyarrow-backed strings: its RE2 kernels are several times faster here (no backrefs)
-    s = as_string(values).astype("string[pyarrow]")
+    s = values.astype("string[pyarrow]")
     idx = s.index
     n = len(s)
     status = np.full(n, "ok", dtype=object)
@@ -142,22 +177,15 @@ def clean_nik(
     month_ok = (month >= 1) & (month <= 12)
 
     # century
-    recorded = _years_from(birth_date if kind == "nik" else None, idx).to_numpy()
+    recorded = np.full(n, np.nan) if recorded_years is None else recorded_years
     y2000 = 2000 + yy
     y1900 = 1900 + yy
     default = np.where(y2000 <= REFERENCE_YEAR, y2000, y1900)
     closer = np.where(np.abs(y2000 - recorded) < np.abs(y1900 - recorded), y2000, y1900)
     year = np.where(np.isnan(recorded), default, closer).astype(np.int64)
     dm_ok = day_ok & month_ok
-    dates = pd.to_datetime(
-        pd.DataFrame({
-            "year": np.where(dm_ok, year, 2000),
-            "month": np.where(dm_ok, month, 1),
-            "day": np.where(dm_ok, day, 1),
-        }),
-        errors="coerce",
-    )
-    date_ok = dm_ok & dates.notna().to_numpy()
+    real, dates = civil_dates(np.where(dm_ok, year, 2000), np.where(dm_ok, month, 1), np.where(dm_ok, day, 1))
+    date_ok = dm_ok & real
 
     assign(cand & ~region_ok, "bad_region")
     assign(cand & ~date_ok, "bad_date")
@@ -169,7 +197,7 @@ def clean_nik(
     out = pd.DataFrame({"nik": nik_out, "status": pd.Series(status, index=idx, dtype=STRING)}, index=idx)
     if kind == "kk":
         return out
-    iso = pd.Series(dates.dt.strftime("%Y-%m-%d").to_numpy(), index=idx, dtype=STRING)
+    iso = pd.Series(iso_strings(dates), index=idx, dtype=STRING)
     out["birth_date"] = iso.where(pd.Series(cand & date_ok, index=idx), pd.NA).astype(STRING)
     sex = np.where(female, "P", "L")
     out["sex"] = pd.Series(sex, index=idx, dtype=STRING).where(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from regsosek_link.schema import RAW_COLUMNS
 from ._address import clean_address, clean_place, parse_rt_rw
-from ._common import STRING, as_string
-from ._dates import parse_date
-from ._names import clean_name
-from ._nik import clean_nik
+from ._common import STRING, expand, factorize, map_distinct
+from ._dates import parse_date_distinct
+from ._names import clean_name_distinct
+from ._nik import clean_nik_codes
 from ._regions import resolve_region
 from ._relation import clean_relation
 from ._sex import clean_sex
@@ -75,67 +76,78 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     if clash:
         raise ValueError(f"Extra input columns {clash} would overwrite clean-record columns; rename them first.")
     idx = raw.index
+    # Each input column is factorized once (pyarrow hashing) and every cleaner works on its
+    # distinct values; only the results are expanded back to the rows.
 
-    def col(name: str) -> pd.Series | None:
-        return as_string(raw[name]) if name in raw.columns else None
-
-    def na() -> pd.Series:
-        return pd.Series(pd.NA, index=idx, dtype=STRING)
+    def distinct(name: str) -> tuple[np.ndarray, pd.Series]:
+        return factorize(raw[name] if name in raw.columns else None, index=idx)
 
     def get(name: str) -> pd.Series:
-        c = col(name)
-        return na() if c is None else c
+        codes, u = distinct(name)
+        return expand(u, codes, idx)
 
     out = pd.DataFrame(index=idx)
     out["source"] = get("source")
     out["record_id"] = raw["record_id"].astype(STRING)
 
-    dates = parse_date(get("tanggal_lahir"))
-    nik = clean_nik(get("nik"), birth_date=dates["tanggal_lahir"])
+    codes, u = distinct("tanggal_lahir")
+    dates_u = parse_date_distinct(u)
+    dates = expand(dates_u, codes, idx)
+    years = dates_u["year"].to_numpy(dtype="float64", na_value=np.nan)[codes]
+    nik = clean_nik_codes(*distinct("nik"), idx, kind="nik", years=years)
     out["nik"] = nik["nik"]
     out["nik_status"] = nik["status"]
-    out["nik_valid"] = (nik["status"] == "ok").fillna(False).astype(bool)
+    out["nik_valid"] = nik["status"].to_numpy(dtype=object, na_value="") == "ok"
     out["nik_birth_date"] = nik["birth_date"]
     out["nik_sex"] = nik["sex"]
     out["nik_region"] = nik["region"]
 
-    kk = clean_nik(get("no_kk"), kind="kk")
+    kk = clean_nik_codes(*distinct("no_kk"), idx, kind="kk")
     out["no_kk"] = kk["nik"]
     out["kk_status"] = kk["status"]
-    out["kk_valid"] = (kk["status"] == "ok").fillna(False).astype(bool)
+    out["kk_valid"] = kk["status"].to_numpy(dtype=object, na_value="") == "ok"
 
-    names = clean_name(get("nama"), profile=profile)
+    codes, u = distinct("nama")
+    names = expand(clean_name_distinct(u, profile=profile), codes, idx)
     out["nama"] = names["nama"]
     out["nama_gelar"] = names["nama_gelar"]
     out["nama_phonetic"] = names["nama_phonetic"]
     out["nama_sorted"] = names["nama_sorted"]
     out["nama_tokens_n"] = names["n_tokens"].astype("Int8")
-    ibu = clean_name(get("nama_ibu"), profile=profile)
+    codes, u = distinct("nama_ibu")
+    ibu = expand(clean_name_distinct(u, profile=profile)[["nama", "nama_phonetic"]], codes, idx)
     out["nama_ibu"] = ibu["nama"]
     out["nama_ibu_phonetic"] = ibu["nama_phonetic"]
 
-    out["jenis_kelamin"] = clean_sex(get("jenis_kelamin"))
+    def raw_col(name: str) -> pd.Series:
+        return raw[name] if name in raw.columns else pd.Series(pd.NA, index=idx, dtype=STRING)
+
+    out["jenis_kelamin"] = clean_sex(raw_col("jenis_kelamin")).rename(None)
     out["tanggal_lahir"] = dates["tanggal_lahir"]
     out["tanggal_lahir_status"] = dates["status"]
     out["tahun_lahir"] = dates["year"].astype("Int16")
-    out["tempat_lahir"] = clean_place(get("tempat_lahir"))
+    out["tempat_lahir"] = clean_place(raw_col("tempat_lahir")).rename(None)
 
-    addr = clean_address(get("alamat"))
-    rtrw = parse_rt_rw(get("rt"), get("rw"))
+    addr = clean_address(raw_col("alamat"))
+    rtrw = parse_rt_rw(raw_col("rt"), raw_col("rw"))
     out["alamat"] = addr["alamat"]
     out["no_rumah"] = addr["no_rumah"]
     out["rt"] = rtrw["rt"].fillna(addr["rt"]).astype("Int16")
     out["rw"] = rtrw["rw"].fillna(addr["rw"]).astype("Int16")
 
     region = resolve_region(
-        code=get("kode_wilayah"), desa=get("desa"), kecamatan=get("kecamatan"),
-        kabupaten=get("kabupaten"), provinsi=get("provinsi"),
+        code=raw_col("kode_wilayah"), desa=raw_col("desa"), kecamatan=raw_col("kecamatan"),
+        kabupaten=raw_col("kabupaten"), provinsi=raw_col("provinsi"),
     )
     for c in ("kode_wilayah", "kode_prov", "kode_kab", "kode_kec", "kode_desa"):
         out[c] = region[c]
-    out["hubungan_keluarga"] = clean_relation(get("hubungan_keluarga"))
+    out["hubungan_keluarga"] = clean_relation(raw_col("hubungan_keluarga")).rename(None)
 
     for c in extras:
-        v = as_string(raw[c]).str.upper()
-        out[c] = v.mask(v == "", pd.NA).astype(STRING)
+        out[c] = map_distinct(raw[c], _upper_or_na).astype(STRING)
     return out
+
+
+def _upper_or_na(u: pd.Series) -> pd.Series:
+    v = u.str.upper()
+    return v.mask(v == "", pd.NA).astype(STRING)

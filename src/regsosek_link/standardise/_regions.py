@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ._common import STRING, as_string
+from ._common import STRING, expand, factorize
 
 REGION_STATUSES: tuple[str, ...] = (
     "ok", "from_names", "code_unknown", "conflict", "unresolved", "missing",
@@ -40,6 +40,7 @@ def _codes() -> frozenset[str]:
     return frozenset(k.replace(".", "") for k in (*wil, *desa))
 
 
+@lru_cache(maxsize=None)
 def norm_name(text: str) -> str:
     """Normalise a region name for lookup: ASCII upper, punctuation to space, prefixes unified.
 
@@ -55,45 +56,52 @@ def norm_name(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _name_index() -> dict[str, dict]:
-    """Lookups name -> codes, built once."""
+def _name_index() -> dict[str, dict[str, frozenset[str]]]:
+    """Lookups normalised name -> codes per level, built once.
+
+    A name is looked up within a scope (a code prefix: the province for a kabupaten, the
+    kabupaten or province for a kecamatan, the kecamatan or kabupaten for a desa) by
+    keeping the codes that start with it.
+    """
     wil, desa = _tables()
     prov: dict[str, set[str]] = {}
-    kab: dict[tuple[str, str], set[str]] = {}  # (prov or "", name) -> codes
-    kec: dict[tuple[str, str], set[str]] = {}  # (kab or prov or "", name)
-    des: dict[tuple[str, str], set[str]] = {}  # (kec or kab or "", name)
-
-    def add(d: dict, key: tuple[str, str], code: str) -> None:
-        d.setdefault(key, set()).add(code)
-
+    kab: dict[str, set[str]] = {}
+    kec: dict[str, set[str]] = {}
+    des: dict[str, set[str]] = {}
     for dotted, name in wil.items():
         code = dotted.replace(".", "")
         nm = norm_name(name)
         if len(code) == 2:
-            add(prov, ("", nm), code)
+            prov.setdefault(nm, set()).add(code)
         elif len(code) == 4:
-            bare = re.sub(r"^(KAB|KOTA) ", "", nm)
-            for key in {nm, bare}:
-                add(kab, ("", key), code)
-                add(kab, (code[:2], key), code)
+            kab.setdefault(nm, set()).add(code)
+            kab.setdefault(_KAB_KOTA.sub("", nm), set()).add(code)
         elif len(code) == 6:
-            for scope in ("", code[:2], code[:4]):
-                add(kec, (scope, nm), code)
+            kec.setdefault(nm, set()).add(code)
     for dotted, name in desa.items():
-        code = dotted.replace(".", "")
-        nm = norm_name(name)
-        for scope in ("", code[:4], code[:6]):
-            add(des, (scope, nm), code)
-    return {"prov": prov, "kab": kab, "kec": kec, "desa": des}
+        des.setdefault(norm_name(name), set()).add(dotted.replace(".", ""))
+    return {k: {nm: frozenset(c) for nm, c in d.items()} for k, d in
+            (("prov", prov), ("kab", kab), ("kec", kec), ("desa", des))}
+
+
+_KAB_KOTA = re.compile(r"^(KAB|KOTA) ")
 
 
 def _unique(d: dict, scope: str, name: str | None) -> str | None:
     if not name:
         return None
-    hit = d.get((scope, name))
-    if hit and len(hit) == 1:
-        return next(iter(hit))
-    return None
+    hit = d.get(name)
+    if not hit:
+        return None
+    if scope:
+        found = None
+        for c in hit:
+            if c.startswith(scope):
+                if found is not None:
+                    return None
+                found = c
+        return found
+    return next(iter(hit)) if len(hit) == 1 else None
 
 
 def _resolve_one(code: str | None, desa: str | None, kec: str | None, kab: str | None,
@@ -186,29 +194,38 @@ def resolve_region(
     if not given:
         raise ValueError("resolve_region needs at least one of code, desa, kecamatan, kabupaten, provinsi.")
     index = given[0].index
-    cols = {
-        name: as_string(x, index=index) if x is not None else pd.Series(pd.NA, index=index, dtype=STRING)
-        for name, x in (("code", code), ("desa", desa), ("kec", kecamatan), ("kab", kabupaten), ("prov", provinsi))
-    }
-    sep = "\x1f"
-    # control characters carry nothing in codes or names, and sep/\x1e must not occur.
-    # (No NUL as the missing marker: pandas' string hash table stops at a NUL byte, so
-    # every key starting with one would factorize to the same code.)
-    cols = {k: v.str.replace(r"[\x00-\x1f]", " ", regex=True) for k, v in cols.items()}
-    key = cols["code"].fillna("\x1e")
-    for name in ("desa", "kec", "kab", "prov"):
-        key = key + sep + cols[name].fillna("\x1e")
-    codes, uniques = pd.factorize(key)
+    parts: list[tuple[np.ndarray, list]] = []
+    for x in (code, desa, kecamatan, kabupaten, provinsi):
+        if x is None:
+            parts.append((np.zeros(len(index), dtype=np.intp), [None]))
+            continue
+        if not isinstance(x, pd.Series):
+            x = pd.Series(x, index=index)
+        codes, u = factorize(x)
+        # control characters carry nothing in codes or names
+        u = u.str.replace(r"[\x00-\x1f]", " ", regex=True)
+        parts.append((codes, [None if v is pd.NA else v for v in u.tolist()]))
+    return resolve_region_codes(parts, index)
+
+
+def resolve_region_codes(parts: list[tuple[np.ndarray, list]], index: pd.Index) -> pd.DataFrame:
+    """:func:`resolve_region` of (codes, distinct values) for code, desa, kecamatan, kabupaten,
+    provinsi; each distinct combination is resolved once."""
+    combo = parts[0][0].astype(np.int64)
+    for codes, uniq in parts[1:]:
+        combo = pd.factorize(combo * len(uniq) + codes)[0].astype(np.int64)
+    n = len(combo)
+    k = int(combo.max()) + 1 if n else 0
+    first_row = np.empty(k, dtype=np.intp)
+    first_row[combo[::-1]] = np.arange(n - 1, -1, -1)  # first row of each combination
     res = [
-        _resolve_one(*(None if part == "\x1e" else part for part in u.split(sep)))
-        for u in uniques
+        _resolve_one(*(uniq[codes[r]] for codes, uniq in parts))
+        for r in first_row.tolist()
     ]
-    kode = np.array([r[0] for r in res] + [None], dtype=object)[codes]
-    status = np.array([r[1] for r in res] + [None], dtype=object)[codes]
-    kw = pd.Series(kode, index=index, dtype=STRING)
-    n = kw.str.len()
-    out = pd.DataFrame({"kode_wilayah": kw}, index=index)
+    kw = pd.Series([r[0] for r in res], dtype=STRING)
+    length = kw.str.len()
+    small = pd.DataFrame({"kode_wilayah": kw})
     for col, width in (("kode_prov", 2), ("kode_kab", 4), ("kode_kec", 6), ("kode_desa", 10)):
-        out[col] = kw.str.slice(0, width).where(n >= width, pd.NA).astype(STRING)
-    out["region_status"] = pd.Series(status, index=index, dtype=STRING)
-    return out
+        small[col] = kw.str.slice(0, width).where(length >= width, pd.NA).astype(STRING)
+    small["region_status"] = pd.Series([r[1] for r in res], dtype=STRING)
+    return expand(small, combo, index)

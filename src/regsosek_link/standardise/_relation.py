@@ -6,7 +6,7 @@ from typing import Literal
 
 import pandas as pd
 
-from ._common import STRING, as_string, ascii_upper, map_distinct
+from ._common import STRING, ascii_upper, map_distinct
 
 RELATIONS: tuple[str, ...] = (
     "KEPALA", "PASANGAN", "ANAK", "ORANG_TUA", "MERTUA", "MENANTU", "CUCU", "FAMILI_LAIN", "LAINNYA",
@@ -53,9 +53,8 @@ def clean_relation(values: pd.Series, *, coding: Literal["bps", "dukcapil"] = "b
     """
     if coding not in ("bps", "dukcapil"):
         raise ValueError(f"The 'coding' parameter of clean_relation must be 'bps' or 'dukcapil'. Got {coding!r} instead.")
-    s = as_string(values)
     table = _BPS if coding == "bps" else _DUKCAPIL
-    return map_distinct(s, lambda u: _relation(u, table)).astype(STRING).rename(
+    return map_distinct(values, lambda u: _relation(u, table)).astype(STRING).rename(
         values.name if isinstance(values, pd.Series) else None
     )
 
