@@ -41,7 +41,7 @@ from .config import LinkConfig
 from .errors import ModelError
 from .ingest import read_sources
 from .model_io import model_from_dict, model_to_dict
-from .registry import golden_records, households_table, links_table, membership_table
+from .registry import _argsort_strings, golden_records, households_table, links_table, membership_table
 from .review import DECISION_COLUMNS, decision_pairs, read_decisions
 from .standardise import standardise
 
@@ -105,7 +105,10 @@ def assign_person_ids(
     labels = np.asarray(labels)
     f = pd.DataFrame({"label": labels, "key": key})
     # smallest key per cluster (sort + first: groupby().min() on strings is a Python loop)
-    anchor = f.sort_values(["label", "key"], kind="mergesort").drop_duplicates("label").set_index("label")["key"]
+    by_key = _argsort_strings(key.astype(object))
+    order = by_key[np.argsort(labels[by_key], kind="stable")]
+    first = np.r_[True, labels[order][1:] != labels[order][:-1]] if len(order) else np.zeros(0, bool)
+    anchor = pd.Series(key[order][first], index=labels[order][first])
     size = f.groupby("label").size()
     prev = pd.Series(pd.NA, index=range(len(f)), dtype="string")
     if previous is not None and len(previous):
@@ -117,7 +120,7 @@ def assign_person_ids(
     age = dict(first_seen or {})
     votes = (f[f["prev"].notna()].groupby(["prev", "label"]).size().rename("n").reset_index())
     votes["anchor"] = anchor.reindex(votes["label"]).to_numpy()
-    votes["age"] = votes["prev"].map(lambda p: age.get(p, 0)).astype(np.int64)
+    votes["age"] = votes["prev"].map(pd.Series(age, dtype=np.int64)).fillna(0).astype(np.int64)
     votes = votes.sort_values(["prev", "n", "anchor"], ascending=[True, False, True], kind="mergesort")
     home = votes.drop_duplicates("prev").set_index("prev")["label"]
     votes["at_home"] = votes["label"].to_numpy() == home.reindex(votes["prev"]).to_numpy()
@@ -540,6 +543,11 @@ class RegistryStore:
                                 ("households", hh), ("links", links)):
                 if name == "records" and n_kept_records:
                     continue
+                if name == "links" and new_links is not None:  # an update appends its new links
+                    con.register("frame", new_links)
+                    con.execute("insert into links by name select * from frame")
+                    con.unregister("frame")
+                    continue
                 con.register("frame", frame)
                 con.execute(f"create or replace table {name} as select * from frame")
                 con.unregister("frame")
@@ -689,7 +697,7 @@ class RegistryStore:
                             probability=prob, weight=weight, membership=pd.DataFrame(), registry=pd.DataFrame(),
                             households=pd.DataFrame(), links=links, timings=timings)
         out = self._finish(result, labels=labels, weakest=weakest, links=links, kind="update", t0=t0,
-                           n_kept_records=len(old))
+                           n_kept_records=len(old), new_links=new_links if len(stored_links) else None)
         tick("registry", t)
         return out
 
