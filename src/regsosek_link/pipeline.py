@@ -214,8 +214,8 @@ class Linker:
         """Link a new batch against the registry in ``store`` and save it there.
 
         Only pairs with at least one new record are blocked, compared and scored (with this
-        Linker's model, else the stored one; ``retrain=True`` fits EM on the new pairs);
-        see :meth:`regsosek_link.store.RegistryStore.update`.
+        Linker's model, else the stored one; ``retrain=True`` trains on the new pairs as a
+        full run trains); see :meth:`regsosek_link.store.RegistryStore.update`.
         """
         from .store import RegistryStore
 
