@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import _spec
+from ._arrays import unique_int
 from .errors import ConfigError
 
 __all__ = [
@@ -192,9 +193,13 @@ class _KeyCache:
                     f"blocking key {expr!r} needs column {col!r}, which the records do not have; "
                     f"columns present: {', '.join(map(str, self.records.columns))}"
                 )
-            s = self.records[col].astype("string").str.strip()
-            codes, uniques = pd.factorize(s.mask(s == ""), sort=False)
-            self._col[col] = (codes.astype(np.int64), pd.Series(uniques, dtype="string"))
+            codes, uniques = pd.factorize(self.records[col].astype("string"), sort=False)
+            u = pd.Series(uniques, dtype="string").str.strip()
+            # blank after stripping = missing; equal after stripping = one value
+            u = u.mask(u == "")
+            ucodes, uniq2 = pd.factorize(u, sort=False)
+            codes = np.where(codes >= 0, np.r_[ucodes, -1][codes], -1)
+            self._col[col] = (codes.astype(np.int64), pd.Series(uniq2, dtype="string"))
         return self._col[col]
 
     def key(self, expr: str) -> tuple[np.ndarray | None, np.ndarray, list[str]]:
@@ -400,7 +405,7 @@ def block(
                 ok &= same
             if single is not None and single.any():
                 ok &= ~(same & single[src_codes[lo]])
-        code = np.unique(lo[ok] * n + hi[ok])
+        code = unique_int(lo[ok] * n + hi[ok])
         rule_codes.append(code)
         st.pairs_generated = len(code)
         stats.append(st)
@@ -440,7 +445,7 @@ def blocking_report(pairs: pd.DataFrame, truth_pairs: pd.DataFrame | None = None
         lo = np.minimum(truth_pairs["left"], truth_pairs["right"]).to_numpy(np.int64)
         hi = np.maximum(truth_pairs["left"], truth_pairs["right"]).to_numpy(np.int64)
         n = int(max(pairs[["left", "right"]].to_numpy().max(initial=0), hi.max(initial=0))) + 1
-        tcode = np.unique(lo * n + hi)
+        tcode = unique_int(lo * n + hi)
         pcode = pairs["left"].to_numpy(np.int64) * n + pairs["right"].to_numpy(np.int64)
         found_rule = pd.Series(pairs["rule"].to_numpy(), index=pcode)
         hit = found_rule.reindex(tcode)

@@ -20,6 +20,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._arrays import unique_int
+
 __all__ = ["FellegiSunter", "level_patterns", "random_pairs", "u_from_random_pairs", "train_by_sessions",
            "term_frequency_adjustments"]
 
@@ -58,11 +60,11 @@ def random_pairs(n_records: int, *, max_pairs: int, random_state: int | None = N
     k = int(min(max_pairs, total))
     if k <= 0:
         return pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64)})
-    codes = np.unique(rng.integers(0, n_records, size=(int(k * 1.2) + 10, 2)) @ np.array([n_records, 1]))
+    codes = unique_int(rng.integers(0, n_records, size=(int(k * 1.2) + 10, 2)) @ np.array([n_records, 1]))
     left, right = codes // n_records, codes % n_records
     keep = left != right
     lo, hi = np.minimum(left[keep], right[keep]), np.maximum(left[keep], right[keep])
-    code = np.unique(lo * n_records + hi)
+    code = unique_int(lo * n_records + hi)
     code = rng.permutation(code)[:k]
     code.sort()
     return pd.DataFrame({"left": code // n_records, "right": code % n_records})

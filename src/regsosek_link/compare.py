@@ -12,6 +12,7 @@ vectorised C++ kernels (``rapidfuzz.process.cpdist``).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,10 +46,35 @@ Prepared = dict[str, np.ndarray]
 MISSING = -1
 
 
+def _factorize(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 for missing or blank) and the distinct values as an object array."""
+    codes, uniques = pd.factorize(s, sort=False)
+    u = np.asarray(pd.Series(uniques, dtype=object).astype(str).to_numpy(), dtype=object)
+    codes = codes.astype(np.int64)
+    blank = np.flatnonzero(u == "")
+    if len(blank):  # blanks are missing (found on the distinct values, not per row)
+        codes[np.isin(codes, blank)] = -1
+    return codes, u
+
+
 def _codes(s: pd.Series) -> np.ndarray:
-    """Integer codes of a column, -1 for missing (equality of codes == equality of values)."""
-    codes, _ = pd.factorize(s.astype("string").replace("", pd.NA))
-    return codes.astype(np.int64)
+    """Integer codes of a column, -1 for missing or blank (equal codes == equal values)."""
+    return _factorize(s)[0]
+
+
+_COLUMN_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("_COLUMN_CACHE", default=None)
+
+
+def _column_codes(records: pd.DataFrame, column: str, who: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_factorize` of a records column, computed once per :func:`prepare_comparisons`."""
+    cache = _COLUMN_CACHE.get()
+    key = (id(records), column)
+    if cache is not None and key in cache:
+        return cache[key]
+    out = _factorize(_col(records, column, who))
+    if cache is not None:
+        cache[key] = out
+    return out
 
 
 def _strings(s: pd.Series) -> np.ndarray:
@@ -108,7 +134,7 @@ class Comparison:
         """``prepare`` plus the codes of the ``ignore_when_equal`` columns."""
         prep = self.prepare(records)
         for i, col in enumerate(getattr(self, "ignore_when_equal", ())):
-            prep[f"_ignore{i}"] = _codes(_col(records, col, self.name))
+            prep[f"_ignore{i}"] = _column_codes(records, col, self.name)[0]
         return prep
 
     def levels_of(self, prep: Prepared, left: np.ndarray, right: np.ndarray, *, workers: int = 1) -> np.ndarray:
@@ -170,7 +196,7 @@ class ExactMatch(Comparison):
         return ("different", "exact")
 
     def prepare(self, records: pd.DataFrame) -> Prepared:
-        return {"c": _codes(_col(records, self.column, self.name))}
+        return {"c": _column_codes(records, self.column, self.name)[0]}
 
     def score(self, prep, left, right, *, workers=1):
         cl, cr = prep["c"][left], prep["c"][right]
@@ -219,8 +245,8 @@ class JaroWinklerAtThresholds(Comparison):
     _scorer = staticmethod(JaroWinkler.normalized_similarity)
 
     def prepare(self, records):
-        s = _col(records, self.column, self.name)
-        return {"c": _codes(s), "s": _strings(s)}
+        codes, uniq = _column_codes(records, self.column, self.name)
+        return {"c": codes, "u": uniq}
 
     def score(self, prep, left, right, *, workers=1):
         cl, cr = prep["c"][left], prep["c"][right]
@@ -230,7 +256,7 @@ class JaroWinklerAtThresholds(Comparison):
         todo = ~miss & ~exact
         if todo.any():
             sim[todo] = process.cpdist(
-                prep["s"][left[todo]], prep["s"][right[todo]], scorer=self._scorer, workers=workers
+                prep["u"][cl[todo]], prep["u"][cr[todo]], scorer=self._scorer, workers=workers
             )
         sim[exact] = 1.0
         return _thresholds_levels(sim, exact, self.thresholds)
@@ -265,8 +291,8 @@ class LevenshteinAtThresholds(Comparison):
         return ("different",) + tuple(f"edit distance <= {d}" for d in ds) + ("exact",)
 
     def prepare(self, records):
-        s = _col(records, self.column, self.name)
-        return {"c": _codes(s), "s": _strings(s)}
+        codes, uniq = _column_codes(records, self.column, self.name)
+        return {"c": codes, "u": uniq}
 
     def score(self, prep, left, right, *, workers=1):
         cl, cr = prep["c"][left], prep["c"][right]
@@ -276,7 +302,7 @@ class LevenshteinAtThresholds(Comparison):
         todo = ~miss & ~exact
         if todo.any():
             dist[todo] = process.cpdist(
-                prep["s"][left[todo]], prep["s"][right[todo]], scorer=Levenshtein.distance,
+                prep["u"][cl[todo]], prep["u"][cr[todo]], scorer=Levenshtein.distance,
                 workers=workers,
             )
         ds = sorted(self.distances)
@@ -440,13 +466,22 @@ def _token_overlap(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _digit_matrix(s: pd.Series, length: int) -> np.ndarray:
-    """(n, length) uint8 digits; rows not of exactly ``length`` digits are all 255."""
-    arr = s.astype("string").fillna("")
-    ok = (arr.str.len() == length) & arr.str.fullmatch(r"\d*").fillna(False)
-    filled = arr.where(ok, "0" * length).to_numpy(dtype=object).astype(f"S{length}")
-    mat = np.frombuffer(filled.tobytes(), dtype=np.uint8).reshape(-1, length).copy()
-    mat[~ok.to_numpy()] = 255
-    return mat
+    """(n, length) uint8 digits; rows not of exactly ``length`` digits are all 255.
+
+    Pure numpy on fixed-width bytes (no per-row Python): one byte more than ``length`` is
+    kept so longer values are caught.
+    """
+    obj = s.to_numpy(dtype=object, na_value="")
+    try:
+        b = obj.astype(f"S{length + 1}")
+    except UnicodeEncodeError:  # non-ASCII text is not a number
+        b = np.array([x.encode("ascii", "replace") for x in obj], dtype=f"S{length + 1}")
+    mat = np.frombuffer(b.tobytes(), dtype=np.uint8).reshape(-1, length + 1)
+    digits = mat[:, :length]
+    ok = ((digits >= 48) & (digits <= 57)).all(axis=1) & (mat[:, length] == 0)
+    out = (digits - 48).astype(np.uint8)
+    out[~ok] = 255
+    return out
 
 
 @_spec.register("comparison")
@@ -519,9 +554,13 @@ class IdNumberComparison(Comparison):
             s = s.mask(bad)
         prep = {"d": _digit_matrix(s, self.length), "c": _codes(s)}
         if self.consistency_columns:
-            nik_dob, dob, nik_sex, sex = (_col(records, c, self.name).astype("string") for c in self.consistency_columns)
-            prep["credible"] = ((nik_dob == dob) & (nik_sex == sex)).fillna(False).to_numpy(dtype=bool)
-            prep["contradicts"] = ((nik_dob != dob) | (nik_sex != sex)).fillna(False).to_numpy(dtype=bool)
+            nik_dob, dob, nik_sex, sex = (_col(records, c, self.name).to_numpy(dtype=object, na_value=None)
+                                          for c in self.consistency_columns)
+            known_d = (nik_dob != None) & (dob != None)  # noqa: E711 - elementwise on object arrays
+            known_s = (nik_sex != None) & (sex != None)  # noqa: E711
+            same_d, same_s = known_d & (nik_dob == dob), known_s & (nik_sex == sex)
+            prep["credible"] = same_d & same_s
+            prep["contradicts"] = (known_d & ~same_d) | (known_s & ~same_s)
         return prep
 
     def score(self, prep, left, right, *, workers=1):
@@ -680,7 +719,7 @@ class RegionComparison(Comparison):
         return ("different province", "same province", "same kabupaten/kota", "same kecamatan", "same desa")
 
     def prepare(self, records):
-        return {str(i): _codes(_col(records, c, self.name)) for i, c in enumerate(self.columns)}
+        return {str(i): _column_codes(records, c, self.name)[0] for i, c in enumerate(self.columns)}
 
     def score(self, prep, left, right, *, workers=1):
         out = np.full(len(left), MISSING, np.int8)
@@ -697,8 +736,16 @@ class RegionComparison(Comparison):
 
 
 def prepare_comparisons(records: pd.DataFrame, comparisons: Sequence[Comparison]) -> list[Prepared]:
-    """Per-record arrays of every comparison (codes, token ids, digit matrices), once."""
-    return [comp.prepare_all(records) for comp in comparisons]
+    """Per-record arrays of every comparison (codes, token ids, digit matrices), once.
+
+    A column several comparisons use (the KK in every ``ignore_when_equal``) is factorised
+    once for all of them.
+    """
+    token = _COLUMN_CACHE.set({})
+    try:
+        return [comp.prepare_all(records) for comp in comparisons]
+    finally:
+        _COLUMN_CACHE.reset(token)
 
 
 def compare(
