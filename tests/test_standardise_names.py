@@ -169,3 +169,17 @@ def test_phonetic_different(a, b):
 def test_phonetic_literal(raw, key):
     got = phonetic_key(pd.Series([raw], dtype="string")).iloc[0]
     assert (got is NA and key is NA) or got == key
+
+
+def test_phonetic_key_re2_rewrite_matches_python_re():
+    # the pyarrow (RE2) steps rewrite the look-arounds and back-references of _STEPS
+    import random
+
+    from regsosek_link.standardise._phonetic import _key, _key_arrow
+
+    rng = random.Random(0)
+    alphabet = "AEIOUHYJNSDBCKTZGX  aeh.'-é"
+    words = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(5000)]
+    words += ["AHHA", "XHHH", "AHH", " HHH", "XYY", "NYAH", "MUHAMMAD", "TJAHJO", None]
+    s = pd.Series(words, dtype="string")
+    pd.testing.assert_series_equal(_key_arrow(s), _key(s))

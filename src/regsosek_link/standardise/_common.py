@@ -173,7 +173,8 @@ def civil_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[n
 
 def iso_strings(dates: np.ndarray) -> np.ndarray:
     """``datetime64[D]`` -> ``YYYY-MM-DD`` strings (object array)."""
-    return np.datetime_as_string(dates, unit="D").astype(object)
+    days, inverse = np.unique(dates.astype("datetime64[D]"), return_inverse=True)
+    return np.datetime_as_string(days, unit="D").astype(object)[inverse.reshape(-1)]
 
 
 # Regex kernels on pyarrow (RE2) for "plain" values: printable ASCII only, no control

@@ -6,8 +6,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from ._common import STRING, civil_dates, expand, factorize, iso_strings
+from ._common import STRING, civil_dates, expand, factorize, iso_strings, to_arrow
 from ._regions import province_codes
 
 #: Reference year for century resolution when no birth date is known.
@@ -110,24 +111,44 @@ def clean_nik_codes(
 
 
 def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | None) -> pd.DataFrame:
-    # pyarrow-backed strings: its RE2 kernels are several times faster here (no backrefs)
-    s = values.astype("string[pyarrow]")
-    idx = s.index
-    n = len(s)
+    idx = values.index
+    n = len(values)
     status = np.full(n, "ok", dtype=object)
-    nik = s.str.replace(r"^'+", "", regex=True).str.strip()
-
-    missing = nik.isna().to_numpy() | nik.str.fullmatch(r"[-_.\s]*|(?i:null|none|nan|n/?a|-+)").fillna(True).to_numpy()
-    excel = nik.str.contains(_EXCEL, regex=True).fillna(False).to_numpy() & ~missing
-    digits = nik.str.replace(r"[\s.\-_/]", "", regex=True)
-    is_digit = digits.str.fullmatch(r"\d+").fillna(False).to_numpy()
-    length = digits.str.len().fillna(0).to_numpy()
-    sentinel = digits.str.fullmatch(r"9{13,14}\d{2,3}").fillna(False).to_numpy() & (length == 16)
-    dummy = (
-        digits.str.fullmatch(_REPEATED).fillna(False).to_numpy()
-        | digits.isin(_DUMMIES).to_numpy()
-        | (nik.str.fullmatch(r"-+|0").fillna(False).to_numpy())
-    ) & ~sentinel & ~missing
+    # Most values are 16 plain digits: their checks are done on a digit matrix; the rest go
+    # through the regular expressions (pyarrow-backed strings: RE2 kernels).
+    fast = pc.match_substring_regex(to_arrow(values), r"^[0-9]{16}$").fill_null(False).to_numpy(zero_copy_only=False)
+    digits = values.to_numpy(dtype=object, na_value=None).copy()
+    missing = np.zeros(n, dtype=bool)
+    excel = np.zeros(n, dtype=bool)
+    is_digit = fast.copy()
+    length = np.where(fast, 16, 0)
+    sentinel = np.zeros(n, dtype=bool)
+    dummy = np.zeros(n, dtype=bool)
+    slow = np.flatnonzero(~fast)
+    if len(slow):
+        s = values.iloc[slow].astype("string[pyarrow]")
+        nik = s.str.replace(r"^'+", "", regex=True).str.strip()
+        m = nik.isna().to_numpy() | nik.str.fullmatch(r"[-_.\s]*|(?i:null|none|nan|n/?a|-+)").fillna(True).to_numpy()
+        missing[slow] = m
+        excel[slow] = nik.str.contains(_EXCEL, regex=True).fillna(False).to_numpy() & ~m
+        d = nik.str.replace(r"[\s.\-_/]", "", regex=True)
+        is_digit[slow] = d.str.fullmatch(r"\d+").fillna(False).to_numpy()
+        ln = d.str.len().fillna(0).to_numpy()
+        length[slow] = ln
+        sen = d.str.fullmatch(r"9{13,14}\d{2,3}").fillna(False).to_numpy() & (ln == 16)
+        sentinel[slow] = sen
+        dummy[slow] = (
+            d.str.fullmatch(_REPEATED).fillna(False).to_numpy()
+            | d.isin(_DUMMIES).to_numpy()
+            | (nik.str.fullmatch(r"-+|0").fillna(False).to_numpy())
+        ) & ~sen & ~m
+        digits[slow] = d.to_numpy(dtype=object, na_value=None)
+    if fast.any():
+        fd = digits[fast]
+        fm = np.frombuffer("".join(fd).encode("ascii"), dtype=np.uint8).reshape(-1, 16)
+        sen = (fm[:, :13] == 57).all(axis=1)  # 13 leading nines
+        sentinel[fast] = sen
+        dummy[fast] = ((fm == fm[:, :1]).all(axis=1) | np.isin(fd, list(_DUMMIES))) & ~sen
 
     status[:] = "ok"
     todo = np.ones(n, dtype=bool)
@@ -147,8 +168,7 @@ def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | N
 
     # structural checks on the remaining 16-digit candidates
     cand = todo.copy()
-    d16 = digits.where(pd.Series(cand, index=idx), "0000000000000000").fillna("0000000000000000")
-    arr = d16.to_numpy(dtype=str)
+    arr = np.where(cand, digits, "0000000000000000")
     mat = np.frombuffer("".join(arr).encode("ascii"), dtype=np.uint8).reshape(n, 16) - 48 if n else np.zeros((0, 16), dtype=np.uint8)
     mat = mat.astype(np.int32)
 
@@ -192,8 +212,8 @@ def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | N
     assign(cand & (serial == 0), "zero_serial")
 
     drop = np.isin(status, ["missing", "sentinel", "dummy", "excel_damaged"])
-    nik_out = digits.where(is_digit, nik.str.replace(r"[\s.\-_/]", "", regex=True))
-    nik_out = nik_out.mask(pd.Series(drop, index=idx), pd.NA).astype(STRING)
+    # a non-digit value is kept as its cleaned text, which is what ``digits`` holds
+    nik_out = pd.Series(np.where(drop, None, digits), index=idx, dtype=STRING)
     out = pd.DataFrame({"nik": nik_out, "status": pd.Series(status, index=idx, dtype=STRING)}, index=idx)
     if kind == "kk":
         return out
@@ -203,5 +223,8 @@ def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | N
     out["sex"] = pd.Series(sex, index=idx, dtype=STRING).where(
         pd.Series(cand & (day_ok | (kind == "nik") & female), index=idx), pd.NA
     ).astype(STRING)
-    out["region"] = digits.str.slice(0, 6).where(pd.Series(cand & region_ok, index=idx), pd.NA).astype(STRING)
+    keep = cand & region_ok
+    region = np.full(n, None, dtype=object)
+    region[keep] = [x[:6] for x in digits[keep]]
+    out["region"] = pd.Series(region, index=idx, dtype=STRING)
     return out

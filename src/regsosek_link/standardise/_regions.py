@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ._common import STRING, expand, factorize
 
@@ -49,14 +51,34 @@ def norm_name(text: str) -> str:
     """
     t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").upper()
     t = re.sub(r"[^A-Z0-9]+", " ", t).strip()
-    t = re.sub(r"^(KABUPATEN|KAB)( ADMINISTRASI| ADM)? ", "KAB ", t)
-    t = re.sub(r"^(KOTAMADYA|KODYA|KOTA ADMINISTRASI|KOTA ADM|KOTA) ", "KOTA ", t)
-    t = re.sub(r"^(KECAMATAN|KEC|KELURAHAN|KEL|DESA|DS|PROVINSI|PROV|PROPINSI) ", "", t)
+    for pat, rep in _NORM_PREFIXES:
+        t = re.sub(pat, rep, t)
     return t
 
 
+def _norm_names(names: list[str]) -> list[str]:
+    """:func:`norm_name` of many names: pyarrow (RE2) for printable ASCII names, else Python."""
+    arr = pa.array(names, type=pa.string())
+    plain = pc.match_substring_regex(arr, r"^[\x20-\x7e]*$").to_numpy(zero_copy_only=False)
+    t = pc.replace_substring_regex(pc.ascii_upper(arr), r"[^A-Z0-9]+", " ")
+    t = pc.utf8_trim(t, " ")
+    for pat, rep in _NORM_PREFIXES:
+        t = pc.replace_substring_regex(t, pat, rep, max_replacements=1)
+    out = t.to_pylist()
+    for j in np.flatnonzero(~plain).tolist():
+        out[j] = norm_name(names[j])
+    return out
+
+
+_NORM_PREFIXES: tuple[tuple[str, str], ...] = (
+    (r"^(KABUPATEN|KAB)( ADMINISTRASI| ADM)? ", "KAB "),
+    (r"^(KOTAMADYA|KODYA|KOTA ADMINISTRASI|KOTA ADM|KOTA) ", "KOTA "),
+    (r"^(KECAMATAN|KEC|KELURAHAN|KEL|DESA|DS|PROVINSI|PROV|PROPINSI) ", ""),
+)
+
+
 @lru_cache(maxsize=1)
-def _name_index() -> dict[str, dict[str, frozenset[str]]]:
+def _name_index() -> dict[str, dict[str, set[str]]]:
     """Lookups normalised name -> codes per level, built once.
 
     A name is looked up within a scope (a code prefix: the province for a kabupaten, the
@@ -64,13 +86,14 @@ def _name_index() -> dict[str, dict[str, frozenset[str]]]:
     keeping the codes that start with it.
     """
     wil, desa = _tables()
+    names = _norm_names([*wil.values(), *desa.values()])
+    wil_names, desa_names = names[: len(wil)], names[len(wil):]
     prov: dict[str, set[str]] = {}
     kab: dict[str, set[str]] = {}
     kec: dict[str, set[str]] = {}
     des: dict[str, set[str]] = {}
-    for dotted, name in wil.items():
+    for dotted, nm in zip(wil, wil_names):
         code = dotted.replace(".", "")
-        nm = norm_name(name)
         if len(code) == 2:
             prov.setdefault(nm, set()).add(code)
         elif len(code) == 4:
@@ -78,10 +101,9 @@ def _name_index() -> dict[str, dict[str, frozenset[str]]]:
             kab.setdefault(_KAB_KOTA.sub("", nm), set()).add(code)
         elif len(code) == 6:
             kec.setdefault(nm, set()).add(code)
-    for dotted, name in desa.items():
-        des.setdefault(norm_name(name), set()).add(dotted.replace(".", ""))
-    return {k: {nm: frozenset(c) for nm, c in d.items()} for k, d in
-            (("prov", prov), ("kab", kab), ("kec", kec), ("desa", des))}
+    for dotted, nm in zip(desa, desa_names):
+        des.setdefault(nm, set()).add(dotted.replace(".", ""))
+    return {"prov": prov, "kab": kab, "kec": kec, "desa": des}
 
 
 _KAB_KOTA = re.compile(r"^(KAB|KOTA) ")
