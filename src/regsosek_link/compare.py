@@ -451,7 +451,9 @@ def _token_matrix(s: pd.Series, max_tokens: int = 8) -> np.ndarray:
     keep = rank < max_tokens
     r = pd.Index(s.index).get_indexer(frame["row"].to_numpy()[keep])
     out[r, rank[keep]] = frame["id"].to_numpy()[keep]
-    return out
+    # only as many columns as the longest name needs: overlap costs width squared per pair
+    width = max(int((out >= 0).sum(axis=1).max(initial=0)), 1)
+    return np.ascontiguousarray(out[:, :width])
 
 
 def _token_overlap(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
