@@ -184,7 +184,7 @@ class _KeyCache:
     def __init__(self, records: pd.DataFrame) -> None:
         self.records = records
         self._col: dict[str, tuple[np.ndarray, pd.Series]] = {}
-        self._key: dict[str, tuple[np.ndarray | None, np.ndarray, list[str]]] = {}
+        self._key: dict[str, tuple[np.ndarray | None, np.ndarray, np.ndarray]] = {}
 
     def column(self, col: str, expr: str) -> tuple[np.ndarray, pd.Series]:
         if col not in self._col:
@@ -202,7 +202,7 @@ class _KeyCache:
             self._col[col] = (codes.astype(np.int64), pd.Series(uniq2, dtype="string"))
         return self._col[col]
 
-    def key(self, expr: str) -> tuple[np.ndarray | None, np.ndarray, list[str]]:
+    def key(self, expr: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """(rows or None for "every row", codes, labels of the codes)."""
         if expr in self._key:
             return self._key[expr]
@@ -217,13 +217,13 @@ class _KeyCache:
             has = np.flatnonzero(codes >= 0)
             rows_of = pd.DataFrame({"row": has, "u": codes[has]})
             joined = rows_of.merge(pairs, on="u", how="inner")
-            out = (joined["row"].to_numpy(np.int64), joined["t"].to_numpy(np.int64), [str(x) for x in tlabels])
+            out = (joined["row"].to_numpy(np.int64), joined["t"].to_numpy(np.int64), np.asarray(tlabels, dtype=object))
         else:
             vals = _apply_fn(uniques, fn, arg)
             vals = vals.mask(vals == "")
             vcodes, vlabels = pd.factorize(vals, sort=False)
             mapped = np.where(codes >= 0, np.r_[vcodes, -1][codes], -1).astype(np.int64)
-            out = (None, mapped, [str(x) for x in vlabels])
+            out = (None, mapped, np.asarray(vlabels, dtype=object))
         self._key[expr] = out
         return out
 
@@ -249,7 +249,7 @@ def _rule_codes(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | N
     def labels(block_codes: np.ndarray) -> list[str]:
         first = pd.Series(np.arange(len(codes))).groupby(codes).first()
         at = first.reindex(block_codes).to_numpy()
-        return [" | ".join(lab[c[i]] for c, (_, _, lab) in zip(cols, parts)) for i in at]
+        return [" | ".join(str(lab[c[i]]) for c, (_, _, lab) in zip(cols, parts)) for i in at]
 
     return rows, codes, labels
 
