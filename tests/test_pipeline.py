@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import regsosek_link as rl
+import regsosek_link.store
 from regsosek_link.cli import main
 from regsosek_link.datasets import load_febrl3, load_febrl4, make_sources
 from regsosek_link.standardise import resolve_region
@@ -136,3 +137,51 @@ def test_cli_run_bad_config_exits_2(tmp_path: Path, capsys):
 def test_console_script_is_installed():
     res = subprocess.run([sys.executable, "-m", "regsosek_link.cli", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "demo" in res.stdout
+
+
+def test_cli_store_update_and_review_round_trip(tmp_path: Path, capsys):
+    """run --store, then a new batch with update, then a review export and import."""
+    syn = make_sources(n_people=600, random_state=21)
+    first = {k: v.iloc[: int(len(v) * 0.9)] for k, v in syn.sources.items()}
+    rest = {k: v.iloc[int(len(v) * 0.9):] for k, v in syn.sources.items()}
+
+    def config(data, name):
+        folder = tmp_path / name
+        folder.mkdir()
+        sources = []
+        for k, df in data.items():
+            df.to_csv(folder / f"{k}.csv", index=False)
+            sources.append(rl.SourceConfig(name=k, path=f"{k}.csv", columns=syn.mappings[k],
+                                           one_record_per_person=k == "siak"))
+        return rl.LinkConfig(sources=tuple(sources), output_dir="out").save(folder / "run.yaml")
+
+    store = tmp_path / "registry.duckdb"
+    assert main(["run", str(config(first, "q1")), "--store", str(store), "--quiet", "--no-report"]) == 0
+    before = rl.store.RegistryStore(store).membership()
+    assert main(["update", str(config(rest, "q2")), "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert f"Updated {store}" in out
+    after = rl.store.RegistryStore(store).membership()
+    assert len(after) == sum(len(v) for v in syn.sources.values())
+    kept = before.merge(after, on=["source", "record_id"], suffixes=("_old", "_new"))
+    # an existing person keeps its ID unless a merge is logged for it
+    changed = kept[kept.person_id_old != kept.person_id_new]
+    merges = rl.store.RegistryStore(store).changes()
+    assert set(changed.person_id_old) <= set(merges.loc[merges.change == "merged_into", "person_id"])
+
+    review = tmp_path / "review.csv"
+    assert main(["review", "export", "--store", str(store), "--file", str(review), "--low", "0.0"]) == 0
+    queue = pd.read_csv(review, dtype=str)
+    assert "decision" in queue.columns
+    if len(queue):
+        queue["decision"] = "not a match"
+        queue.to_csv(review, index=False)
+        assert main(["review", "import", "--store", str(store), "--file", str(review)]) == 0
+        assert len(rl.store.RegistryStore(store).decisions()) == len(queue)
+
+
+def test_cli_update_needs_an_existing_store(tmp_path: Path, capsys):
+    cfg = rl.LinkConfig(sources=(rl.SourceConfig(name="a", path="a.csv", columns={"i": "record_id", "n": "nama"}),))
+    path = cfg.save(tmp_path / "run.yaml")
+    assert main(["update", str(path), "--store", str(tmp_path / "none.duckdb")]) == 2
+    assert "registry store" in capsys.readouterr().err

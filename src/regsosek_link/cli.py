@@ -107,18 +107,69 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_truth(path: str | None) -> pd.DataFrame | None:
+    if not path:
+        return None
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"truth file {str(p)!r} does not exist")
+    return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.out:
         config = config.replace(output_dir=args.out)
-    result = Linker(config).run(progress=_progress(args.quiet))
+    result = Linker(config).run(progress=_progress(args.quiet), store=args.store)
     written = result.write(config.output_dir)
-    truth = None
-    if args.truth:
-        p = Path(args.truth)
-        truth = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
+    truth = _read_truth(args.truth)
     _write_report(args, result, written, config.output_dir, truth)
     print(_summary(result, written, truth))
+    if args.store:
+        print(f"Registry saved in {args.store} (person IDs kept stable against what it held)")
+    return 0
+
+
+def _cmd_update(args: argparse.Namespace) -> int:
+    from .store import RegistryStore
+
+    config = load_config(args.config)
+    if args.out:
+        config = config.replace(output_dir=args.out)
+    if not Path(args.store).exists():
+        raise ConfigError(f"registry store {args.store!r} does not exist; create it first with "
+                          f"'regsosek-link run CONFIG --store {args.store}'")
+    t0 = time.perf_counter()
+    result = Linker(config).update(args.store, retrain=args.retrain)
+    written = result.write(config.output_dir)
+    store = RegistryStore(args.store)
+    runs = store.runs()
+    changes = store.changes(int(runs["run_id"].max())) if len(runs) else pd.DataFrame()
+    counts = changes["change"].value_counts().to_dict() if len(changes) else {}
+    print(f"Updated {args.store} in {time.perf_counter() - t0:.2f} s: persons {len(result.registry):,}; "
+          f"changes: {', '.join(f'{k} {v:,}' for k, v in counts.items()) or 'none'}")
+    for name, path in written.items():
+        print(f"  {path}")
+    return 0
+
+
+def _cmd_review(args: argparse.Namespace) -> int:
+    from .review import export_review, review_queue
+    from .store import RegistryStore
+
+    store = RegistryStore(args.store)
+    if args.action == "export":
+        if not args.file:
+            raise ConfigError("review export needs --file OUT.csv or OUT.xlsx")
+        queue = review_queue(store.links(), store.records(), low=args.low, high=args.high)
+        path = export_review(queue, args.file)
+        print(f"{len(queue):,} pairs with match probability in [{args.low}, {args.high}) written to {path}; "
+              "fill the 'decision' column (match / not a match) and import it")
+    else:
+        if not args.file:
+            raise ConfigError("review import needs --file DECISIONS.csv or .xlsx")
+        n = store.add_decisions(args.file)
+        print(f"{n:,} decisions stored in {args.store}; the next run or update honours them")
     return 0
 
 
@@ -154,6 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true")
     r.add_argument("--no-report", action="store_true", help="do not write report.html")
     r.set_defaults(fn=_cmd_run)
+
+    r.add_argument("--store", help="DuckDB registry file: keep person IDs stable against it and save the run there")
+
+    u = sub.add_parser("update", help="link a new batch (the config's sources) against a stored registry")
+    u.add_argument("config")
+    u.add_argument("--store", required=True, help="DuckDB registry file written by 'run --store'")
+    u.add_argument("--out", help="override output_dir")
+    u.add_argument("--retrain", action="store_true", help="train the model on the new pairs instead of reusing it")
+    u.set_defaults(fn=_cmd_update)
+
+    v = sub.add_parser("review", help="export near-threshold pairs for clerical review, or import decisions")
+    v.add_argument("action", choices=("export", "import"))
+    v.add_argument("--store", required=True, help="DuckDB registry file")
+    v.add_argument("--file", help="CSV/XLSX to write (export) or read (import)")
+    v.add_argument("--low", type=float, default=0.2, help="lowest match probability exported (default 0.2)")
+    v.add_argument("--high", type=float, default=0.9, help="exported pairs are below this (default 0.9)")
+    v.set_defaults(fn=_cmd_review)
 
     g = sub.add_parser("generate", help="write synthetic sources and their truth to a folder")
     g.add_argument("--people", type=int, default=20_000)
