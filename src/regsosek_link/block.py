@@ -410,23 +410,36 @@ def block(
         st.pairs_generated = len(code)
         stats.append(st)
 
-    # union of all rules in one sort: the first rule of each pair, and a bit mask of every
-    # rule that found it (EM sessions train on all of a rule's pairs)
-    allc = np.concatenate(rule_codes) if rule_codes else np.empty(0, np.int64)
-    rid = np.concatenate([np.full(len(c), i, np.int64) for i, c in enumerate(rule_codes)]) if rule_codes else np.empty(0, np.int64)
+    pairs = union_of_rules(rule_codes, n)
+    first_rule = pairs["rule"].to_numpy()
+    for i, st in enumerate(stats):
+        st.new_pairs = int((first_rule == i).sum())
+        log.info("blocking rule %r: %d pairs, %d new", st.rule, st.pairs_generated, st.new_pairs)
+    pairs.attrs["report"] = pd.DataFrame([vars(s) for s in stats])
+    pairs.attrs["rules"] = [r.label for r in rules]
+    return pairs
+
+
+def union_of_rules(rule_codes: Sequence[np.ndarray], n: int) -> pd.DataFrame:
+    """The union of several rules' pair codes (``left * n + right``) in one sort.
+
+    Returns ``left``, ``right``, ``rule`` (the first rule that found the pair) and ``rules``
+    (bit mask of every rule that found it; EM sessions train on all of a rule's pairs).
+
+    >>> union_of_rules([np.array([1, 5]), np.array([5, 7])], 4).values.tolist()
+    [[0, 1, 0, 1], [1, 1, 0, 3], [1, 3, 1, 2]]
+    """
+    allc = np.concatenate(list(rule_codes)) if len(rule_codes) else np.empty(0, np.int64)
+    rid = (np.concatenate([np.full(len(c), i, np.int64) for i, c in enumerate(rule_codes)])
+           if len(rule_codes) else np.empty(0, np.int64))
     order = np.lexsort((rid, allc))
     allc, rid = allc[order], rid[order]
     start = np.flatnonzero(np.r_[True, allc[1:] != allc[:-1]]) if len(allc) else np.zeros(0, np.int64)
     uniq = allc[start]
-    first_rule = rid[start]
-    mask = np.bitwise_or.reduceat(np.left_shift(np.int64(1), np.minimum(rid, 62)), start) if len(start) else np.zeros(0, np.int64)
-    for i, st in enumerate(stats):
-        st.new_pairs = int((first_rule == i).sum())
-        log.info("blocking rule %r: %d pairs, %d new", st.rule, st.pairs_generated, st.new_pairs)
-    pairs = pd.DataFrame({"left": uniq // n, "right": uniq % n, "rule": first_rule.astype(np.int8), "rules": mask})
-    pairs.attrs["report"] = pd.DataFrame([vars(s) for s in stats])
-    pairs.attrs["rules"] = [r.label for r in rules]
-    return pairs
+    mask = (np.bitwise_or.reduceat(np.left_shift(np.int64(1), np.minimum(rid, 62)), start)
+            if len(start) else np.zeros(0, np.int64))
+    return pd.DataFrame({"left": (uniq // n).astype(np.int64), "right": (uniq % n).astype(np.int64),
+                         "rule": rid[start].astype(np.int8), "rules": mask})
 
 
 def blocking_report(pairs: pd.DataFrame, truth_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
