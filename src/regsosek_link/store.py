@@ -258,6 +258,133 @@ def block_new(
 
 
 # ----------------------------------------------------------------------------------------
+# stored blocking keys (an update blocks its batch against them without re-keying old records)
+
+_MIX = np.uint64(0x100000001B3)
+
+
+def _rules_fingerprint(rules: Any, max_block_size: int) -> str:
+    return json.dumps([[type(r).__name__, list(getattr(r, "keys", ()) or [getattr(r, "key", "")])]
+                       for r in rules] + [max_block_size])
+
+
+def _block_key_hashes(records: pd.DataFrame, rules: Any) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Per :class:`BlockOn` rule: (rule index, row positions, 64-bit hash of the block key).
+
+    Rows repeat once per distinct token for a ``tokens(...)`` key, as in :func:`block`;
+    rows with a missing key are left out. The hash is of the key's values (not of codes
+    local to ``records``), so keys computed for a batch match the stored ones.
+    """
+    cache = _KeyCache(records)
+    out = []
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, BlockOn):
+            continue
+        parts = [cache.key(k) for k in rule.keys]
+        tok_rows = next((r for r, _, _ in parts if r is not None), None)
+        rows = tok_rows if tok_rows is not None else np.arange(len(records), dtype=np.int64)
+        cols = [c if r is not None else c[rows] for r, c, _ in parts]
+        ok = np.logical_and.reduce([c >= 0 for c in cols]) if cols else np.zeros(len(rows), bool)
+        h = np.full(int(ok.sum()), np.uint64(i + 1), np.uint64)
+        for c, (_, _, lab) in zip(cols, parts):
+            lh = pd.util.hash_array(np.asarray(lab, dtype=object)) if len(lab) else np.zeros(0, np.uint64)
+            with np.errstate(over="ignore"):
+                h = (h * _MIX) ^ lh[c[ok]]
+        out.append((i, rows[ok].astype(np.int64), h.view(np.int64)))
+    return out
+
+
+def _block_keys_frame(records: pd.DataFrame, rules: Any, offset: int = 0) -> pd.DataFrame:
+    parts = _block_key_hashes(records, rules)
+    if not parts:
+        return pd.DataFrame({"rule": np.zeros(0, np.int16), "key": np.zeros(0, np.int64),
+                             "pos": np.zeros(0, np.int64)})
+    return pd.DataFrame({"rule": np.concatenate([np.full(len(r), i, np.int16) for i, r, _ in parts]),
+                         "key": np.concatenate([h for _, _, h in parts]),
+                         "pos": np.concatenate([r for _, r, _ in parts]) + offset})
+
+
+def _write_block_keys(con: Any, records: pd.DataFrame, cfg: LinkConfig, *, offset: int = 0,
+                      append: bool = False) -> None:
+    """Store the blocking keys of ``records`` (positions from ``offset``) and the rules they are of."""
+    frame = _block_keys_frame(records, cfg.blocking_rules, offset)
+    con.register("bk_frame", frame)
+    if append:
+        con.execute("insert into block_keys select * from bk_frame")
+    else:
+        con.execute("create or replace table block_keys as select * from bk_frame")
+        con.execute("create or replace table block_rules as select ? as rules",
+                    [_rules_fingerprint(cfg.blocking_rules, cfg.max_block_size)])
+    con.unregister("bk_frame")
+
+
+def _block_against_stored(con: Any, new: pd.DataFrame, n_old: int, cfg: LinkConfig) -> pd.DataFrame:
+    """:func:`block_new` on (stored records + ``new``) from the stored keys: keys are computed
+    for the new records only and joined in DuckDB with the stored keys of the blocks they
+    touch. Same pairs, rules and masks as :func:`block_new`."""
+    nk = _block_keys_frame(new, cfg.blocking_rules, n_old)
+    con.register("bk_new", nk)
+    old = con.execute("select b.rule, b.key, b.pos from block_keys b semi join "
+                      "(select distinct rule, key from bk_new) t on b.rule = t.rule and b.key = t.key").df()
+    con.unregister("bk_new")
+    n = n_old + len(new)
+    rules_l, rules_r, rules_i = [], [], []
+    for i, rule in enumerate(cfg.blocking_rules):
+        a = nk[nk["rule"].to_numpy() == i]
+        b = old[old["rule"].to_numpy() == i]
+        allk = np.concatenate([a["key"].to_numpy(np.int64), b["key"].to_numpy(np.int64)])
+        allp = np.concatenate([a["pos"].to_numpy(np.int64), b["pos"].to_numpy(np.int64)])
+        codes, uniq = pd.factorize(allk)
+        sizes = np.bincount(codes, minlength=len(uniq))
+        keep = sizes[codes] <= cfg.max_block_size
+        na = len(a)
+        left = pd.DataFrame({"code": codes[:na][keep[:na]], "l": allp[:na][keep[:na]]})
+        right = pd.DataFrame({"code": codes[keep], "r": allp[keep]})
+        m = left.merge(right, on="code")
+        rules_l.append(m["l"].to_numpy(np.int64))
+        rules_r.append(m["r"].to_numpy(np.int64))
+        rules_i.append(i)
+    # sources of every row in a pair (the link type and one-record-per-person filters)
+    inv = np.unique(np.concatenate(rules_l + rules_r)) if rules_l else np.zeros(0, np.int64)
+    inv_old = inv[inv < n_old]
+    con.register("bk_pos", pd.DataFrame({"pos": inv_old}))
+    so = con.execute("select r._pos, r.source from records r semi join bk_pos p on r._pos = p.pos").df()
+    con.unregister("bk_pos")
+    src_names = np.empty(len(inv), dtype=object)
+    at = np.searchsorted(inv, so["_pos"].to_numpy(np.int64))
+    src_names[at] = so["source"].astype(str).to_numpy(dtype=object)
+    newpos = inv >= n_old
+    src_names[newpos] = new["source"].astype(str).to_numpy(dtype=object)[inv[newpos] - n_old]
+    src, snames = pd.factorize(src_names)
+    single_names = {s.name for s in cfg.sources if s.one_record_per_person}
+    single_code = np.isin(np.arange(len(snames)), [j for j, s in enumerate(snames) if s in single_names])
+    out_code, out_rule = [], []
+    for i, left, right in zip(rules_i, rules_l, rules_r):
+        lo, hi = np.minimum(left, right), np.maximum(left, right)
+        ok = lo != hi
+        sl, sh = src[np.searchsorted(inv, lo)], src[np.searchsorted(inv, hi)]
+        same = sl == sh
+        if cfg.link_type == "link_only":
+            ok &= ~same
+        elif cfg.link_type == "dedupe_only":
+            ok &= same
+        ok &= ~(same & single_code[sl])
+        code = np.unique(lo[ok] * n + hi[ok])
+        out_code.append(code)
+        out_rule.append(np.full(len(code), i, np.int64))
+    allc = np.concatenate(out_code) if out_code else np.empty(0, np.int64)
+    rid = np.concatenate(out_rule) if out_rule else np.empty(0, np.int64)
+    order = np.lexsort((rid, allc))
+    allc, rid = allc[order], rid[order]
+    start = np.flatnonzero(np.r_[True, allc[1:] != allc[:-1]]) if len(allc) else np.zeros(0, np.int64)
+    mask = (np.bitwise_or.reduceat(np.left_shift(np.int64(1), np.minimum(rid, 62)), start) if len(start)
+            else np.zeros(0, np.int64))
+    uniq = allc[start]
+    return pd.DataFrame({"left": (uniq // n).astype(np.int64), "right": (uniq % n).astype(np.int64),
+                         "rule": rid[start].astype(np.int8), "rules": mask})
+
+
+# ----------------------------------------------------------------------------------------
 # model (de)serialisation
 
 
@@ -373,6 +500,12 @@ def _golden_options(cfg: LinkConfig) -> dict[str, Any]:
 def _survivorship_of(sources: Any) -> list[tuple[Any, ...]]:
     return sorted((s.name, s.priority, sorted(s.field_priority.items()), s.one_record_per_person, s.as_of)
                   for s in sources)
+
+
+def _one(cursor: Any) -> Any:
+    """The first row of a DuckDB result (None when empty), fetching it completely."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
 
 
 def _keys(frame: pd.DataFrame, s: str = "source", r: str = "record_id") -> pd.Series:
@@ -551,6 +684,9 @@ class RegistryStore:
                 con.register("frame", frame)
                 con.execute(f"create or replace table {name} as select * from frame")
                 con.unregister("frame")
+            # blocking keys of every record, for the next update (an update appending to
+            # keys of its rules gets here only when the stored keys are missing or stale)
+            _write_block_keys(con, records, cfg)
             for name, frame in (("changes", changes), ("runs", run)):
                 con.register("frame", frame)
                 have = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
@@ -636,8 +772,13 @@ class RegistryStore:
             timings[name] = now - since
             return now
 
-        old = self.records()
-        if old.empty:
+        n_stored = 0
+        if self.path.exists():
+            with duckdb.connect(str(self.path), read_only=True) as con:
+                if _one(con.execute("select count(*) from information_schema.tables "
+                               "where table_name = 'records'"))[0]:
+                    n_stored = int(_one(con.execute("select count(*) from records"))[0])
+        if not n_stored:
             raise ValueError(f"the store {str(self.path)!r} holds no registry yet; run a full run with "
                              "Linker(config).run(data, store=...) first")
         t = time.perf_counter()
@@ -647,6 +788,19 @@ class RegistryStore:
         t = tick("ingest", t)
         new = standardise(raw, profile=config.profile)
         t = tick("standardise", t)
+        with duckdb.connect(str(self.path)) as con:
+            con.register("u_keys", pd.DataFrame({"k": pd.array(_keys(new).unique(), dtype="string")}))
+            clash = con.execute("select source || '|' || record_id as k from records "
+                                "where (source || '|' || record_id) in (select k from u_keys) order by k").df()["k"]
+            con.unregister("u_keys")
+            if len(clash):
+                raise ValueError(f"{len(clash)} record(s) of the batch are already in the registry, e.g. "
+                                 f"{clash.astype(str).tolist()[:5]}; withdraw them first or give them new record ids")
+            if self._fast_update_ok(con, config, retrain):
+                t = tick("read", t)
+                return self._update_fast(con, config, new, raw, model=model, decisions=decisions,
+                                         constrained=constrained, timings=timings, t0=t0, t=t)
+        old = self.records()
         clash = set(_keys(new)) & set(_keys(old))
         if clash:
             raise ValueError(f"{len(clash)} record(s) of the batch are already in the registry, e.g. "
@@ -701,6 +855,269 @@ class RegistryStore:
         tick("registry", t)
         return out
 
+    # -- incremental, on the stored tables ---------------------------------------------------
+
+    def _fast_update_ok(self, con: Any, config: LinkConfig, retrain: bool) -> bool:
+        """Whether the stored blocking keys and golden records serve ``config`` as they are."""
+        if retrain or not all(isinstance(r, BlockOn) for r in config.blocking_rules):
+            return False
+        have = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        if not {"block_keys", "block_rules", "records", "membership", "registry", "runs", "changes"} <= have:
+            return False
+        fp = _one(con.execute("select rules from block_rules"))
+        if fp is None or fp[0] != _rules_fingerprint(config.blocking_rules, config.max_block_size):
+            return False
+        runs = _one(con.execute("select config from runs order by run_id desc limit 1"))
+        try:
+            stored = LinkConfig.from_dict(json.loads(runs[0]))
+        except Exception:  # an older or foreign config: the full update rebuilds everything
+            return False
+        # sources new to the config hold only new records: their settings touch only the
+        # re-clustered persons; every stored source must keep its survivorship settings
+        names = {s.name for s in stored.sources}
+        return _survivorship_of(stored.sources) == _survivorship_of(
+            [s for s in config.sources if s.name in names]) and names <= {s.name for s in config.sources}
+
+    def _update_fast(self, con: Any, config: LinkConfig, new: pd.DataFrame, raw: pd.DataFrame, *,
+                     model: FellegiSunter | None, decisions: pd.DataFrame | None, constrained: bool,
+                     timings: dict[str, float], t0: float, t: float) -> LinkResult:
+        """An update that reads only the stored rows it needs and rewrites only changed rows.
+
+        Blocking joins the batch's keys with the stored ones; comparison reads the comparison
+        columns of the old records the pairs touch; the persons re-clustered are those of old
+        records with a new accepted link or a reviewer's decision (closed over the stored
+        accepted links between persons), with all their records and stored links, plus the
+        batch; only their membership, golden and household rows are replaced.
+        """
+        from .pipeline import LinkResult
+
+        def tick(name: str, since: float) -> float:
+            now = time.perf_counter()
+            timings[name] = timings.get(name, 0.0) + now - since
+            return now
+
+        started = datetime.now(timezone.utc)
+        dtypes = _clean_dtypes()
+        n_old = int(_one(con.execute("select count(*) from records"))[0])
+        n = n_old + len(new)
+        new = new.reset_index(drop=True)
+        new = new.astype({c: dtypes.get(c, "string") for c in new.columns})
+        pairs = _block_against_stored(con, new, n_old, config)
+        t = tick("block", t)
+        # compare: the comparison columns of the records the pairs touch
+        involved = np.unique(np.r_[pairs["left"].to_numpy(), pairs["right"].to_numpy()])
+        cols = ["source", "record_id"]
+        for c in config.comparisons:
+            for col in list(c.columns) + list(getattr(c, "ignore_when_equal", ())):
+                if col not in cols and col in new.columns:
+                    cols.append(col)
+        part = self._rows(con, involved[involved < n_old], cols)
+        local_recs = pd.concat([part, new.loc[involved[involved >= n_old] - n_old, cols]], ignore_index=True)
+        local_recs = local_recs.astype({c: dtypes.get(c, "string") for c in cols})
+        local = pd.DataFrame({"left": np.searchsorted(involved, pairs["left"].to_numpy()),
+                              "right": np.searchsorted(involved, pairs["right"].to_numpy())}, index=pairs.index)
+        levels = compare(local_recs, local, config.comparisons, chunk_size=config.chunk_size)
+        t = tick("compare", t)
+        if model is None:
+            row = _one(con.execute("select model from runs where model is not null order by run_id desc limit 1"))
+            if row is None:
+                raise ValueError("no model given and none stored; pass model= or retrain=True")
+            model = _load_model(row[0])
+        prob, weight, contrib = _score(model, levels)
+        tf = self._tf_adjustments(con, local_recs, local, levels, config, model, new, n)
+        if tf.shape[1]:
+            contrib = pd.concat([contrib, tf], axis=1)
+            weight = contrib.to_numpy().sum(axis=1) + model.prior_weight_
+            prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
+        new_links = links_table(local_recs, local, levels, contrib, prob, weight, threshold=config.threshold,
+                                review_low=config.review_band[0])
+        t = tick("classify", t)
+
+        # the affected persons: of old records with a new accepted link or a decision
+        acc = prob >= config.threshold
+        seeds = np.unique(np.r_[pairs["left"].to_numpy()[acc], pairs["right"].to_numpy()[acc]])
+        seeds = seeds[seeds < n_old]
+        if decisions is None:
+            decisions = pd.DataFrame(columns=list(DECISION_COLUMNS))
+            if _one(con.execute("select count(*) from information_schema.tables where table_name = 'decisions'"))[0]:
+                decisions = con.execute("select * from decisions").df()[list(DECISION_COLUMNS)]
+        dec_keys = (pd.concat([_keys(decisions, "source_l", "record_id_l"), _keys(decisions, "source_r", "record_id_r")])
+                    if len(decisions) else pd.Series([], dtype=str))
+        con.register("u_seed", pd.DataFrame({"pos": seeds.astype(np.int64)}))
+        persons = set(con.execute(
+            "select distinct m.person_id from membership m join records r "
+            "on m.source = r.source and m.record_id = r.record_id "
+            "where r._pos in (select pos from u_seed)").df()["person_id"].astype(str))
+        con.unregister("u_seed")
+        if len(dec_keys):
+            con.register("u_deck", pd.DataFrame({"k": pd.array(dec_keys.astype(str).unique(), dtype="string")}))
+            persons |= set(con.execute("select distinct person_id from membership where (source || '|' || record_id) "
+                                       "in (select k from u_deck)").df()["person_id"].astype(str))
+            con.unregister("u_deck")
+        # closed over stored accepted links between different persons (cut by a constraint)
+        if persons:
+            cut = con.execute(
+                "select m1.person_id a, m2.person_id b from links l "
+                "join membership m1 on l.source_l = m1.source and l.record_id_l = m1.record_id "
+                "join membership m2 on l.source_r = m2.source and l.record_id_r = m2.record_id "
+                "where l.accepted and m1.person_id <> m2.person_id").df()
+            if len(cut):
+                a, b = cut["a"].astype(str).to_numpy(), cut["b"].astype(str).to_numpy()
+                while True:
+                    inside = pd.Index(list(persons))
+                    grow = set(b[inside.get_indexer(a) >= 0]) | set(a[inside.get_indexer(b) >= 0])
+                    if grow <= persons:
+                        break
+                    persons |= grow
+        con.register("u_p", pd.DataFrame({"person_id": pd.array(sorted(persons), dtype="string")}))
+        con.execute("create or replace temp table u_aff as select r.*, m.person_id as _prev from records r "
+                    "join membership m on m.source = r.source and m.record_id = r.record_id "
+                    "where m.person_id in (select person_id from u_p)")
+        con.unregister("u_p")
+        aff = con.execute("select * from u_aff order by _pos").df()
+        prev_pid = aff.pop("_prev").astype(str).to_numpy()
+        aff_pos = aff.pop("_pos").to_numpy(np.int64)
+        stored_acc = con.execute(
+            "select l.source_l, l.record_id_l, l.source_r, l.record_id_r, l.match_probability from links l "
+            "semi join u_aff a on l.source_l = a.source and l.record_id_l = a.record_id where l.accepted").df()
+        recs = pd.concat([aff, new], ignore_index=True)
+        recs = recs.astype({c: dtypes.get(c, "string") for c in recs.columns})
+        gpos = np.r_[aff_pos, np.arange(n_old, n, dtype=np.int64)]  # ascending: local order = global order
+        keys = _keys(recs)
+        kpos = pd.Series(np.arange(len(recs)), index=keys.to_numpy())
+        sl = kpos.reindex(_keys(stored_acc, "source_l", "record_id_l").to_numpy()).to_numpy()
+        sr = kpos.reindex(_keys(stored_acc, "source_r", "record_id_r").to_numpy()).to_numpy()
+        ok = ~(np.isnan(sl.astype(float)) | np.isnan(sr.astype(float)))
+        pl = np.searchsorted(gpos, pairs["left"].to_numpy())
+        pr = np.searchsorted(gpos, pairs["right"].to_numpy())
+        pin = ((pl < len(gpos)) & (gpos[np.minimum(pl, len(gpos) - 1)] == pairs["left"].to_numpy())
+               & (pr < len(gpos)) & (gpos[np.minimum(pr, len(gpos) - 1)] == pairs["right"].to_numpy()))
+        left = np.concatenate([sl[ok].astype(np.int64), pl[pin]])
+        right = np.concatenate([sr[ok].astype(np.int64), pr[pin]])
+        p_all = np.concatenate([stored_acc["match_probability"].to_numpy(float)[ok], prob[pin]])
+        single = [s.name for s in config.sources if s.one_record_per_person]
+        must, cannot = decision_pairs(recs, decisions)
+        labels, weakest = cluster_records(recs, left, right, p_all, threshold=config.threshold,
+                                          single_record_sources=single, must_link=must, cannot_link=cannot,
+                                          constrained=constrained)
+        t = tick("cluster", t)
+
+        # stable IDs for the affected part only
+        run_id = int(_one(con.execute("select coalesce(max(run_id), 0) from runs"))[0]) + 1
+        ch = con.execute("select person_id, min(case when change in ('new', 'split_from') then run_id end) as born "
+                         "from changes group by person_id").df()
+        issued = set(ch["person_id"].astype(str))
+        born = ch[ch["born"].notna()]
+        first_seen = dict(zip(born["person_id"].astype(str), born["born"].astype(np.int64)))
+        previous = pd.DataFrame({"key": keys.iloc[:len(aff)].to_numpy(), "person_id": prev_pid})
+        pid, changes = assign_person_ids(keys, labels, previous, issued=issued, first_seen=first_seen)
+        membership = membership_table(recs, pid, weakest)
+        reg = golden_records(recs, pid, **_golden_options(config))
+        changes.insert(0, "run_id", run_id)
+        changes.insert(len(changes.columns), "seq", np.arange(len(changes), dtype=np.int64))
+        counts = changes["change"].value_counts()
+
+        stored_new = new.copy()
+        stored_new.insert(0, "_pos", np.arange(n_old, n, dtype=np.int64))
+        old_ids = pd.DataFrame({"person_id": pd.array(sorted(persons), dtype="string")})
+        con.execute("begin transaction")
+        for name, frame in (("u_new", stored_new), ("u_old_ids", old_ids), ("u_mem", membership), ("u_reg", reg),
+                            ("u_links", new_links), ("u_changes", changes)):
+            con.register(name, frame)
+        con.execute("insert into records by name select * from u_new")
+        _write_block_keys(con, new, config, offset=n_old, append=True)
+        con.execute("delete from membership where person_id in (select person_id from u_old_ids)")
+        con.execute("insert into membership by name select * from u_mem")
+        kks = set(con.execute("select distinct no_kk from registry where person_id in "
+                              "(select person_id from u_old_ids) and no_kk is not null").df()["no_kk"].astype(str))
+        kks |= set(reg["no_kk"].dropna().astype(str))
+        con.execute("delete from registry where person_id in (select person_id from u_old_ids)")
+        con.execute("insert into registry by name select * from u_reg")
+        con.execute("insert into links by name select * from u_links")
+        self._update_households(con, sorted(kks), new)
+        n_persons = int(_one(con.execute("select count(*) from registry"))[0])
+        run = pd.DataFrame([{
+            "run_id": run_id, "kind": "update", "started_at": started.isoformat(),
+            "finished_at": datetime.now(timezone.utc).isoformat(), "n_records": n, "n_persons": n_persons,
+            "n_new": int(counts.get("new", 0)), "n_merged": int(counts.get("merged_into", 0)),
+            "n_split": int(counts.get("split_from", 0)), "n_removed": int(counts.get("removed", 0)),
+            "config": config.to_json(), "model": _dump_model(model, config),
+            "seconds": time.perf_counter() - t0,
+        }])
+        con.register("u_run", run)
+        con.execute("insert into changes by name select * from u_changes")
+        con.execute("insert into runs by name select * from u_run")
+        con.execute("commit")
+        tick("registry", t)
+        log.info("run %d (update): %d new records, %d persons re-clustered (%d records); %s", run_id, len(new),
+                 len(old_ids), len(recs), dict(counts))
+        return _stored_result()(
+            store=self, n_old=n_old, registry_dtypes=reg.dtypes.to_dict(), config=config, raw=raw, records=None, pairs=pairs, levels=levels,
+            model=model, probability=prob, weight=weight, membership=None, registry=None, households=None,
+            links=None, timings=timings)
+
+    @staticmethod
+    def _rows(con: Any, positions: np.ndarray, columns: list[str]) -> pd.DataFrame:
+        """Columns of the stored records at ``positions`` (ascending), in that order."""
+        con.register("u_rows", pd.DataFrame({"pos": np.asarray(positions, np.int64)}))
+        sel = ", ".join(f'r."{c}"' for c in columns)
+        out = con.execute(f"select {sel} from records r semi join u_rows p on r._pos = p.pos order by r._pos").df()
+        con.unregister("u_rows")
+        return out
+
+    @staticmethod
+    def _tf_adjustments(con: Any, recs: pd.DataFrame, pairs: pd.DataFrame, levels: pd.DataFrame,
+                        cfg: LinkConfig, model: FellegiSunter, new: pd.DataFrame, n: int) -> pd.DataFrame:
+        """:func:`regsosek_link.classify.term_frequency_adjustments` with value counts over
+        every record taken from the store (for the values the pairs need only)."""
+        names = list(levels.columns)
+        out: dict[str, np.ndarray] = {}
+        left = pairs["left"].to_numpy()
+        for comp in cfg.comparisons:
+            if not getattr(comp, "term_frequency", False) or comp.name not in names:
+                continue
+            k = names.index(comp.name)
+            top = int(model.n_levels_[k]) - 1
+            lv = levels[comp.name].to_numpy()
+            at = lv == top
+            vals = recs[comp.column].astype("string").to_numpy(dtype=object, na_value=None)[left[at]]
+            want = pd.unique(pd.Series(vals).dropna().astype(str))
+            con.register("u_tf", pd.DataFrame({"v": pd.array(want, dtype="string")}))
+            c = comp.column
+            stored = con.execute(f'select r."{c}" as v, count(*) as n from records r semi join u_tf t '
+                                 f'on r."{c}" = t.v group by r."{c}"').df()
+            con.unregister("u_tf")
+            nonnull = int(_one(con.execute(f'select count("{c}") from records'))[0])
+            nv = new[c].astype("string")
+            nonnull += int(nv.notna().sum())
+            cnt = pd.Series(stored["n"].to_numpy(np.int64), index=stored["v"].astype(str).to_numpy())
+            cnt = cnt.add(nv.dropna().astype(str).value_counts(), fill_value=0)
+            f = (pd.Series(vals, dtype=object).map(cnt).to_numpy(dtype=float)) / max(nonnull, 1)
+            adj = np.zeros(len(lv))
+            adj[at] = np.where(np.isnan(f), 0.0, np.log2(model.u_[k][top] / np.maximum(f, 1.0 / max(n, 1))))
+            out[f"tf_{comp.name}"] = adj
+        return pd.DataFrame(out, index=levels.index)
+
+    @staticmethod
+    def _update_households(con: Any, kks: list[str], new: pd.DataFrame) -> None:
+        """Rebuild the household rows of the KK numbers in ``kks`` from the stored registry."""
+        if not kks:
+            return
+        con.register("u_kk", pd.DataFrame({"kk": pd.array(kks, dtype="string")}))
+        reg = con.execute("select * from registry where no_kk in (select kk from u_kk)").df()
+        have = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                          "where table_name = 'records'").fetchall()}
+        if "kk_valid" in have:
+            rk = con.execute("select no_kk, kk_valid from records where no_kk in (select kk from u_kk)").df()
+        else:
+            rk = con.execute("select no_kk from records where no_kk in (select kk from u_kk)").df()
+        hh = households_table(reg, rk, np.zeros(0))
+        con.execute("delete from households where household_id in (select kk from u_kk)")
+        con.register("u_hh", hh)
+        con.execute("insert into households by name select * from u_hh")
+        con.unregister("u_hh")
+        con.unregister("u_kk")
+
     def withdraw(self, config: LinkConfig, *, source: str, record_ids: Any = None,
                  constrained: bool = True) -> LinkResult:
         """Remove a source's records (all, or ``record_ids``) and re-cluster the rest.
@@ -744,3 +1161,56 @@ class RegistryStore:
                             membership=pd.DataFrame(), registry=pd.DataFrame(), households=pd.DataFrame(),
                             links=links, timings={})
         return self._finish(result, labels=labels, weakest=weakest, links=links, kind="withdraw", t0=t0)
+
+
+@functools.cache
+def _stored_result() -> type:
+    """A :class:`LinkResult` whose records, membership, registry, households and links are
+    read from the store when first used (an update writes only changed rows)."""
+    from .pipeline import LinkResult
+
+    def lazy(name: str, load: Any) -> property:
+        def get(self: Any) -> Any:
+            v = self.__dict__.get("_" + name)
+            if v is None:
+                v = load(self)
+                self.__dict__["_" + name] = v
+            return v
+
+        def put(self: Any, value: Any) -> None:
+            self.__dict__["_" + name] = value
+
+        return property(get, put)
+
+    def records(self: Any) -> pd.DataFrame:
+        return self.store.records()
+
+    def membership(self: Any) -> pd.DataFrame:
+        with duckdb.connect(str(self.store.path), read_only=True) as con:
+            m = con.execute("select m.* from records r join membership m on m.source = r.source "
+                            "and m.record_id = r.record_id order by r._pos").df()
+        return m.astype({"source": "string", "record_id": "string", "person_id": "string"})
+
+    def registry(self: Any) -> pd.DataFrame:
+        reg = self.store.registry()
+        dt = {c: d for c, d in (self.registry_dtypes or {}).items() if c in reg.columns}
+        return reg.astype(dt) if dt else reg
+
+    def households(self: Any) -> pd.DataFrame:
+        return self.store.households()
+
+    def links(self: Any) -> pd.DataFrame:
+        return self.store.links()
+
+    def init(self: Any, *args: Any, store: RegistryStore, n_old: int = 0,
+             registry_dtypes: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        self.store = store
+        self.registry_dtypes = registry_dtypes
+        self.n_old = n_old
+        LinkResult.__init__(self, *args, **kwargs)
+
+    ns = {n: lazy(n, f) for n, f in (("records", records), ("membership", membership), ("registry", registry),
+                                      ("households", households), ("links", links))}
+    ns["__init__"] = init
+    ns["__doc__"] = _stored_result.__doc__
+    return type("StoredLinkResult", (LinkResult,), ns)
