@@ -121,3 +121,71 @@ def test_update_retrain_trains_like_a_full_run(synthetic, tmp_path):
     back = _load_model(json.dumps(stored))
     np.testing.assert_allclose(back.predict_proba(upd.levels), upd.model.predict_proba(upd.levels))
     assert model_from_dict(stored).comparisons == cfg.comparisons
+
+
+def _split(share: float = 0.8):
+    datasets = pytest.importorskip("regsosek_link.datasets")
+    syn = datasets.make_sources(n_people=600, random_state=3)
+    rng = np.random.default_rng(1)
+    old, new = {}, {}
+    for k, v in syn.sources.items():
+        first = rng.random(len(v)) < share
+        old[k], new[k] = v[first].reset_index(drop=True), v[~first].reset_index(drop=True)
+    return old, new
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_blocking_against_stored_keys_equals_block_new(synthetic, tmp_path):
+    import duckdb
+
+    from regsosek_link.store import _block_against_stored
+
+    cfg, _ = synthetic
+    old, new = _split()
+    path = tmp_path / "r.duckdb"
+    Linker(cfg).run(old, store=path)
+    from regsosek_link.ingest import read_sources
+
+    stored = RegistryStore(path).records()
+    batch = standardise(read_sources(cfg, new))
+    records = pd.concat([stored, batch], ignore_index=True)
+    is_new = np.arange(len(records)) >= len(stored)
+    single = [s.name for s in cfg.sources if s.one_record_per_person]
+    expected = block_new(records, is_new, cfg.blocking_rules, single_record_sources=single,
+                         max_block_size=cfg.max_block_size)
+    with duckdb.connect(str(path)) as con:
+        got = _block_against_stored(con, batch, len(stored), cfg)
+    assert len(got) > 100
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_fast_update_equals_the_full_update(synthetic, tmp_path):
+    """The update on stored keys and affected persons only gives the same IDs, change rows,
+    registry and households as the update that re-clusters everything."""
+    import duckdb
+
+    cfg, _ = synthetic
+    old, new = _split()
+    out = {}
+    for fast in (True, False):
+        path = tmp_path / f"{fast}.duckdb"
+        Linker(cfg).run(old, store=path)
+        if not fast:  # no stored keys: the update re-keys and re-clusters every record
+            with duckdb.connect(str(path)) as con:
+                con.execute("drop table block_rules")
+        upd = Linker(cfg).update(path, new)
+        assert (type(upd).__name__ == "StoredLinkResult") == fast
+        s = RegistryStore(path)
+        m = s.membership()
+        out[fast] = (dict(zip(m["source"] + "|" + m["record_id"], m["person_id"])),
+                     s.changes(2).drop(columns=["seq"]).astype(str).values.tolist(),
+                     s.registry().astype("string"),
+                     s.households().sort_values(["household_id", "person_id"]).reset_index(drop=True).astype("string"),
+                     len(upd.pairs), upd.membership["person_id"].astype(str).tolist())
+    a, b = out[True], out[False]
+    assert a[0] == b[0]
+    assert a[1] == b[1] and len(a[1]) > 0
+    pd.testing.assert_frame_equal(a[2], b[2])
+    pd.testing.assert_frame_equal(a[3], b[3])
+    assert a[4] == b[4] and a[5] == b[5]
