@@ -93,9 +93,47 @@ _DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y%m%d", "%Y-%m-%d %H:%M:%
                  "%d %b %Y", "%m/%d/%Y")
 
 
+# month names as written in the sources -> English (strptime's %B / %b only know English)
+_MONTHS = (("JANUARI", "January"), ("FEBRUARI", "February"), ("PEBRUARI", "February"), ("MARET", "March"),
+           ("APRIL", "April"), ("MEI", "May"), ("JUNI", "June"), ("JULI", "July"), ("AGUSTUS", "August"),
+           ("SEPTEMBER", "September"), ("OKTOBER", "October"), ("NOPEMBER", "November"),
+           ("NOVEMBER", "November"), ("DESEMBER", "December"), ("AGU", "Aug"), ("AGS", "Aug"),
+           ("OKT", "Oct"), ("NOP", "Nov"), ("DES", "Dec"), ("PEB", "Feb"))
+
+
+def _month_en(col: str) -> str:
+    v = f"upper(trim(CAST({col} AS VARCHAR)))"
+    for idn, eng in _MONTHS:
+        v = f"regexp_replace({v}, '\\b{idn}\\b', '{eng}')"
+    return v
+
+
 def _date(col: str) -> str:
-    tries = ", ".join(f"try_strptime(trim(CAST({col} AS VARCHAR)), '{f}')" for f in _DATE_FORMATS)
+    """``col`` is already upper-cased with English month names (``_month_en``, in a CTE of
+    its own so that the translation is not repeated for every format)."""
+    tries = ", ".join(f"try_strptime({col}, '{f}')" for f in _DATE_FORMATS)
     return f"strftime(coalesce({tries}), '%Y-%m-%d')"
+
+
+# honorifics and academic degrees that a user finds in the most frequent name tokens (Haji,
+# Hajjah, Doctor, Insinyur, Professor, Kyai Haji, Raden ...); degrees usually follow a comma
+_TITLES = ("H", "HJ", "HJH", "HAJI", "HAJJAH", "DR", "DRS", "DRA", "DRG", "IR", "PROF", "KH", "RR", "RM",
+           "RAJ", "AJ")
+_DEGREES = ("SE", "SH", "SPD", "SPDI", "SKOM", "SSOS", "SAG", "SKEP", "SIP", "SKED", "SSI", "ST", "MM",
+            "MPD", "MSI", "MA", "MT", "AMD", "AMK", "SHI", "SSTP", "SFARM", "SKM", "MH", "ME", "MKES")
+
+
+def _name(col: str) -> str:
+    """Upper case, drop everything after the first comma (", S.PD."), glue dotted degree
+    abbreviations ("S.PD.I" -> "SPDI"), punctuation to spaces, drop title tokens anywhere and
+    degree tokens after the first token."""
+    v = f"regexp_replace(upper(CAST({col} AS VARCHAR)), ',.*$', '')"
+    v = f"regexp_replace({v}, '\\b([SMA])\\.([A-Z]{{1,4}})\\.?(I\\b)?', '\\1\\2\\3', 'g')"
+    v = f"string_split(trim(regexp_replace(regexp_replace({v}, '[^A-Z ]', ' ', 'g'), '\\s+', ' ', 'g')), ' ')"
+    titles = ", ".join(f"'{t}'" for t in _TITLES)
+    degrees = ", ".join(f"'{t}'" for t in _DEGREES)
+    v = f"list_filter({v}, lambda t, i: t <> '' AND t NOT IN ({titles}) AND (i = 1 OR t NOT IN ({degrees})))"
+    return f"nullif(array_to_string({v}, ' '), '')"
 
 
 def _region(col: str) -> str:
@@ -126,34 +164,47 @@ def peer_table(ds: Dataset, con) -> tuple[pd.DataFrame, str]:
     if ds.kind == "febrl":
         sql = f"""
         CREATE OR REPLACE TABLE records AS
+        WITH pre AS (SELECT *, {_month_en('date_of_birth')} AS dob_en FROM raw_input)
         SELECT unique_id, source_dataset,
           {_clean('given_name')} AS given_name, {_clean('surname')} AS surname,
           {_clean('street_number')} AS street_number, {_clean('address_1')} AS address_1,
           {_clean('address_2')} AS address_2, {_clean('suburb')} AS suburb,
           {_clean('postcode')} AS postcode, {_clean('state')} AS state,
-          {_date('date_of_birth')} AS date_of_birth, {_clean('soc_sec_id')} AS soc_sec_id,
+          {_date('dob_en')} AS date_of_birth, {_clean('soc_sec_id')} AS soc_sec_id,
           substr({_clean('surname')}, 1, 1) AS surname_initial,
           nullif(trim(concat_ws(' ', {_clean('surname')}, {_clean('given_name')})), '') AS name_sorted
-        FROM raw_input ORDER BY unique_id"""
+        FROM pre ORDER BY unique_id"""
     else:
         sql = f"""
         CREATE OR REPLACE TABLE records AS
-        WITH a AS (
+        WITH pre AS (SELECT *, {_month_en('tanggal_lahir')} AS tgl_en FROM raw_input),
+        a AS (
           SELECT unique_id, source_dataset,
             {_digits_id('nik', 16)} AS nik, {_digits_id('no_kk', 16)} AS no_kk,
-            {_clean('nama')} AS nama, {_sex('jenis_kelamin')} AS jenis_kelamin,
-            {_clean('tempat_lahir')} AS tempat_lahir, {_date('tanggal_lahir')} AS tanggal_lahir,
-            {_clean('nama_ibu')} AS nama_ibu, {_clean('alamat')} AS alamat,
+            {_name('nama')} AS nama, {_sex('jenis_kelamin')} AS jenis_kelamin,
+            {_clean('tempat_lahir')} AS tempat_lahir, {_date('tgl_en')} AS tanggal_lahir,
+            {_name('nama_ibu')} AS nama_ibu, {_clean('alamat')} AS alamat,
             {_region('desa')} AS desa, {_region('kecamatan')} AS kecamatan,
             {_region('kabupaten')} AS kabupaten
-          FROM raw_input)
+          FROM pre),
+        b AS (
+          -- placeholder IDs (9999999999999996, ...) found with n_largest_blocks: an ID held by
+          -- more records than one person (or one family) can have is not an ID
+          SELECT * REPLACE (
+            CASE WHEN count(*) OVER (PARTITION BY nik) <= 10 THEN nik END AS nik,
+            CASE WHEN count(*) OVER (PARTITION BY no_kk) <= 100 THEN no_kk END AS no_kk)
+          FROM a)
         SELECT *,
           split_part(nama, ' ', 1) AS nama_first,
           string_split(nama, ' ')[-1] AS nama_last,
           array_to_string(list_sort(string_split(nama, ' ')), ' ') AS nama_sorted,
+          -- the sorted name only when it has two or more tokens (one common token alone
+          -- makes blocks of 100,000s of pairs)
+          CASE WHEN strpos(nama, ' ') > 0 THEN array_to_string(list_sort(string_split(nama, ' ')), ' ') END
+            AS nama_sorted_multi,
           substr(tanggal_lahir, 1, 4) AS tahun_lahir,
           substr(nik, 7, 6) AS nik_birth
-        FROM a ORDER BY unique_id"""
+        FROM b ORDER BY unique_id"""
     con.execute(sql)
     con.unregister("raw_input")
     return order, "records"
@@ -174,8 +225,8 @@ def synthetic_rules(ds: Dataset) -> list[str]:
         "l.tanggal_lahir = r.tanggal_lahir AND l.nama_last = r.nama_last",
         "l.nik_birth = r.nik_birth AND l.nama_first = r.nama_first",
         "l.tahun_lahir = r.tahun_lahir AND l.kecamatan = r.kecamatan AND l.nama = r.nama",
-        "l.kabupaten = r.kabupaten AND l.nama_sorted = r.nama_sorted",
-        "l.nama_ibu = r.nama_ibu AND l.tahun_lahir = r.tahun_lahir",
+        "l.kecamatan = r.kecamatan AND l.nama_sorted_multi = r.nama_sorted_multi",
+        "l.nama_ibu = r.nama_ibu AND l.tahun_lahir = r.tahun_lahir AND l.kabupaten = r.kabupaten",
         "l.tanggal_lahir = r.tanggal_lahir AND l.desa = r.desa",
     ]
     if ds.single:
@@ -197,6 +248,9 @@ FEBRL_RULES = [
 # ----------------------------------------------------------------------------------------
 # Splink 5 (DuckDB)
 
+SPLINK_U_MAX_PAIRS = 5e6   # u from random sampling (Splink's docs: 1e6 - 1e7)
+SPLINK_EM_MAX_PAIRS = 1e6  # blocked pairs per EM session
+
 
 def _splink_settings(ds: Dataset):
     import splink.comparison_level_library as cll
@@ -217,10 +271,16 @@ def _splink_settings(ds: Dataset):
         ]
         rules = FEBRL_RULES
     else:
-        region = cl.CustomComparison(
-            output_column_name="region",
+        # family members share KK, mother, village and birthplace: as separate comparisons
+        # their weights add up (Fellegi-Sunter assumes independence) and siblings link. So
+        # they are one "household" comparison, as Splink's docs advise for correlated fields.
+        household = cl.CustomComparison(
+            output_column_name="household",
             comparison_levels=[
-                cll.And(cll.NullLevel("kabupaten"), cll.NullLevel("kecamatan")),
+                cll.And(cll.NullLevel("no_kk"), cll.NullLevel("nama_ibu"), cll.NullLevel("kabupaten")),
+                cll.And(cll.ExactMatchLevel("no_kk"), cll.ExactMatchLevel("nama_ibu")),
+                cll.ExactMatchLevel("no_kk"),
+                cll.And(cll.ExactMatchLevel("nama_ibu"), cll.ExactMatchLevel("desa")),
                 cll.And(cll.ExactMatchLevel("desa"), cll.ExactMatchLevel("kecamatan")),
                 cll.ExactMatchLevel("kecamatan"),
                 cll.ExactMatchLevel("kabupaten"),
@@ -228,13 +288,11 @@ def _splink_settings(ds: Dataset):
             ],
         )
         comparisons = [
-            cl.LevenshteinAtThresholds("nik", [1, 2]),
+            cl.ExactMatch("nik"),  # a NIK one digit off is mostly a neighbour (serial + 1), not a typo
             cl.NameComparison("nama").configure(term_frequency_adjustments=True),
             cl.DateOfBirthComparison("tanggal_lahir", input_is_string=True),
             cl.ExactMatch("jenis_kelamin"),
-            cl.NameComparison("nama_ibu"),
-            cl.LevenshteinAtThresholds("no_kk", [1]),
-            region,
+            household,
             cl.JaroWinklerAtThresholds("tempat_lahir", [0.9]),
         ]
         rules = synthetic_rules(ds)
@@ -276,12 +334,16 @@ def run_splink(ds: Dataset) -> dict[str, Any]:
             t.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
         else:
             t.estimate_probability_two_random_records_match(
-                ["l.nik = r.nik", "l.nama = r.nama AND l.tanggal_lahir = r.tanggal_lahir"], recall=0.8)
-            t.estimate_u_using_random_sampling(max_pairs=5e6, seed=0)
-            # block_on("nama") makes Splink 5.0.0's EM fail here (an m probability underflows
-            # below 1e-300 and is rejected); NIK + birth date together train every comparison
-            t.estimate_parameters_using_expectation_maximisation(block_on("nik"), max_pairs=5e6)
-            t.estimate_parameters_using_expectation_maximisation(block_on("tanggal_lahir"), max_pairs=5e6)
+                ["l.nik = r.nik AND l.nama_first = r.nama_first",
+                 "l.nama = r.nama AND l.tanggal_lahir = r.tanggal_lahir"], recall=0.8)
+            t.estimate_u_using_random_sampling(max_pairs=SPLINK_U_MAX_PAIRS, seed=0)
+            # two EM sessions, each on a sample of SPLINK_EM_MAX_PAIRS blocked pairs: blocked on
+            # birth date (trains names, NIK, KK, region, ...), then on name + kabupaten (trains
+            # birth date). Without term frequencies in EM: with them, Splink 5.0.0's EM on a
+            # name rule stops with "m_probability ... below the minimum allowed value of 1e-300"
+            for rule in (block_on("tanggal_lahir"), block_on("nama", "kabupaten")):
+                t.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True, max_pairs=SPLINK_EM_MAX_PAIRS)
 
     sw("train", train)
     blocked = sw("block", lambda: linker.inference.compute_blocked_pairs_for_predict())
@@ -301,7 +363,21 @@ def run_splink(ds: Dataset) -> dict[str, Any]:
     if missing.any():
         labels = labels.astype(float)
         labels[missing] = labels[~missing].max() + 1 + np.arange(missing.sum())
-    return {"membership": _membership(order, labels), "pairs": pairs, "order": order, "stages": sw.stages}
+    def sensitivity() -> dict[str, pd.DataFrame]:
+        """Not timed: the same predictions clustered at stricter thresholds (the table keeps 0.9)."""
+        out = {}
+        for th in SPLINK_SENSITIVITY_THRESHOLDS:
+            c = linker.clustering.cluster_pairwise_predictions_at_threshold(preds, threshold_match_probability=th)
+            d = c.as_duckdbpyrelation().select("unique_id, cluster_id").df()
+            lab2 = pd.Series(pd.factorize(d["cluster_id"])[0], index=d["unique_id"].to_numpy())
+            out[f"cluster_at_{th}"] = _membership(order, lab2.reindex(np.arange(len(order))).to_numpy())
+        return out
+
+    return {"membership": _membership(order, labels), "pairs": pairs, "order": order, "stages": sw.stages,
+            "sensitivity": sensitivity if ds.kind == "synthetic" else None}
+
+
+SPLINK_SENSITIVITY_THRESHOLDS = (0.99, 0.999)
 
 
 # ----------------------------------------------------------------------------------------
@@ -323,15 +399,25 @@ def run_recordlinkage(ds: Dataset) -> dict[str, Any]:
     def index() -> pd.MultiIndex:
         idx = rl.Index()
         if ds.kind == "febrl":
-            for keys in (["given_name"], ["surname"], ["date_of_birth"], ["soc_sec_id"], ["postcode", "surname_initial"]):
-                idx.block(left_on=keys, right_on=keys)
+            rules = (["given_name"], ["surname"], ["date_of_birth"], ["soc_sec_id"], ["postcode", "surname_initial"])
+        else:  # the same rules as Splink's (synthetic_rules)
+            rules = (["nik"], ["no_kk", "nama_first"], ["tanggal_lahir", "nama_first"],
+                     ["tanggal_lahir", "nama_last"], ["nik_birth", "nama_first"],
+                     ["tahun_lahir", "kecamatan", "nama"], ["kecamatan", "nama_sorted_multi"],
+                     ["nama_ibu", "tahun_lahir", "kabupaten"], ["tanggal_lahir", "desa"])
+        # recordlinkage's Block is a pandas merge, and pandas joins missing values to missing
+        # values: a rule on a column that is often empty (NIK, KK, mother) pairs every record
+        # lacking it with every other. One key column per rule, missing if any part is missing,
+        # and a row-unique value in that case, so missing never agrees with missing.
+        for i, keys in enumerate(rules):
+            key = df[keys[0]].astype(str)
+            for k in keys[1:]:
+                key = key + "|" + df[k].astype(str)
+            missing = df[keys].isna().any(axis=1)
+            df[f"_block_{i}"] = key.where(~missing, "__missing__" + df.index.astype(str))
+            idx.block(f"_block_{i}")
+        if ds.kind == "febrl":
             idx.sortedneighbourhood("name_sorted", window=5)
-        else:
-            for keys in (["nik"], ["no_kk", "nama_first"], ["tanggal_lahir", "nama_first"],
-                         ["tanggal_lahir", "nama_last"], ["nik_birth", "nama_first"],
-                         ["tahun_lahir", "kecamatan", "nama"], ["kabupaten", "nama_sorted"],
-                         ["nama_ibu", "tahun_lahir"], ["tanggal_lahir", "desa"]):
-                idx.block(left_on=keys, right_on=keys)
         if ds.link_type == "link_only":
             a, b = list(ds.sources)
             cand = idx.index(df[df["source_dataset"] == a], df[df["source_dataset"] == b])
@@ -358,7 +444,7 @@ def run_recordlinkage(ds: Dataset) -> dict[str, Any]:
             c.exact("date_of_birth", "date_of_birth", label="date_of_birth")
             c.string("soc_sec_id", "soc_sec_id", method="levenshtein", threshold=0.85, label="soc_sec_id")
         else:
-            c.string("nik", "nik", method="levenshtein", threshold=0.85, label="nik")
+            c.exact("nik", "nik", label="nik")  # one digit off is mostly a neighbour (NIK serial + 1)
             c.string("nama", "nama", method="jarowinkler", threshold=0.85, label="nama")
             c.exact("tanggal_lahir", "tanggal_lahir", label="tanggal_lahir")
             c.exact("jenis_kelamin", "jenis_kelamin", label="jenis_kelamin")

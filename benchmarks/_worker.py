@@ -34,12 +34,14 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
+    import regsosek_link
     from regsosek_link.evaluate import blocking_recall, pairwise_scores
 
     proc = psutil.Process(os.getpid())
     ds = _data.load(args.dataset, args.size)
     out: dict = {"tool": args.tool, "dataset": ds.name, "n_records": ds.n_records, "n_people": ds.n_people,
-                 "rss_after_load_mb": round(proc.memory_info().rss / 2**20, 1)}
+                 "rss_after_load_mb": round(proc.memory_info().rss / 2**20, 1),
+                 "regsosek_link_from": str(Path(regsosek_link.__file__).parent)}
     try:
         t0 = time.perf_counter()
         res = TOOLS[args.tool](ds)
@@ -58,6 +60,11 @@ def main() -> int:
             ids = order.merge(truth, on=["source", "record_id"], how="left")["person_id"]
             out["blocking_recall"] = blocking_recall(pairs, ids)
         out["n_clusters"] = int(res["membership"]["person_id"].nunique())
+        out["largest_cluster"] = int(res["membership"]["person_id"].value_counts().iloc[0])
+        if res.get("sensitivity"):  # untimed extra clusterings of the same predictions
+            for name, mem in res["sensitivity"]().items():
+                sc = pairwise_scores(mem, ds.truth)
+                out[f"{name}_precision"], out[f"{name}_recall"], out[f"{name}_f1"] = sc.precision, sc.recall, sc.f1
         out["evaluate_s"] = round(time.perf_counter() - t1, 3)
         out["status"] = "ok"
     except MemoryError:

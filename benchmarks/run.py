@@ -52,7 +52,14 @@ def machine() -> dict:
                                 text=True).stdout.strip()
     except OSError:
         commit = ""
+    try:  # uncommitted changes in src/ at the time of the run (other engineers' work in progress)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=HERE.parent, capture_output=True,
+                               text=True).stdout.split("\n")
+        dirty = [ln[3:] for ln in dirty if ln.strip()]
+    except OSError:
+        dirty = []
     return {
+        "src_uncommitted": dirty,
         "cpu_model": cpu, "logical_cores": os.cpu_count(), "physical_cores": psutil.cpu_count(logical=False),
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "os": platform.platform(),
         "python": platform.python_version(), "git_commit": commit,
@@ -80,6 +87,24 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def export_src(rev: str) -> tuple[Path, str]:
+    """``git archive`` the committed src/ of ``rev`` into the cache; returns (folder, sha).
+
+    Used with ``--src-rev HEAD`` so that a half-edited working tree (other engineers at work)
+    cannot break or change a run: the workers import regsosek_link from this copy."""
+    sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=HERE, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    folder = _data.CACHE / f"src_{sha}"
+    if not (folder / "src" / "regsosek_link" / "__init__.py").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "src"], cwd=HERE.parent, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "src", sha
+
+
+CHILD_ENV: dict[str, str] = dict(os.environ)
+
+
 def run_one(tool: str, dataset: str, size: int | None, *, timeout_s: float, mem_limit: int,
             log_dir: Path) -> dict:
     """Run one tool in a child process under a watchdog; return its result row."""
@@ -91,7 +116,7 @@ def run_one(tool: str, dataset: str, size: int | None, *, timeout_s: float, mem_
            "--out", str(out_json)] + (["--size", str(size)] if size is not None else [])
     load = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=CHILD_ENV)
     ps = psutil.Process(child.pid)
     status, guard_peak = None, 0
     while True:
@@ -160,7 +185,8 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
     stem = out_dir / (f"results_{tag}" if tag else "results")
     (stem.with_suffix(".json")).write_text(json.dumps({**info, "results": rows}, indent=2, default=float))
     with open(stem.with_suffix(".csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=[*COLUMNS, "n_clusters", "rss_after_load_mb", "load_1min_at_start", "process_s", "stages"],
+        w = csv.DictWriter(f, fieldnames=[*COLUMNS, "n_clusters", "rss_after_load_mb", "load_1min_at_start", "process_s",
+                                          "run", "git_commit", "largest_cluster", "stages"],
                            extrasaction="ignore")
         w.writeheader()
         for r in rows:
@@ -169,7 +195,8 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
     lines = [
         "# Benchmark: regsosek_link vs Splink vs recordlinkage", "",
         f"Machine: {m['cpu_model']}, {m['logical_cores']} logical cores ({m['physical_cores']} physical), "
-        f"{m['ram_gb']} GB RAM, {m['os']}, Python {m['python']}; regsosek_link commit {m['git_commit']}; "
+        f"{m['ram_gb']} GB RAM, {m['os']}, Python {m['python']}; regsosek_link commit {m['git_commit']}"
+        + (f" plus uncommitted src changes ({', '.join(m['src_uncommitted'])})" if m.get("src_uncommitted") else "") + "; "
         f"{m['date']}.", "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".", "",
         f"Command: `{info['command']}`", "",
@@ -185,6 +212,36 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
     ]
     for r in rows:
         lines.append("| " + " | ".join(_fmt(r.get(c), c) for c in COLUMNS) + " |")
+    syn = [r for r in rows if r.get("status") == "ok" and str(r["dataset"]).startswith("synthetic_")]
+    if len({r["dataset"] for r in syn}) > 1:
+        lines += ["", "Growth with size (synthetic; x = relative to the tool's smallest size; "
+                  "records per 10x people is ~2.7x):", "",
+                  "| tool | people | records | wall s | x | cpu s | peak MB | x | candidate pairs | F1 |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for tool in dict.fromkeys(r["tool"] for r in syn):
+            tr = sorted((r for r in syn if r["tool"] == tool), key=lambda r: r["n_records"])
+            b = tr[0]
+            for r in tr:
+                lines.append(f"| {tool} | {r['n_people']:,} | {r['n_records']:,} | {r['wall_s']:,.1f} | "
+                             f"{r['wall_s'] / b['wall_s']:.1f}x | {r['cpu_s']:,.1f} | {r['peak_rss_mb']:,.0f} | "
+                             f"{r['peak_rss_mb'] / b['peak_rss_mb']:.1f}x | {_fmt(r.get('candidate_pairs'), 'candidate_pairs')} | "
+                             f"{_fmt(r.get('f1'), 'f1')} |")
+    sens = [r for r in rows if r.get("status") == "ok" and any(k.startswith("cluster_at_") for k in r)]
+    if sens:
+        lines += ["", "Splink clustering-threshold sensitivity (untimed; the same predictions clustered by connected "
+                  "components at stricter thresholds than the 0.9 used in the table; largest cluster at 0.9 in records):", "",
+                  "| dataset | largest cluster at 0.9 | F1 at 0.9 | P / R / F1 at 0.99 | P / R / F1 at 0.999 |",
+                  "|---|---|---|---|---|"]
+        for r in sens:
+            cells = [" / ".join(f"{r.get(f'cluster_at_{th}_{k}', float('nan')):.4f}" for k in ("precision", "recall", "f1"))
+                     for th in ("0.99", "0.999")]
+            lines.append(f"| {r['dataset']} | {r.get('largest_cluster', 'n/a')} | {r['f1']:.4f} | {cells[0]} | {cells[1]} |")
+    if any(r.get("rerun") for r in rows):
+        lines += ["", f"Rows re-run with `--update` on {m['updated']} (regsosek_link commit {m['git_commit_at_update']}"
+                  + (f" plus uncommitted src changes ({', '.join(m['src_uncommitted_at_update'])})"
+                     if m.get("src_uncommitted_at_update") else "") + "): "
+                  + ", ".join(f"{r['dataset']} / {r['tool']}" for r in rows if r.get("rerun"))
+                  + ". The other rows are from the first run; the time of each row's run is in the CSV/JSON (`run`)."]
     lines += ["", "Seconds per step:", ""]
     for r in rows:
         if r.get("stages"):
@@ -195,15 +252,20 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="100000,1000000", help="synthetic people, comma separated")
+    ap.add_argument("--sizes", default="100000,370000,1000000",
+                    help="synthetic people, comma separated (370,000 people = ~1.0 M records)")
     ap.add_argument("--tools", default="regsosek,splink,recordlinkage")
     ap.add_argument("--datasets", default="febrl3,febrl4,synthetic")
-    ap.add_argument("--timeout-min", type=float, default=20.0, help="per tool run (default 20)")
+    ap.add_argument("--timeout-min", type=float, default=22.0, help="per tool run (default 22)")
     ap.add_argument("--mem-limit-gb", type=float, default=None,
                     help="kill a run above this RSS (default: 85%% of RAM)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default="", help="suffix of the results file names")
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--src-rev", default=None,
+                    help="run regsosek_link from this committed revision (e.g. HEAD) instead of the working tree")
+    ap.add_argument("--update", action="store_true",
+                    help="re-run the given tools/data sets and replace their rows in the existing results file")
     args = ap.parse_args(argv)
 
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
@@ -226,7 +288,22 @@ def main(argv: list[str] | None = None) -> int:
     info = {"machine": machine(), "versions": versions(),
             "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "timeout_min": args.timeout_min, "mem_limit_gb": round(mem_limit / 2**30, 1)}
+    if args.src_rev:
+        src, sha = export_src(args.src_rev)
+        CHILD_ENV["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [os.environ.get("PYTHONPATH")])])
+        info["machine"].update(git_commit=sha, src_uncommitted=[])
     rows: list[dict] = []
+    if args.update:  # keep the earlier rows of this results file, replace the ones re-run now
+        old_file = out_dir / (f"results_{args.tag}.json" if args.tag else "results.json")
+        old = json.loads(old_file.read_text())
+        rows = old["results"]
+        for r in rows:
+            r.setdefault("run", old["machine"]["date"])
+        info["machine"] = {**old["machine"], "updated": info["machine"]["date"],
+                           "git_commit_at_update": info["machine"]["git_commit"],
+                           "src_uncommitted_at_update": info["machine"]["src_uncommitted"]}
+        info["versions"] = old["versions"]
+        info["command"] = old["command"] + "; then " + info["command"]
     for dataset, size in jobs:
         key = _data.dataset_key(dataset, size)
         print(f"[{time.strftime('%H:%M:%S')}] preparing {key} ...", flush=True)
@@ -241,7 +318,14 @@ def main(argv: list[str] | None = None) -> int:
                           log_dir=log_dir)
             row.setdefault("n_records", meta["n_records"])
             row.setdefault("n_people", meta["n_people"])
-            rows.append(row)
+            row["run"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            row["git_commit"] = info["machine"].get("git_commit_at_update", info["machine"]["git_commit"])
+            row["rerun"] = bool(args.update)
+            same = [i for i, r in enumerate(rows) if r["dataset"] == row["dataset"] and r["tool"] == row["tool"]]
+            if same:
+                rows[same[0]] = row
+            else:
+                rows.append(row)
             print("  " + ", ".join(f"{c}={_fmt(row.get(c), c)}" for c in COLUMNS[3:] if c not in ("time_ratio", "mem_ratio")),
                   flush=True)
             path = write(rows, info, out_dir, args.tag)
