@@ -160,9 +160,11 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
 
     # -- model
     parts.append("<h2 id='model'>The model</h2>")
-    parts.append(f"<p>Fellegi-Sunter; lambda (prior share of matches among candidate pairs) "
-                 f"{result.model.lambda_:.4g}, prior weight {result.model.prior_weight_:.3f} bits; "
-                 f"EM iterations {getattr(result.model, 'n_iter_', 0)}.</p>")
+    parts.append(f"<p>Fellegi-Sunter; lambda (the chance that two records drawn at random are one "
+                 f"person) {result.model.lambda_:.4g}, prior weight {result.model.prior_weight_:.3f} bits. "
+                 "u is chance agreement measured on random record pairs; m is estimated by EM, one "
+                 "session per blocking rule with that rule's own comparisons left out. Names that "
+                 "agree exactly also get a term-frequency weight (a common name counts for less).</p>")
     names = {c.name: tuple(c.level_names) for c in cfg.comparisons}
     parts.append(_table(result.model.parameters(names), index=False))
     parts.append(_img(charts.parameters_chart(result), "m, u and weight per comparison level"))
