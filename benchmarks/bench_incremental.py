@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         upd = Linker(cfg).update(path, new)
         t_upd = time.perf_counter() - t
         print(f"full run ({n_old:,} records, saved):  {t_full:7.2f} s   "
-              + ", ".join(f"{k} {v:.2f}" for k, v in full.timings.items()))
+              + ", ".join(f"{k} {v:.2f}" for k, v in full.timings.items())
+              + f", save {t_full - sum(full.timings.values()):.2f}")
         print(f"update   ({n_new:,} new records):     {t_upd:7.2f} s   "
               + ", ".join(f"{k} {v:.2f}" for k, v in upd.timings.items()))
         print(f"ratio update / full run: {t_upd / t_full:.1%}")
