@@ -12,6 +12,9 @@ Tables
 ``runs``        ``run_id, kind, started_at, finished_at, n_records, n_persons``, counts of
                 changes, the config and the model (JSON)
 
+Two internal tables serve updates: ``block_keys`` (``rule, key, pos``: a 64-bit hash of each
+record's key per blocking rule) and ``block_rules`` (the rules they were computed for).
+
 Person IDs are stable (:func:`assign_person_ids`): an unchanged person keeps its ID, a
 merge keeps the ID with most records (then the oldest, then the smallest), a split keeps the
 ID in the part holding most of its records, and everything else gets a new ID that was
@@ -757,6 +760,15 @@ class RegistryStore:
         persons whose records changed (all of them when the sources' survivorship settings
         changed since the last run). The stored accepted links among old records are reused, and everything is
         re-clustered with the constraints and all stored reviewers' decisions.
+
+        When the store holds blocking keys of ``config``'s rules (all :class:`BlockOn`), no
+        ``retrain`` and unchanged survivorship settings of the stored sources, the update is
+        incremental end to end: the batch is blocked against the stored keys, only the
+        touched rows and comparison columns are read, only the persons of old records with
+        a new accepted link or a decision (closed over stored links between persons) are
+        re-clustered with the batch, and only their rows are replaced. The result then
+        reads its records, membership, registry, households and links from the store when
+        first used.
 
         ``data`` maps source names of ``config`` to the batch's rows (sources not in
         ``data`` are read from their configured ``path``, if any). A record whose
