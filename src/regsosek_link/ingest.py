@@ -115,6 +115,14 @@ def _frame_to_strings(frame: pd.DataFrame, src: SourceConfig) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _stripped(s: pd.Series, index: pd.RangeIndex) -> pd.Series:
+    """Values stripped of surrounding blanks, blank = missing; string work on distinct values."""
+    codes, uniques = pd.factorize(s.astype("string"), sort=False)
+    u = pd.Series(uniques, dtype="string").str.strip()
+    u = u.mask(u == "")
+    return pd.Series(u.array.take(codes, allow_fill=True), index=index)
+
+
 def read_source(src: SourceConfig, data: pd.DataFrame | None = None) -> pd.DataFrame:
     """Raw records of one source.
 
@@ -168,22 +176,21 @@ def read_source(src: SourceConfig, data: pd.DataFrame | None = None) -> pd.DataF
     if problems:
         raise ConfigError(problems)
 
-    raw = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    raw["source"] = pd.array([src.name] * len(frame), dtype="string")
+    index = pd.RangeIndex(len(frame))
+    cols: dict[str, pd.Series] = {"source": pd.Series(src.name, index=index, dtype="string")}
     own_for = {v: k for k, v in src.columns.items()}
     for col in PERSON_COLUMNS:
         if col in own_for:
-            s = frame[own_for[col]].reset_index(drop=True).str.strip()
-            raw[col] = s.mask(s == "")
+            cols[col] = _stripped(frame[own_for[col]], index)
         else:
-            raw[col] = pd.array([pd.NA] * len(frame), dtype="string")
+            cols[col] = pd.Series(pd.NA, index=index, dtype="string")
     for col in src.extra_columns:
         name = col.lower()
-        if name in raw.columns:
+        if name in cols:
             raise ConfigError(Problem(source=src.name, where=col,
                                       message=f"extra column {col!r} clashes with person-schema column {name!r}; map it instead"))
-        s = frame[col].reset_index(drop=True).str.strip()
-        raw[name] = s.mask(s == "")
+        cols[name] = _stripped(frame[col], index)
+    raw = pd.DataFrame(cols, index=index)
 
     rid = raw["record_id"]
     missing = np.flatnonzero(rid.isna().to_numpy())
