@@ -36,7 +36,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .block import BlockOn, SortedNeighbourhood, _KeyCache, _rule_codes, block
+from ._arrays import unique_int
+from .block import BlockOn, SortedNeighbourhood, _KeyCache, _rule_codes, block, union_of_rules
 from .classify import FellegiSunter, term_frequency_adjustments, train_by_sessions, u_from_random_pairs
 from .cluster import cluster_records, hash_id
 from .compare import compare
@@ -214,7 +215,7 @@ def block_new(
     srcname = records["source"].astype(str).to_numpy() if "source" in records.columns else np.full(n, "")
     single = np.isin(srcname, list(single_record_sources))
     cache = _KeyCache(records)
-    out_code, out_rule = [], []
+    out_code: list[np.ndarray] = []
     for i, rule in enumerate(rules):
         if isinstance(rule, BlockOn):
             rows, codes, _ = _rule_codes(records, rule.keys, cache)
@@ -244,20 +245,9 @@ def block_new(
         elif link_type == "dedupe_only":
             ok &= same
         ok &= ~(same & single[lo])
-        code = np.unique(lo[ok] * n + hi[ok])
-        out_code.append(code)
-        out_rule.append(np.full(len(code), i, np.int64))
+        out_code.append(unique_int(lo[ok] * n + hi[ok]))
     # union as in block(): the first rule of each pair and the bit mask of every rule
-    allc = np.concatenate(out_code) if out_code else np.empty(0, np.int64)
-    rid = np.concatenate(out_rule) if out_rule else np.empty(0, np.int64)
-    order = np.lexsort((rid, allc))
-    allc, rid = allc[order], rid[order]
-    start = np.flatnonzero(np.r_[True, allc[1:] != allc[:-1]]) if len(allc) else np.zeros(0, np.int64)
-    mask = (np.bitwise_or.reduceat(np.left_shift(np.int64(1), np.minimum(rid, 62)), start) if len(start)
-            else np.zeros(0, np.int64))
-    uniq = allc[start]
-    return pd.DataFrame({"left": (uniq // n).astype(np.int64), "right": (uniq % n).astype(np.int64),
-                         "rule": rid[start].astype(np.int8), "rules": mask})
+    return union_of_rules(out_code, n)
 
 
 # ----------------------------------------------------------------------------------------
@@ -348,7 +338,7 @@ def _block_against_stored(con: Any, new: pd.DataFrame, n_old: int, cfg: LinkConf
         rules_r.append(m["r"].to_numpy(np.int64))
         rules_i.append(i)
     # sources of every row in a pair (the link type and one-record-per-person filters)
-    inv = np.unique(np.concatenate(rules_l + rules_r)) if rules_l else np.zeros(0, np.int64)
+    inv = unique_int(np.concatenate(rules_l + rules_r)) if rules_l else np.zeros(0, np.int64)
     inv_old = inv[inv < n_old]
     con.register("bk_pos", pd.DataFrame({"pos": inv_old}))
     so = con.execute("select r._pos, r.source from records r semi join bk_pos p on r._pos = p.pos").df()
@@ -361,7 +351,7 @@ def _block_against_stored(con: Any, new: pd.DataFrame, n_old: int, cfg: LinkConf
     src, snames = pd.factorize(src_names)
     single_names = {s.name for s in cfg.sources if s.one_record_per_person}
     single_code = np.isin(np.arange(len(snames)), [j for j, s in enumerate(snames) if s in single_names])
-    out_code, out_rule = [], []
+    out_code: list[np.ndarray] = []
     for i, left, right in zip(rules_i, rules_l, rules_r):
         lo, hi = np.minimum(left, right), np.maximum(left, right)
         ok = lo != hi
@@ -372,19 +362,8 @@ def _block_against_stored(con: Any, new: pd.DataFrame, n_old: int, cfg: LinkConf
         elif cfg.link_type == "dedupe_only":
             ok &= same
         ok &= ~(same & single_code[sl])
-        code = np.unique(lo[ok] * n + hi[ok])
-        out_code.append(code)
-        out_rule.append(np.full(len(code), i, np.int64))
-    allc = np.concatenate(out_code) if out_code else np.empty(0, np.int64)
-    rid = np.concatenate(out_rule) if out_rule else np.empty(0, np.int64)
-    order = np.lexsort((rid, allc))
-    allc, rid = allc[order], rid[order]
-    start = np.flatnonzero(np.r_[True, allc[1:] != allc[:-1]]) if len(allc) else np.zeros(0, np.int64)
-    mask = (np.bitwise_or.reduceat(np.left_shift(np.int64(1), np.minimum(rid, 62)), start) if len(start)
-            else np.zeros(0, np.int64))
-    uniq = allc[start]
-    return pd.DataFrame({"left": (uniq // n).astype(np.int64), "right": (uniq % n).astype(np.int64),
-                         "rule": rid[start].astype(np.int8), "rules": mask})
+        out_code.append(unique_int(lo[ok] * n + hi[ok]))
+    return union_of_rules(out_code, n)
 
 
 # ----------------------------------------------------------------------------------------
@@ -827,7 +806,7 @@ class RegistryStore:
                           single_record_sources=single, max_block_size=config.max_block_size)
         t = tick("block", t)
         # compare only the records the pairs touch (comparisons are per pair: same levels)
-        involved = np.unique(np.r_[pairs["left"].to_numpy(), pairs["right"].to_numpy()])
+        involved = unique_int(np.r_[pairs["left"].to_numpy(), pairs["right"].to_numpy()])
         local = pd.DataFrame({"left": np.searchsorted(involved, pairs["left"].to_numpy()),
                               "right": np.searchsorted(involved, pairs["right"].to_numpy())}, index=pairs.index)
         levels = compare(records.iloc[involved].reset_index(drop=True), local, config.comparisons,
@@ -917,7 +896,7 @@ class RegistryStore:
         pairs = _block_against_stored(con, new, n_old, config)
         t = tick("block", t)
         # compare: the comparison columns of the records the pairs touch
-        involved = np.unique(np.r_[pairs["left"].to_numpy(), pairs["right"].to_numpy()])
+        involved = unique_int(np.r_[pairs["left"].to_numpy(), pairs["right"].to_numpy()])
         cols = ["source", "record_id"]
         for c in config.comparisons:
             for col in list(c.columns) + list(getattr(c, "ignore_when_equal", ())):
@@ -947,7 +926,7 @@ class RegistryStore:
 
         # the affected persons: of old records with a new accepted link or a decision
         acc = prob >= config.threshold
-        seeds = np.unique(np.r_[pairs["left"].to_numpy()[acc], pairs["right"].to_numpy()[acc]])
+        seeds = unique_int(np.r_[pairs["left"].to_numpy()[acc], pairs["right"].to_numpy()[acc]])
         seeds = seeds[seeds < n_old]
         if decisions is None:
             decisions = pd.DataFrame(columns=list(DECISION_COLUMNS))
