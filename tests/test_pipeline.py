@@ -185,3 +185,10 @@ def test_cli_update_needs_an_existing_store(tmp_path: Path, capsys):
     path = cfg.save(tmp_path / "run.yaml")
     assert main(["update", str(path), "--store", str(tmp_path / "none.duckdb")]) == 2
     assert "registry store" in capsys.readouterr().err
+
+
+def test_two_workers_give_the_same_result(synthetic, linked):
+    both = rl.link(synthetic.sources, columns=synthetic.mappings, one_record_per_person=("siak",), workers=2)
+    pd.testing.assert_frame_equal(linked.membership, both.membership)
+    with pytest.raises(rl.ConfigError, match="The 'workers' parameter must be a positive int or -1"):
+        rl.LinkConfig(sources=(rl.SourceConfig(name="a", columns={"i": "record_id", "n": "nama"}),), workers=0)

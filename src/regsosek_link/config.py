@@ -239,7 +239,9 @@ class LinkConfig:
     chunk_size : int
         Pairs compared at a time.
     u_max_pairs : int
-        Random record pairs compared to measure chance agreement (the starting ``u``).
+        Random record pairs compared to measure chance agreement (``u``).
+    workers : int
+        Threads for the string-similarity kernels (rapidfuzz); ``-1`` uses every core.
     random_state : int
         Seed for anything random (sampling).
     """
@@ -255,6 +257,7 @@ class LinkConfig:
     max_block_size: int = 2_000
     chunk_size: int = 1_000_000
     u_max_pairs: int = 300_000
+    workers: int = 1
     random_state: int = 0
 
     def __post_init__(self) -> None:
@@ -280,6 +283,9 @@ class LinkConfig:
         if self.profile not in ("indonesian", "generic"):
             problems.append(Problem(source=None, where="profile",
                                     message=f"profile must be 'indonesian' or 'generic'; got {self.profile!r}"))
+        if not isinstance(self.workers, int) or self.workers == 0 or self.workers < -1:
+            problems.append(Problem(source=None, where="workers",
+                                    message=f"The 'workers' parameter must be a positive int or -1 (all cores). Got {self.workers!r} instead."))
         if not self.blocking_rules:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:
@@ -312,6 +318,7 @@ class LinkConfig:
             "max_block_size": self.max_block_size,
             "chunk_size": self.chunk_size,
             "u_max_pairs": self.u_max_pairs,
+            "workers": self.workers,
             "random_state": self.random_state,
         }
 

@@ -155,7 +155,7 @@ class Linker:
             max_block_size=cfg.max_block_size))
         prepared = stage("compare", lambda: prepare_comparisons(records, cfg.comparisons))
         levels = stage("compare", lambda: compare(records, pairs, cfg.comparisons, chunk_size=cfg.chunk_size,
-                                                  prepared=prepared))
+                                                  prepared=prepared, workers=cfg.workers))
 
         def classify() -> tuple[FellegiSunter, np.ndarray, np.ndarray, pd.DataFrame]:
             if self.model is not None:
