@@ -8,6 +8,7 @@ order, times them and keeps every intermediate result on a :class:`LinkResult`.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ class LinkResult:
     households: pd.DataFrame
     links: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    #: Peak resident memory of the process (MB) when each stage ended (a profile by stage).
+    peak_memory_mb: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_persons(self) -> int:
@@ -87,6 +90,16 @@ class LinkResult:
         (out / "config.json").write_text(self.config.to_json(), encoding="utf-8")
         written["config.json"] = out / "config.json"
         return written
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (NaN where not measurable)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024
 
 
 class Linker:
@@ -135,6 +148,7 @@ class Linker:
             else:
                 decisions = pd.concat([stored.astype("string"), decisions.astype("string")], ignore_index=True)
         timings: dict[str, float] = {}
+        peaks: dict[str, float] = {}
 
         def stage(name: str, fn: Callable[[], Any]) -> Any:
             t0 = time.perf_counter()
@@ -144,7 +158,8 @@ class Linker:
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
             if progress:
                 progress(name, 1.0)
-            log.info("%s took %.2f s", name, timings[name])
+            peaks[name] = _peak_rss_mb()
+            log.info("%s took %.2f s (peak memory %.0f MB)", name, timings[name], peaks[name])
             return value
 
         raw = stage("ingest", lambda: read_sources(cfg, data))
@@ -168,12 +183,18 @@ class Linker:
                     u=u, n_all_pairs=_n_all_pairs(records, cfg), threshold=cfg.threshold)
             if len(levels) == 0:
                 return model, np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index)
-            contrib = model.contributions(levels)
+            # the weight of every pair through its pattern of levels (a few thousand distinct
+            # patterns), so no per-comparison float matrix is held for all pairs
             tf = term_frequency_adjustments(records, pairs, levels, cfg.comparisons, model)
+            weight = model.match_weight(levels)
             if tf.shape[1]:
-                contrib = pd.concat([contrib, tf], axis=1)
-            weight = contrib.to_numpy().sum(axis=1) + model.prior_weight_
+                weight = weight + tf.to_numpy().sum(axis=1)
             prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
+            # per-comparison contributions only for the pairs the links table keeps
+            keep = prob >= cfg.review_band[0]
+            contrib = model.contributions(levels[keep])
+            if tf.shape[1]:
+                contrib = pd.concat([contrib, tf[keep]], axis=1)
             return model, prob, weight, contrib
 
         if len(levels) == 0:
@@ -195,7 +216,8 @@ class Linker:
             reg = golden_records(records, pid, priorities=_priorities(cfg.sources), single_record_sources=single,
                                  as_of={s.name: s.as_of for s in cfg.sources if s.as_of})
             hh = households_table(reg, records, pid)
-            links = links_table(records, pairs, levels, contrib, prob, weight,
+            keep = prob >= cfg.review_band[0]
+            links = links_table(records, pairs[keep], levels[keep], contrib, prob[keep], weight[keep],
                                 threshold=cfg.threshold, review_low=cfg.review_band[0])
             return membership, reg, hh, links
 
@@ -205,7 +227,7 @@ class Linker:
         result = LinkResult(
             config=cfg, raw=raw, records=records, pairs=pairs, levels=levels, model=model,
             probability=prob, weight=weight, membership=membership, registry=reg, households=hh,
-            links=links, timings=timings,
+            links=links, timings=timings, peak_memory_mb=peaks,
         )
         return RegistryStore(store).save(result) if store is not None else result
 
