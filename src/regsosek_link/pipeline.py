@@ -168,9 +168,12 @@ class Linker:
         pairs = stage("block", lambda: block(
             records, cfg.blocking_rules, link_type=cfg.link_type, single_record_sources=single,
             max_block_size=cfg.max_block_size))
-        prepared = stage("compare", lambda: prepare_comparisons(records, cfg.comparisons))
-        levels = stage("compare", lambda: compare(records, pairs, cfg.comparisons, chunk_size=cfg.chunk_size,
-                                                  prepared=prepared, workers=cfg.workers))
+        def compare_stage() -> tuple[list[Any], pd.DataFrame]:
+            prep = prepare_comparisons(records, cfg.comparisons)  # reused for the random pairs of u
+            return prep, compare(records, pairs, cfg.comparisons, chunk_size=cfg.chunk_size,
+                                 prepared=prep, workers=cfg.workers)
+
+        prepared, levels = stage("compare", compare_stage)
 
         def classify() -> tuple[FellegiSunter, np.ndarray, np.ndarray, pd.DataFrame]:
             if self.model is not None:
