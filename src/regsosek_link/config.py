@@ -197,7 +197,8 @@ def default_comparisons() -> tuple[Comparison, ...]:
     off for pairs that agree on the KK (``ignore_when_equal``); region and place of birth
     are also off for pairs with the same mother's name. Without this, siblings look like
     one person. NIK typos inside the serial are not evidence (consecutive serials of
-    people born on one day in one kecamatan, twins above all).
+    people born on one day in one kecamatan, twins above all); nor are KK typos inside its
+    serial (cards issued on one day in one kecamatan, or NIKs keyed into the KK column).
     """
     household = ("no_kk",)
     family = ("no_kk", "nama_ibu_phonetic")
@@ -208,7 +209,7 @@ def default_comparisons() -> tuple[Comparison, ...]:
         DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status"),
         ExactMatch(column="jenis_kelamin"),
         NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic", ignore_when_equal=household),
-        IdNumberComparison(column="no_kk", status_column="kk_status", label="no_kk"),
+        IdNumberComparison(column="no_kk", status_column="kk_status", serial_digits=4, label="no_kk"),
         RegionComparison(ignore_when_equal=family),
         JaroWinklerAtThresholds(column="tempat_lahir", thresholds=(0.9,), ignore_when_equal=family),
     )
