@@ -168,9 +168,35 @@ def _thresholds_levels(sim: np.ndarray, exact: np.ndarray, thresholds: Sequence[
     return out
 
 
+class _OneColumn(Comparison):
+    """A comparison of one column: its name, its columns and its codes."""
+
+    column: str
+    label: str | None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.column
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def prepare(self, records):
+        codes, uniq = _column_codes(records, self.column, self.name)
+        return {"c": codes, "u": uniq}
+
+    def _pairs_to_score(self, prep, left, right):
+        """Codes of both sides, the missing and exact masks, and the rest to score."""
+        cl, cr = prep["c"][left], prep["c"][right]
+        miss = (cl < 0) | (cr < 0)
+        exact = (cl == cr) & ~miss
+        return cl, cr, miss, exact, ~miss & ~exact
+
+
 @_spec.register("comparison")
 @dataclass(frozen=True, kw_only=True)
-class ExactMatch(Comparison):
+class ExactMatch(_OneColumn):
     """Levels: missing, different, exact.
 
     >>> recs = pd.DataFrame({"jenis_kelamin": ["L", "L", "P", None]})
@@ -184,19 +210,8 @@ class ExactMatch(Comparison):
     label: str | None = None
 
     @property
-    def name(self) -> str:
-        return self.label or self.column
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
-    @property
     def level_names(self) -> tuple[str, ...]:
         return ("different", "exact")
-
-    def prepare(self, records: pd.DataFrame) -> Prepared:
-        return {"c": _column_codes(records, self.column, self.name)[0]}
 
     def score(self, prep, left, right, *, workers=1):
         cl, cr = prep["c"][left], prep["c"][right]
@@ -207,7 +222,7 @@ class ExactMatch(Comparison):
 
 @_spec.register("comparison")
 @dataclass(frozen=True, kw_only=True)
-class JaroWinklerAtThresholds(Comparison):
+class JaroWinklerAtThresholds(_OneColumn):
     """Levels: missing, different, one per threshold (lowest first), exact.
 
     >>> recs = pd.DataFrame({"kota": ["SEMARANG", "SEMARANG", "SEMARNG", "BOGOR"]})
@@ -230,30 +245,15 @@ class JaroWinklerAtThresholds(Comparison):
                 )
 
     @property
-    def name(self) -> str:
-        return self.label or self.column
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
-    @property
     def level_names(self) -> tuple[str, ...]:
         ts = sorted(self.thresholds)
         return ("different",) + tuple(f"similarity >= {t:g}" for t in ts) + ("exact",)
 
     _scorer = staticmethod(JaroWinkler.normalized_similarity)
 
-    def prepare(self, records):
-        codes, uniq = _column_codes(records, self.column, self.name)
-        return {"c": codes, "u": uniq}
-
     def score(self, prep, left, right, *, workers=1):
-        cl, cr = prep["c"][left], prep["c"][right]
-        miss = (cl < 0) | (cr < 0)
-        exact = (cl == cr) & ~miss
+        cl, cr, miss, exact, todo = self._pairs_to_score(prep, left, right)
         sim = np.full(len(left), np.nan)
-        todo = ~miss & ~exact
         if todo.any():
             sim[todo] = process.cpdist(
                 prep["u"][cl[todo]], prep["u"][cr[todo]], scorer=self._scorer, workers=workers
@@ -264,7 +264,7 @@ class JaroWinklerAtThresholds(Comparison):
 
 @_spec.register("comparison")
 @dataclass(frozen=True, kw_only=True)
-class LevenshteinAtThresholds(Comparison):
+class LevenshteinAtThresholds(_OneColumn):
     """Levels: missing, different, edit distance <= each threshold (largest first), exact.
 
     >>> recs = pd.DataFrame({"no": ["12", "12", "13", "99"]})
@@ -278,28 +278,13 @@ class LevenshteinAtThresholds(Comparison):
     label: str | None = None
 
     @property
-    def name(self) -> str:
-        return self.label or self.column
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
-
-    @property
     def level_names(self) -> tuple[str, ...]:
         ds = sorted(self.distances, reverse=True)
         return ("different",) + tuple(f"edit distance <= {d}" for d in ds) + ("exact",)
 
-    def prepare(self, records):
-        codes, uniq = _column_codes(records, self.column, self.name)
-        return {"c": codes, "u": uniq}
-
     def score(self, prep, left, right, *, workers=1):
-        cl, cr = prep["c"][left], prep["c"][right]
-        miss = (cl < 0) | (cr < 0)
-        exact = (cl == cr) & ~miss
+        cl, cr, miss, exact, todo = self._pairs_to_score(prep, left, right)
         dist = np.full(len(left), np.inf)
-        todo = ~miss & ~exact
         if todo.any():
             dist[todo] = process.cpdist(
                 prep["u"][cl[todo]], prep["u"][cr[todo]], scorer=Levenshtein.distance,
