@@ -164,7 +164,7 @@ def peer_table(ds: Dataset, con) -> tuple[pd.DataFrame, str]:
     if ds.kind == "febrl":
         sql = f"""
         CREATE OR REPLACE TABLE records AS
-        WITH pre AS (SELECT *, {_month_en('date_of_birth')} AS dob_en FROM raw_input)
+        WITH pre AS MATERIALIZED (SELECT *, {_month_en('date_of_birth')} AS dob_en FROM raw_input)
         SELECT unique_id, source_dataset,
           {_clean('given_name')} AS given_name, {_clean('surname')} AS surname,
           {_clean('street_number')} AS street_number, {_clean('address_1')} AS address_1,
@@ -177,8 +177,8 @@ def peer_table(ds: Dataset, con) -> tuple[pd.DataFrame, str]:
     else:
         sql = f"""
         CREATE OR REPLACE TABLE records AS
-        WITH pre AS (SELECT *, {_month_en('tanggal_lahir')} AS tgl_en FROM raw_input),
-        a AS (
+        WITH pre AS MATERIALIZED (SELECT *, {_month_en('tanggal_lahir')} AS tgl_en FROM raw_input),
+        a AS MATERIALIZED (
           SELECT unique_id, source_dataset,
             {_digits_id('nik', 16)} AS nik, {_digits_id('no_kk', 16)} AS no_kk,
             {_name('nama')} AS nama, {_sex('jenis_kelamin')} AS jenis_kelamin,

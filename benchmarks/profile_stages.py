@@ -44,11 +44,19 @@ def main(argv: list[str] | None = None) -> int:
         if fraction == 1.0:
             peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    t0 = time.perf_counter()
+    import os
+
+    import regsosek_link
+
+    load = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     result = Linker(regsosek_config(ds)).run(ds.sources, progress=progress)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peaks = {**peaks, **(getattr(result, "peak_memory_mb", None) or {})}  # the pipeline's own, when it has one
+    print(f"regsosek_link from {Path(regsosek_link.__file__).parent}; 1-min load average at start {load:.2f}")
     print(f"{ds.name}: {ds.n_records:,} records, {len(result.pairs):,} candidate pairs, "
-          f"{result.n_persons:,} persons; RSS before linking {base / 2**20:,.0f} MB")
+          f"{result.n_persons:,} persons; RSS before linking {base / 2**20:,.0f} MB; wall {wall:.1f} s, "
+          f"CPU {cpu:.1f} s")
     print(f"{'stage':<12} {'seconds':>9} {'share':>6} {'peak RSS so far (MB)':>21}")
     for stage, sec in result.timings.items():
         print(f"{stage:<12} {sec:>9.2f} {sec / wall:>6.1%} {peaks.get(stage, float('nan')):>21,.0f}")

@@ -237,11 +237,10 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
                      for th in ("0.99", "0.999")]
             lines.append(f"| {r['dataset']} | {r.get('largest_cluster', 'n/a')} | {r['f1']:.4f} | {cells[0]} | {cells[1]} |")
     if any(r.get("rerun") for r in rows):
-        lines += ["", f"Rows re-run with `--update` on {m['updated']} (regsosek_link commit {m['git_commit_at_update']}"
-                  + (f" plus uncommitted src changes ({', '.join(m['src_uncommitted_at_update'])})"
-                     if m.get("src_uncommitted_at_update") else "") + "): "
-                  + ", ".join(f"{r['dataset']} / {r['tool']}" for r in rows if r.get("rerun"))
-                  + ". The other rows are from the first run; the time of each row's run is in the CSV/JSON (`run`)."]
+        lines += ["", "Rows re-run later with `--update` (time, regsosek_link commit the worker imported): "
+                  + ", ".join(f"{r['dataset']} / {r['tool']} ({r.get('run', '?')}, {r.get('git_commit', '?')})"
+                              for r in rows if r.get("rerun"))
+                  + f". The other rows are from the first run ({m['date']}, commit {m['git_commit']})."]
     lines += ["", "Seconds per step:", ""]
     for r in rows:
         if r.get("stages"):
