@@ -238,3 +238,22 @@ def test_credible_niks_one_typo_apart_are_not_a_cannot_link():
     # record 1 differs from record 0 by one digit: kept together; record 2 differs by two
     # digits: a different credible identity, cut off
     assert labels[0] == labels[1] != labels[2]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_contracting_strong_links_gives_the_greedy_result(seed, monkeypatch):
+    """Pre-merging strong, constraint-free components is exact, ties included."""
+    import regsosek_link.cluster as C
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    left, right = rng.integers(0, n, 1500), rng.integers(0, n, 1500)
+    ok = left != right
+    left, right = left[ok], right[ok]
+    prob = np.round(rng.choice([0.95, 0.9995, 1.0, 0.99999], len(left)), 6)  # many ties
+    keys = np.where(rng.random((n, 2)) < 0.3, rng.integers(0, 40, (n, 2)), -1)
+    cl = rng.integers(0, n, (20, 2))
+    fast = C.constrained_clusters(n, left, right, prob, threshold=0.9, keys=keys, cannot_link=cl)
+    monkeypatch.setattr(C, "_STRONG", 2.0)  # contract nothing: the plain greedy pass
+    slow = C.constrained_clusters(n, left, right, prob, threshold=0.9, keys=keys, cannot_link=cl)
+    assert (fast == slow).all()
