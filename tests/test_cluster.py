@@ -257,3 +257,17 @@ def test_contracting_strong_links_gives_the_greedy_result(seed, monkeypatch):
     monkeypatch.setattr(C, "_STRONG", 2.0)  # contract nothing: the plain greedy pass
     slow = C.constrained_clusters(n, left, right, prob, threshold=0.9, keys=keys, cannot_link=cl)
     assert (fast == slow).all()
+
+
+def test_near_nik_merging_is_linear_in_a_big_cluster():
+    """One cluster with 20,000 distinct credible NIKs: pairs of all of them would be 200 M."""
+    from regsosek_link.cluster import merge_near_nik_keys
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(10**14, 10**15, 20_000)
+    niks = pd.Series([f"33{x:014d}" for x in base])
+    niks[1] = niks[0][:-1] + str((int(niks[0][-1]) + 1) % 10)      # one substituted digit
+    niks[2] = niks[0][:5] + niks[0][6] + niks[0][5] + niks[0][7:]    # adjacent transposition
+    out = merge_near_nik_keys(np.arange(20_000), niks, np.zeros(20_000, np.int64))
+    assert out[0] == out[1] == out[2] == 0
+    assert len(np.unique(out[3:])) == len(np.unique(niks[3:]))

@@ -146,25 +146,49 @@ def merge_near_nik_keys(nik_code: np.ndarray, nik: pd.Series | None, labels: np.
     f = f[multi.to_numpy()]
     if f.empty:
         return nik_code
-    pairs = f.merge(f, on="label", suffixes=("_l", "_r"))
-    pairs = pairs[pairs["code_l"] < pairs["code_r"]]
-    if pairs.empty:
-        return nik_code
+    # near-equal NIKs share a masked form: the NIK with one digit blanked (a substitution)
+    # or with two adjacent digits put in order (a transposition). Grouping by (cluster,
+    # masked form) finds every near pair in linear time, never all pairs of a big cluster.
     first_row = pd.Series(has, index=nik_code[has]).groupby(level=0).first()
     text = nik.astype("string").to_numpy(dtype=object, na_value="")
-    a = text[first_row.reindex(pairs["code_l"]).to_numpy()].astype("S16")
-    b = text[first_row.reindex(pairs["code_r"]).to_numpy()].astype("S16")
-    da = np.frombuffer(a.tobytes(), np.uint8).reshape(-1, 16)
-    db = np.frombuffer(b.tobytes(), np.uint8).reshape(-1, 16)
-    diff = da != db
-    nd = diff.sum(axis=1)
-    swap = (diff[:, :-1] & diff[:, 1:] & (da[:, :-1] == db[:, 1:]) & (da[:, 1:] == db[:, :-1])).any(axis=1)
-    near = (nd == 1) | ((nd == 2) & swap)
-    if not near.any():
+    codes_u = f["code"].to_numpy()
+    labels_u = f["label"].to_numpy()
+    raw = text[first_row.reindex(codes_u).to_numpy()].astype("S16")
+    d = np.frombuffer(raw.tobytes(), np.uint8).reshape(-1, 16).astype(np.int64) - 48
+    d = np.clip(d, 0, 9)
+    weights = 11 ** np.arange(15, -1, -1, dtype=np.int64)
+    forms, kinds = [], []
+    for i in range(16):  # one digit blanked (10 = blank)
+        m_ = d.copy()
+        m_[:, i] = 10
+        forms.append(m_ @ weights)
+        kinds.append(np.full(len(d), i, np.int64))
+    for i in range(15):  # digits i, i+1 in order
+        m_ = d.copy()
+        m_[:, i] = np.minimum(d[:, i], d[:, i + 1])
+        m_[:, i + 1] = np.maximum(d[:, i], d[:, i + 1])
+        forms.append(m_ @ weights)
+        kinds.append(np.full(len(d), 16 + i, np.int64))
+    g = pd.DataFrame({
+        "label": np.tile(labels_u, 31), "kind": np.concatenate(kinds), "form": np.concatenate(forms),
+        "code": np.tile(codes_u, 31),
+    })
+    gid = g.groupby(["label", "kind", "form"], sort=False).ngroup().to_numpy()
+    g["gid"] = gid
+    g = g.drop_duplicates(["gid", "code"])
+    size = np.bincount(g["gid"].to_numpy())
+    g = g[size[g["gid"].to_numpy()] > 1]
+    if g.empty:
+        return nik_code
+    # link each code to the smallest code of its group (a star per group: same components)
+    anchor = g.groupby("gid")["code"].transform("min").to_numpy()
+    near_l, near_r = anchor, g["code"].to_numpy()
+    sel = near_l != near_r
+    near_l, near_r = near_l[sel], near_r[sel]
+    if len(near_l) == 0:
         return nik_code
     m = int(nik_code.max()) + 1
-    graph = coo_matrix((np.ones(int(near.sum()), np.int8),
-                        (pairs["code_l"].to_numpy()[near], pairs["code_r"].to_numpy()[near])), shape=(m, m))
+    graph = coo_matrix((np.ones(len(near_l), np.int8), (near_l, near_r)), shape=(m, m))
     _, comp = _cc(graph, directed=False)
     # representative: the smallest code of each group of near-equal NIKs
     rep = pd.Series(np.arange(m)).groupby(comp).transform("min").to_numpy()
