@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import _spec
-from .block import BlockingRule, BlockOn, SortedNeighbourhood
+from .block import BlockingRule, BlockOn
 from .compare import (
     Comparison,
     DateOfBirthComparison,

@@ -880,7 +880,6 @@ class RegistryStore:
         accepted links between persons), with all their records and stored links, plus the
         batch; only their membership, golden and household rows are replaced.
         """
-        from .pipeline import LinkResult
 
         def tick(name: str, since: float) -> float:
             now = time.perf_counter()

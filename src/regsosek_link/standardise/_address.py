@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ._common import STRING, ascii_upper, collapse_spaces, map_distinct
