@@ -192,3 +192,11 @@ def test_two_workers_give_the_same_result(synthetic, linked):
     pd.testing.assert_frame_equal(linked.membership, both.membership)
     with pytest.raises(rl.ConfigError, match="The 'workers' parameter must be a positive int or -1"):
         rl.LinkConfig(sources=(rl.SourceConfig(name="a", columns={"i": "record_id", "n": "nama"}),), workers=0)
+
+
+def test_fewer_pairs_preset(synthetic, linked):
+    fast = rl.link(synthetic.sources, columns=synthetic.mappings, one_record_per_person=("siak",),
+                   blocking_rules=rl.fewer_pairs_blocking_rules())
+    assert len(fast.pairs) < 0.6 * len(linked.pairs)
+    assert fast.evaluate(synthetic.truth).precision >= 0.99
+    assert len(fast.membership) == len(linked.membership)

@@ -25,7 +25,14 @@ from .compare import (
     RLComparison,
     compare,
 )
-from .config import LinkConfig, SourceConfig, default_blocking_rules, default_comparisons, load_config
+from .config import (
+    LinkConfig,
+    SourceConfig,
+    default_blocking_rules,
+    default_comparisons,
+    fewer_pairs_blocking_rules,
+    load_config,
+)
 from .errors import ConfigError, ModelError, Problem
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
 from .explain import cluster_scores, explain_pair, explain_person
@@ -75,6 +82,7 @@ __all__ = [
     "connected_components",
     "default_blocking_rules",
     "default_comparisons",
+    "fewer_pairs_blocking_rules",
     "golden_records",
     "link",
     "load_config",
