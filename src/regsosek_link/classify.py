@@ -302,10 +302,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
             m = [np.clip(np.asarray(v, float), _EPS, 1) for v in self.m_init]
             m = [v / v.sum() for v in m]
         else:  # most mass on the top level, geometric below it
-            m = []
-            for L in self.n_levels_:
-                v = 0.25 ** np.arange(L - 1, -1, -1, dtype=float)
-                m.append(v / v.sum())
+            m = _default_m(self.n_levels_)
         lam = self.prior if self.prior is not None else 0.1
         present = pats >= 0
         safe = np.where(present, pats, 0)

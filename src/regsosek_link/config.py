@@ -317,6 +317,16 @@ class LinkConfig:
                 return s
         raise KeyError(name)
 
+    def golden_options(self) -> dict[str, Any]:
+        """Survivorship keywords of :func:`regsosek_link.registry.golden_records` for these sources:
+        per-source (and per-field) priorities, extract dates and one-record-per-person sources."""
+        priorities = {s.name: {"*": s.priority, **s.field_priority} for s in self.sources}
+        return {
+            "priorities": priorities,
+            "as_of": {s.name: s.as_of for s in self.sources if s.as_of},
+            "single_record_sources": [s.name for s in self.sources if s.one_record_per_person],
+        }
+
     def replace(self, **changes: Any) -> LinkConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)

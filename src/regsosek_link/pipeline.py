@@ -179,11 +179,7 @@ class Linker:
             if self.model is not None:
                 model = self.model
             else:
-                u = u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs,
-                                        random_state=cfg.random_state, prepared=prepared)
-                model = train_by_sessions(
-                    levels, pairs["rules"].to_numpy(), blocked=_blocked_comparisons(cfg),
-                    u=u, n_all_pairs=_n_all_pairs(records, cfg), threshold=cfg.threshold)
+                model = train_model(records, pairs, levels, cfg, prepared=prepared)
             if len(levels) == 0:
                 return model, np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index)
             # the weight of every pair through its pattern of levels (a few thousand distinct
@@ -216,8 +212,7 @@ class Linker:
 
         def registry() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             membership = membership_table(records, pid, weakest)
-            reg = golden_records(records, pid, priorities=_priorities(cfg.sources), single_record_sources=single,
-                                 as_of={s.name: s.as_of for s in cfg.sources if s.as_of})
+            reg = golden_records(records, pid, **cfg.golden_options())
             hh = households_table(reg, records, pid)
             keep = prob >= cfg.review_band[0]
             links = links_table(records, pairs[keep], levels[keep], contrib, prob[keep], weight[keep],
@@ -246,6 +241,25 @@ class Linker:
 
         return RegistryStore(store).update(self.config, data, model=self.model, retrain=retrain,
                                            decisions=self.decisions, constrained=self.constrained)
+
+
+def train_model(
+    records: pd.DataFrame,
+    pairs: pd.DataFrame,
+    levels: pd.DataFrame,
+    cfg: LinkConfig,
+    *,
+    n_all_pairs: int | None = None,
+    prepared: list[Any] | None = None,
+) -> FellegiSunter:
+    """Train the run's Fellegi-Sunter model: ``u`` from random record pairs, ``m`` by EM
+    sessions per blocking rule, the prior over ``n_all_pairs`` (default: every pair the run
+    could compare). Shared by full runs and incremental updates."""
+    u = u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs,
+                            random_state=cfg.random_state, prepared=prepared)
+    n_all = _n_all_pairs(records, cfg) if n_all_pairs is None else n_all_pairs
+    return train_by_sessions(levels, pairs["rules"].to_numpy(), blocked=_blocked_comparisons(cfg),
+                             u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
 
 
 #: Derived clean columns and the person field they come from: a blocking rule on a derived
@@ -284,15 +298,6 @@ def _n_all_pairs(records: pd.DataFrame, cfg: LinkConfig) -> int:
         return sum(within.values())
     single = {s.name for s in cfg.sources if s.one_record_per_person}
     return total - sum(v for s, v in within.items() if s in single)
-
-
-def _priorities(sources: tuple[SourceConfig, ...]) -> dict[str, dict[str, int]]:
-    out = {}
-    for s in sources:
-        d = {"*": s.priority}
-        d.update(s.field_priority)
-        out[s.name] = d
-    return out
 
 
 def link(

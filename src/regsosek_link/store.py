@@ -38,7 +38,7 @@ import pandas as pd
 
 from ._arrays import unique_int
 from .block import BlockOn, SortedNeighbourhood, _KeyCache, _rule_codes, block, union_of_rules
-from .classify import FellegiSunter, term_frequency_adjustments, train_by_sessions, u_from_random_pairs
+from .classify import FellegiSunter, term_frequency_adjustments
 from .cluster import cluster_records, hash_id
 from .compare import compare
 from .config import LinkConfig
@@ -453,30 +453,13 @@ def _score(model: FellegiSunter, levels: pd.DataFrame, records: pd.DataFrame | N
     return prob, weight, contrib
 
 
-def _priorities(cfg: LinkConfig) -> dict[str, dict[str, int]]:
-    out = {}
-    for s in cfg.sources:
-        d = {"*": s.priority}
-        d.update(s.field_priority)
-        out[s.name] = d
-    return out
-
-
 def _train(records: pd.DataFrame, old: pd.DataFrame, pairs: pd.DataFrame, levels: pd.DataFrame,
            cfg: LinkConfig) -> FellegiSunter:
-    """Train on an update's pairs the way a full run trains (``u`` from random pairs, ``m``
-    by EM sessions per blocking rule, the prior over every pair that has a new record)."""
-    from .pipeline import _blocked_comparisons, _n_all_pairs
+    """Train on an update's pairs the way a full run trains, the prior over every pair that
+    has a new record."""
+    from .pipeline import _n_all_pairs, train_model
 
-    u = u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs, random_state=cfg.random_state)
-    n_all = _n_all_pairs(records, cfg) - _n_all_pairs(old, cfg)
-    return train_by_sessions(levels, pairs["rules"].to_numpy(), blocked=_blocked_comparisons(cfg), u=u,
-                             n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
-
-
-def _golden_options(cfg: LinkConfig) -> dict[str, Any]:
-    return {"priorities": _priorities(cfg), "as_of": {s.name: s.as_of for s in cfg.sources if s.as_of},
-            "single_record_sources": [s.name for s in cfg.sources if s.one_record_per_person]}
+    return train_model(records, pairs, levels, cfg, n_all_pairs=_n_all_pairs(records, cfg) - _n_all_pairs(old, cfg))
 
 
 def _survivorship_of(sources: Any) -> list[tuple[Any, ...]]:
@@ -632,7 +615,7 @@ class RegistryStore:
         if kind == "update" and previous is not None and self._same_survivorship(cfg, runs):
             reg = self._golden_incremental(records, keys, pid, previous, cfg)
         if reg is None:
-            reg = golden_records(records, pid, **_golden_options(cfg))
+            reg = golden_records(records, pid, **cfg.golden_options())
         hh = households_table(reg, records, pid)
         changes.insert(0, "run_id", run_id)
         changes.insert(len(changes.columns), "seq", np.arange(len(changes), dtype=np.int64))
@@ -706,7 +689,7 @@ class RegistryStore:
         n_before = previous["person_id"].value_counts().reindex(persons).fillna(0).to_numpy()
         unchanged = (n_same == n_now) & (n_before == n_now)
         rows = np.flatnonzero(~unchanged[codes])
-        opts = _golden_options(cfg)
+        opts = cfg.golden_options()
         fresh = golden_records(records.iloc[rows], pid[rows], **opts)
         stored = self._read("registry")
         if stored.empty or list(stored.columns) != list(fresh.columns):
@@ -1002,7 +985,7 @@ class RegistryStore:
         previous = pd.DataFrame({"key": keys.iloc[:len(aff)].to_numpy(), "person_id": prev_pid})
         pid, changes = assign_person_ids(keys, labels, previous, issued=issued, first_seen=first_seen)
         membership = membership_table(recs, pid, weakest)
-        reg = golden_records(recs, pid, **_golden_options(config))
+        reg = golden_records(recs, pid, **config.golden_options())
         changes.insert(0, "run_id", run_id)
         changes.insert(len(changes.columns), "seq", np.arange(len(changes), dtype=np.int64))
         counts = changes["change"].value_counts()
