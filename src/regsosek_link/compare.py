@@ -12,7 +12,6 @@ vectorised C++ kernels (``rapidfuzz.process.cpdist``).
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
+from ._codes import column_codes, factorize_strings, shared_codes
 from .errors import ConfigError
 
 __all__ = [
@@ -48,13 +48,7 @@ MISSING = -1
 
 def _factorize(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1 for missing or blank) and the distinct values as an object array."""
-    codes, uniques = pd.factorize(s, sort=False)
-    u = np.asarray(pd.Series(uniques, dtype=object).astype(str).to_numpy(), dtype=object)
-    codes = codes.astype(np.int64)
-    blank = np.flatnonzero(u == "")
-    if len(blank):  # blanks are missing (found on the distinct values, not per row)
-        codes[np.isin(codes, blank)] = -1
-    return codes, u
+    return factorize_strings(s)
 
 
 def _codes(s: pd.Series) -> np.ndarray:
@@ -62,19 +56,10 @@ def _codes(s: pd.Series) -> np.ndarray:
     return _factorize(s)[0]
 
 
-_COLUMN_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("_COLUMN_CACHE", default=None)
-
-
 def _column_codes(records: pd.DataFrame, column: str, who: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_factorize` of a records column, computed once per :func:`prepare_comparisons`."""
-    cache = _COLUMN_CACHE.get()
-    key = (id(records), column)
-    if cache is not None and key in cache:
-        return cache[key]
-    out = _factorize(_col(records, column, who))
-    if cache is not None:
-        cache[key] = out
-    return out
+    """Codes of a records column, computed once per run (:mod:`regsosek_link._codes`)."""
+    _col(records, column, who)
+    return column_codes(records, column)
 
 
 def _strings(s: pd.Series) -> np.ndarray:
@@ -728,11 +713,8 @@ def prepare_comparisons(records: pd.DataFrame, comparisons: Sequence[Comparison]
     A column several comparisons use (the KK in every ``ignore_when_equal``) is factorised
     once for all of them.
     """
-    token = _COLUMN_CACHE.set({})
-    try:
+    with shared_codes():
         return [comp.prepare_all(records) for comp in comparisons]
-    finally:
-        _COLUMN_CACHE.reset(token)
 
 
 def compare(

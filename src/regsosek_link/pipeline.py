@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._codes import shared_codes
 from .block import block
 from .classify import FellegiSunter, term_frequency_adjustments, train_by_sessions, u_from_random_pairs
 from .cluster import cluster_records, person_ids
@@ -137,6 +138,11 @@ class Linker:
         stored reviewers' decisions are honoured and the result is saved there with person
         IDs kept stable against the stored registry.
         """
+        with shared_codes():  # each column factorised once for all stages
+            return self._run(data, progress=progress, store=store)
+
+    def _run(self, data: Mapping[str, pd.DataFrame] | None, *, progress: Progress | None,
+             store: str | Path | None) -> LinkResult:
         from .store import RegistryStore
 
         cfg = self.config
