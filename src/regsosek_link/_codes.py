@@ -40,6 +40,15 @@ def shared_codes() -> Iterator[None]:
         _CACHE.reset(token)
 
 
+def _object_values(values: pd.Series | np.ndarray) -> np.ndarray:
+    """The values as an object ndarray without a copy where possible (a python-backed
+    ``string`` column's own array: ``pd.NA`` counts as missing when factorising)."""
+    array = values.array if isinstance(values, pd.Series) else values
+    if isinstance(array, pd.arrays.StringArray):
+        return array._ndarray
+    return np.asarray(array, dtype=object)
+
+
 def factorize_strings(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes (``int64``, ``-1`` for missing or blank after stripping) and the distinct
     stripped values (object array of ``str``), in order of first appearance.
@@ -48,17 +57,18 @@ def factorize_strings(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.nd
     >>> c.tolist(), u.tolist()
     ([0, 0, -1, -1, 1], ['a', 'b'])
     """
-    codes, uniques = pd.factorize(values, sort=False)
+    codes, uniques = pd.factorize(_object_values(values), sort=False)
     codes = np.asarray(codes, dtype=np.int64)
-    u = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str).str.strip()
-    u = u.to_numpy(dtype=object)
-    # blank after stripping = missing; equal after stripping = one value (both found on the
-    # distinct values, not per row)
+    # stripping and blanks are handled on the distinct values, not per row; str.strip
+    # returns the same object when there is nothing to strip, so "is" finds the changes
+    stripped = [u.strip() if type(u) is str else str(u).strip() for u in uniques]
+    if all(a is b for a, b in zip(stripped, uniques)) and "" not in stripped:
+        return codes, np.asarray(uniques, dtype=object)
+    u = np.empty(len(stripped), dtype=object)
+    u[:] = stripped
     ucodes, u2 = pd.factorize(np.where(u == "", None, u), sort=False, use_na_sentinel=True)
-    if len(u2) != len(u):
-        codes = np.where(codes >= 0, np.r_[ucodes, -1][codes], -1)
-        u = np.asarray(u2, dtype=object)
-    return codes, u
+    codes = np.where(codes >= 0, np.r_[ucodes, -1][codes], -1)
+    return codes, np.asarray(u2, dtype=object)
 
 
 def column_codes(records: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
