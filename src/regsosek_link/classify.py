@@ -131,17 +131,19 @@ def u_from_random_pairs(
     max_pairs: int = 1_000_000,
     random_state: int | None = None,
     prepared: Sequence[Any] | None = None,
+    workers: int = 1,
 ) -> list[np.ndarray]:
     """Level frequencies among random record pairs: an estimate of ``u`` per comparison.
 
     Two random records almost never belong to one person, so how often they land in each
     level is the chance agreement ``u`` (Splink's ``estimate_u_using_random_sampling``).
-    Each level gets one pseudo-count so none is zero.
+    Each level gets one pseudo-count so none is zero. ``prepared`` and ``workers`` are
+    passed on to :func:`regsosek_link.compare.compare`.
     """
     from .compare import compare
 
     pairs = random_pairs(len(records), max_pairs=max_pairs, random_state=random_state)
-    levels = compare(records, pairs, comparisons, prepared=prepared).to_numpy()
+    levels = compare(records, pairs, comparisons, prepared=prepared, workers=workers).to_numpy()
     out = []
     for k, comp in enumerate(comparisons):
         col = levels[:, k]
