@@ -13,7 +13,12 @@ import pandas as pd
 import pytest
 
 from regsosek_link import classify
-from regsosek_link.classify import FellegiSunter, level_patterns, term_frequency_adjustments, train_by_sessions
+from regsosek_link.classify import (
+    FellegiSunter,
+    level_patterns,
+    term_frequency_adjustments,
+    train_by_sessions,
+)
 
 
 def _levels(n: int, n_levels: list[int], seed: int) -> np.ndarray:

@@ -11,6 +11,7 @@ pair's level of each comparison ``k``; its probability is ``2**w / (1 + 2**w)``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -570,7 +571,7 @@ def _log_likelihood(pats: np.ndarray, probs: Sequence[np.ndarray]) -> np.ndarray
 def _level_shares(totals: np.ndarray, start: np.ndarray) -> list[np.ndarray]:
     """Per comparison (``totals[start[k]:start[k + 1]]``): level totals, smoothed, as shares."""
     out = []
-    for lo, hi in zip(start[:-1], start[1:]):
+    for lo, hi in itertools.pairwise(start):
         f = totals[lo:hi] + _EPS
         out.append(f / f.sum())
     return out
