@@ -11,6 +11,7 @@ pair's level of each comparison ``k``; its probability is ``2**w / (1 + 2**w)``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._arrays import unique_int
+from ._codes import column_codes
 
 __all__ = ["FellegiSunter", "level_patterns", "random_pairs", "u_from_random_pairs", "train_by_sessions",
            "term_frequency_adjustments"]
@@ -30,22 +32,74 @@ log = logging.getLogger(__name__)
 _EPS = 1e-6
 
 
+#: Largest code range counted with a dense ``np.bincount`` (32 MB of counts); wider ranges
+#: are counted by sorting.
+_DENSE_CODES = 1 << 22
+
+
+def _distinct_codes(code: np.ndarray, size: int, *, inverse: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Sorted distinct values of ``code`` (ints in ``[0, size)``), their counts and, with
+    ``inverse``, each entry's position among them.
+
+    A dense count when ``size`` is small (one pass, no sort), else a sort.
+
+    >>> v, c, i = _distinct_codes(np.array([5, 2, 5, 0]), 8)
+    >>> v.tolist(), c.tolist(), i.tolist()
+    ([0, 2, 5], [1, 1, 2], [2, 1, 2, 0])
+    """
+    if size <= _DENSE_CODES:
+        full = np.bincount(code, minlength=size)
+        values = np.flatnonzero(full)
+        if not inverse:
+            return values, full[values], None
+        lookup = np.zeros(size, np.intp)
+        lookup[values] = np.arange(len(values))
+        return values, full[values], lookup[code]
+    if not inverse:
+        values, counts = np.unique(code, return_counts=True)
+        return values, counts, None
+    values, where, counts = np.unique(code, return_inverse=True, return_counts=True)
+    return values, counts, where.ravel()
+
+
 def level_patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct rows of an int level matrix: (patterns, counts, inverse)."""
-    X = np.ascontiguousarray(X, dtype=np.int8)
+    """Distinct rows of an int level matrix: (patterns, counts, inverse).
+
+    Patterns come sorted (lexicographically, column by column); ``inverse`` gives each row's
+    pattern. Each row is coded as one integer (mixed radix of the column ranges), so the work
+    is one pass over the rows and a count, not a sort of rows.
+
+    >>> pats, counts, inverse = level_patterns(np.array([[1, -1], [0, 2], [1, -1]]))
+    >>> pats.tolist(), counts.tolist(), inverse.tolist()
+    ([[0, 2], [1, -1]], [1, 2], [1, 0, 1])
+    """
+    X = np.asarray(X, dtype=np.int8)
     if X.shape[0] == 0:
         return X, np.zeros(0, np.int64), np.zeros(0, np.int64)
-    # pack each row into one int64 (levels -1..14 in 4 bits) when it fits: much faster than
-    # np.unique(axis=0)
-    if X.shape[1] <= 15 and X.max(initial=0) <= 14:
-        shifted = (X.astype(np.int64) + 1)
-        code = np.zeros(X.shape[0], np.int64)
-        for j in range(X.shape[1]):
-            code = (code << 4) | shifted[:, j]
-        uniq, first, inverse, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
-        return X[first], counts, inverse.ravel()
-    pats, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
-    return pats, counts, inverse.ravel()
+    lo = X.min(axis=0).astype(np.int64)
+    radix = [int(r) for r in X.max(axis=0).astype(np.int64) - lo + 1]
+    size = int(np.prod(radix, dtype=object)) if radix else 1
+    # Horner's partial sums stay within 128 * (columns + 1) * size in absolute value
+    bound = size * 128 * (len(radix) + 1)
+    if bound >= 1 << 63:  # too wide for one int64 per row
+        pats, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
+        return pats, counts, inverse.ravel()
+    code = np.zeros(len(X), np.int32 if bound < 1 << 31 else np.int64)
+    for j, r in enumerate(radix):  # Horner: code = sum_j (x_j - lo_j) * prod(radix after j)
+        code *= r
+        code += X[:, j]
+    offset = 0
+    for j, r in enumerate(radix):
+        offset = offset * r + int(lo[j])
+    code -= offset
+    values, counts, inverse = _distinct_codes(code, size)
+    pats = np.empty((len(values), len(radix)), np.int8)
+    rest = values.astype(np.int64)
+    for j in range(len(radix) - 1, -1, -1):
+        rest, digit = np.divmod(rest, radix[j])
+        pats[:, j] = digit + lo[j]
+    return pats, counts, inverse
 
 
 def random_pairs(n_records: int, *, max_pairs: int, random_state: int | None = None) -> pd.DataFrame:
@@ -60,7 +114,8 @@ def random_pairs(n_records: int, *, max_pairs: int, random_state: int | None = N
     k = int(min(max_pairs, total))
     if k <= 0:
         return pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64)})
-    codes = unique_int(rng.integers(0, n_records, size=(int(k * 1.2) + 10, 2)) @ np.array([n_records, 1]))
+    draws = rng.integers(0, n_records, size=(int(k * 1.2) + 10, 2))
+    codes = unique_int(draws[:, 0] * n_records + draws[:, 1])
     left, right = codes // n_records, codes % n_records
     keep = left != right
     lo, hi = np.minimum(left[keep], right[keep]), np.maximum(left[keep], right[keep])
@@ -77,17 +132,19 @@ def u_from_random_pairs(
     max_pairs: int = 1_000_000,
     random_state: int | None = None,
     prepared: Sequence[Any] | None = None,
+    workers: int = 1,
 ) -> list[np.ndarray]:
     """Level frequencies among random record pairs: an estimate of ``u`` per comparison.
 
     Two random records almost never belong to one person, so how often they land in each
     level is the chance agreement ``u`` (Splink's ``estimate_u_using_random_sampling``).
-    Each level gets one pseudo-count so none is zero.
+    Each level gets one pseudo-count so none is zero. ``prepared`` and ``workers`` are
+    passed on to :func:`regsosek_link.compare.compare`.
     """
     from .compare import compare
 
     pairs = random_pairs(len(records), max_pairs=max_pairs, random_state=random_state)
-    levels = compare(records, pairs, comparisons, prepared=prepared).to_numpy()
+    levels = compare(records, pairs, comparisons, prepared=prepared, workers=workers).to_numpy()
     out = []
     for k, comp in enumerate(comparisons):
         col = levels[:, k]
@@ -212,7 +269,8 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
                 raise ValueError("FellegiSunter needs integer comparison levels (-1 = missing)")
         elif arr.dtype.kind not in "iub":
             raise ValueError(f"FellegiSunter needs integer comparison levels, got dtype {arr.dtype}")
-        arr = arr.astype(np.int64)
+        if arr.dtype.kind != "i":
+            arr = arr.astype(np.int64)
         if (arr < -1).any():
             raise ValueError("Comparison levels must be >= -1 (-1 = missing)")
         if fitting:
@@ -249,16 +307,15 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         self._check_params()
         arr = self._as_levels(X, fitting=True)
         self.classes_ = np.array([0, 1])
-        n_levels = np.maximum(arr.max(axis=0) + 1, 2) if len(arr) else np.full(arr.shape[1], 2)
+        n_levels = np.maximum(arr.max(axis=0).astype(np.int64) + 1, 2) if len(arr) else np.full(arr.shape[1], 2)
         if self.m_init is not None or self.u_init is not None:
             init = self.m_init if self.m_init is not None else self.u_init
             n_levels = np.maximum(n_levels, [len(v) for v in init])  # type: ignore[union-attr]
         self.n_levels_ = n_levels.astype(np.int64)
-        pats, counts, _ = level_patterns(arr.astype(np.int8))
+        pats, counts, inv = level_patterns(arr)
         counts = counts.astype(float)
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=float)
-            _, _, inv = level_patterns(arr.astype(np.int8))
             counts = np.bincount(inv, weights=sw, minlength=len(pats))
 
         if y is not None and self.m_from_labels:
@@ -304,38 +361,30 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         else:  # most mass on the top level, geometric below it
             m = _default_m(self.n_levels_)
         lam = self.prior if self.prior is not None else 0.1
-        present = pats >= 0
-        safe = np.where(present, pats, 0)
+        # the present levels of all comparisons in one array, comparison after comparison and
+        # in pattern order within each: one bincount per iteration totals every comparison's
+        # levels, adding in the same order as one bincount per comparison would
+        start = np.cumsum([0, *(int(L) for L in self.n_levels_)])
+        rows = [np.flatnonzero(pats[:, k] >= 0) for k in range(K)]
+        flat_rows = np.concatenate(rows)
+        flat_bins = np.concatenate([pats[r, k] + start[k] for k, r in enumerate(rows)])
         total = counts.sum()
+        lu = _log_likelihood(pats, u)
         it = 0
         for it in range(1, self.max_iter + 1):
-            lm = np.zeros(len(pats))
-            lu = np.zeros(len(pats))
-            for k in range(K):
-                lm += np.where(present[:, k], np.log(m[k][safe[:, k]]), 0.0)
-                lu += np.where(present[:, k], np.log(u[k][safe[:, k]]), 0.0)
-            a = np.log(lam) + lm
+            a = np.log(lam) + _log_likelihood(pats, m)
             b = np.log1p(-lam) + lu
             g = 1.0 / (1.0 + np.exp(np.clip(b - a, -700, 700)))
             wm = counts * g
-            wu = counts * (1 - g)
             new_lam = float(np.clip(wm.sum() / total, _EPS, 1 - _EPS))
-            new_m, new_u = [], []
-            for k, L in enumerate(self.n_levels_):
-                okk = present[:, k]
-                fm = np.bincount(pats[okk, k], weights=wm[okk], minlength=L)[:L] + _EPS
-                new_m.append(fm / fm.sum())
-                if self.fix_u:
-                    new_u.append(u[k])
-                else:
-                    fu = np.bincount(pats[okk, k], weights=wu[okk], minlength=L)[:L] + _EPS
-                    new_u.append(fu / fu.sum())
-            delta = max(
-                abs(new_lam - lam),
-                max(float(np.abs(a_ - b_).max()) for a_, b_ in zip(new_m, m)),
-                max(float(np.abs(a_ - b_).max()) for a_, b_ in zip(new_u, u)),
-            )
-            m, u, lam = new_m, new_u, new_lam
+            new_m = _level_shares(np.bincount(flat_bins, weights=wm[flat_rows], minlength=start[-1]), start)
+            delta = max(abs(new_lam - lam), max(float(np.abs(a_ - b_).max()) for a_, b_ in zip(new_m, m)))
+            if not self.fix_u:
+                wu = counts * (1 - g)
+                new_u = _level_shares(np.bincount(flat_bins, weights=wu[flat_rows], minlength=start[-1]), start)
+                delta = max(delta, max(float(np.abs(a_ - b_).max()) for a_, b_ in zip(new_u, u)))
+                u, lu = new_u, _log_likelihood(pats, new_u)
+            m, lam = new_m, new_lam
             if delta < self.tol:
                 break
         self.m_ = [np.clip(v, _EPS, 1) for v in m]
@@ -358,7 +407,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
                     f"comparison {name!r} has level {int(col.max())} but the model knows levels "
                     f"0..{self.n_levels_[k] - 1}"
                 )
-            out[name] = np.where(col >= 0, ratios[k][np.maximum(col, 0)], 0.0)
+            out[name] = np.append(ratios[k], 0.0)[col]  # level -1 (missing) takes the appended 0
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(out, index=index)
 
@@ -371,7 +420,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
     def match_weight(self, X: Any) -> np.ndarray:
         """Total match weight (bits) of each row."""
         arr = self._as_levels(X, fitting=False)
-        pats, _, inv = level_patterns(arr.astype(np.int8))
+        pats, _, inv = level_patterns(arr)
         w = self.contributions(pats).to_numpy().sum(axis=1) + self.prior_weight_
         return w[inv]
 
@@ -447,32 +496,40 @@ def train_by_sessions(
         Number of record pairs the candidates were drawn from (n*(n-1)/2 for deduplication).
     """
     names = list(levels.columns)
-    X = levels.to_numpy().astype(np.int64)
+    pats, counts, inverse = level_patterns(levels.to_numpy())
+    # every distinct (pattern, set of rules) once, with its number of pairs: the sessions
+    # re-code this small table, they never pass over the pairs
     rules = np.asarray(rules, np.int64)
+    width = int(rules.max(initial=0)) + 1
+    combos, n_combo, _ = _distinct_codes(inverse * width + rules, len(pats) * width, inverse=False)
+    combo_pats, combo_rules = pats[combos // width], combos % width
     n_levels = [len(v) for v in u]
     m_sum = [np.zeros(L) for L in n_levels]
     m_weight = np.zeros(len(names))
     for r in sorted(blocked):
-        sel = (rules >> r) & 1 == 1
-        if sel.sum() < min_pairs:
+        sel = (combo_rules >> r) & 1 == 1
+        n_sel = int(n_combo[sel].sum())
+        if n_sel < min_pairs:
             continue
-        Xs = X[sel].copy()
+        Xs, ns = combo_pats[sel], n_combo[sel]
         masked = [names.index(c) for c in blocked.get(int(r), ()) if c in names]
         Xs[:, masked] = -1
         free = [k for k in range(len(names)) if k not in masked]
         if not free:
             continue
-        fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(Xs)
-        expected = fs.lambda_ * sel.sum()
+        fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(
+            Xs, sample_weight=ns)
+        expected = fs.lambda_ * n_sel
         for k in free:
-            if (Xs[:, k] >= 0).sum() < min_pairs:
+            if ns[Xs[:, k] >= 0].sum() < min_pairs:
                 continue
             m_sum[k] += fs.m_[k] * expected
             m_weight[k] += expected
-        log.info("EM session on rule %s: %d pairs, %.0f expected matches", r, sel.sum(), expected)
+        log.info("EM session on rule %s: %d pairs, %.0f expected matches", r, n_sel, expected)
     # comparisons free in no session: one EM over all candidates
     if (m_weight == 0).any():
-        fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(X)
+        fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(
+            pats, sample_weight=counts)
         for k in np.flatnonzero(m_weight == 0):
             m_sum[k] = fs.m_[k].copy()
             m_weight[k] = 1.0
@@ -488,10 +545,9 @@ def train_by_sessions(
     model.u_ = [np.clip(np.asarray(v, float), _EPS, 1) for v in u]
     model.n_iter_ = 0
     # prior: EM on lambda alone over all pairs, non-candidates being sure non-matches
-    pats, counts, _ = level_patterns(X.astype(np.int8))
     model.lambda_ = 0.5
     bayes = np.exp2(model.match_weight(pats) - model.prior_weight_)  # likelihood ratio per pattern
-    lam = min(0.5, len(X) / max(n_all_pairs, 1))
+    lam = min(0.5, len(levels) / max(n_all_pairs, 1))
     for _ in range(500):
         odds = lam / (1 - lam) * bayes
         expected = float((counts * odds / (1 + odds)).sum())
@@ -502,6 +558,23 @@ def train_by_sessions(
         lam = new
     model.lambda_ = lam
     return model
+
+
+def _log_likelihood(pats: np.ndarray, probs: Sequence[np.ndarray]) -> np.ndarray:
+    """Sum over comparisons of ``log probs[k][level]`` per pattern, 0 for a missing level."""
+    out = np.zeros(len(pats))
+    for k, p in enumerate(probs):
+        out += np.append(np.log(p), 0.0)[pats[:, k]]  # level -1 takes the appended 0
+    return out
+
+
+def _level_shares(totals: np.ndarray, start: np.ndarray) -> list[np.ndarray]:
+    """Per comparison (``totals[start[k]:start[k + 1]]``): level totals, smoothed, as shares."""
+    out = []
+    for lo, hi in itertools.pairwise(start):
+        f = totals[lo:hi] + _EPS
+        out.append(f / f.sum())
+    return out
 
 
 def _default_m(n_levels: Sequence[int]) -> list[np.ndarray]:
@@ -525,6 +598,8 @@ def term_frequency_adjustments(
     ``v`` gets ``log2(u_exact / tf(v))``, where ``tf(v)`` is the share of records holding
     ``v``: the chance that a random record agrees on *this* value (Splink's term-frequency
     adjustment). A common name then counts for less than average, a rare one for more.
+    Values are counted as :func:`regsosek_link._codes.column_codes` sees them: stripped, and
+    blanks are missing (clean records hold no others).
 
     Returns
     -------
@@ -540,12 +615,14 @@ def term_frequency_adjustments(
             continue
         k = names.index(comp.name)
         top = int(model.n_levels_[k]) - 1
-        vals = records[comp.column].astype("string")
-        tf = vals.map(vals.value_counts(normalize=True, dropna=True)).to_numpy(dtype=float, na_value=np.nan)
+        codes, _ = column_codes(records, comp.column)
+        n_holding = np.bincount(codes[codes >= 0])
         lv = levels[comp.name].to_numpy()
-        at = lv == top
+        at = np.flatnonzero(lv == top)
+        c = codes[left[at]]
+        held = c >= 0
+        f = n_holding[c[held]] / max(int(n_holding.sum()), 1)  # share of records holding the value
         adj = np.zeros(len(lv))
-        f = tf[left[at]]
-        adj[at] = np.where(np.isnan(f), 0.0, np.log2(model.u_[k][top] / np.maximum(f, 1.0 / max(len(records), 1))))
+        adj[at[held]] = np.log2(model.u_[k][top] / np.maximum(f, 1.0 / max(len(records), 1)))
         out[f"tf_{comp.name}"] = adj
     return pd.DataFrame(out, index=levels.index)

@@ -262,7 +262,7 @@ def train_model(
     sessions per blocking rule, the prior over ``n_all_pairs`` (default: every pair the run
     could compare). Shared by full runs and incremental updates."""
     u = u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs,
-                            random_state=cfg.random_state, prepared=prepared)
+                            random_state=cfg.random_state, prepared=prepared, workers=cfg.workers)
     n_all = _n_all_pairs(records, cfg) if n_all_pairs is None else n_all_pairs
     return train_by_sessions(levels, pairs["rules"].to_numpy(), blocked=_blocked_comparisons(cfg),
                              u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
