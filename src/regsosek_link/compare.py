@@ -20,8 +20,10 @@ lookup table. String similarity uses rapidfuzz's vectorised C++ kernels
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,10 +233,11 @@ def _levels_by_value(comp: Comparison, prep: Prepared, left: np.ndarray, right: 
         itself = _score_chunked(comp, prep, rep, rep, workers=workers, chunk_size=chunk_size)
         out[same] = itself[kl[same]]
     todo = np.flatnonzero(known & ~same)
-    if len(todo):
-        inverse, keys = pd.factorize(kl[todo].astype(np.int64) * nv + kr[todo])
-        a, b = np.divmod(keys, nv)
-        out[todo] = _score_chunked(comp, prep, rep[a], rep[b], workers=workers, chunk_size=chunk_size)[inverse]
+    del known, same  # (the per-pair arrays are big: free them before scoring)
+    inverse, keys = pd.factorize(kl[todo].astype(np.int64) * nv + kr[todo])
+    del kl, kr
+    a, b = np.divmod(keys, nv)
+    out[todo] = _score_chunked(comp, prep, rep[a], rep[b], workers=workers, chunk_size=chunk_size)[inverse]
     return out
 
 
@@ -930,7 +933,9 @@ def compare(
     chunk_size : int
         Pairs (or distinct pairs of values) scored at a time: bounds the temporary memory.
     workers : int
-        Threads for rapidfuzz kernels (-1: all cores).
+        Threads (-1: all cores). With more than one, comparisons run side by side on that
+        many threads (their numpy, pandas and rapidfuzz kernels release the GIL), each with a
+        one-thread rapidfuzz kernel; the levels are the same.
     progress : callable, optional
         Called as ``progress(done, total)`` after each comparison.
     prepared : list, optional
@@ -951,11 +956,19 @@ def compare(
     if prepared is None:
         prepared = prepare_comparisons(records, comparisons)
     same: dict = {}  # ignore_when_equal masks, shared by the comparisons ignoring one column
-    for i, (comp, prep) in enumerate(zip(comparisons, prepared)):
-        out[comp.name] = _levels(comp, prep, left, right, workers=workers, chunk_size=chunk_size, same=same)
-        if progress is not None:
-            progress(i + 1, len(names))
-        log.info("compared %d pairs on %s", len(left), comp.name)
+    threads = min((os.cpu_count() or 1) if workers == -1 else workers, len(comparisons))
+
+    def levels(comp: Comparison, prep: Prepared) -> np.ndarray:
+        return _levels(comp, prep, left, right, workers=1 if threads > 1 else workers,
+                       chunk_size=chunk_size, same=same)
+
+    with ThreadPoolExecutor(max(threads, 1)) as pool:
+        results = pool.map(levels, comparisons, prepared) if threads > 1 else map(levels, comparisons, prepared)
+        for i, (comp, result) in enumerate(zip(comparisons, results)):
+            out[comp.name] = result
+            if progress is not None:
+                progress(i + 1, len(names))
+            log.info("compared %d pairs on %s", len(left), comp.name)
     return pd.DataFrame(out, index=pairs.index)
 
 
