@@ -170,7 +170,9 @@ class Comparison:
         """
         prep = self.prepare(records)
         for i, col in enumerate(getattr(self, "ignore_when_equal", ())):
-            prep[f"_ignore{i}"] = _column_codes(records, col, self.name)[0]
+            _col(records, col, self.name)
+            # the shared array itself: compare computes "same value" once per array
+            prep[f"_ignore{i}"] = column_codes(records, col)[0]
         if "v" in prep:
             prep["_rep"] = _one_row_each(prep["v"])
         return prep
@@ -217,7 +219,8 @@ def _levels_by_value(comp: Comparison, prep: Prepared, left: np.ndarray, right: 
     nv = len(rep)
     kl, kr = v[left], v[right]
     if (nv + 1) ** 2 <= 4 * len(left):
-        key = (kl + 1).astype(np.int64) * (nv + 1) + (kr + 1)  # row and column 0: code -1
+        key = (kl + 1).astype(np.int32 if (nv + 1) ** 2 < 2**31 else np.int64) * (nv + 1) + (kr + 1)
+        # (row and column 0 of the table: code -1)
         table = np.full((nv + 1) ** 2, MISSING, np.int8)
         seen = np.zeros(len(table), bool)
         seen[key] = True
@@ -721,7 +724,6 @@ class IdNumberComparison(Comparison):
             # a "typo" inside the serial is what two people registered on the same day in the
             # same kecamatan look like (twins: consecutive serials): not evidence of one person
             one &= ~(diff & self._serial_bits()).any(axis=1)
-        out = np.where(nd == 0, 2, np.where(one, 1, 0)).astype(np.int8)
         if self.consistency_columns:
             # two different NIKs each carrying its own record's birth date and sex are two
             # credible identities: strong evidence of two people (not a typo, not a copied NIK)
@@ -729,7 +731,10 @@ class IdNumberComparison(Comparison):
             # the same NIK on a record whose birth date or sex it contradicts: a NIK copied from
             # a family member (a father and son of one name share a card and a NIK)
             copied = prep["contradicts"][left] | prep["contradicts"][right]
-            out = np.select([out == 0, out == 1, copied], [np.where(both, 0, 1), 2, 3], 4).astype(np.int8)
+            out = np.where(one, np.int8(2), (~both).view(np.int8))
+            out = np.where(nd == 0, np.where(copied, np.int8(3), np.int8(4)), out)
+        else:
+            out = np.where(nd == 0, np.int8(2), one.view(np.int8))
         out[miss] = MISSING
         return out
 
@@ -834,12 +839,11 @@ class DateOfBirthComparison(Comparison):
         one_digit = np.bitwise_count((x | (x >> 1) | (x >> 2) | (x >> 3)) & np.uint32(0x1111_1111)) == 1
         ym = (x >> 8) == 0
         near = (np.abs(yl - yr) <= 1) | ((x & 0xFFFF) == 0)
-        out = np.select(
-            [exact & ~(phl | phr), exact, swap | one_digit, ym, near],
-            [5, 4, 3, 2, 1],
-            0,
-        ).astype(np.int8)
-        out[~exact & (phl ^ phr)] = MISSING
+        # from the weakest level up: each stronger one overrides
+        out = np.where(ym, np.int8(2), near.view(np.int8))
+        out = np.where(swap | one_digit, np.int8(3), out)
+        out = np.where(exact, np.where(phl | phr, np.int8(4), np.int8(5)),
+                       np.where(phl ^ phr, np.int8(MISSING), out))
         out[miss] = MISSING
         return out
 
