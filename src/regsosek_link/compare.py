@@ -4,16 +4,26 @@ A comparison is a small frozen spec with ordered *levels*, named like sentences.
 is always "missing on either side" (never scored as disagreement), ``0`` is "different", and
 higher levels are stronger agreement. :func:`compare` gives one ``int8`` column per comparison.
 
-Each comparison first ``prepare``s per-record arrays once (codes, parsed dates, digit
-matrices) and then scores pairs chunk by chunk by indexing those arrays, so memory stays
-bounded by ``chunk_size`` however many pairs there are. String similarity uses rapidfuzz's
-vectorised C++ kernels (``rapidfuzz.process.cpdist``).
+Each comparison first ``prepare``s per-record arrays once (codes, packed dates and digits),
+doing every string operation on the *distinct* values of a column (the codes of
+:func:`regsosek_link._codes.column_codes`, shared by the stages), and then scores pairs by
+indexing those arrays, chunk by chunk, so memory stays bounded by ``chunk_size`` however many
+pairs there are. Values are stripped and blanks are missing, in every comparison.
+
+A comparison whose level depends only on one *value code* per record (a name, a place, a
+region) scores each distinct pair of values once: names repeat, so the 2.4 million differing
+name pairs of a 1 M-record run are 0.9 million distinct ones, and the ~400 regions make a
+lookup table. String similarity uses rapidfuzz's vectorised C++ kernels
+(``rapidfuzz.process.cpdist``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +33,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
-from ._codes import column_codes, factorize_strings, shared_codes
+from ._codes import column_codes, shared_codes
 from .errors import ConfigError
 
 __all__ = [
@@ -46,26 +56,62 @@ Prepared = dict[str, np.ndarray]
 MISSING = -1
 
 
-def _factorize(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes (-1 for missing or blank) and the distinct values as an object array."""
-    return factorize_strings(s)
-
-
-def _codes(s: pd.Series) -> np.ndarray:
-    """Integer codes of a column, -1 for missing or blank (equal codes == equal values)."""
-    return _factorize(s)[0]
-
-
 def _column_codes(records: pd.DataFrame, column: str, who: str) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of a records column, computed once per run (:mod:`regsosek_link._codes`)."""
+    """Codes of a records column (``int32``, -1 missing or blank) and its distinct stripped
+    values, from the codes computed once per run (:mod:`regsosek_link._codes`).
+
+    ``int32`` halves the memory traffic of the per-pair gathers.
+    """
     _col(records, column, who)
-    return column_codes(records, column)
+    codes, uniq = column_codes(records, column)
+    return codes.astype(np.int32), uniq
 
 
-def _strings(s: pd.Series) -> np.ndarray:
-    """Object array of str, with None for missing/empty."""
-    arr = s.astype("string").replace("", pd.NA).to_numpy(dtype=object, na_value=None)
-    return arr
+def _pad(values: np.ndarray, fill: Any) -> np.ndarray:
+    """``values`` with one more row of ``fill``: indexing it with code -1 (missing) gives ``fill``.
+
+    >>> _pad(np.array([7, 8]), 0)[np.array([1, -1, 0])].tolist()
+    [8, 0, 7]
+    """
+    return np.concatenate([values, np.full((1,) + values.shape[1:], fill, values.dtype)])
+
+
+def _tuple_codes(codes: Sequence[np.ndarray], known: np.ndarray) -> np.ndarray:
+    """One ``int32`` code per distinct tuple of ``codes`` on the rows where ``known``, -1 elsewhere.
+
+    >>> _tuple_codes([np.array([0, 0, 1, -1]), np.array([2, 2, -1, -1])],
+    ...              np.array([True, True, True, False])).tolist()
+    [0, 0, 1, -1]
+    """
+    key, size = np.zeros(int(known.sum()), np.int64), 1
+    for c in codes:
+        c = c[known].astype(np.int64)
+        n = int(c.max(initial=-1)) + 2  # -1 (missing) is a value here too
+        if size * n >= 2**62:  # renumber the tuples so far (fewer than rows) before overflow
+            key = pd.factorize(key)[0]
+            size = len(key) + 1
+        key, size = key * n + c + 1, size * n
+    out = np.full(len(known), MISSING, np.int32)
+    out[known] = pd.factorize(key)[0]
+    return out
+
+
+def _one_row_each(codes: np.ndarray) -> np.ndarray:
+    """A row index (any) of each code ``0 .. codes.max()``.
+
+    >>> _one_row_each(np.array([1, -1, 0, 1])).tolist()
+    [2, 3]
+    """
+    known = np.flatnonzero(codes >= 0)
+    rows = np.zeros(int(codes.max(initial=-1)) + 1, np.int64)
+    rows[codes[known]] = known
+    return rows
+
+
+def _chunks(n: int, chunk_size: int | None) -> list[slice]:
+    """Consecutive slices of at most ``chunk_size`` (None: one) covering ``range(n)``."""
+    step = max(chunk_size or n, 1)
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
 
 def _col(records: pd.DataFrame, column: str, who: str) -> pd.Series:
@@ -116,29 +162,115 @@ class Comparison:
         return self.levels_of(prep, pairs["left"].to_numpy(), pairs["right"].to_numpy())
 
     def prepare_all(self, records: pd.DataFrame) -> Prepared:
-        """``prepare`` plus the codes of the ``ignore_when_equal`` columns."""
+        """``prepare`` plus the codes of the ``ignore_when_equal`` columns.
+
+        When ``prepare`` gives value codes ``"v"`` (the level of a pair depends only on the
+        value codes of its two records, and -1 means missing), ``"_rep"`` holds one record
+        of each value: :meth:`levels_of` then scores each distinct pair of values once.
+        """
         prep = self.prepare(records)
         for i, col in enumerate(getattr(self, "ignore_when_equal", ())):
-            prep[f"_ignore{i}"] = _column_codes(records, col, self.name)[0]
+            _col(records, col, self.name)
+            # the shared array itself: compare computes "same value" once per array
+            prep[f"_ignore{i}"] = column_codes(records, col)[0]
+        if "v" in prep:
+            prep["_rep"] = _one_row_each(prep["v"])
         return prep
 
-    def levels_of(self, prep: Prepared, left: np.ndarray, right: np.ndarray, *, workers: int = 1) -> np.ndarray:
+    def levels_of(
+        self, prep: Prepared, left: np.ndarray, right: np.ndarray, *, workers: int = 1,
+        chunk_size: int | None = None,
+    ) -> np.ndarray:
         """``score``, then missing (-1) where an ``ignore_when_equal`` column agrees.
 
         A comparison whose evidence another one already carries is switched off for those
         pairs: two records on one family card (KK) live in one desa, so agreeing on the desa
         says nothing more about being one person and must not be counted twice.
+
+        ``score`` is called on at most ``chunk_size`` pairs at a time (None: all at once), and
+        on distinct pairs of values only when ``prep`` has value codes (see
+        :meth:`prepare_all`); the levels are the same as ``score`` on every pair.
         """
-        out = self.score(prep, left, right, workers=workers)
-        i = 0
-        while f"_ignore{i}" in prep:
-            cl, cr = prep[f"_ignore{i}"][left], prep[f"_ignore{i}"][right]
-            out[(cl == cr) & (cl >= 0)] = MISSING
-            i += 1
-        return out
+        return _levels(self, prep, left, right, workers=workers, chunk_size=chunk_size, same={})
 
     def to_dict(self) -> dict[str, Any]:
         return _spec.to_dict(self)
+
+
+def _score_chunked(comp: Comparison, prep: Prepared, left: np.ndarray, right: np.ndarray, *,
+                   workers: int, chunk_size: int | None) -> np.ndarray:
+    """``comp.score`` on at most ``chunk_size`` pairs at a time."""
+    out = np.empty(len(left), np.int8)
+    for sl in _chunks(len(left), chunk_size):
+        out[sl] = comp.score(prep, left[sl], right[sl], workers=workers)
+    return out
+
+
+def _levels_by_value(comp: Comparison, prep: Prepared, left: np.ndarray, right: np.ndarray, *,
+                     workers: int, chunk_size: int | None) -> np.ndarray:
+    """``comp.score`` of every pair, computed once per distinct pair of value codes.
+
+    With few values (``n_values ** 2`` at most four times the number of pairs: regions,
+    places) the pairs of values that occur are marked in a dense table of all pairs of
+    values, scored, and read back; otherwise the pairs of differing values are deduplicated
+    on a combined ``int64`` key (hashing: ``np.unique`` sorts) and scored once each.
+    """
+    v, rep = prep["v"], prep["_rep"]
+    nv = len(rep)
+    kl, kr = v[left], v[right]
+    if (nv + 1) ** 2 <= 4 * len(left):
+        key = (kl + 1).astype(np.int32 if (nv + 1) ** 2 < 2**31 else np.int64) * (nv + 1) + (kr + 1)
+        # (row and column 0 of the table: code -1)
+        table = np.full((nv + 1) ** 2, MISSING, np.int8)
+        seen = np.zeros(len(table), bool)
+        seen[key] = True
+        seen[: nv + 1] = seen[:: nv + 1] = False  # pairs with a missing value stay MISSING
+        todo = np.flatnonzero(seen)
+        a, b = np.divmod(todo, nv + 1)
+        table[todo] = _score_chunked(comp, prep, rep[a - 1], rep[b - 1], workers=workers, chunk_size=chunk_size)
+        return table[key]
+    out = np.full(len(left), MISSING, np.int8)
+    known = (kl >= 0) & (kr >= 0)
+    same = known & (kl == kr)
+    if same.any():
+        itself = _score_chunked(comp, prep, rep, rep, workers=workers, chunk_size=chunk_size)
+        out[same] = itself[kl[same]]
+    todo = np.flatnonzero(known & ~same)
+    del known, same  # (the per-pair arrays are big: free them before scoring)
+    inverse, keys = pd.factorize(kl[todo].astype(np.int64) * nv + kr[todo])
+    del kl, kr
+    a, b = np.divmod(keys, nv)
+    out[todo] = _score_chunked(comp, prep, rep[a], rep[b], workers=workers, chunk_size=chunk_size)[inverse]
+    return out
+
+
+def _same_on(codes: np.ndarray, left: np.ndarray, right: np.ndarray, same: dict) -> np.ndarray:
+    """Pairs whose records share a known value of ``codes``, cached in ``same`` by array."""
+    key = id(codes)
+    if key not in same:
+        cl = codes[left]
+        same[key] = (cl == codes[right]) & (cl >= 0)
+    return same[key]
+
+
+def _levels(comp: Comparison, prep: Prepared, left: np.ndarray, right: np.ndarray, *,
+            workers: int, chunk_size: int | None, same: dict) -> np.ndarray:
+    """:meth:`Comparison.levels_of`; ``same`` caches the ``ignore_when_equal`` masks of these
+    pairs by codes array, for the comparisons that ignore the same columns."""
+    if "v" in prep:
+        out = _levels_by_value(comp, prep, left, right, workers=workers, chunk_size=chunk_size)
+    else:
+        out = _score_chunked(comp, prep, left, right, workers=workers, chunk_size=chunk_size)
+    ignored = [prep[f"_ignore{i}"] for i in range(len(prep)) if f"_ignore{i}" in prep]
+    if ignored:
+        key = tuple(map(id, ignored))
+        if key not in same:
+            mask = _same_on(ignored[0], left, right, same)
+            for codes in ignored[1:]:
+                mask = mask | _same_on(codes, left, right, same)
+            same[key] = mask
+        out[same[key]] = MISSING
+    return out
 
 
 def _thresholds_levels(sim: np.ndarray, exact: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
@@ -154,10 +286,15 @@ def _thresholds_levels(sim: np.ndarray, exact: np.ndarray, thresholds: Sequence[
 
 
 class _OneColumn(Comparison):
-    """A comparison of one column: its name, its columns and its codes."""
+    """A comparison of one column: its name, its columns and its codes.
+
+    Its level depends on the two values only: string similarities are scored once per
+    distinct pair of values (``_by_value``), plain equality is cheaper per pair.
+    """
 
     column: str
     label: str | None
+    _by_value = True
 
     @property
     def name(self) -> str:
@@ -169,7 +306,7 @@ class _OneColumn(Comparison):
 
     def prepare(self, records):
         codes, uniq = _column_codes(records, self.column, self.name)
-        return {"c": codes, "u": uniq}
+        return {"c": codes, "u": uniq} | ({"v": codes} if self._by_value else {})
 
     def _pairs_to_score(self, prep, left, right):
         """Codes of both sides, the missing and exact masks, and the rest to score."""
@@ -193,6 +330,7 @@ class ExactMatch(_OneColumn):
     column: str
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
+    _by_value = False
 
     @property
     def level_names(self) -> tuple[str, ...]:
@@ -285,12 +423,15 @@ class LevenshteinAtThresholds(_OneColumn):
         return out
 
 
-def _sorted_tokens(s: pd.Series) -> pd.Series:
-    """Tokens sorted alphabetically, per distinct value."""
-    s = s.astype("string")
-    uniq = s.dropna().unique()
-    mapping = {u: " ".join(sorted(u.split())) for u in uniq}
-    return s.map(mapping).astype("string")
+def _name_values(u: np.ndarray) -> Prepared:
+    """Per distinct name: its tokens sorted alphabetically (``sorted_u``), a code of those
+    (``sorted_c``: equal codes, same tokens in any order) and its token ids (``tok_u``).
+
+    All three get one more entry, for code -1 (missing): no tokens, sorted code -1.
+    """
+    srt = np.array([" ".join(sorted(x.split())) for x in u], dtype=object)
+    return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
+            "tok_u": np.ascontiguousarray(_pad(_token_matrix(u), MISSING).T)}
 
 
 @_spec.register("comparison")
@@ -354,22 +495,18 @@ class NameComparison(Comparison):
 
     def prepare(self, records):
         # all string work on distinct values; rows point at them through integer codes
-        s = _col(records, self.column, self.name).astype("string").replace("", pd.NA)
-        codes, uniq = pd.factorize(s, sort=False)
-        u = pd.Series(uniq, dtype="string")
-        srt = _sorted_tokens(u)
-        sc = pd.factorize(srt, sort=False)[0]
-        prep = {"c": codes.astype(np.int64), "sorted_c": np.r_[sc, -1][codes], "sorted_u": _strings(srt),
-                "tok_u": _token_matrix(u)}
-        if self.phonetic_column:
-            ph = _col(records, self.phonetic_column, self.name).astype("string").replace("", pd.NA)
-            pcodes, puniq = pd.factorize(ph, sort=False)
-            pu = pd.Series(puniq, dtype="string")
-            psc = pd.factorize(_sorted_tokens(pu), sort=False)[0]
-            prep["ph_c"] = np.r_[psc, -1][pcodes]
-            prep["ph_code"] = pcodes.astype(np.int64)
-            prep["ph_tok_u"] = _token_matrix(pu)
-        return prep
+        codes, uniq = _column_codes(records, self.column, self.name)
+        prep = {"c": codes, **_name_values(uniq)}
+        if not self.phonetic_column:
+            return prep | {"v": codes}
+        pcodes, puniq = _column_codes(records, self.phonetic_column, self.name)
+        ph = _name_values(puniq)
+        # the level depends on the (name, phonetic name) of each side: those are the values,
+        # and the names alone when each name has one phonetic name (as standardise makes it)
+        known = codes >= 0
+        functional = (pcodes[_one_row_each(codes)][codes[known]] == pcodes[known]).all()
+        return prep | {"ph_code": pcodes, "ph_c": ph["sorted_c"], "ph_tok_u": ph["tok_u"],
+                       "v": codes if functional else _tuple_codes([codes, pcodes], codes >= 0)}
 
     def score(self, prep, left, right, *, workers=1):
         cl, cr = prep["c"][left], prep["c"][right]
@@ -379,21 +516,18 @@ class NameComparison(Comparison):
         todo = np.flatnonzero(~miss & ~exact)
         if len(todo):
             ul, ur = cl[todo], cr[todo]
-            same_tokens = prep["sorted_c"][left[todo]] == prep["sorted_c"][right[todo]]
             jw = process.cpdist(prep["sorted_u"][ul], prep["sorted_u"][ur],
                                 scorer=JaroWinkler.normalized_similarity, workers=workers) + 1e-6
-            subset, shared = _token_overlap(prep["tok_u"][ul], prep["tok_u"][ur])
-            level3 = same_tokens | (jw >= 0.95)
-            if "ph_c" in prep:
-                lt, rt = left[todo], right[todo]
-                pl, pr = prep["ph_c"][lt], prep["ph_c"][rt]
-                level3 |= (pl == pr) & (pl >= 0)
-                pcl, pcr = prep["ph_code"][lt], prep["ph_code"][rt]
-                okp = (pcl >= 0) & (pcr >= 0)
-                ph_subset, ph_shared = _token_overlap(prep["ph_tok_u"][np.where(okp, pcl, 0)],
-                                                      prep["ph_tok_u"][np.where(okp, pcr, 0)])
-                subset |= ph_subset & okp
-                shared |= ph_shared & okp
+            level3 = (prep["sorted_c"][ul] == prep["sorted_c"][ur]) | (jw >= 0.95)
+            subset, shared = _token_overlap(prep["tok_u"][:, ul], prep["tok_u"][:, ur])
+            if "ph_code" in prep:
+                # code -1 (no phonetic name) indexes the padding: sorted code -1, no tokens
+                pl, pr = prep["ph_code"][left[todo]], prep["ph_code"][right[todo]]
+                sl, sr = prep["ph_c"][pl], prep["ph_c"][pr]
+                level3 |= (sl == sr) & (sl >= 0)
+                ph_subset, ph_shared = _token_overlap(prep["ph_tok_u"][:, pl], prep["ph_tok_u"][:, pr])
+                subset |= ph_subset
+                shared |= ph_shared
             out[todo] = np.select(
                 [level3, subset | (jw >= 0.88), jw >= self.fuzzy_threshold, shared], [4, 3, 2, 1], 0)
         out[exact] = 5
@@ -401,58 +535,91 @@ class NameComparison(Comparison):
         return out
 
 
-def _token_matrix(s: pd.Series, max_tokens: int = 8) -> np.ndarray:
-    """(n, max_tokens) int32 ids of each value's distinct tokens, -1 padded (all -1 if missing).
+def _token_matrix(u: np.ndarray, max_tokens: int = 8) -> np.ndarray:
+    """(n, max_tokens) int32 ids of each value's distinct tokens, -1 padded.
 
-    Token ids are shared by all rows, so two names share a token exactly when their rows
-    share an id: overlap is then plain integer work, no string scoring per pair.
+    Token ids are shared by all values, so two names share a token exactly when they share
+    an id: overlap is then plain integer work, no string scoring per pair. Values are split
+    on single spaces in one string operation (joined, then split), not one by one.
+
+    >>> _token_matrix(np.array(["A B A", "B", "C  A"], dtype=object)).tolist()
+    [[0, 1], [1, -1], [2, 0]]
     """
-    n = len(s)
+    n = len(u)
     out = np.full((n, max_tokens), -1, np.int32)
-    tokens = s.astype("string").str.split(" ").explode()
-    tokens = tokens[tokens.notna() & (tokens != "")]
-    if len(tokens) == 0:
-        return out
-    ids, _ = pd.factorize(tokens)
-    rows = tokens.index.to_numpy()
-    pos = np.arange(len(rows))
-    frame = pd.DataFrame({"row": rows, "id": ids, "pos": pos}).drop_duplicates(["row", "id"])
-    rank = frame.groupby("row", sort=False).cumcount().to_numpy()
+    if n == 0:
+        return out[:, :1]
+    tokens = np.array(" ".join(u).split(" "), dtype=object)
+    rows = np.repeat(np.arange(n), np.fromiter(map(str.count, u, [" "] * n), np.int64, n) + 1)
+    real = tokens != ""
+    tokens, rows = tokens[real], rows[real]
+    ids = pd.factorize(tokens)[0]
+    # a token repeated within a name counts once; rank = position among the name's tokens
+    first = ~pd.Series(rows * (int(ids.max(initial=0)) + 1) + ids).duplicated().to_numpy()
+    rows, ids = rows[first], ids[first]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
     keep = rank < max_tokens
-    r = pd.Index(s.index).get_indexer(frame["row"].to_numpy()[keep])
-    out[r, rank[keep]] = frame["id"].to_numpy()[keep]
+    out[rows[keep], rank[keep]] = ids[keep]
     # only as many columns as the longest name needs: overlap costs width squared per pair
-    width = max(int((out >= 0).sum(axis=1).max(initial=0)), 1)
-    return np.ascontiguousarray(out[:, :width])
+    width = max(int(rank.max(initial=-1)) + 1, 1)
+    return np.ascontiguousarray(out[:, :min(width, max_tokens)])
 
 
 def _token_overlap(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(one side's tokens all in the other's, any token shared) for aligned token-id rows."""
-    va, vb = a >= 0, b >= 0
-    eq = (a[:, :, None] == b[:, None, :]) & va[:, :, None]
-    common = eq.any(axis=2).sum(axis=1)
-    na, nb = va.sum(axis=1), vb.sum(axis=1)
+    """(one side's tokens all in the other's, any token shared) for aligned token-id columns.
+
+    ``a`` and ``b`` are (width, n): row ``i`` holds the ``i``-th token id of each name, -1
+    padded, so every comparison below is one contiguous vector operation.
+    """
+    common = np.zeros(a.shape[1], np.int8)
+    for ai in a:
+        hit = ai == b[0]
+        for bj in b[1:]:
+            hit |= ai == bj
+        common += hit & (ai >= 0)
+    na, nb = (a >= 0).sum(axis=0, dtype=np.int8), (b >= 0).sum(axis=0, dtype=np.int8)
     shared = common > 0
     subset = shared & (common == np.minimum(na, nb))
     return subset, shared
 
 
-def _digit_matrix(s: pd.Series, length: int) -> np.ndarray:
-    """(n, length) uint8 digits; rows not of exactly ``length`` digits are all 255.
+_NOT_A_NUMBER = np.uint64(2**64 - 1)  # every nibble 0xF: never a digit
+_LOW_NIBBLE_BITS = np.uint64(0x1111_1111_1111_1111)
 
-    Pure numpy on fixed-width bytes (no per-row Python): one byte more than ``length`` is
-    kept so longer values are caught.
+
+def _digit_words(u: np.ndarray, length: int) -> np.ndarray:
+    """(n, ceil(length / 16)) ``uint64``: digit ``i`` in nibble ``i % 16`` of word ``i // 16``;
+    values not of exactly ``length`` ASCII digits are all ``_NOT_A_NUMBER``.
+
+    The values of the right length are joined into one byte string and read as a digit
+    matrix (no per-value Python but a length). Sixteen digits in one word make a pair's
+    digit differences a few integer operations (:func:`_differing_digits`).
+
+    >>> [hex(w) for w in _digit_words(np.array(["0123", "12a4", "12345", "12٣4"], dtype=object), 4)[:, 0]]
+    ['0x3210', '0xffffffffffffffff', '0xffffffffffffffff', '0xffffffffffffffff']
     """
-    obj = s.to_numpy(dtype=object, na_value="")
-    try:
-        b = obj.astype(f"S{length + 1}")
-    except UnicodeEncodeError:  # non-ASCII text is not a number
-        b = np.array([x.encode("ascii", "replace") for x in obj], dtype=f"S{length + 1}")
-    mat = np.frombuffer(b.tobytes(), dtype=np.uint8).reshape(-1, length + 1)
-    digits = mat[:, :length]
-    ok = ((digits >= 48) & (digits <= 57)).all(axis=1) & (mat[:, length] == 0)
-    out = (digits - 48).astype(np.uint8)
-    out[~ok] = 255
+    n_words = -(-length // 16)
+    words = np.full((len(u), n_words), _NOT_A_NUMBER, np.uint64)
+    fits = np.flatnonzero(np.fromiter(map(len, u), np.int64, len(u)) == length)
+    # non-ASCII characters become "?" (one byte each, not a digit)
+    mat = np.frombuffer("".join(u[fits]).encode("ascii", "replace"), np.uint8).reshape(len(fits), length)
+    ok = ((mat >= 48) & (mat <= 57)).all(axis=1)
+    digits = np.zeros((int(ok.sum()), n_words * 16), np.uint8)
+    digits[:, :length] = mat[ok] - 48
+    packed = digits[:, 0::2] | (digits[:, 1::2] << 4)  # two digits a byte, first in the low nibble
+    words[fits[ok]] = np.ascontiguousarray(packed).view("<u8").astype(np.uint64)
+    return words
+
+
+def _differing_digits(x: np.ndarray) -> np.ndarray:
+    """Of XORed digit words: the lowest bit of each nibble set where the digits differ."""
+    return (x | (x >> 1) | (x >> 2) | (x >> 3)) & _LOW_NIBBLE_BITS
+
+
+def _next_digit(w: np.ndarray) -> np.ndarray:
+    """Digit words shifted by one digit: nibble ``i`` holds digit ``i + 1`` (0 past the end)."""
+    out = w >> 4
+    out[:, :-1] |= w[:, 1:] << 60
     return out
 
 
@@ -520,35 +687,43 @@ class IdNumberComparison(Comparison):
         return ("different", "one typo or transposition", "exact")
 
     def prepare(self, records):
-        s = _col(records, self.column, self.name).astype("string")
+        codes, uniq = _column_codes(records, self.column, self.name)
         if self.status_column and self.status_column in records.columns:
-            bad = records[self.status_column].isin(self.unusable_status).to_numpy(dtype=bool)
-            s = s.mask(bad)
-        prep = {"d": _digit_matrix(s, self.length), "c": _codes(s)}
+            scodes, suniq = _column_codes(records, self.status_column, self.name)
+            bad = _pad(np.isin(suniq, list(self.unusable_status)), False)[scodes]
+            codes = np.where(bad, MISSING, codes)
+        prep = {"d": _pad(_digit_words(uniq, self.length), _NOT_A_NUMBER)[codes]}
         if self.consistency_columns:
-            nik_dob, dob, nik_sex, sex = (_col(records, c, self.name).to_numpy(dtype=object, na_value=None)
-                                          for c in self.consistency_columns)
-            known_d = (nik_dob != None) & (dob != None)  # noqa: E711 - elementwise on object arrays
-            known_s = (nik_sex != None) & (sex != None)  # noqa: E711
-            same_d, same_s = known_d & (nik_dob == dob), known_s & (nik_sex == sex)
+            (nik_dob, dob, nik_sex, sex) = (_column_codes(records, c, self.name) for c in self.consistency_columns)
+            known_d, known_s = (nik_dob[0] >= 0) & (dob[0] >= 0), (nik_sex[0] >= 0) & (sex[0] >= 0)
+            same_d, same_s = _same_value(nik_dob, dob), _same_value(nik_sex, sex)
             prep["credible"] = same_d & same_s
             prep["contradicts"] = (known_d & ~same_d) | (known_s & ~same_s)
         return prep
 
+    def _serial_bits(self) -> np.ndarray:
+        """Per digit word, the nibble bits of the last ``serial_digits`` digits."""
+        bits = np.zeros(-(-self.length // 16), np.uint64)
+        for i in range(self.length - self.serial_digits, self.length):
+            bits[i // 16] |= np.uint64(1 << (4 * (i % 16)))
+        return bits
+
     def score(self, prep, left, right, *, workers=1):
         dl, dr = prep["d"][left], prep["d"][right]
-        miss = (dl[:, 0] == 255) | (dr[:, 0] == 255)
-        diff = dl != dr
-        nd = diff.sum(axis=1)
+        miss = (dl[:, 0] == _NOT_A_NUMBER) | (dr[:, 0] == _NOT_A_NUMBER)
+        diff = _differing_digits(dl ^ dr)
+        nd = np.bitwise_count(diff).sum(axis=1)
+        one = nd == 1
         # adjacent transposition: exactly two adjacent differing positions, swapped digits
-        adj = diff[:, :-1] & diff[:, 1:]
-        swap = adj & (dl[:, :-1] == dr[:, 1:]) & (dl[:, 1:] == dr[:, :-1])
-        one = (nd == 1) | ((nd == 2) & swap.any(axis=1))
+        two = np.flatnonzero(nd == 2)
+        dl, dr, d2 = dl[two], dr[two], diff[two]
+        swap = (d2 & _next_digit(d2) & ~_differing_digits(dl ^ _next_digit(dr))
+                & ~_differing_digits(_next_digit(dl) ^ dr))
+        one[two] = swap.any(axis=1)
         if self.serial_digits:
             # a "typo" inside the serial is what two people registered on the same day in the
             # same kecamatan look like (twins: consecutive serials): not evidence of one person
-            one &= ~diff[:, self.length - self.serial_digits:].any(axis=1)
-        out = np.where(nd == 0, 2, np.where(one, 1, 0)).astype(np.int8)
+            one &= ~(diff & self._serial_bits()).any(axis=1)
         if self.consistency_columns:
             # two different NIKs each carrying its own record's birth date and sex are two
             # credible identities: strong evidence of two people (not a typo, not a copied NIK)
@@ -556,25 +731,44 @@ class IdNumberComparison(Comparison):
             # the same NIK on a record whose birth date or sex it contradicts: a NIK copied from
             # a family member (a father and son of one name share a card and a NIK)
             copied = prep["contradicts"][left] | prep["contradicts"][right]
-            out = np.select([out == 0, out == 1, copied], [np.where(both, 0, 1), 2, 3], 4).astype(np.int8)
+            out = np.where(one, np.int8(2), (~both).view(np.int8))
+            out = np.where(nd == 0, np.where(copied, np.int8(3), np.int8(4)), out)
+        else:
+            out = np.where(nd == 0, np.int8(2), one.view(np.int8))
         out[miss] = MISSING
         return out
 
 
-def _date_parts(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Year, month, day of ISO date strings as int arrays (-1 where missing/unparsable)."""
-    s = s.astype("string")
-    ok = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).to_numpy(dtype=bool)
-    y = np.full(len(s), -1, np.int32)
-    m = y.copy()
-    d = y.copy()
+def _same_value(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Rows where two columns, as (codes, distinct values), hold the same known value."""
+    in_b = pd.Index(b[1]).get_indexer(a[1]).astype(np.int32)  # code in b of each value of a
+    return (_pad(in_b, MISSING)[a[0]] == b[0]) & (b[0] >= 0)
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NO_DATE = np.uint32(2**32 - 1)  # every nibble 0xF: never a digit
+
+
+def _date_values(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of ISO date strings: the eight digits YYYYMMDD as ``uint32`` nibbles (binary-coded
+    decimal, first digit highest; ``_NO_DATE`` where not a date) and the year (``int16``, -1).
+
+    In that packing one XOR says which digits differ, and the year, year-month and
+    month-day are bit fields (:meth:`DateOfBirthComparison.score`).
+
+    >>> bcd, year = _date_values(np.array(["1990-03-04", "1990-3-4"], dtype=object))
+    >>> [hex(x) for x in bcd], year.tolist()
+    (['0x19900304', '0xffffffff'], [1990, -1])
+    """
+    ok = np.array([_ISO_DATE.fullmatch(x) is not None for x in u], dtype=bool)
+    bcd = np.full(len(u), _NO_DATE, np.uint32)
+    year = np.full(len(u), -1, np.int16)
     if ok.any():
-        v = s[ok].to_numpy(dtype=str)
-        b = np.frombuffer(v.astype("S10").tobytes(), np.uint8).reshape(-1, 10).astype(np.int32) - 48
-        y[ok] = b[:, 0] * 1000 + b[:, 1] * 100 + b[:, 2] * 10 + b[:, 3]
-        m[ok] = b[:, 5] * 10 + b[:, 6]
-        d[ok] = b[:, 8] * 10 + b[:, 9]
-    return y, m, d
+        b = np.frombuffer(u[ok].astype("S10").tobytes(), np.uint8).reshape(-1, 10).astype(np.uint32) - 48
+        digits = b[:, [0, 1, 2, 3, 5, 6, 8, 9]]
+        bcd[ok] = (digits << np.arange(28, -1, -4, dtype=np.uint32)).sum(axis=1, dtype=np.uint32)
+        year[ok] = b[:, 0] * 1000 + b[:, 1] * 100 + b[:, 2] * 10 + b[:, 3]
+    return bcd, year
 
 
 @_spec.register("comparison")
@@ -622,34 +816,34 @@ class DateOfBirthComparison(Comparison):
                 "day-month swapped or one digit", "exact placeholder", "exact")
 
     def prepare(self, records):
-        s = _col(records, self.column, self.name)
-        y, m, d = _date_parts(s)
+        codes, uniq = _column_codes(records, self.column, self.name)
+        bcd, year = _date_values(uniq)
         if self.status_column and self.status_column in records.columns:
-            ph = records[self.status_column].astype("string").str.startswith("placeholder").fillna(False)
-            ph = ph.to_numpy(dtype=bool)
+            scodes, suniq = _column_codes(records, self.status_column, self.name)
+            placeholder = np.array([x.startswith("placeholder") for x in suniq], dtype=bool)
+            ph = _pad(placeholder, False)[scodes]
         else:  # no status column: no date is taken for a placeholder
-            ph = np.zeros(len(y), bool)
-        return {"y": y, "m": m, "d": d, "ph": ph}
+            ph = np.zeros(len(codes), bool)
+        return {"bcd": _pad(bcd, _NO_DATE)[codes], "y": _pad(year, -1)[codes], "ph": ph}
 
     def score(self, prep, left, right, *, workers=1):
-        yl, ml, dl = prep["y"][left], prep["m"][left], prep["d"][left]
-        yr, mr, dr = prep["y"][right], prep["m"][right], prep["d"][right]
+        bl, br = prep["bcd"][left], prep["bcd"][right]
+        yl, yr = prep["y"][left], prep["y"][right]
         phl, phr = prep["ph"][left], prep["ph"][right]
-        miss = (yl < 0) | (yr < 0)
-        exact = (yl == yr) & (ml == mr) & (dl == dr)
-        swap = (yl == yr) & (ml == dr) & (dl == mr)
+        miss = (bl == _NO_DATE) | (br == _NO_DATE)
+        x = bl ^ br  # nibbles (digits) YYYYMMDD, zero where equal
+        exact = x == 0
+        same_year = (x >> 16) == 0
+        swap = same_year & ((((bl >> 8) ^ br) & 0xFF) == 0) & (((bl ^ (br >> 8)) & 0xFF) == 0)
         # one mistyped digit anywhere in YYYYMMDD
-        sl = np.stack([yl // 1000, yl // 100 % 10, yl // 10 % 10, yl % 10, ml // 10, ml % 10, dl // 10, dl % 10], 1)
-        sr = np.stack([yr // 1000, yr // 100 % 10, yr // 10 % 10, yr % 10, mr // 10, mr % 10, dr // 10, dr % 10], 1)
-        one_digit = (sl != sr).sum(axis=1) == 1
-        ym = (yl == yr) & (ml == mr)
-        near = (np.abs(yl - yr) <= 1) | ((ml == mr) & (dl == dr))
-        out = np.select(
-            [exact & ~(phl | phr), exact, swap | one_digit, ym, near],
-            [5, 4, 3, 2, 1],
-            0,
-        ).astype(np.int8)
-        out[~exact & (phl ^ phr)] = MISSING
+        one_digit = np.bitwise_count((x | (x >> 1) | (x >> 2) | (x >> 3)) & np.uint32(0x1111_1111)) == 1
+        ym = (x >> 8) == 0
+        near = (np.abs(yl - yr) <= 1) | ((x & 0xFFFF) == 0)
+        # from the weakest level up: each stronger one overrides
+        out = np.where(ym, np.int8(2), near.view(np.int8))
+        out = np.where(swap | one_digit, np.int8(3), out)
+        out = np.where(exact, np.where(phl | phr, np.int8(4), np.int8(5)),
+                       np.where(phl ^ phr, np.int8(MISSING), out))
         out[miss] = MISSING
         return out
 
@@ -691,7 +885,10 @@ class RegionComparison(Comparison):
         return ("different province", "same province", "same kabupaten/kota", "same kecamatan", "same desa")
 
     def prepare(self, records):
-        return {str(i): _column_codes(records, c, self.name)[0] for i, c in enumerate(self.columns)}
+        prep = {str(i): _column_codes(records, c, self.name)[0] for i, c in enumerate(self.columns)}
+        # the value is the record's (province, kabupaten, kecamatan, desa): a few hundred
+        codes = list(prep.values())
+        return prep | {"v": _tuple_codes(codes, np.any([c >= 0 for c in codes], axis=0))}
 
     def score(self, prep, left, right, *, workers=1):
         out = np.full(len(left), MISSING, np.int8)
@@ -708,7 +905,7 @@ class RegionComparison(Comparison):
 
 
 def prepare_comparisons(records: pd.DataFrame, comparisons: Sequence[Comparison]) -> list[Prepared]:
-    """Per-record arrays of every comparison (codes, token ids, digit matrices), once.
+    """Per-record arrays of every comparison (codes, token ids, digit words), once.
 
     A column several comparisons use (the KK in every ``ignore_when_equal``) is factorised
     once for all of them.
@@ -738,9 +935,11 @@ def compare(
     comparisons : sequence of Comparison
         Each gives one output column named ``comparison.name``.
     chunk_size : int
-        Pairs scored at a time: bounds the temporary memory of string similarity.
+        Pairs (or distinct pairs of values) scored at a time: bounds the temporary memory.
     workers : int
-        Threads for rapidfuzz kernels (-1: all cores).
+        Threads (-1: all cores). With more than one, comparisons run side by side on that
+        many threads (their numpy, pandas and rapidfuzz kernels release the GIL), each with a
+        one-thread rapidfuzz kernel; the levels are the same.
     progress : callable, optional
         Called as ``progress(done, total)`` after each comparison.
     prepared : list, optional
@@ -757,19 +956,23 @@ def compare(
         raise ConfigError(f"comparison names must be unique; got {names}")
     left = pairs["left"].to_numpy(np.int64)
     right = pairs["right"].to_numpy(np.int64)
-    n = len(left)
-    out = {name: np.empty(n, np.int8) for name in names}
+    out = {}
     if prepared is None:
         prepared = prepare_comparisons(records, comparisons)
-    for comp, prep in zip(comparisons, prepared):
-        for start in range(0, max(n, 1), chunk_size):
-            sl = slice(start, min(start + chunk_size, n))
-            if sl.start >= sl.stop:
-                break
-            out[comp.name][sl] = comp.levels_of(prep, left[sl], right[sl], workers=workers)
-        if progress is not None:
-            progress(names.index(comp.name) + 1, len(names))
-        log.info("compared %d pairs on %s", n, comp.name)
+    same: dict = {}  # ignore_when_equal masks, shared by the comparisons ignoring one column
+    threads = min((os.cpu_count() or 1) if workers == -1 else workers, len(comparisons))
+
+    def levels(comp: Comparison, prep: Prepared) -> np.ndarray:
+        return _levels(comp, prep, left, right, workers=1 if threads > 1 else workers,
+                       chunk_size=chunk_size, same=same)
+
+    with ThreadPoolExecutor(max(threads, 1)) as pool:
+        results = pool.map(levels, comparisons, prepared) if threads > 1 else map(levels, comparisons, prepared)
+        for i, (comp, result) in enumerate(zip(comparisons, results)):
+            out[comp.name] = result
+            if progress is not None:
+                progress(i + 1, len(names))
+            log.info("compared %d pairs on %s", len(left), comp.name)
     return pd.DataFrame(out, index=pairs.index)
 
 

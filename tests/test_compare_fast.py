@@ -1,0 +1,270 @@
+"""The fast paths of the compare stage equal their plain references on tricky input.
+
+- scoring once per distinct pair of values (dense table or hashed keys) equals ``score`` on
+  every pair;
+- NIK digits packed in ``uint64`` words and dates packed as BCD equal the digit-by-digit
+  rules written out plainly here;
+- token ids per distinct name equal a per-name Python reference;
+- threads give the same levels as one thread.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regsosek_link.compare import (
+    DateOfBirthComparison,
+    ExactMatch,
+    IdNumberComparison,
+    JaroWinklerAtThresholds,
+    LevenshteinAtThresholds,
+    NameComparison,
+    RegionComparison,
+    compare,
+)
+
+C = importlib.import_module("regsosek_link.compare")
+
+NAMES = ["BUDI", "BUDI SANTOSO", "SANTOSO BUDI", "BUDI BUDI", "SITI AMINAH", "AMINAH SITI RAHAYU",
+         "A B C D E F G H I J", "J I H G F E D C B A X", "ÉLODIE", "ELODIE", "  ", "", None, " BUDI ",
+         "SANTOSA", "MUHAMMAD  RIZKI", "RIZKI MUHAMMAD", "ENENG", "MNENG"]
+
+
+def _records(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    nik_base = ["3375014508900001", "3375014580900001", "3375014508900010", "3375014508901101",
+                "337501450890001", "33750145089000011", "337501450890000A", "33750145089٠0001",
+                "9999999999999999", "", None]
+    niks = [x if x is None or rng.random() < 0.5 else
+            "".join(rng.choice(list("0123456789"), 16)) for x in rng.choice(np.array(nik_base, object), n)]
+    dates = ["1990-03-04", "1990-04-03", "1980-03-04", "1990-03-28", "1991-06-20", "1975-11-20",
+             "1970-07-01", "1990-3-4", "1990-03-04 ", "abcd-ef-gh", "", None]
+    regions = [("33", "3375", "337501", "3375011001"), ("33", "3375", "337501", "3375011002"),
+               ("33", "3375", "337502", None), ("33", "3374", None, None), ("32", "3201", None, None),
+               (None, None, None, None), (None, None, "337501", None)]
+    reg = [regions[i] for i in rng.integers(0, len(regions), n)]
+    names = rng.choice(np.array(NAMES, object), n)
+    # a phonetic name that is NOT a function of the name (two spellings of one name's sound)
+    phon = [None if x is None else (x.replace("U", "O") if rng.random() < 0.3 else x) for x in names]
+    return pd.DataFrame({
+        "nik": niks,
+        "nik_status": rng.choice(["ok", "ok", "sentinel", None], n),
+        "nik_dob": rng.choice(dates, n), "dob": rng.choice(dates, n),
+        "nik_sex": rng.choice(["L", "P", None], n), "sex": rng.choice(["L", "P", " ", None], n),
+        "st": rng.choice(["ok", "placeholder_1jul", "missing", None], n),
+        "nama": names, "ph": phon,
+        "tempat": rng.choice(["SEMARANG", "SEMARNG", "BOGOR", "BOGOR ", "", None], n),
+        "kode_prov": [r[0] for r in reg], "kode_kab": [r[1] for r in reg],
+        "kode_kec": [r[2] for r in reg], "kode_desa": [r[3] for r in reg],
+        "kk": rng.choice(["1", "2", None], n),
+    }).astype("string")
+
+
+COMPARISONS = [
+    IdNumberComparison(column="nik", status_column="nik_status", serial_digits=4,
+                       consistency_columns=("nik_dob", "dob", "nik_sex", "sex")),
+    IdNumberComparison(column="nik"),
+    NameComparison(column="nama", phonetic_column="ph", term_frequency=True),
+    NameComparison(column="nama", ignore_when_equal=("kk",)),
+    DateOfBirthComparison(column="dob", status_column="st"),
+    DateOfBirthComparison(column="dob"),
+    ExactMatch(column="sex"),
+    RegionComparison(ignore_when_equal=("kk", "ph")),
+    JaroWinklerAtThresholds(column="tempat", thresholds=(0.9,), ignore_when_equal=("kk",)),
+    LevenshteinAtThresholds(column="tempat"),
+]
+
+
+def _reference_levels(comp, prep, left, right):
+    """``score`` on every pair, then ``ignore_when_equal`` written out."""
+    out = comp.score(prep, left, right)
+    for col in getattr(comp, "ignore_when_equal", ()):
+        i = comp.ignore_when_equal.index(col)
+        codes = prep[f"_ignore{i}"]
+        out[(codes[left] == codes[right]) & (codes[left] >= 0)] = -1
+    return out
+
+
+@pytest.mark.parametrize("n_pairs", [3, 5000])  # few pairs: hashed keys; many: a dense table
+@pytest.mark.parametrize("chunk_size", [None, 7])
+@pytest.mark.parametrize("comp", COMPARISONS, ids=lambda c: type(c).__name__)
+def test_levels_of_equals_score_on_every_pair(comp, n_pairs, chunk_size):
+    recs = _records(300)
+    rng = np.random.default_rng(1)
+    left, right = rng.integers(0, 300, n_pairs), rng.integers(0, 300, n_pairs)
+    left[:2] = right[:2]  # a record with itself
+    prep = comp.prepare_all(recs)
+    expected = _reference_levels(comp, prep, left, right)
+    got = comp.levels_of(prep, left, right, chunk_size=chunk_size)
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_both_value_pair_paths_are_taken():
+    recs = _records(300)
+    for comp in COMPARISONS:
+        prep = comp.prepare_all(recs)
+        if "v" in prep:  # hashed keys with 3 pairs, a dense table with 5000
+            assert 4 * 3 < (len(prep["_rep"]) + 1) ** 2 <= 4 * 5000, comp
+
+
+def test_names_with_a_phonetic_function_of_the_name_use_the_name_codes():
+    recs = _records(200)
+    recs["ph"] = recs["nama"].str.replace("U", "O")
+    prep = NameComparison(column="nama", phonetic_column="ph").prepare_all(recs)
+    assert prep["v"] is prep["c"]
+    prep = NameComparison(column="nama", phonetic_column="ph").prepare_all(_records(200))
+    assert prep["v"] is not prep["c"] and prep["v"].max() > prep["c"].max()
+
+
+def test_values_are_stripped_and_blanks_missing():
+    recs = pd.DataFrame({"nama": ["BUDI", " BUDI ", "  ", ""], "tempat": ["X", "X ", " ", None]}).astype("string")
+    pairs = pd.DataFrame({"left": [0, 0, 0, 2], "right": [1, 2, 3, 3]})
+    levels = compare(recs, pairs, [NameComparison(column="nama"), ExactMatch(column="tempat")])
+    assert levels["nama"].tolist() == [5, -1, -1, -1]
+    assert levels["tempat"].tolist() == [1, -1, -1, -1]
+
+
+def _reference_digit_level(a: str | None, b: str | None, length: int, serial: int) -> int:
+    """The NIK rule digit by digit: missing, exact (2), one typo or transposition (1), 0."""
+    def digits(x):
+        ok = x is not None and len(x) == length and all(c in "0123456789" for c in x)
+        return [int(c) for c in x] if ok else None
+    da, db = digits(a), digits(b)
+    if da is None or db is None:
+        return -1
+    diff = [i for i in range(length) if da[i] != db[i]]
+    if not diff:
+        return 2
+    swap = (len(diff) == 2 and diff[1] == diff[0] + 1
+            and da[diff[0]] == db[diff[1]] and da[diff[1]] == db[diff[0]])
+    one = len(diff) == 1 or swap
+    if serial and any(i >= length - serial for i in diff):
+        one = False
+    return int(one)
+
+
+@pytest.mark.parametrize("length, serial", [(16, 4), (16, 0), (5, 0), (20, 6), (33, 2)])
+def test_packed_digits_equal_the_digit_rule(length, serial):
+    rng = np.random.default_rng(length)
+    base = ["".join(rng.choice(list("0123456789"), length)) for _ in range(30)]
+    values = []
+    for x in base:
+        values.append(x)
+        i = int(rng.integers(0, length - 1))
+        values.append(x[:i] + x[i + 1] + x[i] + x[i + 2:])  # adjacent transposition (anywhere)
+        j = int(rng.integers(0, length))
+        values.append(x[:j] + str((int(x[j]) + 1) % 10) + x[j + 1:])  # one substitution
+        values.append(x[:j] + "٣" + x[j + 1:])  # a non-ASCII digit: not a number
+    values += [None, "", "1" * (length - 1), "1" * (length + 1), "x" * length]
+    # the word boundary: digits 15 and 16 swapped
+    if length > 16:
+        x = base[0]
+        values.append(x[:15] + x[16] + x[15] + x[17:])
+    recs = pd.DataFrame({"nik": values}, dtype="string")
+    n = len(values)
+    left, right = np.divmod(np.arange(n * n), n)
+    comp = IdNumberComparison(column="nik", length=length, serial_digits=serial)
+    got = comp.compute(recs, pd.DataFrame({"left": left, "right": right}))
+    expected = [_reference_digit_level(values[a], values[b], length, serial) for a, b in zip(left, right)]
+    assert (got == np.array(expected)).all()
+    assert {0, 1, 2, -1} <= set(got.tolist())
+
+
+def _reference_date_level(a, pa, b, pb) -> int:
+    """The date rule on year, month, day integers, as the levels describe it."""
+    def parts(x):
+        import re
+        return tuple(int(p) for p in x.split("-")) if x and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", x) else None
+    da, db = parts(a), parts(b)
+    if da is None or db is None:
+        return -1
+    (ya, ma, dda), (yb, mb, ddb) = da, db
+    if da == db:
+        return 4 if (pa or pb) else 5
+    if pa != pb:
+        return -1
+    sa, sb = f"{ya:04d}{ma:02d}{dda:02d}", f"{yb:04d}{mb:02d}{ddb:02d}"
+    if (ya == yb and ma == ddb and dda == mb) or sum(x != y for x, y in zip(sa, sb)) == 1:
+        return 3
+    if ya == yb and ma == mb:
+        return 2
+    if abs(ya - yb) <= 1 or (ma == mb and dda == ddb):
+        return 1
+    return 0
+
+
+def test_packed_dates_equal_the_date_rule():
+    rng = np.random.default_rng(3)
+    dates = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(rng.integers(1989, 1992, 60),
+                                                          rng.integers(1, 13, 60), rng.integers(1, 13, 60))]
+    dates += ["1990-03-04", "1990-04-03", "0990-03-04", "1990-03-14", "9999-99-99", "1990-3-04",
+              "1990-03-0٤", None, ""]
+    status = rng.choice(["ok", "ok", "placeholder_x"], len(dates))
+    recs = pd.DataFrame({"tgl": dates, "st": status}, dtype="string")
+    n = len(dates)
+    left, right = np.divmod(np.arange(n * n), n)
+    got = DateOfBirthComparison(column="tgl", status_column="st").compute(
+        recs, pd.DataFrame({"left": left, "right": right}))
+    ph = [s.startswith("placeholder") for s in status]
+    expected = [_reference_date_level(dates[a], ph[a], dates[b], ph[b]) for a, b in zip(left, right)]
+    assert (got == np.array(expected)).all()
+    assert set(got.tolist()) == {-1, 0, 1, 2, 3, 4, 5}
+
+
+def test_token_matrix_equals_a_per_name_reference():
+    values = np.array(["A B A", "B", "C  A", "X Y Z W V U T S R Q", "É B", "", "Q"], dtype=object)
+    ids: dict[str, int] = {}
+    rows = [[ids.setdefault(t, len(ids)) for t in dict.fromkeys(v.split(" ")) if t][:8] for v in values]
+    width = max(len(r) for r in rows)
+    expected = [r + [-1] * (width - len(r)) for r in rows]
+    assert C._token_matrix(values).tolist() == expected
+    assert C._token_matrix(np.array([], dtype=object)).shape == (0, 1)
+
+
+def test_threads_give_the_same_levels():
+    recs = _records(400, seed=5)
+    rng = np.random.default_rng(6)
+    pairs = pd.DataFrame({"left": rng.integers(0, 400, 3000), "right": rng.integers(0, 400, 3000)})
+    one = compare(recs, pairs, COMPARISONS[::2], workers=1)
+    pd.testing.assert_frame_equal(compare(recs, pairs, COMPARISONS[::2], workers=2), one)
+    pd.testing.assert_frame_equal(compare(recs, pairs, COMPARISONS[::2], workers=-1, chunk_size=100), one)
+
+
+def test_no_pairs_and_all_missing():
+    recs = pd.DataFrame({"nama": [None, None], "tempat": [None, None]}, dtype="string")
+    empty = pd.DataFrame({"left": np.array([], np.int64), "right": np.array([], np.int64)})
+    comps = [NameComparison(column="nama"), JaroWinklerAtThresholds(column="tempat")]
+    assert compare(recs, empty, comps).shape == (0, 2)
+    both = pd.DataFrame({"left": [0, 1], "right": [1, 1]})
+    assert compare(recs, both, comps).to_numpy().tolist() == [[-1, -1], [-1, -1]]
+
+
+def test_token_overlap_equals_set_arithmetic():
+    rng = np.random.default_rng(7)
+
+    def columns(width, n):  # distinct ids per name, -1 padded, as _token_matrix makes them
+        out = np.full((width, n), -1, np.int32)
+        for k in range(n):
+            ids = rng.permutation(6)[: rng.integers(0, width + 1)]
+            out[: len(ids), k] = ids
+        return out
+
+    a, b = columns(5, 2000), columns(4, 2000)
+    subset, shared = C._token_overlap(a, b)
+    for k in range(a.shape[1]):
+        sa, sb = set(a[:, k]) - {-1}, set(b[:, k]) - {-1}
+        assert shared[k] == bool(sa & sb)
+        assert subset[k] == bool(sa & sb and (sa <= sb or sb <= sa))
+
+
+def test_name_without_phonetic_on_either_side_is_not_sounds_alike():
+    comp = NameComparison(column="nama", phonetic_column="ph")
+    recs = pd.DataFrame({"nama": ["BUDI", "AGUS", "BUDI SANTOSO", "SANTOSO BUDI"],
+                         "ph": [None, None, "PUTI SANTOSO", None]}, dtype="string")
+    pairs = pd.DataFrame({"left": [0, 2], "right": [1, 3]})
+    assert comp.compute(recs, pairs).tolist() == [0, 4]
