@@ -259,7 +259,8 @@ class LinkConfig:
     u_max_pairs : int
         Random record pairs compared to measure chance agreement (``u``).
     workers : int
-        Threads for the string-similarity kernels (rapidfuzz); ``-1`` uses every core.
+        Threads for comparing pairs (comparisons side by side, rapidfuzz's kernels);
+        ``-1`` (the default) uses every core. Results do not depend on it.
     random_state : int
         Seed for anything random (sampling).
     """
@@ -275,7 +276,7 @@ class LinkConfig:
     max_block_size: int = 2_000
     chunk_size: int = 1_000_000
     u_max_pairs: int = 300_000
-    workers: int = 1
+    workers: int = -1
     random_state: int = 0
 
     def __post_init__(self) -> None:
