@@ -184,11 +184,8 @@ def _token_key(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.n
     has = np.flatnonzero(codes >= 0)
     held = codes[has]
     rep = ntok[held]
-    rows = np.repeat(has, rep)
-    # entry j of the q-th row holding a value is token j - (entries before q) of that value
-    at = np.repeat((np.cumsum(ntok) - ntok)[held] - (np.cumsum(rep) - rep), rep)
-    at += np.arange(len(rows))
-    return rows, tcodes[at], np.asarray(tlabels, dtype=object)
+    at = _ranges((np.cumsum(ntok) - ntok)[held], rep)
+    return np.repeat(has, rep), tcodes[at], np.asarray(tlabels, dtype=object)
 
 
 class _KeyCache:
@@ -370,6 +367,24 @@ def _pair_filter(records: pd.DataFrame, link_type: LinkType, source_column: str,
     return _PairFilter(tag=tag.astype(np.int8 if len(names) < 63 else np.int64), link_type=link_type)
 
 
+def _ranges(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(f, f + c) for f, c in zip(first, count)])``, by one cumulative sum.
+
+    >>> _ranges(np.array([5, 0, 2]), np.array([2, 0, 3])).tolist()
+    [5, 6, 2, 3, 4]
+    """
+    out = np.ones(int(count.sum()), np.int64)
+    some = count > 0
+    f, c = first[some], count[some]
+    if len(f):
+        # each run starts with the step from the end of the previous run
+        start = np.cumsum(c) - c
+        out[0] = f[0]
+        out[start[1:]] = f[1:] - f[:-1] - c[:-1] + 1
+        np.cumsum(out, out=out)
+    return out
+
+
 def _pair_codes(rows: np.ndarray, ent: np.ndarray, starts: np.ndarray, sizes: np.ndarray, bits: int,
                 keep: np.ndarray | None = None, pf: _PairFilter | None = None) -> np.ndarray:
     """Codes ``left << bits | right`` of every pair of entries sharing a block, vectorised.
@@ -388,15 +403,15 @@ def _pair_codes(rows: np.ndarray, ent: np.ndarray, starts: np.ndarray, sizes: np
     pos[ent] = np.arange(e)
     count = after[pos]
     # the partners of entry i are ent[pos[i] + 1 : pos[i] + 1 + count[i]]
-    at = np.repeat(pos + 1 - (np.cumsum(count) - count), count)
-    at += np.arange(len(at))
-    right = rows[ent]
-    code = np.repeat(rows << bits, count)
-    code |= right[at]
+    code = _ranges(pos + 1, count)
+    allowed = None
     if pf is not None:
         tag = pf.tag[rows]
-        code = code[pf.allowed(np.repeat(tag, count), tag[ent][at])]
-    return code
+        allowed = pf.allowed(np.repeat(tag, count), tag[ent][code])
+    # in place (out= the indices is safe for take): positions become right rows
+    np.take(rows[ent], code, out=code, mode="clip")
+    code |= np.repeat(rows << bits, count)
+    return code if allowed is None else code[allowed]
 
 
 def _pairs_within_blocks(rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -413,16 +428,6 @@ def _pairs_within_blocks(rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarra
     ent, starts, sizes = _group(codes, int(codes.max()) + 1)
     code = _pair_codes(rows, ent, starts, sizes, bits)
     return code >> bits, code & ((1 << bits) - 1)
-
-
-def _sort_by_runs(code: np.ndarray, bits: int, chunk: int = 1 << 20) -> np.ndarray:
-    """Sorted distinct values of pair codes (``left << bits | right``) already in order of
-    ``left``: pieces cut where ``left`` changes are sorted one by one (cache-sized sorts)."""
-    # code >> bits is ascending, so a binary search for the first code of a left works
-    cuts = np.searchsorted(code, (code[chunk::chunk] >> bits) << bits)
-    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(code)]):
-        code[a:b].sort()
-    return code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
 
 
 def _sorted_neighbourhood(records: pd.DataFrame, rule: SortedNeighbourhood,
@@ -527,6 +532,7 @@ def block(
         stats.append(st)
 
     pairs = _union(rule_codes, 1 << bits)
+    del rule_codes
     first_rule = pairs["rule"].to_numpy()
     for i, st in enumerate(stats):
         st.new_pairs = int((first_rule == i).sum())
@@ -561,71 +567,80 @@ def _block_on_codes(records: pd.DataFrame, rule: BlockOn, cache: _KeyCache, bits
         )
         keep = b.sizes <= max_block_size
     code = _pair_codes(b.rows, b.ent, b.starts, b.sizes, bits, keep, pf)
-    if len(b.rows) > 1 and not (b.rows[1:] > b.rows[:-1]).all():
-        # a tokens() key: each block of a record gives one sorted run of its pairs, and a
-        # pair sharing several tokens comes once per token
-        code = _sort_by_runs(code, bits)
+    if len(code) > 1 and not (b.rows[1:] > b.rows[:-1]).all():
+        # a tokens() key: each block of a record gives one sorted run of its pairs (timsort
+        # merges such nearly sorted data fast), and a pair sharing several tokens comes once
+        # per token
+        code.sort(kind="stable")
+        code = code[np.r_[True, code[1:] != code[:-1]]]
     return code
 
 
 def union_of_rules(rule_codes: Sequence[np.ndarray], n: int) -> pd.DataFrame:
-    """The union of several rules' pair codes (``left * n + right``) in one sort.
+    """The union of several rules' pair codes (``left * n + right``), sorted by code.
 
     Returns ``left``, ``right``, ``rule`` (the first rule that found the pair) and ``rules``
     (bit mask of every rule that found it; EM sessions train on all of a rule's pairs).
-    Sorted codes per rule are merged fastest, and a power-of-two ``n`` decodes fastest.
+    A power-of-two ``n`` decodes fastest.
 
     >>> union_of_rules([np.array([1, 5]), np.array([5, 7])], 4).values.tolist()
     [[0, 1, 0, 1], [1, 1, 0, 3], [1, 3, 1, 2]]
     """
-    return _union(list(rule_codes), n)
+    parts = [np.asarray(c, np.int64) for c in rule_codes]
+    return _union([c if (c[1:] >= c[:-1]).all() else np.sort(c) for c in parts], n)
 
 
-def _union(parts: list[np.ndarray], n: int) -> pd.DataFrame:
-    """:func:`union_of_rules`, emptying ``parts`` as they are copied (their memory is freed
-    as soon as the caller holds no other reference)."""
-    m = sum(len(c) for c in parts)
-    if m == 0:
-        return pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64),
-                             "rule": np.zeros(0, np.int8), "rules": np.zeros(0, np.int64)})
-    # one int64 array, the rule index in the low 6 bits: a single in-place sort groups each
-    # pair's rules (first rule first) without a second array and an argsort
-    tagged = np.empty(m, np.int64)
-    at = 0
-    for i in range(len(parts)):
-        c = parts[i]
-        parts[i] = None  # type: ignore[call-overload]
-        np.left_shift(np.asarray(c, np.int64), 6, out=tagged[at:at + len(c)])
-        tagged[at:at + len(c)] |= min(i, 63)
-        at += len(c)
-        del c
-    # each rule's codes are usually sorted: a stable sort (timsort) merges such runs
-    tagged.sort(kind="stable")
-    rid = np.empty(m, np.int8)
-    np.bitwise_and(tagged, 63, out=rid, casting="unsafe")
-    tagged >>= 6
-    new = np.empty(m, bool)
-    new[0] = True
-    np.not_equal(tagged[1:], tagged[:-1], out=new[1:])
-    start = np.flatnonzero(new)
-    del new
-    rule = rid[start]
-    # bit masks in the narrowest integer that holds every rule's bit
+def _union(parts: Sequence[np.ndarray], n: int, chunk: int = 1 << 20) -> pd.DataFrame:
+    """:func:`union_of_rules` of sorted int64 codes, piece by piece.
+
+    The code range is cut into pieces of about ``chunk`` codes; in each, the rules' slices
+    are tagged with the rule index in the low 6 bits and merged by one stable sort (timsort
+    merges the sorted runs; a pair's rules come first rule first). Pieces keep every
+    temporary array small and cache-sized, and results go straight into the output.
+    """
+    total = sum(len(c) for c in parts)
     width = np.int16 if len(parts) <= 15 else np.int32 if len(parts) <= 31 else np.int64
-    mask = np.bitwise_or.reduceat(np.left_shift(width(1), np.minimum(rid, 62), dtype=width), start)
-    del rid
-    code = tagged[start]
-    del tagged, start
-    # left, right, rules as one 2-D int64 block (what the frame would consolidate them into)
-    out = np.empty((3, len(code)), np.int64)
-    if n & (n - 1) == 0:
-        np.right_shift(code, n.bit_length() - 1, out=out[0])
-        np.bitwise_and(code, n - 1, out=out[1])
-    else:
-        np.divmod(code, n, out=(out[0], out[1]))
-    out[2] = mask
-    frame = pd.DataFrame(out.T, columns=["left", "right", "rules"], copy=False)
-    frame.insert(2, "rule", rule)
+    # left, right, rules as one 2-D int64 block (what a frame would consolidate them into),
+    # allocated for every code: only the rows written are ever touched
+    out = np.empty((3, total), np.int64)
+    rule = np.empty(total, np.int8)
+    step = max(chunk // 16, 1)
+    sample = np.sort(np.concatenate([c[::step] for c in parts] + [np.zeros(0, np.int64)]))
+    cuts = sample[16::16]
+    bounds = [np.r_[0, np.searchsorted(c, cuts), len(c)] for c in parts]
+    shift = n.bit_length() - 1
+    m = 0
+    for j in range(len(cuts) + 1):
+        pieces = [(i, c[b[j]:b[j + 1]]) for i, (c, b) in enumerate(zip(parts, bounds)) if b[j + 1] > b[j]]
+        size = sum(len(p) for _, p in pieces)
+        if size == 0:
+            continue
+        tagged = np.empty(size, np.int64)
+        at = 0
+        for i, p in pieces:
+            np.left_shift(p, 6, out=tagged[at:at + len(p)])
+            tagged[at:at + len(p)] |= min(i, 63)
+            at += len(p)
+        tagged.sort(kind="stable")
+        rid = np.empty(size, np.int8)
+        np.bitwise_and(tagged, 63, out=rid, casting="unsafe")
+        tagged >>= 6
+        new = np.empty(size, bool)
+        new[0] = True
+        np.not_equal(tagged[1:], tagged[:-1], out=new[1:])
+        start = np.flatnonzero(new)
+        k = m + len(start)
+        np.take(rid, start, out=rule[m:k])
+        out[2, m:k] = np.bitwise_or.reduceat(np.left_shift(width(1), np.minimum(rid, 62), dtype=width), start)
+        code = tagged[start]
+        if n & (n - 1) == 0:
+            np.right_shift(code, shift, out=out[0, m:k])
+            np.bitwise_and(code, n - 1, out=out[1, m:k])
+        else:
+            np.divmod(code, n, out=(out[0, m:k], out[1, m:k]))
+        m = k
+    frame = pd.DataFrame(out[:, :m].T, columns=["left", "right", "rules"], copy=False)
+    frame.insert(2, "rule", rule[:m])
     return frame
 
 
