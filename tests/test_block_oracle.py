@@ -31,7 +31,7 @@ DATES = ["1990-01-02", "1990-01-02 ", "1980-05-06", "", None, "1990-12-31", "19"
 
 def _frame(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]
     recs = pd.DataFrame({
         "source": pick(["a", "b", "c"]),
         "nama": pick(NAMES),
