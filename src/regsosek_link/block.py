@@ -15,6 +15,7 @@ larger than ``max_block_size`` is skipped with a warning naming the rule and its
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import warnings
@@ -27,6 +28,7 @@ import pandas as pd
 
 from . import _spec
 from ._arrays import unique_int
+from ._codes import column_codes
 from .errors import ConfigError
 
 __all__ = [
@@ -155,125 +157,277 @@ BlockingRule = BlockOn | SortedNeighbourhood
 # ----------------------------------------------------------------------------------------
 # key evaluation
 
+_FN: dict[str, Callable[[str, int | None], str]] = {
+    "first_token": lambda v, _: v.split(" ", 1)[0],
+    "last_token": lambda v, _: v.rsplit(" ", 1)[-1],
+    "prefix": lambda v, arg: v[:arg],
+    "year": lambda v, _: v[:4],
+    "month_day": lambda v, _: v[5:10],
+}
 
-def _apply_fn(values: pd.Series, fn: str | None, arg: int | None) -> pd.Series:
-    """A key function on a string Series (used on *distinct* values only)."""
-    if fn is None:
-        return values
-    if fn == "first_token":
-        return values.str.split(" ", n=1).str[0]
-    if fn == "last_token":
-        return values.str.rsplit(" ", n=1).str[-1]
-    if fn == "prefix":
-        return values.str.slice(0, arg)
-    if fn == "year":
-        return values.str.slice(0, 4)
-    if fn == "month_day":
-        return values.str.slice(5, 10)
-    raise AssertionError(fn)  # pragma: no cover - guarded by _parse_key
+
+def _token_key(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``tokens(col)``: (rows, token codes, token labels), one entry per distinct token of each
+    row's value; rows ascending, a row's tokens in the order they first appear in its value.
+
+    Tokens are split from the distinct values only (one ``str.split`` of them all joined);
+    rows are then expanded with ``np.repeat``.
+    """
+    parts = np.asarray(" ".join(uniques).split(" ") if len(uniques) else [], dtype=object)
+    value = np.repeat(np.arange(len(uniques)),
+                      np.fromiter(map(str.count, uniques, itertools.repeat(" ")), np.int64, len(uniques)) + 1)
+    tcodes, tlabels = pd.factorize(np.where(parts == "", None, parts), sort=False)
+    # a token counts once per value, at its first place
+    keep = (tcodes >= 0) & ~pd.Series(value * (len(tlabels) + 1) + tcodes).duplicated().to_numpy()
+    value, tcodes = value[keep], tcodes[keep].astype(np.int64)
+    ntok = np.bincount(value, minlength=len(uniques))
+    has = np.flatnonzero(codes >= 0)
+    held = codes[has]
+    rep = ntok[held]
+    at = _ranges((np.cumsum(ntok) - ntok)[held], rep)
+    return np.repeat(has, rep), tcodes[at], np.asarray(tlabels, dtype=object)
 
 
 class _KeyCache:
     """Integer codes of key expressions over one records frame, each computed once.
 
     A plain key gives one code per row (-1 missing); ``tokens(col)`` gives (rows, codes)
-    with rows repeated once per distinct token. String work is done on the column's
-    distinct values only, then mapped back through integer codes.
+    with rows ascending and repeated once per distinct token. Column codes come from
+    :func:`regsosek_link._codes.column_codes` (shared by the stages); string work is done on
+    the column's distinct values only, then mapped back through integer codes.
     """
 
     def __init__(self, records: pd.DataFrame) -> None:
         self.records = records
-        self._col: dict[str, tuple[np.ndarray, pd.Series]] = {}
         self._key: dict[str, tuple[np.ndarray | None, np.ndarray, np.ndarray]] = {}
 
-    def column(self, col: str, expr: str) -> tuple[np.ndarray, pd.Series]:
-        if col not in self._col:
-            if col not in self.records.columns:
-                raise ConfigError(
-                    f"blocking key {expr!r} needs column {col!r}, which the records do not have; "
-                    f"columns present: {', '.join(map(str, self.records.columns))}"
-                )
-            codes, uniques = pd.factorize(self.records[col].astype("string"), sort=False)
-            u = pd.Series(uniques, dtype="string").str.strip()
-            # blank after stripping = missing; equal after stripping = one value
-            u = u.mask(u == "")
-            ucodes, uniq2 = pd.factorize(u, sort=False)
-            codes = np.where(codes >= 0, np.r_[ucodes, -1][codes], -1)
-            self._col[col] = (codes.astype(np.int64), pd.Series(uniq2, dtype="string"))
-        return self._col[col]
+    def column(self, col: str, expr: str) -> tuple[np.ndarray, np.ndarray]:
+        """Codes (-1 missing or blank) and distinct stripped values of a column (read-only)."""
+        if col not in self.records.columns:
+            raise ConfigError(
+                f"blocking key {expr!r} needs column {col!r}, which the records do not have; "
+                f"columns present: {', '.join(map(str, self.records.columns))}"
+            )
+        return column_codes(self.records, col)
 
     def key(self, expr: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-        """(rows or None for "every row", codes, labels of the codes)."""
+        """(rows or None for "every row", codes, labels of the codes); do not modify them."""
         if expr in self._key:
             return self._key[expr]
         fn, col, arg = _parse_key(expr)
         codes, uniques = self.column(col, expr)
+        out: tuple[np.ndarray | None, np.ndarray, np.ndarray]
         if fn == "tokens":
-            tok = uniques.str.split(" ").explode()
-            tok = tok[tok.notna() & (tok != "")]
-            tcodes, tlabels = pd.factorize(tok, sort=False)
-            pairs = pd.DataFrame({"u": tok.index.to_numpy(), "t": tcodes}).drop_duplicates()
-            # rows holding each distinct value, joined to that value's tokens
-            has = np.flatnonzero(codes >= 0)
-            rows_of = pd.DataFrame({"row": has, "u": codes[has]})
-            joined = rows_of.merge(pairs, on="u", how="inner")
-            out = (joined["row"].to_numpy(np.int64), joined["t"].to_numpy(np.int64), np.asarray(tlabels, dtype=object))
+            out = _token_key(codes, uniques)
+        elif fn is None:
+            out = (None, codes, uniques)
         else:
-            vals = _apply_fn(uniques, fn, arg)
-            vals = vals.mask(vals == "")
+            f = _FN[fn]
+            vals = np.fromiter((f(v, arg) or None for v in uniques), object, len(uniques))
             vcodes, vlabels = pd.factorize(vals, sort=False)
-            mapped = np.where(codes >= 0, np.r_[vcodes, -1][codes], -1).astype(np.int64)
-            out = (None, mapped, np.asarray(vlabels, dtype=object))
+            # codes of -1 (missing) pick the appended -1
+            out = (None, np.append(vcodes.astype(np.int64), -1)[codes], np.asarray(vlabels, dtype=object))
         self._key[expr] = out
         return out
 
 
-def _rule_codes(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | None = None
-                ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], list[str]]]:
-    """Rows, integer block codes of a rule (rows repeat for a tokens key), and a function
-    giving readable labels of block codes (for warnings about giant blocks)."""
+@dataclass(frozen=True)
+class _Blocks:
+    """The blocks of one rule.
+
+    ``rows[e]`` is the record of entry ``e`` (ascending; a record has one entry per distinct
+    token under a ``tokens(...)`` key, else one). ``ent`` lists the entries block by block,
+    ascending inside a block; block ``b`` is ``ent[starts[b]:starts[b] + sizes[b]]``.
+    ``cols``/``labs`` are each key's codes per entry and its labels (for naming blocks).
+    """
+
+    rows: np.ndarray
+    ent: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    cols: tuple[np.ndarray, ...]
+    labs: tuple[np.ndarray, ...]
+
+    def first_entries(self, blocks: np.ndarray) -> np.ndarray:
+        """The first entry of each block: blocks in this order are in order of first appearance."""
+        return self.ent[self.starts[blocks]]
+
+    def labels(self, blocks: np.ndarray) -> list[str]:
+        """Readable keys of some blocks (for warnings about giant blocks)."""
+        return [" | ".join(str(lab[c[i]]) for c, lab in zip(self.cols, self.labs))
+                for i in self.first_entries(blocks)]
+
+
+def _group(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries grouped by code with one in-place sort of ``code << bits | entry``.
+
+    Parameters
+    ----------
+    codes : ndarray of int64
+        A non-negative code per entry, below ``bound``.
+    bound : int
+        Exclusive upper bound of the codes (codes are made dense first if the packed value
+        would not fit in 63 bits).
+
+    Returns
+    -------
+    ent, starts, sizes : ndarray of int64
+        Entries block by block (ascending inside each block), and where each block starts in
+        ``ent`` and how long it is.
+    """
+    e = len(codes)
+    if e == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    bits = max(int(e - 1).bit_length(), 1)
+    if bound > 1 << (62 - bits):
+        codes = pd.factorize(codes, sort=False)[0].astype(np.int64)
+    key = np.left_shift(codes, bits, dtype=np.int64)
+    key |= np.arange(e, dtype=np.int64)
+    key.sort()
+    ent = key & ((1 << bits) - 1)
+    key >>= bits
+    new = np.empty(e, bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    return ent, starts, np.diff(starts, append=e)
+
+
+def _rule_blocks(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | None = None) -> _Blocks:
+    """The blocks of a :class:`BlockOn` rule's keys (records missing a key are in none)."""
     cache = cache or _KeyCache(records)
     parts = [cache.key(k) for k in keys]
     tok_rows = next((r for r, _, _ in parts if r is not None), None)
-    rows = tok_rows if tok_rows is not None else np.arange(len(records), dtype=np.int64)
-    cols = [c if r is not None else c[rows] for r, c, _ in parts]
-    ok = np.logical_and.reduce([c >= 0 for c in cols])
-    rows = rows[ok]
-    cols = [c[ok] for c in cols]
-    combined = cols[0]
+    if tok_rows is None:
+        cols = [c for _, c, _ in parts]
+    else:
+        cols = [c if r is not None else c[tok_rows] for r, c, _ in parts]
+    ok = cols[0] >= 0
+    for c in cols[1:]:
+        ok &= c >= 0
+    if ok.all():
+        rows = tok_rows if tok_rows is not None else np.arange(len(ok), dtype=np.int64)
+    else:
+        rows = tok_rows[ok] if tok_rows is not None else np.flatnonzero(ok)
+        cols = [c[ok] for c in cols]
+    # mixed radix over the keys' label counts, made dense when it would grow too big
+    combined, bound = cols[0], len(parts[0][2])
     for c, (_, _, lab) in zip(cols[1:], parts[1:]):
-        # mixed radix, re-factorised after each key so the number stays small
-        combined = pd.factorize(combined * (len(lab) + 1) + c, sort=False)[0].astype(np.int64)
-    codes = pd.factorize(combined, sort=False)[0].astype(np.int64)
+        if bound * len(lab) >= 1 << 62:
+            combined = pd.factorize(combined, sort=False)[0].astype(np.int64)
+            bound = int(combined.max(initial=-1)) + 1
+        combined = combined * len(lab) + c
+        bound *= len(lab)
+    ent, starts, sizes = _group(combined, bound)
+    return _Blocks(rows=rows, ent=ent, starts=starts, sizes=sizes, cols=tuple(cols),
+                   labs=tuple(lab for _, _, lab in parts))
 
-    def labels(block_codes: np.ndarray) -> list[str]:
-        first = pd.Series(np.arange(len(codes))).groupby(codes).first()
-        at = first.reindex(block_codes).to_numpy()
-        return [" | ".join(str(lab[c[i]]) for c, (_, _, lab) in zip(cols, parts)) for i in at]
 
-    return rows, codes, labels
+def _rule_codes(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | None = None
+                ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], list[str]]]:
+    """Rows, dense integer block codes of a rule (rows repeat for a tokens key), and a
+    function giving readable labels of block codes (for warnings about giant blocks)."""
+    b = _rule_blocks(records, keys, cache)
+    codes = np.empty(len(b.ent), np.int64)
+    codes[b.ent] = np.repeat(np.arange(len(b.starts)), b.sizes)
+    return b.rows, codes, b.labels
+
+
+@dataclass(frozen=True)
+class _PairFilter:
+    """Which pairs ``link_type`` and one-record-per-person sources allow.
+
+    ``tag`` is per record ``2 * source code + (1 if the source holds one record per person)``
+    (``-2`` for a missing source), so "same source" is ``tag`` equality and every test is a
+    comparison of the two records' tags.
+    """
+
+    tag: np.ndarray
+    link_type: LinkType
+
+    def allowed(self, left_tag: np.ndarray, right_tag: np.ndarray) -> np.ndarray:
+        if self.link_type == "link_only":
+            return left_tag != right_tag
+        several = (left_tag & 1) == 0  # the source may hold several records of a person
+        if self.link_type == "dedupe_only":
+            return (left_tag == right_tag) & several
+        return (left_tag != right_tag) | several
+
+
+def _pair_filter(records: pd.DataFrame, link_type: LinkType, source_column: str,
+                 single_record_sources: Sequence[str]) -> _PairFilter | None:
+    """The :class:`_PairFilter` of :func:`block`'s options, or None when every pair is allowed."""
+    if link_type == "link_and_dedupe" and len(single_record_sources) == 0:
+        return None
+    if source_column not in records.columns:
+        raise ConfigError(f"link_type={link_type!r} needs column {source_column!r} in the records")
+    codes, names = column_codes(records, source_column)
+    single = np.r_[np.isin(names, list(single_record_sources)), False]  # [-1]: missing source
+    tag = 2 * codes + single[codes]
+    return _PairFilter(tag=tag.astype(np.int8 if len(names) < 63 else np.int64), link_type=link_type)
+
+
+def _ranges(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(f, f + c) for f, c in zip(first, count)])``, by one cumulative sum.
+
+    >>> _ranges(np.array([5, 0, 2]), np.array([2, 0, 3])).tolist()
+    [5, 6, 2, 3, 4]
+    """
+    out = np.ones(int(count.sum()), np.int64)
+    some = count > 0
+    f, c = first[some], count[some]
+    if len(f):
+        # each run starts with the step from the end of the previous run
+        start = np.cumsum(c) - c
+        out[0] = f[0]
+        out[start[1:]] = f[1:] - f[:-1] - c[:-1] + 1
+        np.cumsum(out, out=out)
+    return out
+
+
+def _pair_codes(rows: np.ndarray, ent: np.ndarray, starts: np.ndarray, sizes: np.ndarray, bits: int,
+                keep: np.ndarray | None = None, pf: _PairFilter | None = None) -> np.ndarray:
+    """Codes ``left << bits | right`` of every pair of entries sharing a block, vectorised.
+
+    ``rows`` must be ascending and ``ent``, ``starts``, ``sizes`` as from :func:`_group`, so
+    ``left < right`` and the codes come in order of left entry (and of right entry within a
+    block). ``keep`` (a flag per block) drops blocks; ``pf`` drops pairs it does not allow.
+    """
+    e = len(ent)
+    # partners of each position of ent: the rest of its block
+    after = np.repeat(starts + sizes, sizes)
+    after -= np.arange(1, e + 1)
+    if keep is not None:
+        after[np.repeat(~keep, sizes)] = 0
+    pos = np.empty(e, np.int64)
+    pos[ent] = np.arange(e)
+    count = after[pos]
+    # the partners of entry i are ent[pos[i] + 1 : pos[i] + 1 + count[i]]
+    code = _ranges(pos + 1, count)
+    allowed = None
+    if pf is not None:
+        tag = pf.tag[rows]
+        allowed = pf.allowed(np.repeat(tag, count), tag[ent][code])
+    # in place (out= the indices is safe for take): positions become right rows
+    np.take(rows[ent], code, out=code, mode="clip")
+    code |= np.repeat(rows << bits, count)
+    return code if allowed is None else code[allowed]
 
 
 def _pairs_within_blocks(rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs of rows sharing a code, vectorised (no per-block Python loop)."""
+    """All pairs of rows sharing a code (``left < right``), vectorised.
+
+    ``codes`` are non-negative, one per row; a (row, code) must not repeat.
+    """
     if len(rows) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((rows, codes))
-    r, c = rows[order], codes[order]
-    # a record can repeat inside one block when a tokens() key repeats a token
-    keep = np.ones(len(r), bool)
-    keep[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    r, c = r[keep], c[keep]
-    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-    sizes = np.diff(np.r_[starts, len(c)])
-    rank = np.arange(len(c)) - np.repeat(starts, sizes)
-    after = np.repeat(sizes, sizes) - rank - 1  # partners after each element in its block
-    total = int(after.sum())
-    if total == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    pos = np.repeat(np.arange(len(c)), after)
-    offset = np.arange(total) - np.repeat(np.cumsum(after) - after, after) + 1
-    return r[pos], r[pos + offset]
+    order = np.argsort(rows, kind="stable")
+    rows = np.asarray(rows, np.int64)[order]
+    codes = np.asarray(codes, np.int64)[order]
+    bits = max(int(rows.max()).bit_length(), 1)
+    ent, starts, sizes = _group(codes, int(codes.max()) + 1)
+    code = _pair_codes(rows, ent, starts, sizes, bits)
+    return code >> bits, code & ((1 << bits) - 1)
 
 
 def _sorted_neighbourhood(records: pd.DataFrame, rule: SortedNeighbourhood,
@@ -354,63 +508,31 @@ def block(
         )
     if not rules:
         raise ConfigError("block() needs at least one blocking rule")
-    n = len(records)
-    need_source = link_type != "link_and_dedupe" or len(single_record_sources) > 0
-    src_codes = None
-    single = None
-    if need_source:
-        if source_column not in records.columns:
-            raise ConfigError(f"link_type={link_type!r} needs column {source_column!r} in the records")
-        src_codes, src_uniques = pd.factorize(records[source_column])
-        single = np.isin(np.arange(len(src_uniques)), [i for i, s in enumerate(src_uniques) if s in set(single_record_sources)])
-
+    pf = _pair_filter(records, link_type, source_column, single_record_sources)
+    # pair codes are left << bits | right: a power-of-two radix that shifts decode
+    bits = max(int(len(records) - 1).bit_length(), 1)
     cache = _KeyCache(records)
     rule_codes: list[np.ndarray] = []
     stats: list[_RuleStats] = []
-    for i, rule in enumerate(rules):
+    for rule in rules:
         st = _RuleStats(rule=rule.label)
         if isinstance(rule, SortedNeighbourhood):
             left, right = _sorted_neighbourhood(records, rule, cache)
+            left, right = np.minimum(left, right), np.maximum(left, right)
+            ok = left != right
+            if pf is not None:
+                ok &= pf.allowed(pf.tag[left], pf.tag[right])
+            code = unique_int((left[ok] << bits) | right[ok])
         elif isinstance(rule, BlockOn):
-            rows, codes, labels = _rule_codes(records, rule.keys, cache)
-            # measure block sizes before generating any pair
-            sizes = np.bincount(codes) if len(codes) else np.zeros(0, int)
-            st.largest_block = int(sizes.max()) if len(sizes) else 0
-            big = np.flatnonzero(sizes > max_block_size)
-            if len(big):
-                st.skipped_blocks = len(big)
-                st.skipped_records = int(sizes[big].sum())
-                top = big[np.argsort(-sizes[big], kind="stable")][:5]
-                st.skipped_keys = [f"{lab} ({sizes[j]} records)" for lab, j in zip(labels(top), top)]
-                warnings.warn(
-                    f"blocking rule {rule.label!r}: {len(big)} block(s) over max_block_size="
-                    f"{max_block_size} skipped ({st.skipped_records} records); biggest keys: "
-                    f"{'; '.join(st.skipped_keys)}. Add a key to the rule to split them, or raise "
-                    f"max_block_size.",
-                    LargeBlockWarning,
-                    stacklevel=2,
-                )
-                keep = sizes[codes] <= max_block_size
-                rows, codes = rows[keep], codes[keep]
-            left, right = _pairs_within_blocks(rows, codes)
+            code = _block_on_codes(records, rule, cache, bits, pf, max_block_size, st)
         else:
             raise ConfigError(f"not a blocking rule: {rule!r}")
-        lo, hi = np.minimum(left, right), np.maximum(left, right)
-        ok = lo != hi
-        if src_codes is not None:
-            same = src_codes[lo] == src_codes[hi]
-            if link_type == "link_only":
-                ok &= ~same
-            elif link_type == "dedupe_only":
-                ok &= same
-            if single is not None and single.any():
-                ok &= ~(same & single[src_codes[lo]])
-        code = unique_int(lo[ok] * n + hi[ok])
         rule_codes.append(code)
         st.pairs_generated = len(code)
         stats.append(st)
 
-    pairs = union_of_rules(rule_codes, n)
+    pairs = _union(rule_codes, 1 << bits)
+    del rule_codes
     first_rule = pairs["rule"].to_numpy()
     for i, st in enumerate(stats):
         st.new_pairs = int((first_rule == i).sum())
@@ -420,31 +542,106 @@ def block(
     return pairs
 
 
+def _block_on_codes(records: pd.DataFrame, rule: BlockOn, cache: _KeyCache, bits: int,
+                    pf: _PairFilter | None, max_block_size: int, st: _RuleStats) -> np.ndarray:
+    """Sorted distinct pair codes (``left << bits | right``) of one :class:`BlockOn` rule;
+    fills the block statistics of ``st`` and warns about blocks over ``max_block_size``."""
+    b = _rule_blocks(records, rule.keys, cache)
+    # block sizes are known before any pair is made
+    st.largest_block = int(b.sizes.max(initial=0))
+    keep = None
+    big = np.flatnonzero(b.sizes > max_block_size)
+    if len(big):
+        st.skipped_blocks = len(big)
+        st.skipped_records = int(b.sizes[big].sum())
+        # biggest first, ties in order of first appearance
+        top = big[np.lexsort((b.first_entries(big), -b.sizes[big]))][:5]
+        st.skipped_keys = [f"{lab} ({b.sizes[j]} records)" for lab, j in zip(b.labels(top), top)]
+        warnings.warn(
+            f"blocking rule {rule.label!r}: {len(big)} block(s) over max_block_size="
+            f"{max_block_size} skipped ({st.skipped_records} records); biggest keys: "
+            f"{'; '.join(st.skipped_keys)}. Add a key to the rule to split them, or raise "
+            f"max_block_size.",
+            LargeBlockWarning,
+            stacklevel=3,
+        )
+        keep = b.sizes <= max_block_size
+    code = _pair_codes(b.rows, b.ent, b.starts, b.sizes, bits, keep, pf)
+    if len(code) > 1 and not (b.rows[1:] > b.rows[:-1]).all():
+        # a tokens() key: each block of a record gives one sorted run of its pairs (timsort
+        # merges such nearly sorted data fast), and a pair sharing several tokens comes once
+        # per token
+        code.sort(kind="stable")
+        code = code[np.r_[True, code[1:] != code[:-1]]]
+    return code
+
+
 def union_of_rules(rule_codes: Sequence[np.ndarray], n: int) -> pd.DataFrame:
-    """The union of several rules' pair codes (``left * n + right``) in one sort.
+    """The union of several rules' pair codes (``left * n + right``), sorted by code.
 
     Returns ``left``, ``right``, ``rule`` (the first rule that found the pair) and ``rules``
     (bit mask of every rule that found it; EM sessions train on all of a rule's pairs).
+    A power-of-two ``n`` decodes fastest.
 
     >>> union_of_rules([np.array([1, 5]), np.array([5, 7])], 4).values.tolist()
     [[0, 1, 0, 1], [1, 1, 0, 3], [1, 3, 1, 2]]
     """
-    if len(rule_codes) == 0 or sum(len(c) for c in rule_codes) == 0:
-        return pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64),
-                             "rule": np.zeros(0, np.int8), "rules": np.zeros(0, np.int64)})
-    # one int64 array, the rule index in the low 6 bits: a single in-place sort groups each
-    # pair's rules (first rule first) without a second array and an argsort
-    tagged = np.concatenate([(np.asarray(c, np.int64) << 6) | min(i, 63) for i, c in enumerate(rule_codes)])
-    tagged.sort()
-    code = tagged >> 6
-    start = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-    rid = tagged & 63
-    del tagged
-    uniq = code[start]
-    del code
-    mask = np.bitwise_or.reduceat(np.left_shift(np.int64(1), np.minimum(rid, 62)), start)
-    return pd.DataFrame({"left": (uniq // n).astype(np.int64), "right": (uniq % n).astype(np.int64),
-                         "rule": rid[start].astype(np.int8), "rules": mask})
+    parts = [np.asarray(c, np.int64) for c in rule_codes]
+    return _union([c if (c[1:] >= c[:-1]).all() else np.sort(c) for c in parts], n)
+
+
+def _union(parts: Sequence[np.ndarray], n: int, chunk: int = 1 << 20) -> pd.DataFrame:
+    """:func:`union_of_rules` of sorted int64 codes, piece by piece.
+
+    The code range is cut into pieces of about ``chunk`` codes; in each, the rules' slices
+    are tagged with the rule index in the low 6 bits and merged by one stable sort (timsort
+    merges the sorted runs; a pair's rules come first rule first). Pieces keep every
+    temporary array small and cache-sized, and results go straight into the output.
+    """
+    total = sum(len(c) for c in parts)
+    width = np.int16 if len(parts) <= 15 else np.int32 if len(parts) <= 31 else np.int64
+    # left, right, rules as one 2-D int64 block (what a frame would consolidate them into),
+    # allocated for every code: only the rows written are ever touched
+    out = np.empty((3, total), np.int64)
+    rule = np.empty(total, np.int8)
+    step = max(chunk // 16, 1)
+    sample = np.sort(np.concatenate([c[::step] for c in parts] + [np.zeros(0, np.int64)]))
+    cuts = sample[16::16]
+    bounds = [np.r_[0, np.searchsorted(c, cuts), len(c)] for c in parts]
+    shift = n.bit_length() - 1
+    m = 0
+    for j in range(len(cuts) + 1):
+        pieces = [(i, c[b[j]:b[j + 1]]) for i, (c, b) in enumerate(zip(parts, bounds)) if b[j + 1] > b[j]]
+        size = sum(len(p) for _, p in pieces)
+        if size == 0:
+            continue
+        tagged = np.empty(size, np.int64)
+        at = 0
+        for i, p in pieces:
+            np.left_shift(p, 6, out=tagged[at:at + len(p)])
+            tagged[at:at + len(p)] |= min(i, 63)
+            at += len(p)
+        tagged.sort(kind="stable")
+        rid = np.empty(size, np.int8)
+        np.bitwise_and(tagged, 63, out=rid, casting="unsafe")
+        tagged >>= 6
+        new = np.empty(size, bool)
+        new[0] = True
+        np.not_equal(tagged[1:], tagged[:-1], out=new[1:])
+        start = np.flatnonzero(new)
+        k = m + len(start)
+        np.take(rid, start, out=rule[m:k])
+        out[2, m:k] = np.bitwise_or.reduceat(np.left_shift(width(1), np.minimum(rid, 62), dtype=width), start)
+        code = tagged[start]
+        if n & (n - 1) == 0:
+            np.right_shift(code, shift, out=out[0, m:k])
+            np.bitwise_and(code, n - 1, out=out[1, m:k])
+        else:
+            np.divmod(code, n, out=(out[0, m:k], out[1, m:k]))
+        m = k
+    frame = pd.DataFrame(out[:, :m].T, columns=["left", "right", "rules"], copy=False)
+    frame.insert(2, "rule", rule[:m])
+    return frame
 
 
 def blocking_report(pairs: pd.DataFrame, truth_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
