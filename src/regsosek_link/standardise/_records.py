@@ -86,7 +86,7 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         codes, u = distinct(name)
         return expand(u, codes, idx)
 
-    out = pd.DataFrame(index=idx)
+    out: dict[str, pd.Series | np.ndarray] = {}  # one DataFrame built at the end
     out["source"] = get("source")
     out["record_id"] = raw["record_id"].astype(STRING)
 
@@ -122,11 +122,11 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     def raw_col(name: str) -> pd.Series:
         return raw[name] if name in raw.columns else pd.Series(pd.NA, index=idx, dtype=STRING)
 
-    out["jenis_kelamin"] = clean_sex(raw_col("jenis_kelamin")).rename(None)
+    out["jenis_kelamin"] = clean_sex(raw_col("jenis_kelamin"))
     out["tanggal_lahir"] = dates["tanggal_lahir"]
     out["tanggal_lahir_status"] = dates["status"]
     out["tahun_lahir"] = dates["year"].astype("Int16")
-    out["tempat_lahir"] = clean_place(raw_col("tempat_lahir")).rename(None)
+    out["tempat_lahir"] = clean_place(raw_col("tempat_lahir"))
 
     addr = clean_address(raw_col("alamat"))
     rtrw = parse_rt_rw(raw_col("rt"), raw_col("rw"))
@@ -141,11 +141,13 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     )
     for c in ("kode_wilayah", "kode_prov", "kode_kab", "kode_kec", "kode_desa"):
         out[c] = region[c]
-    out["hubungan_keluarga"] = clean_relation(raw_col("hubungan_keluarga")).rename(None)
+    out["hubungan_keluarga"] = clean_relation(raw_col("hubungan_keluarga"))
 
     for c in extras:
         out[c] = map_distinct(raw[c], _upper_or_na).astype(STRING)
-    return out
+    # every Series above is on ``idx``: their arrays go in as they are, without aligning
+    return pd.DataFrame({c: v.array if isinstance(v, pd.Series) else v for c, v in out.items()}, index=idx,
+                        copy=False)
 
 
 def _upper_or_na(u: pd.Series) -> pd.Series:
