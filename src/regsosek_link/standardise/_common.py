@@ -104,7 +104,9 @@ def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tup
         codes, u = pd.factorize(s, use_na_sentinel=False)
         return codes.astype(np.intp, copy=False), pd.Series(u, dtype=STRING)
     enc = pc.dictionary_encode(arr)
-    raw_u = enc.dictionary.to_pylist()
+    ind = enc.indices
+    ix = (ind.fill_null(-1) if ind.null_count else ind).to_numpy().astype(np.intp, copy=False)  # -1: missing
+    raw_u = enc.dictionary.to_pylist()  # new strings, contiguous: faster to work on than the input's
     stripped = [x.strip() or None for x in raw_u]
     if stripped == raw_u:  # nothing to strip, nothing empty
         remap = np.arange(len(raw_u), dtype=np.intp)
@@ -113,12 +115,7 @@ def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tup
         enc2 = pc.dictionary_encode(pa.array(stripped, type=pa.string()))
         remap = enc2.indices.fill_null(-1).to_numpy().astype(np.intp)
         uniq = enc2.dictionary.to_pylist()
-    ind = enc.indices
-    if ind.null_count:
-        ix = ind.fill_null(0).to_numpy().astype(np.intp)
-        codes = np.append(remap, -1)[np.where(ind.is_null().to_numpy(zero_copy_only=False), len(remap), ix)]
-    else:
-        codes = remap[ind.to_numpy()] if len(ind) else np.zeros(0, dtype=np.intp)
+    codes = np.append(remap, -1)[ix]
     if (codes < 0).any():
         codes[codes < 0] = len(uniq)
         uniq = uniq + [None]
