@@ -84,3 +84,15 @@ def test_problems_of_all_sources_in_config_order():
         ("b", "NAMA", "column 'NAMA' mapped to nama is missing"),
         ("c", "record_id", "record_id is not unique: 1 value(s) repeat"),
     ]
+
+
+@pytest.mark.parametrize("dtype", [object, "string", "string[pyarrow]"])
+def test_standardise_factorize_equals_stripped_values(dtype):
+    from regsosek_link.standardise._common import factorize
+
+    values = TRICKY * 2
+    if dtype == "string[pyarrow]":  # (pyarrow cannot hold lone surrogates)
+        values = [v for v in values if not (isinstance(v, str) and "\ud800" in v)]
+    codes, uniques = factorize(pd.Series(values, dtype=dtype))
+    assert _values(uniques.take(codes)) == _reference(values)
+    assert uniques.nunique(dropna=False) == len(uniques)

@@ -21,6 +21,7 @@ import pyarrow as pa
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
 from .schema import PERSON_COLUMNS, RAW_COLUMNS
+from .standardise._common import strip_candidates
 
 __all__ = ["read_source", "read_sources"]
 
@@ -120,38 +121,15 @@ def _string_values(s: pd.Series) -> np.ndarray:
     return a._ndarray
 
 
-# A value whose first or last UTF-8 byte is one of these may change under str.strip():
-# ASCII whitespace, or any non-ASCII byte (those few values are checked in Python).
-_EDGE = np.array([chr(b).isspace() or b >= 0x80 for b in range(256)], dtype=bool)
-
-
 def _strip_candidates(values: np.ndarray) -> np.ndarray:
-    """Which values (object array of ``str``/<NA>) may be blank or have blanks around them.
-
-    Vectorised on pyarrow's UTF-8 buffers: a value is a candidate when it is empty or its
-    first or last byte is in ``_EDGE``; <NA> is not. When pyarrow cannot encode the strings
-    (e.g. lone surrogates) every value is.
-    """
+    """Which values (object array of ``str``/<NA>) may be blank or have blanks around them:
+    :func:`~regsosek_link.standardise._common.strip_candidates`, or every value when pyarrow
+    cannot encode the strings (e.g. lone surrogates)."""
     try:
         arr = pa.array(values, type=pa.string(), from_pandas=True)
     except (pa.ArrowException, UnicodeError):
         return ~pd.isna(values)
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]  # chunked beyond 2 GB
-    return np.concatenate([_edge_values(c) for c in chunks]) if chunks else np.zeros(0, dtype=bool)
-
-
-def _edge_values(arr: pa.StringArray) -> np.ndarray:
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    _, off_buf, data_buf = arr.buffers()
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, dtype=np.uint8)
-    if not len(data):
-        return valid
-    offsets = np.frombuffer(off_buf, dtype=np.int32, count=len(arr) + 1, offset=4 * arr.offset)
-    start, end = offsets[:-1], offsets[1:]
-    # an empty value's first and last bytes are not its own, but it is a candidate anyway
-    first = _EDGE.take(data.take(start, mode="clip"))
-    last = _EDGE.take(data.take(end - 1, mode="clip"))
-    return ((end <= start) | first | last) & valid
+    return strip_candidates(arr)
 
 
 def _strip(values: np.ndarray) -> None:
