@@ -183,3 +183,33 @@ def test_code_and_kecamatan_name_agree():
     by_name = resolve_region(kecamatan=pd.Series(["Kec. Pekalongan Barat"]))
     by_plain = resolve_region(kecamatan=pd.Series(["PEKALONGAN BARAT"]))
     assert by_code.loc[0, "kode_kec"] == by_name.loc[0, "kode_kec"] == by_plain.loc[0, "kode_kec"] == "337501"
+
+
+def _address_reference(values: pd.Series) -> pd.DataFrame:
+    """clean_address as plain pandas/re string operations (what the RE2 fast path must equal)."""
+    from regsosek_link.standardise._address import _ABBREV, _HOUSE
+    from regsosek_link.standardise._common import ascii_upper, collapse_spaces
+
+    u = ascii_upper(values.astype("string").str.strip())
+    u = u.mask(u == "")
+    u = u.str.replace(
+        r"\bRT\s*/\s*RW\s*[.:]?\s*\d{1,3}\s*[/\-]\s*\d{1,3}\b|\bR[TW]\s*[./:]?\s*\d{1,3}\b", " ", regex=True
+    )
+    no = u.str.extract(_HOUSE)[0].str.replace(r"\s+", "", regex=True)
+    u = u.str.replace(_HOUSE, " ", regex=True)
+    for pat, rep in _ABBREV:
+        u = u.str.replace(pat, rep, regex=True)
+    u = collapse_spaces(u.str.replace(r"[^A-Z0-9/\-]+", " ", regex=True)
+                        .str.replace(r"(?<!\w)[/\-]+|[/\-]+(?!\w)", " ", regex=True))
+    return pd.DataFrame({"alamat": u.astype("string"), "no_rumah": no.astype("string")})
+
+
+def test_clean_address_equals_plain_re():
+    values = pd.Series([
+        "Jl. Merdeka No.12A RT 01/RW 02", "jln jalan NO 5 / 7", "Gg.Mawar no.3b", "KP. Sawah\tNo.\t9",
+        "Dsn Krajan RT.3 RW.4 no 1-2", "Perum Griya Blk C-5 No. 7", "Jl. Sétiabudi Nº 4", "Jl.\u00a0Kenanga No.8",
+        "JL. A/B - C", "//Jl. X//", "Kel. Baru, Kec. Lama, Kab. Bogor, Prov. Jabar", "no. 12 no. 13",
+        "RT/RW 001/002 Jl. Y", "Jl. \u0130stanbul No.1", "Jl.\x0bZ No.2", "", " ", None, "Lingk. 3 Lk. 4 Ling 5",
+    ], dtype="string")
+    got = clean_address(values)[["alamat", "no_rumah"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, _address_reference(values), check_dtype=False)

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
 from .schema import PERSON_COLUMNS, RAW_COLUMNS
+from .standardise._common import strip_candidates
 
 __all__ = ["read_source", "read_sources"]
 
@@ -94,33 +96,168 @@ def _read_file(src: SourceConfig) -> pd.DataFrame:
                               message=f"file {str(path)!r} has an unsupported type {suffix!r}; use .csv, .tsv, .csv.gz or .parquet"))
 
 
-def _frame_to_strings(frame: pd.DataFrame, src: SourceConfig) -> pd.DataFrame:
-    """DataFrame columns to ``string`` dtype, refusing float-corrupted IDs."""
-    out = {}
+def _refuse_float_ids(frame: pd.DataFrame, src: SourceConfig) -> None:
+    """Raise when a column mapped to an ID holds floats (their digits are already lost)."""
     for col in frame.columns:
-        s = frame[col]
         target = src.columns.get(col)
-        if target in _ID_COLUMNS and pd.api.types.is_float_dtype(s.dtype) and s.notna().any():
+        if target in _ID_COLUMNS and pd.api.types.is_float_dtype(frame[col].dtype) and frame[col].notna().any():
             raise ConfigError(Problem(
                 source=src.name, where=str(col),
-                message=f"column {col!r} (mapped to {target}) has dtype {s.dtype}; IDs held as floats lose digits "
+                message=f"column {col!r} (mapped to {target}) has dtype {frame[col].dtype}; IDs held as floats lose digits "
                 "(every NIK above 2^53). Read the file with dtype=str (pd.read_csv(..., dtype=str)).",
             ))
-        if pd.api.types.is_string_dtype(s.dtype) and s.dtype == "string":
-            out[col] = s
-        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-            out[col] = s.dt.strftime("%Y-%m-%d").astype("string")
+
+
+def _string_values(s: pd.Series) -> np.ndarray:
+    """A column's values as text: object array of ``str`` and <NA> (``string`` dtype, python storage).
+
+    Datetimes are written ``YYYY-MM-DD``; everything else is converted by ``astype``.
+    """
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        s = s.dt.strftime("%Y-%m-%d")
+    a = s.array
+    if not (isinstance(a, pd.arrays.StringArray) and a.dtype.storage == "python"):
+        a = s.astype(pd.StringDtype("python")).array
+    return a._ndarray
+
+
+def _strip_candidates(values: np.ndarray) -> np.ndarray:
+    """Which values (object array of ``str``/<NA>) may be blank or have blanks around them:
+    :func:`~regsosek_link.standardise._common.strip_candidates`, or every value when pyarrow
+    cannot encode the strings (e.g. lone surrogates)."""
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError):
+        return ~pd.isna(values)
+    return strip_candidates(arr)
+
+
+def _strip(values: np.ndarray) -> None:
+    """Strip surrounding blanks in place, blank -> <NA> (object array of ``str``/<NA>).
+
+    Only the values :func:`_strip_candidates` flags are stripped, once per distinct value;
+    the others stay the same objects.
+    """
+    pos = np.flatnonzero(_strip_candidates(values))
+    if len(pos):
+        # (not pd.factorize: its string hashing stops at a NUL character)
+        uniques, codes = np.unique(values[pos], return_inverse=True)
+        values[pos] = np.array([u.strip() or pd.NA for u in uniques], dtype=object)[codes]
+
+
+class _Source:
+    """One source's rows after the checks that need no values: its columns by name (as text)."""
+
+    def __init__(self, src: SourceConfig, data: pd.DataFrame | None) -> None:
+        self.src = src
+        if data is None:
+            if not src.path:
+                raise ConfigError(Problem(source=src.name, where="path",
+                                          message="no data: give the source a 'path' or pass its DataFrame"))
+            frame = _read_file(src)
         else:
-            out[col] = s.astype("string")
-    return pd.DataFrame(out, index=frame.index)
+            if not isinstance(data, pd.DataFrame):
+                raise ConfigError(Problem(source=src.name, where="data",
+                                          message=f"data must be a pandas DataFrame; got {type(data).__name__}"))
+            _refuse_float_ids(data, src)
+            frame = data
+        self.frame = frame
+        self.position = {str(c): i for i, c in enumerate(frame.columns)}
+        self.n = len(frame)
+
+        problems: list[Problem] = []
+        present = list(self.position)
+        for col in list(src.columns) + list(src.extra_columns):
+            if col not in present:
+                target = src.columns.get(col, "an extra column")
+                near = difflib.get_close_matches(col, present, n=1)
+                hint = f" Did you mean {near[0]!r}?" if near else ""
+                problems.append(Problem(
+                    source=src.name, where=col,
+                    message=f"column {col!r} mapped to {target} is missing; columns present: "
+                    f"{', '.join(present)}.{hint}",
+                ))
+        if self.n == 0:
+            problems.append(Problem(source=src.name, where="rows",
+                                    message="the source has no rows; remove it from the config or fix its export"))
+        if problems:
+            raise ConfigError(problems)
+        # raw column -> source column
+        self.columns = {v: k for k, v in src.columns.items() if v in PERSON_COLUMNS}
+        for col in src.extra_columns:
+            if col.lower() in RAW_COLUMNS or col.lower() in self.columns:
+                raise ConfigError(Problem(
+                    source=src.name, where=col,
+                    message=f"extra column {col!r} clashes with person-schema column {col.lower()!r}; map it instead"))
+            self.columns[col.lower()] = col
+
+    def values(self, column: str) -> np.ndarray:
+        """The raw column ``column`` as text (object array of ``str``/<NA>, not stripped)."""
+        if column not in self.columns:
+            return np.full(self.n, pd.NA, dtype=object)
+        return _string_values(self.frame.iloc[:, self.position[self.columns[column]]])
 
 
-def _stripped(s: pd.Series, index: pd.RangeIndex) -> pd.Series:
-    """Values stripped of surrounding blanks, blank = missing; string work on distinct values."""
-    codes, uniques = pd.factorize(s.astype("string"), sort=False)
-    u = pd.Series(uniques, dtype="string").str.strip()
-    u = u.mask(u == "")
-    return pd.Series(u.array.take(codes, allow_fill=True), index=index)
+def _record_id_problems(src: SourceConfig, rid: np.ndarray) -> list[Problem]:
+    """Missing and repeated record ids of one source (stripped values)."""
+    problems = []
+    missing = np.flatnonzero(pd.isna(rid))
+    if len(missing):
+        rows = ", ".join(str(i + 2) for i in missing[:5])
+        problems.append(Problem(
+            source=src.name, where="record_id",
+            message=f"{len(missing)} row(s) have no record_id (file lines {rows}"
+            f"{'...' if len(missing) > 5 else ''}); every row needs a unique key",
+        ))
+    present = np.delete(rid, missing) if len(missing) else rid
+    if len(set(present.tolist())) == len(present):  # hashing only; the details when it fails
+        return problems
+    ids = pd.Series(rid, dtype="string")
+    dups = ids[ids.duplicated(keep=False) & ids.notna()]
+    examples = []
+    for value, idx in dups.groupby(dups, sort=True).groups.items():
+        examples.append(f"{value!r} at rows {', '.join(str(i + 2) for i in list(idx)[:3])}")
+        if len(examples) == 3:
+            break
+    problems.append(Problem(
+        source=src.name, where="record_id",
+        message=f"record_id is not unique: {dups.nunique()} value(s) repeat ({'; '.join(examples)}; "
+        "rows counted as file lines with the header on line 1). Map a column that is unique "
+        "within the source to record_id, or de-duplicate the export.",
+    ))
+    return problems
+
+
+def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Raw records of ``config_sources`` in order, or a ConfigError with the problems of all.
+
+    Each column is gathered from every source into one array and stripped there in one go.
+    """
+    problems: list[Problem] = []
+    sources: list[_Source] = []
+    for src in config_sources:
+        try:
+            sources.append(_Source(src, data.get(src.name)))
+        except ConfigError as exc:
+            problems.extend((src.name, p) for p in exc.problems)
+    names = list(dict.fromkeys([*RAW_COLUMNS[1:], *(c for s in sources for c in s.columns)]))
+    sizes = [s.n for s in sources]
+    columns = {"source": np.repeat(np.array([s.src.name for s in sources], dtype=object), sizes)}
+    for name in names:
+        values = np.concatenate([s.values(name) for s in sources]) if sources else np.zeros(0, dtype=object)
+        _strip(values)
+        columns[name] = values
+    ends = np.cumsum(sizes)
+    for s, end in zip(sources, ends):
+        problems.extend((s.src.name, p) for p in _record_id_problems(s.src, columns["record_id"][end - s.n:end]))
+    if problems:
+        order = {src.name: i for i, src in enumerate(config_sources)}
+        raise ConfigError([p for _, p in sorted(problems, key=lambda sp: order[sp[0]])])
+    total = int(ends[-1]) if len(ends) else 0
+    # the arrays hold str or <NA> only, so pandas' element-wise validation is skipped
+    template = pd.array([], dtype=pd.StringDtype("python"))
+    return pd.DataFrame({c: template._from_backing_data(v) for c, v in columns.items()},
+                        index=pd.RangeIndex(total), copy=False)
 
 
 def read_source(src: SourceConfig, data: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -145,79 +282,7 @@ def read_source(src: SourceConfig, data: pd.DataFrame | None = None) -> pd.DataF
         Listing every problem: missing file, unreadable encoding, missing mapped columns,
         empty source, missing or duplicate record ids.
     """
-    if data is None:
-        if not src.path:
-            raise ConfigError(Problem(source=src.name, where="path",
-                                      message="no data: give the source a 'path' or pass its DataFrame"))
-        frame = _read_file(src)
-    else:
-        if not isinstance(data, pd.DataFrame):
-            raise ConfigError(Problem(source=src.name, where="data",
-                                      message=f"data must be a pandas DataFrame; got {type(data).__name__}"))
-        frame = _frame_to_strings(data, src)
-    frame.columns = [str(c) for c in frame.columns]
-
-    problems: list[Problem] = []
-    present = list(frame.columns)
-    wanted = list(src.columns) + list(src.extra_columns)
-    for col in wanted:
-        if col not in present:
-            target = src.columns.get(col, "an extra column")
-            near = difflib.get_close_matches(col, present, n=1)
-            hint = f" Did you mean {near[0]!r}?" if near else ""
-            problems.append(Problem(
-                source=src.name, where=col,
-                message=f"column {col!r} mapped to {target} is missing; columns present: "
-                f"{', '.join(present)}.{hint}",
-            ))
-    if len(frame) == 0:
-        problems.append(Problem(source=src.name, where="rows",
-                                message="the source has no rows; remove it from the config or fix its export"))
-    if problems:
-        raise ConfigError(problems)
-
-    index = pd.RangeIndex(len(frame))
-    cols: dict[str, pd.Series] = {"source": pd.Series(src.name, index=index, dtype="string")}
-    own_for = {v: k for k, v in src.columns.items()}
-    for col in PERSON_COLUMNS:
-        if col in own_for:
-            cols[col] = _stripped(frame[own_for[col]], index)
-        else:
-            cols[col] = pd.Series(pd.NA, index=index, dtype="string")
-    for col in src.extra_columns:
-        name = col.lower()
-        if name in cols:
-            raise ConfigError(Problem(source=src.name, where=col,
-                                      message=f"extra column {col!r} clashes with person-schema column {name!r}; map it instead"))
-        cols[name] = _stripped(frame[col], index)
-    raw = pd.DataFrame(cols, index=index)
-
-    rid = raw["record_id"]
-    missing = np.flatnonzero(rid.isna().to_numpy())
-    if len(missing):
-        rows = ", ".join(str(i + 2) for i in missing[:5])
-        problems.append(Problem(
-            source=src.name, where="record_id",
-            message=f"{len(missing)} row(s) have no record_id (file lines {rows}"
-            f"{'...' if len(missing) > 5 else ''}); every row needs a unique key",
-        ))
-    dup_mask = rid.duplicated(keep=False) & rid.notna()
-    if dup_mask.any():
-        dups = rid[dup_mask]
-        examples = []
-        for value, idx in dups.groupby(dups, sort=True).groups.items():
-            examples.append(f"{value!r} at rows {', '.join(str(i + 2) for i in list(idx)[:3])}")
-            if len(examples) == 3:
-                break
-        problems.append(Problem(
-            source=src.name, where="record_id",
-            message=f"record_id is not unique: {dups.nunique()} value(s) repeat ({'; '.join(examples)}; "
-            "rows counted as file lines with the header on line 1). Map a column that is unique "
-            "within the source to record_id, or de-duplicate the export.",
-        ))
-    if problems:
-        raise ConfigError(problems)
-    return raw[list(RAW_COLUMNS) + [c.lower() for c in src.extra_columns]]
+    return _raw_records([src], {} if data is None else {src.name: data})
 
 
 def read_sources(config: LinkConfig, data: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
@@ -230,17 +295,6 @@ def read_sources(config: LinkConfig, data: Mapping[str, pd.DataFrame] | None = N
     if unknown:
         raise ConfigError(f"data given for source(s) {unknown} that the config does not name; "
                           f"configured sources: {[s.name for s in config.sources]}")
-    frames, problems = [], []
-    for src in config.sources:
-        try:
-            frames.append(read_source(src, data.get(src.name)))
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ConfigError(problems)
-    raw = pd.concat(frames, ignore_index=True)
-    for col in raw.columns:
-        if raw[col].dtype != "string":
-            raw[col] = raw[col].astype("string")
-    log.info("read %d records from %d sources", len(raw), len(frames))
+    raw = _raw_records(list(config.sources), data)
+    log.info("read %d records from %d sources", len(raw), len(config.sources))
     return raw

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._common import STRING, ascii_upper, collapse_spaces, map_distinct
+from ._common import STRING, ascii_upper, collapse_spaces, extract_rows, map_distinct, replace_re
 
 _NUM = r"0*(\d{1,3})"
 #: RT and RW written together: "RT 01/RW 02", "RT/RW 001/002", "RT.1 RW.2", "001/002".
@@ -152,17 +152,18 @@ def clean_address(values: pd.Series) -> pd.DataFrame:
 
 
 def _clean_address(s: pd.Series) -> pd.DataFrame:
+    # pyarrow's RE2 for printable-ASCII values (the helpers send the others through re)
     u = ascii_upper(s)
     rtrw = parse_rt_rw(combined=u)
-    u = u.str.replace(
-        r"\bRT\s*/\s*RW\s*[.:]?\s*\d{1,3}\s*[/\-]\s*\d{1,3}\b|\bR[TW]\s*[./:]?\s*\d{1,3}\b", " ", regex=True
-    )
-    no = u.str.extract(_HOUSE)[0].str.replace(r"\s+", "", regex=True).astype(STRING)
-    u = u.str.replace(_HOUSE, " ", regex=True)
+    u = replace_re(u, r"\bRT\s*/\s*RW\s*[.:]?\s*\d{1,3}\s*[/\-]\s*\d{1,3}\b|\bR[TW]\s*[./:]?\s*\d{1,3}\b", " ")
+    no = replace_re(extract_rows(u, _HOUSE)[0].reindex(u.index), r"\s+", "")
+    u = replace_re(u, _HOUSE, " ")
     for pat, rep in _ABBREV:
-        u = u.str.replace(pat, rep, regex=True)
-    u = collapse_spaces(u.str.replace(r"[^A-Z0-9/\-]+", " ", regex=True).str.replace(r"(?<!\w)[/\-]+|[/\-]+(?!\w)", " ", regex=True))
-    return pd.DataFrame({"alamat": u.astype(STRING), "no_rumah": no, "rt": rtrw["rt"], "rw": rtrw["rw"]}, index=s.index)
+        u = replace_re(u, pat, rep)
+    # (look-arounds: Python's re)
+    u = collapse_spaces(replace_re(u, r"[^A-Z0-9/\-]+", " ").str.replace(r"(?<!\w)[/\-]+|[/\-]+(?!\w)", " ", regex=True))
+    return pd.DataFrame({"alamat": u.astype(STRING), "no_rumah": no.astype(STRING), "rt": rtrw["rt"], "rw": rtrw["rw"]},
+                        index=s.index)
 
 
 def clean_place(values: pd.Series) -> pd.Series:

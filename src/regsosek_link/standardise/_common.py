@@ -85,6 +85,36 @@ def to_arrow(s: pd.Series) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+# A value whose first or last UTF-8 byte is one of these may change under str.strip():
+# ASCII whitespace, or any non-ASCII byte (those few values are checked in Python).
+_EDGE = np.array([chr(b).isspace() or b >= 0x80 for b in range(256)], dtype=bool)
+
+
+def strip_candidates(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Which values of a pyarrow string array may be blank or have blanks around them.
+
+    Vectorised on the UTF-8 buffers: a value is a candidate when it is empty or its first or
+    last byte is whitespace or non-ASCII; null is not. Every value ``str.strip()`` would
+    change (or leave empty) is a candidate.
+    """
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    return np.concatenate([_edges(c) for c in chunks]) if chunks else np.zeros(0, dtype=bool)
+
+
+def _edges(arr: pa.StringArray) -> np.ndarray:
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    _, off_buf, data_buf = arr.buffers()
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, dtype=np.uint8)
+    if not len(data):
+        return valid
+    offsets = np.frombuffer(off_buf, dtype=np.int32, count=len(arr) + 1, offset=4 * arr.offset)
+    start, end = offsets[:-1], offsets[1:]
+    # an empty value's first and last bytes are not its own, but it is a candidate anyway
+    first = _EDGE.take(data.take(start, mode="clip"))
+    last = _EDGE.take(data.take(end - 1, mode="clip"))
+    return ((end <= start) | first | last) & valid
+
+
 def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tuple[np.ndarray, pd.Series]:
     """Distinct values of ``as_string(values)`` and codes into them.
 
@@ -104,8 +134,12 @@ def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tup
         codes, u = pd.factorize(s, use_na_sentinel=False)
         return codes.astype(np.intp, copy=False), pd.Series(u, dtype=STRING)
     enc = pc.dictionary_encode(arr)
+    ind = enc.indices
+    ix = (ind.fill_null(-1) if ind.null_count else ind).to_numpy().astype(np.intp, copy=False)  # -1: missing
     raw_u = enc.dictionary.to_pylist()
-    stripped = [x.strip() or None for x in raw_u]
+    stripped = raw_u.copy()
+    for j in np.flatnonzero(strip_candidates(enc.dictionary)).tolist():
+        stripped[j] = raw_u[j].strip() or None
     if stripped == raw_u:  # nothing to strip, nothing empty
         remap = np.arange(len(raw_u), dtype=np.intp)
         uniq: list = raw_u
@@ -113,12 +147,7 @@ def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tup
         enc2 = pc.dictionary_encode(pa.array(stripped, type=pa.string()))
         remap = enc2.indices.fill_null(-1).to_numpy().astype(np.intp)
         uniq = enc2.dictionary.to_pylist()
-    ind = enc.indices
-    if ind.null_count:
-        ix = ind.fill_null(0).to_numpy().astype(np.intp)
-        codes = np.append(remap, -1)[np.where(ind.is_null().to_numpy(zero_copy_only=False), len(remap), ix)]
-    else:
-        codes = remap[ind.to_numpy()] if len(ind) else np.zeros(0, dtype=np.intp)
+    codes = np.append(remap, -1)[ix]
     if (codes < 0).any():
         codes[codes < 0] = len(uniq)
         uniq = uniq + [None]

@@ -182,7 +182,8 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
                               np.where(plausible, day, 1))
     valid = plausible & real
     future = valid & (dates > ref.to_datetime64())
-    status = np.full(n, "ok", dtype=object)
+    status = np.empty(n, dtype=object)
+    status[:] = "ok"  # one object (np.full would make a string per row)
     status[missing] = "missing"
     status[~missing & ~parsed] = "unparsed"
     status[parsed & ~valid] = "impossible"

@@ -113,7 +113,7 @@ def clean_nik_codes(
 def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | None) -> pd.DataFrame:
     idx = values.index
     n = len(values)
-    status = np.full(n, "ok", dtype=object)
+    status = np.empty(n, dtype=object)
     # Most values are 16 plain digits: their checks are done on a digit matrix; the rest go
     # through the regular expressions (pyarrow-backed strings: RE2 kernels).
     fast = pc.match_substring_regex(to_arrow(values), r"^[0-9]{16}$").fill_null(False).to_numpy(zero_copy_only=False)
@@ -223,8 +223,10 @@ def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | N
     out["sex"] = pd.Series(sex, index=idx, dtype=STRING).where(
         pd.Series(cand & (day_ok | (kind == "nik") & female), index=idx), pd.NA
     ).astype(STRING)
+    # the 6-digit prefix, written once per distinct prefix (a few thousand; shared objects)
     keep = cand & region_ok
+    prefixes, which = np.unique(num(0, 6)[keep], return_inverse=True)
     region = np.full(n, None, dtype=object)
-    region[keep] = [x[:6] for x in digits[keep]]
+    region[keep] = np.array([f"{p:06d}" for p in prefixes.tolist()], dtype=object)[which.reshape(-1)]
     out["region"] = pd.Series(region, index=idx, dtype=STRING)
     return out
