@@ -19,11 +19,12 @@ TRICKY = [
 ]
 
 
-def _reference(values: list) -> list:
-    """The definition: strip every value, blank -> <NA>, missing stays <NA>."""
+def _reference(values: list, *, nul: str = "\ufffd") -> list:
+    """The definition: NUL -> ``nul`` (ingest's U+FFFD), strip every value, blank -> <NA>,
+    missing stays <NA>."""
     out = []
     for v in values:
-        s = None if v is None or (isinstance(v, float) and np.isnan(v)) else v.strip()
+        s = None if v is None or (isinstance(v, float) and np.isnan(v)) else v.replace("\x00", nul).strip()
         out.append(s or None)
     return out
 
@@ -94,5 +95,16 @@ def test_standardise_factorize_equals_stripped_values(dtype):
     if dtype == "string[pyarrow]":  # (pyarrow cannot hold lone surrogates)
         values = [v for v in values if not (isinstance(v, str) and "\ud800" in v)]
     codes, uniques = factorize(pd.Series(values, dtype=dtype))
-    assert _values(uniques.take(codes)) == _reference(values)
+    assert _values(uniques.take(codes)) == _reference(values, nul="\x00")
     assert uniques.nunique(dropna=False) == len(uniques)
+
+
+def test_nul_characters_keep_values_apart():
+    # pandas' string hashing stops at NUL: pd.factorize takes "BUDI\x00X" and "BUDI" for one
+    # value, so ingest writes NUL as U+FFFD and every later stage sees three values
+    df = pd.DataFrame({"ID": ["1", "2", "3"], "NAMA": ["BUDI\x00X", "BUDI", "BUDI\x00Y"]})
+    raw = read_source(SourceConfig(name="s", columns={"ID": "record_id", "NAMA": "nama"}), df)
+    assert raw["nama"].tolist() == ["BUDI\ufffdX", "BUDI", "BUDI\ufffdY"]
+    from regsosek_link._codes import factorize_strings
+
+    assert factorize_strings(raw["nama"])[0].tolist() == [0, 1, 2]

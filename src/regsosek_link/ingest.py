@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
@@ -54,8 +55,6 @@ def _read_file(src: SourceConfig) -> pd.DataFrame:
         except Exception as exc:
             raise ConfigError(Problem(source=src.name, where="path",
                                       message=f"file {str(path)!r} is not a readable Parquet file: {exc}")) from exc
-        import pyarrow as pa
-
         for fld in table.schema:
             target = src.columns.get(fld.name)
             if target in _ID_COLUMNS and pa.types.is_floating(fld.type):
@@ -121,28 +120,35 @@ def _string_values(s: pd.Series) -> np.ndarray:
     return a._ndarray
 
 
-def _strip_candidates(values: np.ndarray) -> np.ndarray:
-    """Which values (object array of ``str``/<NA>) may be blank or have blanks around them:
-    :func:`~regsosek_link.standardise._common.strip_candidates`, or every value when pyarrow
-    cannot encode the strings (e.g. lone surrogates)."""
+def _candidates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which values (object array of ``str``/<NA>) may be blank or have blanks around them
+    (:func:`~regsosek_link.standardise._common.strip_candidates`), and which hold a NUL
+    character; every value for both when pyarrow cannot encode the strings (lone surrogates)."""
     try:
         arr = pa.array(values, type=pa.string(), from_pandas=True)
     except (pa.ArrowException, UnicodeError):
-        return ~pd.isna(values)
-    return strip_candidates(arr)
+        known = ~pd.isna(values)
+        return known, known
+    nul = pc.match_substring(arr, "\x00").to_numpy(zero_copy_only=False)
+    return strip_candidates(arr), np.asarray(nul, dtype=bool) & ~pd.isna(values)
 
 
 def _strip(values: np.ndarray) -> None:
-    """Strip surrounding blanks in place, blank -> <NA> (object array of ``str``/<NA>).
+    """Strip surrounding blanks in place, blank -> <NA> (object array of ``str``/<NA>), and
+    write NUL characters as U+FFFD.
 
-    Only the values :func:`_strip_candidates` flags are stripped, once per distinct value;
-    the others stay the same objects.
+    Only the values :func:`_candidates` flags are changed, once per distinct value; the
+    others stay the same objects. NUL is replaced because pandas' string hashing stops at
+    it (``pd.factorize`` takes ``"x\\x00y"`` and ``"x"`` for one value), which would make
+    different values equal in every later stage; U+FFFD keeps them different.
     """
-    pos = np.flatnonzero(_strip_candidates(values))
+    strip, nul = _candidates(values)
+    pos = np.flatnonzero(strip | nul)
     if len(pos):
         # (not pd.factorize: its string hashing stops at a NUL character)
         uniques, codes = np.unique(values[pos], return_inverse=True)
-        values[pos] = np.array([u.strip() or pd.NA for u in uniques], dtype=object)[codes]
+        clean = [u.replace("\x00", "\ufffd").strip() or pd.NA for u in uniques]
+        values[pos] = np.array(clean, dtype=object)[codes]
 
 
 class _Source:
