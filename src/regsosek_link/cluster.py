@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as _cc
 
+from . import _codes
 from ._arrays import unique_int
 from ._codes import column_codes
 
@@ -453,12 +454,13 @@ def _cut_violations(n_records: int, el: np.ndarray, er: np.ndarray, ep: np.ndarr
     if sub_keys is not None:
         node, column = np.nonzero(sub_keys >= 0)
         first_code[group[node], column] = sub_keys[node, column]
+    first_codes = first_code.tolist()
     keysets: list[dict[int, set[int]] | None] = [None] * m
 
     def keyset(g: int) -> dict[int, set[int]]:
         d = keysets[g]
         if d is None:
-            d = keysets[g] = {int(c): {int(first_code[g, c])} for c in np.flatnonzero(first_code[g] >= 0)}
+            d = keysets[g] = {c: {v} for c, v in enumerate(first_codes[g]) if v >= 0}
         return d
     partners: list[set[int] | None] = [None] * m
     if len(cl):
@@ -596,7 +598,8 @@ def cluster_records(
         acc = prob >= threshold
         labels = connected_components(n, np.concatenate([ml[:, 0], left[acc]]),
                                       np.concatenate([ml[:, 1], right[acc]]))
-    acc = (prob >= threshold) & (labels[left] == labels[right]) if n else np.zeros(0, bool)
+    acc = np.flatnonzero(prob >= threshold)
+    acc = acc[labels[left[acc]] == labels[right[acc]]]
     return labels, weakest_link(n, left[acc], right[acc], prob[acc])
 
 
@@ -629,23 +632,21 @@ def person_ids_from_records(records: pd.DataFrame, labels: np.ndarray, *, prefix
     >>> person_ids_from_records(recs, labels).tolist() == person_ids(labels, keys).tolist()
     True
     """
-    src = pc.dictionary_encode(_arrow_str(records["source"]))
-    names = src.dictionary.to_pylist()
-    rid = _arrow_str(records["record_id"])
+    scode, names = pd.factorize(records["source"].astype(str).to_numpy(dtype=object))  # a few sources
+    names = [str(name) for name in names]
     if any("|" in name for name in names):
-        keys = pc.binary_join_element_wise(src.cast(pa.large_string()), rid, "|")
-        return person_ids(labels, pd.Series(keys.to_numpy(zero_copy_only=False)), prefix=prefix)
+        return person_ids(labels, records["source"].astype(str) + "|" + records["record_id"].astype(str),
+                          prefix=prefix)
     n = len(records)
     by_name = np.argsort(np.array([name + "|" for name in names], dtype=object), kind="stable")
     src_rank = np.empty(len(names), np.int64)
     src_rank[by_name] = np.arange(len(names))
-    order = np.empty(n, np.int64)
-    order[_argsort_strings(rid)] = np.arange(n)
-    order += src_rank[src.indices.to_numpy(zero_copy_only=False)] * n
+    order = src_rank[scode] * n + _record_id_rank(records)
 
     def key_of(rows: np.ndarray) -> list[str]:
-        return [f"{s}|{r}" for s, r in zip(src.take(rows).cast(pa.large_string()).to_pylist(),
-                                           rid.take(rows).to_pylist())]
+        src = np.array(names, dtype=object)[scode[rows]]
+        rid = records["record_id"].iloc[rows].astype(str)
+        return [f"{s}|{r}" for s, r in zip(src.tolist(), rid.tolist())]
 
     return _anchored_ids(labels, order, key_of, prefix)
 
@@ -676,6 +677,24 @@ def _arrow_str(values: pd.Series) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return pc.fill_null(arr.cast(pa.large_string()), "<NA>")
+
+
+def _record_id_rank(records: pd.DataFrame) -> np.ndarray:
+    """Rank of each record's ``record_id`` (as ``str``) in a stable sort, computed once per
+    :func:`regsosek_link._codes.shared_codes` scope (the cluster and registry stages both
+    order records by it). Read-only."""
+    array = records["record_id"].array
+    cache = _codes._CACHE.get()
+    key = ("record_id rank", id(array), len(records))
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is array:
+        return hit[1]
+    rank = np.empty(len(records), np.int64)
+    rank[_argsort_strings(_arrow_str(records["record_id"]))] = np.arange(len(records))
+    rank.flags.writeable = False
+    if cache is not None:
+        cache[key] = (array, rank)
+    return rank
 
 
 def _argsort_strings(values: np.ndarray | pa.Array) -> np.ndarray:
