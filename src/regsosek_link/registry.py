@@ -56,9 +56,9 @@ SURVIVORSHIP_RULES: tuple[str, ...] = ("priority", "most_recent", "most_frequent
 #: Rule of each field when ``survivorship`` does not name it (any other field: ``"priority"``).
 DEFAULT_SURVIVORSHIP: Mapping[str, str] = {f: "most_recent" for f in ADDRESS_FIELDS}
 
-#: A survivorship key: an int64 value per record, or a function of the candidate positions
-#: and their persons (see ``golden_records``).
-Key = np.ndarray | Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: A survivorship key of ``golden_records``: candidates (positions in its sort) and their
+#: persons -> int64, lower wins.
+Key = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 _FLAG_COLUMNS = ("n_records", "sources", "n_valid_nik", "conflicting_nik", "conflicting_sex",
                  "conflicting_birth_date")
@@ -264,12 +264,14 @@ def golden_records(
     recency = _as_of_days(records, scode, snames, as_of)
     recent = None if np.isnan(recency).all() else _dense_rank(np.where(np.isnan(recency), np.inf, -recency))
 
-    def pick(ok: np.ndarray, keys: list[Key | None]) -> np.ndarray:
-        """Row of each person minimising ``keys`` (lexicographically) among the rows ``ok``;
-        -1: none. A key is an int64 array over the rows, or a function of the candidate
-        positions (in ``perm``) and their persons, computed while candidates are tied;
-        ``None`` keys are skipped (all equal)."""
-        cand = np.flatnonzero(ok[perm])
+    scode_s = scode[perm]
+
+    def pick(vcode_s: np.ndarray, keys: list[Key | None]) -> np.ndarray:
+        """Row of each person minimising ``keys`` (lexicographically) among the rows with a
+        value (``vcode_s``: value codes in ``perm`` order); -1: none. A key maps the
+        candidates (positions in ``perm``) and their persons to int64, and is only computed
+        while some person has several candidates; ``None`` keys are skipped (all equal)."""
+        cand = np.flatnonzero(vcode_s >= 0)
         p = pc_s[cand]
         n_with = int(np.count_nonzero(p[1:] != p[:-1])) + 1 if len(p) else 0
         for key in keys:
@@ -277,7 +279,7 @@ def golden_records(
                 continue
             if len(cand) == n_with:  # one candidate per person left
                 break
-            k = key(cand, p) if callable(key) else key[perm[cand]]
+            k = key(cand, p)
             best = np.full(n_p, np.iinfo(np.int64).max, np.int64)
             np.minimum.at(best, p, k)
             keep = k == best[p]
@@ -287,6 +289,32 @@ def golden_records(
         pos[p[first]] = perm[cand[first]]
         return pos
 
+    def per_row(values: np.ndarray | None) -> Key | None:
+        return None if values is None else lambda cand, p: values[perm[cand]]
+
+    def per_source(table: np.ndarray) -> Key:
+        return lambda cand, p: table[scode_s[cand]]
+
+    def longest(uniq: np.ndarray, vcode_s: np.ndarray) -> Key:
+        """The longest value first (lengths computed when first needed)."""
+        def key(cand: np.ndarray, p: np.ndarray) -> np.ndarray:
+            lengths = np.fromiter(map(len, uniq), np.int64, len(uniq))
+            return lengths.max(initial=0) - lengths[vcode_s[cand]]
+        return key
+
+    def most_frequent(vcode_s: np.ndarray, n_values: int) -> Key:
+        """The value most records of the person hold first (counted for tied persons only)."""
+        def key(cand: np.ndarray, p: np.ndarray) -> np.ndarray:
+            tied = np.bincount(p, minlength=n_p) > 1
+            rows = np.flatnonzero(tied[pc_s] & (vcode_s >= 0))  # every usable record of those persons
+            g, size = _groups(pc_s[rows] * n_values + vcode_s[rows])
+            out = np.zeros(len(cand), np.int64)
+            at = tied[p]
+            out[at] = -size[g[np.searchsorted(rows, cand[at])]]
+            return out
+        return key
+
+    recent_key = per_row(recent)
     src_arr, rid_arr = _string(records, "source").array, _string(records, "record_id").array
     cols: dict[str, object] = {"person_id": persons}
     vcodes: dict[str, np.ndarray] = {}
@@ -302,38 +330,24 @@ def golden_records(
             col = col.convert_dtypes()
         vcodes[field] = column_codes(records, field)
         vcode, uniq = vcodes[field]
-        ok = vcode >= 0
-
-        def neg_freq(cand: np.ndarray, p: np.ndarray, vcode: np.ndarray = vcode, ok: np.ndarray = ok,
-                     n_values: int = len(uniq)) -> np.ndarray:
-            """Minus how many records of the person hold the candidate's value (0 for a
-            person with one candidate left)."""
-            tied = np.bincount(p, minlength=n_p) > 1
-            rows = np.flatnonzero(tied[pc_s] & ok[perm])  # every usable record of those persons
-            g, size = _groups(pc_s[rows] * n_values + vcode[perm[rows]])
-            out = np.zeros(len(cand), np.int64)
-            at = tied[p]
-            out[at] = -size[g[np.searchsorted(rows, cand[at])]]
-            return out
-
-        lengths = pd.Series(uniq, dtype=object).str.len().to_numpy(np.int64)
-        longest = np.r_[lengths.max(initial=0) - lengths, 0][vcode]
+        vcode_s = vcode[perm]
         prio = np.full(len(snames), 100, np.int64)
         for i, s in enumerate(snames):
             p_s = (priorities or {}).get(s, {})
             prio[i] = int(p_s.get(field, p_s.get("*", 100)))
         civ = ~civil if field in IDENTITY_FIELDS else np.zeros(len(snames), bool)
-        by_source = np.r_[_dense_rank(prio * 2 + civ), 0][scode]  # (priority, then civil registry first)
+        by_source = per_source(np.r_[_dense_rank(prio * 2 + civ), 0])  # priority, then the civil registry
+        freq, length = most_frequent(vcode_s, len(uniq)), longest(uniq, vcode_s)
         rule = rules.get(field, "priority")
         if rule == "priority":
-            keys = [by_source, neg_freq, longest]
+            keys = [by_source, freq, length]
         elif rule == "most_recent":
-            keys = [recent, by_source, neg_freq, longest]
+            keys = [recent_key, by_source, freq, length]
         elif rule == "most_frequent":
-            keys = [neg_freq, by_source, longest]
+            keys = [freq, by_source, length]
         else:  # most_complete
-            keys = [longest, by_source, neg_freq]
-        pos = pick(ok, [_quality(records, field)] + keys)
+            keys = [length, by_source, freq]
+        pos = pick(vcode_s, [per_row(_quality(records, field))] + keys)
         cols[field] = col.array.take(pos, allow_fill=True)
         cols[f"{field}_source"] = src_arr.take(pos, allow_fill=True)
         cols[f"{field}_record_id"] = rid_arr.take(pos, allow_fill=True)
