@@ -29,7 +29,7 @@ import pandas as pd
 
 from ._arrays import unique_int
 from ._codes import column_codes
-from .cluster import _argsort_strings, _record_id_rank, credible_nik
+from .cluster import _argsort_strings, _rank_strings, _record_id_rank, credible_nik
 from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
 
 __all__ = [
@@ -266,12 +266,12 @@ def golden_records(
 
     scode_s = scode[perm]
 
-    def pick(vcode_s: np.ndarray, keys: list[Key | None]) -> np.ndarray:
+    def pick(ok_s: np.ndarray, keys: list[Key | None]) -> np.ndarray:
         """Row of each person minimising ``keys`` (lexicographically) among the rows with a
-        value (``vcode_s``: value codes in ``perm`` order); -1: none. A key maps the
-        candidates (positions in ``perm``) and their persons to int64, and is only computed
-        while some person has several candidates; ``None`` keys are skipped (all equal)."""
-        cand = np.flatnonzero(vcode_s >= 0)
+        value (``ok_s``, in ``perm`` order); -1: none. A key maps candidates (positions in
+        ``perm``) and their persons to int64; it is computed only for the candidates of
+        persons that still have several. ``None`` keys are skipped (all equal)."""
+        cand = np.flatnonzero(ok_s)
         p = pc_s[cand]
         n_with = int(np.count_nonzero(p[1:] != p[:-1])) + 1 if len(p) else 0
         for key in keys:
@@ -279,10 +279,12 @@ def golden_records(
                 continue
             if len(cand) == n_with:  # one candidate per person left
                 break
-            k = key(cand, p)
+            tied = np.bincount(p, minlength=n_p)[p] > 1
+            k = key(cand[tied], p[tied])
             best = np.full(n_p, np.iinfo(np.int64).max, np.int64)
-            np.minimum.at(best, p, k)
-            keep = k == best[p]
+            np.minimum.at(best, p[tied], k)
+            keep = ~tied
+            keep[tied] = k == best[p[tied]]
             cand, p = cand[keep], p[keep]
         pos = np.full(n_p, -1, np.int64)
         first = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, bool)
@@ -295,49 +297,44 @@ def golden_records(
     def per_source(table: np.ndarray) -> Key:
         return lambda cand, p: table[scode_s[cand]]
 
-    def longest(uniq: np.ndarray, vcode_s: np.ndarray) -> Key:
-        """The longest value first (lengths computed when first needed)."""
-        def key(cand: np.ndarray, p: np.ndarray) -> np.ndarray:
-            lengths = np.fromiter(map(len, uniq), np.int64, len(uniq))
-            return lengths.max(initial=0) - lengths[vcode_s[cand]]
-        return key
+    # Value keys look at the values of the candidates (or of the tied persons) only: no
+    # factorisation of a whole column for a few tied persons.
+    def longest(values: pd.api.extensions.ExtensionArray) -> Key:
+        """The longest value (as text) first."""
+        return lambda cand, p: -pd.Series(values.take(perm[cand])).astype(str).str.len().to_numpy(np.int64)
 
-    def most_frequent(vcode_s: np.ndarray, n_values: int) -> Key:
-        """The value most records of the person hold first (counted for tied persons only)."""
+    def most_frequent(values: pd.api.extensions.ExtensionArray, ok_s: np.ndarray) -> Key:
+        """The value most records of the person hold first."""
         def key(cand: np.ndarray, p: np.ndarray) -> np.ndarray:
-            tied = np.bincount(p, minlength=n_p) > 1
-            rows = np.flatnonzero(tied[pc_s] & (vcode_s >= 0))  # every usable record of those persons
-            g, size = _groups(pc_s[rows] * n_values + vcode_s[rows])
-            out = np.zeros(len(cand), np.int64)
-            at = tied[p]
-            out[at] = -size[g[np.searchsorted(rows, cand[at])]]
-            return out
+            persons = np.zeros(n_p, bool)
+            persons[p] = True
+            rows = np.flatnonzero(persons[pc_s] & ok_s)  # every record with a value of those persons
+            v, uniq = pd.factorize(values.take(perm[rows]))
+            g, size = _groups(pc_s[rows] * len(uniq) + v)
+            return -size[g[np.searchsorted(rows, cand)]]
         return key
 
     recent_key = per_row(recent)
     src_arr, rid_arr = _string(records, "source").array, _string(records, "record_id").array
     cols: dict[str, object] = {"person_id": persons}
-    vcodes: dict[str, np.ndarray] = {}
     for field in fields:
         if field not in records.columns:
-            empty = pd.array([pd.NA] * n_p, dtype="string")
-            cols[field], cols[f"{field}_source"], cols[f"{field}_record_id"] = empty, empty, empty.copy()
+            for c in (field, f"{field}_source", f"{field}_record_id"):
+                cols[c] = pd.array([pd.NA] * n_p, dtype="string")
             continue
         col = records[field]
         if col.dtype == object:
             col = col.astype("string")
         elif isinstance(col.dtype, np.dtype):
             col = col.convert_dtypes()
-        vcodes[field] = column_codes(records, field)
-        vcode, uniq = vcodes[field]
-        vcode_s = vcode[perm]
+        ok_s = col.notna().to_numpy(bool)[perm]
         prio = np.full(len(snames), 100, np.int64)
         for i, s in enumerate(snames):
             p_s = (priorities or {}).get(s, {})
             prio[i] = int(p_s.get(field, p_s.get("*", 100)))
         civ = ~civil if field in IDENTITY_FIELDS else np.zeros(len(snames), bool)
         by_source = per_source(np.r_[_dense_rank(prio * 2 + civ), 0])  # priority, then the civil registry
-        freq, length = most_frequent(vcode_s, len(uniq)), longest(uniq, vcode_s)
+        freq, length = most_frequent(col.array, ok_s), longest(col.array)
         rule = rules.get(field, "priority")
         if rule == "priority":
             keys = [by_source, freq, length]
@@ -347,7 +344,7 @@ def golden_records(
             keys = [freq, by_source, length]
         else:  # most_complete
             keys = [length, by_source, freq]
-        pos = pick(vcode_s, [per_row(_quality(records, field))] + keys)
+        pos = pick(ok_s, [per_row(_quality(records, field))] + keys)
         cols[field] = col.array.take(pos, allow_fill=True)
         cols[f"{field}_source"] = src_arr.take(pos, allow_fill=True)
         cols[f"{field}_record_id"] = rid_arr.take(pos, allow_fill=True)
@@ -369,8 +366,7 @@ def golden_records(
     def distinct(field: str, keep: np.ndarray | None = None) -> np.ndarray:
         if field not in records.columns:
             return np.zeros(n_p, np.int64)
-        vcode = vcodes[field] if field in vcodes else column_codes(records, field)
-        return _n_distinct(pcode, vcode[0], np.ones(n, bool) if keep is None else keep, n_p)
+        return _n_distinct(pcode, column_codes(records, field)[0], np.ones(n, bool) if keep is None else keep, n_p)
 
     valid_nik = records["nik_valid"].fillna(False).astype(bool).to_numpy() if "nik_valid" in records.columns else None
     real_date = ~_per_value(records, "tanggal_lahir_status", lambda u: u.startswith("placeholder"))
@@ -378,7 +374,7 @@ def golden_records(
     cols["conflicting_nik"] = cols["n_valid_nik"] > 1
     cols["conflicting_sex"] = distinct("jenis_kelamin") > 1
     cols["conflicting_birth_date"] = distinct("tanggal_lahir", real_date) > 1
-    out = pd.DataFrame(cols)
+    out = pd.DataFrame(cols, copy=False)  # fresh arrays: no copy into 2-D blocks
     out["sources"] = out["sources"].astype(object)
     return out
 
@@ -400,12 +396,14 @@ def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: n
     keep = kk.notna().to_numpy(bool)
     if "kk_valid" in records.columns:
         valid = records["kk_valid"].fillna(False).astype(bool).to_numpy()
-        valid_kk = pd.unique(records["no_kk"].astype("string").to_numpy()[valid])
-        keep &= kk.isin(valid_kk).to_numpy(bool)
+        codes, uniq = _codes_of(records, "no_kk")
+        is_valid = np.zeros(len(uniq) + 1, bool)
+        is_valid[codes[valid]] = True  # (missing: the extra last slot)
+        keep &= kk.isin(uniq[is_valid[:-1]]).to_numpy(bool)
     h = registry.loc[keep, ["no_kk", "person_id", "hubungan_keluarga", "nama"]]
     h = h.rename(columns={"no_kk": "household_id"}).reset_index(drop=True)
     hcode, _ = _sorted_codes(h["household_id"].to_numpy(dtype=object))
-    pcode, _ = _sorted_codes(h["person_id"].astype(str).to_numpy(dtype=object))
+    pcode = _rank_strings(h["person_id"].astype(str).to_numpy(dtype=object))
     head = np.where(h["hubungan_keluarga"].astype("string").eq("KEPALA").fillna(False).to_numpy(dtype=bool), 0, 1)
     h["n_members"] = np.bincount(hcode, minlength=hcode.max() + 1 if len(hcode) else 0)[hcode].astype(np.int64)
     order = np.lexsort((pcode, head, hcode))
@@ -431,7 +429,7 @@ def links_table(
     right = pairs["right"].to_numpy()[keep]
     src = records["source"].to_numpy()
     rid = records["record_id"].to_numpy()
-    out = pd.DataFrame({
+    cols = {
         "source_l": src[left],
         "record_id_l": rid[left],
         "source_r": src[right],
@@ -439,9 +437,9 @@ def links_table(
         "match_probability": probability[keep],
         "match_weight": np.asarray(weight, float)[keep],
         "accepted": probability[keep] >= threshold,
-    })
+    }
     for c in levels.columns:
-        out[f"level_{c}"] = levels[c].to_numpy()[keep]
+        cols[f"level_{c}"] = levels[c].to_numpy()[keep]
     for c in contributions.columns:
-        out[f"weight_{c}"] = contributions[c].to_numpy()[keep]
-    return out
+        cols[f"weight_{c}"] = contributions[c].to_numpy()[keep]
+    return pd.DataFrame(cols, copy=False)  # fresh arrays: no copy into 2-D blocks
