@@ -274,16 +274,15 @@ def golden_records(
         cand = np.flatnonzero(ok_s)
         p = pc_s[cand]
         n_with = int(np.count_nonzero(p[1:] != p[:-1])) + 1 if len(p) else 0
-        for key in keys:
-            if key is None:
-                continue
+        for i, key in enumerate(k for k in keys if k is not None):
             if len(cand) == n_with:  # one candidate per person left
                 break
-            tied = np.bincount(p, minlength=n_p)[p] > 1
+            # the first key sees every candidate; later ones only the still tied persons'
+            tied = np.bincount(p, minlength=n_p)[p] > 1 if i else slice(None)
             k = key(cand[tied], p[tied])
             best = np.full(n_p, np.iinfo(np.int64).max, np.int64)
             np.minimum.at(best, p[tied], k)
-            keep = ~tied
+            keep = np.ones(len(cand), bool)
             keep[tied] = k == best[p[tied]]
             cand, p = cand[keep], p[keep]
         pos = np.full(n_p, -1, np.int64)
@@ -401,7 +400,7 @@ def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: n
         is_valid[codes[valid]] = True  # (missing: the extra last slot)
         keep &= kk.isin(uniq[is_valid[:-1]]).to_numpy(bool)
     h = registry.loc[keep, ["no_kk", "person_id", "hubungan_keluarga", "nama"]]
-    h = h.rename(columns={"no_kk": "household_id"}).reset_index(drop=True)
+    h = h.set_axis(["household_id", "person_id", "hubungan_keluarga", "nama"], axis=1).reset_index(drop=True)
     hcode, _ = _sorted_codes(h["household_id"].to_numpy(dtype=object))
     pcode = _rank_strings(h["person_id"].astype(str).to_numpy(dtype=object))
     head = np.where(h["hubungan_keluarga"].astype("string").eq("KEPALA").fillna(False).to_numpy(dtype=bool), 0, 1)
@@ -427,8 +426,8 @@ def links_table(
     keep = keep[np.argsort(-probability[keep], kind="stable")]  # strongest first, ties in pair order
     left = pairs["left"].to_numpy()[keep]
     right = pairs["right"].to_numpy()[keep]
-    src = records["source"].to_numpy()
-    rid = records["record_id"].to_numpy()
+    src = np.asarray(records["source"].array)  # the column's values as they are (no NA pass)
+    rid = np.asarray(records["record_id"].array)
     cols = {
         "source_l": src[left],
         "record_id_l": rid[left],
