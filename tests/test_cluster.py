@@ -271,3 +271,31 @@ def test_near_nik_merging_is_linear_in_a_big_cluster():
     out = merge_near_nik_keys(np.arange(20_000), niks, np.zeros(20_000, np.int64))
     assert out[0] == out[1] == out[2] == 0
     assert len(np.unique(out[3:])) == len(np.unique(niks[3:]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_near_nik_pairs_and_masked_forms_agree(seed, monkeypatch):
+    """Small clusters compare NIK pairs directly, big ones use masked forms: same result."""
+    import regsosek_link.cluster as C
+
+    rng = np.random.default_rng(seed)
+    base = [f"{x:016d}" for x in rng.integers(10**15, 10**16, 60)]
+    niks = []
+    for b in base:  # each base with typo variants: substitutions, adjacent swaps, far edits
+        niks.append(b)
+        i = int(rng.integers(0, 16))
+        niks.append(b[:i] + str((int(b[i]) + 1) % 10) + b[i + 1:])
+        j = int(rng.integers(0, 15))
+        niks.append(b[:j] + b[j + 1] + b[j] + b[j + 2:])
+        niks.append(b[:3] + b[3:8][::-1] + b[8:])
+    niks += ["", "33750101", "ABCDEFGHIJKLMNOP", "3375010101800001X"]  # short, blank, junk, long
+    niks = pd.Series(niks)
+    codes = pd.factorize(niks)[0]
+    labels = rng.integers(0, 40, len(niks))  # clusters of ~6 NIKs, a few merged below
+    labels[rng.random(len(niks)) < 0.3] = 99
+    results = []
+    for up_to in (0, 32, 10**6):  # all masked forms, the default split, all pairs
+        monkeypatch.setattr(C, "_NEAR_PAIRS_UP_TO", up_to)
+        results.append(C.merge_near_nik_keys(codes, niks, labels))
+    assert (results[0] == results[1]).all() and (results[1] == results[2]).all()
+    assert (results[0] != codes).any()

@@ -21,7 +21,7 @@ import pandas as pd
 from ._codes import shared_codes
 from .block import block
 from .classify import FellegiSunter, term_frequency_adjustments, train_by_sessions, u_from_random_pairs
-from .cluster import cluster_records, person_ids
+from .cluster import cluster_records, person_ids_from_records
 from .compare import compare, prepare_comparisons
 from .config import LinkConfig, SourceConfig
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
@@ -211,8 +211,7 @@ class Linker:
             labels, weakest = cluster_records(
                 records, pairs["left"].to_numpy(), pairs["right"].to_numpy(), prob, threshold=cfg.threshold,
                 single_record_sources=single, must_link=must, cannot_link=cannot, constrained=self.constrained)
-            keys = records["source"].astype(str) + "|" + records["record_id"].astype(str)
-            return person_ids(labels, keys), weakest
+            return person_ids_from_records(records, labels), weakest
 
         pid, weakest = stage("cluster", cluster)
 

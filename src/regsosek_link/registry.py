@@ -22,12 +22,14 @@ Each golden field comes with the source and record it was taken from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .cluster import credible_nik
+from ._arrays import unique_int
+from ._codes import column_codes
+from .cluster import _argsort_strings, _rank_strings, _record_id_rank, credible_nik
 from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
 
 __all__ = [
@@ -54,6 +56,10 @@ SURVIVORSHIP_RULES: tuple[str, ...] = ("priority", "most_recent", "most_frequent
 #: Rule of each field when ``survivorship`` does not name it (any other field: ``"priority"``).
 DEFAULT_SURVIVORSHIP: Mapping[str, str] = {f: "most_recent" for f in ADDRESS_FIELDS}
 
+#: A survivorship key of ``golden_records``: candidates (positions in its sort) and their
+#: persons -> int64, lower wins.
+Key = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
 _FLAG_COLUMNS = ("n_records", "sources", "n_valid_nik", "conflicting_nik", "conflicting_sex",
                  "conflicting_birth_date")
 
@@ -73,16 +79,6 @@ def membership_table(records: pd.DataFrame, person_id: np.ndarray, match_probabi
 # vectorised helpers: everything works on integer codes, no per-person Python
 
 
-_StringDType = getattr(np.dtypes, "StringDType", None)
-
-
-def _argsort_strings(values: np.ndarray) -> np.ndarray:
-    """Stable argsort of an object array of str (numpy's StringDType when available: ~3x faster)."""
-    if _StringDType is not None:
-        return np.argsort(values.astype(_StringDType()), kind="stable")
-    return np.argsort(values, kind="stable")
-
-
 def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the sorted distinct values (object array of str) and those values."""
     codes, uniq = pd.factorize(values)
@@ -99,6 +95,20 @@ def _string(records: pd.DataFrame, col: str) -> pd.Series:
     return pd.Series(pd.NA, index=range(len(records)), dtype="string")
 
 
+def _codes_of(records: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+    """Shared codes of a column (-1 missing; all missing when the column is absent)."""
+    if col in records.columns:
+        return column_codes(records, col)
+    return np.full(len(records), -1, np.int64), np.zeros(0, dtype=object)
+
+
+def _per_value(records: pd.DataFrame, col: str, test: Callable[[str], bool]) -> np.ndarray:
+    """``test`` of each record's value of ``col`` (missing: False), evaluated once per
+    distinct value."""
+    codes, uniq = _codes_of(records, col)
+    return np.array([bool(test(u)) for u in uniq] + [False], bool)[codes]
+
+
 def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group code of each int64 key and the size of each group (hashing, no sort)."""
     codes, _ = pd.factorize(key)
@@ -106,33 +116,40 @@ def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _n_distinct(pcode: np.ndarray, vcode: np.ndarray, keep: np.ndarray, n_persons: int) -> np.ndarray:
-    """Distinct values (codes >= 0 where ``keep``) per person."""
+    """Distinct values (codes >= 0 where ``keep``) per person: 0 or 1 where the person's
+    smallest and largest code agree; counted exactly for the other persons only."""
     sel = keep & (vcode >= 0)
-    if not sel.any():
-        return np.zeros(n_persons, np.int64)
-    k = pd.unique(pcode[sel].astype(np.int64) * (int(vcode.max()) + 1) + vcode[sel])
-    return np.bincount(k // (int(vcode.max()) + 1), minlength=n_persons).astype(np.int64)
+    p, v = pcode[sel], vcode[sel]
+    lo = np.full(n_persons, np.iinfo(np.int64).max, np.int64)
+    hi = np.full(n_persons, -1, np.int64)
+    np.minimum.at(lo, p, v)
+    np.maximum.at(hi, p, v)
+    out = (hi >= 0).astype(np.int64)
+    several = lo < hi
+    if several.any():
+        m = several[p]
+        k = unique_int(p[m] * (int(v.max()) + 1) + v[m]) // (int(v.max()) + 1)
+        out += np.bincount(k, minlength=n_persons) - several
+    return out
 
 
-def _startswith(s: pd.Series, prefix: str) -> np.ndarray:
-    """``s.str.startswith(prefix)`` (missing: False), evaluated once per distinct value."""
-    codes, uniq = pd.factorize(s)
-    hit = np.array([str(u).startswith(prefix) for u in uniq] + [False], bool)
-    return hit[codes]
-
-
-def _quality(records: pd.DataFrame, field: str) -> np.ndarray:
-    """Usability of each record's value of ``field``: 0 best."""
-    n = len(records)
+def _quality(records: pd.DataFrame, field: str) -> np.ndarray | None:
+    """Usability of each record's value of ``field``: 0 best (``None``: all equal)."""
     if field == "nik" and "nik_valid" in records.columns:
         valid = records["nik_valid"].fillna(False).astype(bool).to_numpy()
         return np.where(credible_nik(records), 0, np.where(valid, 1, 2))
     if field == "no_kk" and "kk_valid" in records.columns:
         return np.where(records["kk_valid"].fillna(False).astype(bool).to_numpy(), 0, 1)
     if field == "tanggal_lahir" and "tanggal_lahir_status" in records.columns:
-        st = _string(records, "tanggal_lahir_status")
-        return np.where(st.eq("ok").fillna(False).to_numpy(bool), 0, np.where(_startswith(st, "placeholder"), 1, 2))
-    return np.zeros(n, np.int64)
+        ok = _per_value(records, "tanggal_lahir_status", lambda u: u == "ok")
+        placeholder = _per_value(records, "tanggal_lahir_status", lambda u: u.startswith("placeholder"))
+        return np.where(ok, 0, np.where(placeholder, 1, 2))
+    return None
+
+
+def _dense_rank(values: np.ndarray) -> np.ndarray:
+    """Rank 0..k-1 of each value among the distinct values (ties share a rank)."""
+    return np.unique(values, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def _days(values: pd.Series, what: str) -> np.ndarray:
@@ -228,92 +245,105 @@ def golden_records(
     n = len(records)
     pcode, persons = _sorted_codes(pd.Series(person_id, dtype=object).astype(str).to_numpy(dtype=object))
     n_p = len(persons)
-    src = _string(records, "source")
-    rid = _string(records, "record_id")
-    scode, snames = _sorted_codes(src.to_numpy(dtype=object))
-    # one sort for every field: rows grouped by person; each field then picks its row per
-    # person by filtering candidates key by key (segment minima), no sort per field
-    perm = np.argsort(pcode, kind="stable")
+    scode, snames = _codes_of(records, "source")
+    by_name = _argsort_strings(snames)
+    snames = snames[by_name]
+    rank = np.empty(len(by_name), np.int64)
+    rank[by_name] = np.arange(len(by_name))
+    scode = np.where(scode >= 0, np.r_[rank, -1][scode], -1)
+    # One sort for every field: rows by person, then by (source, record_id), the final
+    # tie-break. Each field keeps, key by key, its candidates with the smallest key per
+    # person; the first candidate left is the pick.
+    tie = scode * n + _record_id_rank(records)
+    if n and n_p * (len(snames) + 1) * n < 2**62:
+        perm = np.argsort(pcode * ((len(snames) + 1) * n) + tie)
+    else:
+        perm = np.lexsort((tie, pcode))
     pc_s = pcode[perm]
-    starts = np.flatnonzero(np.r_[True, pc_s[1:] != pc_s[:-1]]) if n else np.zeros(0, np.int64)
-    sizes = np.diff(np.r_[starts, n])
-    # fixed tie-break: rank of (source, record_id)
-    by_rid = _argsort_strings(rid.to_numpy(dtype=object))
-    tb = np.empty(n, np.int64)
-    tb[by_rid[np.argsort(scode[by_rid], kind="stable")]] = np.arange(n)
     civil = np.isin(snames, list(single_record_sources))
-    not_civil = (~civil[scode]).astype(np.int64) if n else np.zeros(0, np.int64)
     recency = _as_of_days(records, scode, snames, as_of)
-    recent_key = np.where(np.isnan(recency), np.inf, -recency)
-    src_arr, rid_arr = src.array, rid.array
-    zeros = np.zeros(n, np.int64)
+    recent = None if np.isnan(recency).all() else _dense_rank(np.where(np.isnan(recency), np.inf, -recency))
 
-    def pick(cand: np.ndarray, keys: list) -> np.ndarray:
-        """Row of each person minimising ``keys`` (lexicographically) among ``cand``; -1: none.
+    scode_s = scode[perm]
 
-        A key may be a function of the rows still undecided (persons with several candidates
-        left), so that costly keys are computed for those rows only.
-        """
-        cand = cand[perm].copy()
+    def pick(ok_s: np.ndarray, keys: list[Key | None]) -> np.ndarray:
+        """Row of each person minimising ``keys`` (lexicographically) among the rows with a
+        value (``ok_s``, in ``perm`` order); -1: none. A key maps candidates (positions in
+        ``perm``) and their persons to int64; it is computed only for the candidates of
+        persons that still have several. ``None`` keys are skipped (all equal)."""
+        cand = np.flatnonzero(ok_s)
+        p = pc_s[cand]
+        n_with = int(np.count_nonzero(p[1:] != p[:-1])) + 1 if len(p) else 0
+        for i, key in enumerate(k for k in keys if k is not None):
+            if len(cand) == n_with:  # one candidate per person left
+                break
+            # the first key sees every candidate; later ones only the still tied persons'
+            tied = np.bincount(p, minlength=n_p)[p] > 1 if i else slice(None)
+            k = key(cand[tied], p[tied])
+            best = np.full(n_p, np.iinfo(np.int64).max, np.int64)
+            np.minimum.at(best, p[tied], k)
+            keep = np.ones(len(cand), bool)
+            keep[tied] = k == best[p[tied]]
+            cand, p = cand[keep], p[keep]
         pos = np.full(n_p, -1, np.int64)
-        if not cand.any():
-            return pos
-        for key in keys + [tb]:
-            if callable(key):
-                left = np.add.reduceat(cand.astype(np.int64), starts)
-                undecided = np.zeros(n, bool)
-                undecided[perm] = np.repeat(left > 1, sizes)
-                key = key(undecided)
-            k = np.where(cand, key[perm].astype(float), np.inf)
-            best = np.minimum.reduceat(k, starts)
-            cand &= k == np.repeat(best, sizes)
-        pos[pc_s[cand]] = perm[cand]
+        first = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, bool)
+        pos[p[first]] = perm[cand[first]]
         return pos
 
+    def per_row(values: np.ndarray | None) -> Key | None:
+        return None if values is None else lambda cand, p: values[perm[cand]]
+
+    def per_source(table: np.ndarray) -> Key:
+        return lambda cand, p: table[scode_s[cand]]
+
+    # Value keys look at the values of the candidates (or of the tied persons) only: no
+    # factorisation of a whole column for a few tied persons.
+    def longest(values: pd.api.extensions.ExtensionArray) -> Key:
+        """The longest value (as text) first."""
+        return lambda cand, p: -pd.Series(values.take(perm[cand])).astype(str).str.len().to_numpy(np.int64)
+
+    def most_frequent(values: pd.api.extensions.ExtensionArray, ok_s: np.ndarray) -> Key:
+        """The value most records of the person hold first."""
+        def key(cand: np.ndarray, p: np.ndarray) -> np.ndarray:
+            persons = np.zeros(n_p, bool)
+            persons[p] = True
+            rows = np.flatnonzero(persons[pc_s] & ok_s)  # every record with a value of those persons
+            v, uniq = pd.factorize(values.take(perm[rows]))
+            g, size = _groups(pc_s[rows] * len(uniq) + v)
+            return -size[g[np.searchsorted(rows, cand)]]
+        return key
+
+    recent_key = per_row(recent)
+    src_arr, rid_arr = _string(records, "source").array, _string(records, "record_id").array
     cols: dict[str, object] = {"person_id": persons}
-    vcodes: dict[str, np.ndarray] = {}
     for field in fields:
         if field not in records.columns:
-            empty = pd.array([pd.NA] * n_p, dtype="string")
-            cols[field], cols[f"{field}_source"], cols[f"{field}_record_id"] = empty, empty, empty.copy()
+            for c in (field, f"{field}_source", f"{field}_record_id"):
+                cols[c] = pd.array([pd.NA] * n_p, dtype="string")
             continue
         col = records[field]
         if col.dtype == object:
             col = col.astype("string")
         elif isinstance(col.dtype, np.dtype):
             col = col.convert_dtypes()
-        vcode, uniq = pd.factorize(col)
-        vcodes[field] = vcode
-        ok = vcode >= 0
-        if ok.any():
-
-            def neg_freq(rows: np.ndarray, vcode: np.ndarray = vcode, ok: np.ndarray = ok, n_v: int = len(uniq)) -> np.ndarray:
-                """Minus how many records of the person hold the same value (on ``rows``)."""
-                out = np.zeros(n, np.int64)
-                sel = rows & ok
-                g, cnt = _groups(pcode[sel].astype(np.int64) * n_v + vcode[sel])
-                out[sel] = -cnt[g]
-                return out
-
-            neg_len = np.r_[-pd.Series(uniq).astype(str).str.len().to_numpy(np.int64), 0][vcode]
-            prio = np.full(len(snames), 100, np.int64)
-            for i, s in enumerate(snames):
-                p_s = (priorities or {}).get(s, {})
-                prio[i] = int(p_s.get(field, p_s.get("*", 100)))
-            prio_r = prio[scode]
-            civ = not_civil if field in IDENTITY_FIELDS else zeros
-            rule = rules.get(field, "priority")
-            if rule == "priority":
-                keys = [prio_r, civ, neg_freq, neg_len]
-            elif rule == "most_recent":
-                keys = [recent_key, prio_r, civ, neg_freq, neg_len]
-            elif rule == "most_frequent":
-                keys = [neg_freq, prio_r, civ, neg_len]
-            else:  # most_complete
-                keys = [neg_len, prio_r, civ, neg_freq]
-            pos = pick(ok, [_quality(records, field)] + keys)
-        else:
-            pos = np.full(n_p, -1, np.int64)
+        ok_s = col.notna().to_numpy(bool)[perm]
+        prio = np.full(len(snames), 100, np.int64)
+        for i, s in enumerate(snames):
+            p_s = (priorities or {}).get(s, {})
+            prio[i] = int(p_s.get(field, p_s.get("*", 100)))
+        civ = ~civil if field in IDENTITY_FIELDS else np.zeros(len(snames), bool)
+        by_source = per_source(np.r_[_dense_rank(prio * 2 + civ), 0])  # priority, then the civil registry
+        freq, length = most_frequent(col.array, ok_s), longest(col.array)
+        rule = rules.get(field, "priority")
+        if rule == "priority":
+            keys = [by_source, freq, length]
+        elif rule == "most_recent":
+            keys = [recent_key, by_source, freq, length]
+        elif rule == "most_frequent":
+            keys = [freq, by_source, length]
+        else:  # most_complete
+            keys = [length, by_source, freq]
+        pos = pick(ok_s, [per_row(_quality(records, field))] + keys)
         cols[field] = col.array.take(pos, allow_fill=True)
         cols[f"{field}_source"] = src_arr.take(pos, allow_fill=True)
         cols[f"{field}_record_id"] = rid_arr.take(pos, allow_fill=True)
@@ -335,18 +365,15 @@ def golden_records(
     def distinct(field: str, keep: np.ndarray | None = None) -> np.ndarray:
         if field not in records.columns:
             return np.zeros(n_p, np.int64)
-        vcode = vcodes.get(field)
-        if vcode is None:
-            vcode = pd.factorize(records[field])[0]
-        return _n_distinct(pcode, vcode, np.ones(n, bool) if keep is None else keep, n_p)
+        return _n_distinct(pcode, column_codes(records, field)[0], np.ones(n, bool) if keep is None else keep, n_p)
 
     valid_nik = records["nik_valid"].fillna(False).astype(bool).to_numpy() if "nik_valid" in records.columns else None
-    real_date = ~_startswith(_string(records, "tanggal_lahir_status"), "placeholder")
+    real_date = ~_per_value(records, "tanggal_lahir_status", lambda u: u.startswith("placeholder"))
     cols["n_valid_nik"] = distinct("nik", valid_nik) if valid_nik is not None else np.zeros(n_p, np.int64)
     cols["conflicting_nik"] = cols["n_valid_nik"] > 1
     cols["conflicting_sex"] = distinct("jenis_kelamin") > 1
     cols["conflicting_birth_date"] = distinct("tanggal_lahir", real_date) > 1
-    out = pd.DataFrame(cols)
+    out = pd.DataFrame(cols, copy=False)  # fresh arrays: no copy into 2-D blocks
     out["sources"] = out["sources"].astype(object)
     return out
 
@@ -368,12 +395,14 @@ def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: n
     keep = kk.notna().to_numpy(bool)
     if "kk_valid" in records.columns:
         valid = records["kk_valid"].fillna(False).astype(bool).to_numpy()
-        valid_kk = pd.unique(records["no_kk"].astype("string").to_numpy()[valid])
-        keep &= kk.isin(valid_kk).to_numpy(bool)
+        codes, uniq = _codes_of(records, "no_kk")
+        is_valid = np.zeros(len(uniq) + 1, bool)
+        is_valid[codes[valid]] = True  # (missing: the extra last slot)
+        keep &= kk.isin(uniq[is_valid[:-1]]).to_numpy(bool)
     h = registry.loc[keep, ["no_kk", "person_id", "hubungan_keluarga", "nama"]]
-    h = h.rename(columns={"no_kk": "household_id"}).reset_index(drop=True)
+    h = h.set_axis(["household_id", "person_id", "hubungan_keluarga", "nama"], axis=1).reset_index(drop=True)
     hcode, _ = _sorted_codes(h["household_id"].to_numpy(dtype=object))
-    pcode, _ = _sorted_codes(h["person_id"].astype(str).to_numpy(dtype=object))
+    pcode = _rank_strings(h["person_id"].astype(str).to_numpy(dtype=object))
     head = np.where(h["hubungan_keluarga"].astype("string").eq("KEPALA").fillna(False).to_numpy(dtype=bool), 0, 1)
     h["n_members"] = np.bincount(hcode, minlength=hcode.max() + 1 if len(hcode) else 0)[hcode].astype(np.int64)
     order = np.lexsort((pcode, head, hcode))
@@ -397,9 +426,9 @@ def links_table(
     keep = keep[np.argsort(-probability[keep], kind="stable")]  # strongest first, ties in pair order
     left = pairs["left"].to_numpy()[keep]
     right = pairs["right"].to_numpy()[keep]
-    src = records["source"].to_numpy()
-    rid = records["record_id"].to_numpy()
-    out = pd.DataFrame({
+    src = np.asarray(records["source"].array)  # the column's values as they are (no NA pass)
+    rid = np.asarray(records["record_id"].array)
+    cols = {
         "source_l": src[left],
         "record_id_l": rid[left],
         "source_r": src[right],
@@ -407,9 +436,9 @@ def links_table(
         "match_probability": probability[keep],
         "match_weight": np.asarray(weight, float)[keep],
         "accepted": probability[keep] >= threshold,
-    })
+    }
     for c in levels.columns:
-        out[f"level_{c}"] = levels[c].to_numpy()[keep]
+        cols[f"level_{c}"] = levels[c].to_numpy()[keep]
     for c in contributions.columns:
-        out[f"weight_{c}"] = contributions[c].to_numpy()[keep]
-    return out
+        cols[f"weight_{c}"] = contributions[c].to_numpy()[keep]
+    return pd.DataFrame(cols, copy=False)  # fresh arrays: no copy into 2-D blocks
