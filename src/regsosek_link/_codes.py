@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+
+T = TypeVar("T")
 
 _CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("_REGSOSEK_CODES", default=None)
 
@@ -71,22 +74,30 @@ def factorize_strings(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.nd
     return codes, np.asarray(u2, dtype=object)
 
 
+def per_column(records: pd.DataFrame, column: str, kind: str,
+               compute: Callable[[pd.Series], T]) -> T:
+    """``compute(records[column])``, once per :func:`shared_codes` scope for each ``kind``
+    of derived value (codes, a sort order, ...). Arrays in the result are made read-only."""
+    series = records[column]
+    cache = _CACHE.get()
+    if cache is None:
+        return compute(series)
+    array = series.array
+    key = (kind, id(array), len(series))
+    hit = cache.get(key)
+    if hit is not None and hit[0] is array:
+        return hit[1]
+    out = compute(series)
+    for a in out if isinstance(out, tuple) else (out,):
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    cache[key] = (array, out)
+    return out
+
+
 def column_codes(records: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`factorize_strings` of ``records[column]``, once per :func:`shared_codes` scope.
 
     The returned arrays are shared: treat them as read-only.
     """
-    series = records[column]
-    cache = _CACHE.get()
-    if cache is None:
-        return factorize_strings(series)
-    array = series.array
-    key = (id(array), len(series))
-    hit = cache.get(key)
-    if hit is not None and hit[0] is array:
-        return hit[1]
-    out = factorize_strings(series)
-    for a in out:
-        a.flags.writeable = False
-    cache[key] = (array, out)
-    return out
+    return per_column(records, column, "codes", factorize_strings)

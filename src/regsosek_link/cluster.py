@@ -681,17 +681,7 @@ def _record_id_rank(records: pd.DataFrame) -> np.ndarray:
     """Rank of each record's ``record_id`` (as ``str``) in a stable sort, computed once per
     :func:`regsosek_link._codes.shared_codes` scope (the cluster and registry stages both
     order records by it). Read-only."""
-    array = records["record_id"].array
-    cache = _codes._CACHE.get()
-    key = ("record_id rank", id(array), len(records))
-    hit = cache.get(key) if cache is not None else None
-    if hit is not None and hit[0] is array:
-        return hit[1]
-    rank = _rank_strings(_arrow_str(records["record_id"]))
-    rank.flags.writeable = False
-    if cache is not None:
-        cache[key] = (array, rank)
-    return rank
+    return _codes.per_column(records, "record_id", "rank", lambda s: _rank_strings(_arrow_str(s)))
 
 
 def _argsort_strings(values: np.ndarray | pa.Array) -> np.ndarray:
