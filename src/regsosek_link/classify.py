@@ -409,7 +409,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
                 )
             out[name] = np.append(ratios[k], 0.0)[col]  # level -1 (missing) takes the appended 0
         index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.DataFrame(out, index=index)
+        return pd.DataFrame(out, index=index, copy=False)  # fresh columns: no copy into a 2-D block
 
     @property
     def prior_weight_(self) -> float:

@@ -195,16 +195,13 @@ class Linker:
             if tf.shape[1]:
                 weight = weight + tf.to_numpy().sum(axis=1)
             prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
-            # per-comparison contributions only for the pairs the links table keeps
-            keep = prob >= cfg.review_band[0]
-            contrib = model.contributions(levels[keep])
-            if tf.shape[1]:
-                contrib = pd.concat([contrib, tf[keep]], axis=1)
-            return model, prob, weight, contrib
+            # the term-frequency part of the contributions, for the pairs the links table keeps
+            return model, prob, weight, tf[prob >= cfg.review_band[0]]
 
         if len(levels) == 0:
             raise ValueError("blocking produced no candidate pairs; nothing to train on. Check the blocking rules.")
-        model, prob, weight, contrib = stage("classify", classify)
+        model, prob, weight, tf_kept = stage("classify", classify)
+        prepared = None  # (the per-record arrays of the comparisons are not needed any more)
 
         def cluster() -> tuple[np.ndarray, np.ndarray]:
             must, cannot = decision_pairs(records, decisions)
@@ -219,8 +216,16 @@ class Linker:
             membership = membership_table(records, pid, weakest)
             reg = golden_records(records, pid, **cfg.golden_options())
             hh = households_table(reg, records, pid)
-            keep = prob >= cfg.review_band[0]
-            links = links_table(records, pairs[keep], levels[keep], contrib, prob[keep], weight[keep],
+            # the kept pairs strongest first (the links table's order), and their per-comparison
+            # contributions made in that order, so the table takes every column without a copy
+            keep = np.flatnonzero(prob >= cfg.review_band[0])
+            order = np.argsort(-prob[keep], kind="stable")
+            keep = keep[order]
+            kept_levels = levels.iloc[keep]
+            contrib = model.contributions(kept_levels)
+            for c in tf_kept.columns:
+                contrib[c] = tf_kept[c].to_numpy()[order]
+            links = links_table(records, pairs.iloc[keep], kept_levels, contrib, prob[keep], weight[keep],
                                 threshold=cfg.threshold, review_low=cfg.review_band[0])
             return membership, reg, hh, links
 
