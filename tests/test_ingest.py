@@ -99,6 +99,21 @@ def test_standardise_factorize_equals_stripped_values(dtype):
     assert uniques.nunique(dropna=False) == len(uniques)
 
 
+@pytest.mark.parametrize("values", [
+    ["a", None, "", "\u00e9"],  # no zero byte in the data buffer: the rows are not looked for
+    ["a", "x\x00", None, "\x00", "", "\x00\u00e9\x00", "b"],
+    [None, None],
+])
+def test_nul_rows_equal_the_definition(values):
+    import pyarrow as pa
+
+    from regsosek_link.ingest import _nul_rows
+
+    arr = pa.array(values, type=pa.string())
+    assert _nul_rows(arr).tolist() == [v is not None and "\x00" in v for v in values]
+    assert _nul_rows(arr.slice(1)).tolist() == [v is not None and "\x00" in v for v in values[1:]]
+
+
 def test_nul_characters_keep_values_apart():
     # pandas' string hashing stops at NUL: pd.factorize takes "BUDI\x00X" and "BUDI" for one
     # value, so ingest writes NUL as U+FFFD and every later stage sees three values

@@ -129,8 +129,19 @@ def _candidates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     except (pa.ArrowException, UnicodeError):
         known = ~pd.isna(values)
         return known, known
-    nul = pc.match_substring(arr, "\x00").to_numpy(zero_copy_only=False)
-    return strip_candidates(arr), np.asarray(nul, dtype=bool) & ~pd.isna(values)
+    return strip_candidates(arr), _nul_rows(arr)
+
+
+def _nul_rows(arr: pa.StringArray) -> np.ndarray:
+    """Which values of ``arr`` hold a NUL character (null -> False).
+
+    The UTF-8 data buffer is scanned for a zero byte first (a NUL is the only character
+    whose encoding has one), so the rows are only looked for when there is one.
+    """
+    data = arr.buffers()[2]
+    if data is None or not (np.frombuffer(data, dtype=np.uint8) == 0).any():
+        return np.zeros(len(arr), dtype=bool)
+    return pc.match_substring(arr, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def _strip(values: np.ndarray) -> None:

@@ -94,22 +94,29 @@ def _name_index() -> dict[str, dict[str, set[str]]]:
     wil, desa = _tables()
     names = _norm_names([*wil.values(), *desa.values()])
     wil_names, desa_names = names[: len(wil)], names[len(wil):]
-    prov: dict[str, set[str]] = {}
-    kab: dict[str, set[str]] = {}
-    kec: dict[str, set[str]] = {}
-    des: dict[str, set[str]] = {}
+    by_level: dict[int, tuple[list[str], list[str]]] = {2: ([], []), 4: ([], []), 6: ([], [])}
     for dotted, nm in zip(wil, wil_names):
         code = dotted.replace(".", "")
-        if len(code) == 2:
-            prov.setdefault(nm, set()).add(code)
-        elif len(code) == 4:
-            kab.setdefault(nm, set()).add(code)
-            kab.setdefault(_KAB_KOTA.sub("", nm), set()).add(code)
-        elif len(code) == 6:
-            kec.setdefault(nm, set()).add(code)
-    for dotted, nm in zip(desa, desa_names):
-        des.setdefault(nm, set()).add(dotted.replace(".", ""))
-    return {"prov": prov, "kab": kab, "kec": kec, "desa": des}
+        level = by_level.get(len(code))
+        if level is not None:
+            level[0].append(nm)
+            level[1].append(code)
+    kab_names, kab_codes = by_level[4]
+    kab = _group([*kab_names, *(_KAB_KOTA.sub("", nm) for nm in kab_names)], kab_codes * 2)
+    return {"prov": _group(*by_level[2]), "kab": kab, "kec": _group(*by_level[6]),
+            "desa": _group(desa_names, [k.replace(".", "") for k in desa])}
+
+
+def _group(names: list[str], codes: list[str]) -> dict[str, set[str]]:
+    """name -> the set of its codes (aligned lists)."""
+    out: dict[str, set[str]] = {}
+    for nm, code in zip(names, codes):
+        found = out.get(nm)
+        if found is None:
+            out[nm] = {code}
+        else:
+            found.add(code)
+    return out
 
 
 _KAB_KOTA = re.compile(r"^(KAB|KOTA) ")
