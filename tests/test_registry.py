@@ -3,6 +3,8 @@ golden records against a plain per-person reference on seeded synthetic data."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,3 +87,18 @@ def test_sources_column_with_few_and_many_sources(n_sources):
     pid = np.array(["P"] * 2 + ["Q"] * (n_sources - 2) + ["P"] * 2, dtype=object)
     g = golden_records(recs, pid, fields=())
     assert g["sources"].tolist() == ["s00;s01", ";".join(names[2:])]
+
+
+@pytest.mark.parametrize("scope", [False, True])
+def test_present_from_codes_equals_notna(scope):
+    """The identity fields' presence read from their shared codes equals ``notna``: blank and
+    whitespace-only strings are values, ``None``/``NA`` are not (unicode included)."""
+    from regsosek_link._codes import shared_codes
+    from regsosek_link.registry import _present
+
+    values = ["BUDI", "", "  ", None, "ÑOÑO ", pd.NA, "budi", "\u00a0", "BUDI"]
+    recs = pd.DataFrame({"nama": pd.array(values, dtype="string"), "alamat": pd.array(values, dtype="string"),
+                         "rt": pd.array([1, None, 2, 3, None, 4, 5, 6, 7], dtype="Int16")})
+    with shared_codes() if scope else contextlib.nullcontext():
+        for field in recs.columns:
+            assert _present(recs, field, recs[field]).tolist() == recs[field].notna().tolist()

@@ -109,6 +109,21 @@ def _per_value(records: pd.DataFrame, col: str, test: Callable[[str], bool]) -> 
     return np.array([bool(test(u)) for u in uniq] + [False], bool)[codes]
 
 
+def _present(records: pd.DataFrame, field: str, col: pd.Series) -> np.ndarray:
+    """``col.notna()`` of the column ``field`` (``col``: its values as ``string`` or a
+    numeric extension type). A python-backed ``string`` column is read from its shared codes
+    (present where coded; only the uncoded rows, missing or blank, are checked) when it is
+    an identity field, whose codes the comparisons have computed already: no pass over every
+    value. (Other fields are not coded by the run: factorising them would cost more.)"""
+    array = col.array
+    if field not in IDENTITY_FIELDS or not isinstance(array, pd.arrays.StringArray) or array is not records[field].array:
+        return col.notna().to_numpy(bool)
+    ok = column_codes(records, field)[0] >= 0
+    uncoded = np.flatnonzero(~ok)
+    ok[uncoded] = pd.notna(array._ndarray[uncoded])
+    return ok
+
+
 def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group code of each int64 key and the size of each group (hashing, no sort)."""
     codes, _ = pd.factorize(key)
@@ -326,7 +341,7 @@ def golden_records(
             col = col.astype("string")
         elif isinstance(col.dtype, np.dtype):
             col = col.convert_dtypes()
-        ok_s = col.notna().to_numpy(bool)[perm]
+        ok_s = _present(records, field, col)[perm]
         prio = np.full(len(snames), 100, np.int64)
         for i, s in enumerate(snames):
             p_s = (priorities or {}).get(s, {})
