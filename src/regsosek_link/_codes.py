@@ -56,10 +56,21 @@ def factorize_strings(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.nd
     """Codes (``int64``, ``-1`` for missing or blank after stripping) and the distinct
     stripped values (object array of ``str``), in order of first appearance.
 
+    An integer column is factorised on its integers (no object array of a million
+    numbers); its distinct values come back as ``str`` like any other column's.
+
     >>> c, u = factorize_strings(pd.Series(["a", " a", None, "", "b"], dtype="string"))
     >>> c.tolist(), u.tolist()
     ([0, 0, -1, -1, 1], ['a', 'b'])
+    >>> c, u = factorize_strings(pd.Series([1980, None, 1980, 7], dtype="Int16"))
+    >>> c.tolist(), u.tolist()
+    ([0, -1, 0, 1], ['1980', '7'])
     """
+    if pd.api.types.is_integer_dtype(getattr(values, "dtype", None)):
+        codes, uniques = pd.factorize(values, sort=False)
+        labels = np.empty(len(uniques), dtype=object)
+        labels[:] = [str(v) for v in uniques.tolist()]
+        return np.asarray(codes, dtype=np.int64), labels
     codes, uniques = pd.factorize(_object_values(values), sort=False)
     codes = np.asarray(codes, dtype=np.int64)
     # stripping and blanks are handled on the distinct values, not per row; str.strip

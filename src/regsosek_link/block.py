@@ -28,7 +28,7 @@ import pandas as pd
 
 from . import _spec
 from ._arrays import unique_int
-from ._codes import column_codes, per_column
+from ._codes import column_codes
 from .errors import ConfigError
 
 __all__ = [
@@ -188,20 +188,6 @@ def _token_key(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.n
     return np.repeat(has, rep), tcodes[at], np.asarray(tlabels, dtype=object)
 
 
-def _integer_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`regsosek_link._codes.factorize_strings` of an integer column, without making an
-    object array of a million numbers: the same codes and the same ``str`` distinct values.
-
-    >>> c, u = _integer_codes(pd.Series([1980, None, 1980, 7], dtype="Int16"))
-    >>> c.tolist(), u.tolist()
-    ([0, -1, 0, 1], ['1980', '7'])
-    """
-    codes, uniques = pd.factorize(values, sort=False)
-    labels = np.empty(len(uniques), dtype=object)
-    labels[:] = [str(v) for v in uniques.tolist()]
-    return np.asarray(codes, dtype=np.int64), labels
-
-
 class _KeyCache:
     """Integer codes of key expressions over one records frame, each computed once.
 
@@ -222,8 +208,6 @@ class _KeyCache:
                 f"blocking key {expr!r} needs column {col!r}, which the records do not have; "
                 f"columns present: {', '.join(map(str, self.records.columns))}"
             )
-        if pd.api.types.is_integer_dtype(self.records[col].dtype):
-            return per_column(self.records, col, "codes", _integer_codes)
         return column_codes(self.records, col)
 
     def key(self, expr: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
