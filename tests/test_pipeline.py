@@ -188,11 +188,18 @@ def test_cli_update_needs_an_existing_store(tmp_path: Path, capsys):
 
 
 def test_one_or_more_workers_give_the_same_result(synthetic, linked):
-    # ``linked`` ran with the default (every core); one thread must give the same result
+    # ``linked`` ran with the default (every core); one thread must give the same result, and
+    # two threads (comparisons prepared and u estimated while blocking runs) too
     one = rl.link(synthetic.sources, columns=synthetic.mappings, one_record_per_person=("siak",), workers=1)
+    two = rl.link(synthetic.sources, columns=synthetic.mappings, one_record_per_person=("siak",), workers=2)
     assert rl.LinkConfig.__dataclass_fields__["workers"].default == -1
-    pd.testing.assert_frame_equal(linked.membership, one.membership)
-    np.testing.assert_array_equal(linked.probability, one.probability)
+    for other in (linked, two):
+        pd.testing.assert_frame_equal(other.membership, one.membership)
+        pd.testing.assert_frame_equal(other.pairs, one.pairs)
+        pd.testing.assert_frame_equal(other.links, one.links)
+        np.testing.assert_array_equal(other.probability, one.probability)
+        for a, b in zip(other.model.u_, one.model.u_):
+            np.testing.assert_array_equal(a, b)
     with pytest.raises(rl.ConfigError, match="The 'workers' parameter must be a positive int or -1"):
         rl.LinkConfig(sources=(rl.SourceConfig(name="a", columns={"i": "record_id", "n": "nama"}),), workers=0)
 
@@ -203,3 +210,31 @@ def test_fewer_pairs_preset(synthetic, linked):
     assert len(fast.pairs) < 0.6 * len(linked.pairs)
     assert fast.evaluate(synthetic.truth).precision >= 0.99
     assert len(fast.membership) == len(linked.membership)
+
+
+def test_background_work_runs_in_the_runs_context_and_reraises():
+    import contextvars
+
+    from regsosek_link.pipeline import _background
+
+    var = contextvars.ContextVar("v", default="outside")
+    var.set("the run's")
+    for enabled in (True, False):
+        with _background(enabled=enabled) as submit:
+            seen = submit(var.get)
+            failing = submit(lambda: 1 // 0)
+            assert seen() == "the run's"
+            with pytest.raises(ZeroDivisionError):
+                failing()
+
+
+def test_release_free_memory_finds_glibc_and_is_harmless():
+    import platform
+
+    from regsosek_link.pipeline import _malloc_trim, _release_free_memory
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert (_malloc_trim() is not None) == glibc
+    big = np.ones(4_000_000)  # 32 MB, freed below
+    del big
+    _release_free_memory()  # glibc: malloc_trim; elsewhere a no-op
