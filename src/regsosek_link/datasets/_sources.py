@@ -404,7 +404,7 @@ def _variants(rng: np.random.Generator, s: np.ndarray) -> np.ndarray:
         for i, alt in enumerate(alts):
             sel = has[pick == i]
             if len(sel):
-                out[sel] = _per_unique(out[sel], lambda u, alt=alt: _str(u).str.replace(
+                out[sel] = _per_unique(out[sel], lambda u, alt=alt, pat=pat: _str(u).str.replace(
                     pat, alt, n=1, regex=True).to_numpy(dtype=object))
     return out
 
