@@ -464,6 +464,7 @@ def train_by_sessions(
     threshold: float = 0.5,
     min_pairs: int = 50,
     max_iter: int = 200,
+    patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> FellegiSunter:
     """Fellegi-Sunter trained the way Splink trains it, robust to what blocking selected.
 
@@ -494,9 +495,11 @@ def train_by_sessions(
         Fixed ``u`` per comparison (see :func:`u_from_random_pairs`).
     n_all_pairs : int
         Number of record pairs the candidates were drawn from (n*(n-1)/2 for deduplication).
+    patterns : (patterns, counts, inverse), optional
+        :func:`level_patterns` of ``levels``, when the caller has it already.
     """
     names = list(levels.columns)
-    pats, counts, inverse = level_patterns(levels.to_numpy())
+    pats, counts, inverse = level_patterns(levels.to_numpy()) if patterns is None else patterns
     # every distinct (pattern, set of rules) once, with its number of pairs: the sessions
     # re-code this small table, they never pass over the pairs
     rules = np.asarray(rules, np.int64)

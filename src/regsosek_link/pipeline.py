@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from ._codes import shared_codes
+from ._codes import column_codes, shared_codes
 from .block import block
-from .classify import FellegiSunter, term_frequency_adjustments, train_by_sessions, u_from_random_pairs
+from .classify import (FellegiSunter, level_patterns, term_frequency_adjustments, train_by_sessions,
+                       u_from_random_pairs)
 from .cluster import cluster_records, person_ids_from_records
 from .compare import compare, prepare_comparisons
 from .config import LinkConfig, SourceConfig
@@ -233,16 +234,19 @@ class Linker:
             prepared, u, levels = stage("compare", compare_stage)
 
         def classify() -> tuple[FellegiSunter, np.ndarray, np.ndarray, pd.DataFrame]:
+            # the distinct patterns of levels (a few thousand), for training and for weights
+            patterns = level_patterns(levels.to_numpy())
             if self.model is not None:
                 model = self.model
             else:
-                model = train_model(records, pairs, levels, cfg, prepared=prepared, u=u)
+                model = train_model(records, pairs, levels, cfg, prepared=prepared, u=u, patterns=patterns)
             if len(levels) == 0:
                 return model, np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index)
-            # the weight of every pair through its pattern of levels (a few thousand distinct
-            # patterns), so no per-comparison float matrix is held for all pairs
+            # the weight of every pair through its pattern, so no per-comparison float matrix
+            # is held for all pairs
             tf = term_frequency_adjustments(records, pairs, levels, cfg.comparisons, model)
-            weight = model.match_weight(levels)
+            pats, _, inverse = patterns
+            weight = model.match_weight(pd.DataFrame(pats, columns=levels.columns))[inverse]
             if tf.shape[1]:
                 weight = weight + tf.to_numpy().sum(axis=1)
             prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
@@ -314,6 +318,7 @@ def train_model(
     n_all_pairs: int | None = None,
     prepared: list[Any] | None = None,
     u: list[np.ndarray] | None = None,
+    patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> FellegiSunter:
     """Train the run's Fellegi-Sunter model: ``u`` from random record pairs (unless given:
     :func:`~regsosek_link.classify.u_from_random_pairs` of these records and ``cfg``), ``m``
@@ -324,7 +329,7 @@ def train_model(
                                 random_state=cfg.random_state, prepared=prepared, workers=cfg.workers)
     n_all = _n_all_pairs(records, cfg) if n_all_pairs is None else n_all_pairs
     return train_by_sessions(levels, pairs["rules"].to_numpy(), blocked=_blocked_comparisons(cfg),
-                             u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
+                             u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold, patterns=patterns)
 
 
 #: Derived clean columns and the person field they come from: a blocking rule on a derived
@@ -375,8 +380,9 @@ def _blocked_comparisons(cfg: LinkConfig) -> dict[int, list[str]]:
 def _n_all_pairs(records: pd.DataFrame, cfg: LinkConfig) -> int:
     """How many record pairs the run could have compared (before blocking)."""
     n = len(records)
-    sizes = records["source"].value_counts()
-    within = {s: int(k) * (int(k) - 1) // 2 for s, k in sizes.items()}
+    codes, names = column_codes(records, "source")  # (the run's shared codes: no string pass)
+    sizes = np.bincount(codes[codes >= 0], minlength=len(names))
+    within = {s: int(k) * (int(k) - 1) // 2 for s, k in zip(names.tolist(), sizes.tolist())}
     total = n * (n - 1) // 2
     if cfg.link_type == "link_only":
         return total - sum(within.values())
