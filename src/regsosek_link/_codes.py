@@ -93,25 +93,31 @@ def factorize_strings(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.nd
 KeyCodes = tuple[np.ndarray, int]
 
 
+def _compact(codes: np.ndarray, n_keys: int) -> KeyCodes:
+    """Key codes as ``int32`` (they are held until the columns that need them are asked for)."""
+    return (codes.astype(np.int32, copy=False) if n_keys <= np.iinfo(np.int32).max else codes), n_keys
+
+
 class _Key:
     """Row codes (``0 .. n_keys - 1``) that determine some columns' values, made when first
     needed, and the first row of each code."""
 
     def __init__(self, make: KeyCodes | Callable[[], KeyCodes]) -> None:
-        self._make: KeyCodes | Callable[[], KeyCodes] | None = make
+        self._make: KeyCodes | Callable[[], KeyCodes] | None = make if callable(make) else _compact(*make)
         self._made: tuple[np.ndarray, int, np.ndarray] | None = None
 
     def get(self) -> tuple[np.ndarray, int, np.ndarray]:
         """``(codes, n_keys, rows)``: ``rows`` holds the first row of each code, ascending."""
         if self._made is None:
-            codes, n_keys = self._make() if callable(self._make) else self._make
+            codes, n_keys = _compact(*self._make()) if callable(self._make) else self._make
             self._make = None
             n = len(codes)
             first = np.full(n_keys, n, dtype=np.int64)
             np.minimum.at(first, codes, np.arange(n, dtype=np.int64))
             is_first = np.zeros(n + 1, dtype=bool)
             is_first[first] = True
-            self._made = (codes, n_keys, np.flatnonzero(is_first[:n]))
+            rows = np.flatnonzero(is_first[:n])
+            self._made = (codes, n_keys, rows.astype(np.int32) if n <= np.iinfo(np.int32).max else rows)
         return self._made
 
 
