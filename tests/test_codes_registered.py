@@ -19,7 +19,7 @@ from regsosek_link.standardise import standardise
 KEYED = ("source", "nik", "nik_status", "nik_birth_date", "nik_sex", "nik_region", "no_kk", "kk_status",
          "nama", "nama_gelar", "nama_phonetic", "nama_sorted", "nama_tokens_n", "nama_ibu",
          "nama_ibu_phonetic", "jenis_kelamin", "tanggal_lahir", "tanggal_lahir_status", "tahun_lahir",
-         "tempat_lahir")
+         "tempat_lahir", "kode_prov", "kode_kab", "kode_kec", "kode_desa")
 
 
 def _assert_same_codes(records: pd.DataFrame, column: str) -> None:
@@ -49,6 +49,7 @@ DATES = ["05-08-1990", "1990-08-05", "29-02-1900", "29-02-2000", "01-01-1915", "
 SOURCES = ["siak", " siak", "dtks", "", "Ünik"]
 SEXES = ["L", "Perempuan", "pr", "x", " ", "ﬁ"]
 PLACES = ["Kab. Bogor", "KAB BOGOR", "Kota Bogor", " ", "Ä"]
+REGIONS = ["33.75.01", "337501", " 3375011001", "33", "3375", "99.99", "Kota Pekalongan", "Pekalongan Barat", ""]
 
 
 def _column(values: list[str]):  # type: ignore[no-untyped-def]
@@ -56,7 +57,8 @@ def _column(values: list[str]):  # type: ignore[no-untyped-def]
 
 
 INPUTS = {"source": SOURCES, "nik": NIKS, "no_kk": NIKS, "nama": NAMES, "nama_ibu": NAMES, "tanggal_lahir": DATES,
-          "jenis_kelamin": SEXES, "tempat_lahir": PLACES}
+          "jenis_kelamin": SEXES, "tempat_lahir": PLACES, "kode_wilayah": REGIONS, "kecamatan": REGIONS,
+          "kabupaten": REGIONS}
 ROW = st.fixed_dictionaries({c: _column(v) for c, v in INPUTS.items()})
 
 
@@ -103,14 +105,15 @@ def test_register_key_is_a_no_op_outside_a_scope():
 def test_a_run_factorises_standardised_columns_one_row_per_key(monkeypatch):
     data = make_sources(n_people=300, random_state=5)
     n_rows = sum(len(df) for df in data.sources.values())
-    full = []
+    calls = []
 
     def spy(values):  # type: ignore[no-untyped-def]
-        if len(values) == n_rows:
-            full.append(values.name)
+        calls.append((values.name, len(values)))
         return factorize_strings(values)
 
     monkeypatch.setattr(_codes, "factorize_strings", spy)
     rl.link(data.sources, columns=data.mappings, one_record_per_person=("siak",))
-    assert full, "the run asks for shared codes"
-    assert not set(full) & set(KEYED), full
+    keyed = [(name, n) for name, n in calls if name in KEYED]
+    assert {"nik", "nama", "tanggal_lahir", "kode_kab"} <= {name for name, _ in keyed}
+    assert all(n < n_rows for _, n in keyed), keyed
+    assert len(keyed) == len(set(keyed)), "each column once"

@@ -98,6 +98,17 @@ def _compact(codes: np.ndarray, n_keys: int) -> KeyCodes:
     return (codes.astype(np.int32, copy=False) if n_keys <= np.iinfo(np.int32).max else codes), n_keys
 
 
+def exact_key(values: pd.Series) -> KeyCodes:
+    """A key (see :func:`register_key`) of each row's exact value: equal values, and only
+    those, share a code; missing values share code 0.
+
+    >>> exact_key(pd.Series(["b", " b", None, "b"], dtype="string"))[0].tolist()
+    [1, 2, 0, 1]
+    """
+    codes, uniques = pd.factorize(_object_values(values), sort=False)
+    return codes + 1, len(uniques) + 1
+
+
 class _Key:
     """Row codes (``0 .. n_keys - 1``) that determine some columns' values, made when first
     needed, and the first row of each code."""

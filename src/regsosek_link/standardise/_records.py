@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from regsosek_link._codes import KeyCodes, register_key
+from regsosek_link._codes import KeyCodes, exact_key, register_key
 from regsosek_link.schema import RAW_COLUMNS
 
 from ._address import clean_address, clean_place, parse_rt_rw
@@ -154,6 +154,8 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     def region() -> dict[str, object]:
         res = resolve_region(code=col("kode_wilayah"), desa=col("desa"), kecamatan=col("kecamatan"),
                              kabupaten=col("kabupaten"), provinsi=col("provinsi"))
+        # the code of each level is a prefix of the most specific code
+        keys.append((lambda: exact_key(res["kode_wilayah"]), ["kode_prov", "kode_kab", "kode_kec", "kode_desa"]))
         return {c: res[c] for c in ("kode_wilayah", "kode_prov", "kode_kab", "kode_kec", "kode_desa")}
 
     # (Run on two threads these groups gained ~5% wall for ~30% more CPU at 100000 people, and
