@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -114,7 +115,7 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         nik_codes, nik_u = distinct("nik")
         nik = clean_nik_codes(nik_codes, nik_u, idx, kind="nik", years=years_u[codes])
         keys.append(((codes, len(dates_u)), ["tanggal_lahir", "tanggal_lahir_status", "tahun_lahir"]))
-        keys.append((lambda: _pair_key(nik_codes, codes, years_u),
+        keys.append((partial(_pair_key, nik_codes, len(nik_u), codes, years_u),
                      ["nik", "nik_status", "nik_birth_date", "nik_sex", "nik_region"]))
         return {
             "nik": nik["nik"], "nik_status": nik["status"],
@@ -170,11 +171,22 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     return records
 
 
-def _pair_key(nik_codes: np.ndarray, date_codes: np.ndarray, years_u: np.ndarray) -> KeyCodes:
-    """Codes of each row's (NIK, recorded year): the NIK's century depends on both."""
+def _pair_key(nik_codes: np.ndarray, n_nik: int, date_codes: np.ndarray, years_u: np.ndarray) -> KeyCodes:
+    """Codes of each row's (NIK, recorded year): the NIK's century depends on both.
+
+    A NIK's rows mostly have the year of its first row: they keep the NIK's code; the others
+    get a code per pair after those (cheaper than hashing every row's pair).
+    """
     year_codes, year_u = pd.factorize(years_u, use_na_sentinel=False)
-    pair, pair_u = pd.factorize(nik_codes.astype(np.int64) * max(len(year_u), 1) + year_codes[date_codes])
-    return pair, len(pair_u)
+    year = year_codes[date_codes]
+    n = len(nik_codes)
+    first = np.full(n_nik, n, dtype=np.int64)
+    np.minimum.at(first, nik_codes, np.arange(n, dtype=np.int64))
+    other = year != year[first[nik_codes]]
+    key = nik_codes.astype(np.int64)
+    pair, pair_u = pd.factorize(key[other] * max(len(year_u), 1) + year[other])
+    key[other] = n_nik + pair
+    return key, n_nik + len(pair_u)
 
 
 def _values(v: pd.Series | np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
