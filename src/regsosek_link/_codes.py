@@ -10,6 +10,11 @@ The cache is keyed by the identity of the column's backing array and keeps a ref
 it, so an identity is never reused for another array while the scope is open. Columns must
 not be modified in place inside a scope (the pipeline never does: every stage builds new
 frames).
+
+A stage that knows a column to be a function of some row codes (the standardise stage knows
+its output columns are functions of its inputs' distinct values) can say so with
+:func:`register_key`; that column's codes are then computed from one row per key code
+instead of from all the rows.
 """
 
 from __future__ import annotations
@@ -85,6 +90,89 @@ def factorize_strings(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.nd
     return codes, np.asarray(u2, dtype=object)
 
 
+KeyCodes = tuple[np.ndarray, int]
+
+
+def _compact(codes: np.ndarray, n_keys: int) -> KeyCodes:
+    """Key codes as ``int32`` (they are held until the columns that need them are asked for)."""
+    return (codes.astype(np.int32, copy=False) if n_keys <= np.iinfo(np.int32).max else codes), n_keys
+
+
+def exact_key(values: pd.Series) -> KeyCodes:
+    """A key (see :func:`register_key`) of each row's exact value: equal values, and only
+    those, share a code; missing values share code 0.
+
+    >>> exact_key(pd.Series(["b", " b", None, "b"], dtype="string"))[0].tolist()
+    [1, 2, 0, 1]
+    """
+    codes, uniques = pd.factorize(_object_values(values), sort=False)
+    return codes + 1, len(uniques) + 1
+
+
+class _Key:
+    """Row codes (``0 .. n_keys - 1``) that determine some columns' values, made when first
+    needed, and the first row of each code."""
+
+    def __init__(self, make: KeyCodes | Callable[[], KeyCodes]) -> None:
+        self._make: KeyCodes | Callable[[], KeyCodes] | None = make if callable(make) else _compact(*make)
+        self._made: tuple[np.ndarray, int, np.ndarray] | None = None
+
+    def get(self) -> tuple[np.ndarray, int, np.ndarray]:
+        """``(codes, n_keys, rows)``: ``rows`` holds the first row of each code, ascending."""
+        if self._made is None:
+            codes, n_keys = _compact(*self._make()) if callable(self._make) else self._make
+            self._make = None
+            n = len(codes)
+            first = np.full(n_keys, n, dtype=np.int64)
+            np.minimum.at(first, codes, np.arange(n, dtype=np.int64))
+            is_first = np.zeros(n + 1, dtype=bool)
+            is_first[first] = True
+            rows = np.flatnonzero(is_first[:n])
+            self._made = (codes, n_keys, rows.astype(np.int32) if n <= np.iinfo(np.int32).max else rows)
+        return self._made
+
+
+def register_key(records: pd.DataFrame, columns: list[str], key: KeyCodes | Callable[[], KeyCodes]) -> None:
+    """Declare each of ``records[columns]`` a function of some row codes: ``key`` is
+    ``(codes, n_keys)`` (one code in ``0 .. n_keys - 1`` per row; rows with the same code
+    hold the same value), or a function returning them when first needed.
+
+    Within a :func:`shared_codes` scope, :func:`column_codes` of such a column then
+    factorises one row per code and expands the result, instead of hashing every row: the
+    same codes and distinct values, for less work when codes are fewer than rows. Outside a
+    scope this does nothing. The codes must not be modified afterwards.
+
+    >>> records = pd.DataFrame({"a": pd.array([" x", "y", None, "x"], dtype="string")})
+    >>> with shared_codes():
+    ...     register_key(records, ["a"], (np.array([0, 1, 2, 0]), 3))
+    ...     c, u = column_codes(records, "a")
+    >>> c.tolist(), u.tolist()
+    ([0, 1, -1, 0], ['x', 'y'])
+    """
+    cache = _CACHE.get()
+    if cache is None:
+        return
+    key = _Key(key)
+    for column in columns:
+        array = records[column].array
+        cache[("key", id(array), len(records))] = (array, key)
+
+
+def _factorize_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`factorize_strings` of a column, through its registered key if it has one."""
+    cache = _CACHE.get()
+    array = series.array
+    hit = None if cache is None else cache.pop(("key", id(array), len(series)), None)
+    if hit is None or hit[0] is not array:
+        return factorize_strings(series)
+    codes, n_keys, rows = hit[1].get()
+    # rows in ascending order hold every value's first appearance: same order of uniques
+    sub, uniques = factorize_strings(pd.Series(array.take(rows), name=series.name))
+    per_key = np.full(n_keys, -1, dtype=np.int64)
+    per_key[codes[rows]] = sub
+    return per_key[codes], uniques
+
+
 def per_column(records: pd.DataFrame, column: str, kind: str,
                compute: Callable[[pd.Series], T]) -> T:
     """``compute(records[column])``, once per :func:`shared_codes` scope for each ``kind``
@@ -111,4 +199,4 @@ def column_codes(records: pd.DataFrame, column: str) -> tuple[np.ndarray, np.nda
 
     The returned arrays are shared: treat them as read-only.
     """
-    return per_column(records, column, "codes", factorize_strings)
+    return per_column(records, column, "codes", _factorize_column)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from regsosek_link._codes import KeyCodes, exact_key, register_key
 from regsosek_link.schema import RAW_COLUMNS
+
 from ._address import clean_address, clean_place, parse_rt_rw
 from ._common import STRING, expand, factorize, map_distinct
 from ._dates import parse_date_distinct
@@ -86,11 +90,18 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     def distinct(name: str) -> tuple[np.ndarray, pd.Series]:
         return factorize(columns.get(name), index=idx)
 
+    # the output columns that are functions of row codes (an input's distinct values): the
+    # run's shared column codes are then computed from one row per code (``register_key``)
+    keys: list[tuple[KeyCodes | Callable[[], KeyCodes], list[str]]] = []
+
     def ids_and_codes() -> dict[str, object]:
         codes, u = distinct("source")
+        keys.append(((codes, len(u)), ["source"]))
         out = {"source": expand(u, codes, idx), "record_id": columns["record_id"].astype(STRING)}
-        out["jenis_kelamin"] = clean_sex(col("jenis_kelamin"))
-        out["tempat_lahir"] = clean_place(col("tempat_lahir"))
+        for name, clean in (("jenis_kelamin", clean_sex), ("tempat_lahir", clean_place)):
+            codes, u = distinct(name)
+            keys.append(((codes, len(u)), [name]))
+            out[name] = expand(clean(u), codes, idx)
         out["hubungan_keluarga"] = clean_relation(col("hubungan_keluarga"))
         for c in extras:
             out[c] = map_distinct(columns[c], _upper_or_na).astype(STRING)
@@ -100,8 +111,12 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         codes, u = distinct("tanggal_lahir")
         dates_u = parse_date_distinct(u)
         dates = expand(dates_u, codes, idx)
-        years = dates_u["year"].to_numpy(dtype="float64", na_value=np.nan)[codes]
-        nik = clean_nik_codes(*distinct("nik"), idx, kind="nik", years=years)
+        years_u = dates_u["year"].to_numpy(dtype="float64", na_value=np.nan)
+        nik_codes, nik_u = distinct("nik")
+        nik = clean_nik_codes(nik_codes, nik_u, idx, kind="nik", years=years_u[codes])
+        keys.append(((codes, len(dates_u)), ["tanggal_lahir", "tanggal_lahir_status", "tahun_lahir"]))
+        keys.append((partial(_pair_key, nik_codes, len(nik_u), codes, years_u),
+                     ["nik", "nik_status", "nik_birth_date", "nik_sex", "nik_region"]))
         return {
             "nik": nik["nik"], "nik_status": nik["status"],
             "nik_valid": nik["status"].to_numpy(dtype=object, na_value="") == "ok",
@@ -111,18 +126,22 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         }
 
     def kk() -> dict[str, object]:
-        res = clean_nik_codes(*distinct("no_kk"), idx, kind="kk")
+        codes, u = distinct("no_kk")
+        keys.append(((codes, len(u)), ["no_kk", "kk_status"]))
+        res = clean_nik_codes(codes, u, idx, kind="kk")
         return {"no_kk": res["nik"], "kk_status": res["status"],
                 "kk_valid": res["status"].to_numpy(dtype=object, na_value="") == "ok"}
 
     def nama() -> dict[str, object]:
         codes, u = distinct("nama")
+        keys.append(((codes, len(u)), ["nama", "nama_gelar", "nama_phonetic", "nama_sorted", "nama_tokens_n"]))
         names = expand(clean_name_distinct(u, profile=profile), codes, idx)
         return {"nama": names["nama"], "nama_gelar": names["nama_gelar"], "nama_phonetic": names["nama_phonetic"],
                 "nama_sorted": names["nama_sorted"], "nama_tokens_n": names["n_tokens"].astype("Int8")}
 
     def nama_ibu() -> dict[str, object]:
         codes, u = distinct("nama_ibu")
+        keys.append(((codes, len(u)), ["nama_ibu", "nama_ibu_phonetic"]))
         ibu = expand(clean_name_distinct(u, profile=profile)[["nama", "nama_phonetic"]], codes, idx)
         return {"nama_ibu": ibu["nama"], "nama_ibu_phonetic": ibu["nama_phonetic"]}
 
@@ -136,6 +155,8 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     def region() -> dict[str, object]:
         res = resolve_region(code=col("kode_wilayah"), desa=col("desa"), kecamatan=col("kecamatan"),
                              kabupaten=col("kabupaten"), provinsi=col("provinsi"))
+        # the code of each level is a prefix of the most specific code
+        keys.append((lambda: exact_key(res["kode_wilayah"]), ["kode_prov", "kode_kab", "kode_kec", "kode_desa"]))
         return {c: res[c] for c in ("kode_wilayah", "kode_prov", "kode_kab", "kode_kec", "kode_desa")}
 
     # (Run on two threads these groups gained ~5% wall for ~30% more CPU at 100000 people, and
@@ -144,7 +165,28 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     for task in (ids_and_codes, dates_and_nik, kk, nama, nama_ibu, address, region):
         out.update(task())
     # every Series above is on ``idx``: their arrays go in as they are, without aligning
-    return pd.DataFrame({c: _values(out[c]) for c in [*CLEAN_COLUMNS, *extras]}, index=idx, copy=False)
+    records = pd.DataFrame({c: _values(out[c]) for c in [*CLEAN_COLUMNS, *extras]}, index=idx, copy=False)
+    for key, names in keys:
+        register_key(records, names, key)
+    return records
+
+
+def _pair_key(nik_codes: np.ndarray, n_nik: int, date_codes: np.ndarray, years_u: np.ndarray) -> KeyCodes:
+    """Codes of each row's (NIK, recorded year): the NIK's century depends on both.
+
+    A NIK's rows mostly have the year of its first row: they keep the NIK's code; the others
+    get a code per pair after those (cheaper than hashing every row's pair).
+    """
+    year_codes, year_u = pd.factorize(years_u, use_na_sentinel=False)
+    year = year_codes[date_codes]
+    n = len(nik_codes)
+    first = np.full(n_nik, n, dtype=np.int64)
+    np.minimum.at(first, nik_codes, np.arange(n, dtype=np.int64))
+    other = year != year[first[nik_codes]]
+    key = nik_codes.astype(np.int64)
+    pair, pair_u = pd.factorize(key[other] * max(len(year_u), 1) + year[other])
+    key[other] = n_nik + pair
+    return key, n_nik + len(pair_u)
 
 
 def _values(v: pd.Series | np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
