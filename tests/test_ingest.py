@@ -123,3 +123,38 @@ def test_nul_characters_keep_values_apart():
     from regsosek_link._codes import factorize_strings
 
     assert factorize_strings(raw["nama"])[0].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("surrogates", [False, True])
+def test_encoding_handed_to_standardise_equals_factorizing_again(surrogates):
+    # ingest hands its dictionary encoding of each column to standardise's factorize (once,
+    # within a shared_codes scope): the codes and distinct values equal factorizing anew
+    from regsosek_link._codes import shared_codes
+    from regsosek_link.standardise._common import _handed_over, factorize
+
+    values = [v for v in TRICKY * 2 if surrogates or not (isinstance(v, str) and "\ud800" in v)]
+    df = pd.DataFrame({"ID": [str(i) for i in range(len(values))], "NAMA": values, "SRC": values[::-1]})
+    src = SourceConfig(name="s", columns={"ID": "record_id", "NAMA": "nama"}, extra_columns=("SRC",))
+    with shared_codes():
+        raw = read_source(src, df)
+        enc = _handed_over(raw["nama"])
+        got = {c: factorize(raw[c]) for c in ["source", "src"]}
+        again = {c: factorize(raw[c]) for c in ["source", "src"]}  # the encoding was used up
+    if surrogates:  # pyarrow cannot encode these: nothing is handed over
+        assert enc is None
+    else:
+        assert enc.to_pylist() == _values(raw["nama"])
+        assert enc.dictionary.to_pylist() == list(dict.fromkeys(v for v in _values(raw["nama"]) if v is not None))
+    for c, (codes, uniques) in got.items():
+        fresh = factorize(pd.Series(raw[c].to_numpy(), dtype="string"))
+        for other in (fresh, again[c]):
+            assert codes.tolist() == other[0].tolist()
+            assert _values(uniques) == _values(other[1])
+
+
+def test_repeated_record_ids_that_pyarrow_cannot_encode():
+    df = pd.DataFrame({"ID": ["\ud800", " \ud800", "x", None], "NAMA": "a"})
+    with pytest.raises(ConfigError) as err:
+        read_source(SourceConfig(name="s", columns={"ID": "record_id", "NAMA": "nama"}), df)
+    got = [p.message.split(" (")[0] for p in err.value.problems]
+    assert got == ["1 row(s) have no record_id", "record_id is not unique: 1 value(s) repeat"]

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
 from .schema import PERSON_COLUMNS, RAW_COLUMNS
-from .standardise._common import strip_candidates
+from .standardise._common import hand_over, strip_candidates
 
 __all__ = ["read_source", "read_sources"]
 
@@ -120,18 +120,6 @@ def _string_values(s: pd.Series) -> np.ndarray:
     return a._ndarray
 
 
-def _candidates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which values (object array of ``str``/<NA>) may be blank or have blanks around them
-    (:func:`~regsosek_link.standardise._common.strip_candidates`), and which hold a NUL
-    character; every value for both when pyarrow cannot encode the strings (lone surrogates)."""
-    try:
-        arr = pa.array(values, type=pa.string(), from_pandas=True)
-    except (pa.ArrowException, UnicodeError):
-        known = ~pd.isna(values)
-        return known, known
-    return strip_candidates(arr), _nul_rows(arr)
-
-
 def _nul_rows(arr: pa.StringArray) -> np.ndarray:
     """Which values of ``arr`` hold a NUL character (null -> False).
 
@@ -144,22 +132,53 @@ def _nul_rows(arr: pa.StringArray) -> np.ndarray:
     return pc.match_substring(arr, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
 
 
-def _strip(values: np.ndarray) -> None:
-    """Strip surrounding blanks in place, blank -> <NA> (object array of ``str``/<NA>), and
-    write NUL characters as U+FFFD.
+def _cleaned(distinct: list[str]) -> np.ndarray:
+    """``distinct`` stripped, blank -> <NA>, NUL written as U+FFFD (object array)."""
+    out = np.empty(len(distinct), dtype=object)
+    out[:] = [u.replace("\x00", "\ufffd").strip() or pd.NA for u in distinct]
+    return out
 
-    Only the values :func:`_candidates` flags are changed, once per distinct value; the
-    others stay the same objects. NUL is replaced because pandas' string hashing stops at
-    it (``pd.factorize`` takes ``"x\\x00y"`` and ``"x"`` for one value), which would make
-    different values equal in every later stage; U+FFFD keeps them different.
+
+def _strip(values: np.ndarray) -> pa.DictionaryArray | None:
+    """Strip surrounding blanks in place, blank -> <NA> (object array of ``str``/<NA>), and
+    write NUL characters as U+FFFD; return the stripped values dictionary-encoded by
+    pyarrow (None when pyarrow cannot encode the strings: lone surrogates).
+
+    The values are encoded first and only the distinct values that may change
+    (:func:`~regsosek_link.standardise._common.strip_candidates`, or holding a NUL) are
+    cleaned, once each; the rows holding the others keep the same objects. NUL is replaced
+    because pandas' string hashing stops at it (``pd.factorize`` takes ``"x\\x00y"`` and
+    ``"x"`` for one value), which would make different values equal in every later stage;
+    U+FFFD keeps them different.
     """
-    strip, nul = _candidates(values)
-    pos = np.flatnonzero(strip | nul)
-    if len(pos):
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+        enc = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+    except (pa.ArrowException, UnicodeError):
         # (not pd.factorize: its string hashing stops at a NUL character)
+        pos = np.flatnonzero(~pd.isna(values))
         uniques, codes = np.unique(values[pos], return_inverse=True)
-        clean = [u.replace("\x00", "\ufffd").strip() or pd.NA for u in uniques]
-        values[pos] = np.array(clean, dtype=object)[codes]
+        values[pos] = _cleaned(uniques.tolist())[codes]
+        return None
+    distinct = enc.dictionary
+    change = strip_candidates(distinct) | _nul_rows(distinct)
+    if not change.any():
+        return enc
+    pos = np.flatnonzero(change)
+    clean = _cleaned(distinct.take(pos).to_pylist())
+    slot = np.full(len(distinct) + 1, -1, dtype=np.intp)  # the last one for null (-1)
+    slot[pos] = np.arange(len(pos))
+    ind = enc.indices
+    ix = (ind.fill_null(-1) if ind.null_count else ind).to_numpy()
+    row_slot = slot[ix]
+    rows = np.flatnonzero(row_slot >= 0)
+    values[rows] = clean[row_slot[rows]]
+    # the encoding of the stripped values: the distinct values cleaned, then encoded again
+    # (in order of first appearance, like the rows' own encoding would be)
+    replaced = pc.replace_with_mask(distinct, pa.array(change),
+                                    pa.array(clean, type=pa.string(), from_pandas=True))
+    enc2 = pc.dictionary_encode(replaced)
+    return pa.DictionaryArray.from_arrays(enc2.indices.take(ind), enc2.dictionary)
 
 
 class _Source:
@@ -215,10 +234,11 @@ class _Source:
         return _string_values(self.frame.iloc[:, self.position[self.columns[column]]])
 
 
-def _record_id_problems(src: SourceConfig, rid: np.ndarray) -> list[Problem]:
-    """Missing and repeated record ids of one source (stripped values)."""
+def _record_id_problems(src: SourceConfig, rid: np.ndarray, codes: np.ndarray) -> list[Problem]:
+    """Missing and repeated record ids of one source (stripped values, and codes of them:
+    equal codes for equal values, -1 for missing)."""
     problems = []
-    missing = np.flatnonzero(pd.isna(rid))
+    missing = np.flatnonzero(codes < 0)
     if len(missing):
         rows = ", ".join(str(i + 2) for i in missing[:5])
         problems.append(Problem(
@@ -226,8 +246,9 @@ def _record_id_problems(src: SourceConfig, rid: np.ndarray) -> list[Problem]:
             message=f"{len(missing)} row(s) have no record_id (file lines {rows}"
             f"{'...' if len(missing) > 5 else ''}); every row needs a unique key",
         ))
-    present = np.delete(rid, missing) if len(missing) else rid
-    if len(set(present.tolist())) == len(present):  # hashing only; the details when it fails
+    present = codes[codes >= 0]
+    # (codes count up in order of appearance: a source's span of them is about its size)
+    if not len(present) or np.bincount(present - present.min()).max() == 1:  # the details when it fails
         return problems
     ids = pd.Series(rid, dtype="string")
     dups = ids[ids.duplicated(keep=False) & ids.notna()]
@@ -259,22 +280,34 @@ def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataF
             problems.extend((src.name, p) for p in exc.problems)
     names = list(dict.fromkeys([*RAW_COLUMNS[1:], *(c for s in sources for c in s.columns)]))
     sizes = [s.n for s in sources]
-    columns = {"source": np.repeat(np.array([s.src.name for s in sources], dtype=object), sizes)}
+    source_names = pa.array([s.src.name for s in sources], type=pa.string())
+    columns = {"source": np.repeat(source_names.to_numpy(zero_copy_only=False), sizes)}
+    encoded = pc.dictionary_encode(source_names)
+    encodings = {"source": pa.DictionaryArray.from_arrays(
+        pa.array(np.repeat(encoded.indices.to_numpy(), sizes)), encoded.dictionary)}
     for name in names:
         values = np.concatenate([s.values(name) for s in sources]) if sources else np.zeros(0, dtype=object)
-        _strip(values)
+        encodings[name] = _strip(values)
         columns[name] = values
+    rid = encodings["record_id"]
+    # (pd.factorize only for what pyarrow cannot encode: the values hold no NUL by now)
+    rid_codes = pd.factorize(columns["record_id"])[0] if rid is None else rid.indices.fill_null(-1).to_numpy()
     ends = np.cumsum(sizes)
     for s, end in zip(sources, ends):
-        problems.extend((s.src.name, p) for p in _record_id_problems(s.src, columns["record_id"][end - s.n:end]))
+        problems.extend((s.src.name, p) for p in _record_id_problems(
+            s.src, columns["record_id"][end - s.n:end], rid_codes[end - s.n:end]))
     if problems:
         order = {src.name: i for i, src in enumerate(config_sources)}
         raise ConfigError([p for _, p in sorted(problems, key=lambda sp: order[sp[0]])])
     total = int(ends[-1]) if len(ends) else 0
     # the arrays hold str or <NA> only, so pandas' element-wise validation is skipped
     template = pd.array([], dtype=pd.StringDtype("python"))
-    return pd.DataFrame({c: template._from_backing_data(v) for c, v in columns.items()},
-                        index=pd.RangeIndex(total), copy=False)
+    frame = pd.DataFrame({c: template._from_backing_data(v) for c, v in columns.items()},
+                         index=pd.RangeIndex(total), copy=False)
+    for name, enc in encodings.items():
+        if enc is not None and name != "record_id":  # (standardise factorizes all but record_id)
+            hand_over(frame, name, enc)
+    return frame
 
 
 def read_source(src: SourceConfig, data: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -10,7 +10,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from regsosek_link._codes import per_column
+
 STRING = "string"
+
+# per_column kind under which a column's dictionary encoding is handed over to factorize
+_HANDED_OVER = "dictionary"
 
 
 def _to_string(values: pd.Series) -> pd.Series:
@@ -115,6 +120,34 @@ def _edges(arr: pa.StringArray) -> np.ndarray:
     return ((end <= start) | first | last) & valid
 
 
+def hand_over(frame: pd.DataFrame, column: str, encoding: pa.DictionaryArray) -> None:
+    """Let the first :func:`factorize` of ``frame[column]`` in this
+    :func:`~regsosek_link._codes.shared_codes` scope start from ``encoding`` (the column's
+    values, dictionary-encoded by pyarrow) instead of converting and hashing the column again.
+
+    Ingest encodes every column it builds; the standardise stage factorizes them. The
+    encoding is dropped once used (or with the scope); outside a scope this does nothing.
+    """
+    per_column(frame, column, _HANDED_OVER, lambda _s: [encoding])
+
+
+class _NotHandedOver(LookupError):
+    pass
+
+
+def _not_handed_over(_s: pd.Series) -> list:
+    raise _NotHandedOver  # (per_column caches nothing then)
+
+
+def _handed_over(values: pd.Series) -> pa.DictionaryArray | None:
+    """The encoding :func:`hand_over` gave for ``values``' array, taken out (once), or None."""
+    try:
+        box = per_column(values.to_frame(name="values"), "values", _HANDED_OVER, _not_handed_over)
+    except _NotHandedOver:
+        return None
+    return box.pop() if box else None
+
+
 def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tuple[np.ndarray, pd.Series]:
     """Distinct values of ``as_string(values)`` and codes into them.
 
@@ -122,18 +155,21 @@ def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tup
     distinct stripped values, empty strings as <NA> (at most once), and
     ``as_string(values)`` equals ``uniques.take(codes)``. Hashing is done by pyarrow on
     the raw values and stripping once per distinct raw value, so a column of a million
-    values costs a few tenths of a second.
+    values costs a few tenths of a second; a column ingest has already encoded (see
+    :func:`hand_over`) costs only its distinct values.
     """
     if values is None or not isinstance(values, pd.Series):
         values = as_string(values, index=index)
-    s = _to_string(values)
-    try:
-        arr = to_arrow(s)
-    except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates: pandas' own hashing
-        s = as_string(s)
-        codes, u = pd.factorize(s, use_na_sentinel=False)
-        return codes.astype(np.intp, copy=False), pd.Series(u, dtype=STRING)
-    enc = pc.dictionary_encode(arr)
+    enc = _handed_over(values)
+    if enc is None:
+        s = _to_string(values)
+        try:
+            arr = to_arrow(s)
+        except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates: pandas' own hashing
+            s = as_string(s)
+            codes, u = pd.factorize(s, use_na_sentinel=False)
+            return codes.astype(np.intp, copy=False), pd.Series(u, dtype=STRING)
+        enc = pc.dictionary_encode(arr)
     ind = enc.indices
     ix = (ind.fill_null(-1) if ind.null_count else ind).to_numpy().astype(np.intp, copy=False)  # -1: missing
     raw_u = enc.dictionary.to_pylist()
