@@ -35,6 +35,39 @@ def test_households_valid_kk_only_head_first():
     ]
 
 
+@pytest.mark.parametrize("with_valid", [False, True])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_households_equal_a_pandas_reference(with_valid, shuffled):
+    """Households from the records' shared KK codes (and a registry sorted by person, as
+    golden_records gives it, or not) equal a plain pandas filter and sort: missing, blank,
+    padded, unicode and invalid KK numbers."""
+    rng = np.random.default_rng(3)
+    n = 300
+    kks = np.array(["3375010101010001", "3375010101010002", " 3375010101010002", "", "0000000000000000",
+                    "ÄKK-9", None], dtype=object)
+    reg = pd.DataFrame({
+        "person_id": np.array([f"RP-{i:04d}" for i in range(n)], dtype=object),
+        "no_kk": pd.array(rng.choice(kks, n), dtype="string"),
+        "hubungan_keluarga": pd.array(rng.choice(np.array(["KEPALA", "ANAK", None], dtype=object), n), dtype="string"),
+        "nama": pd.array(rng.choice(np.array(["A", "Ñ", None], dtype=object), n), dtype="string"),
+    })
+    if shuffled:
+        reg = reg.sample(frac=1, random_state=1).reset_index(drop=True)
+    recs = pd.DataFrame({"no_kk": pd.array(kks, dtype="string")})
+    keep = reg["no_kk"].notna()
+    if with_valid:
+        recs["kk_valid"] = [True, True, False, True, False, True, False]
+        valid = {v.strip() for v, ok in zip(kks, recs["kk_valid"]) if ok and v is not None and v.strip()}
+        keep &= reg["no_kk"].isin(valid)
+    want = reg[keep].rename(columns={"no_kk": "household_id"})[["household_id", "person_id", "hubungan_keluarga", "nama"]]
+    want["n_members"] = want.groupby("household_id")["person_id"].transform("size").astype(np.int64)
+    want["_head"] = (want["hubungan_keluarga"] != "KEPALA").fillna(True)
+    want = want.sort_values(["household_id", "_head", "person_id"], kind="mergesort").drop(columns="_head")
+    got = households_table(reg, recs, np.array([]))
+    assert len(got) > 50
+    pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
+
+
 def test_links_keep_the_review_band_strongest_first():
     recs = pd.DataFrame({"source": ["a", "a", "b"], "record_id": ["1", "2", "3"]})
     pairs = pd.DataFrame({"left": [0, 0, 1], "right": [1, 2, 2]})

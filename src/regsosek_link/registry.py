@@ -406,22 +406,36 @@ def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: n
         ``household_id`` (the KK number), ``person_id``, ``hubungan_keluarga``, ``nama``,
         ``n_members``; sorted by household then relation (head first) then person.
     """
-    kk = registry["no_kk"].astype("string")
-    keep = kk.notna().to_numpy(bool)
+    kk = registry["no_kk"].astype("string").to_numpy(dtype=object)
     if "kk_valid" in records.columns:
+        # each golden KK number's code among the records' values (their shared codes; -1:
+        # none or missing), kept where some record holds it as a valid number
+        codes, names = _codes_of(records, "no_kk")
         valid = records["kk_valid"].fillna(False).astype(bool).to_numpy()
-        codes, uniq = _codes_of(records, "no_kk")
-        is_valid = np.zeros(len(uniq) + 1, bool)
-        is_valid[codes[valid]] = True  # (missing: the extra last slot)
-        keep &= kk.isin(uniq[is_valid[:-1]]).to_numpy(bool)
-    h = registry.loc[keep, ["no_kk", "person_id", "hubungan_keluarga", "nama"]]
-    h = h.set_axis(["household_id", "person_id", "hubungan_keluarga", "nama"], axis=1).reset_index(drop=True)
-    hcode, _ = _sorted_codes(h["household_id"].to_numpy(dtype=object))
-    pcode = _rank_strings(h["person_id"].astype(str).to_numpy(dtype=object))
-    head = np.where(h["hubungan_keluarga"].astype("string").eq("KEPALA").fillna(False).to_numpy(dtype=bool), 0, 1)
-    h["n_members"] = np.bincount(hcode, minlength=hcode.max() + 1 if len(hcode) else 0)[hcode].astype(np.int64)
-    order = np.lexsort((pcode, head, hcode))
-    return h.iloc[order].reset_index(drop=True)
+        is_valid = np.zeros(len(names) + 1, bool)
+        is_valid[codes[valid]] = True
+        is_valid[-1] = False  # (-1: no code)
+        hcode = pd.Index(names, dtype=object).get_indexer(kk) if len(names) else np.full(len(kk), -1)
+        rows = np.flatnonzero(is_valid[hcode])
+    else:
+        hcode, names = pd.factorize(kk)
+        rows = np.flatnonzero(hcode >= 0)
+    hcode = hcode[rows]
+    text_rank = _rank_strings(np.asarray(names, dtype=object))  # households in KK-number order
+    pid = registry["person_id"].iloc[rows]
+    # a registry from golden_records is sorted by person already, and so are its rows kept
+    pcode = np.arange(len(rows)) if pid.is_monotonic_increasing else _rank_strings(pid.astype(str).to_numpy(dtype=object))
+    head = registry["hubungan_keluarga"].astype("string").eq("KEPALA").fillna(False).to_numpy(dtype=bool)[rows]
+    order = np.lexsort((pcode, np.where(head, 0, 1), text_rank[hcode]))
+    sel = rows[order]
+    members = np.bincount(hcode, minlength=len(names))[hcode[order]]
+    return pd.DataFrame({
+        "household_id": registry["no_kk"].array.take(sel),
+        "person_id": registry["person_id"].array.take(sel),
+        "hubungan_keluarga": registry["hubungan_keluarga"].array.take(sel),
+        "nama": registry["nama"].array.take(sel),
+        "n_members": members.astype(np.int64),
+    }, copy=False)
 
 
 def links_table(
