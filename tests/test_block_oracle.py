@@ -195,6 +195,20 @@ def test_group_orders_entries_by_code_then_entry():
     assert [x.tolist() for x in _group(np.zeros(0, np.int64), 1)] == [[], [], []]
 
 
+@pytest.mark.parametrize("bound", [1, 2, 300, 1 << 16, (1 << 16) + 1, 1 << 33, 1 << 50, (1 << 62) - 1])
+def test_group_radix_passes_equal_a_lexsort_oracle(bound):
+    # codes differing only in high digits, in low digits, and both: every 16-bit pass counts
+    rng = np.random.default_rng(bound % 1000)
+    base = rng.integers(0, bound, 40)
+    codes = np.concatenate([base, np.minimum(base ^ 1, bound - 1), base, np.full(5, bound - 1)])
+    codes = codes[rng.permutation(len(codes))].astype(np.int64)
+    ent, starts, sizes = _group(codes, bound)
+    order = np.lexsort((np.arange(len(codes)), codes))
+    assert ent.tolist() == order.tolist()
+    first = np.r_[True, codes[order][1:] != codes[order][:-1]]
+    assert starts.tolist() == np.flatnonzero(first).tolist() and sizes.sum() == len(codes)
+
+
 def test_pairs_within_blocks_unsorted_rows():
     left, right = _pairs_within_blocks(np.array([9, 2, 5, 7]), np.array([0, 0, 1, 0]))
     assert sorted(zip(left.tolist(), right.tolist())) == [(2, 7), (2, 9), (7, 9)]

@@ -268,3 +268,14 @@ def test_name_without_phonetic_on_either_side_is_not_sounds_alike():
                          "ph": [None, None, "PUTI SANTOSO", None]}, dtype="string")
     pairs = pd.DataFrame({"left": [0, 2], "right": [1, 3]})
     assert comp.compute(recs, pairs).tolist() == [0, 4]
+
+
+def test_names_overlap_equals_token_overlap_on_every_pair():
+    # ids 1 and 65, 2 and 130 share a mask bit without being one token; -1 is no token
+    tok = np.array([[1, 65, 2, 130, 5, -1, 1, 7],
+                    [2, -1, 65, 1, -1, -1, 130, 1]], np.int32)
+    left, right = np.divmod(np.arange(tok.shape[1] ** 2), tok.shape[1])
+    got = C._names_overlap(tok, C._token_masks(tok), left, right)
+    expected = C._token_overlap(tok[:, left], tok[:, right])
+    assert all((g == e).all() for g, e in zip(got, expected))
+    assert got[0].any() and got[1].any() and not got[1].all()

@@ -259,15 +259,18 @@ class _Blocks:
 
 
 def _group(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entries grouped by code with one in-place sort of ``code << bits | entry``.
+    """Entries grouped by code, by a least-significant-digit radix sort.
+
+    Each pass is numpy's stable radix ``argsort`` of 16 bits of the codes (linear time; a
+    comparison sort of a million ``int64`` is about three times slower here), so blocks come
+    in order of code and entries ascending inside each block.
 
     Parameters
     ----------
     codes : ndarray of int64
         A non-negative code per entry, below ``bound``.
     bound : int
-        Exclusive upper bound of the codes (codes are made dense first if the packed value
-        would not fit in 63 bits).
+        Exclusive upper bound of the codes: it sets the number of 16-bit passes.
 
     Returns
     -------
@@ -278,14 +281,12 @@ def _group(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray, np.nd
     e = len(codes)
     if e == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    bits = max(int(e - 1).bit_length(), 1)
-    if bound > 1 << (62 - bits):
-        codes = pd.factorize(codes, sort=False)[0].astype(np.int64)
-    key = np.left_shift(codes, bits, dtype=np.int64)
-    key |= np.arange(e, dtype=np.int64)
-    key.sort()
-    ent = key & ((1 << bits) - 1)
-    key >>= bits
+    ent = np.argsort(codes.astype(np.uint16), kind="stable")
+    for shift in range(16, max(int(bound - 1).bit_length(), 1), 16):
+        digit = codes[ent]
+        digit >>= shift
+        ent = ent[np.argsort(digit.astype(np.uint16), kind="stable")]
+    key = codes[ent]
     new = np.empty(e, bool)
     new[0] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])

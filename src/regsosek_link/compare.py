@@ -425,13 +425,15 @@ class LevenshteinAtThresholds(_OneColumn):
 
 def _name_values(u: np.ndarray) -> Prepared:
     """Per distinct name: its tokens sorted alphabetically (``sorted_u``), a code of those
-    (``sorted_c``: equal codes, same tokens in any order) and its token ids (``tok_u``).
+    (``sorted_c``: equal codes, same tokens in any order), its token ids (``tok_u``) and
+    their :func:`_token_masks` (``tok_m``).
 
-    All three get one more entry, for code -1 (missing): no tokens, sorted code -1.
+    All four get one more entry, for code -1 (missing): no tokens, sorted code -1.
     """
     srt = np.array([" ".join(sorted(x.split())) for x in u], dtype=object)
+    tok = np.ascontiguousarray(_pad(_token_matrix(u), MISSING).T)
     return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
-            "tok_u": np.ascontiguousarray(_pad(_token_matrix(u), MISSING).T)}
+            "tok_u": tok, "tok_m": _token_masks(tok)}
 
 
 @_spec.register("comparison")
@@ -505,7 +507,7 @@ class NameComparison(Comparison):
         # and the names alone when each name has one phonetic name (as standardise makes it)
         known = codes >= 0
         functional = (pcodes[_one_row_each(codes)][codes[known]] == pcodes[known]).all()
-        return prep | {"ph_code": pcodes, "ph_c": ph["sorted_c"], "ph_tok_u": ph["tok_u"],
+        return prep | {"ph_code": pcodes, "ph_c": ph["sorted_c"], "ph_tok_u": ph["tok_u"], "ph_tok_m": ph["tok_m"],
                        "v": codes if functional else _tuple_codes([codes, pcodes], codes >= 0)}
 
     def score(self, prep, left, right, *, workers=1):
@@ -519,13 +521,13 @@ class NameComparison(Comparison):
             jw = process.cpdist(prep["sorted_u"][ul], prep["sorted_u"][ur],
                                 scorer=JaroWinkler.normalized_similarity, workers=workers) + 1e-6
             level3 = (prep["sorted_c"][ul] == prep["sorted_c"][ur]) | (jw >= 0.95)
-            subset, shared = _token_overlap(prep["tok_u"][:, ul], prep["tok_u"][:, ur])
+            subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur)
             if "ph_code" in prep:
                 # code -1 (no phonetic name) indexes the padding: sorted code -1, no tokens
                 pl, pr = prep["ph_code"][left[todo]], prep["ph_code"][right[todo]]
                 sl, sr = prep["ph_c"][pl], prep["ph_c"][pr]
                 level3 |= (sl == sr) & (sl >= 0)
-                ph_subset, ph_shared = _token_overlap(prep["ph_tok_u"][:, pl], prep["ph_tok_u"][:, pr])
+                ph_subset, ph_shared = _names_overlap(prep["ph_tok_u"], prep["ph_tok_m"], pl, pr)
                 subset |= ph_subset
                 shared |= ph_shared
             out[todo] = np.select(
@@ -580,6 +582,29 @@ def _token_overlap(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
     na, nb = (a >= 0).sum(axis=0, dtype=np.int8), (b >= 0).sum(axis=0, dtype=np.int8)
     shared = common > 0
     subset = shared & (common == np.minimum(na, nb))
+    return subset, shared
+
+
+def _token_masks(tok: np.ndarray) -> np.ndarray:
+    """Per column of a (width, n) token-id matrix, a ``uint64`` with bit ``id % 64`` set for
+    each of its tokens: names whose masks share no bit share no token.
+
+    >>> _token_masks(np.array([[0, 65, -1], [3, -1, -1]])).tolist()
+    [9, 2, 0]
+    """
+    masks = np.zeros(tok.shape[1], np.uint64)
+    for ids in tok:
+        masks |= np.where(ids >= 0, np.left_shift(np.uint64(1), (ids & 63).astype(np.uint64)), np.uint64(0))
+    return masks
+
+
+def _names_overlap(tok: np.ndarray, masks: np.ndarray, left: np.ndarray, right: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_token_overlap` of the names ``left`` and ``right`` (columns of ``tok``), worked
+    out only for the pairs whose :func:`_token_masks` meet (the others share no token)."""
+    subset, shared = np.zeros(len(left), bool), np.zeros(len(left), bool)
+    some = np.flatnonzero(masks[left] & masks[right])
+    subset[some], shared[some] = _token_overlap(tok[:, left[some]], tok[:, right[some]])
     return subset, shared
 
 
