@@ -216,7 +216,12 @@ def test_token_kernels_match_python_reference():
     import numpy as np
     import pyarrow as pa
 
-    from regsosek_link.standardise._names import _canon, _default_titles, _default_variants, _sub_tokens
+    from regsosek_link.standardise._names import (
+        _canon,
+        _default_titles,
+        _default_variants,
+        _sub_tokens,
+    )
 
     rng = random.Random(1)
     variants = {**_default_variants(), "PINURBO": "PINURBA", "JOKO": "DJOKO"}

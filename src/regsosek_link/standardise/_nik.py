@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ._common import STRING, civil_dates, expand, factorize, iso_strings, to_arrow
+from ._dates import fixed_width_bytes
 from ._regions import province_codes
 
 #: Reference year for century resolution when no birth date is known.
@@ -137,27 +138,11 @@ def _nik_days() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sixteen_digits(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Which values are exactly 16 ASCII digits, and their digits (uint8 rows, 0-9).
-
-    Read from the UTF-8 buffers: 16-byte values whose bytes are all ``0``-``9``.
-    """
-    if arr.type != pa.string():
-        arr = arr.cast(pa.string())
-    n = len(arr)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    _, off_buf, data_buf = arr.buffers()
-    if data_buf is None or n == 0:
-        return np.zeros(n, dtype=bool), np.zeros((0, 16), dtype=np.uint8)
-    offsets = np.frombuffer(off_buf, dtype=np.int32, count=n + 1, offset=4 * arr.offset)
-    rows = np.flatnonzero(valid & (np.diff(offsets) == 16))
-    data = np.frombuffer(data_buf, dtype=np.uint8)
-    if not len(rows):
-        return np.zeros(n, dtype=bool), np.zeros((0, 16), dtype=np.uint8)
-    # every 16-byte window of the data (a read-only view), of which the values' are taken
-    windows = np.lib.stride_tricks.sliding_window_view(data, 16)
-    mat = windows[offsets[rows]] - 48  # wraps below "0"
+    """Which values are exactly 16 ASCII digits, and their digits (uint8 rows, 0-9)."""
+    rows, mat = fixed_width_bytes(arr, 16)
+    mat = mat - 48  # wraps below "0"
     digits = (mat <= 9).all(axis=1)
-    fast = np.zeros(n, dtype=bool)
+    fast = np.zeros(len(arr), dtype=bool)
     fast[rows[digits]] = True
     return fast, mat[digits]
 
