@@ -230,3 +230,11 @@ def test_clean_address_all_printable_path_equals_plain_re():
     values = pd.Series(values, dtype="string")
     got = clean_address(values)[["alamat", "no_rumah"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, _address_reference(values), check_dtype=False)
+
+
+def test_field_cleaners_take_lone_surrogates():
+    # pyarrow cannot hold them: the upper-casing falls back to Python's
+    s = pd.Series(["\ud800", "Laki-laki", "ISTRI \ud800", None], dtype=object)
+    assert clean_sex(s).tolist() == [NA, "L", NA, NA]
+    assert clean_relation(s).tolist() == [NA, NA, "PASANGAN", NA]
+    assert clean_address(s)["alamat"].tolist() == [NA, "LAKI-LAKI", "ISTRI", NA]

@@ -9,7 +9,9 @@ import pyarrow.compute as pc
 from ._common import (
     STRING,
     ascii_upper,
+    ascii_upper_arrow,
     collapse_spaces,
+    contains_mask,
     extract_rows,
     map_distinct,
     replace_re,
@@ -37,22 +39,30 @@ def _extract_pair(u: pd.Series) -> tuple[pd.Series, pd.Series]:
     rt = pd.Series(pd.NA, index=u.index, dtype=object)
     rw = pd.Series(pd.NA, index=u.index, dtype=object)
     for pat in _PAIR:
-        ex = u.str.extract(pat)
+        ex = extract_rows(u, pat).reindex(u.index)
         take = rt.isna() & ex[0].notna()
         rt = rt.where(~take, ex[0])
         rw = rw.where(~take, ex[1])
-    single_rt = u.str.extract(_RT)[0]
-    single_rw = u.str.extract(_RW)[0]
+    single_rt = extract_rows(u, _RT)[0].reindex(u.index)
+    single_rw = extract_rows(u, _RW)[0].reindex(u.index)
     rt = rt.where(rt.notna(), single_rt)
     rw = rw.where(rw.notna(), single_rw)
     return rt, rw
 
 
+def upper_ascii(s: pd.Series) -> pd.Series:
+    """``ascii_upper`` by way of pyarrow (the same text; Python's for what Arrow cannot hold)."""
+    try:
+        return string_series(ascii_upper_arrow(to_arrow(s)), index=s.index)
+    except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates
+        return ascii_upper(s)
+
+
 def _parse_combined(s: pd.Series) -> pd.DataFrame:
-    u = ascii_upper(s)
+    u = upper_ascii(s)
     rt = pd.Series(pd.NA, index=u.index, dtype="Int16")
     rw = pd.Series(pd.NA, index=u.index, dtype="Int16")
-    maybe = u.str.contains(r"R[TW]|\d\s*[/\-]\s*\d", regex=True).fillna(False)
+    maybe = pd.Series(contains_mask(u, r"R[TW]|\d\s*[/\-]\s*\d"), index=u.index)
     if maybe.any():
         a, b = _extract_pair(u[maybe])
         rt[maybe] = _int16(a)
@@ -62,7 +72,7 @@ def _parse_combined(s: pd.Series) -> pd.DataFrame:
 
 def _parse_one(s: pd.Series) -> pd.DataFrame:
     out = _parse_combined(s)
-    plain = ascii_upper(s).str.extract(rf"^\s*(?:R[TW]\s*[./:]?\s*)?{_NUM}\s*$")[0]
+    plain = upper_ascii(s).str.extract(rf"^\s*(?:R[TW]\s*[./:]?\s*)?{_NUM}\s*$")[0]
     out["plain"] = _int16(plain)
     return out
 
@@ -171,7 +181,7 @@ def clean_address(values: pd.Series) -> pd.DataFrame:
 
 
 def _clean_address(s: pd.Series) -> pd.DataFrame:
-    u = ascii_upper(s)
+    u = upper_ascii(s)
     rtrw = parse_rt_rw(combined=u)
     arr = to_arrow(u)
     # printable ASCII only (the usual case): the whole chain on pyarrow arrays
@@ -232,7 +242,7 @@ def clean_place(values: pd.Series) -> pd.Series:
 
 
 def _clean_place(s: pd.Series) -> pd.Series:
-    u = collapse_spaces(ascii_upper(s).str.replace(r"[^A-Z0-9]+", " ", regex=True))
+    u = collapse_spaces(upper_ascii(s).str.replace(r"[^A-Z0-9]+", " ", regex=True))
     u = u.str.replace(r"^(?:KABUPATEN|KAB)(?: ADMINISTRASI| ADM)? ", "KAB ", regex=True)
     u = u.str.replace(r"^(?:KOTAMADYA|KODYA|KOTA ADMINISTRASI|KOTA ADM|KOTA) ", "KOTA ", regex=True)
     u = u.str.replace(r"^(?:KECAMATAN|KEC|KELURAHAN|KEL|DESA|DS|PROVINSI|PROV|PROPINSI) ", "", regex=True)
