@@ -80,3 +80,28 @@ def test_duplicate_index_is_kept():
     s = pd.Series(["17 Agustus 1945", "01-01-2000"], index=[1, 1])
     out = parse_date(s, reference_date=REF)
     assert out["tanggal_lahir"].tolist() == ["1945-08-17", "2000-01-01"]
+
+
+def test_fixed_width_byte_path_matches_regex_path(monkeypatch):
+    # the byte-level reading of the commonest numeric layouts must give what the regular
+    # expressions alone give (the reference: the same parse with the byte path switched off)
+    import random
+
+    from regsosek_link.standardise import _dates
+
+    rng = random.Random(5)
+    values = []
+    for _ in range(20000):
+        y, m, d = rng.choice([rng.randint(1790, 2100), rng.randint(0, 9999)]), rng.randint(0, 13), rng.randint(0, 32)
+        a, b = rng.choice("-/. T:x"), rng.choice("-/. T:x")
+        t = f"{rng.choice(' Tt_')}{rng.randint(0, 99):02d}{rng.choice(':.,')}{rng.randint(0, 99):02d}" \
+            f"{rng.choice(':.,')}{rng.randint(0, 99):02d}"
+        values += [f"{y:04d}{a}{m:02d}{b}{d:02d}", f"{d:02d}{a}{m:02d}{b}{y:04d}", f"{y:04d}{m:02d}{d:02d}",
+                   f"{d:02d}{m:02d}{y:04d}", f"{y:04d}-{m:02d}-{d:02d}{t}", f"{d:02d}/{m:02d}/{y:04d}{t}",
+                   "".join(rng.choice("0123456789-/. :T٣é\t") for _ in range(rng.choice([8, 10, 19])))]
+    values += ["0000-00-00", "00-00-0000", "00000000", "", None, "17 Agustus 1945", "40000", "1990-08-05T10:00"]
+    s = pd.Series(values, dtype="string")
+    fast = parse_date(s, reference_date=REF)
+    monkeypatch.setattr(_dates, "_fixed_numeric", lambda arr: [])
+    pd.testing.assert_frame_equal(fast, parse_date(s, reference_date=REF))
+    assert (fast["status"] == "ok").sum() > 1000

@@ -213,3 +213,28 @@ def test_clean_address_equals_plain_re():
     ], dtype="string")
     got = clean_address(values)[["alamat", "no_rumah"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, _address_reference(values), check_dtype=False)
+
+
+def test_clean_address_all_printable_path_equals_plain_re():
+    # only printable ASCII after folding: the whole chain runs on pyarrow (RE2, the
+    # look-arounds rewritten); it must equal Python's re
+    import random
+
+    rng = random.Random(2)
+    words = ["JL", "Jl.", "jln", "GG", "Gg.", "KP", "DSN", "Ds.", "KEL", "kec.", "Kab", "PROV", "PERUM", "BLK", "LK",
+             "No", "NO.", "Nomor", "nmr:", "RT", "RW", "RT/RW", "rt.", "MAWAR", "12A", "3", "001/002", "-", "/", "--",
+             "/-", "A-B", "12-3", "5/7B", ",", ".", "_", "x_y", "é", "Ü"]
+    seps = [" ", "", ".", "-", "/", ", ", "  "]
+    values = ["".join(rng.choice(words) + rng.choice(seps) for _ in range(rng.randint(1, 8))) for _ in range(5000)]
+    values += ["-A", "A-", "A--B", "A-/B", "A - B", " -/- ", "NO 12 / 3B", "12/3", "", None]
+    values = pd.Series(values, dtype="string")
+    got = clean_address(values)[["alamat", "no_rumah"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, _address_reference(values), check_dtype=False)
+
+
+def test_field_cleaners_take_lone_surrogates():
+    # pyarrow cannot hold them: the upper-casing falls back to Python's
+    s = pd.Series(["\ud800", "Laki-laki", "ISTRI \ud800", None], dtype=object)
+    assert clean_sex(s).tolist() == [NA, "L", NA, NA]
+    assert clean_relation(s).tolist() == [NA, NA, "PASANGAN", NA]
+    assert clean_address(s)["alamat"].tolist() == [NA, "LAKI-LAKI", "ISTRI", NA]

@@ -183,3 +183,60 @@ def test_phonetic_key_re2_rewrite_matches_python_re():
     words += ["AHHA", "XHHH", "AHH", " HHH", "XYY", "NYAH", "MUHAMMAD", "TJAHJO", None]
     s = pd.Series(words, dtype="string")
     pd.testing.assert_series_equal(_key_arrow(s), _key(s))
+
+
+def _canon_reference(key, old, variants):
+    # the per-token Python form of rule 5 (the reference for the pyarrow _canon)
+    k = variants.get(key, key)
+    k = k.replace("OE", "U").replace("DJ", "\x02").replace("TJ", "C").replace("NJ", "NY")
+    k = k.replace("SJ", "SY").replace("CH", "KH")
+    if old:
+        k = k.replace("J", "Y")
+    k = k.replace("\x02", "J")
+    return variants.get(k, k)
+
+
+def _sub_tokens_reference(tokens, suffix):
+    # the per-token Python form of rule 2 (the reference for the pyarrow _sub_tokens)
+    import re
+
+    out = []
+    for j, tok in enumerate(tokens):
+        if tok.replace(".", "") in suffix and re.search(r"[A-Z]\.[A-Z]", tok):
+            parts, marked = [tok.strip(".")], True
+        else:
+            parts, marked = tok.replace(".", " ").split(), False
+        out += [(j, d, re.sub(r"[^A-Z]", "", d), marked) for d in parts if re.sub(r"[^A-Z]", "", d)]
+    return out
+
+
+def test_token_kernels_match_python_reference():
+    import random
+
+    import numpy as np
+    import pyarrow as pa
+
+    from regsosek_link.standardise._names import (
+        _canon,
+        _default_titles,
+        _default_variants,
+        _sub_tokens,
+    )
+
+    rng = random.Random(1)
+    variants = {**_default_variants(), "PINURBO": "PINURBA", "JOKO": "DJOKO"}
+    keys = ["".join(rng.choice("DJTOENSCHAKYM") for _ in range(rng.randint(1, 9))) for _ in range(3000)]
+    keys += list(variants) + list(variants.values()) + ["OEJ", "DJJ", "TJJ", "SJDJ", "CHJ", "M", "NJOTO", "PINURBO"]
+    old = np.array([rng.random() < 0.5 for _ in keys])
+    got = _canon(pa.array(keys), old, variants).to_pylist()
+    assert got == [_canon_reference(k, bool(o), variants) for k, o in zip(keys, old)]
+
+    suffix = {k for k, v in _default_titles().items() if v == "suffix"}
+    tokens = ["".join(rng.choice("SPDEMAH.1") for _ in range(rng.randint(1, 7))) for _ in range(3000)]
+    tokens += ["S.PD", "S.PD.", ".S.PD", "S..PD", "M.SC", "A.MD", "SE", "S.E.", "H.AHMAD", ".", "..", "12", "1.2",
+               "A..B", ".X.", "ABC"]
+    owner, disp, key, marked = _sub_tokens(pa.array(tokens, type=pa.string()), suffix)
+    got = list(zip(owner.tolist(), disp.to_pylist(), key.to_pylist(), marked.tolist()))
+    assert got == _sub_tokens_reference(tokens, suffix)
+    empty = _sub_tokens(pa.array([], type=pa.string()), suffix)
+    assert [len(x) for x in empty] == [0, 0, 0, 0]

@@ -85,3 +85,33 @@ def test_index_and_dtypes_preserved():
 def test_bad_kind_message():
     with pytest.raises(ValueError, match="Got 'ktp' instead"):
         clean_nik(pd.Series(["1"]), kind="ktp")
+
+
+@pytest.mark.parametrize("kind", ["nik", "kk"])
+def test_digit_matrix_path_matches_regex_path(kind):
+    # 16 plain digits take the Arrow-buffer path; with a leading apostrophe (stripped) the
+    # same NIK goes through the regular expressions: both must agree on every column
+    import random
+
+    rng = random.Random(7)
+    values = []
+    for _ in range(4000):
+        values.append(
+            rng.choice(["11", "33", "94", "99", "00", "31"]) + f"{rng.randint(0, 99):02d}{rng.randint(0, 99):02d}"
+            f"{rng.randint(0, 75):02d}{rng.randint(0, 14):02d}{rng.randint(0, 99):02d}"
+            f"{rng.choice([0, 1, 9999, rng.randint(0, 9999)]):04d}"
+        )
+    values += ["0000000000000000", "7777777777777777", "9999999999999940", "9999999999990000", "9999999999899999",
+               "1234567890123456", "1234567812345678", "3375012902000001", "3375012902010001", "3375016902000001",
+               "3375014502290001", "3375017202900001"]
+    birth = pd.Series([rng.choice(["1925-01-01", "2003-05-05", None]) for _ in values])
+    plain = clean_nik(pd.Series(values, dtype="string"), kind=kind, birth_date=birth)
+    quoted = clean_nik(pd.Series(["'" + v for v in values], dtype="string"), kind=kind, birth_date=birth)
+    pd.testing.assert_frame_equal(plain, quoted)
+    assert set(plain["status"]) == {"ok", "bad_region", "bad_date", "zero_serial", "dummy", "sentinel"}
+
+
+def test_unicode_digits_and_letter_o_are_non_digit():
+    out = clean_nik(pd.Series(["33750145089O0002", "٣375014508900002", "3375 0145 0890 000٢", "ⅩⅩ"], dtype="string"))
+    assert out["status"].tolist() == ["non_digit"] * 4
+    assert out["nik"].tolist() == ["33750145089O0002", "٣375014508900002", "337501450890000٢", "ⅩⅩ"]

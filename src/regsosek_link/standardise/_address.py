@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ._common import STRING, ascii_upper, collapse_spaces, extract_rows, map_distinct, replace_re
+from ._common import (
+    STRING,
+    ascii_upper,
+    ascii_upper_arrow,
+    collapse_spaces,
+    contains_mask,
+    extract_rows,
+    map_distinct,
+    replace_re,
+    string_series,
+    to_arrow,
+)
 
 _NUM = r"0*(\d{1,3})"
 #: RT and RW written together: "RT 01/RW 02", "RT/RW 001/002", "RT.1 RW.2", "001/002".
@@ -26,22 +39,30 @@ def _extract_pair(u: pd.Series) -> tuple[pd.Series, pd.Series]:
     rt = pd.Series(pd.NA, index=u.index, dtype=object)
     rw = pd.Series(pd.NA, index=u.index, dtype=object)
     for pat in _PAIR:
-        ex = u.str.extract(pat)
+        ex = extract_rows(u, pat).reindex(u.index)
         take = rt.isna() & ex[0].notna()
         rt = rt.where(~take, ex[0])
         rw = rw.where(~take, ex[1])
-    single_rt = u.str.extract(_RT)[0]
-    single_rw = u.str.extract(_RW)[0]
+    single_rt = extract_rows(u, _RT)[0].reindex(u.index)
+    single_rw = extract_rows(u, _RW)[0].reindex(u.index)
     rt = rt.where(rt.notna(), single_rt)
     rw = rw.where(rw.notna(), single_rw)
     return rt, rw
 
 
+def upper_ascii(s: pd.Series) -> pd.Series:
+    """``ascii_upper`` by way of pyarrow (the same text; Python's for what Arrow cannot hold)."""
+    try:
+        return string_series(ascii_upper_arrow(to_arrow(s)), index=s.index)
+    except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates
+        return ascii_upper(s)
+
+
 def _parse_combined(s: pd.Series) -> pd.DataFrame:
-    u = ascii_upper(s)
+    u = upper_ascii(s)
     rt = pd.Series(pd.NA, index=u.index, dtype="Int16")
     rw = pd.Series(pd.NA, index=u.index, dtype="Int16")
-    maybe = u.str.contains(r"R[TW]|\d\s*[/\-]\s*\d", regex=True).fillna(False)
+    maybe = pd.Series(contains_mask(u, r"R[TW]|\d\s*[/\-]\s*\d"), index=u.index)
     if maybe.any():
         a, b = _extract_pair(u[maybe])
         rt[maybe] = _int16(a)
@@ -51,7 +72,7 @@ def _parse_combined(s: pd.Series) -> pd.DataFrame:
 
 def _parse_one(s: pd.Series) -> pd.DataFrame:
     out = _parse_combined(s)
-    plain = ascii_upper(s).str.extract(rf"^\s*(?:R[TW]\s*[./:]?\s*)?{_NUM}\s*$")[0]
+    plain = upper_ascii(s).str.extract(rf"^\s*(?:R[TW]\s*[./:]?\s*)?{_NUM}\s*$")[0]
     out["plain"] = _int16(plain)
     return out
 
@@ -120,7 +141,15 @@ _ABBREV: tuple[tuple[str, str], ...] = (
     (r"\b(?:BLK)\b\.?", "BLOK "),
     (r"\b(?:LINGK|LING|LK)\b\.?", "LINGKUNGAN "),
 )
-_HOUSE = r"\b(?:NO|NOMOR|NMR|NOMER)\b\s*[.:]?\s*(\d+[A-Z]?(?:\s*[/\-]\s*\d+[A-Z]?)?)\b"
+_HOUSE_AT = r"\b(?:NO|NOMOR|NMR|NOMER)\b\s*[.:]?\s*"
+_HOUSE_NUMBER = r"\d+[A-Z]?(?:\s*[/\-]\s*\d+[A-Z]?)?"
+_HOUSE = rf"{_HOUSE_AT}({_HOUSE_NUMBER})\b"
+_RTRW_INLINE = r"\bRT\s*/\s*RW\s*[.:]?\s*\d{1,3}\s*[/\-]\s*\d{1,3}\b|\bR[TW]\s*[./:]?\s*\d{1,3}\b"
+#: On text made of ``[A-Z0-9 /-]`` only, these replacements (by a space) followed by a
+#: whitespace collapse give what ``(?<!\w)[/\-]+|[/\-]+(?!\w)`` -> space and the collapse
+#: give: a run of slashes/dashes is kept only when it is one character between two word
+#: characters (RE2 has no look-arounds).
+_LONE_SEPARATORS = (r"[/\-]{2,}", r"(?:^| )[/\-]", r"[/\-](?: |$)")
 
 
 def clean_address(values: pd.Series) -> pd.DataFrame:
@@ -152,18 +181,47 @@ def clean_address(values: pd.Series) -> pd.DataFrame:
 
 
 def _clean_address(s: pd.Series) -> pd.DataFrame:
-    # pyarrow's RE2 for printable-ASCII values (the helpers send the others through re)
-    u = ascii_upper(s)
+    u = upper_ascii(s)
     rtrw = parse_rt_rw(combined=u)
-    u = replace_re(u, r"\bRT\s*/\s*RW\s*[.:]?\s*\d{1,3}\s*[/\-]\s*\d{1,3}\b|\bR[TW]\s*[./:]?\s*\d{1,3}\b", " ")
+    arr = to_arrow(u)
+    # printable ASCII only (the usual case): the whole chain on pyarrow arrays
+    if pc.all(pc.match_substring_regex(arr, r"^[\x20-\x7e]*$")).as_py() in (True, None):
+        alamat, no = _clean_plain(arr)
+    else:
+        alamat, no = _clean_any(u)
+    return pd.DataFrame({"alamat": alamat.astype(STRING).array, "no_rumah": no.astype(STRING).array,
+                         "rt": rtrw["rt"], "rw": rtrw["rw"]}, index=s.index)
+
+
+def _clean_any(u: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Street text and house number of upper-case ASCII addresses (any characters).
+
+    pyarrow's RE2 for printable-ASCII values (the helpers send the others through re).
+    """
+    u = replace_re(u, _RTRW_INLINE, " ")
     no = replace_re(extract_rows(u, _HOUSE)[0].reindex(u.index), r"\s+", "")
     u = replace_re(u, _HOUSE, " ")
     for pat, rep in _ABBREV:
         u = replace_re(u, pat, rep)
     # (look-arounds: Python's re)
     u = collapse_spaces(replace_re(u, r"[^A-Z0-9/\-]+", " ").str.replace(r"(?<!\w)[/\-]+|[/\-]+(?!\w)", " ", regex=True))
-    return pd.DataFrame({"alamat": u.astype(STRING), "no_rumah": no.astype(STRING), "rt": rtrw["rt"], "rw": rtrw["rw"]},
-                        index=s.index)
+    return u, no
+
+
+def _clean_plain(arr: pa.Array) -> tuple[pd.Series, pd.Series]:
+    """:func:`_clean_any` of printable-ASCII addresses, all on pyarrow arrays (RE2)."""
+    a = pc.replace_substring_regex(arr, _RTRW_INLINE, " ")
+    house = pc.struct_field(pc.extract_regex(a, rf"{_HOUSE_AT}(?P<no>{_HOUSE_NUMBER})\b"), "no")
+    no = pc.replace_substring_regex(house, r"\s+", "")
+    a = pc.replace_substring_regex(a, _HOUSE, " ")
+    for pat, rep in _ABBREV:
+        a = pc.replace_substring_regex(a, pat, rep)
+    a = pc.replace_substring_regex(a, r"[^A-Z0-9/\-]+", " ")
+    for pat in _LONE_SEPARATORS:
+        a = pc.replace_substring_regex(a, pat, " ")
+    a = pc.utf8_trim(pc.replace_substring_regex(a, " +", " "), " ")
+    a = pc.if_else(pc.equal(a, ""), pa.nulls(len(a), pa.string()), a)
+    return string_series(a), string_series(no)
 
 
 def clean_place(values: pd.Series) -> pd.Series:
@@ -184,7 +242,7 @@ def clean_place(values: pd.Series) -> pd.Series:
 
 
 def _clean_place(s: pd.Series) -> pd.Series:
-    u = collapse_spaces(ascii_upper(s).str.replace(r"[^A-Z0-9]+", " ", regex=True))
+    u = collapse_spaces(upper_ascii(s).str.replace(r"[^A-Z0-9]+", " ", regex=True))
     u = u.str.replace(r"^(?:KABUPATEN|KAB)(?: ADMINISTRASI| ADM)? ", "KAB ", regex=True)
     u = u.str.replace(r"^(?:KOTAMADYA|KODYA|KOTA ADMINISTRASI|KOTA ADM|KOTA) ", "KOTA ", regex=True)
     u = u.str.replace(r"^(?:KECAMATAN|KEC|KELURAHAN|KEL|DESA|DS|PROVINSI|PROV|PROPINSI) ", "", regex=True)

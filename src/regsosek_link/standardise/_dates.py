@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ._common import (
     STRING, ascii_upper_arrow, civil_dates, expand, extract_rows, factorize, fullmatch_mask, iso_strings,
@@ -48,6 +49,74 @@ _NUMERIC_FORMATS: tuple[tuple[str, str], ...] = (
 _MONTH_NAME = r"^(\d{1,2})[-\s./,]*([A-Z]{3,9})\.?[-\s./,]*(\d{4}|\d{2})" + _TIME + "$"
 _MONTH_FIRST = r"^([A-Z]{3,9})\.?[-\s./]*(\d{1,2})[,\s]+(\d{4})$"
 _EXCEL_ORIGIN = pd.Timestamp("1899-12-30")
+
+
+def fixed_width_bytes(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The values of a pyarrow string array that are exactly ``width`` bytes long, and their bytes.
+
+    Returns ``(rows, mat)``: the positions of those values (nulls excluded) and a
+    ``(len(rows), width)`` uint8 matrix of their UTF-8 bytes, read from the Arrow buffers.
+    """
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    n = len(arr)
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int32, count=n + 1, offset=4 * arr.offset) if n else np.zeros(1, np.int32)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(valid & (np.diff(offsets) == width))
+    if not len(rows):
+        return rows, np.zeros((0, width), dtype=np.uint8)
+    # every ``width``-byte window of the data (a read-only view), of which the values' are taken
+    windows = np.lib.stride_tricks.sliding_window_view(np.frombuffer(data_buf, dtype=np.uint8), width)
+    return rows, windows[offsets[rows]]
+
+
+def _byte_class(chars: str) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[list(chars.encode("ascii"))] = True
+    return table
+
+
+_DIGIT = _byte_class("0123456789")
+_SEP_YMD = _byte_class("-/.")  # the separators of the first two numeric formats
+_SEP_DMY = _byte_class("-/. ")
+_TIME_SEP = _byte_class(" T")
+_HMS_SEP = _byte_class(":.")
+
+
+def _digits(mat: np.ndarray, cols: list[int]) -> np.ndarray:
+    return _DIGIT[mat[:, cols]].all(axis=1)
+
+
+def _number(mat: np.ndarray, a: int, b: int) -> np.ndarray:
+    return (mat[:, a:b].astype(np.int64) - 48) @ 10 ** np.arange(b - a - 1, -1, -1, dtype=np.int64)
+
+
+def _fixed_numeric(arr: pa.Array) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The commonest numeric layouts, read from the bytes: ``YYYY-MM-DD`` and ``DD-MM-YYYY``
+    (each separator one of those of ``_NUMERIC_FORMATS``), either with ``" HH:MM:SS"``, and
+    ``YYYYMMDD``/``DDMMYYYY``. Each is what the first matching ``_NUMERIC_FORMATS`` pattern
+    gives; returns ``(rows, year, month, day)`` per layout."""
+    out = []
+    for width in (10, 19):
+        rows, mat = fixed_width_bytes(arr, width)
+        if width == 19:
+            time = _TIME_SEP[mat[:, 10]] & _digits(mat, [11, 12, 14, 15, 17, 18]) & _HMS_SEP[mat[:, 13]] \
+                & _HMS_SEP[mat[:, 16]]
+            rows, mat = rows[time], mat[time]
+        ymd = _digits(mat, [0, 1, 2, 3, 5, 6, 8, 9]) & _SEP_YMD[mat[:, 4]] & _SEP_YMD[mat[:, 7]]
+        dmy = _digits(mat, [0, 1, 3, 4, 6, 7, 8, 9]) & _SEP_DMY[mat[:, 2]] & _SEP_DMY[mat[:, 5]]
+        out.append((rows[ymd], _number(mat[ymd], 0, 4), _number(mat[ymd], 5, 7), _number(mat[ymd], 8, 10)))
+        out.append((rows[dmy], _number(mat[dmy], 6, 10), _number(mat[dmy], 3, 5), _number(mat[dmy], 0, 2)))
+    rows, mat = fixed_width_bytes(arr, 8)
+    digits = _digits(mat, list(range(8)))
+    rows, mat = rows[digits], mat[digits]
+    century = (_number(mat, 0, 2) >= 18) & (_number(mat, 0, 2) <= 20)
+    century_last = ~century & (_number(mat, 4, 6) >= 18) & (_number(mat, 4, 6) <= 20)
+    out.append((rows[century], _number(mat[century], 0, 4), _number(mat[century], 4, 6), _number(mat[century], 6, 8)))
+    out.append((rows[century_last], _number(mat[century_last], 4, 8), _number(mat[century_last], 2, 4),
+                _number(mat[century_last], 0, 2)))
+    return out
 
 
 def parse_date(values: pd.Series, *, reference_date: str | None = None) -> pd.DataFrame:
@@ -104,7 +173,8 @@ def parse_date_distinct(u: pd.Series, *, reference_date: str | None = None) -> p
 def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
     idx = s.index
     n = len(s)
-    u = string_series(ascii_upper_arrow(to_arrow(s)))  # positions as index
+    arr = ascii_upper_arrow(to_arrow(s))
+    u = string_series(arr)  # positions as index
     year = np.full(n, -1, dtype=np.int64)
     month = np.full(n, -1, dtype=np.int64)
     day = np.full(n, -1, dtype=np.int64)
@@ -115,6 +185,12 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
         year[mask_idx] = y
         month[mask_idx] = m
         day[mask_idx] = d
+
+    # most values have a fixed-width numeric layout: read from the bytes, no regex
+    for rows, y, m, d in _fixed_numeric(arr):
+        keep = todo[rows]
+        fill(rows[keep], y[keep], m[keep], d[keep])
+        todo[rows[keep]] = False
 
     def pending() -> pd.Series:
         return u[todo]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.resources
 import io
-import re
 from functools import lru_cache
 from typing import Literal, Mapping
 
@@ -23,8 +22,7 @@ NAME_COLUMNS: tuple[str, ...] = ("nama", "nama_gelar", "nama_bin", "nama_phoneti
 
 _BIN = frozenset({"BIN", "BINTI", "BINT"})
 _OLD_J_MARKERS = r"OE|TJ|DJ|NJ|SJ"
-_DOTTED = re.compile(r"[A-Z]\.[A-Z]")  # a dotted degree (S.PD) stays one token
-_NON_LETTER = re.compile(r"[^A-Z]")
+_DOTTED = r"[A-Z]\.[A-Z]"  # a dotted degree (S.PD) stays one token
 
 
 def _read_csv(name: str) -> pd.DataFrame:
@@ -85,15 +83,56 @@ def _generic(u: pd.Series) -> pd.DataFrame:
     return out
 
 
-def _canon(key: str, old: bool, variants: dict[str, str]) -> str:
-    """Canonical form of one name token (rule 5 of :func:`clean_name`)."""
-    k = variants.get(key, key)
-    k = k.replace("OE", "U").replace("DJ", "\x02").replace("TJ", "C").replace("NJ", "NY")
-    k = k.replace("SJ", "SY").replace("CH", "KH")
-    if old:
-        k = k.replace("J", "Y")
-    k = k.replace("\x02", "J")
-    return variants.get(k, k)
+#: The old-spelling rules of rule 5 of :func:`clean_name`, in order (``\x02`` holds a DJ
+#: while J becomes Y).
+_EYD: tuple[tuple[str, str], ...] = (
+    ("OE", "U"), ("DJ", "\x02"), ("TJ", "C"), ("NJ", "NY"), ("SJ", "SY"), ("CH", "KH"),
+)
+
+
+def _canon(keys: pa.Array, old: np.ndarray, variants: dict[str, str]) -> pa.Array:
+    """Canonical forms of name tokens (rule 5 of :func:`clean_name`); ``old``: old spelling."""
+    var_keys = pa.array(list(variants), type=pa.string())
+    var_values = pa.array(list(variants.values()), type=pa.string())
+
+    def lookup(k: pa.Array) -> pa.Array:
+        return pc.coalesce(var_values.take(pc.index_in(k, value_set=var_keys)), k)
+
+    k = lookup(keys)
+    for a, b in _EYD:
+        k = pc.replace_substring(k, a, b)
+    k = pc.if_else(pa.array(old, type=pa.bool_()), pc.replace_substring(k, "J", "Y"), k)
+    return lookup(pc.replace_substring(k, "\x02", "J"))
+
+
+def _sub_tokens(tokens: pa.Array, suffix: set[str]) -> tuple[np.ndarray, pa.Array, pa.Array, np.ndarray]:
+    """Split distinct raw tokens (``[A-Z0-9.]+``) into sub-tokens (rule 2 of :func:`clean_name`).
+
+    A dotted degree (``S.PD``, in ``suffix`` without its dots) stays one token, stripped of
+    outer dots, and is *marked*; other dots separate sub-tokens. A sub-token's key is its
+    letters; sub-tokens with an empty key are dropped. Returns, in token order, each
+    sub-token's token number, display form, key and mark.
+    """
+    marked = (
+        pc.is_in(pc.replace_substring(tokens, ".", ""), value_set=pa.array(sorted(suffix), type=pa.string()))
+        .to_numpy(zero_copy_only=False)
+        & pc.match_substring_regex(tokens, _DOTTED).to_numpy(zero_copy_only=False)
+    )
+    split = pc.split_pattern(tokens, ".")
+    parent = pc.list_parent_indices(split).to_numpy()
+    plain = ~marked[parent]
+    whole = np.flatnonzero(marked)
+    owner = np.concatenate([parent[plain], whole])
+    disp = pa.concat_arrays([
+        pc.list_flatten(split).filter(pa.array(plain)),
+        pc.utf8_trim(tokens.take(pa.array(whole, type=pa.int64())), "."),
+    ])
+    mark = np.concatenate([np.zeros(int(plain.sum()), dtype=bool), np.ones(len(whole), dtype=bool)])
+    order = np.argsort(owner, kind="stable")
+    key = pc.replace_substring_regex(disp, "[^A-Z]", "").take(pa.array(order))
+    keep = np.flatnonzero(pc.not_equal(key, "").to_numpy(zero_copy_only=False))
+    order = order[keep]
+    return owner[order], disp.take(pa.array(order)), key.take(pa.array(keep)), mark[order]
 
 
 def _groups(i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,8 +155,8 @@ def _join_arrow(i: np.ndarray, values: pa.Array, n: int) -> pd.Series:
 
 
 def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) -> pd.DataFrame:
-    # Token-wise and once per distinct token: names are split with pyarrow, the few distinct
-    # tokens are cleaned in Python, the positional rules (leading/trailing titles, BIN) run on
+    # Token-wise and once per distinct token: names are split and the distinct tokens cleaned
+    # with pyarrow kernels, the positional rules (leading/trailing titles, BIN) run on
     # integer arrays of the token rows, and the joins are pyarrow list joins.
     n = len(u)
     prefix = {k for k, v in titles.items() if v == "prefix"}
@@ -135,24 +174,8 @@ def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) 
     parent = parent[nonempty]
     enc = pc.dictionary_encode(flat)
     tcode = enc.indices.to_numpy().astype(np.intp) if len(flat) else np.zeros(0, dtype=np.intp)
-    # sub-tokens of each distinct raw token: a dotted degree (S.PD) stays one token, other
-    # dots separate tokens; the key is the letters only, and empty keys are dropped
-    sub_key: list[str] = []
-    sub_disp: list[str] = []
-    sub_marked: list[bool] = []
-    nsub = np.zeros(len(enc.dictionary), dtype=np.intp)
-    for j, tok in enumerate(enc.dictionary.to_pylist()):
-        if tok.replace(".", "") in suffix and _DOTTED.search(tok):
-            parts, marked = [tok.strip(".")], True
-        else:
-            parts, marked = tok.replace(".", " ").split(), False
-        for disp in parts:
-            key = _NON_LETTER.sub("", disp)
-            if key:
-                sub_key.append(key)
-                sub_disp.append(disp)
-                sub_marked.append(marked)
-                nsub[j] += 1
+    sub_owner, sub_disp, sub_key, sub_marked = _sub_tokens(enc.dictionary, suffix)
+    nsub = np.bincount(sub_owner, minlength=len(enc.dictionary))
     offs = np.zeros(len(nsub) + 1, dtype=np.intp)
     np.cumsum(nsub, out=offs[1:])
     cnt = nsub[tcode]
@@ -160,14 +183,16 @@ def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) 
     within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     sid = np.repeat(offs[:-1][tcode], cnt) + within  # row -> sub-token entry
     i = np.repeat(parent, cnt)
-    key_ids, key_names = pd.factorize(pd.Series(sub_key, dtype=object))
-    key_names = list(key_names)
-    kid = key_ids[sid] if total else np.zeros(0, dtype=np.intp)
-    marked = np.asarray(sub_marked, dtype=bool)[sid] if total else np.zeros(0, dtype=bool)
-    in_prefix = np.array([k in prefix for k in key_names], dtype=bool)[kid] if total else marked
-    in_suffix = np.array([k in suffix for k in key_names], dtype=bool)[kid] if total else marked
-    in_bin = np.array([k in _BIN for k in key_names], dtype=bool)[kid] if total else marked
-    is_m = np.array([k == "M" for k in key_names], dtype=bool)[kid] if total else marked
+    key_enc = pc.dictionary_encode(sub_key)
+    key_names = key_enc.dictionary
+    kid = key_enc.indices.to_numpy().astype(np.intp)[sid] if total else np.zeros(0, dtype=np.intp)
+    marked = sub_marked[sid] if total else np.zeros(0, dtype=bool)
+
+    def in_set(words: set[str]) -> np.ndarray:
+        found = pc.is_in(key_names, value_set=pa.array(sorted(words), type=pa.string()))
+        return found.to_numpy(zero_copy_only=False)[kid] if total else marked
+
+    in_prefix, in_suffix, in_bin, is_m = in_set(prefix), in_set(suffix), in_set(_BIN), in_set({"M"})
 
     # titles: the leading run of prefixes, the trailing run of suffixes, marked degrees anywhere
     gelar = np.zeros(total, dtype=bool)
@@ -202,7 +227,7 @@ def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) 
     # canonical tokens, once per distinct (key, old spelling) pair
     pair = nkid.astype(np.int64) * 2 + old[ni]
     pcodes, puniq = pd.factorize(pair) if nn else (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64))
-    canon_u = [_canon(key_names[p >> 1], bool(p & 1), variants) for p in puniq.tolist()]
+    canon_u = _canon(key_names.take(pa.array(puniq >> 1)), (puniq & 1).astype(bool), variants).to_pylist()
     canon_names, canon_of_pair = np.unique(np.asarray(canon_u + ["MUHAMMAD"], dtype=object), return_inverse=True)
     cid = canon_of_pair[pcodes] if nn else np.zeros(0, dtype=np.intp)
     cid = np.where(m_rule, canon_of_pair[-1], cid)
@@ -214,9 +239,7 @@ def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) 
     gi = i[gelar]
     out = pd.DataFrame(index=u.index)
     out["nama"] = _join_arrow(mi, canon_arr.take(pa.array(mcid)), n).set_axis(u.index)
-    out["nama_gelar"] = _join_arrow(
-        gi, pa.array(sub_disp, type=pa.string()).take(pa.array(sid[gelar])), n
-    ).set_axis(u.index)
+    out["nama_gelar"] = _join_arrow(gi, sub_disp.take(pa.array(sid[gelar])), n).set_axis(u.index)
     out["nama_bin"] = _join_arrow(ni[in_binp], canon_arr.take(pa.array(cid[in_binp])), n).set_axis(u.index)
     out["nama_phonetic"] = _join_arrow(mi, phon_arr.take(pa.array(mcid)), n).set_axis(u.index)
     out["nama_sorted"] = _join_arrow(mi[order], canon_arr.take(pa.array(mcid[order])), n).set_axis(u.index)

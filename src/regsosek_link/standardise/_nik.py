@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
+import pyarrow as pa
 
 from ._common import STRING, civil_dates, expand, factorize, iso_strings, to_arrow
+from ._dates import fixed_width_bytes
 from ._regions import province_codes
 
 #: Reference year for century resolution when no birth date is known.
@@ -110,72 +112,101 @@ def clean_nik_codes(
     return expand(res, pair, index)
 
 
+_STATUS_OBJ = np.array(NIK_STATUSES, dtype=object)
+_ST = {name: k for k, name in enumerate(NIK_STATUSES)}
+#: statuses whose value is not kept in ``nik``
+_DROPPED = np.isin(NIK_STATUSES, ["missing", "sentinel", "dummy", "excel_damaged"])
+_POW10 = 10 ** np.arange(15, -1, -1, dtype=np.int64)
+_DUMMY_INTS = np.array(sorted(int(d) for d in _DUMMIES), dtype=np.int64)
+_REPDIGIT = 1111111111111111  # d * this: 16 times the digit d
+_SENTINEL_HEAD = 9999999999999  # 13 leading nines
+_SEX = np.array(["L", "P"], dtype=object)
+
+
+@lru_cache(maxsize=1)
+def _nik_days() -> tuple[np.ndarray, np.ndarray]:
+    """Every (year 1900-2099, month 1-12, day 1-31) slot: is it a real date, and its ISO text.
+
+    Slot ``(year - 1900) * 372 + (month - 1) * 31 + (day - 1)``; ISO is None when not real.
+    """
+    y, m, d = (a.ravel() for a in np.meshgrid(np.arange(1900, 2100), np.arange(1, 13), np.arange(1, 32),
+                                              indexing="ij"))
+    real, dates = civil_dates(y, m, d)
+    iso = iso_strings(dates)
+    iso[~real] = None
+    return real, iso
+
+
+def _sixteen_digits(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Which values are exactly 16 ASCII digits, and their digits (uint8 rows, 0-9)."""
+    rows, mat = fixed_width_bytes(arr, 16)
+    mat = mat - 48  # wraps below "0"
+    digits = (mat <= 9).all(axis=1)
+    fast = np.zeros(len(arr), dtype=bool)
+    fast[rows[digits]] = True
+    return fast, mat[digits]
+
+
 def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | None) -> pd.DataFrame:
     idx = values.index
     n = len(values)
-    status = np.empty(n, dtype=object)
-    # Most values are 16 plain digits: their checks are done on a digit matrix; the rest go
-    # through the regular expressions (pyarrow-backed strings: RE2 kernels).
-    fast = pc.match_substring_regex(to_arrow(values), r"^[0-9]{16}$").fill_null(False).to_numpy(zero_copy_only=False)
+    # Most values are 16 plain digits: their checks are done on a digit matrix read from the
+    # Arrow buffers; the rest go through the regular expressions (pyarrow-backed strings:
+    # RE2 kernels). Statuses are small integer codes until the end.
+    fast, fm = _sixteen_digits(to_arrow(values))
     digits = values.to_numpy(dtype=object, na_value=None).copy()
-    missing = np.zeros(n, dtype=bool)
-    excel = np.zeros(n, dtype=bool)
-    is_digit = fast.copy()
-    length = np.where(fast, 16, 0)
-    sentinel = np.zeros(n, dtype=bool)
-    dummy = np.zeros(n, dtype=bool)
-    slow = np.flatnonzero(~fast)
-    if len(slow):
-        s = values.iloc[slow].astype("string[pyarrow]")
-        nik = s.str.replace(r"^'+", "", regex=True).str.strip()
-        m = nik.isna().to_numpy() | nik.str.fullmatch(r"[-_.\s]*|(?i:null|none|nan|n/?a|-+)").fillna(True).to_numpy()
-        missing[slow] = m
-        excel[slow] = nik.str.contains(_EXCEL, regex=True).fillna(False).to_numpy() & ~m
-        d = nik.str.replace(r"[\s.\-_/]", "", regex=True)
-        is_digit[slow] = d.str.fullmatch(r"\d+").fillna(False).to_numpy()
-        ln = d.str.len().fillna(0).to_numpy()
-        length[slow] = ln
-        sen = d.str.fullmatch(r"9{13,14}\d{2,3}").fillna(False).to_numpy() & (ln == 16)
-        sentinel[slow] = sen
-        dummy[slow] = (
-            d.str.fullmatch(_REPEATED).fillna(False).to_numpy()
-            | d.isin(_DUMMIES).to_numpy()
-            | (nik.str.fullmatch(r"-+|0").fillna(False).to_numpy())
-        ) & ~sen & ~m
-        digits[slow] = d.to_numpy(dtype=object, na_value=None)
-    if fast.any():
-        fd = digits[fast]
-        fm = np.frombuffer("".join(fd).encode("ascii"), dtype=np.uint8).reshape(-1, 16)
-        sen = (fm[:, :13] == 57).all(axis=1)  # 13 leading nines
-        sentinel[fast] = sen
-        dummy[fast] = ((fm == fm[:, :1]).all(axis=1) | np.isin(fd, list(_DUMMIES))) & ~sen
-
-    status[:] = "ok"
+    status = np.zeros(n, dtype=np.int8)  # "ok"
     todo = np.ones(n, dtype=bool)
 
     def assign(mask: np.ndarray, name: str) -> None:
         nonlocal todo
         m = mask & todo
-        status[m] = name
+        status[m] = _ST[name]
         todo = todo & ~m
 
-    assign(missing, "missing")
-    assign(excel, "excel_damaged")
-    assign(sentinel, "sentinel")
-    assign(dummy, "dummy")
-    assign(~is_digit, "non_digit")
-    assign(length != 16, "wrong_length")
+    mat = np.zeros((n, 16), dtype=np.uint8)  # digits of the 16-digit candidates, else zeros
+    mat[fast] = fm
+    slow = np.flatnonzero(~fast)
+    if len(slow):
+        s = values.iloc[slow].astype("string[pyarrow]")
+        nik = s.str.replace(r"^'+", "", regex=True).str.strip()
+        missing = nik.isna().to_numpy() | nik.str.fullmatch(r"[-_.\s]*|(?i:null|none|nan|n/?a|-+)").fillna(True).to_numpy()
+        excel = nik.str.contains(_EXCEL, regex=True).fillna(False).to_numpy() & ~missing
+        d = nik.str.replace(r"[\s.\-_/]", "", regex=True)
+        is_digit = d.str.fullmatch(r"\d+").fillna(False).to_numpy()
+        length = d.str.len().fillna(0).to_numpy()
+        sentinel = d.str.fullmatch(r"9{13,14}\d{2,3}").fillna(False).to_numpy() & (length == 16)
+        dummy = (
+            d.str.fullmatch(_REPEATED).fillna(False).to_numpy()
+            | d.isin(_DUMMIES).to_numpy()
+            | (nik.str.fullmatch(r"-+|0").fillna(False).to_numpy())
+        ) & ~sentinel & ~missing
+        digits[slow] = d.to_numpy(dtype=object, na_value=None)
+        for mask, name in ((missing, "missing"), (excel, "excel_damaged"), (sentinel, "sentinel"),
+                           (dummy, "dummy"), (~is_digit, "non_digit"), (length != 16, "wrong_length")):
+            full = np.zeros(n, dtype=bool)
+            full[slow] = mask
+            assign(full, name)
+        rest = slow[todo[slow]]  # cleaned to 16 ASCII digits (RE2's \d)
+        if len(rest):
+            mat[rest] = np.frombuffer("".join(digits[rest]).encode("ascii"), dtype=np.uint8).reshape(-1, 16) - 48
+    if len(fm):
+        value = fm.astype(np.int64) @ _POW10
+        sen = value // 1000 == _SENTINEL_HEAD
+        full = np.zeros(n, dtype=bool)
+        full[fast] = sen
+        assign(full, "sentinel")
+        full[fast] = ((value % _REPDIGIT == 0) | np.isin(value, _DUMMY_INTS)) & ~sen
+        assign(full, "dummy")
 
     # structural checks on the remaining 16-digit candidates
     cand = todo.copy()
-    arr = np.where(cand, digits, "0000000000000000")
-    mat = np.frombuffer("".join(arr).encode("ascii"), dtype=np.uint8).reshape(n, 16) - 48 if n else np.zeros((0, 16), dtype=np.uint8)
-    mat = mat.astype(np.int32)
+    m32 = mat.astype(np.int32)
 
     def num(a: int, b: int) -> np.ndarray:
-        out = np.zeros(n, dtype=np.int32)
-        for k in range(a, b):
-            out = out * 10 + mat[:, k]
+        out = m32[:, a].copy()
+        for k in range(a + 1, b):
+            out = out * 10 + m32[:, k]
         return out
 
     prov = num(0, 2)
@@ -184,7 +215,9 @@ def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | N
     month = num(8, 10)
     yy = num(10, 12)
     serial = num(12, 16)
-    prov_ok = np.isin(prov, np.array(sorted(int(p) for p in province_codes())))
+    provinces = np.zeros(100, dtype=bool)
+    provinces[[int(p) for p in province_codes()]] = True
+    prov_ok = provinces[prov]
     kab_ok = ((kab >= 1) & (kab <= 69)) | ((kab >= 71) & (kab <= 99))
     region_ok = prov_ok & kab_ok
     if kind == "nik":
@@ -204,29 +237,30 @@ def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | N
     closer = np.where(np.abs(y2000 - recorded) < np.abs(y1900 - recorded), y2000, y1900)
     year = np.where(np.isnan(recorded), default, closer).astype(np.int64)
     dm_ok = day_ok & month_ok
-    real, dates = civil_dates(np.where(dm_ok, year, 2000), np.where(dm_ok, month, 1), np.where(dm_ok, day, 1))
-    date_ok = dm_ok & real
+    real, iso = _nik_days()
+    slot = np.where(dm_ok, (year - 1900) * 372 + (month - 1) * 31 + (day - 1), 0)
+    date_ok = dm_ok & real[slot]
 
     assign(cand & ~region_ok, "bad_region")
     assign(cand & ~date_ok, "bad_date")
     assign(cand & (serial == 0), "zero_serial")
 
-    drop = np.isin(status, ["missing", "sentinel", "dummy", "excel_damaged"])
     # a non-digit value is kept as its cleaned text, which is what ``digits`` holds
-    nik_out = pd.Series(np.where(drop, None, digits), index=idx, dtype=STRING)
-    out = pd.DataFrame({"nik": nik_out, "status": pd.Series(status, index=idx, dtype=STRING)}, index=idx)
+    digits[_DROPPED[status]] = None
+    out = pd.DataFrame({"nik": pd.Series(digits, index=idx, dtype=STRING),
+                        "status": pd.Series(_STATUS_OBJ[status], index=idx, dtype=STRING)}, index=idx)
     if kind == "kk":
         return out
-    iso = pd.Series(iso_strings(dates), index=idx, dtype=STRING)
-    out["birth_date"] = iso.where(pd.Series(cand & date_ok, index=idx), pd.NA).astype(STRING)
-    sex = np.where(female, "P", "L")
-    out["sex"] = pd.Series(sex, index=idx, dtype=STRING).where(
-        pd.Series(cand & (day_ok | (kind == "nik") & female), index=idx), pd.NA
-    ).astype(STRING)
+    out["birth_date"] = pd.Series(np.where(cand & date_ok, iso[slot], None), index=idx, dtype=STRING)
+    out["sex"] = pd.Series(np.where(cand & (day_ok | female), _SEX[female.astype(np.intp)], None), index=idx,
+                           dtype=STRING)
     # the 6-digit prefix, written once per distinct prefix (a few thousand; shared objects)
     keep = cand & region_ok
-    prefixes, which = np.unique(num(0, 6)[keep], return_inverse=True)
+    prefix = num(0, 6)[keep]
+    seen = np.zeros(10**6, dtype=bool)
+    seen[prefix] = True
+    prefixes = np.flatnonzero(seen)
     region = np.full(n, None, dtype=object)
-    region[keep] = np.array([f"{p:06d}" for p in prefixes.tolist()], dtype=object)[which.reshape(-1)]
+    region[keep] = np.array([f"{p:06d}" for p in prefixes.tolist()], dtype=object)[(np.cumsum(seen) - 1)[prefix]]
     out["region"] = pd.Series(region, index=idx, dtype=STRING)
     return out

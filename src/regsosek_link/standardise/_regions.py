@@ -45,7 +45,11 @@ def province_codes() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _codes() -> frozenset[str]:
     wil, desa = _tables()
-    return frozenset(k.replace(".", "") for k in (*wil, *desa))
+    return frozenset(_undotted([*wil, *desa]).to_pylist())
+
+
+def _undotted(codes: list[str]) -> pa.Array:
+    return pc.replace_substring(pa.array(codes, type=pa.string()), ".", "")
 
 
 @lru_cache(maxsize=None)
@@ -84,12 +88,10 @@ _NORM_PREFIXES: tuple[tuple[str, str], ...] = (
 
 
 @lru_cache(maxsize=1)
-def _name_index() -> dict[str, dict[str, set[str]]]:
-    """Lookups normalised name -> codes per level, built once.
+def _level_tables() -> dict[str, tuple[pa.Array, pa.Array]]:
+    """Per level (``prov``, ``kab``, ``kec``, ``desa``): normalised names and their codes, built once.
 
-    A name is looked up within a scope (a code prefix: the province for a kabupaten, the
-    kabupaten or province for a kecamatan, the kecamatan or kabupaten for a desa) by
-    keeping the codes that start with it.
+    A kabupaten is listed twice: under its name and under its name without ``KAB``/``KOTA``.
     """
     wil, desa = _tables()
     names = _norm_names([*wil.values(), *desa.values()])
@@ -102,9 +104,27 @@ def _name_index() -> dict[str, dict[str, set[str]]]:
             level[0].append(nm)
             level[1].append(code)
     kab_names, kab_codes = by_level[4]
-    kab = _group([*kab_names, *(_KAB_KOTA.sub("", nm) for nm in kab_names)], kab_codes * 2)
-    return {"prov": _group(*by_level[2]), "kab": kab, "kec": _group(*by_level[6]),
-            "desa": _group(desa_names, [k.replace(".", "") for k in desa])}
+    levels = {"prov": by_level[2], "kab": ([*kab_names, *(_KAB_KOTA.sub("", nm) for nm in kab_names)], kab_codes * 2),
+              "kec": by_level[6]}
+    out = {k: (pa.array(nm, type=pa.string()), pa.array(cd, type=pa.string())) for k, (nm, cd) in levels.items()}
+    out["desa"] = (pa.array(desa_names, type=pa.string()), _undotted(list(desa)))
+    return out
+
+
+def _name_index(wanted: list[str]) -> dict[str, dict[str, set[str]]]:
+    """Lookups normalised name -> codes per level, for the normalised names ``wanted`` only.
+
+    A name is looked up within a scope (a code prefix: the province for a kabupaten, the
+    kabupaten or province for a kecamatan, the kecamatan or kabupaten for a desa) by
+    keeping the codes that start with it. Names not in ``wanted`` are left out (the
+    tables hold some 90,000 names; a run looks up a few thousand).
+    """
+    value_set = pa.array(sorted(set(wanted)), type=pa.string())
+    out = {}
+    for level, (names, codes) in _level_tables().items():
+        hit = pc.is_in(names, value_set=value_set)
+        out[level] = _group(names.filter(hit).to_pylist(), codes.filter(hit).to_pylist())
+    return out
 
 
 def _group(names: list[str], codes: list[str]) -> dict[str, set[str]]:
@@ -139,9 +159,8 @@ def _unique(d: dict, scope: str, name: str | None) -> str | None:
     return next(iter(hit)) if len(hit) == 1 else None
 
 
-def _resolve_one(code: str | None, desa: str | None, kec: str | None, kab: str | None,
-                 prov: str | None) -> tuple[str | None, str]:
-    idx = _name_index()
+def _resolve_one(idx: dict[str, dict[str, set[str]]], code: str | None, desa: str | None, kec: str | None,
+                 kab: str | None, prov: str | None) -> tuple[str | None, str]:
     codes = _codes()
     have_names = any((desa, kec, kab, prov))
     c = re.sub(r"\D", "", code) if code else ""
@@ -253,10 +272,9 @@ def resolve_region_codes(parts: list[tuple[np.ndarray, list]], index: pd.Index) 
     k = int(combo.max()) + 1 if n else 0
     first_row = np.empty(k, dtype=np.intp)
     first_row[combo[::-1]] = np.arange(n - 1, -1, -1)  # first row of each combination
-    res = [
-        _resolve_one(*(uniq[codes[r]] for codes, uniq in parts))
-        for r in first_row.tolist()
-    ]
+    rows = [[uniq[codes[r]] for codes, uniq in parts] for r in first_row.tolist()]
+    idx = _name_index([norm_name(v) for row in rows for v in row[1:] if v])
+    res = [_resolve_one(idx, *row) for row in rows]
     kw = pd.Series([r[0] for r in res], dtype=STRING)
     length = kw.str.len()
     small = pd.DataFrame({"kode_wilayah": kw})

@@ -6,7 +6,8 @@ from typing import Literal
 
 import pandas as pd
 
-from ._common import STRING, ascii_upper, map_distinct
+from ._address import upper_ascii
+from ._common import STRING, map_distinct
 
 RELATIONS: tuple[str, ...] = (
     "KEPALA", "PASANGAN", "ANAK", "ORANG_TUA", "MERTUA", "MENANTU", "CUCU", "FAMILI_LAIN", "LAINNYA",
@@ -60,7 +61,7 @@ def clean_relation(values: pd.Series, *, coding: Literal["bps", "dukcapil"] = "b
 
 
 def _relation(s: pd.Series, table: dict[str, str]) -> pd.Series:
-    u = ascii_upper(s).str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip()
+    u = upper_ascii(s).str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip()
     codes = u.str.extract(r"^0*(\d{1,2})$")[0]
     out = codes.map(table)
     for pat, cat in _TEXT:

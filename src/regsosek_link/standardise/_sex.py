@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._common import STRING, ascii_upper, map_distinct
+from ._address import upper_ascii
+from ._common import STRING, map_distinct
 
 _SEX = {
     "L": "L", "LK": "L", "LAKI": "L", "LAKILAKI": "L", "LELAKI": "L", "PRIA": "L",
@@ -36,5 +37,5 @@ def clean_sex(values: pd.Series) -> pd.Series:
     >>> clean_sex(pd.Series(["Laki-laki", "pr", "2", "x", None])).tolist()
     ['L', 'P', 'P', <NA>, <NA>]
     """
-    out = map_distinct(values, lambda u: ascii_upper(u).str.replace(r"[^A-Z0-9]", "", regex=True).map(_SEX))
+    out = map_distinct(values, lambda u: upper_ascii(u).str.replace(r"[^A-Z0-9]", "", regex=True).map(_SEX))
     return out.astype(STRING).rename(values.name if isinstance(values, pd.Series) else None)
