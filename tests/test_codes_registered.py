@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import regsosek_link as rl
 from regsosek_link import _codes
-from regsosek_link._codes import column_codes, factorize_strings, register_key, shared_codes
+from regsosek_link._codes import Key, column_codes, factorize_strings, register_key, shared_codes
 from regsosek_link.datasets import make_sources
 from regsosek_link.standardise import standardise
 
@@ -88,8 +88,8 @@ def test_register_key_on_integer_and_unused_keys():
                             "s": pd.array(["b", " a", None, "b", "a "], dtype="string")})
     with shared_codes():
         # key codes neither in order of appearance nor all used
-        register_key(records, ["y"], (np.array([4, 0, 2, 4, 0]), 6))
-        register_key(records, ["s"], lambda: (np.array([3, 1, 0, 3, 2]), 5))
+        register_key(records, ["y"], Key((np.array([4, 0, 2, 4, 0]), 6)))
+        register_key(records, ["s"], Key(lambda: (np.array([3, 1, 0, 3, 2]), 5)))
         for column in records.columns:
             _assert_same_codes(records, column)
         assert column_codes(records, "y")[1].tolist() == ["1990", "7"]
@@ -98,7 +98,7 @@ def test_register_key_on_integer_and_unused_keys():
 
 def test_register_key_is_a_no_op_outside_a_scope():
     records = pd.DataFrame({"s": pd.array(["x", "y"], dtype="string")})
-    register_key(records, ["s"], (np.array([0, 0]), 1))  # a wrong key, never used
+    register_key(records, ["s"], Key((np.array([0, 0]), 1)))  # a wrong key, never used
     assert column_codes(records, "s")[0].tolist() == [0, 1]
 
 

@@ -94,7 +94,7 @@ KeyCodes = tuple[np.ndarray, int]
 
 
 def _compact(codes: np.ndarray, n_keys: int) -> KeyCodes:
-    """Key codes as ``int32`` (they are held until the columns that need them are asked for)."""
+    """Key codes as ``int32`` where they fit."""
     return (codes.astype(np.int32, copy=False) if n_keys <= np.iinfo(np.int32).max else codes), n_keys
 
 
@@ -109,33 +109,37 @@ def exact_key(values: pd.Series) -> KeyCodes:
     return codes + 1, len(uniques) + 1
 
 
-class _Key:
-    """Row codes (``0 .. n_keys - 1``) that determine some columns' values, made when first
-    needed, and the first row of each code."""
+class Key:
+    """Row codes that determine some columns' values (see :func:`register_key`).
+
+    ``make`` is ``(codes, n_keys)`` (one code in ``0 .. n_keys - 1`` per row; rows with the
+    same code hold the same value), or a function returning them when first needed. Codes
+    are kept as ``int32``: a key is held until the columns that need it are asked for.
+    """
 
     def __init__(self, make: KeyCodes | Callable[[], KeyCodes]) -> None:
-        self._make: KeyCodes | Callable[[], KeyCodes] | None = make if callable(make) else _compact(*make)
-        self._made: tuple[np.ndarray, int, np.ndarray] | None = None
+        self._make = make if callable(make) else None
+        self.codes, self.n_keys = (np.zeros(0, dtype=np.int32), 0) if callable(make) else _compact(*make)
+        self._rows: np.ndarray | None = None
 
     def get(self) -> tuple[np.ndarray, int, np.ndarray]:
         """``(codes, n_keys, rows)``: ``rows`` holds the first row of each code, ascending."""
-        if self._made is None:
-            codes, n_keys = _compact(*self._make()) if callable(self._make) else self._make
-            self._make = None
-            n = len(codes)
-            first = np.full(n_keys, n, dtype=np.int64)
-            np.minimum.at(first, codes, np.arange(n, dtype=np.int64))
+        if self._rows is None:
+            if self._make is not None:
+                self.codes, self.n_keys = _compact(*self._make())
+                self._make = None
+            n = len(self.codes)
+            first = np.full(self.n_keys, n, dtype=np.int64)
+            np.minimum.at(first, self.codes, np.arange(n, dtype=np.int64))
             is_first = np.zeros(n + 1, dtype=bool)
             is_first[first] = True
             rows = np.flatnonzero(is_first[:n])
-            self._made = (codes, n_keys, rows.astype(np.int32) if n <= np.iinfo(np.int32).max else rows)
-        return self._made
+            self._rows = rows.astype(np.int32) if n <= np.iinfo(np.int32).max else rows
+        return self.codes, self.n_keys, self._rows
 
 
-def register_key(records: pd.DataFrame, columns: list[str], key: KeyCodes | Callable[[], KeyCodes]) -> None:
-    """Declare each of ``records[columns]`` a function of some row codes: ``key`` is
-    ``(codes, n_keys)`` (one code in ``0 .. n_keys - 1`` per row; rows with the same code
-    hold the same value), or a function returning them when first needed.
+def register_key(records: pd.DataFrame, columns: list[str], key: Key) -> None:
+    """Declare each of ``records[columns]`` a function of the row codes of ``key``.
 
     Within a :func:`shared_codes` scope, :func:`column_codes` of such a column then
     factorises one row per code and expands the result, instead of hashing every row: the
@@ -144,7 +148,7 @@ def register_key(records: pd.DataFrame, columns: list[str], key: KeyCodes | Call
 
     >>> records = pd.DataFrame({"a": pd.array([" x", "y", None, "x"], dtype="string")})
     >>> with shared_codes():
-    ...     register_key(records, ["a"], (np.array([0, 1, 2, 0]), 3))
+    ...     register_key(records, ["a"], Key((np.array([0, 1, 2, 0]), 3)))
     ...     c, u = column_codes(records, "a")
     >>> c.tolist(), u.tolist()
     ([0, 1, -1, 0], ['x', 'y'])
@@ -152,7 +156,6 @@ def register_key(records: pd.DataFrame, columns: list[str], key: KeyCodes | Call
     cache = _CACHE.get()
     if cache is None:
         return
-    key = _Key(key)
     for column in columns:
         array = records[column].array
         cache[("key", id(array), len(records))] = (array, key)
