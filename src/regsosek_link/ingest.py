@@ -4,6 +4,11 @@ Raw records hold ``source``, every person-schema column (``string`` dtype, ``<NA
 missing or blank) and the source's extra columns. Everything is read as text: IDs never pass
 through a float. No row is dropped; a source that cannot be read whole raises a
 :class:`~regsosek_link.errors.ConfigError` naming the source, the column or row, and the fix.
+
+Each column is dictionary-encoded by pyarrow to strip it once per distinct value; within a
+:func:`~regsosek_link._codes.shared_codes` scope (``Linker.run``) that encoding is handed to
+the standardise stage (:func:`~regsosek_link.standardise._common.hand_over`), which would
+otherwise convert and hash the same column again.
 """
 
 from __future__ import annotations
