@@ -158,3 +158,25 @@ def test_repeated_record_ids_that_pyarrow_cannot_encode():
         read_source(SourceConfig(name="s", columns={"ID": "record_id", "NAMA": "nama"}), df)
     got = [p.message.split(" (")[0] for p in err.value.problems]
     assert got == ["1 row(s) have no record_id", "record_id is not unique: 1 value(s) repeat"]
+
+
+def test_one_thread_and_two_give_the_same_records_and_encodings():
+    # with workers != 1 pyarrow hashes a column on a second thread while the next is converted
+    from regsosek_link._codes import shared_codes
+    from regsosek_link.standardise._common import _handed_over
+
+    values = TRICKY * 2
+    df = pd.DataFrame({"ID": [str(i) for i in range(len(values))], "NAMA": values, "NIK": values[::-1],
+                       "IBU": [v for v in values if not (isinstance(v, str) and "\ud800" in v)] + ["x"] * 4,
+                       "TGL": values[1:] + ["a"]})
+    src = SourceConfig(name="s", columns={"ID": "record_id", "NAMA": "nama", "NIK": "nik", "IBU": "nama_ibu",
+                                          "TGL": "tanggal_lahir"})
+    got = []
+    for workers in (1, -1):
+        with shared_codes():
+            raw = read_sources(LinkConfig(sources=(src,), workers=workers), {"s": df})
+            encs = {c: _handed_over(raw[c]) for c in ["nik", "nama", "nama_ibu", "tanggal_lahir"]}
+        got.append((raw, {c: None if e is None else e.to_pylist() for c, e in encs.items()}))
+    pd.testing.assert_frame_equal(got[0][0], got[1][0])
+    assert got[0][1] == got[1][1]
+    assert got[0][1]["nama"] is None and got[0][1]["nama_ibu"] == _values(got[0][0]["nama_ibu"])

@@ -4,6 +4,11 @@ Raw records hold ``source``, every person-schema column (``string`` dtype, ``<NA
 missing or blank) and the source's extra columns. Everything is read as text: IDs never pass
 through a float. No row is dropped; a source that cannot be read whole raises a
 :class:`~regsosek_link.errors.ConfigError` naming the source, the column or row, and the fix.
+
+Each column is dictionary-encoded by pyarrow to strip it once per distinct value; within a
+:func:`~regsosek_link._codes.shared_codes` scope (``Linker.run``) that encoding is handed to
+the standardise stage (:func:`~regsosek_link.standardise._common.hand_over`), which would
+otherwise convert and hash the same column again.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import csv
 import difflib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -139,22 +145,55 @@ def _cleaned(distinct: list[str]) -> np.ndarray:
     return out
 
 
-def _strip(values: np.ndarray) -> pa.DictionaryArray | None:
-    """Strip surrounding blanks in place, blank -> <NA> (object array of ``str``/<NA>), and
-    write NUL characters as U+FFFD; return the stripped values dictionary-encoded by
-    pyarrow (None when pyarrow cannot encode the strings: lone surrogates).
-
-    The values are encoded first and only the distinct values that may change
-    (:func:`~regsosek_link.standardise._common.strip_candidates`, or holding a NUL) are
-    cleaned, once each; the rows holding the others keep the same objects. NUL is replaced
-    because pandas' string hashing stops at it (``pd.factorize`` takes ``"x\\x00y"`` and
-    ``"x"`` for one value), which would make different values equal in every later stage;
-    U+FFFD keeps them different.
-    """
+def _arrow(values: np.ndarray) -> pa.StringArray | None:
+    """The values (object array of ``str``/<NA>) as one pyarrow string array, or None when
+    pyarrow cannot encode them (lone surrogates)."""
     try:
         arr = pa.array(values, type=pa.string(), from_pandas=True)
-        enc = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     except (pa.ArrowException, UnicodeError):
+        return None
+
+
+def _encoded(columns: Iterable[tuple[str, np.ndarray]], workers: int,
+             ) -> Iterator[tuple[str, np.ndarray, pa.DictionaryArray | None]]:
+    """Each ``(name, values)`` of ``columns`` with the values dictionary-encoded by pyarrow
+    (None when pyarrow cannot encode them), in order.
+
+    With ``workers`` other than 1, pyarrow hashes a column on a second thread (it releases
+    the GIL) while the next column is converted to Arrow and the previous one stripped.
+    """
+    if workers == 1:
+        for name, values in columns:
+            arr = _arrow(values)
+            yield name, values, None if arr is None else pc.dictionary_encode(arr)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: tuple[str, np.ndarray, Future | None] | None = None
+        for name, values in columns:
+            arr = _arrow(values)
+            job = None if arr is None else pool.submit(pc.dictionary_encode, arr)
+            del arr  # (the job holds it while it needs it)
+            if pending is not None:
+                yield pending[0], pending[1], None if pending[2] is None else pending[2].result()
+            pending = (name, values, job)
+        if pending is not None:
+            yield pending[0], pending[1], None if pending[2] is None else pending[2].result()
+
+
+def _strip(values: np.ndarray, enc: pa.DictionaryArray | None) -> pa.DictionaryArray | None:
+    """Strip surrounding blanks in place, blank -> <NA> (object array of ``str``/<NA>), and
+    write NUL characters as U+FFFD; return the stripped values dictionary-encoded.
+
+    ``enc`` is the values' dictionary encoding by pyarrow (:func:`_encoded`), None when
+    pyarrow cannot encode them (lone surrogates: then None is returned). Only the distinct
+    values that may change (:func:`~regsosek_link.standardise._common.strip_candidates`, or
+    holding a NUL) are cleaned, once each; the rows holding the others keep the same
+    objects. NUL is replaced because pandas' string hashing stops at it (``pd.factorize``
+    takes ``"x\\x00y"`` and ``"x"`` for one value), which would make different values equal
+    in every later stage; U+FFFD keeps them different.
+    """
+    if enc is None:
         # (not pd.factorize: its string hashing stops at a NUL character)
         pos = np.flatnonzero(~pd.isna(values))
         uniques, codes = np.unique(values[pos], return_inverse=True)
@@ -266,10 +305,12 @@ def _record_id_problems(src: SourceConfig, rid: np.ndarray, codes: np.ndarray) -
     return problems
 
 
-def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataFrame],
+                 workers: int = -1) -> pd.DataFrame:
     """Raw records of ``config_sources`` in order, or a ConfigError with the problems of all.
 
-    Each column is gathered from every source into one array and stripped there in one go.
+    Each column is gathered from every source into one array and stripped there in one go
+    (``workers``: as :attr:`LinkConfig.workers`, 1 for a single thread).
     """
     problems: list[Problem] = []
     sources: list[_Source] = []
@@ -285,9 +326,10 @@ def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataF
     encoded = pc.dictionary_encode(source_names)
     encodings = {"source": pa.DictionaryArray.from_arrays(
         pa.array(np.repeat(encoded.indices.to_numpy(), sizes)), encoded.dictionary)}
-    for name in names:
-        values = np.concatenate([s.values(name) for s in sources]) if sources else np.zeros(0, dtype=object)
-        encodings[name] = _strip(values)
+    gathered = ((name, np.concatenate([s.values(name) for s in sources]) if sources else np.zeros(0, dtype=object))
+                for name in names)
+    for name, values, enc in _encoded(gathered, workers):
+        encodings[name] = _strip(values, enc)
         columns[name] = values
     rid = encodings["record_id"]
     # (pd.factorize only for what pyarrow cannot encode: the values hold no NUL by now)
@@ -345,6 +387,6 @@ def read_sources(config: LinkConfig, data: Mapping[str, pd.DataFrame] | None = N
     if unknown:
         raise ConfigError(f"data given for source(s) {unknown} that the config does not name; "
                           f"configured sources: {[s.name for s in config.sources]}")
-    raw = _raw_records(list(config.sources), data)
+    raw = _raw_records(list(config.sources), data, config.workers)
     log.info("read %d records from %d sources", len(raw), len(config.sources))
     return raw

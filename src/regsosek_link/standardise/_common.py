@@ -132,11 +132,11 @@ def hand_over(frame: pd.DataFrame, column: str, encoding: pa.DictionaryArray) ->
 
 
 class _NotHandedOver(LookupError):
-    pass
+    """No encoding was handed over for a column (raised so that per_column caches nothing)."""
 
 
 def _not_handed_over(_s: pd.Series) -> list:
-    raise _NotHandedOver  # (per_column caches nothing then)
+    raise _NotHandedOver
 
 
 def _handed_over(values: pd.Series) -> pa.DictionaryArray | None:
