@@ -135,3 +135,26 @@ def test_present_from_codes_equals_notna(scope):
     with shared_codes() if scope else contextlib.nullcontext():
         for field in recs.columns:
             assert _present(recs, field, recs[field]).tolist() == recs[field].notna().tolist()
+
+
+def test_golden_records_from_cluster_labels_equal_from_ids():
+    """Persons told apart by cluster labels (one ID per cluster) give the same registry as
+    factorising every record's ID: labels in any numbering, two clusters sharing an ID,
+    unicode IDs; labels that split an ID's records differently are refused."""
+    rng = np.random.default_rng(5)
+    n = 300
+    recs = pd.DataFrame({
+        "source": rng.choice(["siak", "dtks", "bpjs"], n),
+        "record_id": [str(i) for i in rng.permutation(n)],
+        "nama": rng.choice(np.array(["SRI", "SRI W", "ÑOÑO", None], dtype=object), n),
+    }).astype("string")
+    labels = rng.integers(0, 90, n) * 7 + 3  # not numbered 0..k-1 by first record
+    ids = np.array([f"P{lab % 40:03d}" if lab % 5 else f"Ä{lab}" for lab in range(1000)], dtype=object)
+    pid = ids[labels]  # labels 3 + 7k and 3 + 7(k + 40) can share an ID
+    want = golden_records(recs, pid)
+    pd.testing.assert_frame_equal(golden_records(recs, pid, labels=labels), want)
+    assert len(want) < len(np.unique(labels))  # some clusters did share an ID
+    empty = recs.iloc[:0]
+    pd.testing.assert_frame_equal(golden_records(empty, pid[:0], labels=labels[:0]), golden_records(empty, pid[:0]))
+    with pytest.raises(ValueError, match="labels do not match"):
+        golden_records(recs, pid, labels=np.zeros(n, np.int64))

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ._arrays import unique_int
 from ._codes import column_codes
-from .cluster import _argsort_strings, _rank_strings, _record_id_rank, credible_nik
+from .cluster import _argsort_strings, _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
 
 __all__ = [
@@ -87,6 +87,27 @@ def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty(len(uniq), np.int64)
     rank[order] = np.arange(len(uniq))
     return rank[codes], uniq[order]
+
+
+def _person_codes(person_id: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_sorted_codes` of the person IDs (object array of ``str``); with the records'
+    cluster ``labels`` only the first ID of each cluster is factorised."""
+    if labels is None:
+        return _sorted_codes(person_id)
+    label = _renumber(np.asarray(labels))  # numbered by first record: first records are new maxima
+    if len(label) != len(person_id):
+        raise ValueError(f"labels has {len(label)} entries for {len(person_id)} records")
+    first = np.flatnonzero(np.r_[True, label[1:] > np.maximum.accumulate(label)[:-1]]) if len(label) else label
+    ids = person_id[first]  # one per cluster: sorted, equal neighbours are one person
+    by_id = _argsort_strings(ids)
+    ids = ids[by_id]
+    new = np.r_[True, ids[1:] != ids[:-1]] if len(ids) else np.zeros(0, bool)
+    code = np.empty(len(ids), np.int64)
+    code[by_id] = np.cumsum(new) - 1
+    pcode, persons = code[label], ids[new]
+    if not (persons[pcode] == person_id).all():
+        raise ValueError("labels do not match person_id: records of one label must share their person ID")
+    return pcode, persons
 
 
 def _string(records: pd.DataFrame, col: str) -> pd.Series:
@@ -205,6 +226,7 @@ def golden_records(
     as_of: Mapping[str, str] | None = None,
     survivorship: Mapping[str, str] | None = None,
     fields: Sequence[str] = REGISTRY_FIELDS,
+    labels: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per person with golden values and their provenance.
 
@@ -228,6 +250,12 @@ def golden_records(
         ``"priority"``.
     fields : sequence of str
         Golden fields to choose.
+    labels : array of int, optional
+        The cluster label of each record that ``person_id`` was made from (records of one
+        label share their ID, as :func:`regsosek_link.cluster.cluster_records` and
+        :func:`regsosek_link.cluster.person_ids_from_records` give them): the persons are
+        then told apart by one ID per cluster instead of factorising every record's ID.
+        Checked against ``person_id``.
 
     Returns
     -------
@@ -258,7 +286,7 @@ def golden_records(
     if len(person_id) != len(records):
         raise ValueError(f"person_id has {len(person_id)} entries for {len(records)} records")
     n = len(records)
-    pcode, persons = _sorted_codes(pd.Series(person_id, dtype=object).astype(str).to_numpy(dtype=object))
+    pcode, persons = _person_codes(pd.Series(person_id, dtype=object).astype(str).to_numpy(dtype=object), labels)
     n_p = len(persons)
     scode, snames = _codes_of(records, "source")
     by_name = _argsort_strings(snames)
