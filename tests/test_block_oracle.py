@@ -195,7 +195,8 @@ def test_group_orders_entries_by_code_then_entry():
     assert [x.tolist() for x in _group(np.zeros(0, np.int64), 1)] == [[], [], []]
 
 
-@pytest.mark.parametrize("bound", [1, 2, 300, 1 << 16, (1 << 16) + 1, 1 << 33, 1 << 50, (1 << 62) - 1])
+@pytest.mark.parametrize("bound", [1, 2, 300, 1 << 16, (1 << 16) + 1, 1 << 33, 1 << 50,
+                                   (1 << 62) - 1])
 def test_group_radix_passes_equal_a_lexsort_oracle(bound):
     # codes differing only in high digits, in low digits, and both: every 16-bit pass counts
     rng = np.random.default_rng(bound % 1000)

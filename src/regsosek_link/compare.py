@@ -507,7 +507,8 @@ class NameComparison(Comparison):
         # and the names alone when each name has one phonetic name (as standardise makes it)
         known = codes >= 0
         functional = (pcodes[_one_row_each(codes)][codes[known]] == pcodes[known]).all()
-        return prep | {"ph_code": pcodes, "ph_c": ph["sorted_c"], "ph_tok_u": ph["tok_u"], "ph_tok_m": ph["tok_m"],
+        return prep | {"ph_code": pcodes, "ph_c": ph["sorted_c"], "ph_tok_u": ph["tok_u"],
+                       "ph_tok_m": ph["tok_m"],
                        "v": codes if functional else _tuple_codes([codes, pcodes], codes >= 0)}
 
     def score(self, prep, left, right, *, workers=1):
@@ -594,7 +595,8 @@ def _token_masks(tok: np.ndarray) -> np.ndarray:
     """
     masks = np.zeros(tok.shape[1], np.uint64)
     for ids in tok:
-        masks |= np.where(ids >= 0, np.left_shift(np.uint64(1), (ids & 63).astype(np.uint64)), np.uint64(0))
+        bit = np.left_shift(np.uint64(1), (ids & 63).astype(np.uint64))
+        masks |= np.where(ids >= 0, bit, np.uint64(0))
     return masks
 
 
