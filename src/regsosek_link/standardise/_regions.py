@@ -265,9 +265,16 @@ def resolve_region(
 def resolve_region_codes(parts: list[tuple[np.ndarray, list]], index: pd.Index) -> pd.DataFrame:
     """:func:`resolve_region` of (codes, distinct values) for code, desa, kecamatan, kabupaten,
     provinsi; each distinct combination is resolved once."""
+    # mixed-radix codes of the combinations, renumbered only when the radix would overflow
     combo = parts[0][0].astype(np.int64)
+    radix = len(parts[0][1])
     for codes, uniq in parts[1:]:
-        combo = pd.factorize(combo * len(uniq) + codes)[0].astype(np.int64)
+        if radix * len(uniq) >= 2**62:
+            combo = pd.factorize(combo)[0].astype(np.int64)
+            radix = int(combo.max()) + 1 if len(combo) else 1
+        combo = combo * len(uniq) + codes
+        radix *= len(uniq)
+    combo = pd.factorize(combo)[0].astype(np.int64)
     n = len(combo)
     k = int(combo.max()) + 1 if n else 0
     first_row = np.empty(k, dtype=np.intp)
