@@ -258,18 +258,18 @@ class Linker:
         model, prob, weight, tf_kept = stage("classify", classify)
         prepared = None  # (the per-record arrays of the comparisons are not needed any more)
 
-        def cluster() -> tuple[np.ndarray, np.ndarray]:
+        def cluster() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             must, cannot = decision_pairs(records, decisions)
             labels, weakest = cluster_records(
                 records, pairs["left"].to_numpy(), pairs["right"].to_numpy(), prob, threshold=cfg.threshold,
                 single_record_sources=single, must_link=must, cannot_link=cannot, constrained=self.constrained)
-            return person_ids_from_records(records, labels), weakest
+            return labels, person_ids_from_records(records, labels), weakest
 
-        pid, weakest = stage("cluster", cluster)
+        labels, pid, weakest = stage("cluster", cluster)
 
         def registry() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             membership = membership_table(records, pid, weakest)
-            reg = golden_records(records, pid, **cfg.golden_options())
+            reg = golden_records(records, pid, labels=labels, **cfg.golden_options())  # labels: no ID factorising
             hh = households_table(reg, records, pid)
             _release_free_memory()  # golden records' scratch, before the links table is built
             # the kept pairs strongest first (the links table's order), and their per-comparison
