@@ -258,20 +258,7 @@ class Linker:
         model, prob, weight, tf_kept = stage("classify", classify)
         prepared = None  # (the per-record arrays of the comparisons are not needed any more)
 
-        def cluster() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            must, cannot = decision_pairs(records, decisions)
-            labels, weakest = cluster_records(
-                records, pairs["left"].to_numpy(), pairs["right"].to_numpy(), prob, threshold=cfg.threshold,
-                single_record_sources=single, must_link=must, cannot_link=cannot, constrained=self.constrained)
-            return labels, person_ids_from_records(records, labels), weakest
-
-        labels, pid, weakest = stage("cluster", cluster)
-
-        def registry() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-            membership = membership_table(records, pid, weakest)
-            reg = golden_records(records, pid, labels=labels, **cfg.golden_options())  # labels: no ID factorising
-            hh = households_table(reg, records, pid)
-            _release_free_memory()  # golden records' scratch, before the links table is built
+        def links() -> pd.DataFrame:
             # the kept pairs strongest first (the links table's order), and their per-comparison
             # contributions made in that order, so the table takes every column without a copy
             keep = np.flatnonzero(prob >= cfg.review_band[0])
@@ -281,17 +268,35 @@ class Linker:
             contrib = model.contributions(kept_levels)
             for c in tf_kept.columns:
                 contrib[c] = tf_kept[c].to_numpy()[order]
-            links = links_table(records, pairs.iloc[keep], kept_levels, contrib, prob[keep], weight[keep],
-                                threshold=cfg.threshold, review_low=cfg.review_band[0])
-            return membership, reg, hh, links
+            return links_table(records, pairs.iloc[keep], kept_levels, contrib, prob[keep], weight[keep],
+                               threshold=cfg.threshold, review_low=cfg.review_band[0])
 
-        membership, reg, hh, links = stage("registry", registry)
+        def cluster() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            must, cannot = decision_pairs(records, decisions)
+            labels, weakest = cluster_records(
+                records, pairs["left"].to_numpy(), pairs["right"].to_numpy(), prob, threshold=cfg.threshold,
+                single_record_sources=single, must_link=must, cannot_link=cannot, constrained=self.constrained)
+            return labels, person_ids_from_records(records, labels), weakest
+
+        # the links table needs the scores, not the persons: with a second core it is made
+        # while clustering runs (its takes of numeric columns release the GIL)
+        with _background(enabled=_cores(cfg.workers) > 1) as submit:
+            links_done = submit(links)
+            labels, pid, weakest = stage("cluster", cluster)
+
+            def registry() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                membership = membership_table(records, pid, weakest)
+                reg = golden_records(records, pid, labels=labels, **cfg.golden_options())  # no ID factorising
+                hh = households_table(reg, records, pid)
+                return membership, reg, hh, links_done()
+
+            membership, reg, hh, links_ = stage("registry", registry)
         if len(membership) != len(raw):  # the contract: every input record exactly once
             raise AssertionError(f"membership has {len(membership)} rows for {len(raw)} input records")
         result = LinkResult(
             config=cfg, raw=raw, records=records, pairs=pairs, levels=levels, model=model,
             probability=prob, weight=weight, membership=membership, registry=reg, households=hh,
-            links=links, timings=timings, peak_memory_mb=peaks,
+            links=links_, timings=timings, peak_memory_mb=peaks,
         )
         return RegistryStore(store).save(result) if store is not None else result
 
