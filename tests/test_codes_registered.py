@@ -117,3 +117,30 @@ def test_a_run_factorises_standardised_columns_one_row_per_key(monkeypatch):
     assert {"nik", "nama", "tanggal_lahir", "kode_kab"} <= {name for name, _ in keyed}
     assert all(n < n_rows for _, n in keyed), keyed
     assert len(keyed) == len(set(keyed)), "each column once"
+
+
+def test_two_threads_asking_for_one_column_compute_it_once(monkeypatch):
+    import contextvars
+    import threading
+    import time
+
+    records = pd.DataFrame({"a": pd.array(["x", "y", "x"], dtype="string")})
+    calls = []
+
+    def slow(values):  # type: ignore[no-untyped-def]
+        calls.append(values.name)
+        time.sleep(0.2)  # the other thread asks meanwhile
+        return factorize_strings(values)
+
+    monkeypatch.setattr(_codes, "factorize_strings", slow)
+    with shared_codes():
+        register_key(records, ["a"], Key((np.array([0, 1, 0]), 2)))
+        out = []
+        threads = [threading.Thread(target=contextvars.copy_context().run,
+                                    args=(lambda: out.append(column_codes(records, "a")),)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert calls == ["a"]  # one row per key, once
+    assert [c.tolist() for c, _ in out] == [[0, 1, 0], [0, 1, 0]]

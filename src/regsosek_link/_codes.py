@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -189,11 +190,17 @@ def per_column(records: pd.DataFrame, column: str, kind: str,
     hit = cache.get(key)
     if hit is not None and hit[0] is array:
         return hit[1]
-    out = compute(series)
-    for a in out if isinstance(out, tuple) else (out,):
-        if isinstance(a, np.ndarray):
-            a.flags.writeable = False
-    cache[key] = (array, out)
+    # stages may ask from two threads at once (the pipeline prepares comparisons while it
+    # blocks): the second waits for the first's result instead of computing it again
+    with cache.setdefault(("lock", *key), threading.Lock()):  # (setdefault is atomic)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is array:
+            return hit[1]
+        out = compute(series)
+        for a in out if isinstance(out, tuple) else (out,):
+            if isinstance(a, np.ndarray):
+                a.flags.writeable = False
+        cache[key] = (array, out)
     return out
 
 
