@@ -154,22 +154,42 @@ def register_key(records: pd.DataFrame, columns: list[str], key: Key) -> None:
     >>> c.tolist(), u.tolist()
     ([0, 1, -1, 0], ['x', 'y'])
     """
-    cache = _CACHE.get()
-    if cache is None:
-        return
     for column in columns:
+        leave(records, column, "key", key)
+
+
+def leave(records: pd.DataFrame, column: str, kind: str, value: object) -> None:
+    """Leave ``value`` for one later :func:`pick_up` of ``records[column]`` under ``kind``
+    (keyed by the column's backing array, like every entry). Outside a scope: nothing."""
+    cache = _CACHE.get()
+    if cache is not None:
         array = records[column].array
-        cache[("key", id(array), len(records))] = (array, key)
+        cache[(kind, id(array), len(records))] = (array, value)
+
+
+def pick_up(series: pd.Series, kind: str) -> object | None:
+    """What :func:`leave` left for ``series``' backing array under ``kind``, taken out of
+    the cache (so it is used once and then freed); None when nothing was left.
+
+    >>> s = pd.Series(["a"], dtype="string")
+    >>> with shared_codes():
+    ...     leave(s.to_frame(), 0, "note", 42)
+    ...     pick_up(s, "note"), pick_up(s, "note")
+    (42, None)
+    """
+    cache = _CACHE.get()
+    array = series.array
+    hit = None if cache is None else cache.pop((kind, id(array), len(series)), None)
+    return hit[1] if hit is not None and hit[0] is array else None
 
 
 def _factorize_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """:func:`factorize_strings` of a column, through its registered key if it has one."""
-    cache = _CACHE.get()
-    array = series.array
-    hit = None if cache is None else cache.pop(("key", id(array), len(series)), None)
-    if hit is None or hit[0] is not array:
+    key = pick_up(series, "key")
+    if key is None:
         return factorize_strings(series)
-    codes, n_keys, rows = hit[1].get()
+    array = series.array
+    codes, n_keys, rows = key.get()
     # rows in ascending order hold every value's first appearance: same order of uniques
     sub, uniques = factorize_strings(pd.Series(array.take(rows), name=series.name))
     per_key = np.full(n_keys, -1, dtype=np.int64)

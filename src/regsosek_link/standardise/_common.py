@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from regsosek_link._codes import per_column
+from regsosek_link._codes import leave, pick_up
 
 STRING = "string"
 
@@ -128,24 +128,12 @@ def hand_over(frame: pd.DataFrame, column: str, encoding: pa.DictionaryArray) ->
     Ingest encodes every column it builds; the standardise stage factorizes them. The
     encoding is dropped once used (or with the scope); outside a scope this does nothing.
     """
-    per_column(frame, column, _HANDED_OVER, lambda _s: [encoding])
-
-
-class _NotHandedOver(LookupError):
-    """No encoding was handed over for a column (raised so that per_column caches nothing)."""
-
-
-def _not_handed_over(_s: pd.Series) -> list:
-    raise _NotHandedOver
+    leave(frame, column, _HANDED_OVER, encoding)
 
 
 def _handed_over(values: pd.Series) -> pa.DictionaryArray | None:
     """The encoding :func:`hand_over` gave for ``values``' array, taken out (once), or None."""
-    try:
-        box = per_column(values.to_frame(name="values"), "values", _HANDED_OVER, _not_handed_over)
-    except _NotHandedOver:
-        return None
-    return box.pop() if box else None
+    return pick_up(values, _HANDED_OVER)
 
 
 def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tuple[np.ndarray, pd.Series]:
