@@ -102,3 +102,27 @@ def test_cleaners_never_raise_and_keep_index(values):
     out = standardise(raw)
     assert list(out.index) == list(s.index)
     assert {c: str(t) for c, t in out.dtypes.items()} == DTYPES
+
+
+def test_threads_give_the_same_records_and_codes():
+    from regsosek_link._codes import column_codes, factorize_strings, shared_codes
+    from regsosek_link.datasets import make_sources
+    from regsosek_link.ingest import read_sources
+    from regsosek_link import LinkConfig, SourceConfig
+
+    data = make_sources(n_people=400, random_state=3)
+    cfg = LinkConfig(sources=tuple(SourceConfig(name=n, columns=data.mappings[n]) for n in data.sources))
+    out = {}
+    for workers in (1, 2, -1):
+        with shared_codes():
+            raw = read_sources(cfg, data.sources)
+            records = standardise(raw, workers=workers)
+            codes = {c: column_codes(records, c) for c in ("nik", "nama", "kode_desa", "tanggal_lahir")}
+        out[workers] = records
+        for c, (k, u) in codes.items():  # the keys each group registered are right on threads too
+            ref_k, ref_u = factorize_strings(records[c])
+            assert k.tolist() == ref_k.tolist() and u.tolist() == ref_u.tolist(), c
+    pd.testing.assert_frame_equal(out[2], out[1])
+    pd.testing.assert_frame_equal(out[-1], out[1])
+    with pytest.raises(ValueError, match="'workers' parameter of standardise"):
+        standardise(out[1].iloc[:0][["source", "record_id"]], workers=0)

@@ -207,7 +207,7 @@ class Linker:
             return value
 
         raw = stage("ingest", lambda: read_sources(cfg, data))
-        records = stage("standardise", lambda: standardise(raw, profile=cfg.profile))
+        records = stage("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers))
         single = [s.name for s in cfg.sources if s.one_record_per_person]
 
         # The comparisons' per-record arrays and the random pairs' levels (u) need the records
