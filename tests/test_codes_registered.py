@@ -144,3 +144,25 @@ def test_two_threads_asking_for_one_column_compute_it_once(monkeypatch):
             t.join()
     assert calls == ["a"]  # one row per key, once
     assert [c.tolist() for c, _ in out] == [[0, 1, 0], [0, 1, 0]]
+
+
+def test_a_key_shared_by_two_columns_is_made_once_across_threads():
+    import threading
+    import time
+
+    made = []
+
+    def make():  # type: ignore[no-untyped-def]
+        made.append(1)
+        time.sleep(0.2)  # the other thread asks meanwhile
+        return np.array([1, 0, 1]), 2
+
+    key = Key(make)
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(key.get())) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert made == [1]
+    assert [(c.tolist(), n, r.tolist()) for c, n, r in out] == [([1, 0, 1], 2, [0, 1])] * 2

@@ -122,9 +122,14 @@ class Key:
         self._make = make if callable(make) else None
         self.codes, self.n_keys = (np.zeros(0, dtype=np.int32), 0) if callable(make) else _compact(*make)
         self._rows: np.ndarray | None = None
+        self._lock = threading.Lock()  # columns sharing a key may be asked for from two threads
 
     def get(self) -> tuple[np.ndarray, int, np.ndarray]:
         """``(codes, n_keys, rows)``: ``rows`` holds the first row of each code, ascending."""
+        with self._lock:
+            return self._get()
+
+    def _get(self) -> tuple[np.ndarray, int, np.ndarray]:
         if self._rows is None:
             if self._make is not None:
                 self.codes, self.n_keys = _compact(*self._make())
