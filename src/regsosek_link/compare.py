@@ -20,7 +20,6 @@ lookup table. String similarity uses rapidfuzz's vectorised C++ kernels
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +33,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
 from ._codes import column_codes, shared_codes
+from ._threads import n_threads
 from .errors import ConfigError
 
 __all__ = [
@@ -987,7 +987,7 @@ def compare(
     if prepared is None:
         prepared = prepare_comparisons(records, comparisons)
     same: dict = {}  # ignore_when_equal masks, shared by the comparisons ignoring one column
-    threads = min((os.cpu_count() or 1) if workers == -1 else workers, len(comparisons))
+    threads = n_threads(workers, tasks=len(comparisons))
 
     def levels(comp: Comparison, prep: Prepared) -> np.ndarray:
         return _levels(comp, prep, left, right, workers=1 if threads > 1 else workers,

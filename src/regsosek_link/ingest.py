@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._threads import n_threads
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
 from .schema import PERSON_COLUMNS, RAW_COLUMNS
@@ -160,10 +161,11 @@ def _encoded(columns: Iterable[tuple[str, np.ndarray]], workers: int,
     """Each ``(name, values)`` of ``columns`` with the values dictionary-encoded by pyarrow
     (None when pyarrow cannot encode them), in order.
 
-    With ``workers`` other than 1, pyarrow hashes a column on a second thread (it releases
-    the GIL) while the next column is converted to Arrow and the previous one stripped.
+    With more than one thread allowed (``workers``, as :attr:`LinkConfig.workers`), pyarrow
+    hashes a column on a second thread (it releases the GIL) while the next column is
+    converted to Arrow and the previous one stripped.
     """
-    if workers == 1:
+    if n_threads(workers) == 1:
         for name, values in columns:
             arr = _arrow(values)
             yield name, values, None if arr is None else pc.dictionary_encode(arr)

@@ -13,7 +13,6 @@ import ctypes
 import ctypes.util
 import functools
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,9 +25,15 @@ import numpy as np
 import pandas as pd
 
 from ._codes import column_codes, shared_codes
+from ._threads import n_threads
 from .block import block
-from .classify import (FellegiSunter, level_patterns, term_frequency_adjustments, train_by_sessions,
-                       u_from_random_pairs)
+from .classify import (
+    FellegiSunter,
+    level_patterns,
+    term_frequency_adjustments,
+    train_by_sessions,
+    u_from_random_pairs,
+)
 from .cluster import cluster_records, person_ids_from_records
 from .compare import compare, prepare_comparisons
 from .config import LinkConfig, SourceConfig
@@ -220,7 +225,7 @@ class Linker:
             return prep, u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs,
                                              random_state=cfg.random_state, prepared=prep, workers=1)
 
-        with _background(enabled=_cores(cfg.workers) > 1) as submit:
+        with _background(enabled=n_threads(cfg.workers) > 1) as submit:
             side = submit(prepare_and_u)
             pairs = stage("block", lambda: block(
                 records, cfg.blocking_rules, link_type=cfg.link_type, single_record_sources=single,
@@ -280,7 +285,7 @@ class Linker:
 
         # the links table needs the scores, not the persons: with a second core it is made
         # while clustering runs (its takes of numeric columns release the GIL)
-        with _background(enabled=_cores(cfg.workers) > 1) as submit:
+        with _background(enabled=n_threads(cfg.workers) > 1) as submit:
             links_done = submit(links)
             labels, pid, weakest = stage("cluster", cluster)
 
@@ -346,11 +351,6 @@ DERIVED_FROM = {
     "nama_phonetic": "nama",
     "nama_ibu_phonetic": "nama_ibu",
 }
-
-
-def _cores(workers: int) -> int:
-    """How many threads ``LinkConfig.workers`` allows (-1: every core)."""
-    return (os.cpu_count() or 1) if workers == -1 else workers
 
 
 @contextlib.contextmanager
