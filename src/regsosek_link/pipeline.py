@@ -34,7 +34,7 @@ from .classify import (
     train_by_sessions,
     u_from_random_pairs,
 )
-from .cluster import cluster_records, person_ids_from_records
+from .cluster import _record_id_rank, cluster_records, person_ids_from_records
 from .compare import compare, prepare_comparisons
 from .config import LinkConfig, SourceConfig
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
@@ -227,6 +227,9 @@ class Linker:
 
         with _background(enabled=n_threads(cfg.workers) > 1) as submit:
             side = submit(prepare_and_u)
+            # the record-ID order the cluster and registry stages share (an Arrow sort, which
+            # releases the GIL), into the run's cache
+            ranked = submit(lambda: _record_id_rank(records))
             pairs = stage("block", lambda: block(
                 records, cfg.blocking_rules, link_type=cfg.link_type, single_record_sources=single,
                 max_block_size=cfg.max_block_size))
@@ -237,6 +240,7 @@ class Linker:
                                         prepared=prep, workers=cfg.workers)
 
             prepared, u, levels = stage("compare", compare_stage)
+            ranked()  # (done by now; its errors surface here)
 
         def classify() -> tuple[FellegiSunter, np.ndarray, np.ndarray, pd.DataFrame]:
             # the distinct patterns of levels (a few thousand), for training and for weights
