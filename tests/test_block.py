@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -93,6 +95,44 @@ def test_giant_block_is_skipped_with_warning_naming_key():
     assert _pairs(p) == [(6, 7)]
     rep = blocking_report(p)
     assert rep.loc[0, "skipped_records"] == 6 and rep.loc[0, "largest_block"] == 6
+
+
+def test_rules_on_threads_give_the_same_pairs_report_and_warnings(monkeypatch):
+    # rules blocked side by side share their keys: each key expression is made once, and the
+    # pairs, the report and the warnings (in rule order) are those of one thread
+    block_module = sys.modules[block.__module__]  # (the package exports a function named block)
+    rng = np.random.default_rng(11)
+    recs = pd.DataFrame({
+        "source": rng.choice(["a", "b", "c"], 3_000),
+        "nama": rng.choice(["SITI AMINAH", "BUDI", "AMINAH", "JOKO WI", None], 3_000),
+        "tgl": rng.choice([f"19{y}-01-01" for y in range(50, 99)] + [None], 3_000),
+        "kk": rng.choice([str(k) for k in range(400)], 3_000),
+    }).astype("string")
+    rules = [BlockOn(keys=("tgl", "tokens(nama)")), BlockOn(keys=("source",)), BlockOn(keys=("nama",)),
+             BlockOn(keys=("tokens(nama)", "kk")), SortedNeighbourhood(key="tgl", window=3),
+             BlockOn(keys=("first_token(nama)", "tgl"))]
+    made: list[str] = []
+    real = block_module._KeyCache._make_key
+
+    def slow_make(self, expr):  # widen the window in which two threads ask for one key
+        made.append(expr)
+        time.sleep(0.01)
+        return real(self, expr)
+
+    monkeypatch.setattr(block_module._KeyCache, "_make_key", slow_make)
+    got = []
+    for workers in (1, 4):
+        made.clear()
+        with pytest.warns(LargeBlockWarning) as caught:
+            p = block(recs, rules, single_record_sources=["c"], max_block_size=500, workers=workers)
+        assert sorted(made) == sorted(set(made))
+        got.append((p, blocking_report(p), [str(w.message) for w in caught]))
+    pd.testing.assert_frame_equal(got[0][0], got[1][0])
+    pd.testing.assert_frame_equal(got[0][1], got[1][1])
+    assert got[0][2] == got[1][2] and len(got[0][2]) == 2
+    assert got[0][2][0].startswith("blocking rule 'source'") and got[0][2][1].startswith("blocking rule 'nama'")
+    with pytest.raises(ConfigError, match="needs column 'kode_kec'"):  # errors come back from the threads
+        block(recs, [BlockOn(keys=("kk",)), BlockOn(keys=("kode_kec",))], workers=2)
 
 
 def test_pairs_within_blocks_matches_itertools_oracle():

@@ -15,11 +15,14 @@ larger than ``max_block_size`` is skipped with a warning naming the rule and its
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import re
+import threading
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -29,6 +32,7 @@ import pandas as pd
 from . import _spec
 from ._arrays import unique_int
 from ._codes import column_codes
+from ._threads import n_threads
 from .errors import ConfigError
 
 __all__ = [
@@ -200,6 +204,7 @@ class _KeyCache:
     def __init__(self, records: pd.DataFrame) -> None:
         self.records = records
         self._key: dict[str, tuple[np.ndarray | None, np.ndarray, np.ndarray]] = {}
+        self._locks: dict[str, threading.Lock] = {}
 
     def column(self, col: str, expr: str) -> tuple[np.ndarray, np.ndarray]:
         """Codes (-1 missing or blank) and distinct stripped values of a column (read-only)."""
@@ -212,8 +217,15 @@ class _KeyCache:
 
     def key(self, expr: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """(rows or None for "every row", codes, labels of the codes); do not modify them."""
-        if expr in self._key:
-            return self._key[expr]
+        hit = self._key.get(expr)
+        if hit is not None:
+            return hit
+        # rules run on several threads may ask for one key at once: it is made once
+        with self._locks.setdefault(expr, threading.Lock()):  # (setdefault is atomic)
+            hit = self._key.get(expr)
+            return hit if hit is not None else self._make_key(expr)
+
+    def _make_key(self, expr: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         fn, col, arg = _parse_key(expr)
         codes, uniques = self.column(col, expr)
         out: tuple[np.ndarray | None, np.ndarray, np.ndarray]
@@ -469,6 +481,7 @@ def block(
     source_column: str = "source",
     single_record_sources: Sequence[str] = (),
     max_block_size: int = 2_000,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Candidate pairs: the union of several blocking rules.
 
@@ -488,6 +501,9 @@ def block(
     max_block_size : int
         Blocks with more records are skipped (their pairs would grow with the square of the
         size) and reported with a :class:`LargeBlockWarning`.
+    workers : int
+        Threads (-1: all cores). With more than one, rules are blocked side by side (their
+        sorting and array work releases the GIL); the pairs are the same.
 
     Returns
     -------
@@ -513,9 +529,8 @@ def block(
     # pair codes are left << bits | right: a power-of-two radix that shifts decode
     bits = max(int(len(records) - 1).bit_length(), 1)
     cache = _KeyCache(records)
-    rule_codes: list[np.ndarray] = []
-    stats: list[_RuleStats] = []
-    for rule in rules:
+
+    def one_rule(rule: BlockingRule) -> tuple[np.ndarray, _RuleStats]:
         st = _RuleStats(rule=rule.label)
         if isinstance(rule, SortedNeighbourhood):
             left, right = _sorted_neighbourhood(records, rule, cache)
@@ -528,9 +543,30 @@ def block(
             code = _block_on_codes(records, rule, cache, bits, pf, max_block_size, st)
         else:
             raise ConfigError(f"not a blocking rule: {rule!r}")
-        rule_codes.append(code)
         st.pairs_generated = len(code)
-        stats.append(st)
+        return code, st
+
+    threads = n_threads(workers, tasks=len(rules))
+    if threads > 1:
+        # each task in a copy of this thread's context, so that it shares the run's codes cache
+        with ThreadPoolExecutor(threads, thread_name_prefix="regsosek-block") as pool:
+            futures = [pool.submit(contextvars.copy_context().run, one_rule, r) for r in rules]
+            done = [f.result() for f in futures]
+    else:
+        done = [one_rule(r) for r in rules]
+    rule_codes = [code for code, _ in done]
+    stats = [st for _, st in done]
+    del done
+    for rule, st in zip(rules, stats):  # warned here, in rule order, whichever thread blocked
+        if st.skipped_blocks:
+            warnings.warn(
+                f"blocking rule {rule.label!r}: {st.skipped_blocks} block(s) over max_block_size="
+                f"{max_block_size} skipped ({st.skipped_records} records); biggest keys: "
+                f"{'; '.join(st.skipped_keys)}. Add a key to the rule to split them, or raise "
+                f"max_block_size.",
+                LargeBlockWarning,
+                stacklevel=2,
+            )
 
     pairs = _union(rule_codes, 1 << bits)
     del rule_codes
@@ -546,7 +582,7 @@ def block(
 def _block_on_codes(records: pd.DataFrame, rule: BlockOn, cache: _KeyCache, bits: int,
                     pf: _PairFilter | None, max_block_size: int, st: _RuleStats) -> np.ndarray:
     """Sorted distinct pair codes (``left << bits | right``) of one :class:`BlockOn` rule;
-    fills the block statistics of ``st`` and warns about blocks over ``max_block_size``."""
+    fills the block statistics of ``st`` (blocks over ``max_block_size`` are skipped)."""
     b = _rule_blocks(records, rule.keys, cache)
     # block sizes are known before any pair is made
     st.largest_block = int(b.sizes.max(initial=0))
@@ -558,14 +594,6 @@ def _block_on_codes(records: pd.DataFrame, rule: BlockOn, cache: _KeyCache, bits
         # biggest first, ties in order of first appearance
         top = big[np.lexsort((b.first_entries(big), -b.sizes[big]))][:5]
         st.skipped_keys = [f"{lab} ({b.sizes[j]} records)" for lab, j in zip(b.labels(top), top)]
-        warnings.warn(
-            f"blocking rule {rule.label!r}: {len(big)} block(s) over max_block_size="
-            f"{max_block_size} skipped ({st.skipped_records} records); biggest keys: "
-            f"{'; '.join(st.skipped_keys)}. Add a key to the rule to split them, or raise "
-            f"max_block_size.",
-            LargeBlockWarning,
-            stacklevel=3,
-        )
         keep = b.sizes <= max_block_size
     code = _pair_codes(b.rows, b.ent, b.starts, b.sizes, bits, keep, pf)
     if len(code) > 1 and not (b.rows[1:] > b.rows[:-1]).all():

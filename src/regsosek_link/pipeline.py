@@ -232,7 +232,7 @@ class Linker:
             ranked = submit(lambda: _record_id_rank(records))
             pairs = stage("block", lambda: block(
                 records, cfg.blocking_rules, link_type=cfg.link_type, single_record_sources=single,
-                max_block_size=cfg.max_block_size))
+                max_block_size=cfg.max_block_size, workers=cfg.workers))
 
             def compare_stage() -> tuple[list[Any], list[np.ndarray] | None, pd.DataFrame]:
                 prep, u = side()
