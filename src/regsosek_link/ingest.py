@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import difflib
 import logging
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -162,8 +163,10 @@ def _encoded(columns: Iterable[tuple[str, np.ndarray]], workers: int,
     (None when pyarrow cannot encode them), in order.
 
     With more than one thread allowed (``workers``, as :attr:`LinkConfig.workers`), pyarrow
-    hashes a column on a second thread (it releases the GIL) while the next column is
-    converted to Arrow and the previous one stripped.
+    hashes the columns on a second thread (it releases the GIL) while this one converts the
+    next columns to Arrow: a column is handed on as soon as its encoding is done, and this
+    thread never waits while there are columns left to convert (high-cardinality columns,
+    the record IDs and NIKs, take longer to hash than to convert).
     """
     if n_threads(workers) == 1:
         for name, values in columns:
@@ -171,16 +174,17 @@ def _encoded(columns: Iterable[tuple[str, np.ndarray]], workers: int,
             yield name, values, None if arr is None else pc.dictionary_encode(arr)
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending: tuple[str, np.ndarray, Future | None] | None = None
+        pending: deque[tuple[str, np.ndarray, Future | None]] = deque()
         for name, values in columns:
             arr = _arrow(values)
-            job = None if arr is None else pool.submit(pc.dictionary_encode, arr)
+            pending.append((name, values, None if arr is None else pool.submit(pc.dictionary_encode, arr)))
             del arr  # (the job holds it while it needs it)
-            if pending is not None:
-                yield pending[0], pending[1], None if pending[2] is None else pending[2].result()
-            pending = (name, values, job)
-        if pending is not None:
-            yield pending[0], pending[1], None if pending[2] is None else pending[2].result()
+            while pending and (pending[0][2] is None or pending[0][2].done()):
+                done = pending.popleft()
+                yield done[0], done[1], None if done[2] is None else done[2].result()
+        while pending:
+            done = pending.popleft()
+            yield done[0], done[1], None if done[2] is None else done[2].result()
 
 
 def _strip(values: np.ndarray, enc: pa.DictionaryArray | None) -> pa.DictionaryArray | None:
