@@ -17,7 +17,10 @@ from regsosek_link.cluster import (
     constrained_clusters,
     constraint_keys,
     credible_nik,
+    hash_id,
+    hash_ids,
     person_ids,
+    person_ids_from_records,
     weakest_link,
 )
 
@@ -217,6 +220,28 @@ def test_person_ids_and_weakest_link_unchanged():
     ids = person_ids(np.array([0, 0, 1]), keys)
     assert ids[0] == ids[1] != ids[2]
     assert weakest_link(3, np.array([0]), np.array([1]), np.array([0.93])).tolist() == [0.93, 0.93, 1.0]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",))), max_size=30),
+       st.sampled_from(["RP", "X", "ÄB"]))
+def test_hash_ids_are_hash_id_of_each_key(keys, prefix):
+    import pyarrow as pa  # noqa: PLC0415
+
+    expected = [hash_id(k, prefix=prefix) for k in keys]
+    assert hash_ids(keys, prefix=prefix).tolist() == expected
+    assert hash_ids(pa.array(keys, type=pa.large_string()), prefix=prefix).tolist() == expected
+
+
+def test_person_ids_from_records_are_the_ids_of_the_joined_keys():
+    recs = pd.DataFrame({"source": ["siak", "dtks", "siak", "bpjs", "dtks"],
+                         "record_id": ["10", "9", "2", "é 1", "10"]}).astype("string")
+    labels = np.array([3, 3, 1, 0, 1])
+    ids = person_ids_from_records(recs, labels)
+    # the smallest key of each cluster: "dtks|9" for {siak|10, dtks|9}, "dtks|10" for
+    # {siak|2, dtks|10}, "bpjs|é 1" alone
+    assert ids.tolist() == [hash_id("dtks|9"), hash_id("dtks|9"), hash_id("dtks|10"), hash_id("bpjs|é 1"),
+                            hash_id("dtks|10")]
 
 
 def test_credible_niks_one_typo_apart_are_not_a_cannot_link():

@@ -37,6 +37,7 @@ __all__ = [
     "constraint_keys",
     "credible_nik",
     "hash_id",
+    "hash_ids",
     "person_ids",
     "person_ids_from_records",
     "weakest_link",
@@ -636,7 +637,7 @@ def person_ids(labels: np.ndarray, keys: pd.Series, *, prefix: str = "RP") -> np
     True
     """
     key = _arrow_str(pd.Series(keys))
-    return _anchored_ids(labels, _rank_strings(key), lambda rows: key.take(rows).to_pylist(), prefix)
+    return _anchored_ids(labels, _rank_strings(key), key.take, prefix)
 
 
 def person_ids_from_records(records: pd.DataFrame, labels: np.ndarray, *, prefix: str = "RP") -> np.ndarray:
@@ -663,15 +664,14 @@ def person_ids_from_records(records: pd.DataFrame, labels: np.ndarray, *, prefix
     src_rank[by_name] = np.arange(len(names))
     order = src_rank[scode] * n + _record_id_rank(records)
 
-    def key_of(rows: np.ndarray) -> list[str]:
-        src = np.array(names, dtype=object)[scode[rows]]
-        rid = records["record_id"].iloc[rows].astype(str)
-        return [f"{s}|{r}" for s, r in zip(src.tolist(), rid.tolist())]
+    def key_of(rows: np.ndarray) -> pa.Array:
+        src = pa.array(names, type=pa.large_string()).take(scode[rows])
+        return pc.binary_join_element_wise(src, _record_id_arrow(records).take(rows), pa.scalar("|", pa.large_string()))
 
     return _anchored_ids(labels, order, key_of, prefix)
 
 
-def _anchored_ids(labels: np.ndarray, order: np.ndarray, key_of: Callable[[np.ndarray], list[str]],
+def _anchored_ids(labels: np.ndarray, order: np.ndarray, key_of: Callable[[np.ndarray], pa.Array],
                   prefix: str) -> np.ndarray:
     """ID of each record: :func:`hash_id` of the key (``key_of(rows)``) of the record of its
     cluster with the smallest ``order`` (int64, distinct per record)."""
@@ -683,8 +683,7 @@ def _anchored_ids(labels: np.ndarray, order: np.ndarray, key_of: Callable[[np.nd
     rows = np.flatnonzero(order == best[label])
     anchor = np.empty(len(best), np.int64)
     anchor[label[rows]] = rows
-    ids = np.array([hash_id(k, prefix=prefix) for k in key_of(anchor)], dtype=object)
-    return ids[label]
+    return hash_ids(key_of(anchor), prefix=prefix)[label]
 
 
 def _arrow_str(values: pd.Series) -> pa.Array:
@@ -703,7 +702,13 @@ def _record_id_rank(records: pd.DataFrame) -> np.ndarray:
     """Rank of each record's ``record_id`` (as ``str``) in a stable sort, computed once per
     :func:`regsosek_link._codes.shared_codes` scope (the cluster and registry stages both
     order records by it). Read-only."""
-    return _codes.per_column(records, "record_id", "rank", lambda s: _rank_strings(_arrow_str(s)))
+    return _codes.per_column(records, "record_id", "rank", lambda s: _rank_strings(_record_id_arrow(records)))
+
+
+def _record_id_arrow(records: pd.DataFrame) -> pa.Array:
+    """:func:`_arrow_str` of ``records["record_id"]``, once per
+    :func:`regsosek_link._codes.shared_codes` scope."""
+    return _codes.per_column(records, "record_id", "arrow", _arrow_str)
 
 
 def _argsort_strings(values: np.ndarray | pa.Array) -> np.ndarray:
@@ -731,6 +736,35 @@ def hash_id(key: str, *, prefix: str = "RP") -> str:
     'RP-'
     """
     return f"{prefix}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:16].upper()}"
+
+
+# SHA-1 digest of bytes, and the upper-case hex digits of each byte value
+_DIGEST = type(hashlib.sha1()).digest
+_HEX = np.frombuffer(bytes(range(256)).hex().upper().encode("ascii"), np.uint8).reshape(256, 2)
+
+
+def hash_ids(keys: Sequence[str] | pa.Array, *, prefix: str = "RP") -> np.ndarray:
+    """:func:`hash_id` of each key (``str``, or an Arrow string array without nulls), as an
+    object array of ``str``, without a Python frame per key: the digests come from C-level
+    ``map`` calls and are written as hex by numpy.
+
+    >>> hash_ids(["siak|1", "dtks|9"]).tolist() == [hash_id("siak|1"), hash_id("dtks|9")]
+    True
+    """
+    n = len(keys)
+    if isinstance(keys, pa.Array):  # its UTF-8 bytes, one bytes object per key
+        data = keys.cast(pa.large_binary()).to_numpy(zero_copy_only=False)
+    else:
+        data = map(str.encode, keys)
+    head = f"{prefix}-".encode("utf-8")
+    digests = np.frombuffer(b"".join(map(_DIGEST, map(hashlib.sha1, data))), np.uint8)
+    width = len(head) + 16
+    text = np.empty((n, width), np.uint8)
+    text[:, :len(head)] = np.frombuffer(head, np.uint8)
+    text[:, len(head):] = _HEX[digests.reshape(n, 20)[:, :8]].reshape(n, 16)
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    ids = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+    return ids.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
 
 def weakest_link(n_records: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> np.ndarray:
