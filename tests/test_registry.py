@@ -111,6 +111,13 @@ def test_golden_records_match_a_per_person_reference():
         ref = _reference(recs, pid, field, prio)
         assert {p: v for p, v in got.items() if not pd.isna(v)} == ref
     assert g["n_records"].sum() == n and g["person_id"].is_monotonic_increasing
+    # fields chosen on several threads (each rule, a missing field) give the same registry
+    surv = {"nama": "most_frequent", "tempat_lahir": "most_complete"}
+    for workers in (2, -1):
+        pd.testing.assert_frame_equal(
+            golden_records(recs, pid, priorities={s: {"*": r} for s, r in prio.items()}, workers=workers), g)
+        pd.testing.assert_frame_equal(golden_records(recs, pid, survivorship=surv, workers=workers),
+                                      golden_records(recs, pid, survivorship=surv))
 
 
 @pytest.mark.parametrize("n_sources", [3, 70])

@@ -295,7 +295,7 @@ class Linker:
 
             def registry() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                 membership = membership_table(records, pid, weakest)
-                reg = golden_records(records, pid, labels=labels, **cfg.golden_options())  # no ID factorising
+                reg = golden_records(records, pid, labels=labels, workers=cfg.workers, **cfg.golden_options())  # no ID factorising
                 hh = households_table(reg, records, pid)
                 return membership, reg, hh, links_done()
 

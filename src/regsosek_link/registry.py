@@ -22,13 +22,16 @@ Each golden field comes with the source and record it was taken from.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from ._arrays import unique_int
 from ._codes import column_codes
+from ._threads import n_threads
 from .cluster import _argsort_strings, _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
 
@@ -227,6 +230,7 @@ def golden_records(
     survivorship: Mapping[str, str] | None = None,
     fields: Sequence[str] = REGISTRY_FIELDS,
     labels: np.ndarray | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """One row per person with golden values and their provenance.
 
@@ -256,6 +260,9 @@ def golden_records(
         :func:`regsosek_link.cluster.person_ids_from_records` give them): the persons are
         then told apart by one ID per cluster instead of factorising every record's ID.
         Checked against ``person_id``.
+    workers : int
+        Threads (-1: one per core) choosing the fields' values side by side; the result is
+        the same.
 
     Returns
     -------
@@ -358,12 +365,12 @@ def golden_records(
 
     recent_key = per_row(recent)
     src_arr, rid_arr = _string(records, "source").array, _string(records, "record_id").array
-    cols: dict[str, object] = {"person_id": persons}
-    for field in fields:
+
+    def golden(field: str) -> dict[str, object]:
+        """The golden value of ``field`` for every person, with its source and record."""
         if field not in records.columns:
-            for c in (field, f"{field}_source", f"{field}_record_id"):
-                cols[c] = pd.array([pd.NA] * n_p, dtype="string")
-            continue
+            return {c: pd.array([pd.NA] * n_p, dtype="string")
+                    for c in (field, f"{field}_source", f"{field}_record_id")}
         col = records[field]
         if col.dtype == object:
             col = col.astype("string")
@@ -387,9 +394,22 @@ def golden_records(
         else:  # most_complete
             keys = [length, by_source, freq]
         pos = pick(ok_s, [per_row(_quality(records, field))] + keys)
-        cols[field] = col.array.take(pos, allow_fill=True)
-        cols[f"{field}_source"] = src_arr.take(pos, allow_fill=True)
-        cols[f"{field}_record_id"] = rid_arr.take(pos, allow_fill=True)
+        return {field: col.array.take(pos, allow_fill=True),
+                f"{field}_source": src_arr.take(pos, allow_fill=True),
+                f"{field}_record_id": rid_arr.take(pos, allow_fill=True)}
+
+    # Fields are independent: with ``workers`` they are chosen side by side (the sorts,
+    # takes and reductions of numpy release the GIL), and put in order.
+    cols: dict[str, object] = {"person_id": persons}
+    threads = n_threads(workers, tasks=len(fields))
+    if threads > 1:
+        with ThreadPoolExecutor(threads, thread_name_prefix="regsosek-registry") as pool:
+            done = [pool.submit(contextvars.copy_context().run, golden, f) for f in fields]  # (the run's codes)
+            for future in done:
+                cols.update(future.result())
+    else:
+        for field in fields:
+            cols.update(golden(field))
 
     # record counts, sources (one bit per source; each distinct mask joined once)
     cols["n_records"] = np.bincount(pcode, minlength=n_p).astype(np.int64)
