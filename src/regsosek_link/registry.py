@@ -70,12 +70,22 @@ _FLAG_COLUMNS = ("n_records", "sources", "n_valid_nik", "conflicting_nik", "conf
 def membership_table(records: pd.DataFrame, person_id: np.ndarray, match_probability: np.ndarray) -> pd.DataFrame:
     """One row per input record: ``source, record_id, person_id, match_probability``."""
     out = pd.DataFrame({
-        "source": records["source"].astype("string").to_numpy(),
-        "record_id": records["record_id"].astype("string").to_numpy(),
+        "source": _text(records["source"]),
+        "record_id": _text(records["record_id"]),
         "person_id": pd.array(person_id, dtype="string"),
         "match_probability": np.asarray(match_probability, float),
     })
     return out[list(MEMBERSHIP_COLUMNS)]
+
+
+def _text(values: pd.Series) -> np.ndarray:
+    """``values.astype("string").to_numpy()`` (object array, ``pd.NA`` for missing); a
+    python-backed ``string`` column's array is copied as it is, without a pass for missing
+    values."""
+    array = values.array
+    if isinstance(array, pd.arrays.StringArray):
+        return array._ndarray.copy()
+    return values.astype("string").to_numpy()
 
 
 # ----------------------------------------------------------------------------------------
@@ -454,7 +464,7 @@ def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: n
         ``household_id`` (the KK number), ``person_id``, ``hubungan_keluarga``, ``nama``,
         ``n_members``; sorted by household then relation (head first) then person.
     """
-    kk = registry["no_kk"].astype("string").to_numpy(dtype=object)
+    kk = _text(registry["no_kk"])
     if "kk_valid" in records.columns:
         # each golden KK number's code among the records' values (their shared codes; -1:
         # none or missing), kept where some record holds it as a valid number
