@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import numpy as np
@@ -186,6 +186,28 @@ def pick_up(series: pd.Series, kind: str) -> object | None:
     array = series.array
     hit = None if cache is None else cache.pop((kind, id(array), len(series)), None)
     return hit[1] if hit is not None and hit[0] is array else None
+
+
+def release(records: pd.DataFrame, keep: Iterable[str]) -> None:
+    """Drop what the :func:`shared_codes` scope holds for the columns of ``records`` not in
+    ``keep`` (codes, sort orders, keys), so that later stages do not carry them: a column
+    asked for again is simply computed again. Outside a scope: nothing.
+
+    >>> records = pd.DataFrame({"a": ["x"], "b": ["y"]}, dtype="string")
+    >>> with shared_codes():
+    ...     _ = column_codes(records, "a"), column_codes(records, "b")
+    ...     release(records, keep=["a"])
+    ...     sorted(k[0] for k in _CACHE.get() if k[0] != "lock")
+    ['codes']
+    """
+    cache = _CACHE.get()
+    if cache is None:
+        return
+    kept = {c for c in keep if c in records.columns}
+    drop = {(id(records[c].array), len(records)) for c in records.columns if c not in kept}
+    drop -= {(id(records[c].array), len(records)) for c in kept}  # (columns sharing an array)
+    for key in [k for k in cache if k[0] != "lock" and (k[1], k[2]) in drop]:
+        cache.pop(key, None)
 
 
 def _factorize_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from ._codes import column_codes, shared_codes
+from ._codes import column_codes, release, shared_codes
 from ._threads import n_threads
 from .block import block
 from .classify import (
@@ -39,6 +39,7 @@ from .compare import compare, prepare_comparisons
 from .config import LinkConfig, SourceConfig
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
 from .ingest import read_sources
+from .registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
 from .registry import golden_records, households_table, links_table, membership_table
 from .review import decision_pairs
 from .standardise import standardise
@@ -292,6 +293,10 @@ class Linker:
         with _background(enabled=n_threads(cfg.workers) > 1) as submit:
             links_done = submit(links)
             labels, pid, weakest = stage("cluster", cluster)
+            # the codes only blocking, comparisons and clustering read are not carried into the
+            # registry stage, the run's peak of memory (~100 MB at 1,004,010 records)
+            release(records, keep=REGISTRY_CODED_COLUMNS)
+            _release_free_memory()
 
             def registry() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                 membership = membership_table(records, pid, weakest)

@@ -52,6 +52,11 @@ REGISTRY_FIELDS: tuple[str, ...] = GOLDEN_FIELDS + ("hubungan_keluarga",)
 #: Fields a one-record-per-person source (the civil registry) is trusted first for.
 IDENTITY_FIELDS: tuple[str, ...] = ("nik", "no_kk", "nama", "jenis_kelamin", "tanggal_lahir", "tempat_lahir",
                                     "nama_ibu")
+#: Columns whose shared codes (:func:`regsosek_link._codes.column_codes`) this stage reads:
+#: the sources, the identity fields (present or not, distinct values per person), the
+#: birth-date status and the NIK's embedded date and sex (a credible NIK).
+CODED_COLUMNS: tuple[str, ...] = ("source", "record_id", *IDENTITY_FIELDS, "tanggal_lahir_status",
+                                  "nik_birth_date", "nik_sex")
 #: Fields where the most recent extract wins by default (people move; registries lag).
 ADDRESS_FIELDS: tuple[str, ...] = ("alamat", "rt", "rw", "kode_wilayah")
 #: The survivorship rules a field can follow.
