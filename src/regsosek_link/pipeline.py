@@ -228,9 +228,6 @@ class Linker:
 
         with _background(enabled=n_threads(cfg.workers) > 1) as submit:
             side = submit(prepare_and_u)
-            # the record-ID order the cluster and registry stages share (an Arrow sort, which
-            # releases the GIL), into the run's cache
-            ranked = submit(lambda: _record_id_rank(records))
             pairs = stage("block", lambda: block(
                 records, cfg.blocking_rules, link_type=cfg.link_type, single_record_sources=single,
                 max_block_size=cfg.max_block_size, workers=cfg.workers))
@@ -241,7 +238,6 @@ class Linker:
                                         prepared=prep, workers=cfg.workers)
 
             prepared, u, levels = stage("compare", compare_stage)
-            ranked()  # (done by now; its errors surface here)
 
         def classify() -> tuple[FellegiSunter, np.ndarray, np.ndarray, pd.DataFrame]:
             # the distinct patterns of levels (a few thousand), for training and for weights
@@ -265,7 +261,13 @@ class Linker:
 
         if len(levels) == 0:
             raise ValueError("blocking produced no candidate pairs; nothing to train on. Check the blocking rules.")
-        model, prob, weight, tf_kept = stage("classify", classify)
+        # the record-ID order the cluster and registry stages share (an Arrow sort, which
+        # releases the GIL) is made into the run's cache while classifying, which is mostly
+        # numpy on one thread: the second core is busy while blocking and comparing
+        with _background(enabled=n_threads(cfg.workers) > 1) as submit:
+            ranked = submit(lambda: _record_id_rank(records))
+            model, prob, weight, tf_kept = stage("classify", classify)
+            ranked()  # (its errors surface here)
         prepared = None  # (the per-record arrays of the comparisons are not needed any more)
 
         def links() -> pd.DataFrame:
