@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
@@ -81,8 +82,12 @@ def factorize_strings(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.nd
     codes = np.asarray(codes, dtype=np.int64)
     # stripping and blanks are handled on the distinct values, not per row; str.strip
     # returns the same object when there is nothing to strip, so "is" finds the changes
-    stripped = [u.strip() if type(u) is str else str(u).strip() for u in uniques]
-    if all(a is b for a, b in zip(stripped, uniques)) and "" not in stripped:
+    # (C-level map loops when every value is a str, as in a string column)
+    try:
+        stripped = list(map(str.strip, uniques))
+    except TypeError:
+        stripped = [u.strip() if type(u) is str else str(u).strip() for u in uniques]
+    if not any(map(operator.is_not, stripped, uniques)) and "" not in stripped:
         return codes, np.asarray(uniques, dtype=object)
     u = np.empty(len(stripped), dtype=object)
     u[:] = stripped

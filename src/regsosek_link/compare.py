@@ -519,8 +519,11 @@ class NameComparison(Comparison):
         todo = np.flatnonzero(~miss & ~exact)
         if len(todo):
             ul, ur = cl[todo], cr[todo]
-            jw = process.cpdist(prep["sorted_u"][ul], prep["sorted_u"][ur],
-                                scorer=JaroWinkler.normalized_similarity, workers=workers) + 1e-6
+            # every test below is jw >= t for t >= the cutoff: a score under it (returned as
+            # 0, and cheaper to rule out) fails them all as it would have
+            cutoff = max(min(self.fuzzy_threshold, 0.88) - 1e-6, 0.0)
+            jw = process.cpdist(prep["sorted_u"][ul], prep["sorted_u"][ur], scorer=JaroWinkler.normalized_similarity,
+                                score_cutoff=cutoff, workers=workers) + 1e-6
             level3 = (prep["sorted_c"][ul] == prep["sorted_c"][ur]) | (jw >= 0.95)
             subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur)
             if "ph_code" in prep:
