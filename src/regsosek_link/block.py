@@ -15,14 +15,12 @@ larger than ``max_block_size`` is skipped with a warning naming the rule and its
 
 from __future__ import annotations
 
-import contextvars
 import itertools
 import logging
 import re
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,7 +30,7 @@ import pandas as pd
 from . import _spec
 from ._arrays import unique_int
 from ._codes import column_codes
-from ._threads import n_threads
+from ._threads import map_in_threads
 from .errors import ConfigError
 
 __all__ = [
@@ -546,14 +544,7 @@ def block(
         st.pairs_generated = len(code)
         return code, st
 
-    threads = n_threads(workers, tasks=len(rules))
-    if threads > 1:
-        # each task in a copy of this thread's context, so that it shares the run's codes cache
-        with ThreadPoolExecutor(threads, thread_name_prefix="regsosek-block") as pool:
-            futures = [pool.submit(contextvars.copy_context().run, one_rule, r) for r in rules]
-            done = [f.result() for f in futures]
-    else:
-        done = [one_rule(r) for r in rules]
+    done = map_in_threads(one_rule, rules, workers, "block")
     rule_codes = [code for code, _ in done]
     stats = [st for _, st in done]
     del done

@@ -22,16 +22,14 @@ Each golden field comes with the source and record it was taken from.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from ._arrays import unique_int
 from ._codes import column_codes
-from ._threads import n_threads
+from ._threads import map_in_threads
 from .cluster import _argsort_strings, _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
 
@@ -416,15 +414,8 @@ def golden_records(
     # Fields are independent: with ``workers`` they are chosen side by side (the sorts,
     # takes and reductions of numpy release the GIL), and put in order.
     cols: dict[str, object] = {"person_id": persons}
-    threads = n_threads(workers, tasks=len(fields))
-    if threads > 1:
-        with ThreadPoolExecutor(threads, thread_name_prefix="regsosek-registry") as pool:
-            done = [pool.submit(contextvars.copy_context().run, golden, f) for f in fields]  # (the run's codes)
-            for future in done:
-                cols.update(future.result())
-    else:
-        for field in fields:
-            cols.update(golden(field))
+    for golden_cols in map_in_threads(golden, fields, workers, "registry"):
+        cols.update(golden_cols)
 
     # record counts, sources (one bit per source; each distinct mask joined once)
     cols["n_records"] = np.bincount(pcode, minlength=n_p).astype(np.int64)

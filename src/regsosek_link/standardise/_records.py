@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Literal
 
@@ -11,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from regsosek_link._codes import Key, KeyCodes, exact_key, register_key
-from regsosek_link._threads import n_threads
+from regsosek_link._threads import map_in_threads
 from regsosek_link.schema import RAW_COLUMNS
 
 from ._address import clean_address, clean_place, parse_rt_rw
@@ -174,15 +172,8 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     # merged in the groups' order, so the output is the same on any number of threads.
     out: dict[str, object] = {}
     tasks = (dates_and_nik, nama, ids_and_codes, region, address, kk, nama_ibu)  # longest first
-    threads = n_threads(workers, tasks=len(tasks))
-    if threads > 1:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="regsosek-standardise") as pool:
-            done = [pool.submit(contextvars.copy_context().run, task) for task in tasks]  # (the run's codes)
-            for future in done:
-                out.update(future.result())
-    else:
-        for task in tasks:
-            out.update(task())
+    for group in map_in_threads(lambda task: task(), tasks, workers, "standardise"):
+        out.update(group)
     # every Series above is on ``idx``: their arrays go in as they are, without aligning
     records = pd.DataFrame({c: _values(out[c]) for c in [*CLEAN_COLUMNS, *extras]}, index=idx, copy=False)
     for key, names in keys:
