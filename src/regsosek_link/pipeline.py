@@ -186,11 +186,11 @@ class Linker:
 
     def _run(self, data: Mapping[str, pd.DataFrame] | None, *, progress: Progress | None,
              store: str | Path | None) -> LinkResult:
-        from .store import RegistryStore
-
         cfg = self.config
         decisions = self.decisions
         if store is not None:
+            from .store import RegistryStore  # (DuckDB is imported only for a run with a store)
+
             stored = RegistryStore(store).decisions()
             if decisions is None or stored.empty:
                 decisions = stored if decisions is None else decisions
@@ -314,7 +314,11 @@ class Linker:
             probability=prob, weight=weight, membership=membership, registry=reg, households=hh,
             links=links_, timings=timings, peak_memory_mb=peaks,
         )
-        return RegistryStore(store).save(result) if store is not None else result
+        if store is None:
+            return result
+        from .store import RegistryStore
+
+        return RegistryStore(store).save(result)
 
     def update(self, store: str | Path, data: Mapping[str, pd.DataFrame] | None = None, *,
                retrain: bool = False) -> LinkResult:
