@@ -296,7 +296,7 @@ class Linker:
             links_done = submit(links)
             labels, pid, weakest = stage("cluster", cluster)
             # the codes only blocking, comparisons and clustering read are not carried into the
-            # registry stage, the run's peak of memory (~100 MB at 1,004,010 records)
+            # registry stage, where the run peaks (~85 MB of codes at 1,004,010 records)
             release(records, keep=REGISTRY_CODED_COLUMNS)
             _release_free_memory()
 
