@@ -237,6 +237,26 @@ _NOT_PLAIN = r"[^\x20-\x7e]"
 _GROUP = re.compile(r"(?<!\\)\((?!\?)")
 
 
+def fixed_width_bytes(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The values of a pyarrow string array that are exactly ``width`` bytes long, and their bytes.
+
+    Returns ``(rows, mat)``: the positions of those values (nulls excluded) and a
+    ``(len(rows), width)`` uint8 matrix of their UTF-8 bytes, read from the Arrow buffers.
+    """
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    n = len(arr)
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int32, count=n + 1, offset=4 * arr.offset) if n else np.zeros(1, np.int32)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(valid & (np.diff(offsets) == width))
+    if not len(rows):
+        return rows, np.zeros((0, width), dtype=np.uint8)
+    # every ``width``-byte window of the data (a read-only view), of which the values' are taken
+    windows = np.lib.stride_tricks.sliding_window_view(np.frombuffer(data_buf, dtype=np.uint8), width)
+    return rows, windows[offsets[rows]]
+
+
 def _plain(arr: pa.Array) -> np.ndarray:
     return ~pc.match_substring_regex(arr, _NOT_PLAIN).fill_null(False).to_numpy(zero_copy_only=False)
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 
 from ._common import (
-    STRING, ascii_upper_arrow, civil_dates, expand, extract_rows, factorize, fullmatch_mask, iso_strings,
-    string_series, to_arrow,
+    STRING, ascii_upper_arrow, civil_dates, expand, extract_rows, factorize, fixed_width_bytes, fullmatch_mask,
+    iso_strings, string_series, to_arrow,
 )
 
 DATE_STATUSES: tuple[str, ...] = (
@@ -49,26 +49,6 @@ _NUMERIC_FORMATS: tuple[tuple[str, str], ...] = (
 _MONTH_NAME = r"^(\d{1,2})[-\s./,]*([A-Z]{3,9})\.?[-\s./,]*(\d{4}|\d{2})" + _TIME + "$"
 _MONTH_FIRST = r"^([A-Z]{3,9})\.?[-\s./]*(\d{1,2})[,\s]+(\d{4})$"
 _EXCEL_ORIGIN = pd.Timestamp("1899-12-30")
-
-
-def fixed_width_bytes(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The values of a pyarrow string array that are exactly ``width`` bytes long, and their bytes.
-
-    Returns ``(rows, mat)``: the positions of those values (nulls excluded) and a
-    ``(len(rows), width)`` uint8 matrix of their UTF-8 bytes, read from the Arrow buffers.
-    """
-    if arr.type != pa.string():
-        arr = arr.cast(pa.string())
-    n = len(arr)
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int32, count=n + 1, offset=4 * arr.offset) if n else np.zeros(1, np.int32)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(valid & (np.diff(offsets) == width))
-    if not len(rows):
-        return rows, np.zeros((0, width), dtype=np.uint8)
-    # every ``width``-byte window of the data (a read-only view), of which the values' are taken
-    windows = np.lib.stride_tricks.sliding_window_view(np.frombuffer(data_buf, dtype=np.uint8), width)
-    return rows, windows[offsets[rows]]
 
 
 def _byte_class(chars: str) -> np.ndarray:
