@@ -165,3 +165,50 @@ def test_golden_records_from_cluster_labels_equal_from_ids():
     pd.testing.assert_frame_equal(golden_records(empty, pid[:0], labels=labels[:0]), golden_records(empty, pid[:0]))
     with pytest.raises(ValueError, match="labels do not match"):
         golden_records(recs, pid, labels=np.zeros(n, np.int64))
+
+
+@pytest.mark.parametrize("shared_id", [False, True])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_golden_choice_by_cluster_equals_golden_records_and_households_table(shared_id, workers):
+    """The pipeline's path (golden values chosen by cluster before the IDs are known, then
+    put in ID order; households from the picks) gives exactly golden_records and
+    households_table: clusters whose IDs sort in another order than they are numbered, two
+    clusters sharing an ID, missing and invalid KK numbers, heads missing."""
+    from regsosek_link.cluster import _renumber
+    from regsosek_link.registry import _cluster_persons, choose_golden
+
+    rng = np.random.default_rng(11)
+    n = 400
+    kks = np.array(["3375010101010001", "3375010101010002", "3375010101010003", "0000000000000000", None],
+                   dtype=object)
+    recs = pd.DataFrame({
+        "source": rng.choice(["siak", "dtks", "bpjs"], n),
+        "record_id": [str(i) for i in rng.permutation(n)],
+        "nama": rng.choice(np.array(["SRI", "SRI W", "ÑOÑO", None], dtype=object), n),
+        "no_kk": rng.choice(kks, n),
+        "hubungan_keluarga": rng.choice(np.array(["KEPALA", "ANAK", "ISTRI", None], dtype=object), n),
+        "alamat": rng.choice(np.array(["JL A", "JL B", None], dtype=object), n),
+    }).astype("string")
+    recs["kk_valid"] = recs["no_kk"].notna() & (recs["no_kk"] != "0000000000000000")
+    labels = rng.integers(0, 120, n) * 3 + 1
+    ids = np.array([f"RP-{(lab * 7919) % 1000:04d}" for lab in range(400)], dtype=object)
+    if shared_id:
+        ids[labels[1]] = ids[labels[0]] if labels[1] != labels[0] else ids[labels[0]]
+        ids[labels[3]] = ids[labels[2]]
+    pid = ids[labels]
+    opts = {"priorities": {"siak": {"*": 1}}, "single_record_sources": ["siak"], "as_of": {"dtks": "2023-01-01"}}
+
+    group = _renumber(labels)
+    persons = _cluster_persons(pid, group, check=False)
+    assert (persons.merged is not None) == shared_id
+    code = group if persons.merged is None else persons.merged
+    choice = choose_golden(recs, code, int(code.max()) + 1, workers=workers, **opts)
+    want = golden_records(recs, pid, **opts)
+    pd.testing.assert_frame_equal(choice.frame(persons), want)
+    pd.testing.assert_frame_equal(choice.households(recs, persons), households_table(want, recs, pid))
+    assert len(choice.households(recs, persons)) > 50
+    # records lacking a column households read: the registry's own table is made
+    lacking = recs.drop(columns="hubungan_keluarga")
+    reduced = choose_golden(lacking, code, int(code.max()) + 1, **opts)
+    pd.testing.assert_frame_equal(reduced.households(lacking, persons),
+                                  households_table(reduced.frame(persons), lacking, pid))

@@ -34,13 +34,13 @@ from .classify import (
     train_by_sessions,
     u_from_random_pairs,
 )
-from .cluster import _record_id_rank, cluster_records, person_ids_from_records
+from .cluster import _record_id_rank, _renumber, cluster_records, person_ids_from_records
 from .compare import compare, prepare_comparisons
 from .config import LinkConfig, SourceConfig
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
 from .ingest import read_sources
 from .registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
-from .registry import golden_records, households_table, links_table, membership_table
+from .registry import _cluster_persons, choose_golden, links_table, membership_table
 from .review import decision_pairs
 from .standardise import standardise
 
@@ -283,28 +283,38 @@ class Linker:
             return links_table(records, pairs.iloc[keep], kept_levels, contrib, prob[keep], weight[keep],
                                threshold=cfg.threshold, review_low=cfg.review_band[0])
 
-        def cluster() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def cluster() -> tuple[np.ndarray, np.ndarray]:
             must, cannot = decision_pairs(records, decisions)
-            labels, weakest = cluster_records(
+            return cluster_records(
                 records, pairs["left"].to_numpy(), pairs["right"].to_numpy(), prob, threshold=cfg.threshold,
                 single_record_sources=single, must_link=must, cannot_link=cannot, constrained=self.constrained)
-            return labels, person_ids_from_records(records, labels), weakest
 
         # the links table needs the scores, not the persons: with a second core it is made
         # while clustering runs (its takes of numeric columns release the GIL)
         with _background(enabled=n_threads(cfg.workers) > 1) as submit:
             links_done = submit(links)
-            labels, pid, weakest = stage("cluster", cluster)
+            labels, weakest = stage("cluster", cluster)
             # the codes only blocking, comparisons and clustering read are not carried into the
             # registry stage, where the run peaks (~85 MB of codes at 1,004,010 records)
             release(records, keep=REGISTRY_CODED_COLUMNS)
             _release_free_memory()
 
             def registry() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-                membership = membership_table(records, pid, weakest)
-                reg = golden_records(records, pid, labels=labels, workers=cfg.workers, **cfg.golden_options())  # no ID factorising
-                hh = households_table(reg, records, pid)
-                return membership, reg, hh, links_done()
+                # The golden values are chosen by cluster, so the person IDs (hashing, which
+                # holds the GIL), their order and the membership table are made on the second
+                # core meanwhile; the households are made there from the picks while this
+                # thread writes the registry. The same tables as golden_records and
+                # households_table give.
+                group = _renumber(labels)
+                persons = submit(lambda: _cluster_persons(person_ids_from_records(records, labels), group,
+                                                          check=False))
+                membership = submit(lambda: membership_table(records, persons().person_id, weakest))
+                options = {**cfg.golden_options(), "workers": cfg.workers}
+                choice = choose_golden(records, group, int(group.max(initial=-1)) + 1, **options)
+                if persons().merged is not None:  # clusters sharing an ID are one person
+                    choice = choose_golden(records, persons().merged, len(persons().persons), **options)
+                households = submit(lambda: choice.households(records, persons()))
+                return membership(), choice.frame(persons()), households(), links_done()
 
             membership, reg, hh, links_ = stage("registry", registry)
         if len(membership) != len(raw):  # the contract: every input record exactly once
@@ -372,10 +382,23 @@ DERIVED_FROM = {
 def _background(*, enabled: bool) -> Iterator[Callable[[Callable[[], T]], Callable[[], T]]]:
     """``submit(fn)`` starts ``fn`` on a second thread (in this context, so it shares the
     run's codes cache) and returns a function that waits for its result and re-raises its
-    error. Not ``enabled``: ``fn`` runs when its result is asked for, on this thread."""
+    error. Not ``enabled``: ``fn`` runs when its result is first asked for, on this thread.
+
+    >>> with _background(enabled=False) as submit:
+    ...     calls = []
+    ...     result = submit(lambda: calls.append(1) or len(calls))
+    ...     result(), result(), calls
+    (1, 1, [1])
+    """
     if not enabled:
         def later(fn: Callable[[], T]) -> Callable[[], T]:
-            return fn
+            done: list[T] = []
+
+            def result() -> T:
+                if not done:
+                    done.append(fn())
+                return done[0]
+            return result
         yield later
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="regsosek-link") as pool:

@@ -23,6 +23,8 @@ Each golden field comes with the source and record it was taken from.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -105,25 +107,42 @@ def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rank[codes], uniq[order]
 
 
-def _person_codes(person_id: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_sorted_codes` of the person IDs (object array of ``str``); with the records'
-    cluster ``labels`` only the first ID of each cluster is factorised."""
-    if labels is None:
-        return _sorted_codes(person_id)
-    label = _renumber(np.asarray(labels))  # numbered by first record: first records are new maxima
-    if len(label) != len(person_id):
-        raise ValueError(f"labels has {len(label)} entries for {len(person_id)} records")
-    first = np.flatnonzero(np.r_[True, label[1:] > np.maximum.accumulate(label)[:-1]]) if len(label) else label
-    ids = person_id[first]  # one per cluster: sorted, equal neighbours are one person
+class _Persons(NamedTuple):
+    """The persons of clustered records (see :func:`_cluster_persons`)."""
+
+    person_id: np.ndarray  #: each record's ID
+    persons: np.ndarray  #: the distinct IDs, sorted
+    order: np.ndarray | None  #: ``order[i]``: the cluster whose ID is ``persons[i]``
+    merged: np.ndarray | None  #: when clusters share an ID: each record's place in ``persons``
+
+
+def _cluster_persons(person_id: np.ndarray, group: np.ndarray, *, check: bool = True) -> _Persons:
+    """The persons of records told apart by ``group`` (numbered ``0 .. k-1`` by first record,
+    as :func:`~regsosek_link.cluster._renumber` gives; records of a group share their
+    ``person_id``, an object array of ``str``). Only one ID per group is sorted.
+
+    Groups sharing an ID are one person: then ``order`` is None and ``merged`` says each
+    record's person; else ``merged`` is None. ``check``: raise when a record's ID is not its
+    group's.
+
+    >>> p = _cluster_persons(np.array(["B", "A", "B"], dtype=object), np.array([0, 1, 0]))
+    >>> p.persons.tolist(), p.order.tolist(), p.merged
+    (['A', 'B'], [1, 0], None)
+    >>> _cluster_persons(np.array(["B", "A", "B"], dtype=object), np.array([0, 1, 2])).merged.tolist()
+    [1, 0, 1]
+    """
+    first = np.flatnonzero(np.r_[True, group[1:] > np.maximum.accumulate(group)[:-1]]) if len(group) else group
+    ids = person_id[first]  # one per group
+    if check and not (ids[group] == person_id).all():
+        raise ValueError("labels do not match person_id: records of one label must share their person ID")
     by_id = _argsort_strings(ids)
     ids = ids[by_id]
     new = np.r_[True, ids[1:] != ids[:-1]] if len(ids) else np.zeros(0, bool)
+    if new.all():
+        return _Persons(person_id, ids, by_id, None)
     code = np.empty(len(ids), np.int64)
     code[by_id] = np.cumsum(new) - 1
-    pcode, persons = code[label], ids[new]
-    if not (persons[pcode] == person_id).all():
-        raise ValueError("labels do not match person_id: records of one label must share their person ID")
-    return pcode, persons
+    return _Persons(person_id, ids[new], None, code[group])
 
 
 def _string(records: pd.DataFrame, col: str) -> pd.Series:
@@ -295,19 +314,142 @@ def golden_records(
     >>> g[["nama", "nama_source", "alamat", "alamat_source", "sources"]].values.tolist()
     [['BUDI', 'siak', 'JL BARU 9', 'dtks', 'dtks;siak']]
     """
-    rules = {**DEFAULT_SURVIVORSHIP, **dict(survivorship or {})}
+    rules = _survivorship_rules(survivorship, fields)
+    person_id = np.asarray(person_id, dtype=object)
+    if len(person_id) != len(records):
+        raise ValueError(f"person_id has {len(person_id)} entries for {len(records)} records")
+    person_id = pd.Series(person_id, dtype=object).astype(str).to_numpy(dtype=object)
+    options = dict(priorities=priorities, single_record_sources=single_record_sources, as_of=as_of, rules=rules,
+                   fields=fields, workers=workers)
+    if labels is None:
+        pcode, persons = _sorted_codes(person_id)
+        return _choose(records, pcode, len(persons), **options).frame(persons)
+    group = _renumber(np.asarray(labels))
+    if len(group) != len(person_id):
+        raise ValueError(f"labels has {len(group)} entries for {len(person_id)} records")
+    persons = _cluster_persons(person_id, group)
+    return _choose(records, group if persons.merged is None else persons.merged, len(persons.persons),
+                   **options).frame(persons)
+
+
+def _survivorship_rules(survivorship: Mapping[str, str] | None, fields: Sequence[str]) -> dict[str, str]:
+    """The survivorship rule of each field named (the defaults, then ``survivorship``), checked."""
     bad = {f: r for f, r in (survivorship or {}).items() if r not in SURVIVORSHIP_RULES}
     if bad:
         raise ValueError(f"survivorship rules must be one of {', '.join(SURVIVORSHIP_RULES)}; got {bad}")
     unknown = sorted(set(survivorship or {}) - set(fields))
     if unknown:
         raise ValueError(f"survivorship names unknown field(s) {unknown}; fields: {', '.join(fields)}")
-    person_id = np.asarray(person_id, dtype=object)
-    if len(person_id) != len(records):
-        raise ValueError(f"person_id has {len(person_id)} entries for {len(records)} records")
+    return {**DEFAULT_SURVIVORSHIP, **dict(survivorship or {})}
+
+
+@dataclass
+class _Choice:
+    """The golden picks of :func:`golden_records` for persons numbered ``0 .. n_persons - 1``
+    (any numbering: the picks do not depend on it), before the registry is put in person-ID
+    order. ``rows[field]`` is the record each person's value is taken from (-1: none),
+    ``values[field]`` the column it is taken from; ``flags`` hold the per-person counts and
+    flags (``_FLAG_COLUMNS``)."""
+
+    n_persons: int
+    rows: dict[str, np.ndarray]
+    values: dict[str, pd.api.extensions.ExtensionArray | None]
+    flags: dict[str, np.ndarray]
+    source: pd.api.extensions.ExtensionArray
+    record_id: pd.api.extensions.ExtensionArray
+
+    def frame(self, persons: np.ndarray | _Persons) -> pd.DataFrame:
+        """The registry, one row per person: ``persons`` are the sorted IDs of persons
+        ``0, 1, ...``, or the :class:`_Persons` these persons are the clusters of (chosen by
+        ``group``, or by ``merged`` when clusters shared an ID)."""
+        order = persons.order if isinstance(persons, _Persons) else None
+        persons = persons.persons if isinstance(persons, _Persons) else persons
+        cols: dict[str, object] = {"person_id": persons}
+        for field, rows in self.rows.items():
+            pos = rows if order is None else rows[order]
+            values = self.values[field]
+            if values is None:  # (a field the records lack)
+                for c in (field, f"{field}_source", f"{field}_record_id"):
+                    cols[c] = pd.array([pd.NA] * self.n_persons, dtype="string")
+                continue
+            cols[field] = values.take(pos, allow_fill=True)
+            cols[f"{field}_source"] = self.source.take(pos, allow_fill=True)
+            cols[f"{field}_record_id"] = self.record_id.take(pos, allow_fill=True)
+        for name in _FLAG_COLUMNS:
+            cols[name] = self.flags[name] if order is None else self.flags[name][order]
+        out = pd.DataFrame(cols, copy=False)  # fresh arrays: no copy into 2-D blocks
+        out["sources"] = out["sources"].astype(object)
+        return out
+
+    def households(self, records: pd.DataFrame, persons: _Persons) -> pd.DataFrame:
+        """:func:`households_table` of ``self.frame(persons)``, from the picked records (no
+        registry needed: it can be made beside the frame). ``records`` must be standardised
+        (their ``no_kk`` numbers stripped), as the pipeline's are."""
+        order = persons.order
+        field_rows = {f: (r if order is None else r[order]) for f, r in self.rows.items()
+                      if f in ("no_kk", "hubungan_keluarga", "nama")}
+        missing = [f for f in ("no_kk", "hubungan_keluarga", "nama") if self.values.get(f) is None]
+        if missing or "kk_valid" not in records.columns:
+            return households_table(self.frame(persons), records, persons.person_id)
+        kk_rows = field_rows["no_kk"]
+        # each golden KK number's code (that of the record it was taken from), kept where
+        # some record holds it as a valid number: as households_table finds it by value
+        codes, names = _codes_of(records, "no_kk")
+        valid = records["kk_valid"].fillna(False).astype(bool).to_numpy()
+        is_valid = np.zeros(len(names) + 1, bool)
+        is_valid[codes[valid]] = True
+        is_valid[-1] = False  # (-1: no code)
+        hcode = np.where(kk_rows >= 0, np.r_[codes, -1][kk_rows], -1)
+        rows = np.flatnonzero(is_valid[hcode])
+        hcode = hcode[rows]
+        text_rank = _rank_strings(np.asarray(names, dtype=object))  # households in KK-number order
+        h_rows = field_rows["hubungan_keluarga"][rows]
+        relation = self.values["hubungan_keluarga"]
+        head = np.zeros(len(rows), bool)
+        some = h_rows >= 0
+        head[some] = pd.Series(relation.take(h_rows[some])).astype("string").eq("KEPALA").fillna(False).to_numpy(bool)
+        # the persons are in ID order already: rows kept in order rank them
+        order2 = np.lexsort((np.arange(len(rows)), np.where(head, 0, 1), text_rank[hcode]))
+        sel = rows[order2]
+        members = np.bincount(hcode, minlength=len(names))[hcode[order2]]
+        return pd.DataFrame({
+            "household_id": self.values["no_kk"].take(kk_rows[sel], allow_fill=True),
+            "person_id": persons.persons[sel],
+            "hubungan_keluarga": relation.take(field_rows["hubungan_keluarga"][sel], allow_fill=True),
+            "nama": self.values["nama"].take(field_rows["nama"][sel], allow_fill=True),
+            "n_members": members.astype(np.int64),
+        }, copy=False)
+
+
+def choose_golden(records: pd.DataFrame, person_code: np.ndarray, n_persons: int, *,
+                  survivorship: Mapping[str, str] | None = None, fields: Sequence[str] = REGISTRY_FIELDS,
+                  priorities: Mapping[str, Mapping[str, int]] | None = None,
+                  single_record_sources: Sequence[str] = (), as_of: Mapping[str, str] | None = None,
+                  workers: int = 1) -> _Choice:
+    """The golden picks of :func:`golden_records` (same keywords) for persons numbered
+    ``person_code`` (``0 .. n_persons - 1`` per record, in any numbering), before the
+    persons' IDs are known: ``.frame(persons)`` makes the registry once they are (see
+    :func:`_cluster_persons`), ``.households(records, persons)`` the households."""
+    return _choose(records, np.asarray(person_code, np.int64), n_persons, priorities=priorities,
+                   single_record_sources=single_record_sources, as_of=as_of,
+                   rules=_survivorship_rules(survivorship, fields), fields=fields, workers=workers)
+
+
+def _choose(
+    records: pd.DataFrame,
+    pcode: np.ndarray,
+    n_p: int,
+    *,
+    priorities: Mapping[str, Mapping[str, int]] | None,
+    single_record_sources: Sequence[str],
+    as_of: Mapping[str, str] | None,
+    rules: Mapping[str, str],
+    fields: Sequence[str],
+    workers: int,
+) -> _Choice:
+    """The golden picks (see :func:`golden_records`) of persons ``pcode`` (``0 .. n_p - 1``
+    per record)."""
     n = len(records)
-    pcode, persons = _person_codes(pd.Series(person_id, dtype=object).astype(str).to_numpy(dtype=object), labels)
-    n_p = len(persons)
     scode, snames = _codes_of(records, "source")
     by_name = _argsort_strings(snames)
     snames = snames[by_name]
@@ -377,13 +519,11 @@ def golden_records(
         return key
 
     recent_key = per_row(recent)
-    src_arr, rid_arr = _string(records, "source").array, _string(records, "record_id").array
 
-    def golden(field: str) -> dict[str, object]:
-        """The golden value of ``field`` for every person, with its source and record."""
+    def golden(field: str) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray | None]:
+        """The record each person's value of ``field`` is taken from, and the column."""
         if field not in records.columns:
-            return {c: pd.array([pd.NA] * n_p, dtype="string")
-                    for c in (field, f"{field}_source", f"{field}_record_id")}
+            return np.full(n_p, -1, np.int64), None
         col = records[field]
         if col.dtype == object:
             col = col.astype("string")
@@ -406,29 +546,24 @@ def golden_records(
             keys = [freq, by_source, length]
         else:  # most_complete
             keys = [length, by_source, freq]
-        pos = pick(ok_s, [per_row(_quality(records, field))] + keys)
-        return {field: col.array.take(pos, allow_fill=True),
-                f"{field}_source": src_arr.take(pos, allow_fill=True),
-                f"{field}_record_id": rid_arr.take(pos, allow_fill=True)}
+        return pick(ok_s, [per_row(_quality(records, field))] + keys), col.array
 
     # Fields are independent: with ``workers`` they are chosen side by side (the sorts,
-    # takes and reductions of numpy release the GIL), and put in order.
-    cols: dict[str, object] = {"person_id": persons}
-    for golden_cols in map_in_threads(golden, fields, workers, "registry"):
-        cols.update(golden_cols)
+    # reductions and key takes of numpy release the GIL), and put in order.
+    picked = map_in_threads(golden, fields, workers, "registry")
 
     # record counts, sources (one bit per source; each distinct mask joined once)
-    cols["n_records"] = np.bincount(pcode, minlength=n_p).astype(np.int64)
+    flags: dict[str, np.ndarray] = {"n_records": np.bincount(pcode, minlength=n_p).astype(np.int64)}
     if len(snames) <= 62:
         by_p = np.zeros(n_p, np.int64)
         np.bitwise_or.at(by_p, pcode, np.left_shift(1, scode.astype(np.int64)))
         masks, inv = np.unique(by_p, return_inverse=True)
         names = np.array([";".join(snames[[(int(m) >> i) & 1 == 1 for i in range(len(snames))]]) for m in masks],
                          dtype=object)
-        cols["sources"] = names[inv.reshape(-1)]
+        flags["sources"] = names[inv.reshape(-1)]
     else:
         pairs = pd.DataFrame({"p": pcode, "s": snames[scode]}).drop_duplicates().sort_values(["p", "s"])
-        cols["sources"] = pairs.groupby("p")["s"].agg(";".join).reindex(range(n_p)).to_numpy(dtype=object)
+        flags["sources"] = pairs.groupby("p")["s"].agg(";".join).reindex(range(n_p)).to_numpy(dtype=object)
 
     # quality flags
     def distinct(field: str, keep: np.ndarray | None = None) -> np.ndarray:
@@ -438,13 +573,13 @@ def golden_records(
 
     valid_nik = records["nik_valid"].fillna(False).astype(bool).to_numpy() if "nik_valid" in records.columns else None
     real_date = ~_per_value(records, "tanggal_lahir_status", lambda u: u.startswith("placeholder"))
-    cols["n_valid_nik"] = distinct("nik", valid_nik) if valid_nik is not None else np.zeros(n_p, np.int64)
-    cols["conflicting_nik"] = cols["n_valid_nik"] > 1
-    cols["conflicting_sex"] = distinct("jenis_kelamin") > 1
-    cols["conflicting_birth_date"] = distinct("tanggal_lahir", real_date) > 1
-    out = pd.DataFrame(cols, copy=False)  # fresh arrays: no copy into 2-D blocks
-    out["sources"] = out["sources"].astype(object)
-    return out
+    flags["n_valid_nik"] = distinct("nik", valid_nik) if valid_nik is not None else np.zeros(n_p, np.int64)
+    flags["conflicting_nik"] = flags["n_valid_nik"] > 1
+    flags["conflicting_sex"] = distinct("jenis_kelamin") > 1
+    flags["conflicting_birth_date"] = distinct("tanggal_lahir", real_date) > 1
+    return _Choice(n_persons=n_p, rows={f: rows for f, (rows, _) in zip(fields, picked)},
+                   values={f: values for f, (_, values) in zip(fields, picked)}, flags=flags,
+                   source=_string(records, "source").array, record_id=_string(records, "record_id").array)
 
 
 def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: np.ndarray) -> pd.DataFrame:
