@@ -238,3 +238,36 @@ def test_release_free_memory_finds_glibc_and_is_harmless():
     big = np.ones(4_000_000)  # 32 MB, freed below
     del big
     _release_free_memory()  # glibc: malloc_trim; elsewhere a no-op
+
+
+def test_small_pages_during_runs_restores_numpy_and_respects_the_user(monkeypatch):
+    """numpy's huge-page switch is off inside (nested runs too), back as it was after the
+    last run, also after an error; left alone when NUMPY_MADVISE_HUGEPAGE is set."""
+    from regsosek_link.pipeline import _small_pages
+
+    switch = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
+    if switch is None:
+        pytest.skip("this numpy has no huge-page switch")
+
+    def current() -> bool:
+        value = bool(switch(False))
+        switch(value)
+        return value
+
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    before = bool(switch(True))
+    try:
+        with _small_pages():
+            assert current() is False
+            with _small_pages():
+                assert current() is False
+            assert current() is False  # the outer run goes on
+        assert current() is True
+        with pytest.raises(ZeroDivisionError), _small_pages():
+            1 // 0
+        assert current() is True
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+        with _small_pages():
+            assert current() is True
+    finally:
+        switch(before)
