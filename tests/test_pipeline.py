@@ -241,9 +241,10 @@ def test_release_free_memory_finds_glibc_and_is_harmless():
 
 
 def test_small_pages_during_runs_restores_numpy_and_respects_the_user(monkeypatch):
-    """numpy's huge-page switch is off inside (nested runs too), back as it was after the
-    last run, also after an error; left alone when NUMPY_MADVISE_HUGEPAGE is set."""
-    from regsosek_link.pipeline import _small_pages
+    """numpy's huge-page switch is off once a run of at most SMALL_PAGES_MAX_RECORDS records
+    knows its size (nested runs too), back as it was after the last run, also after an
+    error; untouched for bigger runs and when NUMPY_MADVISE_HUGEPAGE is set."""
+    from regsosek_link.pipeline import SMALL_PAGES_MAX_RECORDS, _small_pages
 
     switch = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
     if switch is None:
@@ -257,17 +258,25 @@ def test_small_pages_during_runs_restores_numpy_and_respects_the_user(monkeypatc
     monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
     before = bool(switch(True))
     try:
-        with _small_pages():
+        with _small_pages() as sized:
+            assert current() is True  # (the size is not known yet)
+            sized(1_004_010)
             assert current() is False
-            with _small_pages():
+            with _small_pages() as inner:
+                inner(10)
                 assert current() is False
             assert current() is False  # the outer run goes on
         assert current() is True
-        with pytest.raises(ZeroDivisionError), _small_pages():
+        with pytest.raises(ZeroDivisionError), _small_pages() as sized:
+            sized(10)
             1 // 0
         assert current() is True
+        with _small_pages() as sized:
+            sized(SMALL_PAGES_MAX_RECORDS + 1)
+            assert current() is True
         monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
-        with _small_pages():
+        with _small_pages() as sized:
+            sized(10)
             assert current() is True
     finally:
         switch(before)

@@ -149,36 +149,49 @@ def _release_free_memory() -> None:
 
 
 _PAGES: dict[str, Any] = {"runs": 0, "lock": threading.Lock(), "before": None}
+#: Runs of at most this many records keep numpy's big arrays on normal pages (see
+#: :func:`_small_pages`).
+SMALL_PAGES_MAX_RECORDS = 2_000_000
 
 
 @contextlib.contextmanager
-def _small_pages() -> Iterator[None]:
-    """Within: numpy does not ask the kernel for huge pages for its big arrays.
+def _small_pages() -> Iterator[Callable[[int], None]]:
+    """Yields ``sized(n_records)``: called once the run's size is known, it stops numpy from
+    asking the kernel for huge pages for its big arrays, for the rest of the run, when the
+    run has at most :data:`SMALL_PAGES_MAX_RECORDS` records.
 
-    With transparent huge pages on ``madvise`` (the usual setting, and this machine's), a
-    run's thousands of big temporary arrays each fault in 2 MB pages that the kernel must
-    find (compacting memory) and zero: at 1,004,010 records 3.5 CPU-s of kernel time per run
-    (``clear_page`` was 15 % of all samples under ``perf``). On normal pages it was 2.1 s,
-    the median wall time 8.6 instead of 9.6 s over six alternating runs (median paired
-    ratio 0.92), the peak the same (3,070 vs 3,068 MB). numpy's setting is put back when
-    the last concurrent run ends. Left alone when ``NUMPY_MADVISE_HUGEPAGE`` is set (the
-    user's choice) or this numpy has no such switch.
+    With transparent huge pages on ``madvise`` (the usual setting, and this machine's), each
+    big temporary array faults in 2 MB pages that the kernel must find (compacting memory)
+    and zero. At 1,004,010 records that was 3.5 CPU-s of kernel time per run (``clear_page``
+    15 % of all samples under ``perf``); on normal pages 2.1 s, and the median wall time
+    8.6 instead of 9.6 s over six alternating runs (paired ratio 0.92), peak the same
+    (3,070 vs 3,068 MB). At 2,713,058 records it is the other way round: random gathers over
+    arrays of tens of millions of entries need the huge pages' TLB reach (normal pages:
+    28.6 and 29.1 s with 11.9 and 11.5 CPU-s in the kernel; huge: 25.1 and 28.1 s, 8.4 and
+    10.7). numpy's setting is put back when the last concurrent run ends. Left alone when
+    ``NUMPY_MADVISE_HUGEPAGE`` is set (the user's choice) or this numpy has no such switch.
     """
     switch = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
-    if switch is None or "NUMPY_MADVISE_HUGEPAGE" in os.environ:
-        yield
-        return
-    with _PAGES["lock"]:
-        _PAGES["runs"] += 1
-        if _PAGES["runs"] == 1:
-            _PAGES["before"] = bool(switch(False))
-    try:
-        yield
-    finally:
+    mine = {"on": False}
+
+    def sized(n_records: int) -> None:
+        if (mine["on"] or switch is None or "NUMPY_MADVISE_HUGEPAGE" in os.environ
+                or n_records > SMALL_PAGES_MAX_RECORDS):
+            return
         with _PAGES["lock"]:
-            _PAGES["runs"] -= 1
-            if _PAGES["runs"] == 0:
-                switch(_PAGES["before"])
+            _PAGES["runs"] += 1
+            if _PAGES["runs"] == 1:
+                _PAGES["before"] = bool(switch(False))
+        mine["on"] = True
+
+    try:
+        yield sized
+    finally:
+        if mine["on"]:
+            with _PAGES["lock"]:
+                _PAGES["runs"] -= 1
+                if _PAGES["runs"] == 0:
+                    switch(_PAGES["before"])
 
 
 class Linker:
@@ -216,12 +229,13 @@ class Linker:
         stored reviewers' decisions are honoured and the result is saved there with person
         IDs kept stable against the stored registry.
         """
-        # each column factorised once for all stages; big arrays on normal pages
-        with shared_codes(), _small_pages():
-            return self._run(data, progress=progress, store=store)
+        # each column factorised once for all stages; big arrays on normal pages (runs of
+        # up to 2 M records)
+        with shared_codes(), _small_pages() as sized:
+            return self._run(data, progress=progress, store=store, sized=sized)
 
     def _run(self, data: Mapping[str, pd.DataFrame] | None, *, progress: Progress | None,
-             store: str | Path | None) -> LinkResult:
+             store: str | Path | None, sized: Callable[[int], None] = lambda n_records: None) -> LinkResult:
         cfg = self.config
         decisions = self.decisions
         if store is not None:
@@ -249,6 +263,7 @@ class Linker:
             return value
 
         raw = stage("ingest", lambda: read_sources(cfg, data))
+        sized(len(raw))
         records = stage("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers))
         single = [s.name for s in cfg.sources if s.one_record_per_person]
 
@@ -376,9 +391,8 @@ class Linker:
         """
         from .store import RegistryStore
 
-        with _small_pages():
-            return RegistryStore(store).update(self.config, data, model=self.model, retrain=retrain,
-                                               decisions=self.decisions, constrained=self.constrained)
+        return RegistryStore(store).update(self.config, data, model=self.model, retrain=retrain,
+                                           decisions=self.decisions, constrained=self.constrained)
 
 
 def train_model(
