@@ -175,7 +175,7 @@ def test_golden_choice_by_cluster_equals_golden_records_and_households_table(sha
     households_table: clusters whose IDs sort in another order than they are numbered, two
     clusters sharing an ID, missing and invalid KK numbers, heads missing."""
     from regsosek_link.cluster import _renumber
-    from regsosek_link.registry import _cluster_persons, choose_golden
+    from regsosek_link.registry import _choose_golden, _cluster_persons
 
     rng = np.random.default_rng(11)
     n = 400
@@ -193,7 +193,7 @@ def test_golden_choice_by_cluster_equals_golden_records_and_households_table(sha
     labels = rng.integers(0, 120, n) * 3 + 1
     ids = np.array([f"RP-{(lab * 7919) % 1000:04d}" for lab in range(400)], dtype=object)
     if shared_id:
-        ids[labels[1]] = ids[labels[0]] if labels[1] != labels[0] else ids[labels[0]]
+        ids[labels[1]] = ids[labels[0]]  # (the test checks below that some clusters do share)
         ids[labels[3]] = ids[labels[2]]
     pid = ids[labels]
     opts = {"priorities": {"siak": {"*": 1}}, "single_record_sources": ["siak"], "as_of": {"dtks": "2023-01-01"}}
@@ -202,13 +202,13 @@ def test_golden_choice_by_cluster_equals_golden_records_and_households_table(sha
     persons = _cluster_persons(pid, group, check=False)
     assert (persons.merged is not None) == shared_id
     code = group if persons.merged is None else persons.merged
-    choice = choose_golden(recs, code, int(code.max()) + 1, workers=workers, **opts)
+    choice = _choose_golden(recs, code, int(code.max()) + 1, workers=workers, **opts)
     want = golden_records(recs, pid, **opts)
     pd.testing.assert_frame_equal(choice.frame(persons), want)
     pd.testing.assert_frame_equal(choice.households(recs, persons), households_table(want, recs, pid))
     assert len(choice.households(recs, persons)) > 50
     # records lacking a column households read: the registry's own table is made
     lacking = recs.drop(columns="hubungan_keluarga")
-    reduced = choose_golden(lacking, code, int(code.max()) + 1, **opts)
+    reduced = _choose_golden(lacking, code, int(code.max()) + 1, **opts)
     pd.testing.assert_frame_equal(reduced.households(lacking, persons),
                                   households_table(reduced.frame(persons), lacking, pid))

@@ -42,7 +42,7 @@ from .config import LinkConfig, SourceConfig
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
 from .ingest import read_sources
 from .registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
-from .registry import _cluster_persons, choose_golden, links_table, membership_table
+from .registry import _choose_golden, _cluster_persons, links_table, membership_table
 from .review import decision_pairs
 from .standardise import standardise
 
@@ -361,9 +361,9 @@ class Linker:
                                                           check=False))
                 membership = submit(lambda: membership_table(records, persons().person_id, weakest))
                 options = {**cfg.golden_options(), "workers": cfg.workers}
-                choice = choose_golden(records, group, int(group.max(initial=-1)) + 1, **options)
+                choice = _choose_golden(records, group, int(group.max(initial=-1)) + 1, **options)
                 if persons().merged is not None:  # clusters sharing an ID are one person
-                    choice = choose_golden(records, persons().merged, len(persons().persons), **options)
+                    choice = _choose_golden(records, persons().merged, len(persons().persons), **options)
                 households = submit(lambda: choice.households(records, persons()))
                 return membership(), choice.frame(persons()), households(), links_done()
 

@@ -23,8 +23,8 @@ Each golden field comes with the source and record it was taken from.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -319,8 +319,8 @@ def golden_records(
     if len(person_id) != len(records):
         raise ValueError(f"person_id has {len(person_id)} entries for {len(records)} records")
     person_id = pd.Series(person_id, dtype=object).astype(str).to_numpy(dtype=object)
-    options = dict(priorities=priorities, single_record_sources=single_record_sources, as_of=as_of, rules=rules,
-                   fields=fields, workers=workers)
+    options = {"priorities": priorities, "single_record_sources": single_record_sources, "as_of": as_of,
+               "rules": rules, "fields": fields, "workers": workers}
     if labels is None:
         pcode, persons = _sorted_codes(person_id)
         return _choose(records, pcode, len(persons), **options).frame(persons)
@@ -421,7 +421,7 @@ class _Choice:
         }, copy=False)
 
 
-def choose_golden(records: pd.DataFrame, person_code: np.ndarray, n_persons: int, *,
+def _choose_golden(records: pd.DataFrame, person_code: np.ndarray, n_persons: int, *,
                   survivorship: Mapping[str, str] | None = None, fields: Sequence[str] = REGISTRY_FIELDS,
                   priorities: Mapping[str, Mapping[str, int]] | None = None,
                   single_record_sources: Sequence[str] = (), as_of: Mapping[str, str] | None = None,
