@@ -394,24 +394,18 @@ class _Choice:
         kk_rows = field_rows["no_kk"]
         # each golden KK number's code (that of the record it was taken from), kept where
         # some record holds it as a valid number: as households_table finds it by value
-        codes, names = _codes_of(records, "no_kk")
-        valid = records["kk_valid"].fillna(False).astype(bool).to_numpy()
-        is_valid = np.zeros(len(names) + 1, bool)
-        is_valid[codes[valid]] = True
-        is_valid[-1] = False  # (-1: no code)
+        codes, names, is_valid = _valid_kk_codes(records)
         hcode = np.where(kk_rows >= 0, np.r_[codes, -1][kk_rows], -1)
         rows = np.flatnonzero(is_valid[hcode])
         hcode = hcode[rows]
-        text_rank = _rank_strings(np.asarray(names, dtype=object))  # households in KK-number order
         h_rows = field_rows["hubungan_keluarga"][rows]
         relation = self.values["hubungan_keluarga"]
         head = np.zeros(len(rows), bool)
         some = h_rows >= 0
         head[some] = pd.Series(relation.take(h_rows[some])).astype("string").eq("KEPALA").fillna(False).to_numpy(bool)
         # the persons are in ID order already: rows kept in order rank them
-        order2 = np.lexsort((np.arange(len(rows)), np.where(head, 0, 1), text_rank[hcode]))
+        order2, members = _household_order(hcode, names, head, np.arange(len(rows)))
         sel = rows[order2]
-        members = np.bincount(hcode, minlength=len(names))[hcode[order2]]
         return pd.DataFrame({
             "household_id": self.values["no_kk"].take(kk_rows[sel], allow_fill=True),
             "person_id": persons.persons[sel],
@@ -582,6 +576,26 @@ def _choose(
                    source=_string(records, "source").array, record_id=_string(records, "record_id").array)
 
 
+def _valid_kk_codes(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The records' shared ``no_kk`` codes and values, and per code whether some record holds
+    it as a valid number (one more entry, False, for code -1: none or missing)."""
+    codes, names = _codes_of(records, "no_kk")
+    valid = records["kk_valid"].fillna(False).astype(bool).to_numpy()
+    is_valid = np.zeros(len(names) + 1, bool)
+    is_valid[codes[valid]] = True
+    is_valid[-1] = False
+    return codes, names, is_valid
+
+
+def _household_order(hcode: np.ndarray, names: np.ndarray, head: np.ndarray, pcode: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Order of household members (households in KK-number order, then the head first, then
+    by ``pcode``) and each one's household size, in that order."""
+    text_rank = _rank_strings(np.asarray(names, dtype=object))
+    order = np.lexsort((pcode, np.where(head, 0, 1), text_rank[hcode]))
+    return order, np.bincount(hcode, minlength=len(names))[hcode[order]]
+
+
 def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: np.ndarray) -> pd.DataFrame:
     """Households from family-card numbers: one row per (household, member).
 
@@ -599,25 +613,19 @@ def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: n
     if "kk_valid" in records.columns:
         # each golden KK number's code among the records' values (their shared codes; -1:
         # none or missing), kept where some record holds it as a valid number
-        codes, names = _codes_of(records, "no_kk")
-        valid = records["kk_valid"].fillna(False).astype(bool).to_numpy()
-        is_valid = np.zeros(len(names) + 1, bool)
-        is_valid[codes[valid]] = True
-        is_valid[-1] = False  # (-1: no code)
+        _, names, is_valid = _valid_kk_codes(records)
         hcode = pd.Index(names, dtype=object).get_indexer(kk) if len(names) else np.full(len(kk), -1)
         rows = np.flatnonzero(is_valid[hcode])
     else:
         hcode, names = pd.factorize(kk)
         rows = np.flatnonzero(hcode >= 0)
     hcode = hcode[rows]
-    text_rank = _rank_strings(np.asarray(names, dtype=object))  # households in KK-number order
     pid = registry["person_id"].iloc[rows]
     # a registry from golden_records is sorted by person already, and so are its rows kept
     pcode = np.arange(len(rows)) if pid.is_monotonic_increasing else _rank_strings(pid.astype(str).to_numpy(dtype=object))
     head = registry["hubungan_keluarga"].astype("string").eq("KEPALA").fillna(False).to_numpy(dtype=bool)[rows]
-    order = np.lexsort((pcode, np.where(head, 0, 1), text_rank[hcode]))
+    order, members = _household_order(hcode, names, head, pcode)
     sel = rows[order]
-    members = np.bincount(hcode, minlength=len(names))[hcode[order]]
     return pd.DataFrame({
         "household_id": registry["no_kk"].array.take(sel),
         "person_id": registry["person_id"].array.take(sel),
