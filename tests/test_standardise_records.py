@@ -5,7 +5,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from regsosek_link.standardise import CLEAN_COLUMNS, clean_name, clean_nik, parse_date, standardise  # noqa: E402
@@ -82,6 +82,7 @@ texts = st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=20)
 
 @settings(max_examples=40, deadline=None)
 @given(texts)
+@example(["SDJ", "Ndjaja", "Tdjo", "Addja", "Hasdjim"])  # a DJ made J pairs with the letter before it
 def test_clean_name_idempotent_and_total(values):
     s = pd.Series(values, dtype="string", index=range(100, 100 + len(values)))
     out = clean_name(s)

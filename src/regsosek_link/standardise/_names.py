@@ -99,8 +99,16 @@ def _canon(keys: pa.Array, old: np.ndarray, variants: dict[str, str]) -> pa.Arra
         return pc.coalesce(var_values.take(pc.index_in(k, value_set=var_keys)), k)
 
     k = lookup(keys)
-    for a, b in _EYD:
-        k = pc.replace_substring(k, a, b)
+    # to a fixed point: a DJ that became J can make a new old-spelling pair with the letter
+    # before it (SDJ -> SJ -> SY, NDJ -> NJ -> NY, TDJ -> TJ -> C, DDJ -> DJ -> J), which a
+    # second cleaning would otherwise change again
+    while True:
+        for a, b in _EYD:
+            k = pc.replace_substring(k, a, b)
+        again = pc.replace_substring_regex(k, "([TDNS])\x02", "\\1J")
+        if again.equals(k):
+            break
+        k = again
     k = pc.if_else(pa.array(old, type=pa.bool_()), pc.replace_substring(k, "J", "Y"), k)
     return lookup(pc.replace_substring(k, "\x02", "J"))
 
