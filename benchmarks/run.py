@@ -2,11 +2,16 @@
 
     python benchmarks/run.py [--sizes 100000,1000000] [--tools regsosek,splink,recordlinkage]
                              [--datasets febrl3,febrl4,synthetic] [--timeout-min 20] [--tag NAME]
+                             [--repeat 3 --repeat-tools regsosek,splink]
 
 Each (data set, tool) runs in its own subprocess (``_worker.py``); its peak memory is the
 child's RSS high-water mark (``ru_maxrss`` from ``os.wait4``), so tools never share a process.
 A watchdog kills a run that passes the time limit or the memory guard and records "timeout" /
-"out of memory" instead of stopping the whole benchmark. Results are written after every run
+"out of memory" instead of stopping the whole benchmark. With ``--repeat N`` each tool of
+``--repeat-tools`` runs N times per data set, the tools taking turns (A, B, C, A, B, ...), so
+that the machine's drift over minutes falls on every tool alike; its row is the run with the
+median wall time, with the highest peak memory of its runs, and every run's wall time and
+peak are kept (``walls_s``, ``peaks_mb``). Results are written after every run
 to ``benchmarks/results/results[_TAG].{md,csv,json}`` with the machine and package versions.
 """
 
@@ -155,6 +160,23 @@ def run_one(tool: str, dataset: str, size: int | None, *, timeout_s: float, mem_
     return row
 
 
+def combine(runs: list[dict]) -> dict:
+    """One row for repeated runs of a tool on a data set: the run with the median wall time
+    (the middle one of an odd number; of an even number, the slower of the middle two), with
+    the highest peak memory of all runs and every run's wall time and peak. A failed run
+    makes the row that failure."""
+    if len(runs) == 1:
+        return runs[0]
+    failed = [r for r in runs if r.get("status") != "ok"]
+    if failed:
+        return {**failed[0], "repeats": len(runs)}
+    by_wall = sorted(runs, key=lambda r: r["wall_s"])
+    row = dict(by_wall[len(by_wall) // 2])
+    row.update(repeats=len(runs), walls_s=[r["wall_s"] for r in runs], peaks_mb=[r["peak_rss_mb"] for r in runs],
+               peak_rss_mb=max(r["peak_rss_mb"] for r in runs))
+    return row
+
+
 def add_ratios(rows: list[dict]) -> None:
     base = {r["dataset"]: r for r in rows if r["tool"] == "regsosek" and r.get("status") == "ok"}
     for r in rows:
@@ -186,7 +208,8 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
     (stem.with_suffix(".json")).write_text(json.dumps({**info, "results": rows}, indent=2, default=float))
     with open(stem.with_suffix(".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, "n_clusters", "rss_after_load_mb", "load_1min_at_start", "process_s",
-                                          "run", "git_commit", "largest_cluster", "stages"],
+                                          "repeats", "walls_s", "peaks_mb", "run", "git_commit", "largest_cluster",
+                                          "stages"],
                            extrasaction="ignore")
         w.writeheader()
         for r in rows:
@@ -212,6 +235,19 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
     ]
     for r in rows:
         lines.append("| " + " | ".join(_fmt(r.get(c), c) for c in COLUMNS) + " |")
+    repeated = [r for r in rows if r.get("walls_s")]
+    if repeated:
+        lines += ["", "Repeated runs (wall s above = the run with the median wall time, peak MB = the highest "
+                  "of the runs; the tools took turns, each run a fresh process), in the order they ran:", ""]
+        lines += [f"- {r['dataset']} / {r['tool']}: wall s " + ", ".join(f"{w:.1f}" for w in r["walls_s"])
+                  + "; peak MB " + ", ".join(f"{p:,.0f}" for p in r["peaks_mb"]) for r in repeated]
+        base = {r["dataset"]: r for r in repeated if r["tool"] == "regsosek"}
+        for r in repeated:
+            b = base.get(r["dataset"])
+            if r["tool"] != "regsosek" and b is not None and len(b["walls_s"]) == len(r["walls_s"]):
+                ratios = [bw / w for bw, w in zip(b["walls_s"], r["walls_s"])]
+                lines.append(f"- {r['dataset']}: regsosek_link / {r['tool']} wall time, run by run: "
+                             + ", ".join(f"{x:.2f}" for x in ratios))
     syn = [r for r in rows if r.get("status") == "ok" and str(r["dataset"]).startswith("synthetic_")]
     if len({r["dataset"] for r in syn}) > 1:
         lines += ["", "Growth with size (synthetic; x = relative to the tool's smallest size; "
@@ -263,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--src-rev", default=None,
                     help="run regsosek_link from this committed revision (e.g. HEAD) instead of the working tree")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of each tool of --repeat-tools per data set, the tools taking turns (default 1)")
+    ap.add_argument("--repeat-tools", default=None, help="the tools --repeat applies to (default: all of --tools)")
     ap.add_argument("--update", action="store_true",
                     help="re-run the given tools/data sets and replace their rows in the existing results file")
     args = ap.parse_args(argv)
@@ -271,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(tools) - {"regsosek", "splink", "recordlinkage"})
     if unknown:
         ap.error(f"unknown tool(s) {unknown}; use regsosek, splink, recordlinkage")
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    repeat_tools = tools if args.repeat_tools is None else [t.strip() for t in args.repeat_tools.split(",") if t.strip()]
     jobs: list[tuple[str, int | None]] = []
     for d in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         if d == "synthetic":
@@ -311,23 +353,29 @@ def main(argv: list[str] | None = None) -> int:
                         f"_data.prepare({dataset!r}, {size!r}, seed={args.seed})"], check=True)
         meta = _data.meta(dataset, size)
         print(f"  {meta['n_records']:,} records (generated in {meta['generate_seconds']} s)", flush=True)
-        for tool in tools:
-            print(f"[{time.strftime('%H:%M:%S')}] {key} / {tool} ...", flush=True)
-            row = run_one(tool, dataset, size, timeout_s=args.timeout_min * 60, mem_limit=mem_limit,
-                          log_dir=log_dir)
-            row.setdefault("n_records", meta["n_records"])
-            row.setdefault("n_people", meta["n_people"])
-            row["run"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-            row["git_commit"] = info["machine"].get("git_commit_at_update", info["machine"]["git_commit"])
-            row["rerun"] = bool(args.update)
-            same = [i for i, r in enumerate(rows) if r["dataset"] == row["dataset"] and r["tool"] == row["tool"]]
-            if same:
-                rows[same[0]] = row
-            else:
-                rows.append(row)
-            print("  " + ", ".join(f"{c}={_fmt(row.get(c), c)}" for c in COLUMNS[3:] if c not in ("time_ratio", "mem_ratio")),
-                  flush=True)
-            path = write(rows, info, out_dir, args.tag)
+        runs: dict[str, list[dict]] = {}
+        for turn in range(args.repeat):
+            for tool in tools if turn == 0 else [t for t in tools if t in repeat_tools]:
+                print(f"[{time.strftime('%H:%M:%S')}] {key} / {tool}"
+                      + (f" (run {turn + 1} of {args.repeat})" if tool in repeat_tools and args.repeat > 1 else "")
+                      + " ...", flush=True)
+                one = run_one(tool, dataset, size, timeout_s=args.timeout_min * 60, mem_limit=mem_limit,
+                              log_dir=log_dir)
+                one["run"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+                runs.setdefault(tool, []).append(one)
+                row = combine(runs[tool])
+                row.setdefault("n_records", meta["n_records"])
+                row.setdefault("n_people", meta["n_people"])
+                row["git_commit"] = info["machine"].get("git_commit_at_update", info["machine"]["git_commit"])
+                row["rerun"] = bool(args.update)
+                same = [i for i, r in enumerate(rows) if r["dataset"] == row["dataset"] and r["tool"] == row["tool"]]
+                if same:
+                    rows[same[0]] = row
+                else:
+                    rows.append(row)
+                print("  " + ", ".join(f"{c}={_fmt(one.get(c), c)}" for c in COLUMNS[3:]
+                                       if c not in ("time_ratio", "mem_ratio")), flush=True)
+                path = write(rows, info, out_dir, args.tag)
     print(f"results: {path}")
     print(path.read_text())
     return 0
