@@ -237,8 +237,8 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
         lines.append("| " + " | ".join(_fmt(r.get(c), c) for c in COLUMNS) + " |")
     repeated = [r for r in rows if r.get("walls_s")]
     if repeated:
-        lines += ["", "Repeated runs (wall s above = the run with the median wall time, peak MB = the highest "
-                  "of the runs; the tools took turns, each run a fresh process), in the order they ran:", ""]
+        lines += ["", ("Repeated runs (wall s above = the run with the median wall time, peak MB = the highest "
+                       "of the runs; the tools took turns, each run a fresh process), in the order they ran:"), ""]
         lines += [f"- {r['dataset']} / {r['tool']}: wall s " + ", ".join(f"{w:.1f}" for w in r["walls_s"])
                   + "; peak MB " + ", ".join(f"{p:,.0f}" for p in r["peaks_mb"]) for r in repeated]
         base = {r["dataset"]: r for r in repeated if r["tool"] == "regsosek"}
