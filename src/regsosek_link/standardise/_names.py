@@ -280,8 +280,9 @@ def clean_name(
     5. Variant families (``name_variants.csv``: Moch./Mohamad/... -> MUHAMMAD, Achmad ->
        AHMAD, Abd. -> ABDUL, St./Sitti -> SITI, Noor -> NUR, Rachmat -> RAHMAT, ...),
        then old spelling to EYD (``oe->u``, ``tj->c``, ``dj->j``, ``nj->ny``, ``sj->sy``,
-       ``ch->kh``; ``j->y`` only when the raw name carries one of oe/tj/dj/nj/sj), then the
-       variant table again (for forms that only match after the spelling reform).
+       ``ch->kh``, repeated while a ``dj->j`` makes a new pair: Hasdjim -> HASYIM; ``j->y``
+       only when the raw name carries one of oe/tj/dj/nj/sj), then the variant table again
+       (for forms that only match after the spelling reform).
        ``NURUL`` is *not* folded into ``NUR`` (it is Nur + the article al-, its own name).
     6. A first token ``M`` followed by another name token becomes MUHAMMAD; a lone ``M``
        stays the initial.
