@@ -313,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
     repeat_tools = tools if args.repeat_tools is None else [t.strip() for t in args.repeat_tools.split(",") if t.strip()]
+    if set(repeat_tools) - set(tools):
+        ap.error(f"--repeat-tools {sorted(set(repeat_tools) - set(tools))} not among --tools {tools}")
     jobs: list[tuple[str, int | None]] = []
     for d in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         if d == "synthetic":
