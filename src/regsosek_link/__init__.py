@@ -33,7 +33,7 @@ from .config import (
     fewer_pairs_blocking_rules,
     load_config,
 )
-from .errors import ConfigError, ModelError, Problem
+from .errors import ConfigError, ModelError, Problem, RegsosekLinkError, StoreError
 from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
 from .explain import cluster_scores, explain_pair, explain_person
 from .ingest import read_source, read_sources
@@ -73,6 +73,8 @@ __all__ = [
     "Problem",
     "RLComparison",
     "RegionComparison",
+    "RegsosekLinkError",
+    "StoreError",
     "SortedNeighbourhood",
     "SourceConfig",
     "block",

@@ -59,3 +59,9 @@ class ConfigError(RegsosekLinkError, ValueError):
 
 class ModelError(RegsosekLinkError, ValueError):
     """A trained model cannot be used (e.g. saved by an incompatible version)."""
+
+
+class StoreError(RegsosekLinkError):
+    """A registry store refuses an operation: it is locked by another run, changed under an
+    update, holds settings that contradict the config, or is unreadable. Nothing was changed;
+    the message says what to do."""
