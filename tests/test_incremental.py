@@ -1,5 +1,5 @@
 """Incremental linking: a batch is blocked against the registry without re-pairing old
-records, and the result equals a full run on all the data."""
+records (the same blocking with a "new" mask), and the result equals a full run on all the data."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from regsosek_link.block import block
 from regsosek_link.config import default_blocking_rules
 from regsosek_link.pipeline import Linker
 from regsosek_link.standardise import standardise
-from regsosek_link.store import RegistryStore, block_new, model_from_json, model_to_json
+from regsosek_link.store import RegistryStore
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_block_new_equals_full_blocking_restricted_to_new_records(synthetic, sha
     full = block(records, default_blocking_rules(), single_record_sources=single, max_block_size=50)
     keep = is_new[full["left"].to_numpy()] | is_new[full["right"].to_numpy()]
     expected = full[keep].reset_index(drop=True)
-    got = block_new(records, is_new, default_blocking_rules(), single_record_sources=single, max_block_size=50)
+    got = block(records, default_blocking_rules(), single_record_sources=single, max_block_size=50, new=is_new)
     pd.testing.assert_frame_equal(got, expected[["left", "right", "rule", "rules"]], check_dtype=False)
 
 
@@ -82,13 +82,6 @@ def test_update_reuses_the_stored_model(tmp_path):
     assert upd.model.lambda_ == 0.1
 
 
-def test_model_json_round_trip():
-    m = model()
-    back = model_from_json(model_to_json(m))
-    X = pd.DataFrame({"nik": [1, 0, -1], "nama": [1, 1, 0], "tanggal_lahir": [1, -1, 0]})
-    np.testing.assert_array_equal(back.predict_proba(X), m.predict_proba(X))
-
-
 def test_update_keeps_unchanged_golden_rows_and_rebuilds_the_rest(tmp_path):
     path = tmp_path / "r.duckdb"
     Linker(config("siak", "dtks"), model=model()).run(OLD, store=path)
@@ -102,9 +95,9 @@ def test_update_keeps_unchanged_golden_rows_and_rebuilds_the_rest(tmp_path):
 
 
 def test_update_retrain_trains_like_a_full_run(synthetic, tmp_path):
-    from regsosek_link.model_io import model_from_dict
-    from regsosek_link.store import _load_model
     import json
+
+    from regsosek_link.model_io import model_from_dict
 
     cfg, records = synthetic
     datasets = pytest.importorskip("regsosek_link.datasets")
@@ -118,7 +111,7 @@ def test_update_retrain_trains_like_a_full_run(synthetic, tmp_path):
     assert 0 < upd.model.lambda_ < 0.01                               # prior over all pairs with a new record
     stored = json.loads(RegistryStore(path).runs()["model"].iloc[-1])
     assert stored["format"] == "regsosek_link.fellegi_sunter"          # model_io JSON
-    back = _load_model(json.dumps(stored))
+    back = model_from_dict(json.loads(json.dumps(stored))).model
     np.testing.assert_allclose(back.predict_proba(upd.levels), upd.model.predict_proba(upd.levels))
     assert model_from_dict(stored).comparisons == cfg.comparisons
 
@@ -132,60 +125,3 @@ def _split(share: float = 0.8):
         first = rng.random(len(v)) < share
         old[k], new[k] = v[first].reset_index(drop=True), v[~first].reset_index(drop=True)
     return old, new
-
-
-@pytest.mark.filterwarnings("ignore::UserWarning")
-def test_blocking_against_stored_keys_equals_block_new(synthetic, tmp_path):
-    import duckdb
-
-    from regsosek_link.store import _block_against_stored
-
-    cfg, _ = synthetic
-    old, new = _split()
-    path = tmp_path / "r.duckdb"
-    Linker(cfg).run(old, store=path)
-    from regsosek_link.ingest import read_sources
-
-    stored = RegistryStore(path).records()
-    batch = standardise(read_sources(cfg, new))
-    records = pd.concat([stored, batch], ignore_index=True)
-    is_new = np.arange(len(records)) >= len(stored)
-    single = [s.name for s in cfg.sources if s.one_record_per_person]
-    expected = block_new(records, is_new, cfg.blocking_rules, single_record_sources=single,
-                         max_block_size=cfg.max_block_size)
-    with duckdb.connect(str(path)) as con:
-        got = _block_against_stored(con, batch, len(stored), cfg)
-    assert len(got) > 100
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
-
-
-@pytest.mark.filterwarnings("ignore::UserWarning")
-def test_fast_update_equals_the_full_update(synthetic, tmp_path):
-    """The update on stored keys and affected persons only gives the same IDs, change rows,
-    registry and households as the update that re-clusters everything."""
-    import duckdb
-
-    cfg, _ = synthetic
-    old, new = _split()
-    out = {}
-    for fast in (True, False):
-        path = tmp_path / f"{fast}.duckdb"
-        Linker(cfg).run(old, store=path)
-        if not fast:  # no stored keys: the update re-keys and re-clusters every record
-            with duckdb.connect(str(path)) as con:
-                con.execute("drop table block_rules")
-        upd = Linker(cfg).update(path, new)
-        assert (type(upd).__name__ == "StoredLinkResult") == fast
-        s = RegistryStore(path)
-        m = s.membership()
-        out[fast] = (dict(zip(m["source"] + "|" + m["record_id"], m["person_id"])),
-                     s.changes(2).drop(columns=["seq"]).astype(str).values.tolist(),
-                     s.registry().astype("string"),
-                     s.households().sort_values(["household_id", "person_id"]).reset_index(drop=True).astype("string"),
-                     len(upd.pairs), upd.membership["person_id"].astype(str).tolist())
-    a, b = out[True], out[False]
-    assert a[0] == b[0]
-    assert a[1] == b[1] and len(a[1]) > 0
-    pd.testing.assert_frame_equal(a[2], b[2])
-    pd.testing.assert_frame_equal(a[3], b[3])
-    assert a[4] == b[4] and a[5] == b[5]

@@ -215,12 +215,12 @@ def test_fewer_pairs_preset(synthetic, linked):
 def test_background_work_runs_in_the_runs_context_and_reraises():
     import contextvars
 
-    from regsosek_link.pipeline import _background
+    from regsosek_link._threads import background
 
     var = contextvars.ContextVar("v", default="outside")
     var.set("the run's")
     for enabled in (True, False):
-        with _background(enabled=enabled) as submit:
+        with background(enabled=enabled) as submit:
             seen = submit(var.get)
             failing = submit(lambda: 1 // 0)
             assert seen() == "the run's"
@@ -231,20 +231,24 @@ def test_background_work_runs_in_the_runs_context_and_reraises():
 def test_release_free_memory_finds_glibc_and_is_harmless():
     import platform
 
-    from regsosek_link.pipeline import _malloc_trim, _release_free_memory
+    from regsosek_link.run._memory import ProcessTuning, _malloc_trim
 
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert (_malloc_trim() is not None) == glibc
     big = np.ones(4_000_000)  # 32 MB, freed below
     del big
-    _release_free_memory()  # glibc: malloc_trim; elsewhere a no-op
+    ProcessTuning(enabled=True).release_free_memory()  # glibc: malloc_trim; elsewhere a no-op
+    ProcessTuning(enabled=False).release_free_memory()
 
 
-def test_small_pages_during_runs_restores_numpy_and_respects_the_user(monkeypatch):
-    """numpy's huge-page switch is off once a run of at most SMALL_PAGES_MAX_RECORDS records
-    knows its size (nested runs too), back as it was after the last run, also after an
-    error; untouched for bigger runs and when NUMPY_MADVISE_HUGEPAGE is set."""
-    from regsosek_link.pipeline import SMALL_PAGES_MAX_RECORDS, _small_pages
+def test_process_tuning_is_off_unless_asked_and_restores_numpy(monkeypatch):
+    """Without tune_process a run leaves numpy's huge-page switch and the garbage collector
+    alone; with it, the switch is off once a run of at most SMALL_PAGES_MAX_RECORDS records
+    knows its size (nested runs too) and back as it was after the last run; untouched for
+    bigger runs and when NUMPY_MADVISE_HUGEPAGE is set."""
+    import gc
+
+    from regsosek_link.run._memory import SMALL_PAGES_MAX_RECORDS, ProcessTuning
 
     switch = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
     if switch is None:
@@ -258,25 +262,31 @@ def test_small_pages_during_runs_restores_numpy_and_respects_the_user(monkeypatc
     monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
     before = bool(switch(True))
     try:
-        with _small_pages() as sized:
-            assert current() is True  # (the size is not known yet)
-            sized(1_004_010)
-            assert current() is False
-            with _small_pages() as inner:
-                inner(10)
-                assert current() is False
-            assert current() is False  # the outer run goes on
+        off = ProcessTuning(enabled=False)
+        off.sized(10)
+        with off.gc_paused():
+            assert gc.isenabled() and current() is True
+        outer = ProcessTuning(enabled=True)
+        assert current() is True  # (the size is not known yet)
+        outer.sized(1_004_010)
+        assert current() is False
+        inner = ProcessTuning(enabled=True)
+        inner.sized(10)
+        inner.close()
+        assert current() is False  # the outer run goes on
+        with outer.gc_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        outer.close()
         assert current() is True
-        with pytest.raises(ZeroDivisionError), _small_pages() as sized:
-            sized(10)
-            raise ZeroDivisionError
+        big = ProcessTuning(enabled=True)
+        big.sized(SMALL_PAGES_MAX_RECORDS + 1)
         assert current() is True
-        with _small_pages() as sized:
-            sized(SMALL_PAGES_MAX_RECORDS + 1)
-            assert current() is True
+        big.close()
         monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
-        with _small_pages() as sized:
-            sized(10)
-            assert current() is True
+        user = ProcessTuning(enabled=True)
+        user.sized(10)
+        assert current() is True
+        user.close()
     finally:
         switch(before)

@@ -15,7 +15,9 @@ from _registry_fixture import config, frame, model  # noqa: E402
 
 from regsosek_link.cluster import hash_id
 from regsosek_link.pipeline import Linker
-from regsosek_link.store import RegistryStore, assign_person_ids
+from regsosek_link.errors import StoreError
+from regsosek_link.ids import assign_person_ids
+from regsosek_link.store import RegistryStore
 
 # IDs are sha1 of the smallest record key of the person's first cluster
 BUDI = hash_id("dtks|d1")          # RP-7EA5F82A864A379A  {siak s1, dtks d1}
@@ -65,7 +67,7 @@ def test_first_run_issues_new_ids(store):
     assert sorted(_changes(store, 1)) == sorted([
         ("new", BUDI, None, 2), ("new", SITI, None, 1), ("new", JOKO_SIAK, None, 1), ("new", JOKO_DTKS, None, 2)])
     assert set(store.TABLES) <= {"records", "membership", "registry", "households", "links", "decisions",
-                                 "changes", "runs"}
+                                 "changes", "runs", "meta"}
     assert store.runs()["kind"].tolist() == ["full"]
 
 
@@ -110,7 +112,7 @@ def test_a_bridging_record_merges_two_persons_and_the_larger_id_survives(store):
 
 def test_withdrawn_batch_splits_the_merge_and_removes_its_own_people(store):
     _merge(store)
-    RegistryStore(store.path).withdraw(config(), source="bpjs")
+    Linker(config()).withdraw(store.path, source="bpjs")
     m = _members(store)
     assert not any(k.startswith("bpjs") for k in m)
     # the bridge is gone: Joko of siak splits off again, with a new ID -- never the retired
@@ -132,11 +134,19 @@ def test_a_reviewers_non_match_splits_a_person_on_the_next_run(store):
     assert _changes(store, 2) == [("split_from", hash_id("siak|s1"), BUDI, 1)]
 
 
-def test_update_needs_a_registry_and_refuses_known_records(tmp_path, store):
-    with pytest.raises(ValueError, match="holds no registry yet"):
-        RegistryStore(tmp_path / "empty.duckdb").update(config(), {"bpjs": frame([("x", None, "A", "2000-01-01", "L")])})
-    with pytest.raises(ValueError, match=r"1 record\(s\) of the batch are already in the registry, e.g. \['dtks\|d1'\]"):
-        store.update(config(), {"dtks": frame([("d1", None, "BUDI", "1980-01-01", "L")])}, model=model())
+def test_update_needs_a_registry_skips_unchanged_and_refuses_changed_known_records(tmp_path, store):
+    with pytest.raises(StoreError, match="holds no registry yet"):
+        Linker(config()).update(tmp_path / "empty.duckdb", {"bpjs": frame([("x", None, "A", "2000-01-01", "L")])})
+    before = store.generation()
+    with pytest.raises(StoreError, match=r"1 record\(s\) of the batch are stored already with other values, "
+                                         r"e.g. \['dtks\|d1'\]"):
+        Linker(config(), model=model()).update(store.path, {"dtks": frame([("d1", None, "BUDI", "1981-01-01", "L")])})
+    assert store.generation() == before  # refused: nothing written
+    # re-reading a stored record unchanged (a config naming the old sources) skips it
+    Linker(config(), model=model()).update(store.path, {"dtks": frame([("d1", None, "BUDI", "1980-01-01", "L"),
+                                                                       ("d9", None, "RINA", "1999-09-09", "P")])})
+    m = _members(store)
+    assert len(m) == 7 and m["dtks|d9"] == hash_id("dtks|d9")
 
 
 # ---------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
 from .explain import cluster_scores, explain_pair, explain_person
 from .ingest import read_source, read_sources
 from .model_io import TrainedModel, load_model, save_model
-from .pipeline import Linker, LinkResult, link
+from .run import Linker, LinkResult, link
 from .registry import golden_records
 from .report import write_report
 from .standardise import standardise

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -39,3 +40,33 @@ def map_in_threads(fn: Callable[[T], R], items: Iterable[T], workers: int, name:
     with ThreadPoolExecutor(threads, thread_name_prefix=f"regsosek-{name}") as pool:
         futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
         return [f.result() for f in futures]
+
+
+@contextlib.contextmanager
+def background(*, enabled: bool) -> Iterator[Callable[[Callable[[], T]], Callable[[], T]]]:
+    """``submit(fn)`` starts ``fn`` on a second thread (in a copy of this context, so it
+    shares the run's codes cache) and returns a function that waits for its result and
+    re-raises its error. Not ``enabled``: ``fn`` runs when its result is first asked for, on
+    this thread.
+
+    >>> with background(enabled=False) as submit:
+    ...     calls = []
+    ...     result = submit(lambda: calls.append(1) or len(calls))
+    ...     result(), result(), calls
+    (1, 1, [1])
+    """
+    if not enabled:
+        def later(fn: Callable[[], T]) -> Callable[[], T]:
+            done: list[T] = []
+
+            def result() -> T:
+                if not done:
+                    done.append(fn())
+                return done[0]
+            return result
+        yield later
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="regsosek-link") as pool:
+        def submit(fn: Callable[[], T]) -> Callable[[], T]:
+            return pool.submit(contextvars.copy_context().run, fn).result
+        yield submit

@@ -480,6 +480,7 @@ def block(
     single_record_sources: Sequence[str] = (),
     max_block_size: int = 2_000,
     workers: int = 1,
+    new: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Candidate pairs: the union of several blocking rules.
 
@@ -502,6 +503,12 @@ def block(
     workers : int
         Threads (-1: all cores). With more than one, rules are blocked side by side (their
         sorting and array work releases the GIL); the pairs are the same.
+    new : array of bool, optional
+        A flag per record: only pairs with at least one flagged record are made (a batch
+        blocked against a stored registry). Only blocks holding a flagged record are
+        expanded, so the cost grows with the batch; block sizes are still counted over all
+        records, so a block a full run skips is skipped here too. The pairs are exactly
+        those of a full run that touch a flagged record.
 
     Returns
     -------
@@ -527,6 +534,10 @@ def block(
     # pair codes are left << bits | right: a power-of-two radix that shifts decode
     bits = max(int(len(records) - 1).bit_length(), 1)
     cache = _KeyCache(records)
+    if new is not None:
+        new = np.asarray(new, bool)
+        if new.shape != (len(records),):
+            raise ValueError(f"new must hold one flag per record ({len(records)}); got shape {new.shape}")
 
     def one_rule(rule: BlockingRule) -> tuple[np.ndarray, _RuleStats]:
         st = _RuleStats(rule=rule.label)
@@ -538,9 +549,11 @@ def block(
                 ok &= pf.allowed(pf.tag[left], pf.tag[right])
             code = unique_int((left[ok] << bits) | right[ok])
         elif isinstance(rule, BlockOn):
-            code = _block_on_codes(records, rule, cache, bits, pf, max_block_size, st)
+            code = _block_on_codes(records, rule, cache, bits, pf, max_block_size, st, new)
         else:
             raise ConfigError(f"not a blocking rule: {rule!r}")
+        if new is not None:
+            code = code[new[code >> bits] | new[code & ((1 << bits) - 1)]]
         st.pairs_generated = len(code)
         return code, st
 
@@ -571,9 +584,11 @@ def block(
 
 
 def _block_on_codes(records: pd.DataFrame, rule: BlockOn, cache: _KeyCache, bits: int,
-                    pf: _PairFilter | None, max_block_size: int, st: _RuleStats) -> np.ndarray:
+                    pf: _PairFilter | None, max_block_size: int, st: _RuleStats,
+                    new: np.ndarray | None = None) -> np.ndarray:
     """Sorted distinct pair codes (``left << bits | right``) of one :class:`BlockOn` rule;
-    fills the block statistics of ``st`` (blocks over ``max_block_size`` are skipped)."""
+    fills the block statistics of ``st`` (blocks over ``max_block_size`` are skipped).
+    With ``new``, only blocks holding a flagged record are expanded."""
     b = _rule_blocks(records, rule.keys, cache)
     # block sizes are known before any pair is made
     st.largest_block = int(b.sizes.max(initial=0))
@@ -586,6 +601,9 @@ def _block_on_codes(records: pd.DataFrame, rule: BlockOn, cache: _KeyCache, bits
         top = big[np.lexsort((b.first_entries(big), -b.sizes[big]))][:5]
         st.skipped_keys = [f"{lab} ({b.sizes[j]} records)" for lab, j in zip(b.labels(top), top)]
         keep = b.sizes <= max_block_size
+    if new is not None and len(b.starts):
+        touched = np.logical_or.reduceat(new[b.rows[b.ent]], b.starts)
+        keep = touched if keep is None else keep & touched
     code = _pair_codes(b.rows, b.ent, b.starts, b.sizes, bits, keep, pf)
     if len(code) > 1 and not (b.rows[1:] > b.rows[:-1]).all():
         # a tokens() key: each block of a record gives one sorted run of its pairs (timsort

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from .explain import _figure, threshold_scores, waterfall_chart
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import LinkResult
+    from .run import LinkResult
 
 __all__ = [
     "blocking_chart",

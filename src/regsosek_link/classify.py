@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,9 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._arrays import unique_int
 from ._codes import column_codes
 
-__all__ = ["FellegiSunter", "level_patterns", "random_pairs", "u_from_random_pairs", "train_by_sessions",
-           "term_frequency_adjustments"]
+__all__ = ["FellegiSunter", "PairScores", "level_patterns", "n_possible_pairs", "probability_from_weight",
+           "random_pairs", "score_pairs", "term_frequency_adjustments", "train_by_sessions", "train_model",
+           "u_from_random_pairs"]
 
 log = logging.getLogger(__name__)
 
@@ -427,8 +428,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities of [non-match, match] per row."""
         check_is_fitted(self, "m_")
-        w = self.match_weight(X)
-        p = 1.0 / (1.0 + np.exp2(-np.clip(w, -1000, 1000)))
+        p = probability_from_weight(self.match_weight(X))
         return np.stack([1 - p, p], axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -629,3 +629,137 @@ def term_frequency_adjustments(
         adj[at[held]] = np.log2(model.u_[k][top] / np.maximum(f, 1.0 / max(len(records), 1)))
         out[f"tf_{comp.name}"] = adj
     return pd.DataFrame(out, index=levels.index)
+
+
+# ----------------------------------------------------------------------------------------
+# scoring and training the run's pairs: the one home of the formula and of the training recipe
+
+
+def probability_from_weight(weight: np.ndarray | float) -> np.ndarray:
+    """Match probability of a match weight in bits: ``2**w / (1 + 2**w)``.
+
+    >>> probability_from_weight(np.array([0.0, 1.0, -2000.0])).tolist()
+    [0.5, 0.6666666666666666, 0.0]
+    """
+    return 1.0 / (1.0 + np.exp2(-np.clip(np.asarray(weight, float), -1000, 1000)))
+
+
+class PairScores(NamedTuple):
+    """What :func:`score_pairs` gives, aligned with the pairs."""
+
+    probability: np.ndarray
+    weight: np.ndarray
+    #: The term-frequency part of the contributions (one ``tf_<comparison>`` column per
+    #: adjusted comparison; no columns when none asks for it).
+    term_frequency: pd.DataFrame
+
+
+def score_pairs(
+    model: FellegiSunter,
+    records: pd.DataFrame,
+    pairs: pd.DataFrame,
+    levels: pd.DataFrame,
+    comparisons: Sequence[Any],
+    *,
+    patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> PairScores:
+    """Match weight and probability of every candidate pair: the model's weight of the pair's
+    level pattern plus the term-frequency adjustments (:func:`term_frequency_adjustments`,
+    values counted over all ``records``). Every run, update and explanation scores with this.
+
+    The weight is computed once per distinct pattern (:func:`level_patterns`, passed as
+    ``patterns`` when the caller has it), so no per-comparison float matrix is held for all
+    pairs.
+    """
+    if len(levels) == 0:
+        return PairScores(np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index))
+    pats, _, inverse = level_patterns(levels.to_numpy()) if patterns is None else patterns
+    weight = model.match_weight(pd.DataFrame(pats, columns=levels.columns))[inverse]
+    tf = term_frequency_adjustments(records, pairs, levels, comparisons, model)
+    if tf.shape[1]:
+        weight = weight + tf.to_numpy().sum(axis=1)
+    return PairScores(probability_from_weight(weight), weight, tf)
+
+
+#: Derived clean columns and the person field they come from: a blocking rule on a derived
+#: column determines the comparisons of its field.
+DERIVED_FROM = {
+    "tahun_lahir": "tanggal_lahir",
+    "nik_birth_date": "tanggal_lahir",
+    "nama_sorted": "nama",
+    "nama_phonetic": "nama",
+    "nama_ibu_phonetic": "nama_ibu",
+}
+
+
+def blocked_comparisons(blocking_rules: Sequence[Any], comparisons: Sequence[Any]) -> dict[int, list[str]]:
+    """For each blocking rule (by index), the names of the comparisons its key columns determine."""
+    out = {}
+    for i, rule in enumerate(blocking_rules):
+        cols = set(rule.columns)
+        cols |= {DERIVED_FROM[c] for c in cols if c in DERIVED_FROM}
+        out[i] = [c.name for c in comparisons
+                  if cols & (set(c.columns) | {DERIVED_FROM.get(x, x) for x in c.columns})]
+    return out
+
+
+def n_possible_pairs(
+    records: pd.DataFrame,
+    *,
+    link_type: str = "link_and_dedupe",
+    single_record_sources: Sequence[str] = (),
+    new: np.ndarray | None = None,
+) -> int:
+    """How many record pairs blocking could have made: the population of pairs the prior
+    ``lambda`` is a share of. With ``new``, only the pairs with at least one flagged record.
+
+    >>> recs = pd.DataFrame({"source": ["a", "a", "b"]})
+    >>> n_possible_pairs(recs), n_possible_pairs(recs, link_type="link_only")
+    (3, 2)
+    >>> n_possible_pairs(recs, single_record_sources=["a"], new=np.array([False, False, True]))
+    2
+    """
+
+    def count(mask: np.ndarray | None) -> int:
+        codes, names = column_codes(records, "source")
+        if mask is not None:
+            codes = codes[mask]
+        sizes = np.bincount(codes[codes >= 0], minlength=len(names))
+        n = len(codes)
+        within = {str(s): int(k) * (int(k) - 1) // 2 for s, k in zip(names.tolist(), sizes.tolist())}
+        if link_type == "link_only":
+            return n * (n - 1) // 2 - sum(within.values())
+        if link_type == "dedupe_only":
+            return sum(within.values())
+        return n * (n - 1) // 2 - sum(v for s, v in within.items() if s in set(single_record_sources))
+
+    if new is None:
+        return count(None)
+    return count(None) - count(~np.asarray(new, bool))
+
+
+def train_model(
+    records: pd.DataFrame,
+    pairs: pd.DataFrame,
+    levels: pd.DataFrame,
+    *,
+    comparisons: Sequence[Any],
+    blocking_rules: Sequence[Any],
+    threshold: float,
+    n_all_pairs: int,
+    u: list[np.ndarray] | None = None,
+    u_max_pairs: int = 300_000,
+    random_state: int | None = 0,
+    prepared: list[Any] | None = None,
+    patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    workers: int = 1,
+) -> FellegiSunter:
+    """Train the run's Fellegi-Sunter model: ``u`` from random record pairs (unless given:
+    :func:`u_from_random_pairs`), ``m`` by EM sessions per blocking rule
+    (:func:`train_by_sessions`), the prior over ``n_all_pairs`` (:func:`n_possible_pairs`).
+    A full run and an update that retrains both train with this."""
+    if u is None:
+        u = u_from_random_pairs(records, comparisons, max_pairs=u_max_pairs, random_state=random_state,
+                                prepared=prepared, workers=workers)
+    return train_by_sessions(levels, pairs["rules"].to_numpy(), blocked=blocked_comparisons(blocking_rules, comparisons),
+                             u=u, n_all_pairs=max(n_all_pairs, 1), threshold=threshold, patterns=patterns)

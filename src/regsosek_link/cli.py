@@ -17,7 +17,7 @@ import pandas as pd
 
 from .config import LinkConfig, SourceConfig, load_config
 from .errors import ConfigError
-from .pipeline import Linker, LinkResult
+from .run import Linker, LinkResult
 
 __all__ = ["main"]
 

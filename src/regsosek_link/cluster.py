@@ -11,11 +11,9 @@ refusing each merge that would break one, so it is cut at its weakest links.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -393,25 +391,6 @@ def _merge_candidates(left: np.ndarray, right: np.ndarray, prob: np.ndarray, thr
             np.concatenate([np.full(len(ml), np.inf), prob[acc]]))
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector (reference counting still frees everything
-    without cycles). A full collection walks every live object: ~0.25 s at a million
-    records, triggered by nothing but the count of small containers a Python loop allocates.
-
-    >>> with _cyclic_gc_paused():
-    ...     gc.isenabled()
-    False
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _key_conflicts(comp: np.ndarray, n_comp: int, keys: np.ndarray | None) -> np.ndarray:
     """Components of ``comp`` holding two different codes of one key column (smallest code
     != largest: O(n), no sort)."""
@@ -431,7 +410,6 @@ def _key_conflicts(comp: np.ndarray, n_comp: int, keys: np.ndarray | None) -> np
     return bad
 
 
-@_cyclic_gc_paused()  # the greedy pass allocates containers per group, freed by refcounting
 def _cut_violations(n_records: int, el: np.ndarray, er: np.ndarray, ep: np.ndarray, comp: np.ndarray, *,
                     keys: np.ndarray | None, cl: np.ndarray, threshold: float) -> np.ndarray:
     """:func:`constrained_clusters` given its merge candidates and their components ``comp``."""

@@ -45,12 +45,16 @@ from .errors import ConfigError, Problem
 from .schema import GOLDEN_FIELDS, PERSON_COLUMNS
 
 __all__ = [
+    "STORED_RUN_SETTINGS",
+    "STORED_SOURCE_SETTINGS",
     "SourceConfig",
     "LinkConfig",
     "default_blocking_rules",
     "default_comparisons",
     "fewer_pairs_blocking_rules",
     "load_config",
+    "settings_differences",
+    "with_stored_sources",
 ]
 
 
@@ -485,3 +489,58 @@ def _to_toml(d: Mapping[str, Any]) -> str:
                 if vv is not None:
                     lines.append(f"{kk} = {_toml_value(vv)}")
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------
+# a config against the one a stored registry was linked with
+
+#: Run settings that decide which records are one person: a registry must be updated with
+#: the settings it was linked with (or re-linked as a whole).
+STORED_RUN_SETTINGS: tuple[str, ...] = ("threshold", "link_type", "profile", "max_block_size", "blocking_rules",
+                                        "comparisons")
+#: Source settings that decide clustering constraints and golden values.
+STORED_SOURCE_SETTINGS: tuple[str, ...] = ("one_record_per_person", "priority", "field_priority", "as_of")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple) and value and not isinstance(value[0], (int, float, str)):
+        return "[" + ", ".join(json.dumps(_spec.to_dict(v), sort_keys=True) for v in value) + "]"
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def settings_differences(stored: LinkConfig, config: LinkConfig, *, stored_sources: Sequence[str] = (),
+                         every_source: bool = False) -> list[str]:
+    """How ``config`` contradicts ``stored``, the config a registry was linked with: one line
+    per run setting (:data:`STORED_RUN_SETTINGS`) or source setting
+    (:data:`STORED_SOURCE_SETTINGS`) that differs, and (with ``every_source``, for a run
+    that replaces the registry's content) each source holding stored records
+    (``stored_sources``) that ``config`` does not name. Empty when they agree.
+    """
+    out = []
+    for name in STORED_RUN_SETTINGS:
+        a, b = getattr(stored, name), getattr(config, name)
+        if a != b:
+            out.append(f"{name}: the registry was linked with {_show(a)}, this config has {_show(b)}")
+    have = {s.name: s for s in stored.sources}
+    for src in config.sources:
+        old = have.get(src.name)
+        if old is None:
+            continue
+        for name in STORED_SOURCE_SETTINGS:
+            a, b = getattr(old, name), getattr(src, name)
+            if a != b:
+                out.append(f"source {src.name!r} {name}: stored {_show(a)}, this config {_show(b)}")
+    if every_source:
+        names = {s.name for s in config.sources}
+        for name in sorted(set(stored_sources) - names):
+            out.append(f"source {name!r} holds stored records but this config does not name it")
+    return out
+
+
+def with_stored_sources(stored: LinkConfig, config: LinkConfig) -> LinkConfig:
+    """``config`` with the sources of ``stored`` it does not name added (settings as
+    stored, no path: their records come from the store), so a batch-only config keeps every
+    stored source's constraints and survivorship."""
+    names = {s.name for s in config.sources}
+    kept = tuple(dataclasses.replace(s, path=None) for s in stored.sources if s.name not in names)
+    return config.replace(sources=kept + tuple(config.sources))

@@ -33,13 +33,14 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .classify import probability_from_weight
 from .cluster import connected_components
 from .errors import ConfigError
 from .evaluate import pairwise_scores
 from .registry import links_table
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import LinkResult
+    from .run import LinkResult
 
 __all__ = [
     "ClusterScores",
@@ -181,7 +182,7 @@ def explain_pair(result: LinkResult, left: RecordRef, right: RecordRef) -> pd.Da
     out["level"] = out["level"].astype("Int64")
     out.attrs.update({
         "match_weight": total,
-        "match_probability": float(1.0 / (1.0 + np.exp2(-np.clip(total, -1000, 1000)))),
+        "match_probability": float(probability_from_weight(total)),
         "threshold": float(result.config.threshold),
         "left": i,
         "right": j,

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ._arrays import unique_int
 from ._codes import column_codes
-from ._threads import map_in_threads
+from ._threads import background, map_in_threads, n_threads
 from .cluster import _argsort_strings, _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
 
@@ -41,7 +41,9 @@ __all__ = [
     "IDENTITY_FIELDS",
     "REGISTRY_FIELDS",
     "SURVIVORSHIP_RULES",
+    "RegistryTables",
     "golden_records",
+    "registry_tables",
     "households_table",
     "links_table",
     "membership_table",
@@ -143,6 +145,60 @@ def _cluster_persons(person_id: np.ndarray, group: np.ndarray, *, check: bool = 
     code = np.empty(len(ids), np.int64)
     code[by_id] = np.cumsum(new) - 1
     return _Persons(person_id, ids[new], None, code[group])
+
+
+class RegistryTables(NamedTuple):
+    """The registry stage's tables (:func:`registry_tables`)."""
+
+    membership: pd.DataFrame
+    registry: pd.DataFrame
+    households: pd.DataFrame
+
+
+def registry_tables(
+    records: pd.DataFrame,
+    labels: np.ndarray,
+    weakest: np.ndarray,
+    *,
+    person_ids: Callable[[], np.ndarray],
+    workers: int = 1,
+    **golden_options: Any,
+) -> RegistryTables:
+    """The registry stage: membership, golden records and households of clustered records.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Clean records.
+    labels : array of int
+        Cluster label of each record.
+    weakest : array of float
+        Each record's weakest accepted link (its ``match_probability``).
+    person_ids : callable
+        Gives each record's person ID (records of a cluster share one); called once. With
+        more than one worker it runs on a second thread while the golden values are chosen
+        by cluster (ID hashing holds the GIL; the picks' sorts and takes release it).
+    workers : int
+        Threads for choosing golden fields side by side.
+    **golden_options
+        Survivorship keywords of :func:`golden_records`.
+
+    Returns
+    -------
+    RegistryTables
+        The same tables as :func:`membership_table`, :func:`golden_records` and
+        :func:`households_table` give.
+    """
+    group = _renumber(labels)
+    options = {**golden_options, "workers": workers}
+    with background(enabled=n_threads(workers) > 1) as submit:
+        persons = submit(lambda: _cluster_persons(person_ids(), group))
+        membership = submit(lambda: membership_table(records, persons().person_id, weakest))
+        choice = _choose_golden(records, group, int(group.max(initial=-1)) + 1, **options)
+        if persons().merged is not None:  # clusters sharing an ID are one person
+            choice = _choose_golden(records, persons().merged, len(persons().persons), **options)
+        households = submit(lambda: choice.households(records, persons()))
+        return RegistryTables(membership(), choice.frame(persons()), households())
 
 
 def _string(records: pd.DataFrame, col: str) -> pd.Series:

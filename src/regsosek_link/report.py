@@ -24,7 +24,7 @@ from .evaluate import pairwise_scores
 from .explain import cluster_scores, threshold_scores, worst_errors
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import LinkResult
+    from .run import LinkResult
 
 __all__ = ["data_quality", "nik_status_counts", "within_source_duplicates", "write_report", "report_html"]
 

@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import LinkResult
+    from .run import LinkResult
 
 __all__ = ["SupervisedLinkClassifier", "labelled_pairs", "one_hot_levels"]
 

@@ -1,0 +1,247 @@
+"""The one pipeline: block -> compare -> classify -> cluster -> person IDs -> registry.
+
+A full run, an update, a re-link and a withdrawal all come here with clean records; they
+differ only in what they pass:
+
+- ``new``: a flag per record; only pairs with a flagged record are blocked (an update
+  blocks its batch against the stored records). ``None``: every pair (a full run).
+- ``kept``: links already scored by an earlier run (stored links between kept records),
+  clustered together with this run's pairs.
+- ``previous``: the stored membership, against which person IDs are kept stable.
+
+This module composes public stage functions and holds no stage logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._codes import release
+from .._threads import background, n_threads
+from ..block import block
+from ..classify import level_patterns, n_possible_pairs, score_pairs, train_model, u_from_random_pairs
+from ..cluster import _record_id_rank, cluster_records
+from ..compare import compare, prepare_comparisons
+from ..config import LinkConfig
+from ..ids import person_ids
+from ..registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
+from ..registry import links_table, registry_tables
+from ..review import decision_pairs
+from ._memory import ProcessTuning, peak_rss_mb
+from .result import LinkResult
+
+log = logging.getLogger("regsosek_link.run")
+
+Progress = Callable[[str, float], None]
+
+
+class NoCandidatePairsWarning(UserWarning):
+    """Blocking found no candidate pair: every record is its own person."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeptLinks:
+    """Links scored by an earlier run, between records of this run (row positions)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    probability: np.ndarray
+    table: pd.DataFrame  #: their rows of the links table
+
+    @classmethod
+    def none(cls) -> KeptLinks:
+        return cls(left=np.zeros(0, np.int64), right=np.zeros(0, np.int64), probability=np.zeros(0),
+                   table=pd.DataFrame())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Previous:
+    """The registry a run keeps person IDs stable against."""
+
+    membership: pd.DataFrame  #: ``key`` (``source|record_id``), ``person_id``
+    issued: frozenset[str]
+    first_seen: dict[str, int]
+
+
+class Stages:
+    """Times each stage and notes the process's peak memory after it."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        if self.progress:
+            self.progress(name, 0.0)
+        value = fn()
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+        if self.progress:
+            self.progress(name, 1.0)
+        self.peaks[name] = peak_rss_mb()
+        log.info("%s took %.2f s (peak memory %.0f MB)", name, self.timings[name], self.peaks[name])
+        return value
+
+
+def _no_pairs() -> pd.DataFrame:
+    return pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64),
+                         "rule": np.zeros(0, np.int8), "rules": np.zeros(0, np.int64)})
+
+
+def link_records(
+    records: pd.DataFrame,
+    cfg: LinkConfig,
+    *,
+    raw: pd.DataFrame,
+    stages: Stages,
+    tuning: ProcessTuning,
+    model: Any = None,
+    decisions: pd.DataFrame | None = None,
+    constrained: bool = True,
+    new: np.ndarray | None = None,
+    kept: KeptLinks | None = None,
+    previous: Previous | None = None,
+    prior_pairs: int | None = None,
+) -> LinkResult:
+    """Link clean ``records`` (see the module docstring for ``new``, ``kept``, ``previous``).
+
+    ``model``: score with it instead of training one on this run's pairs. ``prior_pairs``:
+    the number of pairs the training prior is a share of (default: every pair blocking
+    could have made, see :func:`regsosek_link.classify.n_possible_pairs`).
+    """
+    kept = kept or KeptLinks.none()
+    single = [s.name for s in cfg.sources if s.one_record_per_person]
+    two = n_threads(cfg.workers) > 1
+    blocking = new is None or bool(np.asarray(new).any())
+
+    # The comparisons' per-record arrays and the random pairs' levels (u) need the records
+    # but not the candidate pairs: with a second core they are made while blocking runs
+    # (blocking is mostly numpy sorting, which releases the GIL). Same results either way.
+    def prepare_and_u() -> tuple[list[Any], list[np.ndarray] | None]:
+        prep = prepare_comparisons(records, cfg.comparisons)
+        if model is not None or not blocking:
+            return prep, None
+        return prep, u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs,
+                                         random_state=cfg.random_state, prepared=prep, workers=1)
+
+    with background(enabled=two) as submit:
+        side = submit(prepare_and_u) if blocking else None
+        pairs = stages("block", lambda: block(
+            records, cfg.blocking_rules, link_type=cfg.link_type, single_record_sources=single,
+            max_block_size=cfg.max_block_size, workers=cfg.workers, new=new) if blocking else _no_pairs())
+
+        def compare_stage() -> tuple[list[Any] | None, list[np.ndarray] | None, pd.DataFrame]:
+            if side is None or len(pairs) == 0:
+                names = [c.name for c in cfg.comparisons]
+                return None, None, pd.DataFrame({n: np.zeros(0, np.int8) for n in names})
+            prep, u = side()
+            return prep, u, compare(records, pairs, cfg.comparisons, chunk_size=cfg.chunk_size,
+                                    prepared=prep, workers=cfg.workers)
+
+        prepared, u, levels = stages("compare", compare_stage)
+
+    if len(pairs) == 0 and new is None:
+        warnings.warn(
+            f"blocking found no candidate pairs among {len(records):,} records, so every record is "
+            "its own person" + ("" if model is not None else " and no model was trained")
+            + ". With so few records or keys this can be right; otherwise check the blocking rules.",
+            NoCandidatePairsWarning, stacklevel=3)
+
+    def classify() -> tuple[Any, np.ndarray, np.ndarray, pd.DataFrame]:
+        patterns = level_patterns(levels.to_numpy())  # the distinct level patterns (a few thousand)
+        fitted = model
+        if fitted is None and len(levels):
+            n_all = prior_pairs if prior_pairs is not None else n_possible_pairs(
+                records, link_type=cfg.link_type, single_record_sources=single, new=new)
+            fitted = train_model(records, pairs, levels, comparisons=cfg.comparisons,
+                                 blocking_rules=cfg.blocking_rules, threshold=cfg.threshold, n_all_pairs=n_all,
+                                 u=u, u_max_pairs=cfg.u_max_pairs, random_state=cfg.random_state,
+                                 prepared=prepared, patterns=patterns, workers=cfg.workers)
+        if fitted is None or len(levels) == 0:
+            return fitted, np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index)
+        scores = score_pairs(fitted, records, pairs, levels, cfg.comparisons, patterns=patterns)
+        # the term-frequency part of the contributions, for the pairs the links table keeps
+        kept_tf = scores.term_frequency[scores.probability >= cfg.review_band[0]]
+        return fitted, scores.probability, scores.weight, kept_tf
+
+    # the record-ID order the cluster and registry stages share (an Arrow sort, which
+    # releases the GIL) is made while classifying, which is mostly numpy on one thread
+    with background(enabled=two) as submit:
+        ranked = submit(lambda: _record_id_rank(records))
+        fitted, prob, weight, tf_kept = stages("classify", classify)
+        ranked()  # (its errors surface here)
+    prepared = None  # (the per-record arrays of the comparisons are not needed any more)
+
+    def links() -> pd.DataFrame:
+        # the kept pairs strongest first (the links table's order), and their per-comparison
+        # contributions made in that order, so the table takes every column without a copy
+        keep = np.flatnonzero(prob >= cfg.review_band[0])
+        order = np.argsort(-prob[keep], kind="stable")
+        keep = keep[order]
+        kept_levels = levels.iloc[keep]
+        if fitted is None:
+            return links_table(records, pairs.iloc[keep], kept_levels, pd.DataFrame(index=kept_levels.index),
+                               prob[keep], weight[keep], threshold=cfg.threshold, review_low=cfg.review_band[0])
+        contrib = fitted.contributions(kept_levels)
+        for c in tf_kept.columns:
+            contrib[c] = tf_kept[c].to_numpy()[order]
+        fresh = links_table(records, pairs.iloc[keep], kept_levels, contrib, prob[keep], weight[keep],
+                            threshold=cfg.threshold, review_low=cfg.review_band[0])
+        if len(kept.table) == 0:
+            return fresh
+        both = pd.concat([kept.table, fresh], ignore_index=True)
+        return both.sort_values("match_probability", ascending=False, kind="mergesort").reset_index(drop=True)
+
+    def cluster() -> tuple[np.ndarray, np.ndarray]:
+        must, cannot = decision_pairs(records, decisions)
+        left = np.concatenate([kept.left, pairs["left"].to_numpy(np.int64)])
+        right = np.concatenate([kept.right, pairs["right"].to_numpy(np.int64)])
+        with tuning.gc_paused():
+            return cluster_records(
+                records, left, right, np.concatenate([kept.probability, prob]), threshold=cfg.threshold,
+                single_record_sources=single, must_link=must, cannot_link=cannot, constrained=constrained)
+
+    changes: list[pd.DataFrame] = []
+
+    def ids(labels: np.ndarray) -> np.ndarray:
+        if previous is None:
+            return person_ids(records, labels)[0]
+        pid, ch = person_ids(records, labels, previous.membership, issued=previous.issued,
+                             first_seen=previous.first_seen)
+        changes.append(ch)
+        return pid
+
+    # the links table needs the scores, not the persons: with a second core it is made
+    # while clustering runs (its takes of numeric columns release the GIL)
+    with background(enabled=two) as submit:
+        links_done = submit(links)
+        labels, weakest = stages("cluster", cluster)
+        # the codes only blocking, comparisons and clustering read are not carried into the
+        # registry stage, where the run peaks
+        release(records, keep=REGISTRY_CODED_COLUMNS)
+        tuning.release_free_memory()
+
+        def registry() -> tuple[Any, pd.DataFrame]:
+            tables = registry_tables(records, labels, weakest, person_ids=lambda: ids(labels),
+                                     workers=cfg.workers, **cfg.golden_options())
+            return tables, links_done()
+
+        tables, links_ = stages("registry", registry)
+    tuning.release_free_memory()  # (the caller goes on with the result, not with the run's garbage)
+    if len(tables.membership) != len(records):  # the contract: every record exactly once
+        raise AssertionError(f"membership has {len(tables.membership)} rows for {len(records)} records")
+    return LinkResult(
+        config=cfg, raw=raw, records=records, pairs=pairs, levels=levels, model=fitted,
+        probability=prob, weight=weight, membership=tables.membership, registry=tables.registry,
+        households=tables.households, links=links_, timings=stages.timings, peak_memory_mb=stages.peaks,
+        changes=changes[0] if changes else None,
+    )

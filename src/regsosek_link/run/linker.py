@@ -1,0 +1,425 @@
+"""A registry's life cycle: a full run, a new batch, a re-link, a withdrawal, an export.
+
+Each reads what it needs (source files or DataFrames, the stored registry), checks it, then
+calls the one pipeline (:func:`regsosek_link.run._core.link_records`) and saves the result
+in one transaction. A run with a store holds the store's writer lock from start to end and
+refuses to commit over a newer state (see :mod:`regsosek_link.store`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._codes import shared_codes
+from ..config import LinkConfig, SourceConfig, settings_differences, with_stored_sources
+from ..errors import ModelError, StoreError
+from ..ingest import read_sources
+from ..model_io import model_from_dict, model_to_dict
+from ..review import DECISION_COLUMNS
+from ..standardise import standardise
+from ._core import KeptLinks, Previous, Stages, link_records
+from ._memory import ProcessTuning
+from .result import OUTPUT_TABLES, LinkResult
+
+__all__ = ["Linker", "export", "link"]
+
+log = logging.getLogger("regsosek_link.run")
+
+
+@functools.cache
+def _clean_dtypes() -> dict[str, Any]:
+    """The dtype of every column :func:`standardise` makes (stored records are cast back)."""
+    empty = pd.DataFrame({"source": [], "record_id": []}, dtype="string")
+    return standardise(empty).dtypes.to_dict()
+
+
+def _as_clean(records: pd.DataFrame) -> pd.DataFrame:
+    dtypes = _clean_dtypes()
+    return records.astype({c: dtypes.get(c, "string") for c in records.columns})
+
+
+def _keys(frame: pd.DataFrame, s: str = "source", r: str = "record_id") -> pd.Series:
+    return frame[s].astype(str) + "|" + frame[r].astype(str)
+
+
+def _decisions(*parts: pd.DataFrame | None) -> pd.DataFrame | None:
+    have = [p.astype("string") for p in parts if p is not None and len(p)]
+    if not have:
+        return None
+    return pd.concat(have, ignore_index=True)[list(DECISION_COLUMNS)]
+
+
+def _kept_links(links: pd.DataFrame, records: pd.DataFrame) -> KeptLinks:
+    """The stored links whose two records are among ``records``, with their positions."""
+    if len(links) == 0:
+        return KeptLinks.none()
+    pos = pd.Series(np.arange(len(records)), index=_keys(records).to_numpy())
+    left = pos.reindex(_keys(links, "source_l", "record_id_l").to_numpy()).to_numpy()
+    right = pos.reindex(_keys(links, "source_r", "record_id_r").to_numpy()).to_numpy()
+    ok = ~(np.isnan(left) | np.isnan(right))
+    table = links[ok].reset_index(drop=True)
+    return KeptLinks(left=left[ok].astype(np.int64), right=right[ok].astype(np.int64),
+                     probability=table["match_probability"].to_numpy(float), table=table)
+
+
+def _model_json(model: Any, cfg: LinkConfig) -> str | None:
+    if model is None or not hasattr(model, "m_"):
+        return None
+    try:
+        return json.dumps(model_to_dict(model, comparisons=cfg.comparisons, threshold=cfg.threshold))
+    except ModelError as exc:
+        warnings.warn(f"the run's model is not saved in the store ({exc}); the next update needs "
+                      "model= or retrain", UserWarning, stacklevel=3)
+        return None
+
+
+class Linker:
+    """Run a :class:`~regsosek_link.config.LinkConfig`: a full run, or the life cycle of a
+    registry kept in a store.
+
+    Parameters
+    ----------
+    config : LinkConfig
+        The run. For :meth:`update` it may name only the batch's sources: the stored
+        sources keep the settings they were linked with.
+    model : FellegiSunter, optional
+        A trained model to use instead of training one (or, in an update, instead of the
+        stored one).
+    decisions : DataFrame, optional
+        Reviewers' decisions (:func:`regsosek_link.review.read_decisions`), on top of those
+        stored: matches are merged first, non-matches never end up in one person.
+    constrained : bool
+        Cluster under hard constraints (two credible different NIKs, two records of a
+        one-record-per-person source, reviewers' non-matches) by cutting the weakest links;
+        ``False`` gives the plain connected components of the accepted links.
+    tune_process : bool
+        Allow process-wide tweaks that make big runs faster and smaller (see
+        :mod:`regsosek_link.run._memory`); off by default: a library leaves its process alone.
+    """
+
+    def __init__(self, config: LinkConfig, *, model: Any = None, decisions: pd.DataFrame | None = None,
+                 constrained: bool = True, tune_process: bool = False) -> None:
+        if not isinstance(config, LinkConfig):
+            raise TypeError(f"config must be a LinkConfig; got {type(config).__name__}")
+        self.config = config
+        self.model = model
+        self.decisions = decisions
+        self.constrained = constrained
+        self.tune_process = tune_process
+
+    # -- a full run ----------------------------------------------------------------------
+
+    def run(self, data: Mapping[str, pd.DataFrame] | None = None, *, progress: Any = None,
+            store: str | Path | None = None, relink: bool = False, replace: bool = False) -> LinkResult:
+        """Link the configured sources (files, or DataFrames given in ``data`` by source name).
+
+        With ``store`` (a DuckDB file, see :class:`~regsosek_link.store.RegistryStore`) the
+        stored reviewers' decisions are honoured and the result is saved there, person IDs
+        kept stable against the stored registry. On a store that already holds a registry
+        the run is refused, before any work, when its settings contradict the stored ones
+        (unless ``relink``: link everything anew with this config, keeping the IDs) or when
+        it does not read every stored record (unless ``replace``: the records it does not
+        read leave the registry, their persons logged ``removed``).
+        """
+        if store is None:
+            return self._pipeline(lambda stages: self._fresh(data, stages), progress)
+        from ..store import RegistryStore
+
+        st = RegistryStore(store)
+        with st.writing(f"run ({len(self.config.sources)} sources)"):
+            snap = st.snapshot()
+            cfg = self.config
+            if not snap.empty:
+                stored_cfg = _stored_config(snap.config, st)
+                if not relink:
+                    diff = settings_differences(stored_cfg, cfg)
+                    if diff:
+                        raise _contradiction(st, diff, "run", "--relink")
+            kind = "full" if snap.empty or not relink else "relink"
+
+            def work(stages: Stages) -> LinkResult:
+                raw = stages("ingest", lambda: read_sources(cfg, data))
+                records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers))
+                if not snap.empty and not replace:
+                    missing = ~_keys(snap.records).isin(set(_keys(records)))
+                    if missing.any():
+                        gone = snap.records[missing.to_numpy()]
+                        by = gone["source"].astype(str).value_counts().sort_index()
+                        raise StoreError(
+                            f"the registry store {str(st.path)!r} holds {int(missing.sum()):,} record(s) this run "
+                            f"does not read ({', '.join(f'{k}: {v:,}' for k, v in by.items())}; e.g. "
+                            f"{_keys(gone).head(3).tolist()}); nothing was changed. To add a batch use "
+                            "'update', to remove records 'withdraw'; to replace the registry with this run's "
+                            "records pass --replace (replace=True), their persons are logged 'removed'.")
+                return link_records(records, cfg, raw=raw, stages=stages, tuning=stages.tuning, model=self.model,
+                                    decisions=_decisions(snap.decisions, self.decisions),
+                                    constrained=self.constrained, previous=_previous(snap))
+
+            result = self._pipeline(work, progress)
+            return self._save(st, snap.generation, result, kind=kind, replace_records=True)
+
+    def _fresh(self, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> LinkResult:
+        cfg = self.config
+        raw = stages("ingest", lambda: read_sources(cfg, data))
+        stages.tuning.sized(len(raw))
+        records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers))
+        return link_records(records, cfg, raw=raw, stages=stages, tuning=stages.tuning, model=self.model,
+                            decisions=self.decisions, constrained=self.constrained)
+
+    def _pipeline(self, work: Any, progress: Any) -> LinkResult:
+        tuning = ProcessTuning(enabled=self.tune_process)
+        stages = Stages(progress)
+        stages.tuning = tuning  # type: ignore[attr-defined]
+        try:
+            with shared_codes():  # each column factorised once for all stages
+                return work(stages)
+        finally:
+            tuning.close()
+
+    # -- a new batch -----------------------------------------------------------------------
+
+    def update(self, store: str | Path, data: Mapping[str, pd.DataFrame] | None = None, *,
+               retrain: bool = False, relink: bool = False, progress: Any = None) -> LinkResult:
+        """Link a new batch against the registry in ``store`` and save it there.
+
+        The config may name only the batch's sources: stored sources keep the settings they
+        were linked with (constraints, survivorship). Only pairs with a new record are
+        blocked, compared and scored (with this Linker's model, else the stored one;
+        ``retrain=True`` trains on the new pairs as a full run trains); stored links are
+        reused, and everything is clustered again under the constraints and every stored
+        reviewers' decision. A batch record already stored unchanged is skipped; one stored
+        with other values is refused (withdraw it first). ``relink=True`` links all stored
+        records and the batch anew with this config, keeping the person IDs.
+
+        Refused before any work when the config's settings contradict the stored ones,
+        with one line per difference.
+        """
+        from ..store import RegistryStore
+
+        st = RegistryStore(store)
+        with st.writing(f"update ({', '.join(s.name for s in self.config.sources)})"):
+            snap = st.snapshot()
+            if snap.empty:
+                raise StoreError(f"the registry store {str(st.path)!r} holds no registry yet; make one with a full "
+                                 "run first: 'regsosek-link run CONFIG --store ...' (Linker(config).run(data, "
+                                 "store=...))")
+            stored_cfg = _stored_config(snap.config, st)
+            cfg = with_stored_sources(stored_cfg, self.config)
+            if not relink:
+                diff = settings_differences(stored_cfg, self.config)
+                if diff:
+                    raise _contradiction(st, diff, "update", "--relink")
+            model = self.model
+            if model is None and not (retrain or relink):
+                if snap.model is None:
+                    raise StoreError(f"the registry store {str(st.path)!r} holds no model to score the batch "
+                                     "with; pass --retrain (retrain=True) or a model")
+                model = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}").model
+
+            # the batch: the sources given as data, else those with a file
+            batch = tuple(s for s in self.config.sources if (s.name in data if data else s.path))
+            if not batch:
+                raise StoreError("the update has no batch: pass DataFrames by source name, or name the batch's "
+                                 "files in the config's sources (path: ...)")
+            batch_cfg = self.config.replace(sources=batch)
+
+            def work(stages: Stages) -> LinkResult:
+                raw = stages("ingest", lambda: read_sources(batch_cfg, data))
+                new = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers))
+                new = _new_records_only(new, snap.records, st)
+                old = _as_clean(snap.records)
+                records = _as_clean(pd.concat([old, new], ignore_index=True))
+                stages.tuning.sized(len(records))
+                is_new = np.zeros(len(records), bool)
+                is_new[len(old):] = True
+                return link_records(
+                    records, cfg, raw=raw, stages=stages, tuning=stages.tuning, model=model,
+                    decisions=_decisions(snap.decisions, self.decisions), constrained=self.constrained,
+                    new=None if relink else is_new,
+                    kept=None if relink else _kept_links(snap.links, records), previous=_previous(snap))
+
+            result = self._pipeline(work, progress)
+            n_old = len(snap.records)
+            return self._save(st, snap.generation, result, kind="relink" if relink else "update",
+                              replace_records=relink, append_from=None if relink else n_old)
+
+    # -- a withdrawal ----------------------------------------------------------------------
+
+    def withdraw(self, store: str | Path, *, source: str, record_ids: Sequence[str] | None = None,
+                 progress: Any = None) -> LinkResult:
+        """Remove a source's records (all, or ``record_ids``) from the registry in ``store``.
+
+        Links touching them are dropped and the rest is clustered again: persons left
+        without records are logged ``removed``, persons that fall apart (a withdrawn record
+        was their bridge) ``split_from``. The stored settings and model are kept.
+        """
+        from ..store import RegistryStore
+
+        st = RegistryStore(store)
+        with st.writing(f"withdraw ({source})"):
+            snap = st.snapshot()
+            if snap.empty:
+                raise StoreError(f"the registry store {str(st.path)!r} holds no registry")
+            cfg = _stored_config(snap.config, st)
+            drop = (snap.records["source"].astype(str) == source).to_numpy()
+            if record_ids is not None:
+                drop &= snap.records["record_id"].astype(str).isin([str(r) for r in record_ids]).to_numpy()
+            if not drop.any():
+                raise StoreError(f"no stored record of source {source!r}"
+                                 + (f" with record_id in {list(record_ids)[:5]}" if record_ids is not None else "")
+                                 + f"; stored sources: {sorted(snap.records['source'].astype(str).unique())}")
+            records = _as_clean(snap.records[~drop].reset_index(drop=True))
+            model = None if snap.model is None else model_from_dict(snap.model).model
+
+            def work(stages: Stages) -> LinkResult:
+                return link_records(records, cfg, raw=pd.DataFrame(), stages=stages, tuning=stages.tuning,
+                                    model=model, decisions=_decisions(snap.decisions, self.decisions),
+                                    constrained=self.constrained, new=np.zeros(len(records), bool),
+                                    kept=_kept_links(snap.links, records), previous=_previous(snap))
+
+            result = self._pipeline(work, progress)
+            return self._save(st, snap.generation, result, kind="withdraw", replace_records=False,
+                              append_from=len(records),
+                              drop_keys=snap.records.loc[drop, ["source", "record_id"]].reset_index(drop=True))
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def _save(self, st: Any, generation: int, result: LinkResult, *, kind: str, replace_records: bool,
+              append_from: int | None = None, drop_keys: pd.DataFrame | None = None) -> LinkResult:
+        from ..store import StoreWrite
+
+        t0 = time.perf_counter()
+        changes = result.changes if result.changes is not None else pd.DataFrame(
+            columns=["change", "person_id", "other_person_id", "reason", "n_records"])
+        counts = changes["change"].value_counts()
+        cfg = result.config
+        run = {
+            "kind": kind, "finished_at": datetime.now(timezone.utc).isoformat(),
+            "n_records": len(result.records), "n_persons": len(result.registry),
+            "n_new": int(counts.get("new", 0)), "n_merged": int(counts.get("merged_into", 0)),
+            "n_split": int(counts.get("split_from", 0)), "n_removed": int(counts.get("removed", 0)),
+            "config": cfg.to_json(), "model": _model_json(result.model, cfg),
+            "seconds": float(sum(result.timings.values())),
+        }
+        records = result.records if replace_records else result.records.iloc[append_from or 0:]
+        write = StoreWrite(kind=kind, records=records, replace_records=replace_records, links=result.links,
+                           replace_links=True, membership=result.membership, registry=result.registry,
+                           households=result.households, changes=changes, run=run, drop_keys=drop_keys)
+        result.run_id = st.commit(write, generation=generation)
+        result.timings["save"] = time.perf_counter() - t0
+        log.info("run %d (%s): %d records, %d persons; %s", result.run_id, kind, len(result.records),
+                 len(result.registry), dict(counts))
+        return result
+
+
+def _stored_config(data: dict[str, Any] | None, st: Any) -> LinkConfig:
+    if data is None:
+        raise StoreError(f"the registry store {str(st.path)!r} has records but no run config; it was not "
+                         "written by regsosek-link")
+    try:
+        return LinkConfig.from_dict(data)
+    except Exception as exc:  # a config of another version of the library
+        raise StoreError(f"the config stored in {str(st.path)!r} cannot be read by this version ({exc}); "
+                         "re-link with a full run into a new store") from exc
+
+
+def _contradiction(st: Any, diff: list[str], what: str, flag: str) -> StoreError:
+    lines = "\n".join(f"  - {d}" for d in diff)
+    return StoreError(
+        f"this config contradicts the registry in {str(st.path)!r} ({len(diff)} difference(s)); nothing was "
+        f"changed:\n{lines}\nUse the stored settings (regsosek-link export --store ... writes them to "
+        f"config.json), or re-link everything with this config, keeping the person IDs: {what} {flag}.")
+
+
+def _previous(snap: Any) -> Previous:
+    if snap.empty:
+        return Previous(membership=pd.DataFrame({"key": pd.array([], dtype="string"),
+                                                 "person_id": pd.array([], dtype="string")}),
+                        issued=snap.issued, first_seen=snap.first_seen)
+    m = snap.membership
+    return Previous(membership=pd.DataFrame({"key": _keys(m).to_numpy(), "person_id": m["person_id"].astype(str)}),
+                    issued=snap.issued, first_seen=snap.first_seen)
+
+
+def _new_records_only(new: pd.DataFrame, stored: pd.DataFrame, st: Any) -> pd.DataFrame:
+    """The batch without the records already stored with the same values (a config naming
+    the old sources re-reads them); a record stored with other values is refused."""
+    if len(stored) == 0:
+        return new
+    nk = _keys(new)
+    at = pd.Index(_keys(stored)).get_indexer(nk)
+    known = at >= 0
+    if not known.any():
+        return new
+    cols = [c for c in new.columns if c in stored.columns]
+
+    def digest(frame: pd.DataFrame) -> np.ndarray:
+        text = frame[cols].astype("string").fillna("\x00<NA>")
+        return pd.util.hash_pandas_object(text, index=False).to_numpy()
+
+    same = digest(new[known].reset_index(drop=True)) == digest(stored.iloc[at[known]].reset_index(drop=True))
+    if not same.all():
+        changed = nk[known][~same]
+        raise StoreError(
+            f"{len(changed):,} record(s) of the batch are stored already with other values, e.g. "
+            f"{changed.head(5).tolist()}; nothing was changed. Withdraw them first "
+            "('regsosek-link withdraw') or give them new record ids.")
+    log.info("%d record(s) of the batch are stored already, unchanged: skipped", int(known.sum()))
+    return new[~known].reset_index(drop=True)
+
+
+def export(store: str | Path, output_dir: str | Path, *, formats: Sequence[str] = ("parquet",)) -> dict[str, Path]:
+    """Write the registry's output files again from ``store`` (e.g. after a crash between
+    the commit and the writing of the outputs)."""
+    from ..outputs import write_tables
+    from ..store import RegistryStore
+
+    st = RegistryStore(store)
+    if not st.exists():
+        raise StoreError(f"the registry store {str(st.path)!r} does not exist or holds no registry")
+    tables = {name: st.table(name) for name in OUTPUT_TABLES}
+    tables["changes"] = st.changes()
+    latest = st.latest_config()
+    return write_tables(tables, output_dir, formats=tuple(formats),
+                        texts={"config.json": json.dumps(latest, indent=2, ensure_ascii=False)} if latest else None)
+
+
+def link(
+    data: Mapping[str, pd.DataFrame],
+    *,
+    columns: Mapping[str, Mapping[str, str]],
+    one_record_per_person: tuple[str, ...] = (),
+    **options: Any,
+) -> LinkResult:
+    """Link DataFrames in one call.
+
+    Parameters
+    ----------
+    data : mapping of str to DataFrame
+        Source name -> its rows.
+    columns : mapping of str to mapping
+        Source name -> {own column: person-schema column}.
+    one_record_per_person : tuple of str
+        Sources holding at most one record per person.
+    **options
+        Any other :class:`~regsosek_link.config.LinkConfig` field (``threshold=0.95``...).
+    """
+    missing = sorted(set(data) - set(columns))
+    if missing:
+        raise ValueError(f"no column mapping given for source(s) {missing}")
+    sources = tuple(
+        SourceConfig(name=name, columns=columns[name], one_record_per_person=name in one_record_per_person)
+        for name in data
+    )
+    return Linker(LinkConfig(sources=sources, **options)).run(data)

@@ -1,0 +1,74 @@
+"""What a run gives: :class:`LinkResult`, every stage's output in one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import LinkConfig
+from ..evaluate import PairwiseScores, blocking_recall, pairwise_scores
+
+__all__ = ["LinkResult", "OUTPUT_TABLES"]
+
+#: The tables a run writes to its output folder.
+OUTPUT_TABLES: tuple[str, ...] = ("membership", "registry", "households", "links")
+
+
+@dataclass
+class LinkResult:
+    """Everything a run produced, stage by stage.
+
+    ``model`` is None when no pair was ever scored (no candidate pairs and no model given).
+    A run saved in a store also carries its ``changes`` (what it did to existing person IDs)
+    and its ``run_id``.
+    """
+
+    config: LinkConfig
+    raw: pd.DataFrame
+    records: pd.DataFrame
+    pairs: pd.DataFrame
+    levels: pd.DataFrame
+    model: Any
+    probability: np.ndarray
+    weight: np.ndarray
+    membership: pd.DataFrame
+    registry: pd.DataFrame
+    households: pd.DataFrame
+    links: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+    #: Peak resident memory of the process (MB) when each stage ended (a profile by stage).
+    peak_memory_mb: dict[str, float] = field(default_factory=dict)
+    changes: pd.DataFrame | None = None
+    run_id: int | None = None
+
+    @property
+    def n_persons(self) -> int:
+        return len(self.registry)
+
+    def evaluate(self, truth: pd.DataFrame, *, truth_column: str = "person_id") -> PairwiseScores:
+        """Pairwise precision/recall/F1 of the membership against ``truth``."""
+        return pairwise_scores(self.membership, truth, truth_column=truth_column)
+
+    def blocking_recall(self, truth: pd.DataFrame, *, truth_column: str = "person_id") -> float:
+        """Share of true matching pairs among the candidate pairs."""
+        key = self.records[["source", "record_id"]].astype(str)
+        t = truth[["source", "record_id", truth_column]].astype(str)
+        ids = key.merge(t, on=["source", "record_id"], how="left")[truth_column]
+        return blocking_recall(self.pairs, ids)
+
+    def write(self, output_dir: str | Path | None = None, *,
+              formats: tuple[str, ...] | None = None) -> dict[str, Path]:
+        """Write membership, registry, households and links (and the run's config) into
+        ``output_dir`` (default ``config.output_dir``); see :func:`regsosek_link.outputs.write_tables`."""
+        from ..outputs import write_tables
+
+        tables = {name: getattr(self, name) for name in OUTPUT_TABLES}
+        if self.changes is not None:
+            tables["changes"] = self.changes
+        return write_tables(tables, output_dir or self.config.output_dir,
+                            formats=formats or getattr(self.config, "output_formats", ("parquet", "csv")),
+                            texts={"config.json": self.config.to_json()})
