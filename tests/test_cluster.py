@@ -324,24 +324,3 @@ def test_near_nik_pairs_and_masked_forms_agree(seed, monkeypatch):
         results.append(C.merge_near_nik_keys(codes, niks, labels))
     assert (results[0] == results[1]).all() and (results[1] == results[2]).all()
     assert (results[0] != codes).any()
-
-
-def test_cyclic_gc_paused_restores_the_collector_state():
-    """The greedy pass runs without the cyclic collector (no full collections triggered by
-    its small containers) and leaves the collector as it found it, on errors too."""
-    import gc
-
-    from regsosek_link.cluster import _cyclic_gc_paused
-
-    assert gc.isenabled()
-    with pytest.raises(ValueError), _cyclic_gc_paused():
-        assert not gc.isenabled()
-        raise ValueError
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with _cyclic_gc_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()

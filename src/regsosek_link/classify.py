@@ -638,8 +638,8 @@ def term_frequency_adjustments(
 def probability_from_weight(weight: np.ndarray | float) -> np.ndarray:
     """Match probability of a match weight in bits: ``2**w / (1 + 2**w)``.
 
-    >>> probability_from_weight(np.array([0.0, 1.0, -2000.0])).tolist()
-    [0.5, 0.6666666666666666, 0.0]
+    >>> probability_from_weight(np.array([0.0, 1.0, 2000.0])).tolist()
+    [0.5, 0.6666666666666666, 1.0]
     """
     return 1.0 / (1.0 + np.exp2(-np.clip(np.asarray(weight, float), -1000, 1000)))
 

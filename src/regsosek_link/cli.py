@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import LinkConfig, SourceConfig, load_config
-from .errors import ConfigError
+from .errors import ConfigError, RegsosekLinkError
 from .run import Linker, LinkResult
 
 __all__ = ["main"]
@@ -99,7 +99,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"  config written to {cfg_path}", file=sys.stderr)
     config = load_config(cfg_path)
     print("Linking:", file=sys.stderr)
-    result = Linker(config).run(progress=_progress(args.quiet))
+    result = Linker(config, tune_process=True).run(progress=_progress(args.quiet))
     written = result.write(config.output_dir)
     truth = syn.truth
     _write_report(args, result, written, config.output_dir, truth)
@@ -120,7 +120,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.out:
         config = config.replace(output_dir=args.out)
-    result = Linker(config).run(progress=_progress(args.quiet), store=args.store)
+    result = Linker(config, tune_process=True).run(progress=_progress(args.quiet), store=args.store,
+                                                   relink=args.relink, replace=args.replace)
     written = result.write(config.output_dir)
     truth = _read_truth(args.truth)
     _write_report(args, result, written, config.output_dir, truth)
@@ -130,9 +131,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_update(args: argparse.Namespace) -> int:
-    from .store import RegistryStore
+def _print_changes(store: str, result: LinkResult, written: dict[str, Path], seconds: float, what: str) -> None:
+    changes = result.changes if result.changes is not None else pd.DataFrame({"change": []})
+    counts = changes["change"].value_counts().to_dict()
+    print(f"{what} {store} (run {result.run_id}) in {seconds:.2f} s: persons {len(result.registry):,}; "
+          f"changes: {', '.join(f'{k} {v:,}' for k, v in counts.items()) or 'none'}")
+    for path in written.values():
+        print(f"  {path}")
 
+
+def _cmd_update(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.out:
         config = config.replace(output_dir=args.out)
@@ -140,15 +148,37 @@ def _cmd_update(args: argparse.Namespace) -> int:
         raise ConfigError(f"registry store {args.store!r} does not exist; create it first with "
                           f"'regsosek-link run CONFIG --store {args.store}'")
     t0 = time.perf_counter()
-    result = Linker(config).update(args.store, retrain=args.retrain)
+    result = Linker(config, tune_process=True).update(args.store, retrain=args.retrain, relink=args.relink,
+                                                      progress=_progress(args.quiet))
     written = result.write(config.output_dir)
-    store = RegistryStore(args.store)
-    runs = store.runs()
-    changes = store.changes(int(runs["run_id"].max())) if len(runs) else pd.DataFrame()
-    counts = changes["change"].value_counts().to_dict() if len(changes) else {}
-    print(f"Updated {args.store} in {time.perf_counter() - t0:.2f} s: persons {len(result.registry):,}; "
-          f"changes: {', '.join(f'{k} {v:,}' for k, v in counts.items()) or 'none'}")
-    for name, path in written.items():
+    _print_changes(args.store, result, written, time.perf_counter() - t0, "Updated")
+    return 0
+
+
+def _cmd_withdraw(args: argparse.Namespace) -> int:
+    from .store import RegistryStore
+
+    if not RegistryStore(args.store).exists():
+        raise ConfigError(f"registry store {args.store!r} does not exist or holds no registry")
+    ids = None
+    if args.record_ids:
+        p = Path(args.record_ids)
+        ids = (p.read_text(encoding="utf-8").split() if p.exists() else args.record_ids.split(","))
+    t0 = time.perf_counter()
+    snap_cfg = RegistryStore(args.store).latest_config() or {}
+    config = LinkConfig.from_dict(snap_cfg)
+    result = Linker(config, tune_process=True).withdraw(args.store, source=args.source, record_ids=ids)
+    written = result.write(args.out or config.output_dir) if args.out else {}
+    _print_changes(args.store, result, written, time.perf_counter() - t0, "Withdrew from")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .run import export
+
+    written = export(args.store, args.out, formats=tuple(args.format.split(",")))
+    print(f"Outputs of {args.store} written to {args.out}:")
+    for path in written.values():
         print(f"  {path}")
     return 0
 
@@ -207,13 +237,34 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=_cmd_run)
 
     r.add_argument("--store", help="DuckDB registry file: keep person IDs stable against it and save the run there")
+    r.add_argument("--relink", action="store_true",
+                   help="with --store: link everything anew with this config although its settings differ "
+                        "from the stored ones (person IDs kept stable)")
+    r.add_argument("--replace", action="store_true",
+                   help="with --store: stored records this run does not read leave the registry")
 
     u = sub.add_parser("update", help="link a new batch (the config's sources) against a stored registry")
     u.add_argument("config")
     u.add_argument("--store", required=True, help="DuckDB registry file written by 'run --store'")
     u.add_argument("--out", help="override output_dir")
     u.add_argument("--retrain", action="store_true", help="train the model on the new pairs instead of reusing it")
+    u.add_argument("--relink", action="store_true",
+                   help="link the stored records and the batch anew with this config (person IDs kept stable)")
+    u.add_argument("--quiet", action="store_true")
     u.set_defaults(fn=_cmd_update)
+
+    w = sub.add_parser("withdraw", help="remove a source's records (all, or some record ids) from a stored registry")
+    w.add_argument("--store", required=True, help="DuckDB registry file")
+    w.add_argument("--source", required=True, help="the source whose records are withdrawn")
+    w.add_argument("--record-ids", help="a file of record ids (one a line) or a comma list; default: all")
+    w.add_argument("--out", help="also write the outputs to this folder")
+    w.set_defaults(fn=_cmd_withdraw)
+
+    e = sub.add_parser("export", help="write a stored registry's output files again")
+    e.add_argument("--store", required=True, help="DuckDB registry file")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--format", default="parquet", help="parquet, csv or parquet,csv (default parquet)")
+    e.set_defaults(fn=_cmd_export)
 
     v = sub.add_parser("review", help="export near-threshold pairs for clerical review, or import decisions")
     v.add_argument("action", choices=("export", "import"))
@@ -240,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.fn(args))
     except ConfigError as exc:
         print(f"regsosek-link: configuration problem: {exc}", file=sys.stderr)
+        return 2
+    except RegsosekLinkError as exc:
+        print(f"regsosek-link: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"regsosek-link: {exc}", file=sys.stderr)
