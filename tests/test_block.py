@@ -18,6 +18,7 @@ from regsosek_link.block import (
     SortedNeighbourhood,
     _pairs_within_blocks,
     block,
+    block_with_report,
     blocking_report,
 )
 from regsosek_link.errors import ConfigError
@@ -56,10 +57,12 @@ def test_block_on_literal(keys, expected):
 
 
 def test_union_keeps_each_pair_once_credited_to_first_rule():
-    p = block(RECS, [BlockOn(keys=("nik",)), BlockOn(keys=("tanggal_lahir",)), BlockOn(keys=("nama",))])
+    b = block_with_report(RECS, [BlockOn(keys=("nik",)), BlockOn(keys=("tanggal_lahir",)), BlockOn(keys=("nama",))])
+    p = b.pairs
     assert _pairs(p) == [(0, 1), (0, 2), (1, 2), (3, 4)]
     assert p["rule"].tolist() == [0, 0, 0, 1]
-    rep = blocking_report(p)
+    assert p.attrs == {}  # no side channel: the report comes as its own frame
+    rep = blocking_report(b)
     assert rep["pairs_generated"].tolist() == [3, 2, 1]
     assert rep["new_pairs"].tolist() == [3, 1, 0]
 
@@ -91,9 +94,9 @@ def test_sorted_neighbourhood_window():
 def test_giant_block_is_skipped_with_warning_naming_key():
     recs = pd.DataFrame({"nama": ["SITI"] * 6 + ["BUDI"] * 2})
     with pytest.warns(LargeBlockWarning, match=r"'nama'.*1 block\(s\) over max_block_size=5.*SITI \(6 records\)"):
-        p = block(recs, [BlockOn(keys=("nama",))], max_block_size=5)
-    assert _pairs(p) == [(6, 7)]
-    rep = blocking_report(p)
+        b = block_with_report(recs, [BlockOn(keys=("nama",))], max_block_size=5)
+    assert _pairs(b.pairs) == [(6, 7)]
+    rep = blocking_report(b)
     assert rep.loc[0, "skipped_records"] == 6 and rep.loc[0, "largest_block"] == 6
 
 
@@ -124,9 +127,9 @@ def test_rules_on_threads_give_the_same_pairs_report_and_warnings(monkeypatch):
     for workers in (1, 4):
         made.clear()
         with pytest.warns(LargeBlockWarning) as caught:
-            p = block(recs, rules, single_record_sources=["c"], max_block_size=500, workers=workers)
+            b = block_with_report(recs, rules, single_record_sources=["c"], max_block_size=500, workers=workers)
         assert sorted(made) == sorted(set(made))
-        got.append((p, blocking_report(p), [str(w.message) for w in caught]))
+        got.append((b.pairs, blocking_report(b), [str(w.message) for w in caught]))
     pd.testing.assert_frame_equal(got[0][0], got[1][0])
     pd.testing.assert_frame_equal(got[0][1], got[1][1])
     assert got[0][2] == got[1][2] and len(got[0][2]) == 2

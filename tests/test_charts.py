@@ -49,7 +49,7 @@ def test_blocking_chart_two_bars_per_rule(run, tmp_path):
     result, _ = run
     fig = charts.blocking_chart(result)
     ax = fig.axes[0]
-    rules = result.pairs.attrs["report"]
+    rules = result.blocking
     assert len(ax.patches) == 2 * len(rules)
     assert sum(p.get_width() for p in ax.patches[len(rules):]) == len(result.pairs)  # new pairs add up
     assert ax.get_xlabel() == "candidate pairs"

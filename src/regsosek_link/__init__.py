@@ -11,7 +11,7 @@ with provenance, and households.
 
 from __future__ import annotations
 
-from .block import BlockIndex, BlockOn, SortedNeighbourhood, block, blocking_report
+from .block import BlockIndex, BlockOn, SortedNeighbourhood, block, block_with_report, blocking_report
 from .classify import FellegiSunter
 from .cluster import connected_components
 from .compare import (
@@ -78,6 +78,7 @@ __all__ = [
     "SortedNeighbourhood",
     "SourceConfig",
     "block",
+    "block_with_report",
     "blocking_recall",
     "blocking_report",
     "compare",

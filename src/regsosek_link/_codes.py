@@ -2,52 +2,121 @@
 
 Blocking, comparison, clustering and the registry all need "which rows hold the same value"
 for the same standardised columns. Factorising a column of a million strings costs about
-0.1-0.5 s, and the stages used to do it some two hundred times per run. :func:`column_codes`
-does it once per column while a :func:`shared_codes` scope is open (``Linker.run`` opens
-one around the whole run); outside a scope it simply computes.
+0.1-0.5 s, and the stages used to do it some two hundred times per run. A run therefore
+owns a :class:`CodeBook` and hands it to every stage it calls (``codes=book``, a keyword of
+each stage's public function): inside the stage, :func:`column_codes` computes each
+column's codes once and keeps them in that book; a stage called without a book simply
+computes.
 
-The cache is keyed by the identity of the column's backing array and keeps a reference to
-it, so an identity is never reused for another array while the scope is open. Columns must
-not be modified in place inside a scope (the pipeline never does: every stage builds new
-frames).
+A book holds each entry with a reference to the column's backing array and checks that
+array's identity on every look-up, so a column of another frame never finds the entry of
+one that happens to share its name or its ``id()``. Columns must not be modified in place
+while a run holds its book (the stages never do: every stage builds new frames).
 
 A stage that knows a column to be a function of some row codes (the standardise stage knows
 its output columns are functions of its inputs' distinct values) can say so with
 :func:`register_key`; that column's codes are then computed from one row per key code
-instead of from all the rows.
+instead of from all the rows; ingest hands its Arrow encodings to standardise the same way
+(:func:`leave` / :func:`pick_up`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import inspect
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
+#: The book of the stage call running in this context (set by :func:`using` for the
+#: duration of one stage function; stages never read another stage's context).
 _CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("_REGSOSEK_CODES", default=None)
 
 
-@contextlib.contextmanager
-def shared_codes() -> Iterator[None]:
-    """Within this scope :func:`column_codes` computes each column's codes once.
+class CodeBook:
+    """The column codes of one run, shared by the stages it calls (see the module doc).
 
-    Nested scopes share the outermost cache.
+    >>> book = CodeBook()
+    >>> records = pd.DataFrame({"a": pd.array(["x", "y", "x"], dtype="string")})
+    >>> with using(book):
+    ...     first = column_codes(records, "a")
+    >>> with using(book):
+    ...     again = column_codes(records, "a")
+    >>> first[0] is again[0], len(book)
+    (True, 1)
     """
-    if _CACHE.get() is not None:
+
+    def __init__(self) -> None:
+        self._entries: dict = {}
+
+    def __len__(self) -> int:
+        return sum(1 for k in self._entries if k[0] != "lock")
+
+    def release(self, records: pd.DataFrame, keep: Iterable[str]) -> None:
+        """Drop what the book holds for the columns of ``records`` not in ``keep``."""
+        with using(self):
+            release(records, keep)
+
+
+@contextlib.contextmanager
+def using(book: CodeBook | None) -> Iterator[None]:
+    """Within this block :func:`column_codes` keeps codes in ``book``. ``None``: keep the
+    book of an enclosing stage call, if any (a stage calling another), else compute."""
+    if book is None or _CACHE.get() is book._entries:
         yield
         return
-    token = _CACHE.set({})
+    token = _CACHE.set(book._entries)
     try:
         yield
     finally:
         _CACHE.reset(token)
+
+
+def with_codes(fn: F) -> F:
+    """Give a stage function the keyword ``codes`` (a :class:`CodeBook`, default None): the
+    call runs :func:`using` that book."""
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    extra = inspect.Parameter("codes", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="CodeBook | None")
+    at = next((i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_KEYWORD), len(params))
+    params.insert(at, extra)
+
+    @functools.wraps(fn)
+    def stage(*args: Any, codes: CodeBook | None = None, **kwargs: Any) -> Any:
+        with using(codes):
+            return fn(*args, **kwargs)
+
+    stage.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    return stage  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def local_book() -> Iterator[None]:
+    """The book of the enclosing stage call, else a fresh one for this block (a stage that
+    asks for the same column several times shares its codes even when called alone)."""
+    if _CACHE.get() is not None:
+        yield
+        return
+    with using(CodeBook()):
+        yield
+
+
+@contextlib.contextmanager
+def shared_codes() -> Iterator[CodeBook]:
+    """A fresh :class:`CodeBook` in use for the block (for code outside a run that calls
+    several stage helpers directly; a run passes its book to each stage instead)."""
+    book = CodeBook()
+    with using(book):
+        yield book
 
 
 def _object_values(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -152,10 +221,10 @@ class Key:
 def register_key(records: pd.DataFrame, columns: list[str], key: Key) -> None:
     """Declare each of ``records[columns]`` a function of the row codes of ``key``.
 
-    Within a :func:`shared_codes` scope, :func:`column_codes` of such a column then
+    Within a stage call that has a book, :func:`column_codes` of such a column then
     factorises one row per code and expands the result, instead of hashing every row: the
-    same codes and distinct values, for less work when codes are fewer than rows. Outside a
-    scope this does nothing. The codes must not be modified afterwards.
+    same codes and distinct values, for less work when codes are fewer than rows. Without a
+    book this does nothing. The codes must not be modified afterwards.
 
     >>> records = pd.DataFrame({"a": pd.array([" x", "y", None, "x"], dtype="string")})
     >>> with shared_codes():
@@ -194,9 +263,9 @@ def pick_up(series: pd.Series, kind: str) -> object | None:
 
 
 def release(records: pd.DataFrame, keep: Iterable[str]) -> None:
-    """Drop what the :func:`shared_codes` scope holds for the columns of ``records`` not in
-    ``keep`` (codes, sort orders, keys), so that later stages do not carry them: a column
-    asked for again is simply computed again. Outside a scope: nothing.
+    """Drop what the book in use holds for the columns of ``records`` not in ``keep``
+    (codes, sort orders, keys), so that later stages do not carry them: a column asked for
+    again is simply computed again. Without a book: nothing.
 
     >>> records = pd.DataFrame({"a": ["x"], "b": ["y"]}, dtype="string")
     >>> with shared_codes():
@@ -231,7 +300,7 @@ def _factorize_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def per_column(records: pd.DataFrame, column: str, kind: str,
                compute: Callable[[pd.Series], T]) -> T:
-    """``compute(records[column])``, once per :func:`shared_codes` scope for each ``kind``
+    """``compute(records[column])``, once per :class:`CodeBook` for each ``kind``
     of derived value (codes, a sort order, ...). Arrays in the result are made read-only."""
     series = records[column]
     cache = _CACHE.get()
@@ -257,7 +326,7 @@ def per_column(records: pd.DataFrame, column: str, kind: str,
 
 
 def column_codes(records: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`factorize_strings` of ``records[column]``, once per :func:`shared_codes` scope.
+    """:func:`factorize_strings` of ``records[column]``, once per :class:`CodeBook`.
 
     The returned arrays are shared: treat them as read-only.
     """

@@ -22,14 +22,14 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from . import _spec
 from ._arrays import unique_int
-from ._codes import column_codes
+from ._codes import CodeBook, column_codes, with_codes
 from ._threads import map_in_threads
 from .errors import ConfigError
 
@@ -37,7 +37,9 @@ __all__ = [
     "BlockOn",
     "SortedNeighbourhood",
     "BlockingRule",
+    "Blocking",
     "block",
+    "block_with_report",
     "blocking_report",
     "BlockIndex",
     "LargeBlockWarning",
@@ -481,8 +483,39 @@ def block(
     max_block_size: int = 2_000,
     workers: int = 1,
     new: np.ndarray | None = None,
+    codes: CodeBook | None = None,
 ) -> pd.DataFrame:
-    """Candidate pairs: the union of several blocking rules.
+    """The candidate pairs of :func:`block_with_report` (same parameters), without the report.
+
+    >>> recs = pd.DataFrame({"nik": ["1", "1", "2", None], "nama": ["A", "B", "A", "A"]})
+    >>> block(recs, [BlockOn(keys=("nik",)), BlockOn(keys=("nama",))])[["left", "right"]].values.tolist()
+    [[0, 1], [0, 2], [0, 3], [2, 3]]
+    """
+    return block_with_report(records, rules, link_type=link_type, source_column=source_column,
+                             single_record_sources=single_record_sources, max_block_size=max_block_size,
+                             workers=workers, new=new, codes=codes).pairs
+
+
+class Blocking(NamedTuple):
+    """What :func:`block_with_report` gives."""
+
+    pairs: pd.DataFrame
+    report: pd.DataFrame
+
+
+@with_codes
+def block_with_report(
+    records: pd.DataFrame,
+    rules: Sequence[BlockingRule],
+    *,
+    link_type: LinkType = "link_and_dedupe",
+    source_column: str = "source",
+    single_record_sources: Sequence[str] = (),
+    max_block_size: int = 2_000,
+    workers: int = 1,
+    new: np.ndarray | None = None,
+) -> Blocking:
+    """Candidate pairs: the union of several blocking rules, and a report per rule.
 
     Parameters
     ----------
@@ -516,13 +549,16 @@ def block(
         Columns ``left``, ``right`` (int64 row positions, ``left < right``), ``rule``
         (int8 index of the first rule that found the pair) and ``rules`` (int64 bit mask of
         every rule that found it: bit ``i`` for rule ``i``), sorted by ``left, right``.
-        ``attrs["report"]`` holds a per-rule report (see :func:`blocking_report`).
+        That is ``pairs``; ``report`` has a row per rule: ``rule``, ``pairs_generated``,
+        ``new_pairs`` (found by no earlier rule), ``largest_block``, ``skipped_blocks``,
+        ``skipped_records``, ``skipped_keys`` (see :func:`blocking_report`).
 
     Examples
     --------
     >>> recs = pd.DataFrame({"nik": ["1", "1", "2", None], "nama": ["A", "B", "A", "A"]})
-    >>> block(recs, [BlockOn(keys=("nik",)), BlockOn(keys=("nama",))])[["left", "right"]].values.tolist()
-    [[0, 1], [0, 2], [0, 3], [2, 3]]
+    >>> b = block_with_report(recs, [BlockOn(keys=("nik",)), BlockOn(keys=("nama",))])
+    >>> b.pairs[["left", "right"]].values.tolist(), b.report["new_pairs"].tolist()
+    ([[0, 1], [0, 2], [0, 3], [2, 3]], [1, 3])
     """
     if link_type not in ("link_and_dedupe", "link_only", "dedupe_only"):
         raise ConfigError(
@@ -578,9 +614,7 @@ def block(
     for i, st in enumerate(stats):
         st.new_pairs = int((first_rule == i).sum())
         log.info("blocking rule %r: %d pairs, %d new", st.rule, st.pairs_generated, st.new_pairs)
-    pairs.attrs["report"] = pd.DataFrame([vars(s) for s in stats])
-    pairs.attrs["rules"] = [r.label for r in rules]
-    return pairs
+    return Blocking(pairs, pd.DataFrame([vars(s) for s in stats]))
 
 
 def _block_on_codes(records: pd.DataFrame, rule: BlockOn, cache: _KeyCache, bits: int,
@@ -682,18 +716,17 @@ def _union(parts: Sequence[np.ndarray], n: int, chunk: int = 1 << 20) -> pd.Data
     return frame
 
 
-def blocking_report(pairs: pd.DataFrame, truth_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per-rule report of a :func:`block` result.
+def blocking_report(blocking: Blocking, truth_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-rule report of a :func:`block_with_report` result.
 
     Columns: ``rule``, ``pairs_generated``, ``new_pairs``, ``largest_block``,
     ``skipped_blocks``, ``skipped_records``, ``skipped_keys``, and with ``truth_pairs`` (true
     matching pairs as ``left``, ``right`` positions) ``true_pairs_found`` (cumulative recall
     after each rule is added) and ``cumulative_recall``.
     """
-    report = pairs.attrs.get("report")
-    if report is None:
-        raise ValueError("pairs carry no blocking report; were they made by block()?")
-    report = report.copy()
+    if not isinstance(blocking, Blocking):
+        raise TypeError(f"blocking_report needs the result of block_with_report(); got {type(blocking).__name__}")
+    pairs, report = blocking.pairs, blocking.report.copy()
     if truth_pairs is not None and len(truth_pairs):
         lo = np.minimum(truth_pairs["left"], truth_pairs["right"]).to_numpy(np.int64)
         hi = np.maximum(truth_pairs["left"], truth_pairs["right"]).to_numpy(np.int64)

@@ -100,10 +100,10 @@ def parameters_chart(result: LinkResult) -> Figure:
 def blocking_chart(result: LinkResult) -> Figure:
     """Pairs per blocking rule: all pairs the rule found and those no earlier rule found.
 
-    Read from ``result.pairs.attrs["report"]`` (see :func:`regsosek_link.block.blocking_report`);
+    Read from ``result.blocking`` (see :func:`regsosek_link.block.block_with_report`);
     falls back to counting ``result.pairs["rule"]`` when the report is missing.
     """
-    report = result.pairs.attrs.get("report")
+    report = result.blocking
     if report is None:
         rules = [getattr(r, "label", str(r)) for r in result.config.blocking_rules]
         counts = result.pairs["rule"].value_counts().reindex(range(len(rules)), fill_value=0)

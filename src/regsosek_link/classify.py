@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._arrays import unique_int
-from ._codes import column_codes
+from ._codes import column_codes, with_codes
 
 __all__ = ["FellegiSunter", "PairScores", "level_patterns", "n_possible_pairs", "probability_from_weight",
            "random_pairs", "score_pairs", "term_frequency_adjustments", "train_by_sessions", "train_model",
@@ -126,6 +126,7 @@ def random_pairs(n_records: int, *, max_pairs: int, random_state: int | None = N
     return pd.DataFrame({"left": code // n_records, "right": code % n_records})
 
 
+@with_codes
 def u_from_random_pairs(
     records: pd.DataFrame,
     comparisons: Sequence[Any],
@@ -588,6 +589,7 @@ def _default_m(n_levels: Sequence[int]) -> list[np.ndarray]:
     return out
 
 
+@with_codes
 def term_frequency_adjustments(
     records: pd.DataFrame,
     pairs: pd.DataFrame,
@@ -654,6 +656,7 @@ class PairScores(NamedTuple):
     term_frequency: pd.DataFrame
 
 
+@with_codes
 def score_pairs(
     model: FellegiSunter,
     records: pd.DataFrame,
@@ -703,6 +706,7 @@ def blocked_comparisons(blocking_rules: Sequence[Any], comparisons: Sequence[Any
     return out
 
 
+@with_codes
 def n_possible_pairs(
     records: pd.DataFrame,
     *,
@@ -738,6 +742,7 @@ def n_possible_pairs(
     return count(None) - count(~np.asarray(new, bool))
 
 
+@with_codes
 def train_model(
     records: pd.DataFrame,
     pairs: pd.DataFrame,

@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import connected_components as _cc
 
 from . import _codes
 from ._arrays import unique_int
-from ._codes import column_codes
+from ._codes import column_codes, with_codes
 
 __all__ = [
     "ConstraintWarning",
@@ -560,6 +560,7 @@ def _contract_strong(m: int, el: np.ndarray, er: np.ndarray, ep: np.ndarray, key
     return _renumber(group)
 
 
+@with_codes
 def cluster_records(
     records: pd.DataFrame,
     left: np.ndarray,
@@ -676,16 +677,20 @@ def _arrow_str(values: pd.Series) -> pa.Array:
     return pc.fill_null(arr.cast(pa.large_string()), "<NA>")
 
 
+@with_codes
+def record_id_rank(records: pd.DataFrame) -> np.ndarray:
+    """Rank of each record's ``record_id`` (as ``str``) in a stable sort, kept in the run's
+    :class:`~regsosek_link._codes.CodeBook` (the cluster and registry stages both order
+    records by it; a run makes it early, beside another stage). Read-only."""
+    return _record_id_rank(records)
+
+
 def _record_id_rank(records: pd.DataFrame) -> np.ndarray:
-    """Rank of each record's ``record_id`` (as ``str``) in a stable sort, computed once per
-    :func:`regsosek_link._codes.shared_codes` scope (the cluster and registry stages both
-    order records by it). Read-only."""
     return _codes.per_column(records, "record_id", "rank", lambda s: _rank_strings(_record_id_arrow(records)))
 
 
 def _record_id_arrow(records: pd.DataFrame) -> pa.Array:
-    """:func:`_arrow_str` of ``records["record_id"]``, once per
-    :func:`regsosek_link._codes.shared_codes` scope."""
+    """:func:`_arrow_str` of ``records["record_id"]``, once per run's code book."""
     return _codes.per_column(records, "record_id", "arrow", _arrow_str)
 
 

@@ -32,7 +32,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
-from ._codes import column_codes, shared_codes
+from ._codes import column_codes, local_book, with_codes
 from ._threads import n_threads
 from .errors import ConfigError
 
@@ -934,16 +934,18 @@ class RegionComparison(Comparison):
         return out.astype(np.int8)
 
 
+@with_codes
 def prepare_comparisons(records: pd.DataFrame, comparisons: Sequence[Comparison]) -> list[Prepared]:
     """Per-record arrays of every comparison (codes, token ids, digit words), once.
 
     A column several comparisons use (the KK in every ``ignore_when_equal``) is factorised
     once for all of them.
     """
-    with shared_codes():
+    with local_book():
         return [comp.prepare_all(records) for comp in comparisons]
 
 
+@with_codes
 def compare(
     records: pd.DataFrame,
     pairs: pd.DataFrame,

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._codes import with_codes
 from ._threads import n_threads
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
@@ -383,6 +384,7 @@ def read_source(src: SourceConfig, data: pd.DataFrame | None = None) -> pd.DataF
     return _raw_records([src], {} if data is None else {src.name: data})
 
 
+@with_codes
 def read_sources(config: LinkConfig, data: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Raw records of every source in ``config``, concatenated in config order.
 

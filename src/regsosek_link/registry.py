@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ._arrays import unique_int
-from ._codes import column_codes
+from ._codes import column_codes, with_codes
 from ._threads import background, map_in_threads, n_threads
 from .cluster import _argsort_strings, _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
@@ -155,6 +155,7 @@ class RegistryTables(NamedTuple):
     households: pd.DataFrame
 
 
+@with_codes
 def registry_tables(
     records: pd.DataFrame,
     labels: np.ndarray,
@@ -308,6 +309,7 @@ def _as_of_days(records: pd.DataFrame, scode: np.ndarray, snames: np.ndarray,
     return out
 
 
+@with_codes
 def golden_records(
     records: pd.DataFrame,
     person_id: np.ndarray,
@@ -691,6 +693,7 @@ def households_table(registry: pd.DataFrame, records: pd.DataFrame, person_id: n
     }, copy=False)
 
 
+@with_codes
 def links_table(
     records: pd.DataFrame,
     pairs: pd.DataFrame,

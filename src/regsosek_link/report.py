@@ -151,7 +151,7 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
 
     # -- blocking
     parts.append("<h2 id='blocking'>Blocking</h2>")
-    rep = result.pairs.attrs.get("report")
+    rep = result.blocking
     if rep is not None:
         rep = rep.copy()
         rep["skipped_keys"] = rep["skipped_keys"].map(lambda v: "; ".join(v) if isinstance(v, list) else str(v))

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._codes import release
+from .._codes import CodeBook
 from .._threads import background, n_threads
-from ..block import block
+from ..block import block_with_report
 from ..classify import level_patterns, n_possible_pairs, score_pairs, train_model, u_from_random_pairs
-from ..cluster import _record_id_rank, cluster_records
+from ..cluster import cluster_records, record_id_rank
 from ..compare import compare, prepare_comparisons
 from ..config import LinkConfig
 from ..ids import person_ids
@@ -72,10 +72,14 @@ class Previous:
 
 
 class Stages:
-    """Times each stage and notes the process's peak memory after it."""
+    """A run's context: it times each stage and notes the process's peak memory after it,
+    and holds what every stage of the run shares, passed to each explicitly: the column
+    codes (``book``) and the opt-in process tuning (``tuning``)."""
 
-    def __init__(self, progress: Progress | None) -> None:
+    def __init__(self, progress: Progress | None, *, tuning: ProcessTuning) -> None:
         self.progress = progress
+        self.tuning = tuning
+        self.book = CodeBook()
         self.timings: dict[str, float] = {}
         self.peaks: dict[str, float] = {}
 
@@ -92,9 +96,13 @@ class Stages:
         return value
 
 
-def _no_pairs() -> pd.DataFrame:
-    return pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64),
-                         "rule": np.zeros(0, np.int8), "rules": np.zeros(0, np.int64)})
+def _no_pairs(cfg: LinkConfig) -> Any:
+    from ..block import Blocking
+
+    pairs = pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64),
+                          "rule": np.zeros(0, np.int8), "rules": np.zeros(0, np.int64)})
+    return Blocking(pairs, pd.DataFrame({"rule": [r.label for r in cfg.blocking_rules], "pairs_generated": 0,
+                                         "new_pairs": 0}))
 
 
 def link_records(
@@ -103,7 +111,6 @@ def link_records(
     *,
     raw: pd.DataFrame,
     stages: Stages,
-    tuning: ProcessTuning,
     model: Any = None,
     decisions: pd.DataFrame | None = None,
     constrained: bool = True,
@@ -114,11 +121,13 @@ def link_records(
 ) -> LinkResult:
     """Link clean ``records`` (see the module docstring for ``new``, ``kept``, ``previous``).
 
+    ``stages`` holds the run's column codes (handed to every stage) and its process tuning.
     ``model``: score with it instead of training one on this run's pairs. ``prior_pairs``:
     the number of pairs the training prior is a share of (default: every pair blocking
     could have made, see :func:`regsosek_link.classify.n_possible_pairs`).
     """
     kept = kept or KeptLinks.none()
+    book, tuning = stages.book, stages.tuning
     single = [s.name for s in cfg.sources if s.one_record_per_person]
     two = n_threads(cfg.workers) > 1
     blocking = new is None or bool(np.asarray(new).any())
@@ -127,17 +136,18 @@ def link_records(
     # but not the candidate pairs: with a second core they are made while blocking runs
     # (blocking is mostly numpy sorting, which releases the GIL). Same results either way.
     def prepare_and_u() -> tuple[list[Any], list[np.ndarray] | None]:
-        prep = prepare_comparisons(records, cfg.comparisons)
+        prep = prepare_comparisons(records, cfg.comparisons, codes=book)
         if model is not None or not blocking:
             return prep, None
         return prep, u_from_random_pairs(records, cfg.comparisons, max_pairs=cfg.u_max_pairs,
-                                         random_state=cfg.random_state, prepared=prep, workers=1)
+                                         random_state=cfg.random_state, prepared=prep, workers=1, codes=book)
 
     with background(enabled=two) as submit:
         side = submit(prepare_and_u) if blocking else None
-        pairs = stages("block", lambda: block(
+        blocked = stages("block", lambda: block_with_report(
             records, cfg.blocking_rules, link_type=cfg.link_type, single_record_sources=single,
-            max_block_size=cfg.max_block_size, workers=cfg.workers, new=new) if blocking else _no_pairs())
+            max_block_size=cfg.max_block_size, workers=cfg.workers, new=new, codes=book) if blocking else _no_pairs(cfg))
+        pairs = blocked.pairs
 
         def compare_stage() -> tuple[list[Any] | None, list[np.ndarray] | None, pd.DataFrame]:
             if side is None or len(pairs) == 0:
@@ -145,7 +155,7 @@ def link_records(
                 return None, None, pd.DataFrame({n: np.zeros(0, np.int8) for n in names})
             prep, u = side()
             return prep, u, compare(records, pairs, cfg.comparisons, chunk_size=cfg.chunk_size,
-                                    prepared=prep, workers=cfg.workers)
+                                    prepared=prep, workers=cfg.workers, codes=book)
 
         prepared, u, levels = stages("compare", compare_stage)
 
@@ -161,14 +171,14 @@ def link_records(
         fitted = model
         if fitted is None and len(levels):
             n_all = prior_pairs if prior_pairs is not None else n_possible_pairs(
-                records, link_type=cfg.link_type, single_record_sources=single, new=new)
+                records, link_type=cfg.link_type, single_record_sources=single, new=new, codes=book)
             fitted = train_model(records, pairs, levels, comparisons=cfg.comparisons,
                                  blocking_rules=cfg.blocking_rules, threshold=cfg.threshold, n_all_pairs=n_all,
                                  u=u, u_max_pairs=cfg.u_max_pairs, random_state=cfg.random_state,
-                                 prepared=prepared, patterns=patterns, workers=cfg.workers)
+                                 prepared=prepared, patterns=patterns, workers=cfg.workers, codes=book)
         if fitted is None or len(levels) == 0:
             return fitted, np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index)
-        scores = score_pairs(fitted, records, pairs, levels, cfg.comparisons, patterns=patterns)
+        scores = score_pairs(fitted, records, pairs, levels, cfg.comparisons, patterns=patterns, codes=book)
         # the term-frequency part of the contributions, for the pairs the links table keeps
         kept_tf = scores.term_frequency[scores.probability >= cfg.review_band[0]]
         return fitted, scores.probability, scores.weight, kept_tf
@@ -176,7 +186,7 @@ def link_records(
     # the record-ID order the cluster and registry stages share (an Arrow sort, which
     # releases the GIL) is made while classifying, which is mostly numpy on one thread
     with background(enabled=two) as submit:
-        ranked = submit(lambda: _record_id_rank(records))
+        ranked = submit(lambda: record_id_rank(records, codes=book))
         fitted, prob, weight, tf_kept = stages("classify", classify)
         ranked()  # (its errors surface here)
     prepared = None  # (the per-record arrays of the comparisons are not needed any more)
@@ -190,12 +200,13 @@ def link_records(
         kept_levels = levels.iloc[keep]
         if fitted is None:
             return links_table(records, pairs.iloc[keep], kept_levels, pd.DataFrame(index=kept_levels.index),
-                               prob[keep], weight[keep], threshold=cfg.threshold, review_low=cfg.review_band[0])
+                               prob[keep], weight[keep], threshold=cfg.threshold, review_low=cfg.review_band[0],
+                               codes=book)
         contrib = fitted.contributions(kept_levels)
         for c in tf_kept.columns:
             contrib[c] = tf_kept[c].to_numpy()[order]
         fresh = links_table(records, pairs.iloc[keep], kept_levels, contrib, prob[keep], weight[keep],
-                            threshold=cfg.threshold, review_low=cfg.review_band[0])
+                            threshold=cfg.threshold, review_low=cfg.review_band[0], codes=book)
         if len(kept.table) == 0:
             return fresh
         both = pd.concat([kept.table, fresh], ignore_index=True)
@@ -208,7 +219,8 @@ def link_records(
         with tuning.gc_paused():
             return cluster_records(
                 records, left, right, np.concatenate([kept.probability, prob]), threshold=cfg.threshold,
-                single_record_sources=single, must_link=must, cannot_link=cannot, constrained=constrained)
+                single_record_sources=single, must_link=must, cannot_link=cannot, constrained=constrained,
+                codes=book)
 
     changes: list[pd.DataFrame] = []
 
@@ -227,12 +239,12 @@ def link_records(
         labels, weakest = stages("cluster", cluster)
         # the codes only blocking, comparisons and clustering read are not carried into the
         # registry stage, where the run peaks
-        release(records, keep=REGISTRY_CODED_COLUMNS)
+        book.release(records, keep=REGISTRY_CODED_COLUMNS)
         tuning.release_free_memory()
 
         def registry() -> tuple[Any, pd.DataFrame]:
             tables = registry_tables(records, labels, weakest, person_ids=lambda: ids(labels),
-                                     workers=cfg.workers, **cfg.golden_options())
+                                     workers=cfg.workers, codes=book, **cfg.golden_options())
             return tables, links_done()
 
         tables, links_ = stages("registry", registry)
@@ -243,5 +255,6 @@ def link_records(
         config=cfg, raw=raw, records=records, pairs=pairs, levels=levels, model=fitted,
         probability=prob, weight=weight, membership=tables.membership, registry=tables.registry,
         households=tables.households, links=links_, timings=stages.timings, peak_memory_mb=stages.peaks,
+        blocking=blocked.report,
         changes=changes[0] if changes else None,
     )

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._codes import shared_codes
 from ..config import LinkConfig, SourceConfig, settings_differences, with_stored_sources
 from ..errors import ModelError, StoreError
 from ..ingest import read_sources
@@ -149,8 +148,9 @@ class Linker:
             kind = "full" if snap.empty or not relink else "relink"
 
             def work(stages: Stages) -> LinkResult:
-                raw = stages("ingest", lambda: read_sources(cfg, data))
-                records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers))
+                raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
+                records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
+                                                                    codes=stages.book))
                 if not snap.empty and not replace:
                     missing = ~_keys(snap.records).isin(set(_keys(records)))
                     if missing.any():
@@ -162,7 +162,7 @@ class Linker:
                             f"{_keys(gone).head(3).tolist()}); nothing was changed. To add a batch use "
                             "'update', to remove records 'withdraw'; to replace the registry with this run's "
                             "records pass --replace (replace=True), their persons are logged 'removed'.")
-                return link_records(records, cfg, raw=raw, stages=stages, tuning=stages.tuning, model=self.model,
+                return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
                                     decisions=_decisions(snap.decisions, self.decisions),
                                     constrained=self.constrained, previous=_previous(snap))
 
@@ -171,19 +171,17 @@ class Linker:
 
     def _fresh(self, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> LinkResult:
         cfg = self.config
-        raw = stages("ingest", lambda: read_sources(cfg, data))
+        raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
         stages.tuning.sized(len(raw))
-        records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers))
-        return link_records(records, cfg, raw=raw, stages=stages, tuning=stages.tuning, model=self.model,
+        records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
+                                                            codes=stages.book))
+        return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
                             decisions=self.decisions, constrained=self.constrained)
 
     def _pipeline(self, work: Any, progress: Any) -> LinkResult:
         tuning = ProcessTuning(enabled=self.tune_process)
-        stages = Stages(progress)
-        stages.tuning = tuning  # type: ignore[attr-defined]
         try:
-            with shared_codes():  # each column factorised once for all stages
-                return work(stages)
+            return work(Stages(progress, tuning=tuning))
         finally:
             tuning.close()
 
@@ -235,8 +233,9 @@ class Linker:
             batch_cfg = self.config.replace(sources=batch)
 
             def work(stages: Stages) -> LinkResult:
-                raw = stages("ingest", lambda: read_sources(batch_cfg, data))
-                new = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers))
+                raw = stages("ingest", lambda: read_sources(batch_cfg, data, codes=stages.book))
+                new = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
+                                                                codes=stages.book))
                 new = _new_records_only(new, snap.records, st)
                 old = _as_clean(snap.records)
                 records = _as_clean(pd.concat([old, new], ignore_index=True))
@@ -244,7 +243,7 @@ class Linker:
                 is_new = np.zeros(len(records), bool)
                 is_new[len(old):] = True
                 return link_records(
-                    records, cfg, raw=raw, stages=stages, tuning=stages.tuning, model=model,
+                    records, cfg, raw=raw, stages=stages, model=model,
                     decisions=_decisions(snap.decisions, self.decisions), constrained=self.constrained,
                     new=None if relink else is_new,
                     kept=None if relink else _kept_links(snap.links, records), previous=_previous(snap))
@@ -283,7 +282,7 @@ class Linker:
             model = None if snap.model is None else model_from_dict(snap.model).model
 
             def work(stages: Stages) -> LinkResult:
-                return link_records(records, cfg, raw=pd.DataFrame(), stages=stages, tuning=stages.tuning,
+                return link_records(records, cfg, raw=pd.DataFrame(), stages=stages,
                                     model=model, decisions=_decisions(snap.decisions, self.decisions),
                                     constrained=self.constrained, new=np.zeros(len(records), bool),
                                     kept=_kept_links(snap.links, records), previous=_previous(snap))

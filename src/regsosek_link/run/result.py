@@ -44,6 +44,8 @@ class LinkResult:
     peak_memory_mb: dict[str, float] = field(default_factory=dict)
     changes: pd.DataFrame | None = None
     run_id: int | None = None
+    #: The per-rule blocking report (:func:`regsosek_link.block.block_with_report`).
+    blocking: pd.DataFrame | None = None
 
     @property
     def n_persons(self) -> int:

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from regsosek_link._codes import Key, KeyCodes, exact_key, register_key
+from regsosek_link._codes import Key, KeyCodes, exact_key, register_key, with_codes
 from regsosek_link._threads import map_in_threads
 from regsosek_link.schema import RAW_COLUMNS
 
@@ -37,6 +37,7 @@ CLEAN_COLUMNS: tuple[str, ...] = (
 )
 
 
+@with_codes
 def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] = "indonesian",
                 workers: int = 1) -> pd.DataFrame:
     """Standardise raw records into clean records (DESIGN.md, "standardise").
