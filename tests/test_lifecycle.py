@@ -14,7 +14,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -209,7 +208,7 @@ def test_a_second_writer_is_refused_at_once_naming_the_first(cli_store, tmp_path
         assert "nothing was changed. Wait for that run to finish" in err and "Traceback" not in err
         assert _state(store) == before
     finally:
-        out, errs = first.communicate(timeout=300)
+        _out, errs = first.communicate(timeout=300)
     assert first.returncode == 0, errs
     after = _state(store)
     assert after[0] == before[0] + 1 and after[1] > before[1]
@@ -254,7 +253,7 @@ def test_a_kill_at_any_step_leaves_the_store_unchanged_or_fully_updated(cli_stor
 
 
 def test_outputs_can_be_written_again_from_the_store(cli_store, tmp_path):
-    d, store, _ = cli_store
+    _d, store, _ = cli_store
     out = tmp_path / "again"
     assert main(["export", "--store", str(store), "--out", str(out), "--format", "parquet,csv"]) == 0
     m = pd.read_parquet(out / "membership.parquet")

@@ -125,8 +125,8 @@ def assign_person_ids(
             why = f"{s} is older (run {age.get(s, 0)} vs {age.get(row.prev, 0)})"
         else:
             why = f"equal records and age; {s} is the smaller ID"
-        changes.append(dict(change="merged_into", person_id=row.prev, other_person_id=s,
-                            reason=f"linked into one person; {why}", n_records=int(row.n)))
+        changes.append({"change": "merged_into", "person_id": row.prev, "other_person_id": s,
+                            "reason": f"linked into one person; {why}", "n_records": int(row.n)})
     # new IDs for clusters without a survivor, never repeating an issued ID
     ids = survivor.reindex(anchor.index).astype(object)
     used = set(issued) | set(survivor.tolist())
@@ -146,9 +146,9 @@ def assign_person_ids(
     # splits: records of an ID outside its home cluster
     away = votes[~votes["at_home"]]
     for row in away.itertuples(index=False):
-        changes.append(dict(change="split_from", person_id=ids[row.label], other_person_id=row.prev,
-                            reason=f"{row.n} record(s) of {row.prev} now belong to {ids[row.label]}",
-                            n_records=int(row.n)))
+        changes.append({"change": "split_from", "person_id": ids[row.label], "other_person_id": row.prev,
+                            "reason": f"{row.n} record(s) of {row.prev} now belong to {ids[row.label]}",
+                            "n_records": int(row.n)})
     # brand-new people
     brand_new = ~anchor.index.isin(votes["label"].unique())
     new_rows = pd.DataFrame({"change": "new", "person_id": ids.to_numpy()[brand_new], "other_person_id": None,
@@ -158,8 +158,8 @@ def assign_person_ids(
         left_ids = set(votes["prev"].tolist())
         gone = previous[~previous["person_id"].astype(str).isin(left_ids)]
         for pid, n in gone.groupby(previous["person_id"].astype(str)).size().items():
-            changes.append(dict(change="removed", person_id=pid, other_person_id=None,
-                                reason="all its records were withdrawn", n_records=int(n)))
+            changes.append({"change": "removed", "person_id": pid, "other_person_id": None,
+                                "reason": "all its records were withdrawn", "n_records": int(n)})
     out = pd.DataFrame(changes, columns=list(CHANGE_COLUMNS[1:]))
     out = new_rows if out.empty else pd.concat([new_rows.astype(object), out.astype(object)], ignore_index=True)
     if len(out):

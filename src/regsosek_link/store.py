@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -319,7 +319,7 @@ class RegistryStore:
                     f"the registry store {str(self.path)!r} is being written by another run ({holder}); "
                     "nothing was changed. Wait for that run to finish, then run this again.")
             info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
-                    "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                    "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
             try:

@@ -27,7 +27,13 @@ import pandas as pd
 from .._codes import CodeBook
 from .._threads import background, n_threads
 from ..block import block_with_report
-from ..classify import level_patterns, n_possible_pairs, score_pairs, train_model, u_from_random_pairs
+from ..classify import (
+    level_patterns,
+    n_possible_pairs,
+    score_pairs,
+    train_model,
+    u_from_random_pairs,
+)
 from ..cluster import cluster_records, record_id_rank
 from ..compare import compare, prepare_comparisons
 from ..config import LinkConfig

@@ -14,7 +14,7 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -304,7 +304,7 @@ class Linker:
         counts = changes["change"].value_counts()
         cfg = result.config
         run = {
-            "kind": kind, "finished_at": datetime.now(timezone.utc).isoformat(),
+            "kind": kind, "finished_at": datetime.now(UTC).isoformat(),
             "n_records": len(result.records), "n_persons": len(result.registry),
             "n_new": int(counts.get("new", 0)), "n_merged": int(counts.get("merged_into", 0)),
             "n_split": int(counts.get("split_from", 0)), "n_removed": int(counts.get("removed", 0)),

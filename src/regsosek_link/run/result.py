@@ -12,7 +12,7 @@ import pandas as pd
 from ..config import LinkConfig
 from ..evaluate import PairwiseScores, blocking_recall, pairwise_scores
 
-__all__ = ["LinkResult", "OUTPUT_TABLES"]
+__all__ = ["OUTPUT_TABLES", "LinkResult"]
 
 #: The tables a run writes to its output folder.
 OUTPUT_TABLES: tuple[str, ...] = ("membership", "registry", "households", "links")
