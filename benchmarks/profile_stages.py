@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
-    result = Linker(regsosek_config(ds)).run(ds.sources, progress=progress)
+    result = Linker(regsosek_config(ds), tune_process=True).run(ds.sources, progress=progress)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     peaks = {**peaks, **(getattr(result, "peak_memory_mb", None) or {})}  # the pipeline's own, when it has one
     print(f"regsosek_link from {Path(regsosek_link.__file__).parent}; 1-min load average at start {load:.2f}")
