@@ -124,6 +124,22 @@ def test_a_config_contradicting_the_store_is_refused_with_every_difference(syn, 
     assert sum(now[k] == pid for k, pid in kept) > 0.95 * len(kept)  # person IDs kept stable
 
 
+def test_a_renamed_source_is_refused(syn, tmp_path):
+    """Re-reading the civil registry under another name would bring every siak record in a
+    second time, without its one-record-per-person constraint (24 false merges before)."""
+    path = tmp_path / "r.duckdb"
+    rl.Linker(_config(syn, ["siak", "dtks"])).run({n: syn.sources[n] for n in ("siak", "dtks")}, store=path)
+    before = _state(path)
+    renamed = rl.LinkConfig(sources=(rl.SourceConfig(name="siak_2024", columns=syn.mappings["siak"]),))
+    with pytest.raises(StoreError, match=r"a renamed source\? 'siak_2024' holds [\d,]+ of its [\d,]+ records "
+                                         r"identical to stored records of 'siak'"):
+        rl.Linker(renamed).update(path, {"siak_2024": syn.sources["siak"]})
+    assert _state(path) == before
+    # under its stored name the same file is simply known already: nothing new, nothing fused
+    res = rl.Linker(_config(syn, ["siak"])).update(path, {"siak": syn.sources["siak"]})
+    assert _state(path)[2] == before[2] and len(res.changes) == 0
+
+
 def test_a_stale_commit_is_refused(syn, tmp_path):
     path = tmp_path / "r.duckdb"
     rl.Linker(_config(syn, ["siak", "dtks"])).run({n: syn.sources[n] for n in ("siak", "dtks")}, store=path)
@@ -215,7 +231,7 @@ def test_a_second_writer_is_refused_at_once_naming_the_first(cli_store, tmp_path
     assert len(dict(after[2])) == after[1]  # every record exactly once
 
 
-STEPS = ["write records", "write links", "write membership", "write registry", "write households",
+STEPS = ["START", "write records", "write links", "write membership", "write registry", "write households",
          "write changes", "write runs", "write meta", "before commit", "committed"]
 
 
@@ -238,7 +254,7 @@ def test_a_kill_at_any_step_leaves_the_store_unchanged_or_fully_updated(cli_stor
     seen = []
     for line in p.stdout:
         seen.append(line.strip())
-        if line.strip() == f"STEP {step}":
+        if line.strip() in (f"STEP {step}", step):
             os.kill(p.pid, signal.SIGKILL)
             break
     p.wait(timeout=60)

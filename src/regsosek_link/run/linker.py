@@ -237,6 +237,7 @@ class Linker:
                 new = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
                                                                 codes=stages.book))
                 new = _new_records_only(new, snap.records, st)
+                _refuse_renamed_sources(new, snap.records, st)
                 old = _as_clean(snap.records)
                 records = _as_clean(pd.concat([old, new], ignore_index=True))
                 stages.tuning.sized(len(records))
@@ -376,6 +377,34 @@ def _new_records_only(new: pd.DataFrame, stored: pd.DataFrame, st: Any) -> pd.Da
             "('regsosek-link withdraw') or give them new record ids.")
     log.info("%d record(s) of the batch are stored already, unchanged: skipped", int(known.sum()))
     return new[~known].reset_index(drop=True)
+
+
+def _refuse_renamed_sources(new: pd.DataFrame, stored: pd.DataFrame, st: Any) -> None:
+    """Refuse a batch source with a new name whose records are, mostly, stored records of
+    another source (same record id, same values): a renamed source would enter the registry
+    a second time without the stored source's constraints."""
+    fresh = sorted(set(new["source"].astype(str)) - set(stored["source"].astype(str)))
+    if not fresh or len(stored) == 0:
+        return
+    cols = [c for c in new.columns if c in stored.columns and c != "source"]
+
+    def rows(frame: pd.DataFrame) -> pd.Series:
+        text = frame[cols].astype("string").fillna("\x00<NA>")
+        return pd.Series(pd.util.hash_pandas_object(text, index=False).to_numpy(), index=frame.index)
+
+    stored_rows = pd.DataFrame({"h": rows(stored).to_numpy(), "source": stored["source"].astype(str).to_numpy()})
+    found = []
+    for name in fresh:
+        part = new[new["source"].astype(str) == name]
+        hits = stored_rows[stored_rows["h"].isin(set(rows(part)))]
+        if len(hits) and len(hits) * 2 >= len(part):
+            old = hits["source"].value_counts().index[0]
+            found.append(f"{name!r} holds {len(hits):,} of its {len(part):,} records identical to stored records of "
+                         f"{old!r} (same record ids and values)")
+    if found:
+        raise StoreError(
+            f"a renamed source? {'; '.join(found)}. Nothing was changed. Give the source its stored name (its "
+            "stored records are then skipped and its settings kept), or withdraw the stored source first.")
 
 
 def export(store: str | Path, output_dir: str | Path, *, formats: Sequence[str] = ("parquet",)) -> dict[str, Path]:
