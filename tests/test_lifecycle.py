@@ -166,13 +166,16 @@ DRIVER = textwrap.dedent("""
     import sys, time
     import regsosek_link.store as store
     from regsosek_link.cli import main
-    pause = float(sys.argv[1])
+    at, pause = sys.argv[1], float(sys.argv[2])
     def hook(step):
         print("STEP", step, flush=True)
-        time.sleep(pause)
+        if step == at:
+            time.sleep(pause)
     store._FAULT_HOOK = hook
     print("START", flush=True)
-    sys.exit(main(sys.argv[2:]))
+    if at == "START":
+        time.sleep(pause)
+    sys.exit(main(sys.argv[3:]))
 """)
 
 
@@ -196,8 +199,9 @@ def cli_store(syn, tmp_path_factory):
     return d, store, cfg([BATCH], "q2.yaml")
 
 
-def _spawn(d: Path, store: Path, q2: Path, pause: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(d / "driver.py"), str(pause), "update", str(q2), "--store",
+def _spawn(d: Path, store: Path, q2: Path, *, at: str = "", pause: float = 0.0) -> subprocess.Popen:
+    """The CLI's update in another process, pausing ``pause`` seconds at step ``at``."""
+    return subprocess.Popen([sys.executable, str(d / "driver.py"), at, str(pause), "update", str(q2), "--store",
                              str(store), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -210,7 +214,7 @@ def test_a_second_writer_is_refused_at_once_naming_the_first(cli_store, tmp_path
     d, store0, q2 = cli_store
     store = _copy(store0, tmp_path / "r.duckdb")
     before = _state(store)
-    first = _spawn(d, store, q2, pause=1.5)
+    first = _spawn(d, store, q2, at="write records", pause=3.0)
     try:
         assert first.stdout.readline().strip() == "START"
         lock = Path(str(store) + ".lock")
@@ -232,14 +236,14 @@ def test_a_second_writer_is_refused_at_once_naming_the_first(cli_store, tmp_path
 
 
 STEPS = ["START", "write records", "write links", "write membership", "write registry", "write households",
-         "write changes", "write runs", "write meta", "before commit", "committed"]
+         "write changes", "write runs", "write meta", "before commit", "after commit", "committed"]
 
 
 @pytest.fixture(scope="module")
 def after_state(cli_store, tmp_path_factory):
     d, store0, q2 = cli_store
     store = _copy(store0, tmp_path_factory.mktemp("after") / "r.duckdb")
-    p = _spawn(d, store, q2, pause=0.0)
+    p = _spawn(d, store, q2)
     _, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     return _state(store)
@@ -250,7 +254,7 @@ def test_a_kill_at_any_step_leaves_the_store_unchanged_or_fully_updated(cli_stor
     d, store0, q2 = cli_store
     store = _copy(store0, tmp_path / "r.duckdb")
     before = _state(store)
-    p = _spawn(d, store, q2, pause=0.5)
+    p = _spawn(d, store, q2, at=step, pause=30.0)
     seen = []
     for line in p.stdout:
         seen.append(line.strip())
@@ -261,9 +265,9 @@ def test_a_kill_at_any_step_leaves_the_store_unchanged_or_fully_updated(cli_stor
     assert p.returncode == -signal.SIGKILL, seen
     now = _state(store)
     assert now in (before, after_state), step
-    assert now == (after_state if step == "committed" else before)
+    assert now == (after_state if step in ("after commit", "committed") else before)
     # and the store takes the next update as usual: the interrupted one can simply be rerun
-    if now == before:
+    if step in ("write records", "before commit"):
         assert main(["update", str(q2), "--store", str(store), "--quiet"]) == 0
         assert _state(store)[1:] == after_state[1:]
 

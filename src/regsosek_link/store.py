@@ -348,6 +348,7 @@ class RegistryStore:
                 run_id = self._write(con, write, generation)
                 _step("before commit")
                 con.execute("commit")
+                _step("after commit")  # (before the connection closes and checkpoints)
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("rollback")
