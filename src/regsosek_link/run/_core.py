@@ -26,7 +26,7 @@ import pandas as pd
 
 from .._codes import CodeBook
 from .._threads import background, n_threads
-from ..block import block_with_report
+from ..block import Blocking, block_with_report
 from ..classify import (
     level_patterns,
     n_possible_pairs,
@@ -102,9 +102,7 @@ class Stages:
         return value
 
 
-def _no_pairs(cfg: LinkConfig) -> Any:
-    from ..block import Blocking
-
+def _no_pairs(cfg: LinkConfig) -> Blocking:
     pairs = pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64),
                           "rule": np.zeros(0, np.int8), "rules": np.zeros(0, np.int64)})
     return Blocking(pairs, pd.DataFrame({"rule": [r.label for r in cfg.blocking_rules], "pairs_generated": 0,
@@ -123,14 +121,13 @@ def link_records(
     new: np.ndarray | None = None,
     kept: KeptLinks | None = None,
     previous: Previous | None = None,
-    prior_pairs: int | None = None,
 ) -> LinkResult:
     """Link clean ``records`` (see the module docstring for ``new``, ``kept``, ``previous``).
 
     ``stages`` holds the run's column codes (handed to every stage) and its process tuning.
-    ``model``: score with it instead of training one on this run's pairs. ``prior_pairs``:
-    the number of pairs the training prior is a share of (default: every pair blocking
-    could have made, see :func:`regsosek_link.classify.n_possible_pairs`).
+    ``model``: score with it instead of training one on this run's pairs (the training
+    prior is a share of every pair blocking could have made: with ``new``, of those with a
+    new record; see :func:`regsosek_link.classify.n_possible_pairs`).
     """
     kept = kept or KeptLinks.none()
     book, tuning = stages.book, stages.tuning
@@ -176,8 +173,8 @@ def link_records(
         patterns = level_patterns(levels.to_numpy())  # the distinct level patterns (a few thousand)
         fitted = model
         if fitted is None and len(levels):
-            n_all = prior_pairs if prior_pairs is not None else n_possible_pairs(
-                records, link_type=cfg.link_type, single_record_sources=single, new=new, codes=book)
+            n_all = n_possible_pairs(records, link_type=cfg.link_type, single_record_sources=single, new=new,
+                                     codes=book)
             fitted = train_model(records, pairs, levels, comparisons=cfg.comparisons,
                                  blocking_rules=cfg.blocking_rules, threshold=cfg.threshold, n_all_pairs=n_all,
                                  u=u, u_max_pairs=cfg.u_max_pairs, random_state=cfg.random_state,
