@@ -149,10 +149,8 @@ class Linker:
 
             def work(stages: Stages) -> LinkResult:
                 raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
-                records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
-                                                                    codes=stages.book))
-                if not snap.empty and not replace:
-                    missing = ~_keys(snap.records).isin(set(_keys(records)))
+                if not snap.empty and not replace:  # (before any linking)
+                    missing = ~_keys(snap.records).isin(set(_keys(raw)))
                     if missing.any():
                         gone = snap.records[missing.to_numpy()]
                         by = gone["source"].astype(str).value_counts().sort_index()
@@ -162,6 +160,9 @@ class Linker:
                             f"{_keys(gone).head(3).tolist()}); nothing was changed. To add a batch use "
                             "'update', to remove records 'withdraw'; to replace the registry with this run's "
                             "records pass --replace (replace=True), their persons are logged 'removed'.")
+                stages.tuning.sized(len(raw))
+                records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
+                                                                    codes=stages.book))
                 return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
                                     decisions=_decisions(snap.decisions, self.decisions),
                                     constrained=self.constrained, previous=_previous(snap))
