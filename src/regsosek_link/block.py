@@ -39,6 +39,7 @@ __all__ = [
     "BlockingRule",
     "block",
     "blocking_report",
+    "usable_blocking_rules",
     "BlockIndex",
     "LargeBlockWarning",
 ]
@@ -662,6 +663,67 @@ def _union(parts: Sequence[np.ndarray], n: int, chunk: int = 1 << 20) -> pd.Data
     frame = pd.DataFrame(out[:, :m].T, columns=["left", "right", "rules"], copy=False)
     frame.insert(2, "rule", rule[:m])
     return frame
+
+
+#: The rule :func:`usable_blocking_rules` falls back on when no rule is left: records with
+#: the same name sound (a run with names and nothing else to block on).
+FALLBACK_BLOCKING_RULES: tuple[BlockingRule, ...] = (
+    BlockOn(keys=("nik",), name="nik"),
+    BlockOn(keys=("nama_phonetic",), name="name sound"),
+)
+
+
+def usable_blocking_rules(
+    rules: Sequence[BlockingRule], records: pd.DataFrame
+) -> tuple[tuple[BlockingRule, ...], list[str]]:
+    """The blocking rules whose every key column holds a value in some record, and a note
+    per dropped rule.
+
+    A :class:`BlockOn` rule pairs records that agree on all its keys, so a rule with a key
+    column that no record has (no source maps ``tanggal_lahir``, say) can make no pair.
+    When no rule is left, the rules of :data:`FALLBACK_BLOCKING_RULES` that can make pairs
+    (same NIK, same name sound) are used instead, with a note. Call it on the clean
+    records, before blocking.
+
+    Parameters
+    ----------
+    rules : sequence of BlockOn or SortedNeighbourhood
+        The run's blocking rules.
+    records : DataFrame
+        Clean records (:func:`regsosek_link.standardise.standardise`).
+
+    Returns
+    -------
+    kept : tuple of rules
+        The usable rules in their order (possibly the fallback rules; empty only when no
+        record has a NIK or a name sound either).
+    notes : list of str
+        One sentence per dropped (or added) rule, for the log.
+
+    Examples
+    --------
+    >>> recs = pd.DataFrame({"nik": ["1", "1"], "tanggal_lahir": [None, None]})
+    >>> kept, notes = usable_blocking_rules([BlockOn(keys=("nik",)), BlockOn(keys=("tanggal_lahir",))], recs)
+    >>> [r.label for r in kept], notes
+    (['nik'], ["blocking rule 'tanggal_lahir' dropped: no record has a value in column 'tanggal_lahir'"])
+    """
+    def unusable(rule: BlockingRule) -> list[str]:
+        return [c for c in dict.fromkeys(rule.columns)
+                if c not in records.columns or len(column_codes(records, c)[1]) == 0]
+
+    kept: list[BlockingRule] = []
+    notes: list[str] = []
+    for rule in rules:
+        empty = unusable(rule)
+        if not empty:
+            kept.append(rule)
+            continue
+        which = f"column {empty[0]!r}" if len(empty) == 1 else f"columns {empty}"
+        notes.append(f"blocking rule {rule.label!r} dropped: no record has a value in {which}")
+    if rules and not kept:
+        kept = [r for r in FALLBACK_BLOCKING_RULES if not unusable(r)]
+        notes.extend(f"no blocking rule is usable; blocking on {r.label!r} instead" for r in kept)
+    return tuple(kept), notes
 
 
 def blocking_report(pairs: pd.DataFrame, truth_pairs: pd.DataFrame | None = None) -> pd.DataFrame:

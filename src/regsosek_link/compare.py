@@ -47,6 +47,7 @@ __all__ = [
     "RegionComparison",
     "compare",
     "prepare_comparisons",
+    "usable_comparisons",
     "RLComparison",
 ]
 
@@ -932,6 +933,74 @@ class RegionComparison(Comparison):
             if i == 0:
                 out = np.where(known & ~same, 0, out)
         return out.astype(np.int8)
+
+
+def _evidence_columns(comp: Comparison) -> tuple[str, ...]:
+    """The columns that carry a comparison's evidence: its ``column`` when it has one (a
+    status or consistency column alone says nothing), else all of its columns."""
+    column = getattr(comp, "column", None)
+    return (column,) if isinstance(column, str) else tuple(comp.columns)
+
+
+def usable_comparisons(
+    comparisons: Sequence[Comparison], records: pd.DataFrame
+) -> tuple[tuple[Comparison, ...], list[str]]:
+    """The comparisons that some record can take part in, and a note per dropped one.
+
+    A comparison is dropped when no record holds a value (stripped, not blank) in any of
+    its evidence columns: its ``column`` (e.g. ``jenis_kelamin`` when no source maps a
+    sex), or, for comparisons of several columns (:class:`RegionComparison`), all of them.
+    Its level would be -1 (missing) for every pair, and a comparison that is never
+    observed only adds parameters EM cannot learn. Call it on the clean records, before
+    blocking.
+
+    Parameters
+    ----------
+    comparisons : sequence of Comparison
+        The run's comparisons.
+    records : DataFrame
+        Clean records (:func:`regsosek_link.standardise.standardise`).
+
+    Returns
+    -------
+    kept : tuple of Comparison
+        The usable comparisons, in their order.
+    notes : list of str
+        One sentence per dropped comparison, for the log.
+
+    Raises
+    ------
+    ConfigError
+        When no comparison is left (no record holds a name, a NIK or anything compared).
+
+    Examples
+    --------
+    >>> recs = pd.DataFrame({"nama": ["BUDI", "ANI"], "jenis_kelamin": [None, None]})
+    >>> kept, notes = usable_comparisons([NameComparison(column="nama"), ExactMatch(column="jenis_kelamin")], recs)
+    >>> [c.name for c in kept], notes
+    (['nama'], ["comparison 'jenis_kelamin' dropped: no record has a value in column 'jenis_kelamin'"])
+    """
+    kept: list[Comparison] = []
+    notes: list[str] = []
+    for comp in comparisons:
+        cols = _evidence_columns(comp)
+        if any(_has_value(records, c) for c in cols):
+            kept.append(comp)
+            continue
+        which = f"column {cols[0]!r}" if len(cols) == 1 else f"any of columns {list(cols)}"
+        notes.append(f"comparison {comp.name!r} dropped: no record has a value in {which}")
+    if comparisons and not kept:
+        raise ConfigError(
+            "no comparison can be made: no record has a value in any compared column "
+            f"({sorted({c for comp in comparisons for c in _evidence_columns(comp)})}); "
+            "map at least 'nama' or 'nik' of some source to a column that holds values."
+        )
+    return tuple(kept), notes
+
+
+def _has_value(records: pd.DataFrame, column: str) -> bool:
+    """Whether some record holds a (stripped, non-blank) value in ``column``."""
+    return column in records.columns and len(column_codes(records, column)[1]) > 0
 
 
 def prepare_comparisons(records: pd.DataFrame, comparisons: Sequence[Comparison]) -> list[Prepared]:
