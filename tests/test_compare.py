@@ -72,6 +72,34 @@ def test_name_levels(a, pa, b, pb, expected):
     assert level(NAME, {"nama": a, "ph": pa}, {"nama": b, "ph": pb}) == expected
 
 
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("NUR HIDAYAH", "NURHIDAYAH", 4),  # a space more or less
+        ("SITI-AMINAH", "SITI AMINAH", 4),  # a hyphen for a space
+        ("SITI-AMINAH", "SITIAMINAH", 4),
+        ("MUHAMMAD NUR HIDAYAT", "MUHAMMAD NURHIDAYAT", 4),
+        ("ABD. ROHMAN", "ABDROHMAN", 4),  # a dot
+        ("NUR HIDAYAH", "HIDAYAH NUR", 4),  # (token order, as before)
+        ("NURHIDAYAH", "NUR HIDAYAT", 4),  # joined, and a typo: Jaro-Winkler without spaces
+        ("ABDURROHMAN", "ABDUL ROHMAN", 4),
+        ("NUR HIDAYAH", "HIDAYAHNUR", 4),  # joined in another order: Jaro-Winkler of sorted tokens
+        ("DEWI SARTIKA", "DEWISARI", 3),
+        ("SITI NURHIDAYAH", "NUR HIDAYAH", 0),  # joined and a token more: not caught
+        ("NURHIDAYAH", "NURHIDAYAH", 5),
+        ("-", "-", 5),  # (exact on the value itself)
+        ("NUR HIDAYAH", "NURAINI", 0),
+    ],
+)
+def test_name_levels_ignore_spaces_and_hyphens(a, b, expected):
+    assert level(NameComparison(column="nama"), {"nama": a}, {"nama": b}) == expected
+    assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
+
+
+def test_names_that_join_to_nothing_are_not_alike():
+    assert level(NameComparison(column="nama"), {"nama": "-"}, {"nama": "."}) == 0
+
+
 DOB = DateOfBirthComparison(column="tgl", status_column="st")
 
 

@@ -433,8 +433,15 @@ def _name_values(u: np.ndarray) -> Prepared:
     """
     srt = np.array([" ".join(sorted(x.split())) for x in u], dtype=object)
     tok = np.ascontiguousarray(_pad(_token_matrix(u), MISSING).T)
+    # the name without spaces, hyphens, dots and apostrophes: NUR HIDAYAH = NURHIDAYAH
+    joined = pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
+    joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
     return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
-            "tok_u": tok, "tok_m": _token_masks(tok)}
+            "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING),
+            "n_tok": (tok >= 0).sum(axis=0, dtype=np.int8), "tok_u": tok, "tok_m": _token_masks(tok)}
+
+
+_JOINERS = r"[\s\-.'`]+"
 
 
 @_spec.register("comparison")
@@ -450,8 +457,14 @@ class NameComparison(Comparison):
        mononym: ENENG / MNENG)
     3. one name's tokens contained in the other's (a dropped or added token), or
        Jaro-Winkler of the sorted tokens >= 0.88
-    4. same tokens in any order, same phonetic tokens, or Jaro-Winkler of sorted tokens >= 0.95
+    4. same tokens in any order, same phonetic tokens, the same letters once spaces, hyphens,
+       dots and apostrophes are taken out (NUR HIDAYAH / NURHIDAYAH, SITI-AMINAH / SITI
+       AMINAH), or Jaro-Winkler of sorted tokens >= 0.95
     5. exact
+
+    Where the two names have different numbers of tokens, the Jaro-Winkler similarity is the
+    higher of that of the sorted tokens and that of the names without spaces (a name split
+    differently and mistyped: NURHIDAYAH / NUR HIDAYAT).
 
     With ``term_frequency=True`` an exact agreement is weighted by how common the name is
     (Splink's term-frequency adjustment, see
@@ -525,7 +538,17 @@ class NameComparison(Comparison):
             cutoff = max(min(self.fuzzy_threshold, 0.88) - 1e-6, 0.0)
             jw = process.cpdist(prep["sorted_u"][ul], prep["sorted_u"][ur], scorer=JaroWinkler.normalized_similarity,
                                 score_cutoff=cutoff, workers=workers) + 1e-6
-            level3 = (prep["sorted_c"][ul] == prep["sorted_c"][ur]) | (jw >= 0.95)
+            jl = prep["joined_c"][ul]
+            level3 = ((prep["sorted_c"][ul] == prep["sorted_c"][ur]) | (jw >= 0.95)
+                      | ((jl == prep["joined_c"][ur]) & (jl >= 0)))
+            # names split differently (NURHIDAYAH / NUR HIDAYAT): their similarity is also that
+            # of the names without spaces, scored only where the token counts differ
+            split = np.flatnonzero((prep["n_tok"][ul] != prep["n_tok"][ur]) & ~level3)
+            if len(split):
+                jw[split] = np.maximum(jw[split], process.cpdist(
+                    prep["joined_u"][ul[split]], prep["joined_u"][ur[split]],
+                    scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff, workers=workers) + 1e-6)
+                level3[split] |= jw[split] >= 0.95
             subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur)
             if "ph_code" in prep:
                 # code -1 (no phonetic name) indexes the padding: sorted code -1, no tokens
