@@ -10,11 +10,14 @@ Key expressions are a column name or a function of one: ``first_token(nama_phone
 
 Very common keys (SITI, 1 July, a missing-looking value) make giant blocks whose pairs grow
 with the square of their size: block sizes are measured before any pair is made, and a block
-larger than ``max_block_size`` is skipped with a warning naming the rule and its biggest keys.
+larger than ``max_block_size`` is skipped with a warning naming the rule and its biggest
+blocks. Block keys are NIKs, family-card numbers, names and birth dates: warnings, logs and
+the blocking report show them masked (:func:`mask_key`, a short hash), never raw.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import re
@@ -40,6 +43,7 @@ __all__ = [
     "block",
     "blocking_report",
     "usable_blocking_rules",
+    "mask_key",
     "BlockIndex",
     "LargeBlockWarning",
 ]
@@ -54,6 +58,22 @@ _FUNCTIONS = ("first_token", "last_token", "tokens", "prefix", "year", "month_da
 
 class LargeBlockWarning(UserWarning):
     """A blocking rule met blocks over the size cap; their pairs were not generated."""
+
+
+def mask_key(key: str) -> str:
+    """A block key as it may be shown in warnings, logs and reports: ``#`` and the first
+    eight hex digits of its SHA-256, so that two mentions of one block can be matched (and an
+    analyst holding the data can find it: ``mask_key(" | ".join(values))``) without the
+    key's NIK, name or birth date being written out.
+
+    An unkeyed hash of a short identifier can be reversed by trying every value; eight hex
+    digits leave many values per hash, but the mask only keeps keys out of plain sight (it
+    is no pseudonymisation).
+
+    >>> mask_key("SITI")
+    '#26080a84'
+    """
+    return "#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def _parse_key(expr: str) -> tuple[str | None, str, int | None]:
@@ -553,7 +573,7 @@ def block(
         if st.skipped_blocks:
             warnings.warn(
                 f"blocking rule {rule.label!r}: {st.skipped_blocks} block(s) over max_block_size="
-                f"{max_block_size} skipped ({st.skipped_records} records); biggest keys: "
+                f"{max_block_size} skipped ({st.skipped_records} records); biggest blocks (keys masked): "
                 f"{'; '.join(st.skipped_keys)}. Add a key to the rule to split them, or raise "
                 f"max_block_size.",
                 LargeBlockWarning,
@@ -585,7 +605,7 @@ def _block_on_codes(records: pd.DataFrame, rule: BlockOn, cache: _KeyCache, bits
         st.skipped_records = int(b.sizes[big].sum())
         # biggest first, ties in order of first appearance
         top = big[np.lexsort((b.first_entries(big), -b.sizes[big]))][:5]
-        st.skipped_keys = [f"{lab} ({b.sizes[j]} records)" for lab, j in zip(b.labels(top), top)]
+        st.skipped_keys = [f"{mask_key(lab)} ({b.sizes[j]} records)" for lab, j in zip(b.labels(top), top)]
         keep = b.sizes <= max_block_size
     code = _pair_codes(b.rows, b.ent, b.starts, b.sizes, bits, keep, pf)
     if len(code) > 1 and not (b.rows[1:] > b.rows[:-1]).all():
