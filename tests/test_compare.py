@@ -121,6 +121,32 @@ def test_date_levels(a, sa, b, sb, expected):
     assert level(DOB, {"tgl": a, "st": sa}, {"tgl": b, "st": sb}) == expected
 
 
+DOB_YEAR = DateOfBirthComparison(column="tgl", status_column="st", year_column="th")
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (("1990-03-04", "ok", "1990"), ("1990-03-04", "ok", "1990"), 5),
+        ((None, "partial", "1990"), ("1990-03-04", "ok", "1990"), 1),  # same year, day unknown
+        ((None, "partial", "1990"), ("1991-11-30", "ok", "1991"), 1),  # a year apart
+        ((None, "partial", "1990"), (None, "partial", "1990"), 1),
+        ((None, "partial", "1990"), ("1975-03-04", "ok", "1975"), 0),
+        ((None, "partial", "1990"), (None, "partial", "1992"), 0),
+        ((None, "partial", "1990"), ("1990-07-01", "placeholder_1jul", "1990"), 1),
+        ((None, "partial", "1990"), (None, "missing", None), -1),
+        ((None, "unparsed", None), ("1990-03-04", "ok", "1990"), -1),
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"), -1),  # (as before)
+    ],
+)
+def test_date_levels_with_the_year_of_partial_dates(a, b, expected):
+    row = [dict(zip(("tgl", "st", "th"), x)) for x in (a, b)]
+    assert level(DOB_YEAR, *row) == expected
+    assert level(DOB_YEAR, *row[::-1]) == expected
+    if a[0] is None or b[0] is None:
+        assert level(DOB, *[{"tgl": x[0], "st": x[1]} for x in (a, b)]) == -1  # without the year column
+
+
 REGION = RegionComparison()
 
 

@@ -99,7 +99,8 @@ def test_usable_comparisons_drops_those_no_record_has():
     assert [c.name for c in kept] == ["nama"]
     assert notes == [
         "comparison 'nik' dropped: no record has a value in column 'nik'",
-        "comparison 'tanggal_lahir' dropped: no record has a value in column 'tanggal_lahir'",
+        "comparison 'tanggal_lahir' dropped: no record has a value in any of columns "
+        "['tanggal_lahir', 'tahun_lahir']",
         "comparison 'jenis_kelamin' dropped: no record has a value in column 'jenis_kelamin'",
         "comparison 'nama_ibu' dropped: no record has a value in column 'nama_ibu'",
         "comparison 'no_kk' dropped: no record has a value in column 'no_kk'",
@@ -168,3 +169,12 @@ def test_registry_without_nik_sex_or_dates():
     reg = golden_records(recs, labels)
     assert len(reg) == 2
     assert reg["nik"].isna().all() and reg["jenis_kelamin"].isna().all()
+
+
+def test_a_date_comparison_on_years_only_is_kept():
+    recs = _records(nama=["SITI", "SITI"], tanggal_lahir=["1985", "08/1985"])
+    kept, _ = usable_comparisons(default_comparisons(), recs)
+    assert "tanggal_lahir" in [c.name for c in kept]
+    pairs = pd.DataFrame({"left": [0], "right": [1]})
+    dob = next(c for c in kept if c.name == "tanggal_lahir")
+    assert dob.compute(recs, pairs).tolist() == [1]

@@ -21,7 +21,7 @@ def test_report_sections_and_embedded_images(run, tmp_path):
     result, truth = run
     path = write_report(result, tmp_path / "out" / "report.html", truth=truth)
     text = path.read_text()
-    for section in ("The run in numbers", "Data quality per source", "Completeness", "NIK status",
+    for section in ("The run in numbers", "Data quality per source", "Completeness", "Birth dates", "NIK status",
                     "Duplicates found within each source", "Blocking", "The model", "Threshold",
                     "Clusters", "Evaluation against the ground truth", "Worst errors"):
         assert section in text, section

@@ -844,6 +844,10 @@ class DateOfBirthComparison(Comparison):
     and the dates differ, the placeholder says "date unknown": the pair is scored as
     missing, not as different.
 
+    With ``year_column`` (``tahun_lahir``), a record whose date is known to the year only
+    (``1985``, ``08/1985``: status ``partial``) is compared on the year: level 1 when the
+    years are at most one apart, 0 otherwise (missing without it).
+
     >>> recs = pd.DataFrame({"tgl": ["1990-03-04", "1990-03-04", "1990-04-03", "1991-03-04",
     ...                              "1990-03-20", "1970-07-01", "1970-07-01", "1965-02-02"],
     ...                      "st": ["ok"] * 5 + ["placeholder_1jul"] * 2 + ["ok"]})
@@ -854,6 +858,7 @@ class DateOfBirthComparison(Comparison):
 
     column: str = "tanggal_lahir"
     status_column: str | None = None
+    year_column: str | None = None
     label: str | None = None
 
     @property
@@ -862,11 +867,13 @@ class DateOfBirthComparison(Comparison):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column,) + ((self.status_column,) if self.status_column else ())
+        return ((self.column,) + ((self.status_column,) if self.status_column else ())
+                + ((self.year_column,) if self.year_column else ()))
 
     @property
     def level_names(self) -> tuple[str, ...]:
-        return ("different", "year +-1 or same day-month", "same year-month",
+        return ("different", "year +-1 or same day-month" + (" (or year only)" if self.year_column else ""),
+                "same year-month",
                 "day-month swapped or one digit", "exact placeholder", "exact")
 
     def prepare(self, records):
@@ -878,7 +885,15 @@ class DateOfBirthComparison(Comparison):
             ph = _pad(placeholder, False)[scodes]
         else:  # no status column: no date is taken for a placeholder
             ph = np.zeros(len(codes), bool)
-        return {"bcd": _pad(bcd, _NO_DATE)[codes], "y": _pad(year, -1)[codes], "ph": ph}
+        prep = {"bcd": _pad(bcd, _NO_DATE)[codes], "y": _pad(year, -1)[codes], "ph": ph}
+        if self.year_column and self.year_column in records.columns:
+            # the year of the records whose date is known to the year only
+            ycodes, yuniq = _column_codes(records, self.year_column, self.name)
+            years = _pad(np.array([int(y) if y.isdigit() else -1 for y in yuniq], np.int16), -1)[ycodes]
+            only = (prep["bcd"] == _NO_DATE) & (years >= 0)
+            prep["y"] = np.where(only, years, prep["y"])
+            prep["year_only"] = only
+        return prep
 
     def score(self, prep, left, right, *, workers=1):
         bl, br = prep["bcd"][left], prep["bcd"][right]
@@ -899,6 +914,10 @@ class DateOfBirthComparison(Comparison):
         out = np.where(exact, np.where(phl | phr, np.int8(4), np.int8(5)),
                        np.where(phl ^ phr, np.int8(MISSING), out))
         out[miss] = MISSING
+        if "year_only" in prep:
+            # a side known to the year only: the years, when both sides have one
+            by_year = (prep["year_only"][left] | prep["year_only"][right]) & (yl >= 0) & (yr >= 0)
+            out[by_year] = (np.abs(yl[by_year].astype(np.int32) - yr[by_year]) <= 1).view(np.int8)
         return out
 
 
@@ -962,7 +981,8 @@ def _evidence_columns(comp: Comparison) -> tuple[str, ...]:
     """The columns that carry a comparison's evidence: its ``column`` when it has one (a
     status or consistency column alone says nothing), else all of its columns."""
     column = getattr(comp, "column", None)
-    return (column,) if isinstance(column, str) else tuple(comp.columns)
+    year = getattr(comp, "year_column", None)  # (a date known to the year is evidence)
+    return ((column,) + ((year,) if year else ())) if isinstance(column, str) else tuple(comp.columns)
 
 
 def usable_comparisons(

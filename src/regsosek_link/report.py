@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from . import charts
 from .evaluate import pairwise_scores
 from .explain import cluster_scores, threshold_scores, worst_errors
+from .standardise import date_status_counts
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import LinkResult
@@ -149,6 +150,12 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
     dq = data_quality(result)
     parts.append("<h3>Completeness (share of records with a value)</h3>"
                  + _table(dq, pct=tuple(c for c in dq.columns if c != "records")))
+    if "tanggal_lahir_status" in result.records.columns:
+        parts.append("<h3>Birth dates not read as a plain date (records)</h3>"
+                     + _table(date_status_counts(result.records).set_index("source"))
+                     + "<p class='note'>partial: only the year (or year and month) known; swapped: read "
+                     "in the other day/month order than the source's, the only one that gives a date; "
+                     "placeholder: 1 July, 31 December, 1 January or day 15.</p>")
     nik = nik_status_counts(result)
     if len(nik):
         parts.append("<h3>NIK status (records)</h3>" + _table(nik))
