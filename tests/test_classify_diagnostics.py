@@ -61,9 +61,9 @@ def test_few_training_pairs_warning(n_pairs, warned):
     record = _caught(lambda: FellegiSunter(tol=1e-3).fit(X))
     few = [str(w.message) for w in record if issubclass(w.category, FewTrainingPairsWarning)]
     if warned:
-        assert few == [f"The model was trained on {n_pairs} pair(s); EM needs at least 100 to learn m and u, "
-                       "so the match weights are guesses. Link more records at once, use blocking rules that "
-                       "find more candidate pairs, or pass a model trained on a larger run."]
+        assert few == [(f"The model was trained on {n_pairs} pair(s); EM needs at least 100 to learn m and u, "
+                        "so the match weights are guesses. Link more records at once, use blocking rules that "
+                        "find more candidate pairs, or pass a model trained on a larger run.")]
     else:
         assert few == []
 

@@ -12,7 +12,12 @@ import regsosek_link as rl
 from regsosek_link.block import BlockOn, usable_blocking_rules
 from regsosek_link.cluster import constraint_keys, credible_nik
 from regsosek_link.compare import ExactMatch, NameComparison, RegionComparison, usable_comparisons
-from regsosek_link.config import LinkConfig, SourceConfig, default_blocking_rules, default_comparisons
+from regsosek_link.config import (
+    LinkConfig,
+    SourceConfig,
+    default_blocking_rules,
+    default_comparisons,
+)
 from regsosek_link.datasets import make_sources
 from regsosek_link.errors import ConfigError
 from regsosek_link.ingest import read_sources
@@ -99,13 +104,13 @@ def test_usable_comparisons_drops_those_no_record_has():
     assert [c.name for c in kept] == ["nama"]
     assert notes == [
         "comparison 'nik' dropped: no record has a value in column 'nik'",
-        "comparison 'tanggal_lahir' dropped: no record has a value in any of columns "
-        "['tanggal_lahir', 'tahun_lahir']",
+        ("comparison 'tanggal_lahir' dropped: no record has a value in any of columns "
+         "['tanggal_lahir', 'tahun_lahir']"),
         "comparison 'jenis_kelamin' dropped: no record has a value in column 'jenis_kelamin'",
         "comparison 'nama_ibu' dropped: no record has a value in column 'nama_ibu'",
         "comparison 'no_kk' dropped: no record has a value in column 'no_kk'",
-        "comparison 'wilayah' dropped: no record has a value in any of columns "
-        "['kode_prov', 'kode_kab', 'kode_kec', 'kode_desa']",
+        ("comparison 'wilayah' dropped: no record has a value in any of columns "
+         "['kode_prov', 'kode_kab', 'kode_kec', 'kode_desa']"),
         "comparison 'tempat_lahir' dropped: no record has a value in column 'tempat_lahir'",
     ]
 

@@ -537,7 +537,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
             reached = np.ones(len(w), bool) if seen is None else np.asarray(seen[k])[: len(w)] > 0
             n_at = [pd.NA] * len(w) if seen is None else [float(x) for x in seen[k]]
 
-            def label(lvl: int) -> str:
+            def label(lvl: int, labels: Sequence[str] | None = labels) -> str:
                 return str(labels[lvl]) if labels and lvl < len(labels) else str(lvl)
 
             for lvl in range(1, len(w)):
