@@ -20,6 +20,7 @@ from regsosek_link.block import (
     block,
     block_with_report,
     blocking_report,
+    mask_key,
 )
 from regsosek_link.errors import ConfigError
 
@@ -93,11 +94,31 @@ def test_sorted_neighbourhood_window():
 
 def test_giant_block_is_skipped_with_warning_naming_key():
     recs = pd.DataFrame({"nama": ["SITI"] * 6 + ["BUDI"] * 2})
-    with pytest.warns(LargeBlockWarning, match=r"'nama'.*1 block\(s\) over max_block_size=5.*SITI \(6 records\)"):
+    with pytest.warns(LargeBlockWarning) as caught:
         b = block_with_report(recs, [BlockOn(keys=("nama",))], max_block_size=5)
+    assert str(caught[0].message) == (
+        f"blocking rule 'nama': 1 block(s) over max_block_size=5 skipped (6 records); biggest blocks (keys "
+        f"masked): {mask_key('SITI')} (6 records). Add a key to the rule to split them, or raise max_block_size.")
     assert _pairs(b.pairs) == [(6, 7)]
     rep = blocking_report(b)
     assert rep.loc[0, "skipped_records"] == 6 and rep.loc[0, "largest_block"] == 6
+    assert rep.loc[0, "skipped_keys"] == [f"{mask_key('SITI')} (6 records)"]
+
+
+@pytest.mark.parametrize("keys, values", [
+    (("nik",), ["3375014508900001"] * 4),
+    (("no_kk", "nama"), [("3375010101080001", "SITI AMINAH")] * 4),
+    (("tanggal_lahir",), ["1990-07-01"] * 4),
+])
+def test_large_block_warning_shows_no_raw_key(keys, values, caplog):
+    cols = {k: [v if len(keys) == 1 else v[i] for v in values] for i, k in enumerate(keys)}
+    recs = pd.DataFrame(cols, dtype="string")
+    with caplog.at_level("DEBUG"), pytest.warns(LargeBlockWarning) as caught:
+        b = block_with_report(recs, [BlockOn(keys=keys)], max_block_size=3)
+    text = " ".join([str(w.message) for w in caught] + [caplog.text, str(blocking_report(b).to_dict())])
+    for raw in {x for v in values for x in ((v,) if isinstance(v, str) else v)}:
+        assert raw not in text
+    assert mask_key(" | ".join(values[0] if len(keys) > 1 else [values[0]])) in text
 
 
 def test_rules_on_threads_give_the_same_pairs_report_and_warnings(monkeypatch):

@@ -166,3 +166,22 @@ def test_a_key_shared_by_two_columns_is_made_once_across_threads():
         t.join()
     assert made == [1]
     assert [(c.tolist(), n, r.tolist()) for c, n, r in out] == [([1, 0, 1], 2, [0, 1])] * 2
+
+
+def test_keys_with_per_source_date_settings():
+    # a source read month-first, or with its own format, gets its own date codes: the codes
+    # stay a key of the date columns (the same raw date is another date there)
+    raw = pd.DataFrame({
+        "source": ["a", "b", "c", "a", "b", "c", "b", " b"],
+        "record_id": [str(i) for i in range(8)],
+        "tanggal_lahir": ["03/04/1985", "03/04/1985", "03/04/1985", "12/23/2012", "1985", "1985.04.03", "", "03/04/1985"],
+        "nik": ["3375014304850001"] * 8,
+    }, dtype="string")
+    with shared_codes():
+        records = standardise(raw, dayfirst={"b": False}, date_formats={"c": "%Y.%d.%m"})
+        for column in ("tanggal_lahir", "tanggal_lahir_status", "tahun_lahir", "nik", "nik_birth_date"):
+            _assert_same_codes(records, column)
+    assert records["tanggal_lahir"].tolist() == ["1985-04-03", "1985-03-04", "1985-04-03", "2012-12-23", pd.NA,
+                                                 "1985-03-04", pd.NA, "1985-03-04"]
+    assert records["tanggal_lahir_status"].tolist() == ["ok", "ok", "ok", "month_first", "partial", "ok",
+                                                        "missing", "ok"]

@@ -72,6 +72,34 @@ def test_name_levels(a, pa, b, pb, expected):
     assert level(NAME, {"nama": a, "ph": pa}, {"nama": b, "ph": pb}) == expected
 
 
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("NUR HIDAYAH", "NURHIDAYAH", 4),  # a space more or less
+        ("SITI-AMINAH", "SITI AMINAH", 4),  # a hyphen for a space
+        ("SITI-AMINAH", "SITIAMINAH", 4),
+        ("MUHAMMAD NUR HIDAYAT", "MUHAMMAD NURHIDAYAT", 4),
+        ("ABD. ROHMAN", "ABDROHMAN", 4),  # a dot
+        ("NUR HIDAYAH", "HIDAYAH NUR", 4),  # (token order, as before)
+        ("NURHIDAYAH", "NUR HIDAYAT", 4),  # joined, and a typo: Jaro-Winkler without spaces
+        ("ABDURROHMAN", "ABDUL ROHMAN", 4),
+        ("NUR HIDAYAH", "HIDAYAHNUR", 4),  # joined in another order: Jaro-Winkler of sorted tokens
+        ("DEWI SARTIKA", "DEWISARI", 3),
+        ("SITI NURHIDAYAH", "NUR HIDAYAH", 0),  # joined and a token more: not caught
+        ("NURHIDAYAH", "NURHIDAYAH", 5),
+        ("-", "-", 5),  # (exact on the value itself)
+        ("NUR HIDAYAH", "NURAINI", 0),
+    ],
+)
+def test_name_levels_ignore_spaces_and_hyphens(a, b, expected):
+    assert level(NameComparison(column="nama"), {"nama": a}, {"nama": b}) == expected
+    assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
+
+
+def test_names_that_join_to_nothing_are_not_alike():
+    assert level(NameComparison(column="nama"), {"nama": "-"}, {"nama": "."}) == 0
+
+
 DOB = DateOfBirthComparison(column="tgl", status_column="st")
 
 
@@ -91,6 +119,32 @@ DOB = DateOfBirthComparison(column="tgl", status_column="st")
 )
 def test_date_levels(a, sa, b, sb, expected):
     assert level(DOB, {"tgl": a, "st": sa}, {"tgl": b, "st": sb}) == expected
+
+
+DOB_YEAR = DateOfBirthComparison(column="tgl", status_column="st", year_column="th")
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (("1990-03-04", "ok", "1990"), ("1990-03-04", "ok", "1990"), 5),
+        ((None, "partial", "1990"), ("1990-03-04", "ok", "1990"), 1),  # same year, day unknown
+        ((None, "partial", "1990"), ("1991-11-30", "ok", "1991"), 1),  # a year apart
+        ((None, "partial", "1990"), (None, "partial", "1990"), 1),
+        ((None, "partial", "1990"), ("1975-03-04", "ok", "1975"), 0),
+        ((None, "partial", "1990"), (None, "partial", "1992"), 0),
+        ((None, "partial", "1990"), ("1990-07-01", "placeholder_1jul", "1990"), 1),
+        ((None, "partial", "1990"), (None, "missing", None), -1),
+        ((None, "unparsed", None), ("1990-03-04", "ok", "1990"), -1),
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"), -1),  # (as before)
+    ],
+)
+def test_date_levels_with_the_year_of_partial_dates(a, b, expected):
+    row = [dict(zip(("tgl", "st", "th"), x)) for x in (a, b)]
+    assert level(DOB_YEAR, *row) == expected
+    assert level(DOB_YEAR, *row[::-1]) == expected
+    if a[0] is None or b[0] is None:
+        assert level(DOB, *[{"tgl": x[0], "st": x[1]} for x in (a, b)]) == -1  # without the year column
 
 
 REGION = RegionComparison()

@@ -42,6 +42,38 @@ def test_round_trip_dict_json_yaml_toml(tmp_path: Path):
         assert loaded.replace(sources=cfg.sources, output_dir=cfg.output_dir) == cfg
 
 
+@pytest.mark.parametrize("options", [
+    {"date_format": "%m/%d/%Y"},
+    {"dayfirst": False},
+    {"date_format": "%d.%m.%Y", "dayfirst": False},
+])
+def test_date_settings_round_trip(tmp_path: Path, options):
+    src = SourceConfig(name="bpjs", path="bpjs.csv", columns={"id": "record_id", "nama": "nama"}, **options)
+    cfg = LinkConfig(sources=(SIAK, src))
+    assert LinkConfig.from_dict(cfg.to_dict()) == cfg
+    assert LinkConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    for suffix in (".json", ".yaml", ".toml"):
+        loaded = load_config(cfg.save(tmp_path / f"run{suffix}"))
+        assert loaded.source("bpjs").date_format == options.get("date_format")
+        assert loaded.source("bpjs").dayfirst is options.get("dayfirst", True)
+    assert "dayfirst" not in SIAK.to_dict()  # (the default is not written)
+    assert cfg.date_options() == {
+        "date_formats": {"bpjs": options["date_format"]} if "date_format" in options else {},
+        "dayfirst": {"bpjs": False} if "dayfirst" in options else {},
+    }
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"date_format": "mm/dd/yyyy"},
+     "source 'bpjs': date_format must be a strptime format such as '%d/%m/%Y'; got 'mm/dd/yyyy'"),
+    ({"dayfirst": "yes"}, "source 'bpjs': dayfirst must be true or false; got 'yes'"),
+])
+def test_bad_date_settings(options, message):
+    with pytest.raises(ConfigError) as err:
+        SourceConfig(name="bpjs", columns={"id": "record_id", "nama": "nama"}, **options)
+    assert str(err.value) == message
+
+
 def test_default_specs_round_trip():
     cfg = LinkConfig(sources=(SIAK,))
     again = LinkConfig.from_dict(json.loads(cfg.to_json()))

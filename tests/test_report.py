@@ -21,7 +21,7 @@ def test_report_sections_and_embedded_images(run, tmp_path):
     result, truth = run
     path = write_report(result, tmp_path / "out" / "report.html", truth=truth)
     text = path.read_text()
-    for section in ("The run in numbers", "Data quality per source", "Completeness", "NIK status",
+    for section in ("The run in numbers", "Data quality per source", "Completeness", "Birth dates", "NIK status",
                     "Duplicates found within each source", "Blocking", "The model", "Threshold",
                     "Clusters", "Evaluation against the ground truth", "Worst errors"):
         assert section in text, section
@@ -63,3 +63,49 @@ def test_cli_run_writes_report(tmp_path):
     assert report.exists() and "Evaluation against the ground truth" in report.read_text()
     assert main(["run", str(cfg_path), "--quiet", "--no-report", "--out", str(tmp_path / "o2")]) == 0
     assert not (tmp_path / "o2" / "report.html").exists()
+
+
+def _personal_values(result, truth):
+    """Names and record IDs of the worst errors: what a shared report must not hold."""
+    from regsosek_link.explain import worst_errors
+
+    we = worst_errors(result, truth, n=10)
+    recs = result.records.iloc[list(we["left"]) + list(we["right"])]
+    values = set(recs["record_id"].astype(str)) | set(recs["nama"].dropna().astype(str))
+    return {v for v in values if len(v) >= 6}  # (short ones occur in any HTML by chance)
+
+
+def test_report_holds_no_record_level_table_unless_asked(tmp_path):
+    data = load_febrl3()
+    truth = data.truth
+    result = Linker(data.config.replace(threshold=1 - 1e-12)).run(data.sources)  # some missed links
+    personal = _personal_values(result, truth)
+    assert personal
+    text = write_report(result, tmp_path / "r.html", truth=truth).read_text()
+    assert "Worst errors" in text and "record_level=True" in text
+    assert [v for v in personal if v in text] == []
+    text = write_report(result, tmp_path / "r2.html", truth=truth, record_level=True).read_text()
+    assert [v for v in personal if v in text]
+
+
+def test_report_masks_block_keys(tmp_path):
+    from regsosek_link.block import BlockOn, mask_key
+
+    data = load_febrl3()
+    cfg = data.config.replace(blocking_rules=(BlockOn(keys=("tanggal_lahir",)),), max_block_size=3)
+    with pytest.warns(UserWarning):
+        result = Linker(cfg).run(data.sources)
+    skipped = result.blocking.loc[0, "skipped_keys"]
+    assert skipped and all(k.startswith("#") for k in skipped)
+    text = write_report(result, tmp_path / "r.html").read_text()
+    dates = set(result.records["tanggal_lahir"].dropna().astype(str))
+    assert [d for d in dates if d in text] == []
+    assert skipped[0].split(" ")[0] in text and len(mask_key("x")) == 9
+
+
+def test_report_lists_weights_that_go_the_wrong_way(run, tmp_path):
+    result, _ = run
+    model = result.model
+    bad = model.inverted_levels()
+    text = write_report(result, tmp_path / "r.html").read_text()
+    assert ("Weights that go the wrong way" in text) is (len(bad) > 0)

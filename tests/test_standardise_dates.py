@@ -40,7 +40,12 @@ REF = "2026-01-15"
         ("01-01-1960", "1960-01-01", "placeholder_1jan"),
         ("15-06-1970", "1970-06-15", "placeholder_day15"),
         ("31-02-1990", NA, "impossible"),
-        ("01-13-1990", NA, "impossible"),
+        ("01-13-1990", "1990-01-13", "month_first"),  # no month 13: month-day is the only reading
+        ("12/23/2012", "2012-12-23", "month_first"),
+        ("12231985", "1985-12-23", "month_first"),
+        ("12/31/2003", "2003-12-31", "placeholder_31dec"),  # (a placeholder, whatever the order)
+        ("13-13-1990", NA, "impossible"),
+        ("12/32/2012", NA, "impossible"),
         ("29-02-1900", NA, "impossible"),
         ("29-02-2000", "2000-02-29", "ok"),
         ("01-03-1700", NA, "impossible"),
@@ -64,6 +69,73 @@ def test_parse_date_table(raw, iso, status):
         assert row["year"] is NA
     else:
         assert row["year"] == int(iso[:4])
+
+
+@pytest.mark.parametrize(
+    ("raw", "year"),
+    [
+        ("1985", 1985),
+        ("00-00-1985", 1985),
+        ("00/00/1985", 1985),
+        ("0-0-1985", 1985),
+        ("08/1985", 1985),
+        ("8-1985", 1985),
+        ("00/08/1985", 1985),
+        ("00-08-1985", 1985),
+        ("1985-08", 1985),
+        ("1985-00-00", 1985),
+        ("1985-08-00", 1985),
+        ("19850000", 1985),
+        ("Agustus 1985", 1985),
+        ("AGT. 1985", 1985),
+    ],
+)
+def test_partial_dates_keep_the_year(raw, year):
+    row = parse_date(pd.Series([raw], dtype="string"), reference_date=REF).iloc[0]
+    assert (row["tanggal_lahir"], row["status"], row["year"]) == (NA, "partial", year)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [("2030", "impossible"), ("1700", "impossible"), ("13/1985", "impossible"), ("Foo 1985", "unparsed")],
+)
+def test_partial_dates_outside_the_calendar(raw, status):
+    row = parse_date(pd.Series([raw], dtype="string"), reference_date=REF).iloc[0]
+    assert (row["tanggal_lahir"], row["status"], row["year"]) == (NA, status, NA)
+
+
+@pytest.mark.parametrize(
+    ("raw", "dayfirst", "iso", "status"),
+    [
+        ("03/04/1985", True, "1985-04-03", "ok"),
+        ("03/04/1985", False, "1985-03-04", "ok"),
+        ("12/23/2012", False, "2012-12-23", "ok"),
+        ("23/12/2012", False, "2012-12-23", "day_first"),  # no month 23 either way round
+        ("23/12/2012", True, "2012-12-23", "ok"),
+        ("1985-03-04", False, "1985-03-04", "ok"),  # year first: never swapped
+        ("04-03-85", False, "1985-04-03", "ok"),
+        ("03041985", False, "1985-03-04", "ok"),
+    ],
+)
+def test_dayfirst(raw, dayfirst, iso, status):
+    row = parse_date(pd.Series([raw], dtype="string"), reference_date=REF, dayfirst=dayfirst).iloc[0]
+    assert (row["tanggal_lahir"], row["status"]) == (iso, status)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fmt", "iso", "status"),
+    [
+        ("03/04/1985", "%m/%d/%Y", "1985-03-04", "ok"),
+        ("1985.04.03", "%Y.%d.%m", "1985-03-04", "ok"),
+        ("04-Mar-1985", "%d-%b-%Y", "1985-03-04", "ok"),
+        ("17 Agustus 1945", "%m/%d/%Y", "1945-08-17", "ok"),  # not the format's: the usual formats
+        ("01/07/1980", "%m/%d/%Y", "1980-01-07", "ok"),
+        ("07/01/1980", "%m/%d/%Y", "1980-07-01", "placeholder_1jul"),
+    ],
+)
+def test_date_format(raw, fmt, iso, status):
+    row = parse_date(pd.Series([raw], dtype="string"), reference_date=REF, date_format=fmt).iloc[0]
+    assert (row["tanggal_lahir"], row["status"]) == (iso, status)
 
 
 def test_datetime_input_and_dtypes():
@@ -105,3 +177,22 @@ def test_fixed_width_byte_path_matches_regex_path(monkeypatch):
     monkeypatch.setattr(_dates, "_fixed_numeric", lambda arr: [])
     pd.testing.assert_frame_equal(fast, parse_date(s, reference_date=REF))
     assert (fast["status"] == "ok").sum() > 1000
+
+
+def test_date_status_counts_per_source():
+    from regsosek_link.standardise import date_status_counts, standardise
+
+    raw = pd.DataFrame({
+        "source": ["siak"] * 4 + ["bpjs"] * 5,
+        "record_id": [str(i) for i in range(9)],
+        "nama": ["X"] * 9,
+        "tanggal_lahir": ["05-08-1990", "01-07-1980", "1985", None,
+                          "12/23/2012", "03/04/1985", "kemarin", "31-02-1990", "00/08/1985"],
+    }, dtype="string")
+    out = date_status_counts(standardise(raw))
+    assert out.columns.tolist() == ["source", "n", "missing", "unparsed", "impossible", "partial", "swapped",
+                                    "placeholder"]
+    assert out.values.tolist() == [["bpjs", 5, 0, 1, 1, 1, 1, 0], ["siak", 4, 1, 0, 0, 1, 0, 1]]
+    # read month-first, bpjs's 03/04/1985 is 4 March and 12/23/2012 is no longer swapped
+    out = date_status_counts(standardise(raw, dayfirst={"bpjs": False}))
+    assert out.values.tolist()[0] == ["bpjs", 5, 0, 1, 1, 1, 0, 0]

@@ -10,11 +10,14 @@ Key expressions are a column name or a function of one: ``first_token(nama_phone
 
 Very common keys (SITI, 1 July, a missing-looking value) make giant blocks whose pairs grow
 with the square of their size: block sizes are measured before any pair is made, and a block
-larger than ``max_block_size`` is skipped with a warning naming the rule and its biggest keys.
+larger than ``max_block_size`` is skipped with a warning naming the rule and its biggest
+blocks. Block keys are NIKs, family-card numbers, names and birth dates: warnings, logs and
+the blocking report show them masked (:func:`mask_key`, a short hash), never raw.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import re
@@ -41,6 +44,8 @@ __all__ = [
     "block",
     "block_with_report",
     "blocking_report",
+    "usable_blocking_rules",
+    "mask_key",
     "BlockIndex",
     "LargeBlockWarning",
 ]
@@ -55,6 +60,22 @@ _FUNCTIONS = ("first_token", "last_token", "tokens", "prefix", "year", "month_da
 
 class LargeBlockWarning(UserWarning):
     """A blocking rule met blocks over the size cap; their pairs were not generated."""
+
+
+def mask_key(key: str) -> str:
+    """A block key as it may be shown in warnings, logs and reports: ``#`` and the first
+    eight hex digits of its SHA-256, so that two mentions of one block can be matched (and an
+    analyst holding the data can find it: ``mask_key(" | ".join(values))``) without the
+    key's NIK, name or birth date being written out.
+
+    An unkeyed hash of a short identifier can be reversed by trying every value; eight hex
+    digits leave many values per hash, but the mask only keeps keys out of plain sight (it
+    is no pseudonymisation).
+
+    >>> mask_key("SITI")
+    '#26080a84'
+    """
+    return "#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def _parse_key(expr: str) -> tuple[str | None, str, int | None]:
@@ -601,7 +622,7 @@ def block_with_report(
         if st.skipped_blocks:
             warnings.warn(
                 f"blocking rule {rule.label!r}: {st.skipped_blocks} block(s) over max_block_size="
-                f"{max_block_size} skipped ({st.skipped_records} records); biggest keys: "
+                f"{max_block_size} skipped ({st.skipped_records} records); biggest blocks (keys masked): "
                 f"{'; '.join(st.skipped_keys)}. Add a key to the rule to split them, or raise "
                 f"max_block_size.",
                 LargeBlockWarning,
@@ -633,7 +654,7 @@ def _block_on_codes(records: pd.DataFrame, rule: BlockOn, cache: _KeyCache, bits
         st.skipped_records = int(b.sizes[big].sum())
         # biggest first, ties in order of first appearance
         top = big[np.lexsort((b.first_entries(big), -b.sizes[big]))][:5]
-        st.skipped_keys = [f"{lab} ({b.sizes[j]} records)" for lab, j in zip(b.labels(top), top)]
+        st.skipped_keys = [f"{mask_key(lab)} ({b.sizes[j]} records)" for lab, j in zip(b.labels(top), top)]
         keep = b.sizes <= max_block_size
     if new is not None and len(b.starts):
         touched = np.logical_or.reduceat(new[b.rows[b.ent]], b.starts)
@@ -714,6 +735,68 @@ def _union(parts: Sequence[np.ndarray], n: int, chunk: int = 1 << 20) -> pd.Data
     frame = pd.DataFrame(out[:, :m].T, columns=["left", "right", "rules"], copy=False)
     frame.insert(2, "rule", rule[:m])
     return frame
+
+
+#: The rule :func:`usable_blocking_rules` falls back on when no rule is left: records with
+#: the same name sound (a run with names and nothing else to block on).
+FALLBACK_BLOCKING_RULES: tuple[BlockingRule, ...] = (
+    BlockOn(keys=("nik",), name="nik"),
+    BlockOn(keys=("nama_phonetic",), name="name sound"),
+)
+
+
+@with_codes
+def usable_blocking_rules(
+    rules: Sequence[BlockingRule], records: pd.DataFrame
+) -> tuple[tuple[BlockingRule, ...], list[str]]:
+    """The blocking rules whose every key column holds a value in some record, and a note
+    per dropped rule.
+
+    A :class:`BlockOn` rule pairs records that agree on all its keys, so a rule with a key
+    column that no record has (no source maps ``tanggal_lahir``, say) can make no pair.
+    When no rule is left, the rules of :data:`FALLBACK_BLOCKING_RULES` that can make pairs
+    (same NIK, same name sound) are used instead, with a note. Call it on the clean
+    records, before blocking.
+
+    Parameters
+    ----------
+    rules : sequence of BlockOn or SortedNeighbourhood
+        The run's blocking rules.
+    records : DataFrame
+        Clean records (:func:`regsosek_link.standardise.standardise`).
+
+    Returns
+    -------
+    kept : tuple of rules
+        The usable rules in their order (possibly the fallback rules; empty only when no
+        record has a NIK or a name sound either).
+    notes : list of str
+        One sentence per dropped (or added) rule, for the log.
+
+    Examples
+    --------
+    >>> recs = pd.DataFrame({"nik": ["1", "1"], "tanggal_lahir": [None, None]})
+    >>> kept, notes = usable_blocking_rules([BlockOn(keys=("nik",)), BlockOn(keys=("tanggal_lahir",))], recs)
+    >>> [r.label for r in kept], notes
+    (['nik'], ["blocking rule 'tanggal_lahir' dropped: no record has a value in column 'tanggal_lahir'"])
+    """
+    def unusable(rule: BlockingRule) -> list[str]:
+        return [c for c in dict.fromkeys(rule.columns)
+                if c not in records.columns or len(column_codes(records, c)[1]) == 0]
+
+    kept: list[BlockingRule] = []
+    notes: list[str] = []
+    for rule in rules:
+        empty = unusable(rule)
+        if not empty:
+            kept.append(rule)
+            continue
+        which = f"column {empty[0]!r}" if len(empty) == 1 else f"columns {empty}"
+        notes.append(f"blocking rule {rule.label!r} dropped: no record has a value in {which}")
+    if rules and not kept:
+        kept = [r for r in FALLBACK_BLOCKING_RULES if not unusable(r)]
+        notes.extend(f"no blocking rule is usable; blocking on {r.label!r} instead" for r in kept)
+    return tuple(kept), notes
 
 
 def blocking_report(blocking: Blocking, truth_pairs: pd.DataFrame | None = None) -> pd.DataFrame:

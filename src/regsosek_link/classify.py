@@ -13,24 +13,41 @@ from __future__ import annotations
 
 import itertools
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._arrays import unique_int
 from ._codes import column_codes, with_codes
 
-__all__ = ["FellegiSunter", "PairScores", "level_patterns", "n_possible_pairs", "probability_from_weight",
-           "random_pairs", "score_pairs", "term_frequency_adjustments", "train_by_sessions", "train_model",
-           "u_from_random_pairs"]
+__all__ = ["MIN_PAIRS_PER_LEVEL", "MIN_TRAINING_PAIRS", "FellegiSunter", "FewTrainingPairsWarning", "PairScores",
+           "WeightOrderWarning", "level_patterns", "n_possible_pairs", "probability_from_weight", "random_pairs",
+           "score_pairs", "term_frequency_adjustments", "train_by_sessions", "train_model", "u_from_random_pairs"]
 
 log = logging.getLogger(__name__)
 
 _EPS = 1e-6
+
+#: Fewer candidate pairs than this, and EM's m and u are guesses (:class:`FewTrainingPairsWarning`).
+MIN_TRAINING_PAIRS = 100
+#: Fewer observed (non-missing) pairs per level of a comparison than this, on average, and
+#: that comparison's weights are guesses.
+MIN_PAIRS_PER_LEVEL = 5
+
+
+class FewTrainingPairsWarning(UserWarning):
+    """EM was trained on too few pairs (or too few per level) for its weights to be trusted."""
+
+
+class WeightOrderWarning(UserWarning):
+    """Learned weights go the wrong way: a stronger agreement level of a comparison weighs
+    less than a weaker one (see :meth:`FellegiSunter.inverted_levels`)."""
 
 
 #: Largest code range counted with a dense ``np.bincount`` (32 MB of counts); wider ranges
@@ -190,6 +207,21 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         Comparison names, when ``X`` was a DataFrame.
     n_iter_ : int
         EM iterations run.
+    level_counts_ : list of ndarray
+        Training pairs at each level of each comparison (EM fits only).
+    converged_ : bool
+        Whether EM stopped because no parameter moved by more than ``tol`` (else it stopped
+        at ``max_iter``, with a :class:`~sklearn.exceptions.ConvergenceWarning`).
+
+    Warns
+    -----
+    ConvergenceWarning
+        EM reached ``max_iter`` before converging.
+    FewTrainingPairsWarning
+        Fewer than :data:`MIN_TRAINING_PAIRS` pairs, or a comparison observed in fewer than
+        :data:`MIN_PAIRS_PER_LEVEL` pairs per level.
+    WeightOrderWarning
+        A learned weight goes the wrong way (see :meth:`inverted_levels`).
 
     Examples
     --------
@@ -335,10 +367,25 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
             self.u_ = self._level_freq(arr[~yv], None)
             self.lambda_ = float(np.clip(yv.mean(), _EPS, 1 - _EPS))
             self.n_iter_ = 0
+            self.converged_ = True
             return self
 
+        _warn_few_pairs(pats, counts, self.n_levels_, self._names())
+        self.level_counts_ = _level_counts(pats, counts, self.n_levels_)
         self._em(pats, counts)
+        if not self.converged_:
+            warnings.warn(
+                f"FellegiSunter's EM reached max_iter={self.max_iter} iterations before converging "
+                f"(tol={self.tol:g}). Consider increasing max_iter or tol; the parameters are those "
+                "of the last iteration.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        _warn_inverted(self)
         return self
+
+    def _names(self) -> list[str]:
+        return [str(x) for x in getattr(self, "feature_names_in_", [f"x{k}" for k in range(len(self.n_levels_))])]
 
     def _level_freq(self, arr: np.ndarray, weights: np.ndarray | None) -> list[np.ndarray]:
         out = []
@@ -373,6 +420,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         total = counts.sum()
         lu = _log_likelihood(pats, u)
         it = 0
+        converged = False
         for it in range(1, self.max_iter + 1):
             a = np.log(lam) + _log_likelihood(pats, m)
             b = np.log1p(-lam) + lu
@@ -388,12 +436,18 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
                 u, lu = new_u, _log_likelihood(pats, new_u)
             m, lam = new_m, new_lam
             if delta < self.tol:
+                converged = True
                 break
         self.m_ = [np.clip(v, _EPS, 1) for v in m]
         self.u_ = [np.clip(v, _EPS, 1) for v in u]
         self.lambda_ = lam
         self.n_iter_ = it
-        log.info("EM converged in %d iterations on %d patterns; lambda=%.4g", it, len(pats), lam)
+        self.converged_ = converged
+        if converged:
+            log.info("EM converged in %d iterations on %d patterns; lambda=%.4g", it, len(pats), lam)
+        else:
+            log.info("EM stopped at max_iter=%d without converging on %d patterns; lambda=%.4g",
+                     it, len(pats), lam)
 
     def contributions(self, X: Any) -> pd.DataFrame:
         """Per-comparison match weight (log2 m/u; 0 for missing) of each row of ``X``."""
@@ -436,6 +490,68 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         """1 where the match probability is at least ``threshold``."""
         return (self.predict_proba(X)[:, 1] >= self.threshold).astype(int)
 
+    def inverted_levels(self, level_names: dict[str, Sequence[str]] | None = None, *,
+                        tolerance: float = 1.0) -> pd.DataFrame:
+        """Levels whose learned weight goes the wrong way.
+
+        Levels are ordered from "different" (0) to the strongest agreement, so a level's
+        weight should be at least that of every lower level of its comparison. A level whose
+        weight is more than ``tolerance`` bits below that of a lower level (e.g. "same
+        kecamatan" below "same kabupaten") usually means EM found something else than
+        identity (households, places) or had too few pairs at that level; smaller dips are
+        within the noise of rare levels. Levels no training pair reached (``level_counts_``
+        zero) have no learned weight and are not listed.
+
+        Parameters
+        ----------
+        level_names : dict of str to sequence of str, optional
+            Level labels per comparison (``{c.name: c.level_names}``).
+        tolerance : float, default=1.0
+            Bits a weight may fall below a lower level's before it is listed.
+
+        Returns
+        -------
+        DataFrame
+            One row per inverted level: ``comparison``, ``level``, ``label``, ``weight``,
+            ``n_pairs`` (training pairs at the level, <NA> when unknown), and the lower level
+            it falls below most (``below_level``, ``below_label``, ``below_weight``). Empty
+            when every weight goes the right way.
+
+        Examples
+        --------
+        >>> fs = FellegiSunter()  # (a model's learned state, set by hand)
+        >>> fs.n_levels_, fs.u_ = np.array([3]), [np.array([.7, .29, .01])]
+        >>> fs.m_ = [np.array([.1, .1, .8])]  # -2.8, -1.5, +6.3 bits: the right way
+        >>> fs.inverted_levels().empty
+        True
+        >>> fs.m_ = [np.array([.3, .02, .68])]  # level 1 at -3.9 bits, below level 0 at -1.2
+        >>> fs.inverted_levels()[["comparison", "level", "below_level"]].values.tolist()
+        [['x0', 1, 0]]
+        """
+        check_is_fitted(self, "m_")
+        rows = []
+        seen = getattr(self, "level_counts_", None)
+        for k, name in enumerate(self._names()):
+            w = np.log2(self.m_[k]) - np.log2(self.u_[k])
+            labels = (level_names or {}).get(name)
+            reached = np.ones(len(w), bool) if seen is None else np.asarray(seen[k])[: len(w)] > 0
+            n_at = [pd.NA] * len(w) if seen is None else [float(x) for x in seen[k]]
+
+            def label(lvl: int, labels: Sequence[str] | None = labels) -> str:
+                return str(labels[lvl]) if labels and lvl < len(labels) else str(lvl)
+
+            for lvl in range(1, len(w)):
+                if not reached[lvl] or not reached[:lvl].any():
+                    continue
+                lower = int(np.flatnonzero(reached[:lvl])[np.argmax(w[:lvl][reached[:lvl]])])
+                if w[lvl] < w[lower] - tolerance:
+                    rows.append({"comparison": name, "level": lvl, "label": label(lvl), "weight": float(w[lvl]),
+                                 "n_pairs": n_at[lvl], "below_level": lower, "below_label": label(lower),
+                                 "below_weight": float(w[lower])})
+        columns = ["comparison", "level", "label", "weight", "n_pairs", "below_level", "below_label",
+                   "below_weight"]
+        return pd.DataFrame(rows, columns=columns)
+
     def parameters(self, level_names: dict[str, Sequence[str]] | None = None) -> pd.DataFrame:
         """m, u and weight of every comparison level as a tidy DataFrame."""
         check_is_fitted(self, "m_")
@@ -466,6 +582,7 @@ def train_by_sessions(
     min_pairs: int = 50,
     max_iter: int = 200,
     patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    level_names: Mapping[str, Sequence[str]] | None = None,
 ) -> FellegiSunter:
     """Fellegi-Sunter trained the way Splink trains it, robust to what blocking selected.
 
@@ -498,9 +615,32 @@ def train_by_sessions(
         Number of record pairs the candidates were drawn from (n*(n-1)/2 for deduplication).
     patterns : (patterns, counts, inverse), optional
         :func:`level_patterns` of ``levels``, when the caller has it already.
+    level_names : mapping of str to sequence of str, optional
+        Level labels per comparison, for the warnings.
+
+    Warns
+    -----
+    FewTrainingPairsWarning
+        Too few candidate pairs (overall, or holding a value of some comparison).
+    ConvergenceWarning
+        The EM of some session reached ``max_iter`` (one warning naming the sessions).
+    WeightOrderWarning
+        A learned weight goes the wrong way (:meth:`FellegiSunter.inverted_levels`).
     """
     names = list(levels.columns)
     pats, counts, inverse = level_patterns(levels.to_numpy()) if patterns is None else patterns
+    _warn_few_pairs(pats, counts, [len(v) for v in u], names)
+    # each session's fit is checked here once for the whole model, not session by session
+    not_converged: list[str] = []
+
+    def session_fit(X: np.ndarray, weights: np.ndarray, session: str) -> FellegiSunter:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (ConvergenceWarning, FewTrainingPairsWarning, WeightOrderWarning))
+            fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(
+                X, sample_weight=weights)
+        if not fs.converged_:
+            not_converged.append(session)
+        return fs
     # every distinct (pattern, set of rules) once, with its number of pairs: the sessions
     # re-code this small table, they never pass over the pairs
     rules = np.asarray(rules, np.int64)
@@ -521,8 +661,7 @@ def train_by_sessions(
         free = [k for k in range(len(names)) if k not in masked]
         if not free:
             continue
-        fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(
-            Xs, sample_weight=ns)
+        fs = session_fit(Xs, ns, f"rule {r}")
         expected = fs.lambda_ * n_sel
         for k in free:
             if ns[Xs[:, k] >= 0].sum() < min_pairs:
@@ -532,8 +671,7 @@ def train_by_sessions(
         log.info("EM session on rule %s: %d pairs, %.0f expected matches", r, n_sel, expected)
     # comparisons free in no session: one EM over all candidates
     if (m_weight == 0).any():
-        fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(
-            pats, sample_weight=counts)
+        fs = session_fit(pats, counts, "all candidate pairs")
         for k in np.flatnonzero(m_weight == 0):
             m_sum[k] = fs.m_[k].copy()
             m_weight[k] = 1.0
@@ -548,6 +686,17 @@ def train_by_sessions(
     model.m_ = m
     model.u_ = [np.clip(np.asarray(v, float), _EPS, 1) for v in u]
     model.n_iter_ = 0
+    model.level_counts_ = _level_counts(pats, counts.astype(float), n_levels)
+    model.converged_ = not not_converged
+    if not_converged:
+        warnings.warn(
+            f"EM reached max_iter={max_iter} iterations before converging in the session(s) of "
+            f"{', '.join(not_converged)}. Consider increasing max_iter; the m of those sessions are "
+            "those of the last iteration.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    _warn_inverted(model, dict(level_names) if level_names else None)
     # prior: EM on lambda alone over all pairs, non-candidates being sure non-matches
     model.lambda_ = 0.5
     bayes = np.exp2(model.match_weight(pats) - model.prior_weight_)  # likelihood ratio per pattern
@@ -587,6 +736,63 @@ def _default_m(n_levels: Sequence[int]) -> list[np.ndarray]:
         v = 0.25 ** np.arange(L - 1, -1, -1, dtype=float)
         out.append(v / v.sum())
     return out
+
+
+def _level_counts(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int]) -> list[np.ndarray]:
+    """Pairs at each level of each comparison, from level patterns and their counts."""
+    return [np.bincount(pats[:, k][pats[:, k] >= 0], weights=counts[pats[:, k] >= 0], minlength=int(L))[: int(L)]
+            for k, L in enumerate(n_levels)]
+
+
+def _warn_few_pairs(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int], names: Sequence[str]) -> None:
+    """:class:`FewTrainingPairsWarning` when the pairs (``counts`` of each of the level
+    patterns ``pats``) are too few to learn weights from, overall or for a comparison."""
+    n_pairs = float(np.sum(counts))
+    if n_pairs < MIN_TRAINING_PAIRS:
+        warnings.warn(
+            f"The model was trained on {n_pairs:.0f} pair(s); EM needs at least {MIN_TRAINING_PAIRS} "
+            "to learn m and u, so the match weights are guesses. Link more records at once, use "
+            "blocking rules that find more candidate pairs, or pass a model trained on a larger run.",
+            FewTrainingPairsWarning,
+            stacklevel=3,
+        )
+        return
+    thin = []
+    for k, (name, L) in enumerate(zip(names, n_levels)):
+        seen = float(counts[pats[:, k] >= 0].sum())
+        if seen < MIN_PAIRS_PER_LEVEL * int(L):
+            thin.append(f"{name!r} ({seen:.0f} pairs for {int(L)} levels)")
+    if thin:
+        warnings.warn(
+            f"Few training pairs hold a value for comparison(s) {', '.join(thin)}: fewer than "
+            f"{MIN_PAIRS_PER_LEVEL} per level, so their weights are guesses.",
+            FewTrainingPairsWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_inverted(model: FellegiSunter, level_names: dict[str, Sequence[str]] | None = None) -> None:
+    """:class:`WeightOrderWarning` listing the levels of :meth:`FellegiSunter.inverted_levels`."""
+    bad = model.inverted_levels(level_names)
+    if bad.empty:
+        return
+    def level(number: int, label: str) -> str:
+        return f"level {number}" + (f" ({label})" if label != str(number) else "")
+
+    shown = 5
+    listed = "; ".join(
+        f"{r.comparison!r} {level(r.level, r.label)} at {r.weight:+.1f} bits"
+        + (f" ({r.n_pairs:.0f} pairs)" if not pd.isna(r.n_pairs) else "")
+        + f" below {level(r.below_level, r.below_label)} at {r.below_weight:+.1f}"
+        for r in bad.head(shown).itertuples()
+    ) + (f"; and {len(bad) - shown} more" if len(bad) > shown else "")
+    warnings.warn(
+        f"Learned weights go the wrong way for {len(bad)} level(s): {listed}. Stronger agreement "
+        "should not weigh less; check those comparisons (shared households or places, too few "
+        "pairs at the level) or fix their m.",
+        WeightOrderWarning,
+        stacklevel=3,
+    )
 
 
 @with_codes

@@ -111,7 +111,8 @@ def _same_value(records: pd.DataFrame, a: str, b: str) -> np.ndarray:
         return np.zeros(len(records), bool)
     code_a, uniq_a = column_codes(records, a)
     code_b, uniq_b = column_codes(records, b)
-    in_b = pd.Index(uniq_b).get_indexer(uniq_a) if len(uniq_a) and len(uniq_b) else np.zeros(0, np.int64)
+    # (no value of b at all: nothing matches; the -1 of an absent column indexes the padding)
+    in_b = pd.Index(uniq_b).get_indexer(uniq_a) if len(uniq_b) else np.full(len(uniq_a), -1, np.int64)
     in_b = np.r_[np.where(in_b >= 0, in_b, -2), -2]  # -2: matches no code of b (missing is -1)
     return in_b[code_a] == code_b
 

@@ -47,6 +47,7 @@ __all__ = [
     "RegionComparison",
     "compare",
     "prepare_comparisons",
+    "usable_comparisons",
     "RLComparison",
 ]
 
@@ -432,8 +433,15 @@ def _name_values(u: np.ndarray) -> Prepared:
     """
     srt = np.array([" ".join(sorted(x.split())) for x in u], dtype=object)
     tok = np.ascontiguousarray(_pad(_token_matrix(u), MISSING).T)
+    # the name without spaces, hyphens, dots and apostrophes: NUR HIDAYAH = NURHIDAYAH
+    joined = pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
+    joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
     return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
-            "tok_u": tok, "tok_m": _token_masks(tok)}
+            "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING),
+            "n_tok": (tok >= 0).sum(axis=0, dtype=np.int8), "tok_u": tok, "tok_m": _token_masks(tok)}
+
+
+_JOINERS = r"[\s\-.'`]+"
 
 
 @_spec.register("comparison")
@@ -449,8 +457,14 @@ class NameComparison(Comparison):
        mononym: ENENG / MNENG)
     3. one name's tokens contained in the other's (a dropped or added token), or
        Jaro-Winkler of the sorted tokens >= 0.88
-    4. same tokens in any order, same phonetic tokens, or Jaro-Winkler of sorted tokens >= 0.95
+    4. same tokens in any order, same phonetic tokens, the same letters once spaces, hyphens,
+       dots and apostrophes are taken out (NUR HIDAYAH / NURHIDAYAH, SITI-AMINAH / SITI
+       AMINAH), or Jaro-Winkler of sorted tokens >= 0.95
     5. exact
+
+    Where the two names have different numbers of tokens, the Jaro-Winkler similarity is the
+    higher of that of the sorted tokens and that of the names without spaces (a name split
+    differently and mistyped: NURHIDAYAH / NUR HIDAYAT).
 
     With ``term_frequency=True`` an exact agreement is weighted by how common the name is
     (Splink's term-frequency adjustment, see
@@ -524,7 +538,17 @@ class NameComparison(Comparison):
             cutoff = max(min(self.fuzzy_threshold, 0.88) - 1e-6, 0.0)
             jw = process.cpdist(prep["sorted_u"][ul], prep["sorted_u"][ur], scorer=JaroWinkler.normalized_similarity,
                                 score_cutoff=cutoff, workers=workers) + 1e-6
-            level3 = (prep["sorted_c"][ul] == prep["sorted_c"][ur]) | (jw >= 0.95)
+            jl = prep["joined_c"][ul]
+            level3 = ((prep["sorted_c"][ul] == prep["sorted_c"][ur]) | (jw >= 0.95)
+                      | ((jl == prep["joined_c"][ur]) & (jl >= 0)))
+            # names split differently (NURHIDAYAH / NUR HIDAYAT): their similarity is also that
+            # of the names without spaces, scored only where the token counts differ
+            split = np.flatnonzero((prep["n_tok"][ul] != prep["n_tok"][ur]) & ~level3)
+            if len(split):
+                jw[split] = np.maximum(jw[split], process.cpdist(
+                    prep["joined_u"][ul[split]], prep["joined_u"][ur[split]],
+                    scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff, workers=workers) + 1e-6)
+                level3[split] |= jw[split] >= 0.95
             subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur)
             if "ph_code" in prep:
                 # code -1 (no phonetic name) indexes the padding: sorted code -1, no tokens
@@ -820,6 +844,10 @@ class DateOfBirthComparison(Comparison):
     and the dates differ, the placeholder says "date unknown": the pair is scored as
     missing, not as different.
 
+    With ``year_column`` (``tahun_lahir``), a record whose date is known to the year only
+    (``1985``, ``08/1985``: status ``partial``) is compared on the year: level 1 when the
+    years are at most one apart, 0 otherwise (missing without it).
+
     >>> recs = pd.DataFrame({"tgl": ["1990-03-04", "1990-03-04", "1990-04-03", "1991-03-04",
     ...                              "1990-03-20", "1970-07-01", "1970-07-01", "1965-02-02"],
     ...                      "st": ["ok"] * 5 + ["placeholder_1jul"] * 2 + ["ok"]})
@@ -830,6 +858,7 @@ class DateOfBirthComparison(Comparison):
 
     column: str = "tanggal_lahir"
     status_column: str | None = None
+    year_column: str | None = None
     label: str | None = None
 
     @property
@@ -838,11 +867,13 @@ class DateOfBirthComparison(Comparison):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column,) + ((self.status_column,) if self.status_column else ())
+        return ((self.column,) + ((self.status_column,) if self.status_column else ())
+                + ((self.year_column,) if self.year_column else ()))
 
     @property
     def level_names(self) -> tuple[str, ...]:
-        return ("different", "year +-1 or same day-month", "same year-month",
+        return ("different", "year +-1 or same day-month" + (" (or year only)" if self.year_column else ""),
+                "same year-month",
                 "day-month swapped or one digit", "exact placeholder", "exact")
 
     def prepare(self, records):
@@ -854,7 +885,15 @@ class DateOfBirthComparison(Comparison):
             ph = _pad(placeholder, False)[scodes]
         else:  # no status column: no date is taken for a placeholder
             ph = np.zeros(len(codes), bool)
-        return {"bcd": _pad(bcd, _NO_DATE)[codes], "y": _pad(year, -1)[codes], "ph": ph}
+        prep = {"bcd": _pad(bcd, _NO_DATE)[codes], "y": _pad(year, -1)[codes], "ph": ph}
+        if self.year_column and self.year_column in records.columns:
+            # the year of the records whose date is known to the year only
+            ycodes, yuniq = _column_codes(records, self.year_column, self.name)
+            years = _pad(np.array([int(y) if y.isdigit() else -1 for y in yuniq], np.int16), -1)[ycodes]
+            only = (prep["bcd"] == _NO_DATE) & (years >= 0)
+            prep["y"] = np.where(only, years, prep["y"])
+            prep["year_only"] = only
+        return prep
 
     def score(self, prep, left, right, *, workers=1):
         bl, br = prep["bcd"][left], prep["bcd"][right]
@@ -875,6 +914,10 @@ class DateOfBirthComparison(Comparison):
         out = np.where(exact, np.where(phl | phr, np.int8(4), np.int8(5)),
                        np.where(phl ^ phr, np.int8(MISSING), out))
         out[miss] = MISSING
+        if "year_only" in prep:
+            # a side known to the year only: the years, when both sides have one
+            by_year = (prep["year_only"][left] | prep["year_only"][right]) & (yl >= 0) & (yr >= 0)
+            out[by_year] = (np.abs(yl[by_year].astype(np.int32) - yr[by_year]) <= 1).view(np.int8)
         return out
 
 
@@ -932,6 +975,76 @@ class RegionComparison(Comparison):
             if i == 0:
                 out = np.where(known & ~same, 0, out)
         return out.astype(np.int8)
+
+
+def _evidence_columns(comp: Comparison) -> tuple[str, ...]:
+    """The columns that carry a comparison's evidence: its ``column`` when it has one (a
+    status or consistency column alone says nothing), else all of its columns."""
+    column = getattr(comp, "column", None)
+    year = getattr(comp, "year_column", None)  # (a date known to the year is evidence)
+    return ((column,) + ((year,) if year else ())) if isinstance(column, str) else tuple(comp.columns)
+
+
+@with_codes
+def usable_comparisons(
+    comparisons: Sequence[Comparison], records: pd.DataFrame
+) -> tuple[tuple[Comparison, ...], list[str]]:
+    """The comparisons that some record can take part in, and a note per dropped one.
+
+    A comparison is dropped when no record holds a value (stripped, not blank) in any of
+    its evidence columns: its ``column`` (e.g. ``jenis_kelamin`` when no source maps a
+    sex), or, for comparisons of several columns (:class:`RegionComparison`), all of them.
+    Its level would be -1 (missing) for every pair, and a comparison that is never
+    observed only adds parameters EM cannot learn. Call it on the clean records, before
+    blocking.
+
+    Parameters
+    ----------
+    comparisons : sequence of Comparison
+        The run's comparisons.
+    records : DataFrame
+        Clean records (:func:`regsosek_link.standardise.standardise`).
+
+    Returns
+    -------
+    kept : tuple of Comparison
+        The usable comparisons, in their order.
+    notes : list of str
+        One sentence per dropped comparison, for the log.
+
+    Raises
+    ------
+    ConfigError
+        When no comparison is left (no record holds a name, a NIK or anything compared).
+
+    Examples
+    --------
+    >>> recs = pd.DataFrame({"nama": ["BUDI", "ANI"], "jenis_kelamin": [None, None]})
+    >>> kept, notes = usable_comparisons([NameComparison(column="nama"), ExactMatch(column="jenis_kelamin")], recs)
+    >>> [c.name for c in kept], notes
+    (['nama'], ["comparison 'jenis_kelamin' dropped: no record has a value in column 'jenis_kelamin'"])
+    """
+    kept: list[Comparison] = []
+    notes: list[str] = []
+    for comp in comparisons:
+        cols = _evidence_columns(comp)
+        if any(_has_value(records, c) for c in cols):
+            kept.append(comp)
+            continue
+        which = f"column {cols[0]!r}" if len(cols) == 1 else f"any of columns {list(cols)}"
+        notes.append(f"comparison {comp.name!r} dropped: no record has a value in {which}")
+    if comparisons and not kept:
+        raise ConfigError(
+            "no comparison can be made: no record has a value in any compared column "
+            f"({sorted({c for comp in comparisons for c in _evidence_columns(comp)})}); "
+            "map at least 'nama' or 'nik' of some source to a column that holds values."
+        )
+    return tuple(kept), notes
+
+
+def _has_value(records: pd.DataFrame, column: str) -> bool:
+    """Whether some record holds a (stripped, non-blank) value in ``column``."""
+    return column in records.columns and len(column_codes(records, column)[1]) > 0
 
 
 @with_codes

@@ -88,6 +88,13 @@ class SourceConfig:
     as_of : str, optional
         ISO date (``YYYY-MM-DD``) of the extract: the most recent source wins the address
         fields (see :mod:`regsosek_link.registry`).
+    date_format : str, optional
+        A ``strptime`` format of the source's birth dates (e.g. ``"%m/%d/%Y"``), tried
+        before the usual formats (see :func:`regsosek_link.standardise.parse_date`).
+    dayfirst : bool
+        Numeric birth dates are day-month (the default, Indonesian use); ``False`` for a
+        source that writes month-day. A date that fits only the other order is read that
+        way and flagged.
     """
 
     name: str
@@ -100,6 +107,8 @@ class SourceConfig:
     encoding: str = "utf-8"
     delimiter: str | None = None
     as_of: str | None = None
+    date_format: str | None = None
+    dayfirst: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", dict(self.columns))
@@ -153,6 +162,16 @@ class SourceConfig:
                 source=self.name, where="as_of",
                 message=f"as_of must be an ISO date like 2024-06-30; got {self.as_of!r}",
             ))
+        if self.date_format is not None and not (isinstance(self.date_format, str) and "%" in self.date_format):
+            out.append(Problem(
+                source=self.name, where="date_format",
+                message=f"date_format must be a strptime format such as '%d/%m/%Y'; got {self.date_format!r}",
+            ))
+        if not isinstance(self.dayfirst, bool):
+            out.append(Problem(
+                source=self.name, where="dayfirst",
+                message=f"dayfirst must be true or false; got {self.dayfirst!r}",
+            ))
         return out
 
     def priority_of(self, field_name: str) -> int:
@@ -161,6 +180,8 @@ class SourceConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["extra_columns"] = list(self.extra_columns)
+        if self.dayfirst is True:  # (the default: not written)
+            del d["dayfirst"]
         return {k: v for k, v in d.items() if v not in (None, (), [], {}) or k in ("name", "columns")}
 
 
@@ -227,7 +248,7 @@ def default_comparisons() -> tuple[Comparison, ...]:
         IdNumberComparison(column="nik", status_column="nik_status", serial_digits=4,
                            consistency_columns=("nik_birth_date", "tanggal_lahir", "nik_sex", "jenis_kelamin")),
         NameComparison(column="nama", phonetic_column="nama_phonetic", term_frequency=True),
-        DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status"),
+        DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status", year_column="tahun_lahir"),
         ExactMatch(column="jenis_kelamin"),
         NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic", ignore_when_equal=household),
         IdNumberComparison(column="no_kk", status_column="kk_status", serial_digits=4, label="no_kk"),
@@ -330,6 +351,14 @@ class LinkConfig:
             "priorities": priorities,
             "as_of": {s.name: s.as_of for s in self.sources if s.as_of},
             "single_record_sources": [s.name for s in self.sources if s.one_record_per_person],
+        }
+
+    def date_options(self) -> dict[str, dict[str, Any]]:
+        """Keywords of :func:`regsosek_link.standardise.standardise` for these sources' dates:
+        ``date_formats`` and ``dayfirst`` by source name (only the sources that set them)."""
+        return {
+            "date_formats": {s.name: s.date_format for s in self.sources if s.date_format},
+            "dayfirst": {s.name: s.dayfirst for s in self.sources if not s.dayfirst},
         }
 
     def replace(self, **changes: Any) -> LinkConfig:

@@ -4,6 +4,10 @@
 PNG and no external resources, that a data engineer can attach to a ticket or an analyst
 open offline. Sections: the run in numbers, data quality per source, blocking, the model,
 the threshold, clusters, and, when ground truth is given, evaluation.
+
+The report holds no record's identifiers or names unless asked for (``record_level=True``,
+which adds the worst errors with their records): block keys are masked
+(:func:`regsosek_link.block.mask_key`), every other table is counts and rates.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from matplotlib.figure import Figure
 from . import charts
 from .evaluate import pairwise_scores
 from .explain import cluster_scores, threshold_scores, worst_errors
+from .standardise import date_status_counts
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import LinkResult
@@ -109,7 +114,8 @@ def _kpi(label: str, value: str) -> str:
     return f'<div class="kpi"><b>{html.escape(value)}</b>{html.escape(label)}</div>'
 
 
-def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title: str = "regsosek_link run report") -> str:
+def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title: str = "regsosek_link run report",
+                record_level: bool = False) -> str:
     """The report as an HTML string (see :func:`write_report`)."""
     from . import __version__
 
@@ -144,6 +150,12 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
     dq = data_quality(result)
     parts.append("<h3>Completeness (share of records with a value)</h3>"
                  + _table(dq, pct=tuple(c for c in dq.columns if c != "records")))
+    if "tanggal_lahir_status" in result.records.columns:
+        parts.append("<h3>Birth dates not read as a plain date (records)</h3>"
+                     + _table(date_status_counts(result.records).set_index("source"))
+                     + "<p class='note'>partial: only the year (or year and month) known; swapped: read "
+                     "in the other day/month order than the source's, the only one that gives a date; "
+                     "placeholder: 1 July, 31 December, 1 January or day 15.</p>")
     nik = nik_status_counts(result)
     if len(nik):
         parts.append("<h3>NIK status (records)</h3>" + _table(nik))
@@ -168,6 +180,12 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
     names = {c.name: tuple(c.level_names) for c in cfg.comparisons}
     parts.append(_table(result.model.parameters(names), index=False))
     parts.append(_img(charts.parameters_chart(result), "m, u and weight per comparison level"))
+    inverted = result.model.inverted_levels(names) if hasattr(result.model, "inverted_levels") else pd.DataFrame()
+    if len(inverted):
+        parts.append("<h3>Weights that go the wrong way</h3><p>These levels weigh more than 1 bit less than "
+                     "a weaker level of the same comparison: EM may have learned households or places rather "
+                     "than persons there, or seen too few pairs at the level.</p>"
+                     + _table(inverted, index=False, digits=3))
 
     # -- threshold
     parts.append("<h2 id='threshold'>Threshold</h2>")
@@ -208,14 +226,18 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
                      f"persons into one (weakest first); {counts['missed link']:,} candidate pairs of one true person "
                      f"scored below the threshold and stayed apart (strongest first); "
                      f"{we.attrs['not_blocked']:,} true pairs were never made candidates by blocking.</p>")
-        parts.append(_table(we.drop(columns=["left", "right", "person_r"]).rename(columns={"person_l": "person"}),
-                            index=False))
+        if record_level:
+            parts.append(_table(we.drop(columns=["left", "right", "person_r"]).rename(columns={"person_l": "person"}),
+                                index=False))
+        else:
+            parts.append("<p class='note'>The pairs themselves (record IDs, names) are shown only in a report "
+                         "written with <code>record_level=True</code>.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def write_report(result: LinkResult, path: str | Path, *, truth: pd.DataFrame | None = None,
-                 title: str = "regsosek_link run report") -> Path:
+                 title: str = "regsosek_link run report", record_level: bool = False) -> Path:
     """Write one self-contained HTML report of a run.
 
     Parameters
@@ -225,6 +247,12 @@ def write_report(result: LinkResult, path: str | Path, *, truth: pd.DataFrame | 
         The ``.html`` file to write (folders are created).
     truth : DataFrame, optional
         ``source``, ``record_id``, ``person_id``; adds the evaluation section.
+    title : str
+        The page's title.
+    record_level : bool, default False
+        Add tables of records (the worst errors, with record IDs and names). Off by
+        default: a report is passed around, and names and identifiers are personal data
+        (UU 27/2022).
 
     Returns
     -------
@@ -232,5 +260,5 @@ def write_report(result: LinkResult, path: str | Path, *, truth: pd.DataFrame | 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_html(result, truth=truth, title=title), encoding="utf-8")
+    path.write_text(report_html(result, truth=truth, title=title, record_level=record_level), encoding="utf-8")
     return path

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .._codes import CodeBook
 from .._threads import background, n_threads
-from ..block import Blocking, block_with_report
+from ..block import Blocking, block_with_report, usable_blocking_rules
 from ..classify import (
     level_patterns,
     n_possible_pairs,
@@ -35,7 +35,7 @@ from ..classify import (
     u_from_random_pairs,
 )
 from ..cluster import cluster_records, record_id_rank
-from ..compare import compare, prepare_comparisons
+from ..compare import compare, prepare_comparisons, usable_comparisons
 from ..config import LinkConfig
 from ..ids import person_ids
 from ..registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
@@ -131,6 +131,16 @@ def link_records(
     """
     kept = kept or KeptLinks.none()
     book, tuning = stages.book, stages.tuning
+    # what no record can take part in drops out, with a note (a source set without sexes or
+    # birth dates links on what it has); a given model scores the comparisons it was trained on
+    notes: list[str] = []
+    if model is None:
+        comparisons, notes = usable_comparisons(cfg.comparisons, records, codes=book)
+        cfg = cfg.replace(comparisons=comparisons)
+    rules, rule_notes = usable_blocking_rules(cfg.blocking_rules, records, codes=book)
+    cfg = cfg.replace(blocking_rules=rules)
+    for note in notes + rule_notes:
+        log.info(note)
     single = [s.name for s in cfg.sources if s.one_record_per_person]
     two = n_threads(cfg.workers) > 1
     blocking = new is None or bool(np.asarray(new).any())

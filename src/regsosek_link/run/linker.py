@@ -26,7 +26,7 @@ from ..errors import ModelError, StoreError
 from ..ingest import read_sources
 from ..model_io import model_from_dict, model_to_dict
 from ..review import DECISION_COLUMNS
-from ..standardise import standardise
+from ..standardise import date_status_counts, standardise
 from ._core import KeptLinks, Previous, Stages, link_records
 from ._memory import ProcessTuning
 from .result import OUTPUT_TABLES, LinkResult
@@ -161,21 +161,19 @@ class Linker:
                             "'update', to remove records 'withdraw'; to replace the registry with this run's "
                             "records pass --replace (replace=True), their persons are logged 'removed'.")
                 stages.tuning.sized(len(raw))
-                records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
-                                                                    codes=stages.book))
+                records = _standardise(raw, cfg, stages)
                 return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
                                     decisions=_decisions(snap.decisions, self.decisions),
                                     constrained=self.constrained, previous=_previous(snap))
 
             result = self._pipeline(work, progress)
-            return self._save(st, snap.generation, result, kind=kind, replace_records=True)
+            return self._save(st, snap.generation, result, config=cfg, kind=kind, replace_records=True)
 
     def _fresh(self, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> LinkResult:
         cfg = self.config
         raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
         stages.tuning.sized(len(raw))
-        records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
-                                                            codes=stages.book))
+        records = _standardise(raw, cfg, stages)
         return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
                             decisions=self.decisions, constrained=self.constrained)
 
@@ -219,12 +217,14 @@ class Linker:
                 diff = settings_differences(stored_cfg, self.config)
                 if diff:
                     raise _contradiction(st, diff, "update", "--relink")
-            model = self.model
+            model, run_cfg = self.model, cfg
             if model is None and not (retrain or relink):
                 if snap.model is None:
                     raise StoreError(f"the registry store {str(st.path)!r} holds no model to score the batch "
                                      "with; pass --retrain (retrain=True) or a model")
-                model = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}").model
+                trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
+                # (the comparisons it scores: those of the stored run that some record could take)
+                model, run_cfg = trained.model, cfg.replace(comparisons=trained.comparisons)
 
             # the batch: the sources given as data, else those with a file
             batch = tuple(s for s in self.config.sources if (s.name in data if data else s.path))
@@ -235,8 +235,7 @@ class Linker:
 
             def work(stages: Stages) -> LinkResult:
                 raw = stages("ingest", lambda: read_sources(batch_cfg, data, codes=stages.book))
-                new = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
-                                                                codes=stages.book))
+                new = _standardise(raw, cfg, stages)
                 new = _new_records_only(new, snap.records, st)
                 _refuse_renamed_sources(new, snap.records, st)
                 old = _as_clean(snap.records)
@@ -245,14 +244,14 @@ class Linker:
                 is_new = np.zeros(len(records), bool)
                 is_new[len(old):] = True
                 return link_records(
-                    records, cfg, raw=raw, stages=stages, model=model,
+                    records, run_cfg, raw=raw, stages=stages, model=model,
                     decisions=_decisions(snap.decisions, self.decisions), constrained=self.constrained,
                     new=None if relink else is_new,
                     kept=None if relink else _kept_links(snap.links, records), previous=_previous(snap))
 
             result = self._pipeline(work, progress)
             n_old = len(snap.records)
-            return self._save(st, snap.generation, result, kind="relink" if relink else "update",
+            return self._save(st, snap.generation, result, config=cfg, kind="relink" if relink else "update",
                               replace_records=relink, append_from=None if relink else n_old)
 
     # -- a withdrawal ----------------------------------------------------------------------
@@ -281,22 +280,26 @@ class Linker:
                                  + (f" with record_id in {list(record_ids)[:5]}" if record_ids is not None else "")
                                  + f"; stored sources: {sorted(snap.records['source'].astype(str).unique())}")
             records = _as_clean(snap.records[~drop].reset_index(drop=True))
-            model = None if snap.model is None else model_from_dict(snap.model).model
+            model, run_cfg = None, cfg
+            if snap.model is not None:
+                trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
+                model, run_cfg = trained.model, cfg.replace(comparisons=trained.comparisons)
 
             def work(stages: Stages) -> LinkResult:
-                return link_records(records, cfg, raw=pd.DataFrame(), stages=stages,
+                return link_records(records, run_cfg, raw=pd.DataFrame(), stages=stages,
                                     model=model, decisions=_decisions(snap.decisions, self.decisions),
                                     constrained=self.constrained, new=np.zeros(len(records), bool),
                                     kept=_kept_links(snap.links, records), previous=_previous(snap))
 
             result = self._pipeline(work, progress)
-            return self._save(st, snap.generation, result, kind="withdraw", replace_records=False,
+            return self._save(st, snap.generation, result, config=cfg, kind="withdraw", replace_records=False,
                               append_from=len(records),
                               drop_keys=snap.records.loc[drop, ["source", "record_id"]].reset_index(drop=True))
 
     # -- saving ----------------------------------------------------------------------------
 
-    def _save(self, st: Any, generation: int, result: LinkResult, *, kind: str, replace_records: bool,
+    def _save(self, st: Any, generation: int, result: LinkResult, *, config: LinkConfig, kind: str,
+              replace_records: bool,
               append_from: int | None = None, drop_keys: pd.DataFrame | None = None) -> LinkResult:
         from ..store import StoreWrite
 
@@ -304,13 +307,14 @@ class Linker:
         changes = result.changes if result.changes is not None else pd.DataFrame(
             columns=["change", "person_id", "other_person_id", "reason", "n_records"])
         counts = changes["change"].value_counts()
-        cfg = result.config
         run = {
             "kind": kind, "finished_at": datetime.now(UTC).isoformat(),
             "n_records": len(result.records), "n_persons": len(result.registry),
             "n_new": int(counts.get("new", 0)), "n_merged": int(counts.get("merged_into", 0)),
             "n_split": int(counts.get("split_from", 0)), "n_removed": int(counts.get("removed", 0)),
-            "config": cfg.to_json(), "model": _model_json(result.model, cfg),
+            # the config as given (what later runs are checked against), the model with the
+            # comparisons it scores
+            "config": config.to_json(), "model": _model_json(result.model, result.config),
             "seconds": float(sum(result.timings.values())),
         }
         records = result.records if replace_records else result.records.iloc[append_from or 0:]
@@ -322,6 +326,16 @@ class Linker:
         log.info("run %d (%s): %d records, %d persons; %s", result.run_id, kind, len(result.records),
                  len(result.registry), dict(counts))
         return result
+
+
+def _standardise(raw: pd.DataFrame, cfg: LinkConfig, stages: Stages) -> pd.DataFrame:
+    """The standardise stage with the sources' date settings, and the birth dates' statuses
+    per source in the log."""
+    records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
+                                                        codes=stages.book, **cfg.date_options()))
+    if log.isEnabledFor(logging.INFO):
+        log.info("birth dates per source:\n%s", date_status_counts(records).to_string(index=False))
+    return records
 
 
 def _stored_config(data: dict[str, Any] | None, st: Any) -> LinkConfig:

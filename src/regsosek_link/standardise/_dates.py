@@ -12,9 +12,11 @@ from ._common import (
 )
 
 DATE_STATUSES: tuple[str, ...] = (
-    "ok", "missing", "unparsed", "impossible", "future",
+    "ok", "missing", "unparsed", "impossible", "future", "partial", "month_first", "day_first",
     "placeholder_1jul", "placeholder_31dec", "placeholder_1jan", "placeholder_day15",
 )
+#: Statuses of a date that is not known to the day (no ISO date, perhaps a year).
+UNKNOWN_DAY_STATUSES: tuple[str, ...] = ("missing", "unparsed", "impossible", "future", "partial")
 
 MONTHS: dict[str, int] = {}
 for _num, _names in enumerate(
@@ -48,6 +50,13 @@ _NUMERIC_FORMATS: tuple[tuple[str, str], ...] = (
 )
 _MONTH_NAME = r"^(\d{1,2})[-\s./,]*([A-Z]{3,9})\.?[-\s./,]*(\d{4}|\d{2})" + _TIME + "$"
 _MONTH_FIRST = r"^([A-Z]{3,9})\.?[-\s./]*(\d{1,2})[,\s]+(\d{4})$"
+#: Dates known to the month or the year only: (regex, order of the groups).
+_PARTIAL_FORMATS: tuple[tuple[str, str], ...] = (
+    (r"^(\d{4})$", "y"),
+    (r"^(\d{1,2})[-/. ](\d{4})$", "my"),
+    (r"^(\d{4})[-/.](\d{1,2})$", "ym"),
+)
+_MONTH_NAME_YEAR = r"^([A-Z]{3,9})\.?[-\s./,]*(\d{4})$"
 _EXCEL_ORIGIN = pd.Timestamp("1899-12-30")
 
 
@@ -99,15 +108,20 @@ def _fixed_numeric(arr: pa.Array) -> list[tuple[np.ndarray, np.ndarray, np.ndarr
     return out
 
 
-def parse_date(values: pd.Series, *, reference_date: str | None = None) -> pd.DataFrame:
+def parse_date(values: pd.Series, *, reference_date: str | None = None, dayfirst: bool = True,
+               date_format: str | None = None) -> pd.DataFrame:
     """Parse dates of birth written in many ways to ISO ``YYYY-MM-DD``.
 
-    Day-month order throughout. Accepted: ISO (with or without a time part),
+    Day-month order unless ``dayfirst=False``; a numeric date that fits only the other order
+    (``12/23/2012``: no month 23) is read in that order and flagged. Accepted: ISO (with or
+    without a time part),
     ``DD-MM-YYYY``, ``DD/MM/YYYY``, ``D/M/YYYY``, ``DD.MM.YYYY``, ``YYYYMMDD``,
     ``DDMMYYYY``, ``DD-MM-YY`` (century: the most recent not after ``reference_date``),
     Indonesian or English month names or abbreviations (``17 Agustus 1945``,
     ``17-Agu-1945``, ``17 AGT 1945``, ``August 17, 1945``), Excel serial day numbers
-    (5 digits, 1927-05-18 to ``reference_date``) and pandas datetimes.
+    (5 digits, 1927-05-18 to ``reference_date``) and pandas datetimes. Dates known to the
+    year or the month only (``1985``, ``08/1985``, ``00-00-1985``, ``00/08/1985``,
+    ``Agustus 1985``) keep their year.
 
     Parameters
     ----------
@@ -115,17 +129,26 @@ def parse_date(values: pd.Series, *, reference_date: str | None = None) -> pd.Da
         Raw dates.
     reference_date : str, optional
         "Today" for the ``future`` check and two-digit years; defaults to today.
+    dayfirst : bool, default True
+        Numeric dates with the year last are day-month (Indonesian use); ``False``:
+        month-day.
+    date_format : str, optional
+        A :func:`~datetime.datetime.strptime` format tried first (e.g. ``"%m/%d/%Y"``);
+        values it does not fit go through the formats above.
 
     Returns
     -------
     pandas.DataFrame
         Same index. ``tanggal_lahir`` (ISO ``string`` or <NA>), ``status`` and ``year``
         (``Int16``). Status is one of ``ok``, ``missing`` (empty, or all zeros),
-        ``unparsed`` (no format matched), ``impossible`` (31 February, month 13, year
-        before 1800), ``future``, or a placeholder: ``placeholder_1jul`` (SIAK since 2004),
+        ``unparsed`` (no format matched), ``impossible`` (31 February, month 13 in either
+        order, year before 1800), ``future``, ``partial`` (only the year, or year and
+        month, known: ``year`` is kept, ``tanggal_lahir`` is <NA>), ``month_first`` /
+        ``day_first`` (read in the other order than ``dayfirst`` says, the only one that
+        gives a date), or a placeholder: ``placeholder_1jul`` (SIAK since 2004),
         ``placeholder_31dec`` (before 2004), ``placeholder_1jan``, ``placeholder_day15``
-        (only the month known). A placeholder keeps its date; impossible, future and
-        unparsed dates give <NA>.
+        (only the month known). A placeholder keeps its date; impossible, future, partial
+        and unparsed dates give <NA>.
 
     Examples
     --------
@@ -133,6 +156,8 @@ def parse_date(values: pd.Series, *, reference_date: str | None = None) -> pd.Da
     >>> out = parse_date(pd.Series(["17 Agustus 1945", "31-02-1990", "01/07/1980", "19850302"]))
     >>> out.values.tolist()
     [['1945-08-17', 'ok', 1945], [<NA>, 'impossible', <NA>], ['1980-07-01', 'placeholder_1jul', 1980], ['1985-03-02', 'ok', 1985]]
+    >>> parse_date(pd.Series(["12/23/2012", "00-00-1985", "08/1985"]), reference_date="2026-01-01").values.tolist()
+    [['2012-12-23', 'month_first', 2012], [<NA>, 'partial', 1985], [<NA>, 'partial', 1985]]
     """
     ref = pd.Timestamp(reference_date) if reference_date is not None else pd.Timestamp.today().normalize()
     if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values.dtype):
@@ -141,16 +166,17 @@ def parse_date(values: pd.Series, *, reference_date: str | None = None) -> pd.Da
         s = values
     codes, u = factorize(s)
     index = values.index if isinstance(values, pd.Series) else pd.RangeIndex(len(codes))
-    return expand(_parse(u, ref), codes, index)
+    return expand(_parse(u, ref, dayfirst=dayfirst, date_format=date_format), codes, index)
 
 
-def parse_date_distinct(u: pd.Series, *, reference_date: str | None = None) -> pd.DataFrame:
+def parse_date_distinct(u: pd.Series, *, reference_date: str | None = None, dayfirst: bool = True,
+                        date_format: str | None = None) -> pd.DataFrame:
     """:func:`parse_date` of distinct, stripped values (positional result)."""
     ref = pd.Timestamp(reference_date) if reference_date is not None else pd.Timestamp.today().normalize()
-    return _parse(u.reset_index(drop=True), ref)
+    return _parse(u.reset_index(drop=True), ref, dayfirst=dayfirst, date_format=date_format)
 
 
-def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
+def _parse(s: pd.Series, ref: pd.Timestamp, *, dayfirst: bool = True, date_format: str | None = None) -> pd.DataFrame:
     idx = s.index
     n = len(s)
     arr = ascii_upper_arrow(to_arrow(s))
@@ -160,17 +186,29 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
     day = np.full(n, -1, dtype=np.int64)
     missing = u.isna().to_numpy() | fullmatch_mask(u, r"[0\-/. :]*|NAN|NAT|NONE|NULL|-")
     todo = ~missing
+    # read day-month from a layout in which day and month could be the other way round
+    either_order = np.zeros(n, bool)
 
     def fill(mask_idx: np.ndarray, y: np.ndarray, m: np.ndarray, d: np.ndarray) -> None:
         year[mask_idx] = y
         month[mask_idx] = m
         day[mask_idx] = d
 
+    if date_format is not None and todo.any():
+        rows = np.flatnonzero(todo)
+        dt = pd.to_datetime(pd.Series(s.to_numpy(dtype=object, na_value=None)[rows], dtype=object),
+                            format=date_format, errors="coerce")
+        hit = dt.notna().to_numpy()
+        if hit.any():
+            fill(rows[hit], dt[hit].dt.year.to_numpy(), dt[hit].dt.month.to_numpy(), dt[hit].dt.day.to_numpy())
+            todo[rows[hit]] = False
+
     # most values have a fixed-width numeric layout: read from the bytes, no regex
-    for rows, y, m, d in _fixed_numeric(arr):
+    for layout, (rows, y, m, d) in enumerate(_fixed_numeric(arr)):
         keep = todo[rows]
         fill(rows[keep], y[keep], m[keep], d[keep])
         todo[rows[keep]] = False
+        either_order[rows[keep]] = layout % 2 == 1  # (the day-month layouts)
 
     def pending() -> pd.Series:
         return u[todo]
@@ -193,6 +231,7 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
             y = np.where(y > ref.year, y - 100, y)
             fill(where, y, b, a)
         todo[where] = False
+        either_order[where] = order != "ymd"
 
     # month names
     for pattern, order in ((_MONTH_NAME, "dmy"), (_MONTH_FIRST, "mdy")):
@@ -218,6 +257,36 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
         fill(where, yy, m.astype(int).to_numpy(), d.astype(int).to_numpy())
         todo[where] = False
 
+    # dates known to the month or the year only: day 0 (and month 0)
+    for pattern, order in _PARTIAL_FORMATS:
+        rest = pending()
+        if rest.empty:
+            break
+        ex = extract_rows(rest, pattern)
+        if ex.empty:
+            continue
+        where = ex.index.to_numpy()
+        g = [ex[i].astype(int).to_numpy() for i in range(ex.shape[1])]
+        zero = np.zeros(len(where), np.int64)
+        if order == "y":
+            fill(where, g[0], zero, zero)
+        elif order == "my":
+            fill(where, g[1], g[0], zero)
+        else:
+            fill(where, g[0], g[1], zero)
+        todo[where] = False
+    rest = pending()
+    if not rest.empty:
+        ex = extract_rows(rest, _MONTH_NAME_YEAR)
+        if not ex.empty:
+            m = ex[0].map(MONTHS)
+            ex = ex[m.notna()]
+            if not ex.empty:
+                where = ex.index.to_numpy()
+                fill(where, ex[1].astype(int).to_numpy(), m[m.notna()].astype(int).to_numpy(),
+                     np.zeros(len(where), np.int64))
+                todo[where] = False
+
     # Excel serial numbers
     rest = pending()
     if not rest.empty:
@@ -233,6 +302,14 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
                 todo[where] = False
 
     parsed = year >= 0
+    if not dayfirst:  # the day-month layouts were month-day
+        day[either_order], month[either_order] = month[either_order], day[either_order].copy()
+    # a date that fits only the other order (12/23/2012: no month 23) is read that way
+    swapped = either_order & (month > 12) & (day >= 1) & (day <= 12)
+    day[swapped], month[swapped] = month[swapped], day[swapped].copy()
+    # known to the year (day 0, or day and month 0), perhaps to the month
+    partial = parsed & (year >= 1800) & (year <= ref.year) & ((day == 0) | (month == 0)) & (month <= 12)
+    partial &= (day == 0) | (month == 0) & (day <= 31)
     plausible = parsed & (year >= 1800) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
     real, dates = civil_dates(np.where(plausible, year, 2000), np.where(plausible, month, 1),
                               np.where(plausible, day, 1))
@@ -243,16 +320,71 @@ def _parse(s: pd.Series, ref: pd.Timestamp) -> pd.DataFrame:
     status[missing] = "missing"
     status[~missing & ~parsed] = "unparsed"
     status[parsed & ~valid] = "impossible"
+    status[partial] = "partial"
     status[future] = "future"
     good = valid & ~future
+    status[good & swapped] = "month_first" if dayfirst else "day_first"
     status[good & (month == 7) & (day == 1)] = "placeholder_1jul"
     status[good & (month == 12) & (day == 31)] = "placeholder_31dec"
     status[good & (month == 1) & (day == 1)] = "placeholder_1jan"
     status[good & (day == 15)] = "placeholder_day15"
     iso = pd.Series(iso_strings(dates), index=idx, dtype=STRING)
     iso = iso.where(pd.Series(good, index=idx), pd.NA).astype(STRING)
-    yr = pd.Series(np.where(good, year, 0), index=idx).astype("Int16").where(pd.Series(good, index=idx), pd.NA)
+    known_year = good | partial
+    yr = pd.Series(np.where(known_year, year, 0), index=idx).astype("Int16").where(
+        pd.Series(known_year, index=idx), pd.NA)
     return pd.DataFrame(
         {"tanggal_lahir": iso, "status": pd.Series(status, index=idx, dtype=STRING), "year": yr.astype("Int16")},
         index=idx,
     )
+
+
+#: Columns of :func:`date_status_counts` after ``source`` and ``n``, and the statuses each counts.
+_COUNTED: dict[str, tuple[str, ...]] = {
+    "missing": ("missing",),
+    "unparsed": ("unparsed",),
+    "impossible": ("impossible", "future"),
+    "partial": ("partial",),
+    "swapped": ("month_first", "day_first"),
+    "placeholder": ("placeholder_1jul", "placeholder_31dec", "placeholder_1jan", "placeholder_day15"),
+}
+
+
+def date_status_counts(records: pd.DataFrame, *, status_column: str = "tanggal_lahir_status",
+                       source_column: str = "source") -> pd.DataFrame:
+    """Birth dates per source that were not read as a plain date: a table for the log and
+    the report.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Clean records (:func:`regsosek_link.standardise.standardise`).
+
+    Returns
+    -------
+    DataFrame
+        One row per source (sorted): ``source``, ``n`` (records), and how many of them are
+        ``missing``, ``unparsed`` (no format fits), ``impossible`` (no such day, or in the
+        future), ``partial`` (year or month known, not the day), ``swapped`` (read in the
+        other day/month order than the source's, the only one that fits) and
+        ``placeholder`` (1 July, 31 December, 1 January, day 15).
+
+    Examples
+    --------
+    >>> recs = pd.DataFrame({"source": ["a", "a", "b"], "tanggal_lahir_status": ["ok", "partial", "unparsed"]})
+    >>> date_status_counts(recs).values.tolist()
+    [['a', 2, 0, 0, 0, 1, 0, 0], ['b', 1, 0, 1, 0, 0, 0, 0]]
+    """
+    source = records[source_column].astype("string").fillna("").to_numpy(dtype=object)
+    if status_column in records.columns:
+        status = records[status_column].astype("string").fillna("missing").to_numpy(dtype=object)
+    else:
+        status = np.full(len(records), "missing", dtype=object)
+    names, source_codes = np.unique(source, return_inverse=True)
+    kinds, status_codes = np.unique(status, return_inverse=True)
+    table = np.zeros((len(names), len(kinds)), np.int64)
+    np.add.at(table, (source_codes.reshape(-1), status_codes.reshape(-1)), 1)
+    out = pd.DataFrame({"source": names.astype(str), "n": table.sum(axis=1)})
+    for column, statuses in _COUNTED.items():
+        out[column] = table[:, np.isin(kinds, statuses)].sum(axis=1)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from typing import Literal
 
@@ -39,7 +40,8 @@ CLEAN_COLUMNS: tuple[str, ...] = (
 
 @with_codes
 def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] = "indonesian",
-                workers: int = 1) -> pd.DataFrame:
+                workers: int = 1, date_formats: Mapping[str, str] | None = None,
+                dayfirst: Mapping[str, bool] | None = None) -> pd.DataFrame:
     """Standardise raw records into clean records (DESIGN.md, "standardise").
 
     Parameters
@@ -53,6 +55,11 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     workers : int, default 1
         Threads for the independent groups of fields (-1: one per core). The output is the
         same whatever the number.
+    date_formats : mapping of str to str, optional
+        Source name -> a ``strptime`` format its birth dates are tried with first (see
+        :func:`~regsosek_link.standardise.parse_date`).
+    dayfirst : mapping of str to bool, optional
+        Source name -> whether its numeric birth dates are day-month (default ``True``).
 
     Returns
     -------
@@ -82,6 +89,18 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         raise ValueError(
             f"The 'profile' parameter of standardise must be 'indonesian' or 'generic'. Got {profile!r} instead."
         )
+    date_formats = dict(date_formats or {})
+    dayfirst = dict(dayfirst or {})
+    for name, value in dayfirst.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"The 'dayfirst' parameter of standardise must map source names to bools. "
+                             f"Got {value!r} for source {name!r} instead.")
+    for name, value in date_formats.items():
+        if not isinstance(value, str) or "%" not in value:
+            raise ValueError(f"The 'date_formats' parameter of standardise must map source names to strptime "
+                             f"formats such as '%d/%m/%Y'. Got {value!r} for source {name!r} instead.")
+    # sources whose dates are not read the default way (day-month, no format)
+    special = sorted(set(date_formats) | {name for name, first in dayfirst.items() if not first})
     extras = [c for c in raw.columns if c not in RAW_COLUMNS]
     clash = [c for c in extras if c in CLEAN_COLUMNS]
     if clash:
@@ -117,6 +136,11 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     def dates_and_nik() -> dict[str, object]:
         codes, u = distinct("tanggal_lahir")
         dates_u = parse_date_distinct(u)
+        if special and "source" in columns:
+            # a source read its own way gets its own codes, after the default ones: the codes
+            # stay a key of the parsed columns
+            codes, dates_u = _per_source_dates(codes, u, dates_u, distinct("source"), special,
+                                               date_formats=date_formats, dayfirst=dayfirst)
         dates = expand(dates_u, codes, idx)
         years_u = dates_u["year"].to_numpy(dtype="float64", na_value=np.nan)
         nik_codes, nik_u = distinct("nik")
@@ -180,6 +204,33 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     for key, names in keys:
         register_key(records, names, key)
     return records
+
+
+def _per_source_dates(codes: np.ndarray, u: pd.Series, dates_u: pd.DataFrame,
+                      sources: tuple[np.ndarray, pd.Series], special: list[str], *,
+                      date_formats: Mapping[str, str], dayfirst: Mapping[str, bool]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Re-parse the distinct dates of the ``special`` sources with their own settings.
+
+    Returns the rows' date codes and the parsed distinct values: the rows of a special
+    source point past the default values, at its own parse of each of its distinct values.
+    """
+    source_codes, source_u = sources
+    names = source_u.to_numpy(dtype=object, na_value=None)
+    codes = codes.copy()
+    parts = [dates_u]
+    offset = len(dates_u)
+    for name in special:
+        hit = np.flatnonzero(names == name)
+        if not len(hit):
+            continue
+        rows = np.flatnonzero(source_codes == hit[0])
+        own, inverse = np.unique(codes[rows], return_inverse=True)
+        parsed = parse_date_distinct(u.iloc[own], dayfirst=bool(dayfirst.get(name, True)),
+                                     date_format=date_formats.get(name))
+        codes[rows] = offset + inverse.reshape(-1)
+        parts.append(parsed)
+        offset += len(parsed)
+    return codes, pd.concat(parts, ignore_index=True)
 
 
 def _pair_key(nik_codes: np.ndarray, n_nik: int, date_codes: np.ndarray, years_u: np.ndarray) -> KeyCodes:
