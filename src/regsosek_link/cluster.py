@@ -24,9 +24,13 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as _cc
 
-from . import _codes
 from ._arrays import unique_int
 from ._codes import column_codes
+from ._order import argsort_strings as _argsort_strings
+from ._order import arrow_str as _arrow_str
+from ._order import rank_strings as _rank_strings
+from ._order import record_id_arrow as _record_id_arrow
+from ._order import record_rank
 
 __all__ = [
     "ConstraintWarning",
@@ -686,47 +690,13 @@ def _anchored_ids(labels: np.ndarray, order: np.ndarray, key_of: Callable[[np.nd
     return hash_ids(key_of(anchor), prefix=prefix)[label]
 
 
-def _arrow_str(values: pd.Series) -> pa.Array:
-    """``values.astype(str)`` as an Arrow string array (a string column is converted
-    without a Python string per row; missing values read ``"<NA>"`` as with ``astype``)."""
-    if isinstance(values.dtype, pd.StringDtype):
-        arr = pa.array(values.array)
-    else:
-        arr = pa.array(values.astype(str).to_numpy(dtype=object), type=pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return pc.fill_null(arr.cast(pa.large_string()), "<NA>")
-
-
 def _record_id_rank(records: pd.DataFrame) -> np.ndarray:
-    """Rank of each record's ``record_id`` (as ``str``) in a stable sort, computed once per
-    :func:`regsosek_link._codes.shared_codes` scope (the cluster and registry stages both
-    order records by it). Read-only."""
-    return _codes.per_column(records, "record_id", "rank", lambda s: _rank_strings(_record_id_arrow(records)))
-
-
-def _record_id_arrow(records: pd.DataFrame) -> pa.Array:
-    """:func:`_arrow_str` of ``records["record_id"]``, once per
-    :func:`regsosek_link._codes.shared_codes` scope."""
-    return _codes.per_column(records, "record_id", "arrow", _arrow_str)
-
-
-def _argsort_strings(values: np.ndarray | pa.Array) -> np.ndarray:
-    """Stable argsort of strings (object array of ``str`` or Arrow strings), in code point
-    order as Python compares them (Arrow sorts UTF-8 bytes: the same order, ~2x faster than
-    numpy's StringDType); O(n) for strings already in order."""
-    if not isinstance(values, pa.Array):
-        values = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
-    if len(values) > 1 and pc.all(pc.less_equal(values[:-1], values[1:]), skip_nulls=False).as_py() is True:
-        return np.arange(len(values), dtype=np.int64)
-    return pc.sort_indices(values).to_numpy().astype(np.int64)
-
-
-def _rank_strings(values: np.ndarray | pa.Array) -> np.ndarray:
-    """Position of each string in the stable sort of ``values`` (see :func:`_argsort_strings`)."""
-    rank = np.empty(len(values), np.int64)
-    rank[_argsort_strings(values)] = np.arange(len(values))
-    return rank
+    """Rank of each record in the canonical record order (sources by name, then record IDs:
+    :func:`regsosek_link._order.record_rank`), computed once per
+    :func:`regsosek_link._codes.shared_codes` scope. Within a source it orders the records
+    by ``record_id`` (as ``str``), the order the cluster and registry stages break ties by.
+    Read-only."""
+    return record_rank(records)
 
 
 def hash_id(key: str, *, prefix: str = "RP") -> str:
