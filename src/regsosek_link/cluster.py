@@ -334,6 +334,7 @@ def constrained_clusters(
     cannot_link: object = None,
     must_link: object = None,
     keys: np.ndarray | None = None,
+    rank: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cluster labels from scored links under hard constraints.
 
@@ -354,6 +355,12 @@ def constrained_clusters(
     keys : (n_records, k) int array, optional
         Exclusion keys (see :func:`constraint_keys`): no cluster holds two different
         non-negative codes of one column (unless joined by a must-link).
+    rank : array of int, optional
+        A distinct rank per record that orders links of equal probability (by their
+        records' smaller, then larger rank); default the row position.
+        :func:`cluster_records` passes the canonical record order
+        (:func:`regsosek_link._order.record_rank`), so that its clusters do not depend on
+        the order of the rows.
 
     Returns
     -------
@@ -365,7 +372,7 @@ def constrained_clusters(
     Plain connected components are computed first (vectorised, scipy). Only components that
     break a constraint -- found with vectorised group counts, never by enumerating record
     pairs -- are rebuilt: their links are merged in descending probability (must-links
-    first, ties by position) with a union-find that keeps, per cluster, the set of key codes
+    first, ties by ``rank``) with a union-find that keeps, per cluster, the set of key codes
     and of cannot-link partner clusters, and a merge that would break a constraint is
     refused. That Python loop touches only the links of violating components:
     O(E_v log E_v + E_v * alpha(n_v) + n_v log n_v * k) for E_v links over n_v records
@@ -385,8 +392,11 @@ def constrained_clusters(
     cl = _as_pairs(cannot_link, "cannot_link", n_records)
     ml = _as_pairs(must_link, "must_link", n_records)
     el, er, ep = _merge_candidates(left, right, prob, threshold, ml)
+    if rank is not None and len(rank) != n_records:
+        raise ValueError(f"rank must have one entry per record ({n_records}); got {len(rank)}")
     return _cut_violations(n_records, el, er, ep, connected_components(n_records, el, er),
-                           keys=keys, cl=cl, threshold=threshold)
+                           keys=keys, cl=cl, threshold=threshold,
+                           rank=None if rank is None else lambda: np.asarray(rank, np.int64))
 
 
 def _merge_candidates(left: np.ndarray, right: np.ndarray, prob: np.ndarray, threshold: float,
@@ -437,8 +447,10 @@ def _key_conflicts(comp: np.ndarray, n_comp: int, keys: np.ndarray | None) -> np
 
 @_cyclic_gc_paused()  # the greedy pass allocates containers per group, freed by refcounting
 def _cut_violations(n_records: int, el: np.ndarray, er: np.ndarray, ep: np.ndarray, comp: np.ndarray, *,
-                    keys: np.ndarray | None, cl: np.ndarray, threshold: float) -> np.ndarray:
-    """:func:`constrained_clusters` given its merge candidates and their components ``comp``."""
+                    keys: np.ndarray | None, cl: np.ndarray, threshold: float,
+                    rank: Callable[[], np.ndarray] | None = None) -> np.ndarray:
+    """:func:`constrained_clusters` given its merge candidates and their components ``comp``;
+    ``rank()`` gives its ``rank``, asked for only when some component breaks a constraint."""
     if keys is not None:
         keys = np.asarray(keys, np.int64).reshape(n_records, -1)
     if n_records == 0:
@@ -464,10 +476,16 @@ def _cut_violations(n_records: int, el: np.ndarray, er: np.ndarray, ep: np.ndarr
     sub_keys = keys[nodes] if keys is not None else None
     group = _contract_strong(len(nodes), el, er, ep, sub_keys, local, cl, cut=max(threshold, _STRONG))
     n_groups = int(group.max()) + 1 if len(group) else 0
-    # the order of the greedy pass is fixed on the original nodes (ties included), then the
-    # links are mapped to groups; links inside a group would merge nothing
+    # the order of the greedy pass is fixed on the original nodes (ties by the records'
+    # ranks: which of two equally strong links is cut must not depend on row order), then
+    # the links are mapped to groups; links inside a group would merge nothing
     lo, hi = np.minimum(el, er), np.maximum(el, er)
-    first = np.lexsort((hi, lo, -ep))
+    if rank is None:
+        first = np.lexsort((hi, lo, -ep))
+    else:
+        ranks = rank()[nodes]
+        rl, rr = ranks[el], ranks[er]
+        first = np.lexsort((np.maximum(rl, rr), np.minimum(rl, rr), -ep))
     gl, gr = group[lo[first]], group[hi[first]]
     keep = gl != gr
     lo, hi, ep = gl[keep], gr[keep], ep[first][keep]
@@ -605,6 +623,10 @@ def cluster_records(
     :func:`constrained_clusters`; with ``False`` it is the plain transitive closure of the
     accepted links and the reviewers' matches. ``match_probability`` of a record is the
     lowest probability among its accepted links that stayed inside its cluster.
+
+    Links of equal probability are weighed in the canonical record order (sources by name,
+    then record IDs: :func:`regsosek_link._order.record_rank`), so the clusters are the same
+    whatever the order of the rows.
     """
     left = np.asarray(left, np.int64)
     right = np.asarray(right, np.int64)
@@ -619,7 +641,8 @@ def cluster_records(
         keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
         el, er, ep = _merge_candidates(left, right, prob, threshold, ml)
         comp = plain if len(ml) == 0 else connected_components(n, el, er)  # same links: same components
-        labels = _cut_violations(n, el, er, ep, comp, keys=keys, cl=cl, threshold=threshold)
+        labels = _cut_violations(n, el, er, ep, comp, keys=keys, cl=cl, threshold=threshold,
+                                 rank=lambda: record_rank(records))
     else:
         ml = _as_pairs(must_link, "must_link", n)
         acc = prob >= threshold
