@@ -33,6 +33,7 @@ import pandas as pd
 from . import _spec
 from ._arrays import unique_int
 from ._codes import CodeBook, column_codes, with_codes
+from ._order import record_rank
 from ._threads import map_in_threads
 from .errors import ConfigError
 
@@ -466,12 +467,16 @@ def _pairs_within_blocks(rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarra
 
 def _sorted_neighbourhood(records: pd.DataFrame, rule: SortedNeighbourhood,
                           cache: _KeyCache | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of each record with the ``window - 1`` records after it in the order of the
+    rule's key; records with equal keys in the canonical record order (sources by name, then
+    record IDs: :func:`regsosek_link._order.record_rank`), so the window holds the same
+    records whatever the order of the rows."""
     cache = cache or _KeyCache(records)
     _, codes, labels = cache.key(rule.key)
     rows = np.flatnonzero(codes >= 0)
     rank = np.empty(len(labels), np.int64)
     rank[np.argsort(np.asarray(labels, dtype=object), kind="stable")] = np.arange(len(labels))
-    r = rows[np.lexsort((rows, rank[codes[rows]]))]
+    r = rows[np.lexsort((record_rank(records)[rows], rank[codes[rows]]))]
     lefts, rights = [], []
     for k in range(1, rule.window):
         lefts.append(r[:-k])

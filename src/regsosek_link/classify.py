@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._arrays import unique_int
 from ._codes import column_codes, with_codes
+from ._order import record_order
 
 __all__ = ["MIN_PAIRS_PER_LEVEL", "MIN_TRAINING_PAIRS", "FellegiSunter", "FewTrainingPairsWarning", "PairScores",
            "WeightOrderWarning", "level_patterns", "n_possible_pairs", "probability_from_weight", "random_pairs",
@@ -159,10 +160,16 @@ def u_from_random_pairs(
     level is the chance agreement ``u`` (Splink's ``estimate_u_using_random_sampling``).
     Each level gets one pseudo-count so none is zero. ``prepared`` and ``workers`` are
     passed on to :func:`regsosek_link.compare.compare`.
+
+    The pairs are drawn among the records' ranks in the canonical record order (sources by
+    name, then record IDs: :func:`regsosek_link._order.record_rank`), not among row
+    positions, so the same records in any row order give the same ``u``.
     """
     from .compare import compare
 
-    pairs = random_pairs(len(records), max_pairs=max_pairs, random_state=random_state)
+    ranked = random_pairs(len(records), max_pairs=max_pairs, random_state=random_state)
+    order = record_order(records)  # rank -> row
+    pairs = pd.DataFrame({"left": order[ranked["left"].to_numpy()], "right": order[ranked["right"].to_numpy()]})
     levels = compare(records, pairs, comparisons, prepared=prepared, workers=workers).to_numpy()
     out = []
     for k, comp in enumerate(comparisons):

@@ -22,9 +22,13 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as _cc
 
-from . import _codes
 from ._arrays import unique_int
 from ._codes import column_codes, with_codes
+from ._order import argsort_strings as _argsort_strings
+from ._order import arrow_str as _arrow_str
+from ._order import rank_strings as _rank_strings
+from ._order import record_id_arrow as _record_id_arrow
+from ._order import record_rank
 
 __all__ = [
     "ConstraintWarning",
@@ -329,6 +333,7 @@ def constrained_clusters(
     cannot_link: object = None,
     must_link: object = None,
     keys: np.ndarray | None = None,
+    rank: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cluster labels from scored links under hard constraints.
 
@@ -349,6 +354,12 @@ def constrained_clusters(
     keys : (n_records, k) int array, optional
         Exclusion keys (see :func:`constraint_keys`): no cluster holds two different
         non-negative codes of one column (unless joined by a must-link).
+    rank : array of int, optional
+        A distinct rank per record that orders links of equal probability (by their
+        records' smaller, then larger rank); default the row position.
+        :func:`cluster_records` passes the canonical record order
+        (:func:`regsosek_link._order.record_rank`), so that its clusters do not depend on
+        the order of the rows.
 
     Returns
     -------
@@ -360,7 +371,7 @@ def constrained_clusters(
     Plain connected components are computed first (vectorised, scipy). Only components that
     break a constraint -- found with vectorised group counts, never by enumerating record
     pairs -- are rebuilt: their links are merged in descending probability (must-links
-    first, ties by position) with a union-find that keeps, per cluster, the set of key codes
+    first, ties by ``rank``) with a union-find that keeps, per cluster, the set of key codes
     and of cannot-link partner clusters, and a merge that would break a constraint is
     refused. That Python loop touches only the links of violating components:
     O(E_v log E_v + E_v * alpha(n_v) + n_v log n_v * k) for E_v links over n_v records
@@ -380,8 +391,11 @@ def constrained_clusters(
     cl = _as_pairs(cannot_link, "cannot_link", n_records)
     ml = _as_pairs(must_link, "must_link", n_records)
     el, er, ep = _merge_candidates(left, right, prob, threshold, ml)
+    if rank is not None and len(rank) != n_records:
+        raise ValueError(f"rank must have one entry per record ({n_records}); got {len(rank)}")
     return _cut_violations(n_records, el, er, ep, connected_components(n_records, el, er),
-                           keys=keys, cl=cl, threshold=threshold)
+                           keys=keys, cl=cl, threshold=threshold,
+                           rank=None if rank is None else lambda: np.asarray(rank, np.int64))
 
 
 def _merge_candidates(left: np.ndarray, right: np.ndarray, prob: np.ndarray, threshold: float,
@@ -412,8 +426,10 @@ def _key_conflicts(comp: np.ndarray, n_comp: int, keys: np.ndarray | None) -> np
 
 
 def _cut_violations(n_records: int, el: np.ndarray, er: np.ndarray, ep: np.ndarray, comp: np.ndarray, *,
-                    keys: np.ndarray | None, cl: np.ndarray, threshold: float) -> np.ndarray:
-    """:func:`constrained_clusters` given its merge candidates and their components ``comp``."""
+                    keys: np.ndarray | None, cl: np.ndarray, threshold: float,
+                    rank: Callable[[], np.ndarray] | None = None) -> np.ndarray:
+    """:func:`constrained_clusters` given its merge candidates and their components ``comp``;
+    ``rank()`` gives its ``rank``, asked for only when some component breaks a constraint."""
     if keys is not None:
         keys = np.asarray(keys, np.int64).reshape(n_records, -1)
     if n_records == 0:
@@ -439,10 +455,16 @@ def _cut_violations(n_records: int, el: np.ndarray, er: np.ndarray, ep: np.ndarr
     sub_keys = keys[nodes] if keys is not None else None
     group = _contract_strong(len(nodes), el, er, ep, sub_keys, local, cl, cut=max(threshold, _STRONG))
     n_groups = int(group.max()) + 1 if len(group) else 0
-    # the order of the greedy pass is fixed on the original nodes (ties included), then the
-    # links are mapped to groups; links inside a group would merge nothing
+    # the order of the greedy pass is fixed on the original nodes (ties by the records'
+    # ranks: which of two equally strong links is cut must not depend on row order), then
+    # the links are mapped to groups; links inside a group would merge nothing
     lo, hi = np.minimum(el, er), np.maximum(el, er)
-    first = np.lexsort((hi, lo, -ep))
+    if rank is None:
+        first = np.lexsort((hi, lo, -ep))
+    else:
+        ranks = rank()[nodes]
+        rl, rr = ranks[el], ranks[er]
+        first = np.lexsort((np.maximum(rl, rr), np.minimum(rl, rr), -ep))
     gl, gr = group[lo[first]], group[hi[first]]
     keep = gl != gr
     lo, hi, ep = gl[keep], gr[keep], ep[first][keep]
@@ -581,6 +603,10 @@ def cluster_records(
     :func:`constrained_clusters`; with ``False`` it is the plain transitive closure of the
     accepted links and the reviewers' matches. ``match_probability`` of a record is the
     lowest probability among its accepted links that stayed inside its cluster.
+
+    Links of equal probability are weighed in the canonical record order (sources by name,
+    then record IDs: :func:`regsosek_link._order.record_rank`), so the clusters are the same
+    whatever the order of the rows.
     """
     left = np.asarray(left, np.int64)
     right = np.asarray(right, np.int64)
@@ -595,7 +621,8 @@ def cluster_records(
         keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
         el, er, ep = _merge_candidates(left, right, prob, threshold, ml)
         comp = plain if len(ml) == 0 else connected_components(n, el, er)  # same links: same components
-        labels = _cut_violations(n, el, er, ep, comp, keys=keys, cl=cl, threshold=threshold)
+        labels = _cut_violations(n, el, er, ep, comp, keys=keys, cl=cl, threshold=threshold,
+                                 rank=lambda: record_rank(records))
     else:
         ml = _as_pairs(must_link, "must_link", n)
         acc = prob >= threshold
@@ -666,51 +693,17 @@ def _anchored_ids(labels: np.ndarray, order: np.ndarray, key_of: Callable[[np.nd
     return hash_ids(key_of(anchor), prefix=prefix)[label]
 
 
-def _arrow_str(values: pd.Series) -> pa.Array:
-    """``values.astype(str)`` as an Arrow string array (a string column is converted
-    without a Python string per row; missing values read ``"<NA>"`` as with ``astype``)."""
-    if isinstance(values.dtype, pd.StringDtype):
-        arr = pa.array(values.array)
-    else:
-        arr = pa.array(values.astype(str).to_numpy(dtype=object), type=pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return pc.fill_null(arr.cast(pa.large_string()), "<NA>")
-
-
 @with_codes
 def record_id_rank(records: pd.DataFrame) -> np.ndarray:
-    """Rank of each record's ``record_id`` (as ``str``) in a stable sort, kept in the run's
-    :class:`~regsosek_link._codes.CodeBook` (the cluster and registry stages both order
-    records by it; a run makes it early, beside another stage). Read-only."""
-    return _record_id_rank(records)
+    """Rank of each record in the canonical record order (sources by name, then record IDs:
+    :func:`regsosek_link._order.record_rank`), kept in the run's
+    :class:`~regsosek_link._codes.CodeBook`. Within a source it orders the records by
+    ``record_id`` (as ``str``), the order the cluster and registry stages break ties by.
+    Read-only."""
+    return record_rank(records)
 
 
-def _record_id_rank(records: pd.DataFrame) -> np.ndarray:
-    return _codes.per_column(records, "record_id", "rank", lambda s: _rank_strings(_record_id_arrow(records)))
-
-
-def _record_id_arrow(records: pd.DataFrame) -> pa.Array:
-    """:func:`_arrow_str` of ``records["record_id"]``, once per run's code book."""
-    return _codes.per_column(records, "record_id", "arrow", _arrow_str)
-
-
-def _argsort_strings(values: np.ndarray | pa.Array) -> np.ndarray:
-    """Stable argsort of strings (object array of ``str`` or Arrow strings), in code point
-    order as Python compares them (Arrow sorts UTF-8 bytes: the same order, ~2x faster than
-    numpy's StringDType); O(n) for strings already in order."""
-    if not isinstance(values, pa.Array):
-        values = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
-    if len(values) > 1 and pc.all(pc.less_equal(values[:-1], values[1:]), skip_nulls=False).as_py() is True:
-        return np.arange(len(values), dtype=np.int64)
-    return pc.sort_indices(values).to_numpy().astype(np.int64)
-
-
-def _rank_strings(values: np.ndarray | pa.Array) -> np.ndarray:
-    """Position of each string in the stable sort of ``values`` (see :func:`_argsort_strings`)."""
-    rank = np.empty(len(values), np.int64)
-    rank[_argsort_strings(values)] = np.arange(len(values))
-    return rank
+_record_id_rank = record_id_rank
 
 
 def hash_id(key: str, *, prefix: str = "RP") -> str:
