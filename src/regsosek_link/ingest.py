@@ -51,6 +51,7 @@ class EncodingGuessWarning(UserWarning):
 # file types read as delimited text, and those read whole (never inside a .gz or .zip)
 _TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 _SAMPLE = 1 << 20  # bytes read to sniff the header, the delimiter and an encoding
+_GUESS = 128 << 10  # bytes shown to charset-normalizer from the start and around the first non-UTF-8 byte
 _BLOCK = 16 << 20  # pyarrow's block size: a row longer than this is not split
 _MAX_FLOAT_INT = 2**53  # from here on not every integer is a float64
 
@@ -170,12 +171,12 @@ def _guess_encoding(src: SourceConfig, opener, label: str, bad: tuple[int, int, 
 
     offset = bad[0]
     with opener() as fh:
-        head = fh.read(_SAMPLE)
-        if offset >= len(head):
-            skip = offset - _SAMPLE // 2 - len(head)
+        head = fh.read(_GUESS)
+        if offset >= len(head) - _GUESS // 4:
+            skip = offset - _GUESS // 4 - len(head)
             while skip > 0:
                 skip -= len(fh.read(min(skip, _SAMPLE))) or skip
-            head += b"\n" + fh.read(_SAMPLE)
+            head += b"\n" + fh.read(_GUESS)
     best = charset_normalizer.from_bytes(head).best()
     if best is None:
         raise _problem(src, "encoding",
@@ -391,10 +392,20 @@ def _frame_as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame))).set_axis([str(c) for c in frame.columns], axis=1)
 
 
+def _xlsx_text(v: object) -> object:
+    """One .xlsx cell as text: as :func:`_cell_text`, but a number cell from 2^53 on is
+    written in scientific notation even when the file spells it as an integer: Excel holds
+    every number as a float64, so its last digits are not to be trusted."""
+    if type(v) is int and abs(v) >= _MAX_FLOAT_INT:
+        return _float_text(np.array([float(v)]))[0]
+    return _cell_text(v)
+
+
 def _read_xlsx(src: SourceConfig, path: Path) -> pd.DataFrame:
     """The first sheet of an .xlsx workbook, its first row the header, every cell as text
-    (:func:`_cell_text`: a number cell holding a whole number keeps its digits, one from
-    2^53 on is written in scientific notation). Rows with no value at all are skipped."""
+    (:func:`_xlsx_text`: a number cell holding a whole number below 2^53 keeps its digits,
+    one from 2^53 on is written in scientific notation, so that an ID so stored is flagged
+    ``excel_damaged`` by standardise). Rows with no value at all are skipped."""
     import openpyxl
 
     try:
@@ -414,13 +425,13 @@ def _read_xlsx(src: SourceConfig, path: Path) -> pd.DataFrame:
     names = []
     for i in range(width):
         v = header[i] if i < len(header) else None
-        names.append(f"Unnamed: {i}" if v is None or str(v).strip() == "" else str(_cell_text(v)))
+        names.append(f"Unnamed: {i}" if v is None or str(v).strip() == "" else str(_xlsx_text(v)))
     cells = np.empty((len(body), width), dtype=object)
     cells[:] = None
     for j, r in enumerate(body):
         cells[j, :len(r)] = r
     frame = pd.DataFrame({
-        i: pd.array(np.array([_cell_text(v) for v in cells[:, i].tolist()], dtype=object),
+        i: pd.array(np.array([_xlsx_text(v) for v in cells[:, i].tolist()], dtype=object),
                     dtype=pd.StringDtype("python"))
         for i in range(width)}, index=pd.RangeIndex(len(body)))
     return frame.set_axis(_unique(names), axis=1)
