@@ -19,12 +19,15 @@ TRICKY = [
 ]
 
 
-def _reference(values: list, *, nul: str = "\ufffd") -> list:
-    """The definition: NUL -> ``nul`` (ingest's U+FFFD), strip every value, blank -> <NA>,
-    missing stays <NA>."""
+def _reference(values: list, *, usable: bool = False) -> list:
+    """The definition: strip every value, blank -> <NA>, missing stays <NA>; ingest keeps
+    every other character (NUL too), standardise's factorize writes NUL and lone surrogates
+    as U+FFFD (``usable``)."""
+    from regsosek_link.standardise._common import usable_text
+
     out = []
     for v in values:
-        s = None if v is None or (isinstance(v, float) and np.isnan(v)) else v.replace("\x00", nul).strip()
+        s = None if v is None or (isinstance(v, float) and np.isnan(v)) else (usable_text(v) if usable else v).strip()
         out.append(s or None)
     return out
 
@@ -95,7 +98,7 @@ def test_standardise_factorize_equals_stripped_values(dtype):
     if dtype == "string[pyarrow]":  # (pyarrow cannot hold lone surrogates)
         values = [v for v in values if not (isinstance(v, str) and "\ud800" in v)]
     codes, uniques = factorize(pd.Series(values, dtype=dtype))
-    assert _values(uniques.take(codes)) == _reference(values, nul="\x00")
+    assert _values(uniques.take(codes)) == _reference(values, usable=True)
     assert uniques.nunique(dropna=False) == len(uniques)
 
 
@@ -107,22 +110,31 @@ def test_standardise_factorize_equals_stripped_values(dtype):
 def test_nul_rows_equal_the_definition(values):
     import pyarrow as pa
 
-    from regsosek_link.ingest import _nul_rows
+    from regsosek_link.standardise._common import nul_rows
 
     arr = pa.array(values, type=pa.string())
-    assert _nul_rows(arr).tolist() == [v is not None and "\x00" in v for v in values]
-    assert _nul_rows(arr.slice(1)).tolist() == [v is not None and "\x00" in v for v in values[1:]]
+    assert nul_rows(arr).tolist() == [v is not None and "\x00" in v for v in values]
+    assert nul_rows(arr.slice(1)).tolist() == [v is not None and "\x00" in v for v in values[1:]]
+
+
+NIK = "3375014508900002"
 
 
 def test_nul_characters_keep_values_apart():
-    # pandas' string hashing stops at NUL: pd.factorize takes "BUDI\x00X" and "BUDI" for one
-    # value, so ingest writes NUL as U+FFFD and every later stage sees three values
-    df = pd.DataFrame({"ID": ["1", "2", "3"], "NAMA": ["BUDI\x00X", "BUDI", "BUDI\x00Y"]})
-    raw = read_source(SourceConfig(name="s", columns={"ID": "record_id", "NAMA": "nama"}), df)
-    assert raw["nama"].tolist() == ["BUDI\ufffdX", "BUDI", "BUDI\ufffdY"]
+    # the raw records keep NUL as it is (bytes are never changed silently); pandas' string
+    # hashing stops at NUL (pd.factorize takes "BUDI\x00X" and "BUDI" for one value), so the
+    # standardise stage writes it as U+FFFD and every later stage sees three values
+    df = pd.DataFrame({"ID": ["1", "2", "3"], "NAMA": ["BUDI\x00X", "BUDI", "BUDI\x00Y"], "NIK": [f"{NIK}\x002", NIK, f"{NIK}\x003"]})
+    raw = read_source(SourceConfig(name="s", columns={"ID": "record_id", "NAMA": "nama", "NIK": "nik"}), df)
+    assert raw["nama"].tolist() == ["BUDI\x00X", "BUDI", "BUDI\x00Y"]
     from regsosek_link._codes import factorize_strings
+    from regsosek_link.standardise import standardise
 
-    assert factorize_strings(raw["nama"])[0].tolist() == [0, 1, 2]
+    clean = standardise(raw)
+    assert clean["nik"].tolist() == [f"{NIK}\ufffd2", NIK, f"{NIK}\ufffd3"]
+    assert clean["nik_status"].tolist() == ["non_digit", "ok", "non_digit"]
+    assert factorize_strings(clean["nik"])[0].tolist() == [0, 1, 2]
+    assert factorize_strings(clean["nama"])[0].tolist() == [0, 1, 2]
 
 
 @pytest.mark.parametrize("surrogates", [False, True])
@@ -157,7 +169,8 @@ def test_repeated_record_ids_that_pyarrow_cannot_encode():
     with pytest.raises(ConfigError) as err:
         read_source(SourceConfig(name="s", columns={"ID": "record_id", "NAMA": "nama"}), df)
     got = [p.message.split(" (")[0] for p in err.value.problems]
-    assert got == ["1 row(s) have no record_id", "record_id is not unique: 1 value(s) repeat"]
+    assert got == ["1 row(s) have no record_id", "record_id is not unique: 1 value(s) repeat",
+                   "2 record_id value(s) are not valid Unicode text"]
 
 
 def test_one_thread_and_two_give_the_same_records_and_encodings():

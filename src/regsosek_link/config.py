@@ -20,6 +20,7 @@ Example YAML::
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime
 import json
@@ -67,7 +68,8 @@ class SourceConfig:
     name : str
         Short unique name (``siak``, ``dtks``...), written in every output row.
     path : str, optional
-        CSV/TSV/Parquet file; relative paths are relative to the config file. Leave empty
+        CSV/TSV/TXT file (also ``.gz``, or the one data file of a ``.zip``), Parquet, Excel
+        (``.xlsx``), Stata (``.dta``) or SPSS (``.sav``) file; relative paths are relative to the config file. Leave empty
         when the data is passed as a DataFrame.
     columns : mapping of str to str
         The source's own column name -> person-schema column. Must map ``record_id`` and at
@@ -81,8 +83,11 @@ class SourceConfig:
         Survivorship rank for golden values: lower wins (default 100).
     field_priority : mapping of str to int
         Per-field override of ``priority`` (e.g. ``{"alamat": 1}``).
-    encoding : str
-        Text encoding of a CSV file.
+    encoding : str, optional
+        Text encoding of a CSV/TSV file. When not given the file is read as UTF-8 (with or
+        without a byte order mark) and, when it is not valid UTF-8, as the encoding
+        charset-normalizer detects, with an :class:`~regsosek_link.ingest.EncodingGuessWarning`
+        naming the guess. A given encoding is always used as it is.
     delimiter : str, optional
         CSV delimiter (sniffed when not given).
     as_of : str, optional
@@ -104,7 +109,7 @@ class SourceConfig:
     one_record_per_person: bool = False
     priority: int = 100
     field_priority: Mapping[str, int] = field(default_factory=dict)
-    encoding: str = "utf-8"
+    encoding: str | None = None
     delimiter: str | None = None
     as_of: str | None = None
     date_format: str | None = None
@@ -157,6 +162,12 @@ class SourceConfig:
                 source=self.name, where="field_priority",
                 message=f"field_priority names unknown field(s) {bad_fields}; golden fields: {', '.join(GOLDEN_FIELDS)}",
             ))
+        if self.encoding is not None and not _is_encoding(self.encoding):
+            out.append(Problem(
+                source=self.name, where="encoding",
+                message=f"unknown encoding {self.encoding!r}; use e.g. utf-8, cp1252, latin-1, or leave "
+                "'encoding' out to detect it",
+            ))
         if self.as_of is not None and not _is_iso_date(self.as_of):
             out.append(Problem(
                 source=self.name, where="as_of",
@@ -183,6 +194,16 @@ class SourceConfig:
         if self.dayfirst is True:  # (the default: not written)
             del d["dayfirst"]
         return {k: v for k, v in d.items() if v not in (None, (), [], {}) or k in ("name", "columns")}
+
+
+def _is_encoding(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        return False
+    return True
 
 
 def _is_iso_date(value: Any) -> bool:

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import csv
 import difflib
+import gzip
+import io
 import logging
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,75 +36,440 @@ from .errors import ConfigError, Problem
 from .schema import PERSON_COLUMNS, RAW_COLUMNS
 from .standardise._common import hand_over, strip_candidates
 
-__all__ = ["read_source", "read_sources"]
+__all__ = ["EncodingGuessWarning", "read_source", "read_sources"]
 
 log = logging.getLogger(__name__)
 
 _ID_COLUMNS = ("nik", "no_kk", "record_id")
 
 
-def _sniff_delimiter(path: Path, encoding: str) -> str:
-    with open(path, encoding=encoding, newline="") as fh:
-        sample = fh.read(65536)
+class EncodingGuessWarning(UserWarning):
+    """A text source without an ``encoding`` in its config was not UTF-8, and its encoding
+    was guessed. The message names the guess and its confidence; set ``encoding`` for the
+    source to silence it (an explicit encoding is never second-guessed)."""
+
+
+# file types read as delimited text, and those read whole (never inside a .gz or .zip)
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+_SAMPLE = 1 << 20  # bytes read to sniff the header, the delimiter and an encoding
+_GUESS = 128 << 10  # bytes shown to charset-normalizer from the start and around the first non-UTF-8 byte
+_BLOCK = 16 << 20  # pyarrow's block size: a row longer than this is not split
+_MAX_FLOAT_INT = 2**53  # from here on not every integer is a float64
+
+
+def _problem(src: SourceConfig, where: str, message: str) -> ConfigError:
+    return ConfigError(Problem(source=src.name, where=where, message=message))
+
+
+def _read_file(src: SourceConfig) -> pd.DataFrame:
+    """The rows of ``src.path`` as a DataFrame of text (``string`` dtype or ``str`` objects)."""
+    assert src.path is not None
+    path = Path(src.path)
+    if not path.exists():
+        raise _problem(src, "path", f"file {str(path)!r} does not exist; check 'path' (relative paths are "
+                       "relative to the config file)")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return _read_parquet(src, path)
+    if suffix == ".xlsx":
+        return _read_xlsx(src, path)
+    if suffix == ".dta":
+        return _read_dta(src, path)
+    if suffix == ".sav":
+        return _read_sav(src, path)
+    if suffix in _TEXT_SUFFIXES:
+        return _read_text(src, lambda: open(path, "rb"), str(path), tab=suffix == ".tsv")
+    if suffix == ".gz" and path.with_suffix("").suffix.lower() in _TEXT_SUFFIXES:
+        return _read_text(src, lambda: gzip.open(path, "rb"), str(path),
+                          tab=path.with_suffix("").suffix.lower() == ".tsv")
+    if suffix == ".zip":
+        return _read_zip(src, path)
+    raise _problem(src, "path", f"file {str(path)!r} has an unsupported type {''.join(path.suffixes[-2:])!r}; "
+                   "use .csv, .tsv, .txt (also inside .gz or a .zip), .parquet, .xlsx, .dta or .sav")
+
+
+def _read_parquet(src: SourceConfig, path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise _problem(src, "path", f"file {str(path)!r} is not a readable Parquet file: {exc}") from exc
+    for fld in table.schema:
+        target = src.columns.get(fld.name)
+        if target in _ID_COLUMNS and pa.types.is_floating(fld.type):
+            raise _problem(src, fld.name,
+                           f"column {fld.name!r} (mapped to {target}) is stored as {fld.type} in "
+                           f"{str(path)!r}; IDs above 2^53 (e.g. every NIK starting 91-96) are corrupted in "
+                           "a float. Write the column as string and export again.")
+    return table.to_pandas().astype("string")
+
+
+def _read_zip(src: SourceConfig, path: Path) -> pd.DataFrame:
+    """The one delimited-text member of a .zip archive (folders, ``__MACOSX/`` and hidden
+    files aside); any other number of them is refused with the members listed."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _problem(src, "path", f"file {str(path)!r} is not a readable .zip archive: {exc}") from exc
+    names = [i.filename for i in infos]
+    files = [i for i in infos if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+             and not Path(i.filename).name.startswith(".")]
+    data = [i for i in files if Path(i.filename).suffix.lower() in _TEXT_SUFFIXES]
+    if len(data) != 1:
+        what = "no .csv/.tsv/.txt file" if not data else f"{len(data)} .csv/.tsv/.txt files"
+        raise _problem(src, "path", f"archive {str(path)!r} holds {what}; a .zip source must hold exactly one. "
+                       f"Members: {', '.join(map(repr, names)) or 'none'}. Unpack it and point 'path' at the "
+                       "data file, or zip that file alone.")
+    member = data[0].filename
+
+    def opener():  # type: ignore[no-untyped-def]
+        zf = zipfile.ZipFile(path)
+        return zf.open(member)  # (the member keeps the archive's file open until it is closed)
+
+    return _read_text(src, opener, f"{str(path)}!{member}", tab=Path(member).suffix.lower() == ".tsv")
+
+
+# -- delimited text ---------------------------------------------------------------------
+
+
+def _sample(opener, n: int = _SAMPLE) -> bytes:  # type: ignore[no-untyped-def]
+    with opener() as fh:
+        return fh.read(n)
+
+
+def _first_invalid(opener, encoding: str) -> tuple[int, int, bytes] | None:  # type: ignore[no-untyped-def]
+    """Where the file first fails to decode as ``encoding``: ``(byte offset, line, bytes)``,
+    or None when it decodes whole."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    done, lines = 0, 1
+    with opener() as fh:
+        while True:
+            chunk = fh.read(_SAMPLE)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                # (the decoder may hold a few bytes of the previous chunk: the offset is close)
+                pos = max(exc.start - (len(exc.object) - len(chunk)), 0)
+                return done + pos, lines + chunk[:pos].count(b"\n"), chunk[pos:pos + 4]
+            if not chunk:
+                return None
+            done += len(chunk)
+            lines += chunk.count(b"\n")
+
+
+def _guess_encoding(src: SourceConfig, opener, label: str, bad: tuple[int, int, bytes]  # type: ignore[no-untyped-def]
+                    ) -> str:
+    """The encoding charset-normalizer finds for a file that is not UTF-8 (the file's start
+    and the bytes around its first non-UTF-8 byte ``bad`` are shown to it), warned about
+    and logged. Windows-1252 is preferred whenever it reads the sample the same as the guess."""
+    import charset_normalizer
+
+    offset = bad[0]
+    with opener() as fh:
+        head = fh.read(_GUESS)
+        if offset >= len(head) - _GUESS // 4:
+            skip = offset - _GUESS // 4 - len(head)
+            while skip > 0:
+                skip -= len(fh.read(min(skip, _SAMPLE))) or skip
+            head += b"\n" + fh.read(_GUESS)
+    best = charset_normalizer.from_bytes(head).best()
+    if best is None:
+        raise _problem(src, "encoding",
+                       f"file {label!r} is not UTF-8 (byte {offset}, line {bad[1]}: {bad[2]!r}) and its encoding "
+                       "could not be detected; set 'encoding' for this source (e.g. cp1252 or latin-1 for files "
+                       "exported from older Excel)")
+    encoding = "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding
+    confidence = 1.0 - best.chaos
+    message = (f"source {src.name!r}: file {label!r} is not UTF-8 (byte {offset}, line {bad[1]}: {bad[2]!r}); "
+               f"read as {encoding} (guessed, confidence {confidence:.2f}). Set 'encoding' for this source "
+               "to make this explicit.")
+    log.warning(message)
+    warnings.warn(message, EncodingGuessWarning, stacklevel=4)
+    return encoding
+
+
+def _header(src: SourceConfig, sample: bytes, encoding: str, delimiter: str, label: str) -> list[str]:
+    """The column names on the file's first row, made unique the way pandas does
+    (``X``, ``X.1``...; an empty name is ``Unnamed: i``)."""
+    text = sample.decode(encoding, errors="replace").lstrip("\ufeff")
+    row = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), None)
+    if not row:
+        raise _problem(src, "path", f"file {label!r} is empty; a source needs a header and at least one row")
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(row):
+        name = name if name.strip() else f"Unnamed: {i}"
+        if name in seen:
+            seen[name] += 1
+            while f"{name}.{seen[name]}" in seen:
+                seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
+        names.append(name)
+    return names
+
+
+def _read_text(src: SourceConfig, opener, label: str, *, tab: bool) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """A delimited text file read by pyarrow, every column as text.
+
+    pyarrow keeps every byte of a value (pandas' C parser cuts a value at a NUL byte): NUL
+    and other control characters reach the raw records unchanged. Line ends may be
+    ``\\n``, ``\\r\\n`` or ``\\r``, mixed; empty lines are skipped. Without an ``encoding`` in
+    the source's config the file is read as UTF-8 (a byte order mark is dropped) and, when
+    it is not UTF-8, as the encoding charset-normalizer guesses (:class:`EncodingGuessWarning`).
+    """
+    import codecs
+
+    import pyarrow.csv as pacsv
+
+    encoding = src.encoding or "utf-8"
+    try:
+        encoding = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise _problem(src, "encoding", f"unknown encoding {src.encoding!r}; use e.g. utf-8, cp1252, latin-1, "
+                       "or leave 'encoding' out to detect it") from exc
+    try:
+        sample = _sample(opener)
+    except (OSError, EOFError, pa.ArrowException) as exc:
+        raise _problem(src, "path", f"file {label!r} cannot be read: {exc}") from exc
+    if src.encoding is None:
+        try:
+            sample.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(sample) - 4:  # (not a character cut at the sample's end)
+                bad = _first_invalid(opener, "utf-8")
+                if bad is not None:
+                    encoding = _guess_encoding(src, opener, label, bad)
+    delimiter = src.delimiter or ("\t" if tab else _sniff_delimiter(sample, encoding))
+    names = _header(src, sample, encoding, delimiter, label)
+    bad_rows: list[str] = []
+
+    def invalid(row) -> str:  # type: ignore[no-untyped-def]
+        bad_rows.append(f"{row.actual_columns} field(s): {row.text[:80]!r}")
+        return "skip"
+
+    while True:
+        try:
+            with opener() as fh:
+                table = pacsv.read_csv(
+                    fh,
+                    read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK,
+                                                   encoding="utf8" if encoding == "utf-8" else encoding),
+                    parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                                     invalid_row_handler=invalid),
+                    convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                         null_values=[""], strings_can_be_null=True),
+                )
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            if "UTF8" not in str(exc) and not isinstance(exc, UnicodeDecodeError):
+                raise _problem(src, "path", f"file {label!r} is malformed CSV: {exc}. Check quoting and the "
+                               "delimiter (set 'delimiter' for this source)") from exc
+            bad = _first_invalid(opener, encoding) or (0, 0, b"")
+            if src.encoding is None and encoding == "utf-8" and bad[2]:
+                # (the invalid bytes lie beyond the sample)
+                encoding = _guess_encoding(src, opener, label, bad)
+                bad_rows.clear()
+                continue
+            guessed = " (the guess for a file that is not UTF-8)" if src.encoding is None else ""
+            raise _problem(src, "encoding",
+                           f"file {label!r} is not valid {encoding}{guessed} (byte {bad[0]}, line {bad[1]}: "
+                           f"{bad[2]!r}); set 'encoding' for this source, e.g. encoding: latin-1 or cp1252 for "
+                           "files exported from older Excel") from exc
+        except (OSError, EOFError, pa.ArrowException) as exc:
+            raise _problem(src, "path", f"file {label!r} cannot be read: {exc}") from exc
+    unterminated = _unterminated_quote(opener, encoding, delimiter)
+    if unterminated:
+        raise _problem(src, "path", f"file {label!r} is malformed CSV: {unterminated}. A quoted value is "
+                       "not closed, so every row after it would be read into that value. Check quoting and the "
+                       "delimiter (set 'delimiter' for this source)")
+    if bad_rows:
+        raise _problem(src, "rows",
+                       f"{len(bad_rows)} row(s) of {label!r} do not have the header's {len(names)} fields "
+                       f"({'; '.join(bad_rows[:3])}{'...' if len(bad_rows) > 3 else ''}). Check quoting and the "
+                       "delimiter (set 'delimiter' for this source); no row is dropped or padded.")
+    string = pd.StringDtype("python")
+    return pd.DataFrame({i: string.__from_arrow__(col) for i, col in enumerate(table.columns)},
+                        copy=False).set_axis(names, axis=1)
+
+
+def _unterminated_quote(opener, encoding: str, delimiter: str) -> str | None:  # type: ignore[no-untyped-def]
+    """Where the file ends inside a quoted value (pyarrow reads such a value to the end of
+    the file without a word), or None.
+
+    A file whose quote characters are even in number has none; otherwise Python's csv
+    reader, strict, says where (a quote inside an unquoted value is literal and fine).
+    """
+    n = 0
+    with opener() as fh:
+        while chunk := fh.read(_BLOCK):
+            n += chunk.count(b'"')
+    if n % 2 == 0:
+        return None
+    with opener() as fh:
+        text = io.TextIOWrapper(fh, encoding=encoding, errors="replace", newline="")
+        reader = csv.reader(text, delimiter=delimiter, strict=True)
+        try:
+            for _ in reader:
+                pass
+        except csv.Error as exc:
+            return f"line {reader.line_num}: {exc}"
+    return None
+
+
+def _sniff_delimiter(sample: bytes, encoding: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample.decode(encoding, errors="replace"), delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
 
 
-def _read_file(src: SourceConfig) -> pd.DataFrame:
-    assert src.path is not None
-    path = Path(src.path)
-    if not path.exists():
-        raise ConfigError(Problem(source=src.name, where="path",
-                                  message=f"file {str(path)!r} does not exist; check 'path' (relative paths are relative to the config file)"))
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
+# -- spreadsheets and statistics packages: values as text -------------------------------
 
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:
-            raise ConfigError(Problem(source=src.name, where="path",
-                                      message=f"file {str(path)!r} is not a readable Parquet file: {exc}")) from exc
-        for fld in table.schema:
-            target = src.columns.get(fld.name)
-            if target in _ID_COLUMNS and pa.types.is_floating(fld.type):
-                raise ConfigError(Problem(
-                    source=src.name, where=fld.name,
-                    message=f"column {fld.name!r} (mapped to {target}) is stored as {fld.type} in "
-                    f"{str(path)!r}; IDs above 2^53 (e.g. every NIK starting 91-96) are corrupted in "
-                    "a float. Write the column as string and export again.",
-                ))
-        frame = table.to_pandas()
-        return frame.astype("string")
-    if suffix in (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"):
-        try:
-            delimiter = src.delimiter or ("\t" if suffix.startswith(".tsv") else _sniff_delimiter(path, src.encoding)
-                                          if not suffix.endswith(".gz") else ",")
-            return pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_values=[""], encoding=src.encoding,
-                sep=delimiter,
-            ).astype("string")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(Problem(
-                source=src.name, where="encoding",
-                message=f"file {str(path)!r} is not valid {src.encoding} (byte {exc.start}: "
-                f"{exc.object[exc.start:exc.start + 1]!r}); set 'encoding' for this source, e.g. "
-                "encoding: latin-1 or cp1252 for files exported from older Excel",
-            )) from exc
-        except LookupError as exc:
-            raise ConfigError(Problem(source=src.name, where="encoding",
-                                      message=f"unknown encoding {src.encoding!r}; use e.g. utf-8, latin-1, cp1252")) from exc
-        except pd.errors.ParserError as exc:
-            raise ConfigError(Problem(source=src.name, where="path",
-                                      message=f"file {str(path)!r} is malformed CSV: {exc}. Check quoting and the delimiter "
-                                      "(set 'delimiter' for this source)")) from exc
-        except pd.errors.EmptyDataError as exc:
-            raise ConfigError(Problem(source=src.name, where="path",
-                                      message=f"file {str(path)!r} is empty; a source needs a header and at least one row")) from exc
-    raise ConfigError(Problem(source=src.name, where="path",
-                              message=f"file {str(path)!r} has an unsupported type {suffix!r}; use .csv, .tsv, .csv.gz or .parquet"))
+
+def _float_text(values: np.ndarray) -> np.ndarray:
+    """Floats as text (object array, NaN -> <NA>): a whole number below 2^53 as its digits
+    (``3375014508900002.0`` -> ``3375014508900002``), a whole number from 2^53 on in
+    scientific notation (``9.171010101010002e+15``: its last digits are already lost, and
+    standardise flags an ID written so as ``excel_damaged``), any other number as Python
+    writes it (``1.5``)."""
+    a = np.asarray(values, dtype=np.float64)
+    out = np.full(len(a), pd.NA, dtype=object)
+    finite = np.isfinite(a)
+    whole = finite & (np.trunc(np.where(finite, a, 0)) == a)
+    exact = whole & (np.abs(np.where(finite, a, 0)) < _MAX_FLOAT_INT)
+    out[exact] = a[exact].astype(np.int64).astype(str).astype(object)
+    big = whole & ~exact
+    out[big] = [np.format_float_scientific(x, unique=True, exp_digits=1) for x in a[big].tolist()]
+    other = ~np.isnan(a) & ~whole
+    out[other] = [repr(x) for x in a[other].tolist()]
+    return out
+
+
+def _cell_text(v: object) -> object:
+    """One spreadsheet/statistics-file value as text (None -> <NA>)."""
+    import datetime as dt
+
+    if v is None or v is pd.NA or v is pd.NaT:
+        return pd.NA
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return _float_text(np.array([v]))[0]
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) and v.tzinfo is None else v.isoformat(sep=" ")
+    if isinstance(v, (dt.date, dt.time)):
+        return v.isoformat()
+    return str(v)
+
+
+def _frame_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column of a frame read from a typed file (Stata, SPSS) as text: floats by
+    :func:`_float_text`, integers as their digits, dates ISO, categories as their labels."""
+    out = {}
+    for i in range(frame.shape[1]):
+        s = frame.iloc[:, i]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object).where(s.notna(), None)
+        if pd.api.types.is_float_dtype(s.dtype):
+            values = _float_text(s.to_numpy(dtype=np.float64, na_value=np.nan))
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            values = s.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=pd.NA)
+        else:
+            obj = s.to_numpy(dtype=object)
+            values = np.empty(len(obj), dtype=object)
+            values[:] = [v if type(v) is str else _cell_text(None if pd.isna(v) is True else v) for v in obj]
+        out[i] = pd.array(values, dtype=pd.StringDtype("python"))
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame))).set_axis([str(c) for c in frame.columns], axis=1)
+
+
+def _xlsx_text(v: object) -> object:
+    """One .xlsx cell as text: as :func:`_cell_text`, but a number cell from 2^53 on is
+    written in scientific notation even when the file spells it as an integer: Excel holds
+    every number as a float64, so its last digits are not to be trusted."""
+    if type(v) is int and abs(v) >= _MAX_FLOAT_INT:
+        return _float_text(np.array([float(v)]))[0]
+    return _cell_text(v)
+
+
+def _read_xlsx(src: SourceConfig, path: Path) -> pd.DataFrame:
+    """The first sheet of an .xlsx workbook, its first row the header, every cell as text
+    (:func:`_xlsx_text`: a number cell holding a whole number below 2^53 keeps its digits,
+    one from 2^53 on is written in scientific notation, so that an ID so stored is flagged
+    ``excel_damaged`` by standardise). Rows with no value at all are skipped."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise _problem(src, "path", f"file {str(path)!r} is not a readable .xlsx workbook: {exc}") from exc
+    try:
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        body = [r for r in rows if any(v is not None and v != "" for v in r)]
+    finally:
+        wb.close()
+    if not header or all(v is None for v in header):
+        raise _problem(src, "path", f"file {str(path)!r} is empty; its first sheet needs a header row and at "
+                       "least one row")
+    width = max([len(header), *map(len, body)])
+    names = []
+    for i in range(width):
+        v = header[i] if i < len(header) else None
+        names.append(f"Unnamed: {i}" if v is None or str(v).strip() == "" else str(_xlsx_text(v)))
+    cells = np.empty((len(body), width), dtype=object)
+    cells[:] = None
+    for j, r in enumerate(body):
+        cells[j, :len(r)] = r
+    frame = pd.DataFrame({
+        i: pd.array(np.array([_xlsx_text(v) for v in cells[:, i].tolist()], dtype=object),
+                    dtype=pd.StringDtype("python"))
+        for i in range(width)}, index=pd.RangeIndex(len(body)))
+    return frame.set_axis(_unique(names), axis=1)
+
+
+def _unique(names: list[str]) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        k, m = n, 0
+        while k in out:
+            m += 1
+            k = f"{n}.{m}"
+        out.append(k)
+    return out
+
+
+def _read_dta(src: SourceConfig, path: Path) -> pd.DataFrame:
+    """A Stata file, every column as text (:func:`_frame_as_text`)."""
+    try:
+        frame = pd.read_stata(path, convert_missing=False, preserve_dtypes=True)
+    except Exception as exc:
+        raise _problem(src, "path", f"file {str(path)!r} is not a readable Stata (.dta) file: {exc}") from exc
+    return _frame_as_text(frame)
+
+
+def _read_sav(src: SourceConfig, path: Path) -> pd.DataFrame:
+    """An SPSS file, every column as text (:func:`_frame_as_text`); needs pyreadstat."""
+    try:
+        import pyreadstat
+    except ImportError as exc:
+        raise _problem(src, "path", f"reading the SPSS file {str(path)!r} needs the optional package "
+                       "pyreadstat; install it with: pip install 'regsosek-link[spss]'") from exc
+    try:
+        frame, _meta = pyreadstat.read_sav(str(path))
+    except Exception as exc:
+        raise _problem(src, "path", f"file {str(path)!r} is not a readable SPSS (.sav) file: {exc}") from exc
+    return _frame_as_text(frame)
 
 
 def _refuse_float_ids(frame: pd.DataFrame, src: SourceConfig) -> None:
@@ -129,22 +497,10 @@ def _string_values(s: pd.Series) -> np.ndarray:
     return a._ndarray
 
 
-def _nul_rows(arr: pa.StringArray) -> np.ndarray:
-    """Which values of ``arr`` hold a NUL character (null -> False).
-
-    The UTF-8 data buffer is scanned for a zero byte first (a NUL is the only character
-    whose encoding has one), so the rows are only looked for when there is one.
-    """
-    data = arr.buffers()[2]
-    if data is None or not (np.frombuffer(data, dtype=np.uint8) == 0).any():
-        return np.zeros(len(arr), dtype=bool)
-    return pc.match_substring(arr, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
-
-
 def _cleaned(distinct: list[str]) -> np.ndarray:
-    """``distinct`` stripped, blank -> <NA>, NUL written as U+FFFD (object array)."""
+    """``distinct`` stripped, blank -> <NA> (object array)."""
     out = np.empty(len(distinct), dtype=object)
-    out[:] = [u.replace("\x00", "\ufffd").strip() or pd.NA for u in distinct]
+    out[:] = [u.strip() or pd.NA for u in distinct]
     return out
 
 
@@ -190,24 +546,25 @@ def _encoded(columns: Iterable[tuple[str, np.ndarray]], workers: int,
 
 def _strip(values: np.ndarray, enc: pa.DictionaryArray | None) -> pa.DictionaryArray | None:
     """Strip surrounding blanks in place, blank -> <NA> (object array of ``str``/<NA>), and
-    write NUL characters as U+FFFD; return the stripped values dictionary-encoded.
+    return the stripped values dictionary-encoded.
 
     ``enc`` is the values' dictionary encoding by pyarrow (:func:`_encoded`), None when
     pyarrow cannot encode them (lone surrogates: then None is returned). Only the distinct
-    values that may change (:func:`~regsosek_link.standardise._common.strip_candidates`, or
-    holding a NUL) are cleaned, once each; the rows holding the others keep the same
-    objects. NUL is replaced because pandas' string hashing stops at it (``pd.factorize``
-    takes ``"x\\x00y"`` and ``"x"`` for one value), which would make different values equal
-    in every later stage; U+FFFD keeps them different.
+    values that may change (:func:`~regsosek_link.standardise._common.strip_candidates`) are
+    cleaned, once each; the rows holding the others keep the same objects. Every other
+    character is kept as it is, NUL and other control characters too (the standardise stage
+    writes NUL as U+FFFD in the clean values, see
+    :func:`~regsosek_link.standardise._common.factorize`).
     """
     if enc is None:
-        # (not pd.factorize: its string hashing stops at a NUL character)
+        # (not pd.factorize: its string hashing stops at a NUL character and takes values
+        # that differ only in lone surrogates for one)
         pos = np.flatnonzero(~pd.isna(values))
         uniques, codes = np.unique(values[pos], return_inverse=True)
         values[pos] = _cleaned(uniques.tolist())[codes]
         return None
     distinct = enc.dictionary
-    change = strip_candidates(distinct) | _nul_rows(distinct)
+    change = strip_candidates(distinct)
     if not change.any():
         return enc
     pos = np.flatnonzero(change)
@@ -296,20 +653,56 @@ def _record_id_problems(src: SourceConfig, rid: np.ndarray, codes: np.ndarray) -
     # (codes count up in order of appearance: a source's span of them is about its size)
     if not len(present) or np.bincount(present - present.min()).max() == 1:  # the details when it fails
         return problems
-    ids = pd.Series(rid, dtype="string")
-    dups = ids[ids.duplicated(keep=False) & ids.notna()]
+    # (the details from the codes: pandas' hashing would take "x\0y" and "x" for one value)
+    counts = np.bincount(present)
+    repeated = np.flatnonzero(counts > 1)
+    first = np.full(len(counts), len(codes), dtype=np.intp)
+    np.minimum.at(first, present, np.flatnonzero(codes >= 0))
     examples = []
-    for value, idx in dups.groupby(dups, sort=True).groups.items():
-        examples.append(f"{value!r} at rows {', '.join(str(i + 2) for i in list(idx)[:3])}")
-        if len(examples) == 3:
-            break
+    for c in sorted(repeated.tolist(), key=lambda c: rid[first[c]])[:3]:
+        at = np.flatnonzero(codes == c)[:3]
+        examples.append(f"{rid[first[c]]!r} at rows {', '.join(str(i + 2) for i in at)}")
     problems.append(Problem(
         source=src.name, where="record_id",
-        message=f"record_id is not unique: {dups.nunique()} value(s) repeat ({'; '.join(examples)}; "
+        message=f"record_id is not unique: {len(repeated)} value(s) repeat ({'; '.join(examples)}; "
         "rows counted as file lines with the header on line 1). Map a column that is unique "
         "within the source to record_id, or de-duplicate the export.",
     ))
     return problems
+
+
+def _exact_codes(values: np.ndarray) -> np.ndarray:
+    """Codes of the values (object array of ``str``/<NA>): equal codes for equal strings,
+    -1 for <NA>. Compares whole Python strings (NUL and lone surrogates included), unlike
+    pandas' hashing."""
+    codes = np.full(len(values), -1, dtype=np.intp)
+    pos = np.flatnonzero(~pd.isna(values))
+    if len(pos):
+        codes[pos] = np.unique(values[pos], return_inverse=True)[1].reshape(-1)
+    return codes
+
+
+def _unencodable_id_problems(src: SourceConfig, rid: np.ndarray) -> list[Problem]:
+    """Record ids that are not valid Unicode text (lone surrogates): they cannot be written
+    to Parquet, CSV or the store, so the record could not be kept whole."""
+    bad = [i for i, v in enumerate(rid.tolist()) if isinstance(v, str) and not _is_utf8(v)]
+    if not bad:
+        return []
+    shown = ", ".join(f"row {i + 2} ({rid[i]!r})" for i in bad[:3])
+    return [Problem(
+        source=src.name, where="record_id",
+        message=f"{len(bad)} record_id value(s) are not valid Unicode text (lone surrogates, e.g. from "
+        f"bytes decoded with errors='surrogateescape'): {shown}{'...' if len(bad) > 3 else ''}. Record ids "
+        "are written out as UTF-8; decode the source with its real encoding or fix these ids.",
+    )]
+
+
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataFrame],
@@ -339,12 +732,14 @@ def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataF
         encodings[name] = _strip(values, enc)
         columns[name] = values
     rid = encodings["record_id"]
-    # (pd.factorize only for what pyarrow cannot encode: the values hold no NUL by now)
-    rid_codes = pd.factorize(columns["record_id"])[0] if rid is None else rid.indices.fill_null(-1).to_numpy()
+    rid_codes = _exact_codes(columns["record_id"]) if rid is None else rid.indices.fill_null(-1).to_numpy()
     ends = np.cumsum(sizes)
     for s, end in zip(sources, ends):
         problems.extend((s.src.name, p) for p in _record_id_problems(
             s.src, columns["record_id"][end - s.n:end], rid_codes[end - s.n:end]))
+        if rid is None:  # (pyarrow could not encode some record id: which?)
+            problems.extend((s.src.name, p) for p in _unencodable_id_problems(
+                s.src, columns["record_id"][end - s.n:end]))
     if problems:
         order = {src.name: i for i, src in enumerate(config_sources)}
         raise ConfigError([p for _, p in sorted(problems, key=lambda sp: order[sp[0]])])

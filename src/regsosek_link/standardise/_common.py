@@ -79,15 +79,53 @@ def string_series(values: "pa.Array | list | np.ndarray", index: pd.Index | None
     return pd.Series(arr, index=index, dtype=STRING)
 
 
+# lone surrogates: Python strings may hold them (API input, bytes decoded with
+# errors="surrogateescape"), UTF-8 (pyarrow, Parquet, the store) cannot
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def usable_text(value: str) -> str:
+    """``value`` with NUL and lone surrogates written as U+FFFD.
+
+    pandas' string hashing stops at a NUL (``pd.factorize`` takes ``"x\\x00y"`` and ``"x"``
+    for one value) and no UTF-8 kernel can hold a lone surrogate; U+FFFD is the character
+    Unicode keeps for a value that could not be represented.
+
+    >>> usable_text("SITI\\x00 AMINAH"), usable_text("x\\ud800")
+    ('SITI\ufffd AMINAH', 'x\ufffd')
+    """
+    return _SURROGATE.sub("\ufffd", value.replace("\x00", "\ufffd"))
+
+
 def to_arrow(s: pd.Series) -> pa.Array:
-    """A ``string`` Series as one pyarrow string array (<NA> -> null)."""
-    a = s.array
-    if isinstance(a, pd.arrays.StringArray) and a.dtype.storage == "python":
-        # its object array holds str or pd.NA only: skip pandas' copy-and-mask conversion
-        arr = pa.array(a._ndarray, type=pa.string(), from_pandas=True)
-    else:
-        arr = pa.array(s.astype(STRING).array)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    """A ``string`` Series as one pyarrow string array (<NA> -> null); lone surrogates,
+    which UTF-8 cannot hold, are written as U+FFFD (:func:`usable_text`)."""
+    try:
+        return to_arrow_strict(s)
+    except (pa.ArrowException, UnicodeError):
+        values = s.astype(STRING).to_numpy(dtype=object, na_value=None)
+        return pa.array([v if v is None or _is_utf8(v) else usable_text(v) for v in values.tolist()],
+                        type=pa.string())
+
+
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def nul_rows(arr: pa.StringArray) -> np.ndarray:
+    """Which values of ``arr`` hold a NUL character (null -> False).
+
+    The UTF-8 data buffer is scanned for a zero byte first (a NUL is the only character
+    whose encoding has one), so the rows are only looked for when there is one.
+    """
+    data = arr.buffers()[2]
+    if data is None or not (np.frombuffer(data, dtype=np.uint8) == 0).any():
+        return np.zeros(len(arr), dtype=bool)
+    return pc.match_substring(arr, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
 
 
 # A value whose first or last UTF-8 byte is one of these may change under str.strip():
@@ -140,31 +178,33 @@ def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tup
     """Distinct values of ``as_string(values)`` and codes into them.
 
     Returns ``(codes, uniques)``: ``uniques`` is a ``string`` Series (RangeIndex) of the
-    distinct stripped values, empty strings as <NA> (at most once), and
-    ``as_string(values)`` equals ``uniques.take(codes)``. Hashing is done by pyarrow on
-    the raw values and stripping once per distinct raw value, so a column of a million
-    values costs a few tenths of a second; a column ingest has already encoded (see
-    :func:`hand_over`) costs only its distinct values.
+    distinct stripped values, empty strings as <NA> (at most once), NUL characters and lone
+    surrogates written as U+FFFD (:func:`usable_text`: every later stage can hash and encode
+    them), and ``as_string(values)`` so written equals ``uniques.take(codes)``. Hashing is
+    done by pyarrow on the raw values and stripping once per distinct raw value, so a column
+    of a million values costs a few tenths of a second; a column ingest has already encoded
+    (see :func:`hand_over`) costs only its distinct values.
     """
     if values is None or not isinstance(values, pd.Series):
         values = as_string(values, index=index)
     enc = _handed_over(values)
+    rewrite = False  # whether distinct raw values may become one
     if enc is None:
         s = _to_string(values)
         try:
-            arr = to_arrow(s)
-        except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates: pandas' own hashing
-            s = as_string(s)
-            codes, u = pd.factorize(s, use_na_sentinel=False)
-            return codes.astype(np.intp, copy=False), pd.Series(u, dtype=STRING)
-        enc = pc.dictionary_encode(arr)
+            arr = to_arrow_strict(s)
+        except (pa.ArrowException, UnicodeError):  # lone surrogates: distinct values compared in Python
+            enc = _python_encoding(s)
+            rewrite = True
+        else:
+            enc = pc.dictionary_encode(arr)
     ind = enc.indices
     ix = (ind.fill_null(-1) if ind.null_count else ind).to_numpy().astype(np.intp, copy=False)  # -1: missing
     raw_u = enc.dictionary.to_pylist()
     stripped = raw_u.copy()
-    for j in np.flatnonzero(strip_candidates(enc.dictionary)).tolist():
-        stripped[j] = raw_u[j].strip() or None
-    if stripped == raw_u:  # nothing to strip, nothing empty
+    for j in np.flatnonzero(strip_candidates(enc.dictionary) | nul_rows(enc.dictionary)).tolist():
+        stripped[j] = usable_text(raw_u[j]).strip() or None
+    if not rewrite and stripped == raw_u:  # nothing to strip, nothing empty
         remap = np.arange(len(raw_u), dtype=np.intp)
         uniq: list = raw_u
     else:
@@ -176,6 +216,30 @@ def factorize(values: pd.Series | None, *, index: pd.Index | None = None) -> tup
         codes[codes < 0] = len(uniq)
         uniq = uniq + [None]
     return codes, string_series(uniq)
+
+
+def to_arrow_strict(s: pd.Series) -> pa.Array:
+    """:func:`to_arrow` that raises on values UTF-8 cannot hold instead of rewriting them."""
+    a = s.array
+    if isinstance(a, pd.arrays.StringArray) and a.dtype.storage == "python":
+        arr = pa.array(a._ndarray, type=pa.string(), from_pandas=True)
+    else:
+        arr = pa.array(s.astype(STRING).array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _python_encoding(s: pd.Series) -> pa.DictionaryArray:
+    """The dictionary encoding of a ``string`` Series that pyarrow cannot convert (lone
+    surrogates): the distinct values found by Python comparison (``np.unique``; pandas'
+    hashing takes strings differing only in surrogates for one), each made
+    :func:`usable_text` (so two of them may become equal)."""
+    values = s.astype(STRING).to_numpy(dtype=object, na_value=None)
+    pos = np.flatnonzero(pd.notna(values))
+    uniq, inverse = np.unique(values[pos], return_inverse=True)
+    codes = np.full(len(values), -1, dtype=np.int64)
+    codes[pos] = inverse.reshape(-1)
+    dictionary = pa.array([usable_text(u) for u in uniq.tolist()], type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)
 
 
 def expand(res: pd.Series | pd.DataFrame, codes: np.ndarray, index: pd.Index):
