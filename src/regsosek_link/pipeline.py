@@ -90,25 +90,25 @@ class LinkResult:
         ids = key.merge(t, on=["source", "record_id"], how="left")[truth_column]
         return blocking_recall(self.pairs, ids)
 
-    def write(self, output_dir: str | Path | None = None, *, formats: tuple[str, ...] = ("parquet", "csv")) -> dict[str, Path]:
-        """Write membership, registry, households and links as Parquet and CSV."""
-        out = Path(output_dir or self.config.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        written: dict[str, Path] = {}
-        for name in ("membership", "registry", "households", "links"):
-            frame: pd.DataFrame = getattr(self, name)
-            for fmt in formats:
-                path = out / f"{name}.{fmt}"
-                if fmt == "parquet":
-                    frame.to_parquet(path, index=False)
-                elif fmt == "csv":
-                    frame.to_csv(path, index=False)
-                else:
-                    raise ValueError(f"unknown output format {fmt!r}; use 'parquet' or 'csv'")
-                written[f"{name}.{fmt}"] = path
-        (out / "config.json").write_text(self.config.to_json(), encoding="utf-8")
-        written["config.json"] = out / "config.json"
-        return written
+    def write(self, output_dir: str | Path | None = None, *,
+              formats: tuple[str, ...] | None = None) -> dict[str, Path]:
+        """Write membership, registry, households and links, and ``config.json``.
+
+        Parameters
+        ----------
+        output_dir : str or Path, optional
+            Defaults to ``config.output_dir``.
+        formats : iterable of str, optional
+            ``"parquet"`` and/or ``"csv"``; defaults to ``config.output_formats``.
+
+        Returns
+        -------
+        dict of str to Path
+            File name -> path written (see :func:`regsosek_link.outputs.write_tables`).
+        """
+        from .outputs import write_result
+
+        return write_result(self, output_dir, formats=formats)
 
 
 def _peak_rss_mb() -> float:
