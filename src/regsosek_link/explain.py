@@ -30,8 +30,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from .cluster import connected_components
 from .errors import ConfigError
@@ -39,6 +37,8 @@ from .evaluate import pairwise_scores
 from .registry import links_table
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
     from .pipeline import LinkResult
 
 __all__ = [
@@ -250,6 +250,9 @@ def waterfall_chart(explanation: pd.DataFrame, *, title: str | None = None) -> F
 
 def _figure(*, figsize: tuple[float, float]) -> Figure:
     """A Figure on the Agg canvas, without pyplot (no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=figsize, dpi=100)
     FigureCanvasAgg(fig)
     return fig

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from . import charts
 from .evaluate import pairwise_scores
 from .explain import cluster_scores, threshold_scores, worst_errors
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
     from .pipeline import LinkResult
 
 __all__ = ["data_quality", "nik_status_counts", "within_source_duplicates", "write_report", "report_html"]
