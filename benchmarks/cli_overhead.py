@@ -3,7 +3,9 @@
 Usage: regsosek-link generate --people 370000 --out DIR/src --format parquet; write DIR/cfg.yaml
 (see cli._cmd_demo); then python benchmarks/cli_overhead.py OUT_DIR [parquet[,csv]] [report].
 """
-import sys, time
+import sys
+import time
+
 t0 = time.perf_counter()
 import regsosek_link  # noqa
 from regsosek_link import cli
@@ -19,8 +21,9 @@ written = res.write(cfg.output_dir, formats=tuple(fmt)) if fmt else res.write(cf
 t_write = time.perf_counter() - t
 t = time.perf_counter()
 if report:
-    from regsosek_link.report import write_report
     from pathlib import Path
+
+    from regsosek_link.report import write_report
     write_report(res, Path(cfg.output_dir) / "report.html")
 t_report = time.perf_counter() - t
 t = time.perf_counter(); s = cli._summary(res, written, None); t_sum = time.perf_counter() - t
