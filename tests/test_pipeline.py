@@ -82,11 +82,15 @@ def test_households_from_kk(linked):
 
 
 def test_outputs_written(linked, tmp_path: Path):
-    written = linked.write(tmp_path)
+    written = linked.write(tmp_path)  # the config's output_formats: Parquet only by default
+    assert sorted(written) == sorted([f"{n}.parquet" for n in ("membership", "registry", "households", "links")]
+                                     + ["config.json"])
+    written = linked.write(tmp_path, formats=("parquet", "csv"))
     for name in ("membership", "registry", "households", "links"):
         back = pd.read_parquet(written[f"{name}.parquet"])
         assert len(back) == len(getattr(linked, name))
-        assert (tmp_path / f"{name}.csv").exists()
+        csv = pd.read_csv(written[f"{name}.csv"], dtype=str, keep_default_na=False)
+        assert list(csv.columns) == list(getattr(linked, name).columns) and len(csv) == len(back)
 
 
 def test_region_names_resolve_row_by_row():

@@ -58,11 +58,13 @@ def test_cli_run_writes_report(tmp_path):
     cfg_path = cfg.save(tmp_path / "config.json")
     truth_path = tmp_path / "truth.csv"
     data.truth.to_csv(truth_path, index=False)
-    assert main(["run", str(cfg_path), "--truth", str(truth_path), "--quiet"]) == 0
+    assert main(["run", str(cfg_path), "--truth", str(truth_path), "--quiet", "--report"]) == 0
     report = tmp_path / "out" / "report.html"
     assert report.exists() and "Evaluation against the ground truth" in report.read_text()
-    assert main(["run", str(cfg_path), "--quiet", "--no-report", "--out", str(tmp_path / "o2")]) == 0
+    assert main(["run", str(cfg_path), "--quiet", "--out", str(tmp_path / "o2")]) == 0  # no report by default
     assert not (tmp_path / "o2" / "report.html").exists()
+    assert main(["run", str(cfg_path), "--quiet", "--no-report", "--out", str(tmp_path / "o3")]) == 0
+    assert not (tmp_path / "o3" / "report.html").exists()
 
 
 def _personal_values(result, truth):

@@ -47,7 +47,7 @@ __all__ = [
     "blocking_report",
     "usable_blocking_rules",
     "mask_key",
-    "BlockIndex",
+    "BlockIndex",  # noqa: F822 - made on first use (module __getattr__)
     "LargeBlockWarning",
 ]
 
@@ -832,44 +832,58 @@ def blocking_report(blocking: Blocking, truth_pairs: pd.DataFrame | None = None)
 # ----------------------------------------------------------------------------------------
 # recordlinkage plug-in
 
-try:  # recordlinkage is a dependency, but keep the core importable without it
-    from recordlinkage.base import BaseIndexAlgorithm as _RLBaseIndex
-except Exception:  # pragma: no cover
-    _RLBaseIndex = object  # type: ignore[assignment,misc]
+
+def __getattr__(name: str) -> type:
+    # BlockIndex subclasses a recordlinkage class, so it is made on first use: importing
+    # this module does not import recordlinkage.
+    if name == "BlockIndex":
+        cls = _block_index_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class BlockIndex(_RLBaseIndex):  # type: ignore[misc,valid-type]
-    """Our blocking rules as a ``recordlinkage`` indexer.
+def _block_index_class() -> type:
+    """Make :class:`BlockIndex`, our blocking rules as a ``recordlinkage`` indexer.
 
     Examples
     --------
     >>> import recordlinkage
+    >>> from regsosek_link.block import BlockIndex
     >>> df = pd.DataFrame({"nama": ["ANI", "ANI", "BUDI"]}, index=["a", "b", "c"])
     >>> idx = recordlinkage.Index()
     >>> idx.add(BlockIndex(rules=[BlockOn(keys=("nama",))]))
     >>> list(idx.index(df))
     [('a', 'b')]
     """
+    from recordlinkage.base import BaseIndexAlgorithm
 
-    def __init__(self, *, rules: Sequence[BlockingRule], max_block_size: int = 2_000) -> None:
-        super().__init__()
-        self.rules = list(rules)
-        self.max_block_size = max_block_size
+    class BlockIndex(BaseIndexAlgorithm):  # type: ignore[misc,valid-type]
+        """Our blocking rules as a ``recordlinkage`` indexer (example: the function above)."""
 
-    def _dedup_index(self, df_a: pd.DataFrame) -> pd.MultiIndex:
-        p = block(df_a, self.rules, max_block_size=self.max_block_size)
-        return pd.MultiIndex.from_arrays(
-            [df_a.index[p["left"].to_numpy()], df_a.index[p["right"].to_numpy()]],
-            names=[df_a.index.name, df_a.index.name],
-        )
+        def __init__(self, *, rules: Sequence[BlockingRule], max_block_size: int = 2_000) -> None:
+            super().__init__()
+            self.rules = list(rules)
+            self.max_block_size = max_block_size
 
-    def _link_index(self, df_a: pd.DataFrame, df_b: pd.DataFrame) -> pd.MultiIndex:
-        both = pd.concat([df_a, df_b], ignore_index=True)
-        both["__side"] = np.r_[np.zeros(len(df_a), np.int8), np.ones(len(df_b), np.int8)]
-        p = block(both, self.rules, link_type="link_only", source_column="__side",
-                  max_block_size=self.max_block_size)
-        left, right = p["left"].to_numpy(), p["right"].to_numpy()  # left < right => left in a
-        return pd.MultiIndex.from_arrays(
-            [df_a.index[left], df_b.index[right - len(df_a)]],
-            names=[df_a.index.name, df_b.index.name],
-        )
+        def _dedup_index(self, df_a: pd.DataFrame) -> pd.MultiIndex:
+            p = block(df_a, self.rules, max_block_size=self.max_block_size)
+            return pd.MultiIndex.from_arrays(
+                [df_a.index[p["left"].to_numpy()], df_a.index[p["right"].to_numpy()]],
+                names=[df_a.index.name, df_a.index.name],
+            )
+
+        def _link_index(self, df_a: pd.DataFrame, df_b: pd.DataFrame) -> pd.MultiIndex:
+            both = pd.concat([df_a, df_b], ignore_index=True)
+            both["__side"] = np.r_[np.zeros(len(df_a), np.int8), np.ones(len(df_b), np.int8)]
+            p = block(both, self.rules, link_type="link_only", source_column="__side",
+                      max_block_size=self.max_block_size)
+            left, right = p["left"].to_numpy(), p["right"].to_numpy()  # left < right => left in a
+            return pd.MultiIndex.from_arrays(
+                [df_a.index[left], df_b.index[right - len(df_a)]],
+                names=[df_a.index.name, df_b.index.name],
+            )
+
+    BlockIndex.__module__ = __name__
+    BlockIndex.__qualname__ = "BlockIndex"
+    return BlockIndex

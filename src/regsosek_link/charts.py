@@ -1,6 +1,6 @@
 """Charts of a run, for analysts.
 
-Every function takes a :class:`~regsosek_link.pipeline.LinkResult` (plus ground truth
+Every function takes a :class:`~regsosek_link.run.LinkResult` (plus ground truth
 where needed) and returns a :class:`matplotlib.figure.Figure` drawn on the Agg canvas
 without touching ``pyplot`` (no global state): show it in Jupyter with ``display(fig)`` or
 write it with ``fig.savefig("chart.png")``.
@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from .explain import _figure, threshold_scores, waterfall_chart
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
     from .run import LinkResult
 
 __all__ = [

@@ -1,7 +1,11 @@
-"""Command line: ``regsosek-link demo | run | generate``.
+"""Command line: ``regsosek-link demo | run | update | review | generate``.
 
-Exit codes: 0 success, 2 a configuration or input problem (the message says what and
-where), 1 anything else.
+Exit codes: 0 success; 2 a problem of the configuration, the input or the environment (a
+missing or unreadable file, a locked store...), told in one line on stderr that says what
+and where; 1 anything else (a bug: the traceback is printed).
+
+The library is imported inside each command, so that ``--help`` and ``--version`` answer
+at once.
 """
 
 from __future__ import annotations
@@ -12,17 +16,20 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from .config import LinkConfig, SourceConfig, load_config
 from .errors import ConfigError, RegsosekLinkError
-from .run import Linker, LinkResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .config import LinkConfig
+    from .run import LinkResult
 
 __all__ = ["main"]
 
 
-def _progress(quiet: bool):  # noqa: ANN202
+def _progress(quiet: bool):
     started: dict[str, float] = {}
 
     def report(stage: str, frac: float) -> None:
@@ -66,16 +73,27 @@ def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame |
 
 def _write_report(args: argparse.Namespace, result: LinkResult, written: dict[str, Path],
                   output_dir: str | Path, truth: pd.DataFrame | None) -> None:
-    """Write report.html into the output folder unless --no-report was given."""
-    if getattr(args, "no_report", False):
+    """Write report.html into the output folder when the report is asked for (--report)."""
+    if not args.report:
         return
     from .report import write_report
 
     written["report.html"] = write_report(result, Path(output_dir) / "report.html", truth=truth)
 
 
+def _config_formats(config: LinkConfig, args: argparse.Namespace) -> LinkConfig:
+    """The config with --format (if given) as its output formats."""
+    if not args.format:
+        return config
+    from .outputs import check_formats
+
+    return config.replace(output_formats=check_formats(",".join(args.format), where="--format"))
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from .config import LinkConfig, SourceConfig, load_config
     from .datasets import make_sources
+    from .run import Linker
 
     out = Path(args.out)
     src_dir = out / "sources"
@@ -94,7 +112,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             one_record_per_person=bool(info.get("one_record_per_person", False)),
             priority=1 if info.get("one_record_per_person") else 100,
         ))
-    config = LinkConfig(sources=tuple(sources), output_dir=str(out / "registry"), random_state=args.seed)
+    config = _config_formats(
+        LinkConfig(sources=tuple(sources), output_dir=str(out / "registry"), random_state=args.seed), args)
     cfg_path = config.replace(output_dir="registry").save(out / "config.yaml")
     print(f"  config written to {cfg_path}", file=sys.stderr)
     config = load_config(cfg_path)
@@ -110,6 +129,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _read_truth(path: str | None) -> pd.DataFrame | None:
     if not path:
         return None
+    import pandas as pd
+
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"truth file {str(p)!r} does not exist")
@@ -117,7 +138,10 @@ def _read_truth(path: str | None) -> pd.DataFrame | None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    from .config import load_config
+    from .run import Linker
+
+    config = _config_formats(load_config(args.config), args)
     if args.out:
         config = config.replace(output_dir=args.out)
     result = Linker(config, tune_process=True).run(progress=_progress(args.quiet), store=args.store,
@@ -132,6 +156,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_changes(store: str, result: LinkResult, written: dict[str, Path], seconds: float, what: str) -> None:
+    import pandas as pd
+
     changes = result.changes if result.changes is not None else pd.DataFrame({"change": []})
     counts = changes["change"].value_counts().to_dict()
     print(f"{what} {store} (run {result.run_id}) in {seconds:.2f} s: persons {len(result.registry):,}; "
@@ -141,7 +167,10 @@ def _print_changes(store: str, result: LinkResult, written: dict[str, Path], sec
 
 
 def _cmd_update(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    from .config import load_config
+    from .run import Linker
+
+    config = _config_formats(load_config(args.config), args)
     if args.out:
         config = config.replace(output_dir=args.out)
     if not Path(args.store).exists():
@@ -156,6 +185,8 @@ def _cmd_update(args: argparse.Namespace) -> int:
 
 
 def _cmd_withdraw(args: argparse.Namespace) -> int:
+    from .config import LinkConfig
+    from .run import Linker
     from .store import RegistryStore
 
     if not RegistryStore(args.store).exists():
@@ -215,8 +246,31 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _format_list(value: str) -> list[str]:
+    """--format's value: one format or a comma list (checked against the config later)."""
+    return [f.strip() for f in value.split(",") if f.strip()]
+
+
+def _add_output_options(parser: argparse.ArgumentParser, *, report: bool) -> None:
+    parser.add_argument(
+        "--format", action="extend", type=_format_list, metavar="FORMAT",
+        help="output format(s), repeatable or a comma list: parquet, csv (default: the config's "
+        "output_formats, parquet unless it says otherwise)")
+    parser.add_argument(
+        "--report", action=argparse.BooleanOptionalAction, default=report,
+        help=f"write report.html beside the outputs (default: {'yes' if report else 'no'}; at a million "
+        "records the report takes about 40%% of the pipeline's own time)")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return f"regsosek-link {__version__}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="regsosek-link", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=_version())
     p.add_argument("-v", "--verbose", action="store_true", help="log each stage")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -225,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
     d.add_argument("--quiet", action="store_true", help="no progress lines")
-    d.add_argument("--no-report", action="store_true", help="do not write report.html")
+    _add_output_options(d, report=True)
     d.set_defaults(fn=_cmd_demo)
 
     r = sub.add_parser("run", help="link the sources of a config file (YAML, TOML or JSON)")
@@ -233,15 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="override output_dir")
     r.add_argument("--truth", help="CSV/Parquet with source, record_id, person_id to evaluate against")
     r.add_argument("--quiet", action="store_true")
-    r.add_argument("--no-report", action="store_true", help="do not write report.html")
-    r.set_defaults(fn=_cmd_run)
-
+    _add_output_options(r, report=False)
     r.add_argument("--store", help="DuckDB registry file: keep person IDs stable against it and save the run there")
     r.add_argument("--relink", action="store_true",
                    help="with --store: link everything anew with this config although its settings differ "
                         "from the stored ones (person IDs kept stable)")
     r.add_argument("--replace", action="store_true",
                    help="with --store: stored records this run does not read leave the registry")
+    r.set_defaults(fn=_cmd_run)
 
     u = sub.add_parser("update", help="link a new batch (the config's sources) against a stored registry")
     u.add_argument("config")
@@ -251,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--relink", action="store_true",
                    help="link the stored records and the batch anew with this config (person IDs kept stable)")
     u.add_argument("--quiet", action="store_true")
+    u.add_argument("--format", action="extend", type=_format_list, metavar="FORMAT",
+                   help="output format(s), repeatable or a comma list: parquet, csv (default: the config's)")
     u.set_defaults(fn=_cmd_update)
 
     w = sub.add_parser("withdraw", help="remove a source's records (all, or some record ids) from a stored registry")
@@ -283,21 +338,54 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Failures of the input or the environment, not of the program: one line, exit code 2.
+_USER_ERRORS: tuple[type[BaseException], ...] = (
+    RegsosekLinkError,  # ConfigError, ModelError, StoreError
+    UnicodeDecodeError,  # a file in another encoding than the config says
+    OSError,  # missing, unreadable or locked files (FileNotFoundError, PermissionError,
+    # IsADirectoryError), a full disk, DuckDB's lock on a store held by another process
+)
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    if isinstance(exc, _USER_ERRORS):
+        return True
+    # DuckDB's IOException (a store locked by another process, or not a DuckDB file) is not
+    # an OSError; duckdb is imported only if a store was opened.
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(exc, duckdb.IOException)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of a user or environment error, as said to the user."""
+    if isinstance(exc, ConfigError):
+        return f"configuration problem: {exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return (f"cannot decode a file as {exc.encoding} (byte {exc.start}: {exc.reason}); set the source's "
+                "'encoding' in the config (e.g. latin-1)")
+    if isinstance(exc, OSError) and exc.filename is not None:
+        what = f"{exc.strerror or type(exc).__name__}: {exc.filename!r}"
+        if exc.filename2 is not None:
+            what += f" -> {exc.filename2!r}"
+        return what
+    text = " ".join(str(exc).split())  # DuckDB's messages span several lines
+    return text if isinstance(exc, RegsosekLinkError) else f"{type(exc).__name__}: {text}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return int(args.fn(args))
-    except ConfigError as exc:
-        print(f"regsosek-link: configuration problem: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
+        print(f"regsosek-link: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except RegsosekLinkError as exc:
-        print(f"regsosek-link: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"regsosek-link: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("regsosek-link: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

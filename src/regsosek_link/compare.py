@@ -48,7 +48,7 @@ __all__ = [
     "compare",
     "prepare_comparisons",
     "usable_comparisons",
-    "RLComparison",
+    "RLComparison",  # noqa: F822 - made on first use (module __getattr__)
 ]
 
 log = logging.getLogger(__name__)
@@ -1124,20 +1124,26 @@ def compare(
 # ----------------------------------------------------------------------------------------
 # recordlinkage plug-in
 
-try:
-    from recordlinkage.base import BaseCompareFeature as _RLBaseCompare
-except Exception:  # pragma: no cover
-    _RLBaseCompare = object  # type: ignore[assignment,misc]
+
+def __getattr__(name: str) -> type:
+    # RLComparison subclasses a recordlinkage class, so it is made on first use: importing
+    # this module does not import recordlinkage.
+    if name == "RLComparison":
+        cls = _rl_comparison_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class RLComparison(_RLBaseCompare):  # type: ignore[misc,valid-type]
-    """Any of our comparisons as a ``recordlinkage.Compare`` feature.
+def _rl_comparison_class() -> type:
+    """Make :class:`RLComparison`: any of our comparisons as a ``recordlinkage.Compare`` feature.
 
     The comparison's columns must exist, with the same names, in both frames.
 
     Examples
     --------
     >>> import recordlinkage
+    >>> from regsosek_link.compare import RLComparison
     >>> a = pd.DataFrame({"nama": ["BUDI SANTOSO", "ANI"]}, index=["a1", "a2"])
     >>> b = pd.DataFrame({"nama": ["SANTOSO BUDI", None]}, index=["b1", "b2"])
     >>> links = pd.MultiIndex.from_tuples([("a1", "b1"), ("a2", "b2")])
@@ -1146,18 +1152,26 @@ class RLComparison(_RLBaseCompare):  # type: ignore[misc,valid-type]
     >>> cmp.compute(links, a, b)["nama"].tolist()
     [4, -1]
     """
+    from recordlinkage.base import BaseCompareFeature
 
-    def __init__(self, *, comparison: Comparison) -> None:
-        cols = list(comparison.columns) + list(getattr(comparison, "ignore_when_equal", ()))
-        super().__init__(cols, cols, label=comparison.name)
-        self.comparison = comparison
+    class RLComparison(BaseCompareFeature):  # type: ignore[misc,valid-type]
+        """Any of our comparisons as a ``recordlinkage.Compare`` feature (example: the function above)."""
 
-    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
-        cols = list(self.comparison.columns) + list(getattr(self.comparison, "ignore_when_equal", ()))
-        k = len(cols)
-        left = pd.DataFrame({c: s.reset_index(drop=True) for c, s in zip(cols, args[:k])})
-        right = pd.DataFrame({c: s.reset_index(drop=True) for c, s in zip(cols, args[k:])})
-        both = pd.concat([left, right], ignore_index=True)
-        n = len(left)
-        prep = self.comparison.prepare_all(both)
-        return self.comparison.levels_of(prep, np.arange(n), np.arange(n, 2 * n))
+        def __init__(self, *, comparison: Comparison) -> None:
+            cols = list(comparison.columns) + list(getattr(comparison, "ignore_when_equal", ()))
+            super().__init__(cols, cols, label=comparison.name)
+            self.comparison = comparison
+
+        def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
+            cols = list(self.comparison.columns) + list(getattr(self.comparison, "ignore_when_equal", ()))
+            k = len(cols)
+            left = pd.DataFrame({c: s.reset_index(drop=True) for c, s in zip(cols, args[:k])})
+            right = pd.DataFrame({c: s.reset_index(drop=True) for c, s in zip(cols, args[k:])})
+            both = pd.concat([left, right], ignore_index=True)
+            n = len(left)
+            prep = self.comparison.prepare_all(both)
+            return self.comparison.levels_of(prep, np.arange(n), np.arange(n, 2 * n))
+
+    RLComparison.__module__ = __name__
+    RLComparison.__qualname__ = "RLComparison"
+    return RLComparison

@@ -43,6 +43,7 @@ from .compare import (
     RegionComparison,
 )
 from .errors import ConfigError, Problem
+from .outputs import check_formats
 from .schema import GOLDEN_FIELDS, PERSON_COLUMNS
 
 __all__ = [
@@ -288,6 +289,10 @@ class LinkConfig:
         At least one source; names unique.
     output_dir : str
         Folder for Parquet/CSV outputs.
+    output_formats : tuple of str
+        Formats the tables are written in: ``"parquet"`` (the default; raw values, typed
+        columns) and/or ``"csv"`` (text cells a spreadsheet would run as a formula get a
+        leading quote, see :mod:`regsosek_link.outputs`). A string may list them with commas.
     threshold : float
         Match probability at or above which a pair is accepted as a link.
     review_band : tuple of float
@@ -313,6 +318,7 @@ class LinkConfig:
 
     sources: tuple[SourceConfig, ...]
     output_dir: str = "regsosek_output"
+    output_formats: tuple[str, ...] = ("parquet",)
     threshold: float = 0.9
     review_band: tuple[float, float] = (0.2, 0.9)
     blocking_rules: tuple[BlockingRule, ...] = field(default_factory=default_blocking_rules)
@@ -333,6 +339,10 @@ class LinkConfig:
         object.__setattr__(self, "comparisons", tuple(_spec.from_dict("comparison", c) for c in self.comparisons))
         object.__setattr__(self, "review_band", tuple(self.review_band))
         problems: list[Problem] = []
+        try:
+            object.__setattr__(self, "output_formats", check_formats(self.output_formats, where="output_formats"))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
         if not self.sources:
             problems.append(Problem(source=None, where="sources", message="the config names no sources; add at least one under 'sources'"))
         names = [s.name for s in self.sources]
@@ -392,6 +402,7 @@ class LinkConfig:
         return {
             "sources": [s.to_dict() for s in self.sources],
             "output_dir": self.output_dir,
+            "output_formats": list(self.output_formats),
             "threshold": self.threshold,
             "review_band": list(self.review_band),
             "blocking_rules": [_spec.to_dict(r) for r in self.blocking_rules],

@@ -1,6 +1,6 @@
 """Why did two records match, what is a person made of, and where is the run wrong?
 
-Explanations of a :class:`~regsosek_link.pipeline.LinkResult`:
+Explanations of a :class:`~regsosek_link.run.LinkResult`:
 
 - :func:`explain_pair`: the match weight of one pair as the sum of the prior and one
   contribution per comparison (``log2(m/u)`` at the level the pair landed in, ``0`` when
@@ -30,8 +30,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from .classify import probability_from_weight
 from .cluster import connected_components
@@ -40,6 +38,8 @@ from .evaluate import pairwise_scores
 from .registry import links_table
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
     from .run import LinkResult
 
 __all__ = [
@@ -251,6 +251,9 @@ def waterfall_chart(explanation: pd.DataFrame, *, title: str | None = None) -> F
 
 def _figure(*, figsize: tuple[float, float]) -> Figure:
     """A Figure on the Agg canvas, without pyplot (no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=figsize, dpi=100)
     FigureCanvasAgg(fig)
     return fig

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from . import charts
 from .evaluate import pairwise_scores
@@ -29,6 +28,8 @@ from .explain import cluster_scores, threshold_scores, worst_errors
 from .standardise import date_status_counts
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
     from .run import LinkResult
 
 __all__ = ["data_quality", "nik_status_counts", "within_source_duplicates", "write_report", "report_html"]

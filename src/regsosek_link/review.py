@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, Problem
+from .outputs import _write_atomic, neutralise_formulas, restore_formulas
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -93,22 +94,38 @@ def review_queue(
 
 
 def export_review(queue: pd.DataFrame, path: str | Path) -> Path:
-    """Write a review queue as ``.csv`` or ``.xlsx`` (Excel, via openpyxl) by the suffix."""
+    """Write a review queue as ``.csv`` or ``.xlsx`` (Excel, via openpyxl) by the suffix.
+
+    Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+    ``@``, tab or carriage return) get a leading single quote
+    (:func:`regsosek_link.outputs.neutralise_formulas`), and every text cell of the Excel
+    file is stored as text, never as a formula; :func:`read_decisions` drops those quotes
+    again, so record IDs come back as they were. The file appears under its name only once
+    it is whole.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ConfigError(f"review file {str(path)!r}: use a .csv or .xlsx suffix")
+    safe = neutralise_formulas(queue)
     if suffix == ".csv":
-        queue.to_csv(path, index=False)
-    elif suffix == ".xlsx":
-        with pd.ExcelWriter(path, engine="openpyxl") as xl:
-            queue.to_excel(xl, sheet_name="review", index=False)
-            ws = xl.sheets["review"]
-            ws.freeze_panes = "B2"
-            for col in ws.columns:
-                width = max(len(str(c.value)) if c.value is not None else 0 for c in col[:200])
-                ws.column_dimensions[col[0].column_letter].width = min(max(width + 2, 8), 40)
+        _write_atomic(path, lambda tmp: safe.to_csv(tmp, index=False))
     else:
-        raise ValueError(f"review file {str(path)!r}: use a .csv or .xlsx suffix")
+        _write_atomic(path, lambda tmp: _write_review_xlsx(safe, tmp))
     return path
+
+
+def _write_review_xlsx(queue: pd.DataFrame, path: str) -> None:
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        queue.to_excel(xl, sheet_name="review", index=False)
+        ws = xl.sheets["review"]
+        ws.freeze_panes = "B2"
+        for col in ws.columns:
+            for cell in col:
+                if cell.data_type == "f":  # openpyxl reads any str starting with "=" as a formula
+                    cell.data_type = "s"
+            width = max(len(str(c.value)) if c.value is not None else 0 for c in col[:200])
+            ws.column_dimensions[col[0].column_letter].width = min(max(width + 2, 8), 40)
 
 
 def read_decisions(source: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -116,7 +133,9 @@ def read_decisions(source: str | Path | pd.DataFrame) -> pd.DataFrame:
 
     ``decision`` accepts ``match`` (also yes/y/1/ya/sama) and ``non-match`` (also
     "not a match", no/n/0/tidak/beda), any case; blank rows are undecided and skipped.
-    Every bad row is reported at once, by its line in the file.
+    Every bad row is reported at once, by its line in the file. The quote that
+    :func:`export_review` put before a text starting with ``=``, ``+``, ``-``, ``@``, tab or
+    carriage return is dropped again (:func:`regsosek_link.outputs.restore_formulas`).
 
     Returns
     -------
@@ -143,7 +162,7 @@ def read_decisions(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ConfigError(Problem(source=None, where=where,
                                   message=f"missing column(s) {missing}; columns present: {list(frame.columns)}"))
-    frame = frame[list(DECISION_COLUMNS)].apply(lambda s: s.str.strip())
+    frame = restore_formulas(frame[list(DECISION_COLUMNS)].apply(lambda s: s.str.strip()))
     raw = frame["decision"].fillna("")
     norm = raw.str.lower().str.replace(r"\s+", " ", regex=True)
     decided = norm != ""

@@ -425,16 +425,17 @@ def _refuse_renamed_sources(new: pd.DataFrame, stored: pd.DataFrame, st: Any) ->
 def export(store: str | Path, output_dir: str | Path, *, formats: Sequence[str] = ("parquet",)) -> dict[str, Path]:
     """Write the registry's output files again from ``store`` (e.g. after a crash between
     the commit and the writing of the outputs)."""
-    from ..outputs import write_tables
+    from ..outputs import check_formats, write_tables
     from ..store import RegistryStore
 
+    formats = check_formats(formats, where="formats")
     st = RegistryStore(store)
     if not st.exists():
         raise StoreError(f"the registry store {str(st.path)!r} does not exist or holds no registry")
     tables = {name: st.table(name) for name in OUTPUT_TABLES}
     tables["changes"] = st.changes()
     latest = st.latest_config()
-    return write_tables(tables, output_dir, formats=tuple(formats),
+    return write_tables(tables, output_dir, formats=formats,
                         texts={"config.json": json.dumps(latest, indent=2, ensure_ascii=False)} if latest else None)
 
 

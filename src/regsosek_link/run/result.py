@@ -64,13 +64,9 @@ class LinkResult:
 
     def write(self, output_dir: str | Path | None = None, *,
               formats: tuple[str, ...] | None = None) -> dict[str, Path]:
-        """Write membership, registry, households and links (and the run's config) into
-        ``output_dir`` (default ``config.output_dir``); see :func:`regsosek_link.outputs.write_tables`."""
-        from ..outputs import write_tables
+        """Write membership, registry, households, links (and, for a run saved in a store,
+        changes) and the run's config into ``output_dir`` (default ``config.output_dir``) in
+        ``formats`` (default ``config.output_formats``); see :func:`regsosek_link.outputs.write_result`."""
+        from ..outputs import write_result
 
-        tables = {name: getattr(self, name) for name in OUTPUT_TABLES}
-        if self.changes is not None:
-            tables["changes"] = self.changes
-        return write_tables(tables, output_dir or self.config.output_dir,
-                            formats=formats or getattr(self.config, "output_formats", ("parquet", "csv")),
-                            texts={"config.json": self.config.to_json()})
+        return write_result(self, output_dir, formats=formats)

@@ -1,0 +1,171 @@
+"""The command line: output formats, the report flag, --version, and how failures end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import regsosek_link
+from regsosek_link import cli
+from regsosek_link.cli import main
+from regsosek_link.config import LinkConfig, SourceConfig
+from regsosek_link.errors import ModelError, StoreError
+
+TABLES = ("membership", "registry", "households", "links")
+
+
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory) -> Path:
+    """A small run: 60 people in two CSV sources."""
+    from regsosek_link.datasets import make_sources
+
+    folder = tmp_path_factory.mktemp("cli")
+    syn = make_sources(n_people=60, random_state=3)
+    sources = []
+    for name in ("siak", "dtks"):
+        syn.sources[name].to_csv(folder / f"{name}.csv", index=False)
+        sources.append(SourceConfig(name=name, path=f"{name}.csv", columns=syn.mappings[name],
+                                    one_record_per_person=name == "siak"))
+    return LinkConfig(sources=tuple(sources), output_dir="out").save(folder / "run.yaml")
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_run_writes_parquet_only_by_default(config_path, tmp_path, capsys):
+    assert main(["run", str(config_path), "--quiet", "--out", str(tmp_path / "o")]) == 0
+    assert _files(tmp_path / "o") == sorted([f"{t}.parquet" for t in TABLES] + ["config.json"])
+
+
+@pytest.mark.parametrize("flags", [["--format", "csv"], ["--format", "csv,parquet"],
+                                   ["--format", "parquet", "--format", "csv"]])
+def test_format_flag_overrides_the_config(config_path, tmp_path, flags):
+    assert main(["run", str(config_path), "--quiet", "--out", str(tmp_path / "o"), *flags]) == 0
+    fmts = {f for flag in flags[1::2] for f in flag.split(",")}
+    assert _files(tmp_path / "o") == sorted([f"{t}.{f}" for t in TABLES for f in fmts] + ["config.json"])
+    membership = pd.read_csv(tmp_path / "o" / "membership.csv") if "csv" in fmts else None
+    assert membership is None or len(membership) > 0
+
+
+def test_unknown_format_is_one_line_and_exit_2(config_path, tmp_path, capsys):
+    assert main(["run", str(config_path), "--format", "xlsx", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == ("regsosek-link: configuration problem: --format: unknown output format(s) ['xlsx']; "
+                   "allowed: parquet, csv\n")
+    assert not (tmp_path / "o").exists()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"regsosek-link {regsosek_link.__version__}\n"
+
+
+def test_help_does_not_import_the_pipeline():
+    code = ("import sys; from regsosek_link.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('pandas', 'sklearn', 'matplotlib', 'recordlinkage') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_import_does_not_import_heavy_modules():
+    code = ("import sys, regsosek_link as rl; print(sorted(m for m in ('pandas', 'sklearn', 'matplotlib', "
+            "'recordlinkage', 'duckdb') if m in sys.modules)); print(rl.block.__module__, rl.compare.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0] == "[]"
+    assert out.splitlines()[1] == "regsosek_link.block regsosek_link.compare"  # the functions, not the modules
+
+
+def test_block_and_compare_stay_functions_after_their_modules_load():
+    import regsosek_link.config  # loads regsosek_link.block and .compare
+
+    assert callable(regsosek_link.block) and callable(regsosek_link.compare)
+    assert callable(regsosek_link.standardise)
+
+
+# -- failures ------------------------------------------------------------------------------
+
+
+def _fails_with(monkeypatch, exc: BaseException) -> None:
+    def boom(args):
+        raise exc
+
+    monkeypatch.setattr(cli, "_cmd_generate", boom)
+
+
+@pytest.mark.parametrize(("exc", "message"), [
+    (StoreError("registry store 'r.duckdb' is locked by another run; wait for it or use another store"),
+     "registry store 'r.duckdb' is locked by another run; wait for it or use another store"),
+    (ModelError("model file 'm.json' was saved by version 9; retrain"), "model file 'm.json' was saved by version 9; retrain"),
+    (FileNotFoundError(2, "No such file or directory", "a.csv"), "No such file or directory: 'a.csv'"),
+    (PermissionError(13, "Permission denied", "/out/membership.parquet"),
+     "Permission denied: '/out/membership.parquet'"),
+    (IsADirectoryError(21, "Is a directory", "siak.csv"), "Is a directory: 'siak.csv'"),
+    (OSError(28, "No space left on device"), "OSError: [Errno 28] No space left on device"),
+    (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+     ("cannot decode a file as utf-8 (byte 0: invalid start byte); set the source's 'encoding' in the config "
+      "(e.g. latin-1)")),
+])
+def test_user_and_environment_errors_are_one_line_and_exit_2(monkeypatch, capsys, exc, message):
+    _fails_with(monkeypatch, exc)
+    assert main(["generate"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"regsosek-link: {message}\n"
+
+
+def test_a_bug_keeps_its_traceback_and_exit_1(tmp_path):
+    code = ("import sys; from regsosek_link import cli\n"
+            "def boom(args): raise KeyError('bug')\n"
+            "cli._cmd_generate = boom\n"
+            "sys.exit(cli.main(['generate']))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 1
+    assert "Traceback (most recent call last)" in res.stderr and "KeyError: 'bug'" in res.stderr
+
+
+def test_missing_config_file_exits_2(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "none.yaml")]) == 2
+    assert capsys.readouterr().err.startswith("regsosek-link: configuration problem: config file")
+
+
+def test_a_source_in_another_encoding_exits_2(tmp_path, capsys):
+    (tmp_path / "a.csv").write_bytes("ID,NAMA\n1,JOS\xc9\n".encode("latin-1"))
+    cfg = LinkConfig(sources=(SourceConfig(name="a", path="a.csv", columns={"ID": "record_id", "NAMA": "nama"}),))
+    path = cfg.save(tmp_path / "run.yaml")
+    code = main(["run", str(path), "--quiet", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("regsosek-link: ") and err.count("\n") == 1
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write anywhere")
+def test_an_unwritable_output_folder_exits_2(config_path, tmp_path, capsys):
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        assert main(["run", str(config_path), "--quiet", "--out", str(out)]) == 2
+    finally:
+        out.chmod(0o700)
+    assert "Permission denied" in capsys.readouterr().err
+
+
+def test_an_output_path_that_is_a_file_exits_2(config_path, tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    assert main(["run", str(config_path), "--quiet", "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("regsosek-link: ") and "taken" in err and err.count("\n") == 1
+
+
+def test_a_store_that_is_not_a_duckdb_file_exits_2(tmp_path, capsys):
+    store = tmp_path / "store.duckdb"
+    store.write_text("not a database")
+    assert main(["review", "export", "--store", str(store), "--file", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("regsosek-link: ") and err.count("\n") == 1
