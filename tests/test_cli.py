@@ -136,8 +136,10 @@ def test_missing_config_file_exits_2(tmp_path, capsys):
 
 
 def test_a_source_in_another_encoding_exits_2(tmp_path, capsys):
+    # (without an encoding the file's encoding is guessed; a wrong explicit one is refused)
     (tmp_path / "a.csv").write_bytes("ID,NAMA\n1,JOS\xc9\n".encode("latin-1"))
-    cfg = LinkConfig(sources=(SourceConfig(name="a", path="a.csv", columns={"ID": "record_id", "NAMA": "nama"}),))
+    cfg = LinkConfig(sources=(SourceConfig(name="a", path="a.csv", encoding="utf-8",
+                                           columns={"ID": "record_id", "NAMA": "nama"}),))
     path = cfg.save(tmp_path / "run.yaml")
     code = main(["run", str(path), "--quiet", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
