@@ -34,7 +34,7 @@ from ._threads import n_threads
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
 from .schema import PERSON_COLUMNS, RAW_COLUMNS
-from .standardise._common import hand_over, strip_candidates
+from .standardise._common import _is_utf8, hand_over, strip_candidates
 
 __all__ = ["EncodingGuessWarning", "read_source", "read_sources"]
 
@@ -695,14 +695,6 @@ def _unencodable_id_problems(src: SourceConfig, rid: np.ndarray) -> list[Problem
         f"bytes decoded with errors='surrogateescape'): {shown}{'...' if len(bad) > 3 else ''}. Record ids "
         "are written out as UTF-8; decode the source with its real encoding or fix these ids.",
     )]
-
-
-def _is_utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataFrame],
