@@ -323,9 +323,17 @@ def _unterminated_quote(opener, encoding: str, delimiter: str) -> str | None:  #
     return None
 
 
+#: Bytes the delimiter is sniffed on: csv.Sniffer's patterns grow worse than linearly with
+#: the text (the whole 1 MB sample took ~0.7 s a file; its first 64 KB, as before, ~0.01 s).
+_SNIFF = 1 << 16
+
+
 def _sniff_delimiter(sample: bytes, encoding: str) -> str:
+    head = sample[:_SNIFF]
+    if len(sample) > _SNIFF and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]  # (whole lines only)
     try:
-        return csv.Sniffer().sniff(sample.decode(encoding, errors="replace"), delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(head.decode(encoding, errors="replace"), delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
 
