@@ -236,8 +236,8 @@ class Linker:
             def work(stages: Stages) -> LinkResult:
                 raw = stages("ingest", lambda: read_sources(batch_cfg, data, codes=stages.book))
                 new = _standardise(raw, cfg, stages)
-                new = _new_records_only(new, snap.records, st)
-                _refuse_renamed_sources(new, snap.records, st)
+                new = _new_records_only(new, snap.records)
+                _refuse_renamed_sources(new, snap.records)
                 old = _as_clean(snap.records)
                 records = _as_clean(pd.concat([old, new], ignore_index=True))
                 stages.tuning.sized(len(records))
@@ -367,7 +367,13 @@ def _previous(snap: Any) -> Previous:
                     issued=snap.issued, first_seen=snap.first_seen)
 
 
-def _new_records_only(new: pd.DataFrame, stored: pd.DataFrame, st: Any) -> pd.DataFrame:
+def _row_digests(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """A 64-bit hash of each row's values in ``cols`` as text (missing distinct from any text)."""
+    text = frame[cols].astype("string").fillna("\x00<NA>")
+    return pd.util.hash_pandas_object(text, index=False).to_numpy()
+
+
+def _new_records_only(new: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
     """The batch without the records already stored with the same values (a config naming
     the old sources re-reads them); a record stored with other values is refused."""
     if len(stored) == 0:
@@ -378,12 +384,7 @@ def _new_records_only(new: pd.DataFrame, stored: pd.DataFrame, st: Any) -> pd.Da
     if not known.any():
         return new
     cols = [c for c in new.columns if c in stored.columns]
-
-    def digest(frame: pd.DataFrame) -> np.ndarray:
-        text = frame[cols].astype("string").fillna("\x00<NA>")
-        return pd.util.hash_pandas_object(text, index=False).to_numpy()
-
-    same = digest(new[known].reset_index(drop=True)) == digest(stored.iloc[at[known]].reset_index(drop=True))
+    same = _row_digests(new[known], cols) == _row_digests(stored.iloc[at[known]], cols)
     if not same.all():
         changed = nk[known][~same]
         raise StoreError(
@@ -394,7 +395,7 @@ def _new_records_only(new: pd.DataFrame, stored: pd.DataFrame, st: Any) -> pd.Da
     return new[~known].reset_index(drop=True)
 
 
-def _refuse_renamed_sources(new: pd.DataFrame, stored: pd.DataFrame, st: Any) -> None:
+def _refuse_renamed_sources(new: pd.DataFrame, stored: pd.DataFrame) -> None:
     """Refuse a batch source with a new name whose records are, mostly, stored records of
     another source (same record id, same values): a renamed source would enter the registry
     a second time without the stored source's constraints."""
@@ -402,16 +403,11 @@ def _refuse_renamed_sources(new: pd.DataFrame, stored: pd.DataFrame, st: Any) ->
     if not fresh or len(stored) == 0:
         return
     cols = [c for c in new.columns if c in stored.columns and c != "source"]
-
-    def rows(frame: pd.DataFrame) -> pd.Series:
-        text = frame[cols].astype("string").fillna("\x00<NA>")
-        return pd.Series(pd.util.hash_pandas_object(text, index=False).to_numpy(), index=frame.index)
-
-    stored_rows = pd.DataFrame({"h": rows(stored).to_numpy(), "source": stored["source"].astype(str).to_numpy()})
+    stored_rows = pd.DataFrame({"h": _row_digests(stored, cols), "source": stored["source"].astype(str).to_numpy()})
     found = []
     for name in fresh:
         part = new[new["source"].astype(str) == name]
-        hits = stored_rows[stored_rows["h"].isin(set(rows(part)))]
+        hits = stored_rows[stored_rows["h"].isin(set(_row_digests(part, cols)))]
         if len(hits) and len(hits) * 2 >= len(part):
             old = hits["source"].value_counts().index[0]
             found.append(f"{name!r} holds {len(hits):,} of its {len(part):,} records identical to stored records of "
