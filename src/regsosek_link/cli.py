@@ -60,10 +60,7 @@ def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame |
     lines.append("Time: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
                  + f" (total {sum(result.timings.values()):.2f} s)")
     if truth is not None:
-        scores = result.evaluate(truth)
-        lines.append(f"Accuracy against the ground truth (pairwise): precision {scores.precision:.4f}, "
-                     f"recall {scores.recall:.4f}, F1 {scores.f1:.4f}")
-        lines.append(f"Blocking recall: {result.blocking_recall(truth):.4f}")
+        lines.append(_accuracy(result, truth))
     out_dir = next(iter(written.values())).parent if written else None
     lines.append(f"Outputs in {out_dir}:")
     for name, path in written.items():
@@ -71,11 +68,32 @@ def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame |
     return "\n".join(lines)
 
 
+def _accuracy(result: LinkResult, truth: pd.DataFrame) -> str:
+    """Pairwise precision, recall and F1 against ``truth``, and the blocking recall."""
+    scores = result.evaluate(truth)
+    return (f"Accuracy against the ground truth (pairwise): precision {scores.precision:.4f}, "
+            f"recall {scores.recall:.4f}, F1 {scores.f1:.4f}\n"
+            f"Blocking recall: {result.blocking_recall(truth):.4f}")
+
+
+#: --report's default for demo: write the report when matplotlib is installed (the
+#: ``report`` extra), else say it was skipped; --report asks for it whatever it needs.
+_AUTO = "auto"
+
+
 def _write_report(args: argparse.Namespace, result: LinkResult, written: dict[str, Path],
                   output_dir: str | Path, truth: pd.DataFrame | None) -> None:
     """Write report.html into the output folder when the report is asked for (--report)."""
     if not args.report:
         return
+    if args.report is _AUTO:  # demo's default: the report if matplotlib is installed
+        from ._optional import MissingDependencyError, require
+
+        try:
+            require("matplotlib", extra="report", what="the HTML report")
+        except MissingDependencyError as exc:
+            print(f"  report.html skipped: {exc}", file=sys.stderr)
+            return
     from .report import write_report
 
     written["report.html"] = write_report(result, Path(output_dir) / "report.html", truth=truth)
@@ -180,7 +198,11 @@ def _cmd_update(args: argparse.Namespace) -> int:
     result = Linker(config, tune_process=True).update(args.store, retrain=args.retrain, relink=args.relink,
                                                       progress=_progress(args.quiet))
     written = result.write(config.output_dir)
+    truth = _read_truth(args.truth)
+    _write_report(args, result, written, config.output_dir, truth)
     _print_changes(args.store, result, written, time.perf_counter() - t0, "Updated")
+    if truth is not None:
+        print(_accuracy(result, truth))
     return 0
 
 
@@ -251,15 +273,24 @@ def _format_list(value: str) -> list[str]:
     return [f.strip() for f in value.split(",") if f.strip()]
 
 
-def _add_output_options(parser: argparse.ArgumentParser, *, report: bool) -> None:
+def _add_output_options(parser: argparse.ArgumentParser, *, report: bool | str) -> None:
     parser.add_argument(
         "--format", action="extend", type=_format_list, metavar="FORMAT",
         help="output format(s), repeatable or a comma list: parquet, csv (default: the config's "
         "output_formats, parquet unless it says otherwise)")
     parser.add_argument(
         "--report", action=argparse.BooleanOptionalAction, default=report,
-        help=f"write report.html beside the outputs (default: {'yes' if report else 'no'}; at a million "
-        "records the report takes about 40%% of the pipeline's own time)")
+        help="write report.html beside the outputs (needs the 'report' extra; default: "
+        + ("yes if matplotlib is installed" if report == _AUTO else "yes" if report else "no")
+        + "; at a million records the report takes about 40%% of the pipeline's own time)")
+
+
+def _add_reporting_options(parser: argparse.ArgumentParser) -> None:
+    """The options that say what a linking command reports: run's and update's."""
+    parser.add_argument("--truth", help="CSV/Parquet with source, record_id, person_id: print accuracy "
+                        "against it (and put it in the report)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_output_options(parser, report=False)
 
 
 def _version() -> str:
@@ -276,18 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="generate synthetic sources, link them, print accuracy")
     d.add_argument("--people", type=int, default=20_000, help="synthetic population size (default 20000)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=int, default=0, help="random seed of the synthetic data and the model (default 0)")
     d.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
     d.add_argument("--quiet", action="store_true", help="no progress lines")
-    _add_output_options(d, report=True)
+    _add_output_options(d, report=_AUTO)
     d.set_defaults(fn=_cmd_demo)
 
     r = sub.add_parser("run", help="link the sources of a config file (YAML, TOML or JSON)")
-    r.add_argument("config")
+    r.add_argument("config", help="the run's config file (.yaml, .toml or .json)")
     r.add_argument("--out", help="override output_dir")
-    r.add_argument("--truth", help="CSV/Parquet with source, record_id, person_id to evaluate against")
-    r.add_argument("--quiet", action="store_true")
-    _add_output_options(r, report=False)
+    _add_reporting_options(r)
     r.add_argument("--store", help="DuckDB registry file: keep person IDs stable against it and save the run there")
     r.add_argument("--relink", action="store_true",
                    help="with --store: link everything anew with this config although its settings differ "
@@ -297,15 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=_cmd_run)
 
     u = sub.add_parser("update", help="link a new batch (the config's sources) against a stored registry")
-    u.add_argument("config")
+    u.add_argument("config", help="config file naming the new batch's sources (stored settings apply)")
     u.add_argument("--store", required=True, help="DuckDB registry file written by 'run --store'")
     u.add_argument("--out", help="override output_dir")
     u.add_argument("--retrain", action="store_true", help="train the model on the new pairs instead of reusing it")
     u.add_argument("--relink", action="store_true",
                    help="link the stored records and the batch anew with this config (person IDs kept stable)")
-    u.add_argument("--quiet", action="store_true")
-    u.add_argument("--format", action="extend", type=_format_list, metavar="FORMAT",
-                   help="output format(s), repeatable or a comma list: parquet, csv (default: the config's)")
+    _add_reporting_options(u)
     u.set_defaults(fn=_cmd_update)
 
     w = sub.add_parser("withdraw", help="remove a source's records (all, or some record ids) from a stored registry")
@@ -322,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(fn=_cmd_export)
 
     v = sub.add_parser("review", help="export near-threshold pairs for clerical review, or import decisions")
-    v.add_argument("action", choices=("export", "import"))
+    v.add_argument("action", choices=("export", "import"),
+                   help="export: write the review file; import: store the decisions filled in it")
     v.add_argument("--store", required=True, help="DuckDB registry file")
     v.add_argument("--file", help="CSV/XLSX to write (export) or read (import)")
     v.add_argument("--low", type=float, default=0.2, help="lowest match probability exported (default 0.2)")
@@ -330,10 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=_cmd_review)
 
     g = sub.add_parser("generate", help="write synthetic sources and their truth to a folder")
-    g.add_argument("--people", type=int, default=20_000)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", default="synthetic")
-    g.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    g.add_argument("--people", type=int, default=20_000, help="synthetic population size (default 20000)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--out", default="synthetic", help="output folder (default synthetic)")
+    g.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                   help="file format of the sources and the truth (default csv)")
     g.set_defaults(fn=_cmd_generate)
     return p
 

@@ -32,6 +32,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
+from ._arrays import bitwise_count
 from ._codes import column_codes, local_book, with_codes
 from ._threads import n_threads
 from .errors import ConfigError
@@ -766,7 +767,7 @@ class IdNumberComparison(Comparison):
         dl, dr = prep["d"][left], prep["d"][right]
         miss = (dl[:, 0] == _NOT_A_NUMBER) | (dr[:, 0] == _NOT_A_NUMBER)
         diff = _differing_digits(dl ^ dr)
-        nd = np.bitwise_count(diff).sum(axis=1)
+        nd = bitwise_count(diff).sum(axis=1)
         one = nd == 1
         # adjacent transposition: exactly two adjacent differing positions, swapped digits
         two = np.flatnonzero(nd == 2)
@@ -905,7 +906,7 @@ class DateOfBirthComparison(Comparison):
         same_year = (x >> 16) == 0
         swap = same_year & ((((bl >> 8) ^ br) & 0xFF) == 0) & (((bl ^ (br >> 8)) & 0xFF) == 0)
         # one mistyped digit anywhere in YYYYMMDD
-        one_digit = np.bitwise_count((x | (x >> 1) | (x >> 2) | (x >> 3)) & np.uint32(0x1111_1111)) == 1
+        one_digit = bitwise_count((x | (x >> 1) | (x >> 2) | (x >> 3)) & np.uint32(0x1111_1111)) == 1
         ym = (x >> 8) == 0
         near = (np.abs(yl - yr) <= 1) | ((x & 0xFFFF) == 0)
         # from the weakest level up: each stronger one overrides

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from ._optional import require
 from .classify import probability_from_weight
 from .cluster import connected_components
 from .errors import ConfigError
@@ -251,6 +252,7 @@ def waterfall_chart(explanation: pd.DataFrame, *, title: str | None = None) -> F
 
 def _figure(*, figsize: tuple[float, float]) -> Figure:
     """A Figure on the Agg canvas, without pyplot (no global state)."""
+    require("matplotlib", extra="report", what="drawing charts and the HTML report")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._optional import require
 from ._codes import with_codes
 from ._threads import n_threads
 from .config import LinkConfig, SourceConfig
@@ -415,7 +416,7 @@ def _read_xlsx(src: SourceConfig, path: Path) -> pd.DataFrame:
     (:func:`_xlsx_text`: a number cell holding a whole number below 2^53 keeps its digits,
     one from 2^53 on is written in scientific notation, so that an ID so stored is flagged
     ``excel_damaged`` by standardise). Rows with no value at all are skipped."""
-    import openpyxl
+    openpyxl = require("openpyxl", extra="excel", what=f"reading the .xlsx source {src.name!r}")
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)

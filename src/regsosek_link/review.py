@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._optional import require
 from .errors import ConfigError, Problem
 from .outputs import _write_atomic, neutralise_formulas, restore_formulas
 
@@ -116,6 +117,7 @@ def export_review(queue: pd.DataFrame, path: str | Path) -> Path:
 
 
 def _write_review_xlsx(queue: pd.DataFrame, path: str) -> None:
+    require("openpyxl", extra="excel", what="writing an .xlsx review file")
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         queue.to_excel(xl, sheet_name="review", index=False)
         ws = xl.sheets["review"]
@@ -152,6 +154,7 @@ def read_decisions(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         if not path.exists():
             raise ConfigError(f"review file {where!r} does not exist")
         if path.suffix.lower() == ".xlsx":
+            require("openpyxl", extra="excel", what="reading an .xlsx review file")
             frame = pd.read_excel(path, dtype=str, engine="openpyxl").astype("string")
         elif path.suffix.lower() == ".csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False).astype("string")

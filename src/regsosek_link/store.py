@@ -45,14 +45,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from ._optional import require
 from .errors import StoreError
 from .review import DECISION_COLUMNS, read_decisions
 
 __all__ = ["FORMAT_VERSION", "RegistryStore", "StoreSnapshot", "StoreWrite"]
+
+duckdb = require("duckdb", extra="store", what="the registry store (run --store, update, withdraw, review, export)")
 
 #: Layout version written into ``meta``.
 FORMAT_VERSION = 2
