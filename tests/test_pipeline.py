@@ -252,9 +252,9 @@ def test_process_tuning_is_off_unless_asked_and_restores_numpy(monkeypatch):
     bigger runs and when NUMPY_MADVISE_HUGEPAGE is set."""
     import gc
 
-    from regsosek_link.run._memory import SMALL_PAGES_MAX_RECORDS, ProcessTuning
+    from regsosek_link.run._memory import SMALL_PAGES_MAX_RECORDS, ProcessTuning, _hugepage_switch
 
-    switch = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
+    switch = _hugepage_switch()
     if switch is None:
         pytest.skip("this numpy has no huge-page switch")
 

@@ -6,7 +6,7 @@ with provenance, and households.
 
 >>> import regsosek_link as rl
 >>> sorted(rl.__all__)[:3]
-['BlockIndex', 'BlockOn', 'ConfigError']
+['BlockIndex', 'BlockOn', 'Comparison']
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ if TYPE_CHECKING:  # pragma: no cover - the names below are imported on first us
         fewer_pairs_blocking_rules,
         load_config,
     )
+    from ._optional import MissingDependencyError
+    from .compare import Comparison
     from .errors import ConfigError, ModelError, Problem, RegsosekLinkError, StoreError
+    from .extend import CustomComparison, LevelComparison
     from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
     from .explain import cluster_scores, explain_pair, explain_person
     from .ingest import EncodingGuessWarning, read_source, read_sources
@@ -80,6 +83,10 @@ _EXPORTS: dict[str, str] = {
     "RegionComparison": "compare",
     "RLComparison": "compare",
     "compare": "compare",
+    "Comparison": "compare",
+    "CustomComparison": "extend",
+    "LevelComparison": "extend",
+    "MissingDependencyError": "_optional",
     "LinkConfig": "config",
     "SourceConfig": "config",
     "default_blocking_rules": "config",
@@ -143,17 +150,21 @@ sys.modules[__name__].__class__ = _Package
 __all__ = [
     "BlockIndex",
     "BlockOn",
+    "Comparison",
     "ConfigError",
+    "CustomComparison",
     "DateOfBirthComparison",
     "EncodingGuessWarning",
     "ExactMatch",
     "FellegiSunter",
     "IdNumberComparison",
     "JaroWinklerAtThresholds",
+    "LevelComparison",
     "LevenshteinAtThresholds",
     "LinkConfig",
     "LinkResult",
     "Linker",
+    "MissingDependencyError",
     "ModelError",
     "NameComparison",
     "PairwiseScores",

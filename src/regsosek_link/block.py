@@ -6,7 +6,11 @@ row positions ``left < right`` into the records, with the first rule that found 
 
 Key expressions are a column name or a function of one: ``first_token(nama_phonetic)``,
 ``last_token(nama)``, ``tokens(nama_phonetic)`` (one key per token: records sharing any token),
-``prefix(nama, 3)``, ``year(tanggal_lahir)``, ``month_day(tanggal_lahir)``.
+``prefix(nama, 3)``, ``year(tanggal_lahir)``, ``month_day(tanggal_lahir)``. A custom key is
+a function of one value named by its import path, ``package.module:function(column)`` or
+``package.module:function(column, 3)``: it is called once per distinct value of the column
+(a stripped, non-blank ``str``), with the number as a second argument when one is given, and
+returns the key (``None`` or ``""`` for no key). See :mod:`regsosek_link.extend`.
 
 Very common keys (SITI, 1 July, a missing-looking value) make giant blocks whose pairs grow
 with the square of their size: block sizes are measured before any pair is made, and a block
@@ -55,7 +59,7 @@ log = logging.getLogger(__name__)
 
 LinkType = Literal["link_and_dedupe", "link_only", "dedupe_only"]
 
-_EXPR = re.compile(r"^\s*(?P<fn>[a-z_]+)\(\s*(?P<col>[A-Za-z0-9_]+)\s*(?:,\s*(?P<arg>\d+)\s*)?\)\s*$")
+_EXPR = re.compile(r"^\s*(?P<fn>[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?)\(\s*(?P<col>[A-Za-z0-9_]+)\s*(?:,\s*(?P<arg>\d+)\s*)?\)\s*$")
 _FUNCTIONS = ("first_token", "last_token", "tokens", "prefix", "year", "month_day")
 
 
@@ -89,6 +93,10 @@ def _parse_key(expr: str) -> tuple[str | None, str, int | None]:
             )
         return None, expr.strip(), None
     fn, col, arg = m.group("fn"), m.group("col"), m.group("arg")
+    if ":" in fn:
+        if not callable(_spec.import_object(fn, what="blocking key function")):
+            raise ConfigError(f"blocking key {expr!r}: {fn!r} is not a function")
+        return fn, col, int(arg) if arg is not None else None
     if fn not in _FUNCTIONS:
         raise ConfigError(
             f"blocking key {expr!r} uses unknown function {fn!r}; known: {', '.join(_FUNCTIONS)}"
@@ -192,6 +200,12 @@ _FN: dict[str, Callable[[str, int | None], str]] = {
 }
 
 
+def _custom_key(path: str, arg: int | None) -> Callable[[str, int | None], str]:
+    """A custom key function (``package.module:function``) called as the built-in ones are."""
+    f = _spec.import_object(path, what="blocking key function")
+    return (lambda v, n: f(v, n)) if arg is not None else (lambda v, _: f(v))
+
+
 def _token_key(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``tokens(col)``: (rows, token codes, token labels), one entry per distinct token of each
     row's value; rows ascending, a row's tokens in the order they first appear in its value.
@@ -256,7 +270,7 @@ class _KeyCache:
         elif fn is None:
             out = (None, codes, uniques)
         else:
-            f = _FN[fn]
+            f = _FN.get(fn) or _custom_key(fn, arg)
             vals = np.fromiter((f(v, arg) or None for v in uniques), object, len(uniques))
             vcodes, vlabels = pd.factorize(vals, sort=False)
             # codes of -1 (missing) pick the appended -1

@@ -82,7 +82,7 @@ class ProcessTuning:
             trim(0)
 
     def sized(self, n_records: int) -> None:
-        switch = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
+        switch = _hugepage_switch()
         if (not self.enabled or self._pages_on or switch is None or "NUMPY_MADVISE_HUGEPAGE" in os.environ
                 or n_records > SMALL_PAGES_MAX_RECORDS):
             return
@@ -96,7 +96,7 @@ class ProcessTuning:
         """Put numpy's huge-page switch back (when this was the last tuned run)."""
         if not self._pages_on:
             return
-        switch = np._core.multiarray._set_madvise_hugepage
+        switch = _hugepage_switch()
         with _PAGES["lock"]:
             _PAGES["runs"] -= 1
             if _PAGES["runs"] == 0:
@@ -113,3 +113,9 @@ class ProcessTuning:
             yield
         finally:
             gc.enable()
+
+
+def _hugepage_switch() -> Callable[[bool], bool] | None:
+    """numpy's huge-page switch (``numpy._core`` from NumPy 2, ``numpy.core`` before), or None."""
+    core = getattr(np, "_core", None) or getattr(np, "core", None)
+    return getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
