@@ -171,3 +171,24 @@ def test_a_store_that_is_not_a_duckdb_file_exits_2(tmp_path, capsys):
     assert main(["review", "export", "--store", str(store), "--file", str(tmp_path / "r.csv")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("regsosek-link: ") and err.count("\n") == 1
+
+
+def test_update_reports_like_run(config_path, tmp_path, capsys):
+    """update takes run's reporting options: --truth prints the accuracy, --report writes
+    report.html beside the outputs, --quiet silences the progress lines."""
+    from regsosek_link.datasets import make_sources
+
+    store = str(tmp_path / "r.duckdb")
+    assert main(["run", str(config_path), "--quiet", "--out", str(tmp_path / "o1"), "--store", store]) == 0
+    syn = make_sources(n_people=60, random_state=3)
+    truth = tmp_path / "truth.csv"
+    syn.truth.to_csv(truth, index=False)
+    capsys.readouterr()
+    assert main(["update", str(config_path), "--quiet", "--store", store, "--out", str(tmp_path / "o2"),
+                 "--truth", str(truth), "--report"]) == 0
+    captured = capsys.readouterr()
+    assert "Accuracy against the ground truth (pairwise): precision" in captured.out
+    assert captured.err == ""
+    assert (tmp_path / "o2" / "report.html").stat().st_size > 1000
+    assert main(["update", str(config_path), "--quiet", "--store", store, "--out", str(tmp_path / "o3")]) == 0
+    assert not (tmp_path / "o3" / "report.html").exists()  # opt-in, as for run

@@ -167,7 +167,9 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
     rep = result.blocking
     if rep is not None:
         rep = rep.copy()
-        rep["skipped_keys"] = rep["skipped_keys"].map(lambda v: "; ".join(v) if isinstance(v, list) else str(v))
+        if "skipped_keys" in rep:  # (an update whose batch held no new record blocked nothing)
+            rep["skipped_keys"] = rep["skipped_keys"].map(
+                lambda v: "; ".join(v) if isinstance(v, list) else str(v))
         parts.append(_table(rep, index=False))
     parts.append(_img(charts.blocking_chart(result), "pairs per blocking rule"))
 

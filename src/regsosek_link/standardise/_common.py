@@ -364,7 +364,7 @@ def _match_mask(s: pd.Series, pattern: str, *, full: bool) -> np.ndarray:
     out = pc.match_substring_regex(arr, pat).fill_null(False).to_numpy(zero_copy_only=False).copy()
     if not plain.all():
         rest = s.iloc[np.flatnonzero(~plain)]
-        rx = rest.str.fullmatch(pattern) if full else rest.str.contains(pattern, regex=True)
+        rx = rest.str.fullmatch(f"(?:{pattern})") if full else rest.str.contains(pattern, regex=True)
         out[~plain] = rx.fillna(False).to_numpy(dtype=bool)
     return out
 

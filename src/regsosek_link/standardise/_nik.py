@@ -149,6 +149,8 @@ def _sixteen_digits(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | None) -> pd.DataFrame:
     idx = values.index
     n = len(values)
+    # (fullmatch patterns with "|" are grouped: pandas < 2.2.2 anchored only the last branch
+    # on pyarrow strings)
     # Most values are 16 plain digits: their checks are done on a digit matrix read from the
     # Arrow buffers; the rest go through the regular expressions (pyarrow-backed strings:
     # RE2 kernels). Statuses are small integer codes until the end.
@@ -169,16 +171,16 @@ def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | N
     if len(slow):
         s = values.iloc[slow].astype("string[pyarrow]")
         nik = s.str.replace(r"^'+", "", regex=True).str.strip()
-        missing = nik.isna().to_numpy() | nik.str.fullmatch(r"[-_.\s]*|(?i:null|none|nan|n/?a|-+)").fillna(True).to_numpy()
+        missing = nik.isna().to_numpy() | nik.str.fullmatch(r"(?:[-_.\s]*|(?i:null|none|nan|n/?a|-+))").fillna(True).to_numpy()
         excel = nik.str.contains(_EXCEL, regex=True).fillna(False).to_numpy() & ~missing
         d = nik.str.replace(r"[\s.\-_/]", "", regex=True)
         is_digit = d.str.fullmatch(r"\d+").fillna(False).to_numpy()
         length = d.str.len().fillna(0).to_numpy()
         sentinel = d.str.fullmatch(r"9{13,14}\d{2,3}").fillna(False).to_numpy() & (length == 16)
         dummy = (
-            d.str.fullmatch(_REPEATED).fillna(False).to_numpy()
+            d.str.fullmatch(f"(?:{_REPEATED})").fillna(False).to_numpy()
             | d.isin(_DUMMIES).to_numpy()
-            | (nik.str.fullmatch(r"-+|0").fillna(False).to_numpy())
+            | (nik.str.fullmatch(r"(?:-+|0)").fillna(False).to_numpy())
         ) & ~sentinel & ~missing
         digits[slow] = d.to_numpy(dtype=object, na_value=None)
         for mask, name in ((missing, "missing"), (excel, "excel_damaged"), (sentinel, "sentinel"),
