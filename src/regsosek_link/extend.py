@@ -58,7 +58,7 @@ from . import _spec
 from .compare import MISSING, Comparison, Prepared, _OneColumn
 from .errors import ConfigError
 
-__all__ = ["Comparison", "CustomComparison", "LevelComparison", "LEVEL_CONDITIONS"]
+__all__ = ["LEVEL_CONDITIONS", "Comparison", "CustomComparison", "LevelComparison", "comparison_type"]
 
 
 @dataclass(frozen=True, kw_only=True)
