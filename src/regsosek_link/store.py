@@ -368,7 +368,7 @@ class RegistryStore:
 
         def put(name: str, frame: pd.DataFrame, *, replace: bool) -> None:
             _step(f"write {name}")
-            con.register("_frame", frame)
+            con.register("_frame", _as_arrow(frame))
             try:
                 if replace or name not in have:
                     con.execute(f"create or replace table {name} as select * from _frame")
@@ -505,3 +505,12 @@ def _read_holder(lock_path: Path) -> str:
         return "a process that has not said which"
     return (f"process {info.get('pid')} on {info.get('host')}, '{info.get('command')}', "
             f"started {info.get('started_at')}")
+
+
+def _as_arrow(frame: pd.DataFrame) -> Any:
+    """``frame`` as an Arrow table for DuckDB: missing values of pandas string columns are
+    nulls. (DuckDB before 2.0 scanning a pandas string column directly, with pandas 2.2 and
+    NumPy 1.26, stored its <NA> as the text '<NA>', found by .ci/min-deps.)"""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
