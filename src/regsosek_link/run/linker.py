@@ -384,7 +384,10 @@ def _new_records_only(new: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
     if not known.any():
         return new
     cols = [c for c in new.columns if c in stored.columns]
-    same = _row_digests(new[known], cols) == _row_digests(stored.iloc[at[known]], cols)
+    # in the batch's dtypes: DuckDB before 2.0 returns a nullable integer column holding
+    # nulls as float64 (1979.0), whose text is not the batch's 1979
+    was = stored.iloc[at[known]][cols].astype(new[cols].dtypes.to_dict())
+    same = _row_digests(new[known], cols) == _row_digests(was, cols)
     if not same.all():
         changed = nk[known][~same]
         raise StoreError(
