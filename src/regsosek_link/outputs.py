@@ -194,27 +194,34 @@ def _neutralise_table(table: pa.Table) -> pa.Table:
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
     """``pa.Table.from_pandas(frame, preserve_index=False)``, the same table, faster.
 
-    Columns of pandas' ``string`` dtype (Python storage) are converted from their object
-    array directly: that skips pandas' own conversion, which takes twice as long for the same
-    strings. The pandas metadata (so ``read_parquet`` gives back the dtypes) is the one
-    ``from_pandas`` writes.
+    Columns of pandas' ``string`` dtype are taken directly: an Arrow-backed one as it is (as
+    Arrow ``string``, the type the Python-backed ones get), a Python-backed one converted
+    from its object array (pandas' own conversion takes twice as long for the same
+    strings). The pandas metadata (so ``read_parquet`` gives back the dtypes) is the one
+    ``from_pandas`` writes for a ``string`` column.
     """
     import json
 
     import numpy as np
     import pyarrow as pa
 
-    direct = [c for c in frame.columns
-              if isinstance(frame[c].dtype, pd.StringDtype) and frame[c].dtype.storage == "python"]
+    direct = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
     if not direct or not frame.columns.is_unique:
         return pa.Table.from_pandas(frame, preserve_index=False)
     rest = pa.Table.from_pandas(frame.drop(columns=direct), preserve_index=False)
     meta = rest.schema.pandas_metadata
-    one = pa.Schema.from_pandas(frame[direct].iloc[:1], preserve_index=False).pandas_metadata  # same for any rows
+    one = pa.Schema.from_pandas(frame[direct].iloc[:1].astype(pd.StringDtype("python")),
+                                preserve_index=False).pandas_metadata  # same for any rows
     by_name = {c["name"]: c for c in meta["columns"] + one["columns"]}
     meta["columns"] = [by_name[str(c)] for c in frame.columns]
-    arrays = [pa.array(np.asarray(frame[c].array), type=pa.string(), from_pandas=True) if c in direct
-              else rest.column(str(c)) for c in frame.columns]
+
+    def text(array: pd.api.extensions.ExtensionArray) -> pa.Array | pa.ChunkedArray:
+        if isinstance(array, pd.arrays.ArrowStringArray):
+            values = array._pa_array
+            return values.cast(pa.string()) if sum(c.nbytes for c in values.chunks) < 2**31 - 1 else values
+        return pa.array(np.asarray(array), type=pa.string(), from_pandas=True)
+
+    arrays = [text(frame[c].array) if c in direct else rest.column(str(c)) for c in frame.columns]
     table = pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
     return table.replace_schema_metadata({b"pandas": json.dumps(meta).encode("utf8")})
 

@@ -28,9 +28,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ._arrays import unique_int
-from ._codes import column_codes, with_codes
+from ._codes import column_codes, per_column, with_codes
+from ._order import arrow_str
 from ._threads import background, map_in_threads, n_threads
 from .cluster import _argsort_strings, _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
@@ -76,12 +79,19 @@ _FLAG_COLUMNS = ("n_records", "sources", "n_valid_nik", "conflicting_nik", "conf
 
 def membership_table(records: pd.DataFrame, person_id: np.ndarray, match_probability: np.ndarray) -> pd.DataFrame:
     """One row per input record: ``source, record_id, person_id, match_probability``."""
+    ids = _text_array(np.asarray(person_id, dtype=object))
+    return _membership(records, ids, np.arange(len(records)), match_probability)
+
+
+def _membership(records: pd.DataFrame, ids: pd.api.extensions.ExtensionArray, person: np.ndarray,
+                match_probability: np.ndarray) -> pd.DataFrame:
+    """:func:`membership_table` of records whose person IDs are ``ids[person]``."""
     out = pd.DataFrame({
-        "source": _text(records["source"]),
-        "record_id": _text(records["record_id"]),
-        "person_id": pd.array(person_id, dtype="string"),
+        "source": _take_text(_key_values(records, "source")),
+        "record_id": _take_text(_key_values(records, "record_id")),
+        "person_id": ids.take(person),
         "match_probability": np.asarray(match_probability, float),
-    })
+    }, copy=False)
     return out[list(MEMBERSHIP_COLUMNS)]
 
 
@@ -93,6 +103,57 @@ def _text(values: pd.Series) -> np.ndarray:
     if isinstance(array, pd.arrays.StringArray):
         return array._ndarray.copy()
     return values.astype("string").to_numpy()
+
+
+# ----------------------------------------------------------------------------------------
+# text columns of the output tables
+#
+# The output tables' text columns are ``string`` columns backed by Arrow: they are taken
+# from Arrow arrays (a C++ gather that releases the GIL), and the writers hand them to
+# Parquet or CSV as they are, without a Python object per cell. The record keys (sources,
+# record IDs), which every golden field and every link repeats, are converted once per run;
+# a golden field's picked values once per field. Values Arrow cannot hold (lone surrogates)
+# stay Python strings.
+
+
+def _text_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """An object array of ``str`` (``None``/``pd.NA`` missing) as a ``string`` array, backed
+    by Arrow when Arrow can hold every value."""
+    try:
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
+    except (pa.ArrowException, UnicodeError):  # lone surrogates
+        return pd.array(values, dtype="string")
+
+
+def _take_text(values: pa.Array | pd.api.extensions.ExtensionArray,
+               pos: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
+    """``values.take(pos, allow_fill=True)`` (-1: missing; None: every value) as a ``string``
+    array backed by Arrow (see :func:`_text_array`); values of another type than text are
+    taken as they are."""
+    if isinstance(values, pa.Array):
+        if pos is None:
+            return pd.arrays.ArrowStringArray(values)
+        missing = pos < 0
+        return pd.arrays.ArrowStringArray(values.take(pa.array(pos, mask=missing) if missing.any() else pos))
+    if not isinstance(values, pd.arrays.StringArray):
+        return values if pos is None else values.take(pos, allow_fill=True)
+    taken = values._ndarray.copy() if pos is None else values._ndarray.take(pos)
+    if pos is not None and len(pos) and pos.min() < 0:
+        taken[pos < 0] = None
+    return _text_array(taken)
+
+
+def _key_values(records: pd.DataFrame, column: str) -> pa.Array | pd.api.extensions.ExtensionArray:
+    """``records[column]`` (``source`` or ``record_id``) for :func:`_take_text`: one Arrow
+    ``large_string`` array, made once per run (the entry of the run's
+    :class:`~regsosek_link._codes.CodeBook` that orders the records); a ``string`` array when
+    the column is absent (all missing) or holds missing values or values Arrow cannot hold."""
+    if column in records.columns and not per_column(records, column, "has_na", lambda c: bool(c.isna().any())):
+        try:
+            return per_column(records, column, "arrow", arrow_str)
+        except (pa.ArrowException, UnicodeError):  # lone surrogates
+            pass
+    return _string(records, column).array
 
 
 # ----------------------------------------------------------------------------------------
@@ -116,6 +177,15 @@ class _Persons(NamedTuple):
     persons: np.ndarray  #: the distinct IDs, sorted
     order: np.ndarray | None  #: ``order[i]``: the cluster whose ID is ``persons[i]``
     merged: np.ndarray | None  #: when clusters share an ID: each record's place in ``persons``
+    text: pd.api.extensions.ExtensionArray  #: ``persons`` as a ``string`` array (:func:`_text_array`)
+
+    def places(self, group: np.ndarray) -> np.ndarray:
+        """Each record's place in ``persons`` (``group``: the records' clusters)."""
+        if self.merged is not None:
+            return self.merged
+        place = np.empty(len(self.order), np.int64)
+        place[self.order] = np.arange(len(self.order))
+        return place[group]
 
 
 def _cluster_persons(person_id: np.ndarray, group: np.ndarray, *, check: bool = True) -> _Persons:
@@ -141,10 +211,10 @@ def _cluster_persons(person_id: np.ndarray, group: np.ndarray, *, check: bool = 
     ids = ids[by_id]
     new = np.r_[True, ids[1:] != ids[:-1]] if len(ids) else np.zeros(0, bool)
     if new.all():
-        return _Persons(person_id, ids, by_id, None)
+        return _Persons(person_id, ids, by_id, None, _text_array(ids))
     code = np.empty(len(ids), np.int64)
     code[by_id] = np.cumsum(new) - 1
-    return _Persons(person_id, ids[new], None, code[group])
+    return _Persons(person_id, ids[new], None, code[group], _text_array(ids[new]))
 
 
 class RegistryTables(NamedTuple):
@@ -194,7 +264,7 @@ def registry_tables(
     options = {**golden_options, "workers": workers}
     with background(enabled=n_threads(workers) > 1) as submit:
         persons = submit(lambda: _cluster_persons(person_ids(), group))
-        membership = submit(lambda: membership_table(records, persons().person_id, weakest))
+        membership = submit(lambda: _membership(records, persons().text, persons().places(group), weakest))
         choice = _choose_golden(records, group, int(group.max(initial=-1)) + 1, **options)
         if persons().merged is not None:  # clusters sharing an ID are one person
             choice = _choose_golden(records, persons().merged, len(persons().persons), **options)
@@ -412,32 +482,30 @@ class _Choice:
     n_persons: int
     rows: dict[str, np.ndarray]
     values: dict[str, pd.api.extensions.ExtensionArray | None]
-    flags: dict[str, np.ndarray]
-    source: pd.api.extensions.ExtensionArray
-    record_id: pd.api.extensions.ExtensionArray
+    flags: dict[str, np.ndarray | pd.api.extensions.ExtensionArray]
+    source: pa.Array | pd.api.extensions.ExtensionArray  #: the records' (:func:`_key_values`)
+    record_id: pa.Array | pd.api.extensions.ExtensionArray
 
     def frame(self, persons: np.ndarray | _Persons) -> pd.DataFrame:
         """The registry, one row per person: ``persons`` are the sorted IDs of persons
         ``0, 1, ...``, or the :class:`_Persons` these persons are the clusters of (chosen by
         ``group``, or by ``merged`` when clusters shared an ID)."""
         order = persons.order if isinstance(persons, _Persons) else None
-        persons = persons.persons if isinstance(persons, _Persons) else persons
-        cols: dict[str, object] = {"person_id": persons}
+        ids = persons.text if isinstance(persons, _Persons) else _text_array(np.asarray(persons, dtype=object))
+        cols: dict[str, object] = {"person_id": ids}
         for field, rows in self.rows.items():
             pos = rows if order is None else rows[order]
             values = self.values[field]
             if values is None:  # (a field the records lack)
                 for c in (field, f"{field}_source", f"{field}_record_id"):
-                    cols[c] = pd.array([pd.NA] * self.n_persons, dtype="string")
+                    cols[c] = pd.arrays.ArrowStringArray(pa.nulls(self.n_persons, pa.large_string()))
                 continue
-            cols[field] = values.take(pos, allow_fill=True)
-            cols[f"{field}_source"] = self.source.take(pos, allow_fill=True)
-            cols[f"{field}_record_id"] = self.record_id.take(pos, allow_fill=True)
+            cols[field] = _take_text(values, pos)
+            cols[f"{field}_source"] = _take_text(self.source, pos)
+            cols[f"{field}_record_id"] = _take_text(self.record_id, pos)
         for name in _FLAG_COLUMNS:
             cols[name] = self.flags[name] if order is None else self.flags[name][order]
-        out = pd.DataFrame(cols, copy=False)  # fresh arrays: no copy into 2-D blocks
-        out["sources"] = out["sources"].astype(object)
-        return out
+        return pd.DataFrame(cols, copy=False)  # fresh arrays: no copy into 2-D blocks
 
     def households(self, records: pd.DataFrame, persons: _Persons) -> pd.DataFrame:
         """:func:`households_table` of ``self.frame(persons)``, from the picked records (no
@@ -465,10 +533,10 @@ class _Choice:
         order2, members = _household_order(hcode, names, head, np.arange(len(rows)))
         sel = rows[order2]
         return pd.DataFrame({
-            "household_id": self.values["no_kk"].take(kk_rows[sel], allow_fill=True),
-            "person_id": persons.persons[sel],
-            "hubungan_keluarga": relation.take(field_rows["hubungan_keluarga"][sel], allow_fill=True),
-            "nama": self.values["nama"].take(field_rows["nama"][sel], allow_fill=True),
+            "household_id": _take_text(self.values["no_kk"], kk_rows[sel]),
+            "person_id": persons.text.take(sel),
+            "hubungan_keluarga": _take_text(relation, field_rows["hubungan_keluarga"][sel]),
+            "nama": _take_text(self.values["nama"], field_rows["nama"][sel]),
             "n_members": members.astype(np.int64),
         }, copy=False)
 
@@ -612,10 +680,10 @@ def _choose(
         masks, inv = np.unique(by_p, return_inverse=True)
         names = np.array([";".join(snames[[(int(m) >> i) & 1 == 1 for i in range(len(snames))]]) for m in masks],
                          dtype=object)
-        flags["sources"] = names[inv.reshape(-1)]
+        flags["sources"] = _text_array(names).take(inv.reshape(-1))
     else:
         pairs = pd.DataFrame({"p": pcode, "s": snames[scode]}).drop_duplicates().sort_values(["p", "s"])
-        flags["sources"] = pairs.groupby("p")["s"].agg(";".join).reindex(range(n_p)).to_numpy(dtype=object)
+        flags["sources"] = _text_array(pairs.groupby("p")["s"].agg(";".join).reindex(range(n_p)).to_numpy(dtype=object))
 
     # quality flags
     def distinct(field: str, keep: np.ndarray | None = None) -> np.ndarray:
@@ -631,7 +699,7 @@ def _choose(
     flags["conflicting_birth_date"] = distinct("tanggal_lahir", real_date) > 1
     return _Choice(n_persons=n_p, rows={f: rows for f, (rows, _) in zip(fields, picked)},
                    values={f: values for f, (_, values) in zip(fields, picked)}, flags=flags,
-                   source=_string(records, "source").array, record_id=_string(records, "record_id").array)
+                   source=_key_values(records, "source"), record_id=_key_values(records, "record_id"))
 
 
 def _valid_kk_codes(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -713,13 +781,12 @@ def links_table(
         keep = slice(None)  # already kept and in order (as the pipeline passes them): no copies
     left = pairs["left"].to_numpy()[keep]
     right = pairs["right"].to_numpy()[keep]
-    src = np.asarray(records["source"].array)  # the column's values as they are (no NA pass)
-    rid = np.asarray(records["record_id"].array)
+    src, rid = _key_values(records, "source"), _key_values(records, "record_id")
     cols = {
-        "source_l": src[left],
-        "record_id_l": rid[left],
-        "source_r": src[right],
-        "record_id_r": rid[right],
+        "source_l": _take_text(src, left),
+        "record_id_l": _take_text(rid, left),
+        "source_r": _take_text(src, right),
+        "record_id_r": _take_text(rid, right),
         "match_probability": probability[keep],
         "match_weight": np.asarray(weight, float)[keep],
         "accepted": probability[keep] >= threshold,
