@@ -359,7 +359,10 @@ def _is_user_error(exc: BaseException) -> bool:
 def _one_line(exc: BaseException) -> str:
     """The message of a user or environment error, as said to the user."""
     if isinstance(exc, ConfigError):
-        return f"configuration problem: {exc}"
+        if len(exc.problems) < 2:
+            return f"configuration problem: {exc}"
+        listed = " ".join(f"({i}) {p}" for i, p in enumerate(exc.problems, 1))
+        return f"configuration problem: {len(exc.problems)} problems: {listed}"
     if isinstance(exc, UnicodeDecodeError):
         return (f"cannot decode a file as {exc.encoding} (byte {exc.start}: {exc.reason}); set the source's "
                 "'encoding' in the config (e.g. latin-1)")
@@ -381,7 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not _is_user_error(exc):
             raise
-        print(f"regsosek-link: {_one_line(exc)}", file=sys.stderr)
+        # (one line: the lines of a message, e.g. a value with a line break in it, joined)
+        line = " ".join(part.strip() for part in _one_line(exc).splitlines() if part.strip())
+        print(f"regsosek-link: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("regsosek-link: interrupted", file=sys.stderr)
