@@ -44,6 +44,18 @@ def _progress(quiet: bool):
     return report
 
 
+def _birth_dates(records: pd.DataFrame) -> str:
+    """One line: per source, the birth dates not read as a plain date (unparsed, impossible,
+    partial, day and month swapped, placeholder), from the records' date statuses."""
+    from .standardise import date_status_counts
+
+    counts = date_status_counts(records)
+    kinds = ["unparsed", "impossible", "partial", "swapped", "placeholder"]
+    parts = [f"{row.source} " + ", ".join(f"{int(getattr(row, k)):,} {k}" for k in kinds if getattr(row, k))
+             for row in counts.itertuples() if any(getattr(row, k) for k in kinds)]
+    return "Birth dates not read as a plain date, by source: " + ("; ".join(parts) if parts else "none")
+
+
 def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame | None) -> str:
     lines = []
     counts = result.membership.groupby("source", sort=False).size()
@@ -57,6 +69,7 @@ def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame |
                  f"({int((sizes == 1).sum()):,} from a single record; largest has {int(sizes.max())} records)")
     lines.append(f"Households: {result.households['household_id'].nunique():,}; "
                  f"persons with conflicting valid NIKs: {int(result.registry['conflicting_nik'].sum()):,}")
+    lines.append(_birth_dates(result.records))
     lines.append("Time: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
                  + f" (total {sum(result.timings.values()):.2f} s)")
     if truth is not None:
@@ -162,6 +175,7 @@ def _print_changes(store: str, result: LinkResult, written: dict[str, Path], sec
     counts = changes["change"].value_counts().to_dict()
     print(f"{what} {store} (run {result.run_id}) in {seconds:.2f} s: persons {len(result.registry):,}; "
           f"changes: {', '.join(f'{k} {v:,}' for k, v in counts.items()) or 'none'}")
+    print(_birth_dates(result.records))
     for path in written.values():
         print(f"  {path}")
 

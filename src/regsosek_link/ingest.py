@@ -199,13 +199,16 @@ def _guess_encoding(src: SourceConfig, opener, label: str, bad: tuple[int, int, 
         except UnicodeDecodeError:
             isolation = None
         best = charset_normalizer.from_bytes(head, cp_isolation=isolation).best()
-        if best is None:
+        if best is None and isolation:  # (decodes, but too chaotic for charset-normalizer: control bytes)
+            encoding, confidence = "cp1252", 0.0
+        elif best is None:
             raise _problem(src, "encoding",
                            f"file {label!r} is not UTF-8 (byte {offset}, line {bad[1]}: {bad[2]!r}) and its "
                            "encoding could not be detected; set 'encoding' for this source (e.g. cp1252 or latin-1 "
                            "for files exported from older Excel)")
-        encoding = "cp1252" if isolation or "cp1252" in best.could_be_from_charset else best.encoding
-        confidence = 1.0 - best.chaos
+        else:
+            encoding = "cp1252" if isolation or "cp1252" in best.could_be_from_charset else best.encoding
+            confidence = 1.0 - best.chaos
     message = (f"source {src.name!r}: file {label!r} is not UTF-8 (byte {offset}, line {bad[1]}: {bad[2]!r}); "
                f"read as {encoding} (guessed, confidence {confidence:.2f}). Set 'encoding' for this source "
                "to make this explicit.")
