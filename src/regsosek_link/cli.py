@@ -234,6 +234,9 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
     store = RegistryStore(args.store)
     if args.action == "export":
+        if not store.exists():
+            raise ConfigError(f"registry store {args.store!r} does not exist or holds no registry; make one with "
+                              f"'regsosek-link run CONFIG --store {args.store}'")
         if not args.file:
             raise ConfigError("review export needs --file OUT.csv or OUT.xlsx")
         queue = review_queue(store.links(), store.records(), low=args.low, high=args.high)

@@ -1,5 +1,6 @@
-"""Counts of birth dates not read as a plain date, per source: in the CLI's summary (run and
-update), in the log (-v) and in report.html (issue 15)."""
+"""The CLI on troubled inputs (issue 15): counts of birth dates not read as a plain date per
+source in the summary (run and update), the log (-v) and report.html; review export on a
+missing store."""
 
 from __future__ import annotations
 
@@ -57,3 +58,12 @@ def test_update_summary_counts_the_dates(tmp_path, capsys):
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("Birth dates not read"))
     assert line.startswith(LINE + "; c 1 ")  # the registry's records: the stored ones and the batch
+
+
+def test_review_export_on_a_missing_store_is_one_line_and_exit_2(tmp_path, capsys):
+    # before: KeyError 'match_probability' with a traceback, exit 1
+    store = tmp_path / "missing.duckdb"
+    assert main(["review", "export", "--store", str(store), "--file", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("regsosek-link: configuration problem: registry store") and err.count("\n") == 1
+    assert not store.exists()
