@@ -161,6 +161,14 @@ def _csv_bytes(src: Source) -> bytes:
     return ("\ufeff" if src.bom else "").encode() + text.encode("utf-8")
 
 
+def _is_utf8(payload: bytes) -> bool:
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _frame(src: Source) -> pd.DataFrame:
     df = pd.DataFrame(src.rows, columns=[f.upper() for f in src.fields], dtype=object)
     df.insert(0, "ID", pd.Series(src.ids, dtype=object))
@@ -182,6 +190,10 @@ def _write(src: Source, folder: Path) -> dict[str, object]:
             entry["delimiter"] = src.delimiter
         if src.encoding:
             entry["encoding"] = src.encoding
+        elif src.kind == "cp1252" and not payload.isascii() and _is_utf8(payload):
+            # (Windows-1252 bytes that are also valid UTF-8, e.g. 'Ùº' = b'\xd9\xba' = 'ٺ', are
+            # read as UTF-8: no reader can tell; the long run found one. Such a file needs its encoding.)
+            entry["encoding"] = "cp1252"
     entry["path"] = path.name
     return entry
 
