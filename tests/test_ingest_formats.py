@@ -177,6 +177,25 @@ def test_cp1252_file_without_encoding_is_read_with_a_warning(tmp_path, caplog):
     assert "read as cp1252 (guessed" in caplog.text
 
 
+@pytest.mark.parametrize("names", [["0¡"], ["\x1b", "\xa0X"], ["JOSÉ", "ÆSA"]])
+def test_a_tiny_cp1252_file_keeps_its_letters(tmp_path, names):
+    # charset-normalizer alone read '0¡' as cp932 ('0｡'), others as Big5 or UTF-16, all with
+    # "confidence 1.00"; and it found control bytes too chaotic to guess at all
+    rows = "".join(f"{i},{i},{n}\n" for i, n in enumerate(names))
+    p = _write(tmp_path, ("ID,NIK,NAMA\n" + rows).encode("cp1252"))
+    with pytest.warns(EncodingGuessWarning, match="read as cp1252"):
+        raw = read_source(_src(p))
+    assert raw["nama"].tolist() == [n.strip() for n in names]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_a_utf16_or_utf32_file_with_a_byte_order_mark(tmp_path, encoding):
+    p = _write(tmp_path, CP1252.encode(encoding))
+    with pytest.warns(EncodingGuessWarning, match=f"read as {encoding} "):
+        raw = read_source(_src(p))
+    assert raw["nama"].tolist() == ["Ani Sétiawati", "Budi “Gendut” – Santoso"]
+
+
 def test_explicit_encoding_wins_and_does_not_warn(tmp_path):
     p = _write(tmp_path, CP1252.encode("cp1252"))
     with warnings.catch_warnings():

@@ -44,6 +44,18 @@ def _progress(quiet: bool):
     return report
 
 
+def _birth_dates(records: pd.DataFrame) -> str:
+    """One line: per source, the birth dates not read as a plain date (unparsed, impossible,
+    partial, day and month swapped, placeholder), from the records' date statuses."""
+    from .standardise import date_status_counts
+
+    counts = date_status_counts(records)
+    kinds = ["unparsed", "impossible", "partial", "swapped", "placeholder"]
+    parts = [f"{row.source} " + ", ".join(f"{int(getattr(row, k)):,} {k}" for k in kinds if getattr(row, k))
+             for row in counts.itertuples() if any(getattr(row, k) for k in kinds)]
+    return "Birth dates not read as a plain date, by source: " + ("; ".join(parts) if parts else "none")
+
+
 def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame | None) -> str:
     lines = []
     counts = result.membership.groupby("source", sort=False).size()
@@ -57,6 +69,7 @@ def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame |
                  f"({int((sizes == 1).sum()):,} from a single record; largest has {int(sizes.max())} records)")
     lines.append(f"Households: {result.households['household_id'].nunique():,}; "
                  f"persons with conflicting valid NIKs: {int(result.registry['conflicting_nik'].sum()):,}")
+    lines.append(_birth_dates(result.records))
     lines.append("Time: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
                  + f" (total {sum(result.timings.values()):.2f} s)")
     if truth is not None:
@@ -180,6 +193,7 @@ def _print_changes(store: str, result: LinkResult, written: dict[str, Path], sec
     counts = changes["change"].value_counts().to_dict()
     print(f"{what} {store} (run {result.run_id}) in {seconds:.2f} s: persons {len(result.registry):,}; "
           f"changes: {', '.join(f'{k} {v:,}' for k, v in counts.items()) or 'none'}")
+    print(_birth_dates(result.records))
     for path in written.values():
         print(f"  {path}")
 
@@ -242,6 +256,9 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
     store = RegistryStore(args.store)
     if args.action == "export":
+        if not store.exists():
+            raise ConfigError(f"registry store {args.store!r} does not exist or holds no registry; make one with "
+                              f"'regsosek-link run CONFIG --store {args.store}'")
         if not args.file:
             raise ConfigError("review export needs --file OUT.csv or OUT.xlsx")
         queue = review_queue(store.links(), store.records(), low=args.low, high=args.high)
@@ -388,7 +405,10 @@ def _is_user_error(exc: BaseException) -> bool:
 def _one_line(exc: BaseException) -> str:
     """The message of a user or environment error, as said to the user."""
     if isinstance(exc, ConfigError):
-        return f"configuration problem: {exc}"
+        if len(exc.problems) < 2:
+            return f"configuration problem: {exc}"
+        listed = " ".join(f"({i}) {p}" for i, p in enumerate(exc.problems, 1))
+        return f"configuration problem: {len(exc.problems)} problems: {listed}"
     if isinstance(exc, UnicodeDecodeError):
         return (f"cannot decode a file as {exc.encoding} (byte {exc.start}: {exc.reason}); set the source's "
                 "'encoding' in the config (e.g. latin-1)")
@@ -410,7 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not _is_user_error(exc):
             raise
-        print(f"regsosek-link: {_one_line(exc)}", file=sys.stderr)
+        # (one line: the lines of a message, e.g. a value with a line break in it, joined)
+        line = " ".join(part.strip() for part in _one_line(exc).splitlines() if part.strip())
+        print(f"regsosek-link: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("regsosek-link: interrupted", file=sys.stderr)

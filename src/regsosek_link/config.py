@@ -87,7 +87,8 @@ class SourceConfig:
         Per-field override of ``priority`` (e.g. ``{"alamat": 1}``).
     encoding : str, optional
         Text encoding of a CSV/TSV file. When not given the file is read as UTF-8 (with or
-        without a byte order mark) and, when it is not valid UTF-8, as the encoding
+        without a byte order mark) and, when it is not valid UTF-8, as Windows-1252 if that
+        decodes it (a UTF-16/32 byte order mark names its own encoding), else as the encoding
         charset-normalizer detects, with an :class:`~regsosek_link.ingest.EncodingGuessWarning`
         naming the guess. A given encoding is always used as it is.
     delimiter : str, optional

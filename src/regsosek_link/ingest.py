@@ -164,11 +164,22 @@ def _first_invalid(opener, encoding: str) -> tuple[int, int, bytes] | None:  # t
             lines += chunk.count(b"\n")
 
 
+#: Byte order marks of the Unicode encodings other than UTF-8 (Excel's "Unicode text").
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
 def _guess_encoding(src: SourceConfig, opener, label: str, bad: tuple[int, int, bytes]  # type: ignore[no-untyped-def]
                     ) -> str:
-    """The encoding charset-normalizer finds for a file that is not UTF-8 (the file's start
-    and the bytes around its first non-UTF-8 byte ``bad`` are shown to it), warned about
-    and logged. Windows-1252 is preferred whenever it reads the sample the same as the guess."""
+    """The encoding of a file that is not UTF-8, warned about and logged.
+
+    A UTF-16/32 byte order mark names its encoding. Otherwise a sample that Windows-1252
+    decodes whole (the file's start and the bytes around its first non-UTF-8 byte ``bad``)
+    is read as Windows-1252, the encoding of Excel's text exports on Windows: on the few
+    non-ASCII bytes of a small Indonesian list, charset-normalizer names Shift-JIS, Big5 or
+    UTF-16 with full confidence ("0\xa1" as cp932 gives "0\uff61"), which would change
+    the values silently. Only a sample Windows-1252 cannot decode goes to charset-normalizer.
+    """
     import charset_normalizer
 
     offset = bad[0]
@@ -179,14 +190,26 @@ def _guess_encoding(src: SourceConfig, opener, label: str, bad: tuple[int, int, 
             while skip > 0:
                 skip -= len(fh.read(min(skip, _SAMPLE))) or skip
             head += b"\n" + fh.read(_GUESS)
-    best = charset_normalizer.from_bytes(head).best()
-    if best is None:
-        raise _problem(src, "encoding",
-                       f"file {label!r} is not UTF-8 (byte {offset}, line {bad[1]}: {bad[2]!r}) and its encoding "
-                       "could not be detected; set 'encoding' for this source (e.g. cp1252 or latin-1 for files "
-                       "exported from older Excel)")
-    encoding = "cp1252" if "cp1252" in best.could_be_from_charset else best.encoding
-    confidence = 1.0 - best.chaos
+    encoding = next((enc for bom, enc in _BOMS if head.startswith(bom)), None)
+    if encoding is not None:
+        confidence = 1.0
+    else:
+        try:
+            head.decode("cp1252")
+            isolation: list[str] | None = ["cp1252"]
+        except UnicodeDecodeError:
+            isolation = None
+        best = charset_normalizer.from_bytes(head, cp_isolation=isolation).best()
+        if best is None and isolation:  # (decodes, but too chaotic for charset-normalizer: control bytes)
+            encoding, confidence = "cp1252", 0.0
+        elif best is None:
+            raise _problem(src, "encoding",
+                           f"file {label!r} is not UTF-8 (byte {offset}, line {bad[1]}: {bad[2]!r}) and its "
+                           "encoding could not be detected; set 'encoding' for this source (e.g. cp1252 or latin-1 "
+                           "for files exported from older Excel)")
+        else:
+            encoding = "cp1252" if isolation or "cp1252" in best.could_be_from_charset else best.encoding
+            confidence = 1.0 - best.chaos
     message = (f"source {src.name!r}: file {label!r} is not UTF-8 (byte {offset}, line {bad[1]}: {bad[2]!r}); "
                f"read as {encoding} (guessed, confidence {confidence:.2f}). Set 'encoding' for this source "
                "to make this explicit.")

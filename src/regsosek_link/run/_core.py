@@ -138,12 +138,13 @@ def link_records(
         comparisons, notes = usable_comparisons(cfg.comparisons, records, codes=book)
         cfg = cfg.replace(comparisons=comparisons)
     rules, rule_notes = usable_blocking_rules(cfg.blocking_rules, records, codes=book)
-    cfg = cfg.replace(blocking_rules=rules)
+    if rules:  # (none: no record has a key of any rule, nor a NIK or a name sound; no pairs)
+        cfg = cfg.replace(blocking_rules=rules)
     for note in notes + rule_notes:
         log.info(note)
     single = [s.name for s in cfg.sources if s.one_record_per_person]
     two = n_threads(cfg.workers) > 1
-    blocking = new is None or bool(np.asarray(new).any())
+    blocking = bool(rules) and (new is None or bool(np.asarray(new).any()))
 
     # The comparisons' per-record arrays and the random pairs' levels (u) need the records
     # but not the candidate pairs: with a second core they are made while blocking runs
@@ -176,7 +177,8 @@ def link_records(
         warnings.warn(
             f"blocking found no candidate pairs among {len(records):,} records, so every record is "
             "its own person" + ("" if model is not None else " and no model was trained")
-            + ". With so few records or keys this can be right; otherwise check the blocking rules.",
+            + (". With so few records or keys this can be right; otherwise check the blocking rules." if rules else
+               ": no record has a value for the keys of any blocking rule, nor a NIK or a name once cleaned."),
             NoCandidatePairsWarning, stacklevel=3)
 
     def classify() -> tuple[Any, np.ndarray, np.ndarray, pd.DataFrame]:
