@@ -979,5 +979,13 @@ def train_model(
     if u is None:
         u = u_from_random_pairs(records, comparisons, max_pairs=u_max_pairs, random_state=random_state,
                                 prepared=prepared, workers=workers)
+    if any(getattr(c, "near_miss", False) for c in comparisons):
+        # near-miss levels of NIK-like numbers: how common such a neighbour is in the data,
+        # not the pseudo-count random pairs give them
+        from .compare import calibrated_u, prepare_comparisons
+
+        if prepared is None:
+            prepared = prepare_comparisons(records, comparisons)
+        u = calibrated_u(comparisons, u, prepared)
     return train_by_sessions(levels, pairs["rules"].to_numpy(), blocked=blocked_comparisons(blocking_rules, comparisons),
                              u=u, n_all_pairs=max(n_all_pairs, 1), threshold=threshold, patterns=patterns)
