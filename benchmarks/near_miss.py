@@ -28,6 +28,7 @@ Writes ``benchmarks/results/near_miss.md`` (``--out``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import time
 from pathlib import Path
@@ -45,10 +46,8 @@ CLASSES = ("near NIK (region/date)", "near NIK (serial)", "placeholder date", "t
 def variant_options(variant: str) -> dict:
     if variant == "after":
         return {}
-    comps = tuple(
-        type(c)(**{**c.to_dict_fields(), "near_miss": False}) if getattr(c, "near_miss", False) else c
-        for c in default_comparisons()
-    )
+    comps = tuple(dataclasses.replace(c, near_miss=False) if getattr(c, "near_miss", False) else c
+                  for c in default_comparisons())
     return dict(comparisons=comps, nik_constraint="typo", ambiguity="merge")
 
 

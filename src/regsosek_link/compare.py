@@ -45,7 +45,6 @@ __all__ = [
     "IdNumberComparison",
     "DateOfBirthComparison",
     "RegionComparison",
-    "calibrated_u",
     "compare",
     "prepare_comparisons",
     "usable_comparisons",
@@ -715,10 +714,9 @@ class IdNumberComparison(Comparison):
     serials restart at ``0001`` for every kecamatan and birth date, so two people born on
     one day in one kecamatan hold serials a digit apart, and two born on one day in
     neighbouring kecamatans hold NIKs a digit apart in the region part. How often such a
-    neighbour occurs between *different* NIKs is counted on the data
-    (:meth:`neighbour_rates`) and becomes the level's chance agreement ``u``
-    (:func:`calibrated_u`), while EM learns its ``m``: a near miss weighs as evidence of
-    one person only where such neighbours are rare.
+    neighbour occurs among the candidate pairs that are *not* one person is learned from
+    the data with the level's ``m`` (:func:`regsosek_link.classify.near_miss_u`): a near
+    miss weighs as evidence of one person only where such neighbours are rare.
 
     >>> near = IdNumberComparison(column="nik", serial_digits=4, near_miss=True)
     >>> recs = pd.DataFrame({"nik": ["3375014508900001", "3375014508900010", "3375024508900001",
@@ -886,76 +884,6 @@ class IdNumberComparison(Comparison):
         out[miss] = MISSING
         return out
 
-    def neighbour_rates(self, prep: Prepared) -> dict[int, float]:
-        """Chance agreement of each near-miss level, counted on the distinct numbers of the data.
-
-        For a kind of near miss, the share of pairs of *different* numbers that agree on the
-        rest of the number's parts and are that near miss: for the serial, among numbers
-        sharing region and date, those with serials a digit, a transposition or a shift
-        apart; for the date part, among numbers of one region, those a digit apart in the
-        date with the serial equal; for the region part, among numbers of one date, those a
-        digit apart in the region with the serial equal. The other parts' agreement is the
-        evidence the date and region comparisons already count; this rate is what is left:
-        how common such a neighbour is (with serials restarting at ``0001``, very common in
-        the serial). Counted with masked forms (each number with one digit blanked, or two
-        adjacent digits put in order), linear in the distinct numbers; a near miss of a
-        number typed wrongly for the same person counts too, which makes the rate err
-        towards the cautious side.
-
-        Returns
-        -------
-        dict of int to float
-            Level -> rate, for the kinds with at least one pair sharing the other parts.
-        """
-        if not self.near_miss:
-            return {}
-        w = prep["d"][:, 0]
-        w = np.unique(w[w != _NOT_A_NUMBER])
-        region, date, serial = self._parts()
-
-        def mask(positions: range) -> np.uint64:
-            return np.uint64(sum(0xF << (4 * i) for i in positions))
-
-        def pairs_sharing(keep: np.uint64) -> float:
-            _, counts = np.unique(w & keep, return_counts=True)
-            return float((counts * (counts - 1) // 2).sum())
-
-        def near_pairs(positions: range) -> float:
-            total = 0.0
-            for i in positions:  # one digit blanked: pairs differing there only
-                _, c = np.unique(w | np.uint64(0xF << (4 * i)), return_counts=True)
-                total += float((c * (c - 1) // 2).sum())
-                if i + 1 < self.length:  # digits i, i+1 in order: pairs differing by their swap
-                    a = (w >> np.uint64(4 * i)) & np.uint64(0xF)
-                    b = (w >> np.uint64(4 * (i + 1))) & np.uint64(0xF)
-                    swapped = a != b
-                    form = (w & ~np.uint64(0xFF << (4 * i))) | (np.minimum(a, b) << np.uint64(4 * i)) \
-                        | (np.maximum(a, b) << np.uint64(4 * (i + 1)))
-                    _, c = np.unique(form[swapped], return_counts=True)
-                    total += float((c * (c - 1) // 2).sum())
-            return total
-
-        everything = mask(range(self.length))
-        rates: dict[int, float] = {}
-        levels = self.near_miss_levels
-        # serial: among numbers sharing region and date; plus shifts
-        denom = pairs_sharing(everything & ~mask(serial))
-        if denom:
-            n = near_pairs(serial)
-            sv = self._serial_value(w)
-            key = pd.Series((w & ~mask(serial)).astype(np.int64))  # (bits; equality only)
-            have = pd.MultiIndex.from_arrays([key, sv])
-            up = sv * 10 < 10 ** len(serial)
-            n += float(pd.MultiIndex.from_arrays([key[up], sv[up] * 10]).isin(have).sum())
-            rates[levels["serial"]] = min(n / denom, 1.0)
-        denom = pairs_sharing(mask(region))
-        if denom:
-            rates[levels["date"]] = min(near_pairs(date) / denom, 1.0)
-        denom = pairs_sharing(mask(date))
-        if denom:
-            rates[levels["region"]] = min(near_pairs(region) / denom, 1.0)
-        return rates
-
 
 #: Kinds of near miss of :class:`IdNumberComparison` (``near_miss=True``), weakest first:
 #: the serial's neighbours are the commonest (serials restart at 0001).
@@ -965,27 +893,6 @@ _NEAR_LEVEL_NAMES: tuple[str, ...] = (
     "near miss in the date part (digit or transposition)",
     "near miss in the region part (digit or transposition)",
 )
-
-
-def calibrated_u(comparisons: Sequence[Comparison], u: Sequence[np.ndarray],
-                 prepared: Sequence[Prepared]) -> list[np.ndarray]:
-    """``u`` with the near-miss levels of NIK-like comparisons set to their neighbour rates.
-
-    Random record pairs almost never hold two NIKs a digit apart, so the ``u`` measured on
-    them gives a near miss the pseudo-count of a level never seen, and the weight of a
-    near-perfect identifier. :meth:`IdNumberComparison.neighbour_rates` counts instead how
-    common such a neighbour is among different numbers that share the number's other parts
-    (which the date and region comparisons weigh already). The levels of other comparisons
-    are returned unchanged.
-    """
-    out = [np.asarray(v, float).copy() for v in u]
-    for k, (comp, prep) in enumerate(zip(comparisons, prepared)):
-        rates = comp.neighbour_rates(prep) if isinstance(comp, IdNumberComparison) else {}
-        for level, rate in rates.items():
-            out[k][level] = max(rate, out[k][level])
-            log.info("%s: u of level %r from the data's neighbours: %.3g", comp.name,
-                     comp.level_names[level], out[k][level])
-    return out
 
 
 def _same_value(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

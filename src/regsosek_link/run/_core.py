@@ -34,13 +34,13 @@ from ..classify import (
     train_model,
     u_from_random_pairs,
 )
-from ..cluster import cluster_records, record_id_rank
+from ..cluster import cluster_records, record_id_rank, weigh_constraints
 from ..compare import compare, prepare_comparisons, usable_comparisons
 from ..config import LinkConfig
 from ..ids import person_ids
 from ..registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
 from ..registry import links_table, registry_tables
-from ..review import decision_pairs
+from ..review import decision_pairs, held_table
 from ._memory import ProcessTuning, peak_rss_mb
 from .result import LinkResult
 
@@ -225,15 +225,25 @@ def link_records(
         both = pd.concat([kept.table, fresh], ignore_index=True)
         return both.sort_values("match_probability", ascending=False, kind="mergesort").reset_index(drop=True)
 
+    held = pd.DataFrame({"pair": np.zeros(0, np.int64), "reason": pd.array([], dtype="string")})
+
     def cluster() -> tuple[np.ndarray, np.ndarray]:
+        nonlocal held
         must, cannot = decision_pairs(records, decisions)
         left = np.concatenate([kept.left, pairs["left"].to_numpy(np.int64)])
         right = np.concatenate([kept.right, pairs["right"].to_numpy(np.int64)])
+        p = np.concatenate([kept.probability, prob])
+        yields, held = (None, held) if not constrained or fitted is None else weigh_constraints(
+            records, pairs, levels, prob, weight, fitted, cfg, single_record_sources=single,
+            offset=len(kept.left), codes=book)
+        if len(held):  # truly ambiguous links are not merged: they wait for a reviewer
+            p = p.copy()
+            p[len(kept.left) + held["pair"].to_numpy()] = -np.inf
         with tuning.gc_paused():
             return cluster_records(
-                records, left, right, np.concatenate([kept.probability, prob]), threshold=cfg.threshold,
+                records, left, right, p, threshold=cfg.threshold,
                 single_record_sources=single, must_link=must, cannot_link=cannot, constrained=constrained,
-                codes=book)
+                nik_constraint=cfg.nik_constraint, yield_links=yields, codes=book)
 
     changes: list[pd.DataFrame] = []
 
@@ -270,4 +280,5 @@ def link_records(
         households=tables.households, links=links_, timings=stages.timings, peak_memory_mb=stages.peaks,
         blocking=blocked.report,
         changes=changes[0] if changes else None,
+        ambiguous=held_table(records, pairs, prob, held),
     )
