@@ -943,8 +943,9 @@ class DateOfBirthComparison(Comparison):
 
     Placeholders are read from ``status_column`` (values starting with ``placeholder``, as
     :func:`regsosek_link.standardise.parse_date` writes them). When one side is a placeholder
-    and the dates differ, the placeholder says "date unknown": the pair is scored as
-    missing, not as different.
+    and the dates differ, the placeholder says "day unknown": the pair is scored on the year
+    the placeholder keeps (level 1 when the years are at most one apart), and as missing,
+    not as different, when the years are further apart (a guessed year).
 
     With ``year_column`` (``tahun_lahir``), a record whose date is known to the year only
     (``1985``, ``08/1985``: status ``partial``) is compared on the year: level 1 when the
@@ -1013,8 +1014,11 @@ class DateOfBirthComparison(Comparison):
         # from the weakest level up: each stronger one overrides
         out = np.where(ym, np.int8(2), near.view(np.int8))
         out = np.where(swap | one_digit, np.int8(3), out)
+        # a placeholder against a real date: the day is unknown, the year (said by the
+        # respondent, kept with SIAK's placeholder day) is not: level 1 when it agrees
+        ph_year = np.where(np.abs(yl.astype(np.int32) - yr) <= 1, np.int8(1), np.int8(MISSING))
         out = np.where(exact, np.where(phl | phr, np.int8(4), np.int8(5)),
-                       np.where(phl ^ phr, np.int8(MISSING), out))
+                       np.where(phl ^ phr, ph_year, out))
         out[miss] = MISSING
         if "year_only" in prep:
             # a side known to the year only: the years, when both sides have one
