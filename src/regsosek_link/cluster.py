@@ -352,7 +352,8 @@ def ambiguous_links(
     - ``competing candidates``: a record links to two records that cannot be one person
       (different credible NIKs, or two records of a one-record-per-person source: different
       codes in some column of ``keys``) with match weights less than ``margin`` bits apart.
-      The data cannot say which of the two it is; both links are held.
+      The data cannot say which of the two it is; its links within ``margin`` bits of its
+      best are held.
     - ``thin records``: neither record has a valid NIK and at least one has no real birth
       date (a placeholder such as 1 July, a year only, or none), and the link's weight is
       less than ``margin`` bits above the threshold's: a shared name and village are
@@ -395,6 +396,7 @@ def ambiguous_links(
     weight = np.asarray(weight, float)
     acc = np.flatnonzero(accepted)
     reasons: dict[int, str] = {}
+    n_records = len(records)
     if len(acc):
         # both directions of each accepted link: (record, partner, weight, pair)
         rec = np.r_[left[acc], right[acc]]
@@ -409,8 +411,11 @@ def ambiguous_links(
         close = (w >= best_w - margin) & (np.arange(len(rec)) != first)
         kb, kp = keys[best[close]], keys[par[close]]
         conflict = ((kb >= 0) & (kp >= 0) & (kb != kp)).any(axis=1)
-        held = np.flatnonzero(close)[conflict]
-        for p in np.unique(np.r_[pair[held], pair[first[held]]]).tolist():
+        # a record with competing candidates: every link of it as close as theirs is held
+        torn = np.zeros(n_records, bool)
+        torn[rec[np.flatnonzero(close)[conflict]]] = True
+        held = np.flatnonzero(torn[rec] & (w >= best_w - margin))
+        for p in np.unique(pair[held]).tolist():
             reasons[p] = "competing candidates"
     if "nik_valid" in records.columns and "tanggal_lahir_status" in records.columns and len(acc):
         no_nik = ~records["nik_valid"].fillna(False).astype(bool).to_numpy()

@@ -21,6 +21,7 @@ from .outputs import _write_atomic, neutralise_formulas, restore_formulas
 
 __all__ = [
     "DECISION_COLUMNS",
+    "ambiguity_line",
     "REVIEW_FIELDS",
     "decision_pairs",
     "export_review",
@@ -144,6 +145,23 @@ def review_queue(
     out = out.iloc[order].reset_index(drop=True)
     out.insert(0, "pair", np.arange(1, len(out) + 1))
     return out
+
+
+def ambiguity_line(result: object) -> str:
+    """One sentence counting the accepted links held back for clerical review, by reason.
+
+    >>> import pandas as pd
+    >>> class R:
+    ...     ambiguous = pd.DataFrame({"reason": ["thin records", "competing candidates", "thin records"]})
+    >>> ambiguity_line(R())
+    'Held for clerical review as ambiguous (not merged): 3 links (thin records 2, competing candidates 1).'
+    """
+    held = getattr(result, "ambiguous", None)
+    if held is None or len(held) == 0:
+        return "Held for clerical review as ambiguous (not merged): 0 links."
+    counts = held["reason"].astype(str).value_counts()
+    return (f"Held for clerical review as ambiguous (not merged): {len(held):,} links ("
+            + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + ").")
 
 
 def export_review(queue: pd.DataFrame, path: str | Path) -> Path:
