@@ -233,12 +233,23 @@ def link_records(
         left = np.concatenate([kept.left, pairs["left"].to_numpy(np.int64)])
         right = np.concatenate([kept.right, pairs["right"].to_numpy(np.int64)])
         p = np.concatenate([kept.probability, prob])
-        yields, held = (None, held) if not constrained or fitted is None else weigh_constraints(
-            records, pairs, levels, prob, weight, fitted, cfg, single_record_sources=single,
-            offset=len(kept.left), codes=book)
+        if constrained and fitted is not None:
+            # the kept links (an update) are weighed with this run's: their stored levels and
+            # weights, so an update holds and yields what a full run would
+            names = [c.name for c in cfg.comparisons]
+            have = len(kept.left) > 0 and all(f"level_{c}" in kept.table for c in names)
+            all_pairs = pd.DataFrame({"left": left, "right": right})
+            kept_levels = (kept.table[[f"level_{c}" for c in names]].set_axis(names, axis=1).astype(np.int8)
+                           if have else pd.DataFrame({c: np.full(len(kept.left), -1, np.int8) for c in names}))
+            kept_weight = kept.table["match_weight"].to_numpy(float) if have else np.full(len(kept.left), -np.inf)
+            all_levels = pd.concat([kept_levels, levels.reset_index(drop=True)], ignore_index=True)
+            yields, held = weigh_constraints(records, all_pairs, all_levels, p, np.concatenate([kept_weight, weight]),
+                                             fitted, cfg, single_record_sources=single, codes=book)
+        else:
+            yields = None
         if len(held):  # truly ambiguous links are not merged: they wait for a reviewer
             p = p.copy()
-            p[len(kept.left) + held["pair"].to_numpy()] = -np.inf
+            p[held["pair"].to_numpy()] = -np.inf
         with tuning.gc_paused():
             return cluster_records(
                 records, left, right, p, threshold=cfg.threshold,
@@ -280,5 +291,8 @@ def link_records(
         households=tables.households, links=links_, timings=stages.timings, peak_memory_mb=stages.peaks,
         blocking=blocked.report,
         changes=changes[0] if changes else None,
-        ambiguous=held_table(records, pairs, prob, held),
+        ambiguous=held_table(records, pd.DataFrame({
+            "left": np.concatenate([kept.left, pairs["left"].to_numpy(np.int64)]),
+            "right": np.concatenate([kept.right, pairs["right"].to_numpy(np.int64)])}),
+            np.concatenate([kept.probability, prob]), held),
     )
