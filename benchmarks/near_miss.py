@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 import regsosek_link as rl
+from regsosek_link.cluster import _pairs_within as _rows_pairs
 from regsosek_link.config import default_comparisons
 from regsosek_link.datasets import load_febrl3, load_febrl4, make_sources
 
@@ -51,22 +52,11 @@ def variant_options(variant: str) -> dict:
     return dict(comparisons=comps, nik_constraint="typo", ambiguity="merge")
 
 
-def _pairs_within(groups: np.ndarray, cap: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Record pairs (a < b) sharing a group label (groups larger than ``cap`` are skipped)."""
+def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Record pairs (a < b) sharing a group label (the cluster stage's helper on sorted rows)."""
     order = np.argsort(groups, kind="stable")
-    g = groups[order]
-    start = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    size = np.diff(np.r_[start, len(g)])
-    a, b = [], []
-    for k in range(1, min(int(size.max(initial=1)), cap)):
-        ok = (g[:-k] == g[k:]) if k < len(g) else np.zeros(0, bool)
-        if not ok.any():
-            break
-        a.append(order[:-k][ok])
-        b.append(order[k:][ok])
-    if not a:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    a, b = np.concatenate(a), np.concatenate(b)
+    i, j = _rows_pairs(np.arange(len(order)), groups[order])
+    a, b = order[i], order[j]
     return np.minimum(a, b), np.maximum(a, b)
 
 
