@@ -191,16 +191,18 @@ def main() -> None:
     table = pd.DataFrame(rows).fillna("")
     cmd = "python benchmarks/near_miss.py --people " + " ".join(map(str, args.people)) + (
         " --febrl" if args.febrl else "")
-    text = (
-        "# Near-miss NIKs and thin records: before and after (issue 18)\n\n"
+    parts = [
+        "# Near-miss NIKs and thin records: before and after (issue 18)",
         f"Seed {args.seed}. Machine: {platform.processor() or platform.machine()}, Python "
-        f"{platform.python_version()}. Command: `{cmd}`\n\n"
-        + (__doc__ or "").split("\n\n", 2)[2].rsplit("\n\nWrites", 1)[0] + "\n\n"
-        + table.to_markdown(index=False) + "\n"
-    )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    print(text)
+        f"{platform.python_version()}. Command: `{cmd}`",
+        (__doc__ or "").split("\n\n", 2)[2].rsplit("\n\nWrites", 1)[0],
+        table.to_markdown(index=False),
+    ]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        fh.write("\n\n".join(parts) + "\n")
+    print(out.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":
