@@ -113,7 +113,8 @@ DOB = DateOfBirthComparison(column="tgl", status_column="st")
         ("1990-03-04", "ok", "1990-03-28", "ok", 2),  # same year and month
         ("1990-03-04", "ok", "1991-06-20", "ok", 1),  # year off by one
         ("1990-03-04", "ok", "1975-11-20", "ok", 0),
-        ("1970-07-01", "placeholder_1jul", "1970-03-04", "ok", -1),  # placeholder = unknown
+        ("1970-07-01", "placeholder_1jul", "1970-03-04", "ok", 1),  # placeholder: the year it keeps
+        ("1970-07-01", "placeholder_1jul", "1975-03-04", "ok", -1),  # a guessed year: unknown
         ("1990-03-04", "ok", None, "missing", -1),
     ],
 )
@@ -136,7 +137,7 @@ DOB_YEAR = DateOfBirthComparison(column="tgl", status_column="st", year_column="
         ((None, "partial", "1990"), ("1990-07-01", "placeholder_1jul", "1990"), 1),
         ((None, "partial", "1990"), (None, "missing", None), -1),
         ((None, "unparsed", None), ("1990-03-04", "ok", "1990"), -1),
-        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"), -1),  # (as before)
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"), 1),  # (as before)
     ],
 )
 def test_date_levels_with_the_year_of_partial_dates(a, b, expected):

@@ -186,8 +186,8 @@ def _reference_date_level(a, pa, b, pb) -> int:
     (ya, ma, dda), (yb, mb, ddb) = da, db
     if da == db:
         return 4 if (pa or pb) else 5
-    if pa != pb:
-        return -1
+    if pa != pb:  # a placeholder against a real date: the year it keeps, or unknown
+        return 1 if abs(ya - yb) <= 1 else -1
     sa, sb = f"{ya:04d}{ma:02d}{dda:02d}", f"{yb:04d}{mb:02d}{ddb:02d}"
     if (ya == yb and ma == ddb and dda == mb) or sum(x != y for x, y in zip(sa, sb)) == 1:
         return 3

@@ -33,11 +33,13 @@ def test_ids_are_literal_hashes():
     assert SITI == "RP-B1694220DCE093AA"
 
 
+# (Budi's date is a real one: 1 January is a placeholder, and two NIK-less records agreeing on a
+# name and a placeholder only are held for review as thin records, see test_near_miss.py)
 RUN1 = {
-    "siak": frame([("s1", None, "BUDI", "1980-01-01", "L"), ("s2", None, "SITI", "1985-02-02", "P"),
+    "siak": frame([("s1", None, "BUDI", "1980-03-04", "L"), ("s2", None, "SITI", "1985-02-02", "P"),
                    ("s3", None, "JOKO", "1970-07-07", "L")]),
     # d4/d5: one man, typed twice, with his NIK and a longer name
-    "dtks": frame([("d1", None, "BUDI", "1980-01-01", "L"),
+    "dtks": frame([("d1", None, "BUDI", "1980-03-04", "L"),
                    ("d4", "3375010707700001", "JOKO W", "1970-07-07", "L"),
                    ("d5", "3375010707700001", "JOKO W", "1970-07-07", "L")]),
 }
@@ -140,10 +142,10 @@ def test_update_needs_a_registry_skips_unchanged_and_refuses_changed_known_recor
     before = store.generation()
     with pytest.raises(StoreError, match=r"1 record\(s\) of the batch are stored already with other values, "
                                          r"e.g. \['dtks\|d1'\]"):
-        Linker(config(), model=model()).update(store.path, {"dtks": frame([("d1", None, "BUDI", "1981-01-01", "L")])})
+        Linker(config(), model=model()).update(store.path, {"dtks": frame([("d1", None, "BUDI", "1981-03-04", "L")])})
     assert store.generation() == before  # refused: nothing written
     # re-reading a stored record unchanged (a config naming the old sources) skips it
-    Linker(config(), model=model()).update(store.path, {"dtks": frame([("d1", None, "BUDI", "1980-01-01", "L"),
+    Linker(config(), model=model()).update(store.path, {"dtks": frame([("d1", None, "BUDI", "1980-03-04", "L"),
                                                                        ("d9", None, "RINA", "1999-09-09", "P")])})
     m = _members(store)
     assert len(m) == 7 and m["dtks|d9"] == hash_id("dtks|d9")

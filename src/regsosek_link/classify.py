@@ -979,5 +979,60 @@ def train_model(
     if u is None:
         u = u_from_random_pairs(records, comparisons, max_pairs=u_max_pairs, random_state=random_state,
                                 prepared=prepared, workers=workers)
-    return train_by_sessions(levels, pairs["rules"].to_numpy(), blocked=blocked_comparisons(blocking_rules, comparisons),
-                             u=u, n_all_pairs=max(n_all_pairs, 1), threshold=threshold, patterns=patterns)
+    model = train_by_sessions(levels, pairs["rules"].to_numpy(),
+                              blocked=blocked_comparisons(blocking_rules, comparisons),
+                              u=u, n_all_pairs=max(n_all_pairs, 1), threshold=threshold, patterns=patterns)
+    if any(getattr(c, "near_miss_levels", None) for c in comparisons) and len(levels):
+        near_miss_u(model, patterns if patterns is not None else level_patterns(levels.to_numpy()), comparisons)
+    return model
+
+
+def near_miss_u(model: FellegiSunter, patterns: tuple[np.ndarray, np.ndarray, np.ndarray],
+                comparisons: Sequence[Any], *, max_iter: int = 50, tol: float = 1e-6) -> FellegiSunter:
+    """Learn ``u`` of the near-miss levels of NIK-like comparisons among the candidate pairs.
+
+    Random record pairs almost never hold two NIKs a digit apart, so the ``u`` measured on
+    them gives a near miss the pseudo-count of a level never seen: the weight of a
+    near-perfect identifier, whatever the data. But the pairs a near miss has to be told
+    apart from are the candidates: people alike in name, date and place, among whom two
+    NIKs a digit apart are common where serials restart at ``0001`` for every kecamatan
+    and birth date (twins, people born on one day in one or neighbouring kecamatans).
+    So the ``u`` of each near-miss level (:attr:`regsosek_link.compare.IdNumberComparison.near_miss_levels`)
+    is its share among the candidate pairs that are *not* one person, learned by EM: each
+    pattern counts as a non-match with the model's probability of that, the share is
+    updated, the probabilities recomputed, until it settles. ``m`` (from the sessions) and
+    every other ``u`` stay. The model is changed in place and returned.
+
+    Parameters
+    ----------
+    model : FellegiSunter
+        A trained model (:func:`train_by_sessions`).
+    patterns : (patterns, counts, inverse)
+        :func:`level_patterns` of the candidate pairs' levels.
+    comparisons : sequence
+        The model's comparisons, in its column order.
+    """
+    pats, counts = patterns[0], np.asarray(patterns[1], float)
+    targets = [(k, list(c.near_miss_levels.values())) for k, c in enumerate(comparisons)
+               if getattr(c, "near_miss_levels", None)]
+    for _ in range(max_iter):
+        non = counts * (1.0 - probability_from_weight(model.match_weight(pats)))
+        delta = 0.0
+        for k, lv in targets:
+            col = pats[:, k]
+            present = non[col >= 0].sum()
+            if present <= 0:
+                continue
+            u_k = model.u_[k].copy()
+            for level in lv:
+                # (one pseudo-count, as every level measured on random pairs has)
+                u_k[level] = max((non[col == level].sum() + 1.0) / (present + 1.0), _EPS)
+            delta = max(delta, float(np.abs(np.log2(u_k) - np.log2(model.u_[k])).max()))
+            model.u_[k] = u_k
+        if delta < tol:
+            break
+    for k, lv in targets:
+        for level in lv:
+            log.info("u of %s level %d learned among the candidates: %.3g", model._names()[k], level,
+                     model.u_[k][level])
+    return model

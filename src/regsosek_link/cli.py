@@ -70,6 +70,9 @@ def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame |
     lines.append(f"Households: {result.households['household_id'].nunique():,}; "
                  f"persons with conflicting valid NIKs: {int(result.registry['conflicting_nik'].sum()):,}")
     lines.append(_birth_dates(result.records))
+    from .review import ambiguity_line
+
+    lines.append(ambiguity_line(result))
     lines.append("Time: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
                  + f" (total {sum(result.timings.values()):.2f} s)")
     if truth is not None:

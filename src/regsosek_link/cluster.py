@@ -32,6 +32,7 @@ from ._order import record_rank
 
 __all__ = [
     "ConstraintWarning",
+    "ambiguous_links",
     "cannot_link_pairs",
     "cluster_records",
     "connected_components",
@@ -40,9 +41,12 @@ __all__ = [
     "credible_nik",
     "hash_id",
     "hash_ids",
+    "nik_yield_links",
     "person_ids",
     "person_ids_from_records",
     "weakest_link",
+    "weigh_constraints",
+    "yield_nik_keys",
 ]
 
 
@@ -274,6 +278,216 @@ def _same_masked_form(d: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np
     np.minimum.at(smallest, group, row)
     sel = smallest[group] != row
     return smallest[group][sel], row[sel]
+
+
+def yield_nik_keys(nik_code: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Give the credible NIKs of each yielding link one key: the constraint between them yields.
+
+    ``left``/``right`` are the records of the links allowed to join two different credible
+    NIKs (see :func:`nik_yield_links`); NIKs joined through a chain of such links share the
+    smallest code. Other NIK codes are returned unchanged, so every other pair of different
+    credible NIKs still may not share a cluster.
+
+    >>> yield_nik_keys(np.array([0, 1, 2, -1]), np.array([0]), np.array([1])).tolist()
+    [0, 0, 2, -1]
+    """
+    nik_code = np.asarray(nik_code, np.int64).copy()
+    left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
+    if not len(left) or not (nik_code >= 0).any():
+        return nik_code
+    a, b = nik_code[left], nik_code[right]
+    ok = (a >= 0) & (b >= 0) & (a != b)
+    if not ok.any():
+        return nik_code
+    m = int(nik_code.max()) + 1
+    _, comp = _cc(coo_matrix((np.ones(int(ok.sum()), np.int8), (a[ok], b[ok])), shape=(m, m)), directed=False)
+    rep = np.full(int(comp.max()) + 1, m, np.int64)
+    np.minimum.at(rep, comp, np.arange(m))
+    has = nik_code >= 0
+    nik_code[has] = rep[comp][nik_code[has]]
+    return nik_code
+
+
+def nik_yield_links(nik_level: np.ndarray, near_levels: Sequence[int], other_weight: np.ndarray, *,
+                    min_weight: float, against: np.ndarray | None = None) -> np.ndarray:
+    """Links across which the credible-different-NIK constraint yields.
+
+    The rule: two records with different credible NIKs may be one person only when (1) their
+    NIKs are a *near miss* (``nik_level`` is one of ``near_levels``: a digit, a transposition
+    or, in the serial, a shift apart; see
+    :attr:`regsosek_link.compare.IdNumberComparison.near_miss_levels`) and (2) every other
+    comparison together gives at least ``min_weight`` bits of evidence for one person
+    (``other_weight``: the match weight without the NIK's own contribution and without the
+    prior) and (3) the person's name does not speak against it (``against``: the name
+    agreeing on less than all its tokens -- twins of one card share card, date, mother and
+    often a name token). A different KK or kecamatan does not stop it: people move.
+    A NIK mistyped in the serial of a record with the same full name, birth date and
+    village yields; two people born on one day in neighbouring kecamatans (NIKs a digit apart
+    in the region part) whose names differ do not, whatever the NIK level weighs. NIKs
+    further apart never yield.
+
+    >>> nik_yield_links(np.array([2, 2, 0, 6, 2]), [2, 3, 4], np.array([25.0, 8.0, 30.0, 30.0, 26.0]),
+    ...                 min_weight=20, against=np.array([False, False, False, False, True])).tolist()
+    [True, False, False, False, False]
+    """
+    out = np.isin(np.asarray(nik_level), list(near_levels)) & (np.asarray(other_weight, float) >= min_weight)
+    return out if against is None else out & ~np.asarray(against, bool)
+
+
+def ambiguous_links(
+    records: pd.DataFrame,
+    left: np.ndarray,
+    right: np.ndarray,
+    weight: np.ndarray,
+    *,
+    accepted: np.ndarray,
+    keys: np.ndarray,
+    margin: float,
+    threshold_weight: float,
+) -> pd.DataFrame:
+    """Accepted links too ambiguous to merge silently, with the reason.
+
+    Two kinds, both vectorised over the accepted links:
+
+    - ``competing candidates``: a record links to two records that cannot be one person
+      (different credible NIKs, or two records of a one-record-per-person source: different
+      codes in some column of ``keys``) with match weights less than ``margin`` bits apart.
+      The data cannot say which of the two it is; its links within ``margin`` bits of its
+      best are held.
+    - ``thin records``: neither record has a valid NIK and at least one has no real birth
+      date (a placeholder such as 1 July, a year only, or none), and the link's weight is
+      less than ``margin`` bits above the threshold's: a shared name and village are
+      all the evidence, which two namesakes of one village also have.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Clean records (``nik_valid``, ``tanggal_lahir_status`` are used when present).
+    left, right, weight : arrays
+        Scored pairs (row positions) and their match weight (bits).
+    accepted : array of bool
+        The pairs at or above the threshold.
+    keys : (n_records, k) int array
+        Exclusion keys (:func:`constraint_keys`).
+    margin : float
+        Bits within which two candidates count as equally likely, and above the threshold
+        within which a thin link counts as weak.
+    threshold_weight : float
+        The match weight of the threshold probability.
+
+    Returns
+    -------
+    DataFrame
+        ``pair`` (index into the scored pairs), ``reason``; one row per held link.
+
+    Examples
+    --------
+    >>> recs = pd.DataFrame({"source": ["dtks", "siak", "siak"], "nik_valid": [False] * 3,
+    ...                      "tanggal_lahir_status": ["placeholder_1jul", "ok", "ok"]})
+    >>> keys = constraint_keys(recs, single_record_sources=["siak"])
+    >>> ambiguous_links(recs, np.array([0, 0]), np.array([1, 2]), np.array([14.0, 13.0]),
+    ...                 accepted=np.array([True, True]), keys=keys, margin=3, threshold_weight=3.2)
+    ...                 # doctest: +NORMALIZE_WHITESPACE
+       pair               reason
+    0     0  competing candidates
+    1     1  competing candidates
+    """
+    left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
+    weight = np.asarray(weight, float)
+    acc = np.flatnonzero(accepted)
+    reasons: dict[int, str] = {}
+    n_records = len(records)
+    if len(acc):
+        # both directions of each accepted link: (record, partner, weight, pair)
+        rec = np.r_[left[acc], right[acc]]
+        par = np.r_[right[acc], left[acc]]
+        w = np.r_[weight[acc], weight[acc]]
+        pair = np.r_[acc, acc]
+        order = np.lexsort((-w, rec))
+        rec, par, w, pair = rec[order], par[order], w[order], pair[order]
+        start = np.flatnonzero(np.r_[True, rec[1:] != rec[:-1]])
+        first = np.repeat(start, np.diff(np.r_[start, len(rec)]))
+        best, best_w = par[first], w[first]
+        close = (w >= best_w - margin) & (np.arange(len(rec)) != first)
+        kb, kp = keys[best[close]], keys[par[close]]
+        conflict = ((kb >= 0) & (kp >= 0) & (kb != kp)).any(axis=1)
+        # a record with competing candidates: every link of it as close as theirs is held
+        torn = np.zeros(n_records, bool)
+        torn[rec[np.flatnonzero(close)[conflict]]] = True
+        held = np.flatnonzero(torn[rec] & (w >= best_w - margin))
+        for p in np.unique(pair[held]).tolist():
+            reasons[p] = "competing candidates"
+    if "nik_valid" in records.columns and "tanggal_lahir_status" in records.columns and len(acc):
+        no_nik = ~records["nik_valid"].fillna(False).astype(bool).to_numpy()
+        status = records["tanggal_lahir_status"].astype("string").fillna("missing")
+        weak_date = (status != "ok").to_numpy()
+        thin = acc[no_nik[left[acc]] & no_nik[right[acc]] & (weak_date[left[acc]] | weak_date[right[acc]])
+                   & (weight[acc] < threshold_weight + margin)]
+        for p in thin.tolist():
+            reasons.setdefault(p, "thin records")
+    pairs = np.array(sorted(reasons), np.int64)
+    return pd.DataFrame({"pair": pairs, "reason": pd.array([reasons[p] for p in pairs.tolist()], dtype="string")})
+
+
+@with_codes
+def weigh_constraints(
+    records: pd.DataFrame,
+    pairs: pd.DataFrame,
+    levels: pd.DataFrame,
+    prob: np.ndarray,
+    weight: np.ndarray,
+    model: object,
+    cfg: object,
+    *,
+    single_record_sources: Sequence[str] = (),
+    offset: int = 0,
+) -> tuple[np.ndarray | None, pd.DataFrame]:
+    """The run's yielding NIK links (:func:`nik_yield_links`) and its ambiguous links
+    (:func:`ambiguous_links`), from the scored pairs, the trained model and the config's
+    ``nik_constraint``, ``nik_yield_weight``, ``ambiguity`` and ``ambiguity_margin``.
+
+    Returns a boolean per link (``offset`` earlier links, e.g. kept from a previous run,
+    never yield) or None, and the held links (``pair`` indexes ``pairs``, ``reason``).
+    """
+    accepted = prob >= cfg.threshold
+    yields = None
+    nik = next((c for c in cfg.comparisons if getattr(c, "near_miss_levels", None)), None)
+    if cfg.nik_constraint == "evidence" and nik is not None and nik.name in levels.columns:
+        nik_level = levels[nik.name].to_numpy()
+        near = np.flatnonzero(accepted & np.isin(nik_level, list(nik.near_miss_levels.values())))
+        other = np.full(len(near), -np.inf)
+        against = np.zeros(len(near), bool)
+        if len(near):
+            contrib = model.contributions(levels.iloc[near])
+            other = weight[near] - model.prior_weight_ - contrib[nik.name].to_numpy()
+            for comp in cfg.comparisons:
+                # the person's own name (not a mother's) must share all the tokens of the shorter name
+                # or be as similar as a typo (JW >= 0.88):
+                # twins of one card share the card, the date and the mother, not the name
+                if type(comp).__name__ == "NameComparison" and not comp.ignore_when_equal \
+                        and comp.name in levels.columns:
+                    lvl = levels[comp.name].to_numpy()[near]
+                    against |= (lvl >= 0) & (lvl < comp.n_levels - 3)
+        yields = np.zeros(offset + len(prob), bool)
+        yields[offset + near] = nik_yield_links(nik_level[near], nik.near_miss_levels.values(), other,
+                                                min_weight=cfg.nik_yield_weight, against=against)
+    held = pd.DataFrame({"pair": np.zeros(0, np.int64), "reason": pd.array([], dtype="string")})
+    if cfg.ambiguity == "review" and accepted.any():
+        # candidates conflict as the clustering will see them: NIKs that may be one identity
+        # (a yielding near miss, or one typo under "typo") share a key
+        keys = constraint_keys(records, single_record_sources=single_record_sources)
+        left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
+        if cfg.nik_constraint == "typo":
+            plain = connected_components(len(records), left[accepted], right[accepted])
+            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
+        elif yields is not None:
+            y = yields[offset:]
+            keys[:, 0] = yield_nik_keys(keys[:, 0], left[y], right[y])
+        t = min(max(cfg.threshold, 1e-12), 1 - 1e-12)
+        held = ambiguous_links(records, pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64),
+                               weight, accepted=accepted, keys=keys, margin=cfg.ambiguity_margin,
+                               threshold_weight=float(np.log2(t / (1 - t))))
+    return yields, held
 
 
 def cannot_link_pairs(
@@ -595,6 +809,8 @@ def cluster_records(
     must_link: object = None,
     cannot_link: object = None,
     constrained: bool = True,
+    nik_constraint: str = "typo",
+    yield_links: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The cluster stage on clean records: labels and each record's weakest kept link.
 
@@ -603,6 +819,12 @@ def cluster_records(
     :func:`constrained_clusters`; with ``False`` it is the plain transitive closure of the
     accepted links and the reviewers' matches. ``match_probability`` of a record is the
     lowest probability among its accepted links that stayed inside its cluster.
+
+    ``nik_constraint`` says when two different credible NIKs may share a cluster:
+    ``"strict"`` never; ``"typo"`` when they are one typo apart and end in one plain
+    cluster (:func:`merge_near_nik_keys`, the rule before issue 18); ``"evidence"`` only
+    across the links flagged in ``yield_links`` (a boolean per pair, see
+    :func:`nik_yield_links`: a near miss and strong agreement of every other field).
 
     Links of equal probability are weighed in the canonical record order (sources by name,
     then record IDs: :func:`regsosek_link._order.record_rank`), so the clusters are the same
@@ -618,7 +840,13 @@ def cluster_records(
         keys = constraint_keys(records, single_record_sources=single_record_sources)
         acc = prob >= threshold
         plain = connected_components(n, left[acc], right[acc])
-        keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
+        if nik_constraint == "typo":
+            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
+        elif nik_constraint == "evidence" and yield_links is not None:
+            yl = np.asarray(yield_links, bool) & acc
+            keys[:, 0] = yield_nik_keys(keys[:, 0], left[yl], right[yl])
+        elif nik_constraint not in ("evidence", "strict"):
+            raise ValueError(f"nik_constraint must be 'evidence', 'typo' or 'strict'; got {nik_constraint!r}")
         el, er, ep = _merge_candidates(left, right, prob, threshold, ml)
         comp = plain if len(ml) == 0 else connected_components(n, el, er)  # same links: same components
         labels = _cut_violations(n, el, er, ep, comp, keys=keys, cl=cl, threshold=threshold,

@@ -706,6 +706,25 @@ class IdNumberComparison(Comparison):
     [2, 1, 1, -1]
     >>> IdNumberComparison(column="nik", serial_digits=4).compute(recs, pairs).tolist()
     [2, 0, 1, -1]
+
+    With ``near_miss=True`` (the default comparisons use it) a near miss -- one substituted
+    digit or one transposition of adjacent digits, and in the serial also a shift by one
+    place (``0001`` / ``0010``) -- gets a level per *part* of the number where it happens:
+    the serial, the date part or the region part (first six digits), each between
+    "different" and the exact levels. Where the near miss sits decides what it means:
+    serials restart at ``0001`` for every kecamatan and birth date, so two people born on
+    one day in one kecamatan hold serials a digit apart, and two born on one day in
+    neighbouring kecamatans hold NIKs a digit apart in the region part. How often such a
+    neighbour occurs among the candidate pairs that are *not* one person is learned from
+    the data with the level's ``m`` (:func:`regsosek_link.classify.near_miss_u`): a near
+    miss weighs as evidence of one person only where such neighbours are rare.
+
+    >>> near = IdNumberComparison(column="nik", serial_digits=4, near_miss=True)
+    >>> recs = pd.DataFrame({"nik": ["3375014508900001", "3375014508900010", "3375024508900001",
+    ...                              "3375014608900001", "3375014508900001"]})
+    >>> pairs = pd.DataFrame({"left": [0, 0, 0, 0], "right": [1, 2, 3, 4]})
+    >>> near.compute(recs, pairs).tolist()  # serial shift, region digit, date digit, exact
+    [1, 3, 2, 4]
     """
 
     column: str = "nik"
@@ -716,12 +735,20 @@ class IdNumberComparison(Comparison):
     unusable_status: tuple[str, ...] = ("missing", "sentinel", "dummy", "excel_damaged", "non_digit")
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
+    near_miss: bool = False
 
     @property
     def name(self) -> str:
         return self.label or self.column
 
     def __post_init__(self) -> None:
+        if self.near_miss and not (0 < self.serial_digits and self.length - self.serial_digits > 6
+                                   and self.length <= 16):
+            raise ConfigError(
+                "The 'near_miss' parameter of IdNumberComparison needs a NIK-like number: at most 16 "
+                "digits, a 6-digit region part, a date part and 'serial_digits' > 0. "
+                f"Got length={self.length!r}, serial_digits={self.serial_digits!r} instead."
+            )
         if len(self.consistency_columns) not in (0, 4):
             raise ConfigError(
                 "The 'consistency_columns' parameter of IdNumberComparison must name four columns "
@@ -735,11 +762,20 @@ class IdNumberComparison(Comparison):
 
     @property
     def level_names(self) -> tuple[str, ...]:
+        typo = (_NEAR_LEVEL_NAMES if self.near_miss else ("one typo or transposition",))
         if self.consistency_columns:
-            return ("different, both consistent with their records", "different",
-                    "one typo or transposition", "exact, but contradicts a record (copied NIK?)",
-                    "exact")
-        return ("different", "one typo or transposition", "exact")
+            return ("different, both consistent with their records", "different", *typo,
+                    "exact, but contradicts a record (copied NIK?)", "exact")
+        return ("different", *typo, "exact")
+
+    @property
+    def near_miss_levels(self) -> dict[str, int]:
+        """Level of each kind of near miss (``serial``, ``date``, ``region``); empty
+        without ``near_miss``."""
+        if not self.near_miss:
+            return {}
+        first = 2 if self.consistency_columns else 1
+        return {kind: first + i for i, kind in enumerate(_NEAR_KINDS)}
 
     def prepare(self, records):
         codes, uniq = _column_codes(records, self.column, self.name)
@@ -775,6 +811,9 @@ class IdNumberComparison(Comparison):
         swap = (d2 & _next_digit(d2) & ~_differing_digits(dl ^ _next_digit(dr))
                 & ~_differing_digits(_next_digit(dl) ^ dr))
         one[two] = swap.any(axis=1)
+        if self.near_miss:
+            kind = self._near_kind(prep["d"][left][:, 0], prep["d"][right][:, 0], diff[:, 0], one)
+            return self._near_levels(prep, left, right, kind, nd, miss)
         if self.serial_digits:
             # a "typo" inside the serial is what two people registered on the same day in the
             # same kecamatan look like (twins: consecutive serials): not evidence of one person
@@ -792,6 +831,69 @@ class IdNumberComparison(Comparison):
             out = np.where(nd == 0, np.int8(2), one.view(np.int8))
         out[miss] = MISSING
         return out
+
+
+    # -- near misses by part ---------------------------------------------------------------
+
+    def _parts(self) -> tuple[range, range, range]:
+        """Digit positions of the region, date and serial parts."""
+        cut = self.length - self.serial_digits
+        return range(0, 6), range(6, cut), range(cut, self.length)
+
+    def _serial_value(self, w: np.ndarray) -> np.ndarray:
+        """The serial of one-word digit words as an ``int64``."""
+        out = np.zeros(len(w), np.int64)
+        for i in self._parts()[2]:
+            out = out * 10 + ((w >> np.uint64(4 * i)) & np.uint64(0xF)).astype(np.int64)
+        return out
+
+    def _near_kind(self, wl: np.ndarray, wr: np.ndarray, diff: np.ndarray, near: np.ndarray) -> np.ndarray:
+        """Kind of near miss per pair (index into ``_NEAR_KINDS``, -1 none) of one-word digit
+        words: the part holding the first differing digit of a substitution or transposition
+        (``near``), or ``serial`` for a serial shifted one place with the rest equal."""
+        # position of the lowest set bit of diff (digit i sits in nibble i) / 4
+        low = diff & (~diff + np.uint64(1))
+        first = np.bitwise_count(low - np.uint64(1)).astype(np.int64) // 4
+        _, date, serial = self._parts()
+        kind = np.full(len(wl), -1, np.int8)
+        kind[near & (first < date.start)] = _NEAR_KINDS.index("region")
+        kind[near & (first >= date.start) & (first < serial.start)] = _NEAR_KINDS.index("date")
+        kind[near & (first >= serial.start)] = _NEAR_KINDS.index("serial")
+        serial_bits = self._serial_bits()[0]
+        rest_equal = (diff & ~serial_bits) == 0
+        maybe = np.flatnonzero(rest_equal & (diff != 0) & (kind < 0))
+        if len(maybe):
+            sl, sr = self._serial_value(wl[maybe]), self._serial_value(wr[maybe])
+            shift = (sl * 10 == sr) | (sr * 10 == sl)
+            kind[maybe[shift]] = _NEAR_KINDS.index("serial")
+        return kind
+
+    def _near_levels(self, prep: Prepared, left: np.ndarray, right: np.ndarray, kind: np.ndarray,
+                     nd: np.ndarray, miss: np.ndarray) -> np.ndarray:
+        levels = self.near_miss_levels
+        level_of_kind = np.array([levels[k] for k in _NEAR_KINDS], np.int8)
+        top = len(self.level_names) - 1
+        if self.consistency_columns:
+            both = prep["credible"][left] & prep["credible"][right]
+            copied = prep["contradicts"][left] | prep["contradicts"][right]
+            out = (~both).view(np.int8).copy()
+            out = np.where(nd == 0, np.where(copied, np.int8(top - 1), np.int8(top)), out)
+        else:
+            out = np.where(nd == 0, np.int8(top), np.int8(0))
+        near = kind >= 0
+        out[near] = level_of_kind[kind[near]]
+        out[miss] = MISSING
+        return out
+
+
+#: Kinds of near miss of :class:`IdNumberComparison` (``near_miss=True``), weakest first:
+#: the serial's neighbours are the commonest (serials restart at 0001).
+_NEAR_KINDS: tuple[str, ...] = ("serial", "date", "region")
+_NEAR_LEVEL_NAMES: tuple[str, ...] = (
+    "near miss in the serial (digit, transposition or shift)",
+    "near miss in the date part (digit or transposition)",
+    "near miss in the region part (digit or transposition)",
+)
 
 
 def _same_value(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -842,8 +944,9 @@ class DateOfBirthComparison(Comparison):
 
     Placeholders are read from ``status_column`` (values starting with ``placeholder``, as
     :func:`regsosek_link.standardise.parse_date` writes them). When one side is a placeholder
-    and the dates differ, the placeholder says "date unknown": the pair is scored as
-    missing, not as different.
+    and the dates differ, the placeholder says "day unknown": the pair is scored on the year
+    the placeholder keeps (level 1 when the years are at most one apart), and as missing,
+    not as different, when the years are further apart (a guessed year).
 
     With ``year_column`` (``tahun_lahir``), a record whose date is known to the year only
     (``1985``, ``08/1985``: status ``partial``) is compared on the year: level 1 when the
@@ -912,8 +1015,11 @@ class DateOfBirthComparison(Comparison):
         # from the weakest level up: each stronger one overrides
         out = np.where(ym, np.int8(2), near.view(np.int8))
         out = np.where(swap | one_digit, np.int8(3), out)
+        # a placeholder against a real date: the day is unknown, the year (said by the
+        # respondent, kept with SIAK's placeholder day) is not: level 1 when it agrees
+        ph_year = np.where(np.abs(yl.astype(np.int32) - yr) <= 1, np.int8(1), np.int8(MISSING))
         out = np.where(exact, np.where(phl | phr, np.int8(4), np.int8(5)),
-                       np.where(phl ^ phr, np.int8(MISSING), out))
+                       np.where(phl ^ phr, ph_year, out))
         out[miss] = MISSING
         if "year_only" in prep:
             # a side known to the year only: the years, when both sides have one

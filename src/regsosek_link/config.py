@@ -24,6 +24,7 @@ import codecs
 import dataclasses
 import datetime
 import json
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -262,14 +263,16 @@ def default_comparisons() -> tuple[Comparison, ...]:
     region, the mother and usually the place of birth, so those comparisons are switched
     off for pairs that agree on the KK (``ignore_when_equal``); region and place of birth
     are also off for pairs with the same mother's name. Without this, siblings look like
-    one person. NIK typos inside the serial are not evidence (consecutive serials of
-    people born on one day in one kecamatan, twins above all); nor are KK typos inside its
-    serial (cards issued on one day in one kecamatan, or NIKs keyed into the KK column).
+    one person. A NIK near miss (a digit, a transposition, a shifted serial) weighs by the
+    part it sits in and by how common such a neighbour is in the data (serials restart at
+    0001 per kecamatan and birth date: ``near_miss=True``); KK typos inside its serial are
+    not evidence (cards issued on one day in one kecamatan, or NIKs keyed into the KK
+    column).
     """
     household = ("no_kk",)
     family = ("no_kk", "nama_ibu_phonetic")
     return (
-        IdNumberComparison(column="nik", status_column="nik_status", serial_digits=4,
+        IdNumberComparison(column="nik", status_column="nik_status", serial_digits=4, near_miss=True,
                            consistency_columns=("nik_birth_date", "tanggal_lahir", "nik_sex", "jenis_kelamin")),
         NameComparison(column="nama", phonetic_column="nama_phonetic", term_frequency=True),
         DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status", year_column="tahun_lahir"),
@@ -316,6 +319,28 @@ class LinkConfig:
         ``-1`` (the default) uses every core. Results do not depend on it.
     random_state : int
         Seed for anything random (sampling).
+    nik_constraint : {"evidence", "typo", "strict"}
+        When two records with different *credible* NIKs (valid, carrying their record's birth
+        date and sex) may be one person. ``"evidence"`` (default): only when their NIKs are a
+        near miss (a digit, a transposition or a serial shift apart) *and* every other
+        comparison together gives at least ``nik_yield_weight`` bits for one person;
+        otherwise the cannot-link holds. ``"typo"``: whenever they are one typo apart (the
+        rule before issue 18, which fuses people born on one day in neighbouring
+        kecamatans). ``"strict"``: never.
+    nik_yield_weight : float
+        Bits of evidence the other comparisons must give for the NIK constraint to yield
+        (``nik_constraint="evidence"``). The default 20 is about a full name, birth date
+        and village agreeing.
+    ambiguity : {"review", "merge"}
+        ``"review"`` (default): accepted links that are truly ambiguous -- a record with two
+        competing candidates that cannot be one person, within ``ambiguity_margin`` bits of
+        each other, or two records without a NIK or a real birth date linked only weakly --
+        are not merged; they go to the clerical review queue with their reason
+        (``LinkResult.ambiguous``, :func:`regsosek_link.review.review_queue`). ``"merge"``:
+        they are clustered like any link (the behaviour before issue 18).
+    ambiguity_margin : float
+        Bits: how close two candidates' weights are to count as equally likely, and how far
+        above the threshold's weight a thin link must be to be merged.
     """
 
     sources: tuple[SourceConfig, ...]
@@ -332,6 +357,10 @@ class LinkConfig:
     u_max_pairs: int = 300_000
     workers: int = -1
     random_state: int = 0
+    nik_constraint: Literal["evidence", "typo", "strict"] = "evidence"
+    nik_yield_weight: float = 20.0
+    ambiguity: Literal["review", "merge"] = "review"
+    ambiguity_margin: float = 3.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(
@@ -363,6 +392,19 @@ class LinkConfig:
         if not isinstance(self.workers, int) or self.workers == 0 or self.workers < -1:
             problems.append(Problem(source=None, where="workers",
                                     message=f"The 'workers' parameter must be a positive int or -1 (all cores). Got {self.workers!r} instead."))
+        if self.nik_constraint not in ("evidence", "typo", "strict"):
+            problems.append(Problem(source=None, where="nik_constraint",
+                                    message="nik_constraint must be 'evidence', 'typo' or 'strict'; "
+                                    f"got {self.nik_constraint!r}"))
+        if self.ambiguity not in ("review", "merge"):
+            problems.append(Problem(source=None, where="ambiguity",
+                                    message=f"ambiguity must be 'review' or 'merge'; got {self.ambiguity!r}"))
+        for key in ("nik_yield_weight", "ambiguity_margin"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                problems.append(Problem(source=None, where=key,
+                                        message=f"The {key!r} parameter must be a number >= 0 (bits). "
+                                        f"Got {value!r} instead."))
         if not self.blocking_rules:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:
@@ -416,6 +458,10 @@ class LinkConfig:
             "u_max_pairs": self.u_max_pairs,
             "workers": self.workers,
             "random_state": self.random_state,
+            "nik_constraint": self.nik_constraint,
+            "nik_yield_weight": self.nik_yield_weight,
+            "ambiguity": self.ambiguity,
+            "ambiguity_margin": self.ambiguity_margin,
         }
 
     @classmethod
@@ -560,7 +606,8 @@ def _to_toml(d: Mapping[str, Any]) -> str:
 #: Run settings that decide which records are one person: a registry must be updated with
 #: the settings it was linked with (or re-linked as a whole).
 STORED_RUN_SETTINGS: tuple[str, ...] = ("threshold", "link_type", "profile", "max_block_size", "blocking_rules",
-                                        "comparisons")
+                                        "comparisons", "nik_constraint", "nik_yield_weight", "ambiguity",
+                                        "ambiguity_margin")
 #: Source settings that decide clustering constraints and golden values.
 STORED_SOURCE_SETTINGS: tuple[str, ...] = ("one_record_per_person", "priority", "field_priority", "as_of")
 

@@ -25,6 +25,7 @@ import pandas as pd
 from . import charts
 from .evaluate import pairwise_scores
 from .explain import cluster_scores, threshold_scores, worst_errors
+from .review import ambiguity_line
 from .standardise import date_status_counts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +38,8 @@ __all__ = ["data_quality", "nik_status_counts", "within_source_duplicates", "wri
 #: Person-schema fields whose completeness is reported, in this order.
 QUALITY_FIELDS = ("nik", "no_kk", "nama", "jenis_kelamin", "tanggal_lahir", "tempat_lahir", "nama_ibu",
                   "alamat", "rt", "rw", "kode_wilayah", "hubungan_keluarga")
+
+
 
 
 def data_quality(result: LinkResult) -> pd.DataFrame:
@@ -195,6 +198,7 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
     parts.append(f"<p>Pairs with match probability &ge; <b>{thr:g}</b> (match weight &ge; "
                  f"{np.log2(thr / (1 - thr)):.2f} bits) are accepted: <b>{accepted:,}</b> links. "
                  f"Review band [{cfg.review_band[0]:g}, {thr:g}): <b>{review:,}</b> pairs.</p>")
+    parts.append(f"<p>{e(ambiguity_line(result))}</p>")
     parts.append(_img(charts.match_weight_histogram(result), "match weight histogram"))
 
     # -- clusters

@@ -22,9 +22,11 @@ from .outputs import _write_atomic, neutralise_formulas, restore_formulas
 
 __all__ = [
     "DECISION_COLUMNS",
+    "ambiguity_line",
     "REVIEW_FIELDS",
     "decision_pairs",
     "export_review",
+    "held_table",
     "read_decisions",
     "review_queue",
 ]
@@ -43,6 +45,29 @@ _NON_MATCH = {"non-match", "non_match", "nonmatch", "not a match", "no match", "
               "tidak", "beda", "false"}
 
 
+def held_table(records: pd.DataFrame, pairs: pd.DataFrame, probability: np.ndarray,
+               held: pd.DataFrame) -> pd.DataFrame:
+    """The links a run held back as ambiguous, by record keys: ``source_l, record_id_l,
+    source_r, record_id_r, match_probability, reason`` (``held``: ``pair`` positions into
+    ``pairs`` and ``reason``, from :func:`regsosek_link.cluster.ambiguous_links`).
+
+    >>> recs = pd.DataFrame({"source": ["a", "b"], "record_id": ["1", "2"]})
+    >>> held_table(recs, pd.DataFrame({"left": [0], "right": [1]}), np.array([0.95]),
+    ...            pd.DataFrame({"pair": [0], "reason": ["thin records"]})).iloc[0, [0, 3, 5]].tolist()
+    ['a', '2', 'thin records']
+    """
+    at = held["pair"].to_numpy(np.int64)
+    left, right = pairs["left"].to_numpy(np.int64)[at], pairs["right"].to_numpy(np.int64)[at]
+    src = records["source"].astype("string").to_numpy(dtype=object)
+    rid = records["record_id"].astype("string").to_numpy(dtype=object)
+    return pd.DataFrame({
+        "source_l": pd.array(src[left], dtype="string"), "record_id_l": pd.array(rid[left], dtype="string"),
+        "source_r": pd.array(src[right], dtype="string"), "record_id_r": pd.array(rid[right], dtype="string"),
+        "match_probability": np.asarray(probability, float)[at],
+        "reason": pd.array(held["reason"].to_numpy(dtype=object), dtype="string"),
+    })
+
+
 def review_queue(
     links: pd.DataFrame,
     records: pd.DataFrame,
@@ -50,8 +75,10 @@ def review_queue(
     low: float,
     high: float,
     fields: Sequence[str] = REVIEW_FIELDS,
+    ambiguous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Pairs with ``low <= match_probability < high``, the two records side by side.
+    """Pairs with ``low <= match_probability < high``, and the links held back as
+    ambiguous, the two records side by side.
 
     Parameters
     ----------
@@ -62,16 +89,36 @@ def review_queue(
         Clean records holding both sides (``LinkResult.records``).
     low, high : float
         The review band, usually ``config.review_band``.
+    ambiguous : DataFrame, optional
+        ``LinkResult.ambiguous``: accepted links the run did not merge because they are
+        truly ambiguous (a record with two competing candidates that cannot be one person,
+        thin records without NIK or real birth date); queued whatever their probability,
+        first, each candidate pair of a record next to the other.
 
     Returns
     -------
     DataFrame
         ``pair`` (1-based), the four keys, ``match_probability``, ``match_weight``, for each
-        field ``<field>_l``/``<field>_r``, each comparison's ``weight_*``, then empty
-        ``decision`` and ``note`` columns; most uncertain pairs (closest to 0.5) first.
+        field ``<field>_l``/``<field>_r``, each comparison's ``weight_*``, then ``reason``
+        (``near threshold`` or the ambiguity), empty ``decision`` and ``note`` columns; the
+        held links first, then the most uncertain pairs (closest to 0.5).
     """
     p = links["match_probability"].to_numpy(float)
-    q = links.loc[(p >= low) & (p < high)].copy()
+    in_band = (p >= low) & (p < high)
+    reason = np.full(len(links), None, dtype=object)
+    reason[in_band] = "near threshold"
+    if ambiguous is not None and len(ambiguous):
+        keys = ["source_l", "record_id_l", "source_r", "record_id_r"]
+        k_links = links[keys].astype("string").astype(str).agg("|".join, axis=1).to_numpy()
+        held = ambiguous[keys].astype("string").astype(str).agg("|".join, axis=1)
+        by_key = pd.Series(ambiguous["reason"].astype(str).to_numpy(), index=held.to_numpy())
+        by_key = by_key[~by_key.index.duplicated()]
+        hit = pd.Series(k_links).map(by_key).to_numpy(dtype=object)
+        is_held = pd.notna(hit)
+        reason[is_held] = hit[is_held]
+        in_band |= is_held
+    q = links.loc[in_band].copy()
+    q_reason = reason[in_band]
     fields = [f for f in fields if f in records.columns]
     rec = records[["source", "record_id", *fields]].astype("string")
     out = q[["source_l", "record_id_l", "source_r", "record_id_r", "match_probability", "match_weight"]].astype(
@@ -86,12 +133,36 @@ def review_queue(
     weights = [c for c in q.columns if c.startswith("weight_")]
     for c in weights:
         out[c] = q[c].to_numpy()
+    out["reason"] = pd.array(q_reason, dtype="string")
     out["decision"] = pd.array([pd.NA] * len(out), dtype="string")
     out["note"] = pd.array([pd.NA] * len(out), dtype="string")
-    order = np.argsort(np.abs(out["match_probability"].to_numpy() - 0.5), kind="stable")
+    # held links first, a record's competing candidates side by side (by its key), then the
+    # band by uncertainty
+    near = (q_reason == "near threshold").astype(np.int8)
+    anchor = np.minimum(out["source_l"].astype(str) + "|" + out["record_id_l"].astype(str),
+                        out["source_r"].astype(str) + "|" + out["record_id_r"].astype(str)).to_numpy()
+    anchor = np.where(near == 1, "", anchor)
+    order = np.lexsort((np.abs(out["match_probability"].to_numpy() - 0.5), anchor, near))
     out = out.iloc[order].reset_index(drop=True)
     out.insert(0, "pair", np.arange(1, len(out) + 1))
     return out
+
+
+def ambiguity_line(result: object) -> str:
+    """One sentence counting the accepted links held back for clerical review, by reason.
+
+    >>> import pandas as pd
+    >>> class R:
+    ...     ambiguous = pd.DataFrame({"reason": ["thin records", "competing candidates", "thin records"]})
+    >>> ambiguity_line(R())
+    'Held for clerical review as ambiguous (not merged): 3 links (thin records 2, competing candidates 1).'
+    """
+    held = getattr(result, "ambiguous", None)
+    if held is None or len(held) == 0:
+        return "Held for clerical review as ambiguous (not merged): 0 links."
+    counts = held["reason"].astype(str).value_counts()
+    return (f"Held for clerical review as ambiguous (not merged): {len(held):,} links ("
+            + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + ").")
 
 
 def export_review(queue: pd.DataFrame, path: str | Path) -> Path:

@@ -286,7 +286,11 @@ def _ddmmyy(dates: np.ndarray, plus40: np.ndarray | None = None) -> np.ndarray:
 
 
 def _serials(rng: np.random.Generator, prefix: np.ndarray) -> np.ndarray:
-    """Serials 1-9999 unique within each (int) 12-digit prefix, in random order."""
+    """Serials 1-9999 unique within each (int) 12-digit prefix, in random order.
+
+    Serials restart at ``0001`` in each prefix (kecamatan x birth date x sex): the first
+    person registered gets 0001, the next 0002, ... (PP 37/2007 art. 37).
+    """
     n = len(prefix)
     key = np.asarray(prefix, dtype=np.int64)
     order = np.lexsort((rng.random(n), key))
@@ -295,8 +299,7 @@ def _serials(rng: np.random.Generator, prefix: np.ndarray) -> np.ndarray:
     group = np.cumsum(new_group) - 1
     start = np.flatnonzero(new_group)
     rank = np.arange(n) - start[group]
-    base = rng.integers(1, 40, len(start))[group]
-    serial_sorted = base + rank
+    serial_sorted = 1 + rank
     if serial_sorted.max(initial=0) > 9999:
         raise ValueError("Population too dense: more than 9,999 serials under one NIK prefix.")
     serial = np.empty(n, dtype=np.int64)

@@ -4,6 +4,26 @@ Each source has its own coverage, column names, formats and error rates. The rat
 :class:`SourceSpec` per source (:data:`DEFAULT_SPECS`), so they are documented parameters, not
 hidden constants. All error injection is vectorised: affected rows are chosen with random
 masks and edited with numpy character matrices or pandas ``.str`` methods.
+
+Near misses and thin records (issue 18), with the default rates and where they come from:
+
+- NIK serials restart at ``0001`` for each 12-digit prefix (kecamatan of first registration
+  x birth date, +40 for women; :func:`regsosek_link.datasets._population._serials`), so two
+  people born on one day in neighbouring kecamatans (codes one digit apart) often hold NIKs
+  one digit apart, both ending ``0001``. Nothing is injected: the rate follows from the
+  population (a few kabupaten per province, consecutive kecamatan codes).
+- Serial slips: ``nik_typo`` hits one of the 16 digits uniformly (a quarter in the serial);
+  ``nik_transposed`` likewise; ``nik_serial_shift`` (``0001`` keyed ``0010``) 0.3 % in DTKS
+  and Regsosek. No published rate exists (DOMAIN.md: "common in practice").
+- Thin census records: Regsosek has 22 % NIKs blank and half of those as sentinels (BPS
+  practice); ``date_placeholder_if_no_nik`` = 25 % of the records without a NIK carry the
+  1 July placeholder of the real year (SIAK's placeholder since 2004; KPK 2021: 17 % of DTKS
+  without NIK, so the order of magnitude is that of the sources).
+- Initials and truncation: ``name_initials`` (first token), ``name_middle_initial`` (DTKS 3 %,
+  Regsosek 4 %, BPJS 5 % of the 3+-token names), BPJS's 20-character name field.
+- Old spellings (TJ/C, DJ/J, OE/U, ...): ``name_old_spelling`` of people aged 40+: DTKS 15 %,
+  Regsosek 10 %.
+- Excel-damaged NIKs (``3.37501E+15``, 15 digits + ``0``): DTKS 3 %, Regsosek 1 %, BPJS 1 %.
 """
 
 from __future__ import annotations
@@ -58,6 +78,10 @@ class SourceSpec:
         member; Excel-damaged (``3.37501E+15`` or 15 significant digits + ``0``); a digit
         dropped (15 digits); a BPS survey sentinel (``9999999999999994/95/96/99``); a dummy
         (all zeros, ``1234567890123456``, ``-``).
+    nik_serial_shift : float, default 0.0
+        The serial's digits shifted by one place (``0001`` keyed as ``0010``, ``0012`` as
+        ``0120``): a keying slip of the same kind as a transposition, confined to the
+        serial, where the next person of the same kecamatan and birth date is a digit away.
     nik_sentinel_if_none : float, default 0.0
         Share of people *without* a NIK recorded with a sentinel instead of a blank.
     nik_apostrophe : float, default 0.0
@@ -75,6 +99,9 @@ class SourceSpec:
         Adults only: a title or degree added (H., Hj., Drs., S.Pd., ...).
     name_initials : float
         First token abbreviated to an initial (``M. RIZKI``) if the name has 2+ tokens.
+    name_middle_initial : float
+        A middle token cut to its initial (``AHMAD F. HIDAYAT``, ``SITI N RAHAYU``) if the
+        name has 3+ tokens: short form fields and enumerators' shorthand.
     name_drop_token, name_add_token, name_token_order : float
         Last token dropped (2+ tokens); a common token appended; first two tokens swapped.
     name_case, name_noise : float
@@ -84,6 +111,11 @@ class SourceSpec:
     date_missing, date_day_month_swap, date_year_typo, date_placeholder : float
         Birth date blank; day and month swapped (when both are <= 12); year off by 1 or 10;
         an official placeholder (1 July / 31 December) instead of the real date.
+    date_placeholder_if_no_nik : float, default 0.0
+        Share of the records *without a usable NIK* (blank or sentinel) whose birth date is
+        the 1 July placeholder of the real year: a census enumerator who sees no card
+        writes the year the respondent says and SIAK's placeholder day. These are the thin
+        records: no NIK, a placeholder date, only a name and a village left.
     mother_name_error : float
         Mother's name with a typo, a variant spelling or a title.
     field_missing : float
@@ -104,6 +136,7 @@ class SourceSpec:
     nik_15_digits: float = 0.0
     nik_sentinel: float = 0.0
     nik_dummy: float = 0.0
+    nik_serial_shift: float = 0.0
     nik_sentinel_if_none: float = 0.0
     nik_apostrophe: float = 0.0
     kk_missing: float = 0.0
@@ -113,6 +146,7 @@ class SourceSpec:
     name_variant: float = 0.0
     name_title: float = 0.0
     name_initials: float = 0.0
+    name_middle_initial: float = 0.0
     name_drop_token: float = 0.0
     name_add_token: float = 0.0
     name_token_order: float = 0.0
@@ -123,6 +157,7 @@ class SourceSpec:
     date_day_month_swap: float = 0.0
     date_year_typo: float = 0.0
     date_placeholder: float = 0.0
+    date_placeholder_if_no_nik: float = 0.0
     mother_name_error: float = 0.0
     field_missing: float = 0.0
     address_variant: float = 0.0
@@ -148,7 +183,7 @@ class SourceSpec:
 
 _NIK_KINDS: tuple[str, ...] = (
     "nik_missing", "nik_typo", "nik_transposed", "nik_shared", "nik_excel", "nik_15_digits",
-    "nik_sentinel", "nik_dummy",
+    "nik_sentinel", "nik_dummy", "nik_serial_shift",
 )
 
 #: Default specs of the five sources (override with :func:`dataclasses.replace`).
@@ -164,11 +199,12 @@ DEFAULT_SPECS: Mapping[str, SourceSpec] = {
                     "messy identifiers.",
         coverage=0.92, duplicate_rate=0.04,
         nik_missing=0.12, nik_typo=0.03, nik_transposed=0.02, nik_shared=0.02,
-        nik_excel=0.03, nik_15_digits=0.01, nik_dummy=0.005, nik_apostrophe=0.05,
+        nik_excel=0.03, nik_15_digits=0.01, nik_dummy=0.005, nik_serial_shift=0.003,
+        nik_apostrophe=0.05,
         kk_missing=0.05, kk_invalid=0.12,
         name_typo=0.04, name_old_spelling=0.15, name_variant=0.25, name_title=0.08,
-        name_initials=0.02, name_drop_token=0.03, name_add_token=0.01, name_token_order=0.01,
-        name_case=0.05, name_noise=0.04,
+        name_initials=0.02, name_middle_initial=0.03, name_drop_token=0.03, name_add_token=0.01,
+        name_token_order=0.01, name_case=0.05, name_noise=0.04,
         date_missing=0.02, date_day_month_swap=0.02, date_year_typo=0.02,
         date_placeholder=0.03, mother_name_error=0.1, field_missing=0.05, address_variant=0.3,
     ),
@@ -176,13 +212,15 @@ DEFAULT_SPECS: Mapping[str, SourceSpec] = {
         description="Regsosek 2022 census (BPS): everybody incl. homeless people and ship "
                     "crews, enumerator typing.",
         coverage=0.90,
-        nik_missing=0.22, nik_typo=0.03, nik_transposed=0.015, nik_15_digits=0.01,
-        nik_sentinel=0.02, nik_sentinel_if_none=0.5,
+        nik_missing=0.22, nik_typo=0.03, nik_transposed=0.015, nik_excel=0.01,
+        nik_15_digits=0.01, nik_sentinel=0.02, nik_serial_shift=0.003, nik_sentinel_if_none=0.5,
         kk_missing=0.3, kk_invalid=0.05,
-        name_typo=0.08, name_old_spelling=0.05, name_variant=0.15, name_initials=0.02,
-        name_drop_token=0.05, name_add_token=0.01, name_token_order=0.01, name_noise=0.02,
+        name_typo=0.08, name_old_spelling=0.10, name_variant=0.15, name_initials=0.02,
+        name_middle_initial=0.04, name_drop_token=0.05, name_add_token=0.01,
+        name_token_order=0.01, name_noise=0.02,
         date_missing=0.03, date_day_month_swap=0.03, date_year_typo=0.03,
-        date_placeholder=0.01, field_missing=0.03, address_variant=0.3,
+        date_placeholder=0.01, date_placeholder_if_no_nik=0.25, field_missing=0.03,
+        address_variant=0.3,
     ),
     "dapodik": SourceSpec(
         description="Dapodik school records (Kemendikbud): pupils aged 6-18 with NISN and "
@@ -199,8 +237,8 @@ DEFAULT_SPECS: Mapping[str, SourceSpec] = {
         coverage=0.85, duplicate_rate=0.01,
         nik_missing=0.02, nik_typo=0.015, nik_transposed=0.01, nik_excel=0.01,
         kk_missing=0.2, kk_invalid=0.05,
-        name_typo=0.03, name_variant=0.2, name_initials=0.12, name_drop_token=0.02,
-        name_noise=0.01, name_max_length=20,
+        name_typo=0.03, name_variant=0.2, name_initials=0.12, name_middle_initial=0.05,
+        name_drop_token=0.02, name_noise=0.01, name_max_length=20,
         date_missing=0.01, date_day_month_swap=0.01, date_year_typo=0.01,
         date_placeholder=0.02, field_missing=0.02,
     ),
@@ -416,6 +454,18 @@ def _regex(pattern: str, repl: str) -> Callable[[np.ndarray], np.ndarray]:
     return f
 
 
+def _middle_initial(rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
+    """A function cutting the second token of each name to its initial, with a dot or
+    without (``AHMAD FAUZI HIDAYAT`` -> ``AHMAD F. HIDAYAT`` / ``AHMAD F HIDAYAT``)."""
+    def f(x: np.ndarray) -> np.ndarray:
+        dot = rng.random(len(x)) < 0.6
+        out = np.asarray(x, dtype=object).copy()
+        out[dot] = _regex(r"^(\S+\s+\w)\w*", r"\1.")(out[dot])
+        out[~dot] = _regex(r"^(\S+\s+\w)\w*", r"\1")(out[~dot])
+        return out
+    return f
+
+
 def _name_errors(
     rng: np.random.Generator, nama: np.ndarray, *, female: np.ndarray, age: np.ndarray,
     spec: SourceSpec,
@@ -431,6 +481,8 @@ def _name_errors(
     nama = _where_apply(nama, m(spec.name_variant), lambda x: _variants(rng, x))
     nama = _where_apply(nama, m(spec.name_initials) & (ntok >= 2),
                         _regex(r"^(\w)\w*\s", r"\1. "))
+    if spec.name_middle_initial > 0:  # (no draw at rate 0: other sources' streams unchanged)
+        nama = _where_apply(nama, m(spec.name_middle_initial) & (ntok >= 3), _middle_initial(rng))
     nama = _where_apply(nama, m(spec.name_drop_token) & (ntok >= 2), _regex(r"\s+\S+$", ""))
     add = m(spec.name_add_token)
     extra = np.where(female, " PUTRI", " SAPUTRA").astype(object)
@@ -480,6 +532,20 @@ def _excel(nik: np.ndarray) -> np.ndarray:
     return np.where(np.arange(len(s)) % 3 == 0, full, sci).astype(object)
 
 
+def _serial_shift(nik: np.ndarray) -> np.ndarray:
+    """The serial (last four digits) shifted one place left (``0001`` -> ``0010``) or, when
+    that would overflow, right (``1200`` -> ``0120``)."""
+    s = _str(nik)
+    ok = s.str.fullmatch(r"[0-9]{16}").fillna(False).to_numpy(bool)
+    out = np.asarray(nik, dtype=object).copy()
+    if not ok.any():
+        return out
+    serial = s[ok].str[12:].astype(np.int64).to_numpy()
+    shifted = np.where(serial < 1000, serial * 10, serial // 10)
+    out[ok] = (s[ok].str[:12] + pd.Series(shifted).map("{:04d}".format).to_numpy()).to_numpy(dtype=object)
+    return out
+
+
 def _nik_errors(
     rng: np.random.Generator, nik: np.ndarray, *, family_nik: np.ndarray, age: np.ndarray,
     spec: SourceSpec,
@@ -510,6 +576,8 @@ def _nik_errors(
             nik = _where_apply(nik, sel, _excel)
         elif k == "nik_sentinel":
             none_sentinel |= sel
+        elif k == "nik_serial_shift":
+            nik = _where_apply(nik, sel, _serial_shift)
         elif k == "nik_dummy":
             nik[sel] = np.asarray(DUMMY_NIKS, dtype=object)[rng.integers(0, len(DUMMY_NIKS),
                                                                          int(sel.sum()))]
@@ -697,6 +765,12 @@ def _common(
     kk = _kk_errors(rng, p.no_kk[idx], nik=p.nik[idx], spec=spec)
     y, m, d = date_parts(p.birth[idx])
     y, m, d, missing = _date_errors(rng, y, m, d, spec=spec)
+    if spec.date_placeholder_if_no_nik > 0:
+        # no card seen: the year said and the 1 July placeholder (a thin record)
+        no_nik = pd.isna(nik) | np.isin(nik, [SENTINEL_REFUSED, SENTINEL_NO_NIK_UNDER_17,
+                                               SENTINEL_NO_NIK_17_PLUS])
+        thin = no_nik & (rng.random(len(idx)) < spec.date_placeholder_if_no_nik)
+        m[thin], d[thin] = 7, 1
     ibu = p.nama_ibu[idx]
     ibu = _where_apply(ibu, rng.random(len(idx)) < spec.mother_name_error, lambda x: (
         _name_errors(rng, x, female=np.ones(len(x), bool), age=np.full(len(x), 50.0),

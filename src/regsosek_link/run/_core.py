@@ -34,13 +34,13 @@ from ..classify import (
     train_model,
     u_from_random_pairs,
 )
-from ..cluster import cluster_records, record_id_rank
+from ..cluster import cluster_records, record_id_rank, weigh_constraints
 from ..compare import compare, prepare_comparisons, usable_comparisons
 from ..config import LinkConfig
 from ..ids import person_ids
 from ..registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
 from ..registry import links_table, registry_tables
-from ..review import decision_pairs
+from ..review import decision_pairs, held_table
 from ._memory import ProcessTuning, peak_rss_mb
 from .result import LinkResult
 
@@ -227,15 +227,36 @@ def link_records(
         both = pd.concat([kept.table, fresh], ignore_index=True)
         return both.sort_values("match_probability", ascending=False, kind="mergesort").reset_index(drop=True)
 
+    held = pd.DataFrame({"pair": np.zeros(0, np.int64), "reason": pd.array([], dtype="string")})
+
     def cluster() -> tuple[np.ndarray, np.ndarray]:
+        nonlocal held
         must, cannot = decision_pairs(records, decisions)
         left = np.concatenate([kept.left, pairs["left"].to_numpy(np.int64)])
         right = np.concatenate([kept.right, pairs["right"].to_numpy(np.int64)])
+        p = np.concatenate([kept.probability, prob])
+        if constrained and fitted is not None:
+            # the kept links (an update) are weighed with this run's: their stored levels and
+            # weights, so an update holds and yields what a full run would
+            names = [c.name for c in cfg.comparisons]
+            have = len(kept.left) > 0 and all(f"level_{c}" in kept.table for c in names)
+            all_pairs = pd.DataFrame({"left": left, "right": right})
+            kept_levels = (kept.table[[f"level_{c}" for c in names]].set_axis(names, axis=1).astype(np.int8)
+                           if have else pd.DataFrame({c: np.full(len(kept.left), -1, np.int8) for c in names}))
+            kept_weight = kept.table["match_weight"].to_numpy(float) if have else np.full(len(kept.left), -np.inf)
+            all_levels = pd.concat([kept_levels, levels.reset_index(drop=True)], ignore_index=True)
+            yields, held = weigh_constraints(records, all_pairs, all_levels, p, np.concatenate([kept_weight, weight]),
+                                             fitted, cfg, single_record_sources=single, codes=book)
+        else:
+            yields = None
+        if len(held):  # truly ambiguous links are not merged: they wait for a reviewer
+            p = p.copy()
+            p[held["pair"].to_numpy()] = -np.inf
         with tuning.gc_paused():
             return cluster_records(
-                records, left, right, np.concatenate([kept.probability, prob]), threshold=cfg.threshold,
+                records, left, right, p, threshold=cfg.threshold,
                 single_record_sources=single, must_link=must, cannot_link=cannot, constrained=constrained,
-                codes=book)
+                nik_constraint=cfg.nik_constraint, yield_links=yields, codes=book)
 
     changes: list[pd.DataFrame] = []
 
@@ -272,4 +293,8 @@ def link_records(
         households=tables.households, links=links_, timings=stages.timings, peak_memory_mb=stages.peaks,
         blocking=blocked.report,
         changes=changes[0] if changes else None,
+        ambiguous=held_table(records, pd.DataFrame({
+            "left": np.concatenate([kept.left, pairs["left"].to_numpy(np.int64)]),
+            "right": np.concatenate([kept.right, pairs["right"].to_numpy(np.int64)])}),
+            np.concatenate([kept.probability, prob]), held),
     )

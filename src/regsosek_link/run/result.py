@@ -46,6 +46,10 @@ class LinkResult:
     run_id: int | None = None
     #: The per-rule blocking report (:func:`regsosek_link.block.block_with_report`).
     blocking: pd.DataFrame | None = None
+    #: Accepted links held back from clustering as truly ambiguous, for clerical review:
+    #: ``source_l, record_id_l, source_r, record_id_r, match_probability, reason``
+    #: (:func:`regsosek_link.cluster.ambiguous_links`; config ``ambiguity``).
+    ambiguous: pd.DataFrame | None = None
 
     @property
     def n_persons(self) -> int:
