@@ -358,6 +358,23 @@ def _rule_blocks(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | 
                    labs=tuple(lab for _, _, lab in parts))
 
 
+def rule_key_labels(records: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A :class:`BlockOn` rule's keys of each record as text, for encoding them
+    (:mod:`regsosek_link.privacy`): rows (ascending; one entry per distinct token under a
+    ``tokens(...)`` key, none for a record missing a key), each entry's block, and each
+    block's key values joined by ``" | "``.
+
+    >>> recs = pd.DataFrame({"a": ["X Y", None, "Y"]})
+    >>> rows, block, labels = rule_key_labels(recs, ["tokens(a)"])
+    >>> rows.tolist(), labels[block].tolist()
+    ([0, 0, 2], ['X', 'Y', 'Y'])
+    """
+    b = _rule_blocks(records, keys)
+    block_of = np.empty(len(b.ent), np.int64)
+    block_of[b.ent] = np.repeat(np.arange(len(b.starts)), b.sizes)
+    return b.rows, block_of, np.asarray(b.labels(np.arange(len(b.starts))), dtype=object)
+
+
 def _rule_codes(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | None = None
                 ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], list[str]]]:
     """Rows, dense integer block codes of a rule (rows repeat for a tokens key), and a

@@ -314,6 +314,13 @@ class LinkConfig:
         ``-1`` (the default) uses every core. Results do not depend on it.
     random_state : int
         Seed for anything random (sampling).
+    person_id_salt : str, optional
+        Where the registry's secret person-ID salt is read from: ``"file:PATH"`` or
+        ``"env:NAME"`` (never the salt itself). With it person IDs are keyed hashes nobody
+        can recompute from the record IDs (see :mod:`regsosek_link.ids`); keep it for the
+        registry's lifetime. Without it IDs are the plain hashes of earlier versions.
+    owner_only_outputs : bool
+        Create the output folder and files readable by their owner only (0700 / 0600).
     """
 
     sources: tuple[SourceConfig, ...]
@@ -330,6 +337,8 @@ class LinkConfig:
     u_max_pairs: int = 300_000
     workers: int = -1
     random_state: int = 0
+    person_id_salt: str | None = None
+    owner_only_outputs: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(
@@ -365,6 +374,11 @@ class LinkConfig:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:
             problems.append(Problem(source=None, where="comparisons", message="at least one comparison is needed"))
+        if self.person_id_salt is not None and not (isinstance(self.person_id_salt, str)
+                                                    and self.person_id_salt.startswith(("file:", "env:"))):
+            problems.append(Problem(source=None, where="person_id_salt",
+                                    message="person_id_salt must name where the salt is kept, 'file:PATH' or "
+                                    "'env:NAME', never the salt itself; got a value of another form"))
         if problems:
             raise ConfigError(problems)
 
@@ -414,7 +428,8 @@ class LinkConfig:
             "u_max_pairs": self.u_max_pairs,
             "workers": self.workers,
             "random_state": self.random_state,
-        }
+        } | ({"person_id_salt": self.person_id_salt} if self.person_id_salt else {}) | (
+            {"owner_only_outputs": True} if self.owner_only_outputs else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> LinkConfig:

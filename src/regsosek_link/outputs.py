@@ -223,15 +223,20 @@ def _to_arrow(frame: pd.DataFrame) -> pa.Table:
 # atomic writes
 
 
-def _write_atomic(path: Path, write: Callable[[str], None]) -> Path:
+def _write_atomic(path: Path, write: Callable[[str], None], owner_only: bool = False) -> Path:
     """Call ``write(temporary_path)``, then rename the temporary file to ``path``.
 
     The temporary file lies in the same folder (so the rename stays on one file system and
     is atomic) and is removed when ``write`` fails; the final name then keeps whatever it
-    held before.
+    held before. With ``owner_only`` the temporary file is created with mode 0600 before
+    anything is written to it (writers truncate it and keep its mode), so no other user can
+    open it at any moment.
     """
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")  # keeps the suffix (Excel needs it)
     try:
+        if owner_only:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            os.chmod(tmp, 0o600)  # (an old file of that name kept its mode)
         write(str(tmp))
         os.replace(tmp, path)
     except BaseException:
@@ -267,6 +272,7 @@ def write_tables(
     formats: Iterable[str] = ("parquet",),
     texts: Mapping[str, str] | None = None,
     workers: int = -1,
+    owner_only: bool = False,
 ) -> dict[str, Path]:
     """Write DataFrames as Parquet and/or CSV files, and texts as they are, atomically.
 
@@ -284,6 +290,8 @@ def write_tables(
     workers : int, default -1
         Threads that write files while the next table is converted to Arrow (``-1``: one
         per core; ``1``: everything in this thread).
+    owner_only : bool, default False
+        Make the folder readable by its owner only (0700) and create every file 0600.
 
     Returns
     -------
@@ -308,12 +316,16 @@ def write_tables(
     formats = check_formats(formats)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if owner_only:
+        out.chmod(0o700)
     threads = n_threads(workers)
     # Converting a DataFrame to Arrow holds the GIL (Python strings); Arrow's writers release
     # it. So each table is converted here while the writer threads write the ones before.
     with ThreadPoolExecutor(threads, thread_name_prefix="regsosek-write") if threads > 1 else nullcontext() as pool:
         def submit(path: Path, write: Callable[[str], None]) -> Future[Path] | Path:
-            return pool.submit(_write_atomic, path, write) if pool is not None else _write_atomic(path, write)
+            if pool is not None:
+                return pool.submit(_write_atomic, path, write, owner_only)
+            return _write_atomic(path, write, owner_only)
 
         pending: dict[str, Future[Path] | Path] = {}
         for stem, frame in tables.items():
@@ -343,13 +355,21 @@ def write_result(result: LinkResult, output_dir: str | Path | None = None, *,
         See :func:`write_tables`.
     """
     config = result.config
+    from .privacy.processing import processing_record
+
     tables = {name: getattr(result, name) for name in RESULT_TABLES}
     if result.changes is not None:  # (a run saved in a store: what it did to person IDs)
         tables["changes"] = result.changes
+    out_dir = Path(output_dir or config.output_dir)
+    formats = config.output_formats if formats is None else formats
+    # the processing record (for a DPIA) names every file of the run, itself included
+    names = [f"{t}.{f}" for t in tables for f in check_formats(formats)] + ["config.json"]
+    record = processing_record(result, out_dir, names)
     return write_tables(
         tables,
-        output_dir or config.output_dir,
-        formats=config.output_formats if formats is None else formats,
-        texts={"config.json": config.to_json()},
+        out_dir,
+        formats=formats,
+        texts={"config.json": config.to_json()} | record,
         workers=config.workers,
+        owner_only=config.owner_only_outputs,
     )

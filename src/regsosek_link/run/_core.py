@@ -37,6 +37,7 @@ from ..classify import (
 from ..cluster import cluster_records, record_id_rank
 from ..compare import compare, prepare_comparisons, usable_comparisons
 from ..config import LinkConfig
+from .._secret import load_key
 from ..ids import person_ids
 from ..registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
 from ..registry import links_table, registry_tables
@@ -236,12 +237,13 @@ def link_records(
                 codes=book)
 
     changes: list[pd.DataFrame] = []
+    salt = load_key(cfg.person_id_salt).derive("person id") if cfg.person_id_salt else None
 
     def ids(labels: np.ndarray) -> np.ndarray:
         if previous is None:
-            return person_ids(records, labels)[0]
+            return person_ids(records, labels, salt=salt)[0]
         pid, ch = person_ids(records, labels, previous.membership, issued=previous.issued,
-                             first_seen=previous.first_seen)
+                             first_seen=previous.first_seen, salt=salt)
         changes.append(ch)
         return pid
 

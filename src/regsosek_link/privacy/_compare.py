@@ -1,0 +1,149 @@
+"""Comparisons of encoded records: Dice levels on Bloom filters, equality of keyed hashes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _spec
+from .._codes import column_codes
+from ..compare import MISSING, Comparison, _col
+from ..errors import ConfigError
+from ._bloom import dice, popcount
+
+__all__ = ["DiceAtThresholds", "KeyedIdComparison"]
+
+
+@_spec.register("comparison")
+@dataclass(frozen=True, kw_only=True)
+class DiceAtThresholds(Comparison):
+    """Bloom-filter encodings: one level per Dice-coefficient threshold.
+
+    Levels: 0 below the lowest threshold, then one per threshold, lowest first. Missing when
+    either record has no filter. The Dice coefficient of every pair is one AND and one
+    popcount (``np.bitwise_count``) per 64-bit word, vectorised over the pairs of a chunk.
+
+    >>> import pandas as pd
+    >>> from regsosek_link.privacy._bloom import FilterSpec, bloom_filters
+    >>> from regsosek_link.privacy._encode import _b64_rows, _rows_to_strings
+    >>> f = bloom_filters(["SITI AMINAH", "SITI AMINA", "BUDI"], FilterSpec(column="nama"), b"k" * 32)
+    >>> recs = pd.DataFrame({"nama": _rows_to_strings(_b64_rows(f), np.array([True] * 3)).tolist() + [None]})
+    >>> pairs = pd.DataFrame({"left": [0, 0, 0], "right": [1, 2, 3]})
+    >>> DiceAtThresholds(column="nama").compute(recs, pairs).tolist()
+    [3, 0, -1]
+    """
+
+    column: str
+    thresholds: tuple[float, ...] = (0.6, 0.75, 0.85, 0.93)
+    ignore_when_equal: tuple[str, ...] = ()
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        ts = tuple(self.thresholds)
+        if not ts or any(not isinstance(t, (int, float)) or not 0 < t <= 1 for t in ts) or list(ts) != sorted(set(ts)):
+            raise ConfigError("The 'thresholds' parameter of DiceAtThresholds must be increasing floats in (0, 1]. "
+                              f"Got {self.thresholds!r} instead.")
+
+    @property
+    def name(self) -> str:
+        return self.label or self.column
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        return (f"Dice < {self.thresholds[0]}",) + tuple(f"Dice >= {t}" for t in self.thresholds)
+
+    def prepare(self, records):
+        from ._encode import decode_filters
+
+        _col(records, self.column, self.name)
+        codes, uniq = column_codes(records, self.column)
+        filters = decode_filters(list(uniq))
+        if filters.shape[1] % 8:
+            raise ConfigError(f"comparison {self.name!r}: column {self.column!r} holds filters of "
+                              f"{filters.shape[1] * 8} bits, not a multiple of 64; is it an encoded filter column?")
+        words = filters.view(np.uint64)
+        return {"c": codes.astype(np.int32), "f": words, "n": popcount(words)}
+
+    def score(self, prep, left, right, *, workers=1):
+        cl, cr = prep["c"][left], prep["c"][right]
+        known = (cl >= 0) & (cr >= 0)
+        out = np.full(len(left), MISSING, np.int8)
+        k = np.flatnonzero(known)
+        a, b = cl[k], cr[k]
+        sim = dice(prep["f"][a], prep["f"][b], prep["n"][a], prep["n"][b])
+        level = np.zeros(len(k), np.int8)
+        for i, t in enumerate(self.thresholds):
+            level[sim >= t - 1e-9] = i + 1
+        out[k] = level
+        return out
+
+
+@_spec.register("comparison")
+@dataclass(frozen=True, kw_only=True)
+class KeyedIdComparison(Comparison):
+    """Keyed hashes of an ID number (NIK, KK): equal or not, and whether it fits its record.
+
+    Without ``fit_column`` the levels are 0 different, 1 exact. With it (``nik_fit``:
+    ``credible`` where the NIK's birth date and sex are the record's, ``contradicts`` where
+    one differs, worked out by the data holder on clear values), the levels follow
+    :class:`~regsosek_link.compare.IdNumberComparison`'s, without its typo level (a keyed
+    hash tells equal from different only): 0 different and both credible, 1 different,
+    2 exact but one record contradicts it (a copied NIK), 3 exact.
+
+    >>> import pandas as pd
+    >>> recs = pd.DataFrame({"nik": ["a1", "a1", "b2", "a1", None],
+    ...                      "fit": ["credible", "credible", "credible", "contradicts", None]})
+    >>> pairs = pd.DataFrame({"left": [0, 0, 0, 0], "right": [1, 2, 3, 4]})
+    >>> KeyedIdComparison(column="nik", fit_column="fit").compute(recs, pairs).tolist()
+    [3, 0, 2, -1]
+    """
+
+    column: str = "nik"
+    fit_column: str | None = None
+    ignore_when_equal: tuple[str, ...] = ()
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.column
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,) + ((self.fit_column,) if self.fit_column else ())
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        if self.fit_column:
+            return ("different, both consistent with their records", "different",
+                    "exact, but contradicts a record (copied NIK?)", "exact")
+        return ("different", "exact")
+
+    def prepare(self, records):
+        _col(records, self.column, self.name)
+        prep = {"c": column_codes(records, self.column)[0].astype(np.int32)}
+        if self.fit_column:
+            _col(records, self.fit_column, self.name)
+            fcodes, fu = column_codes(records, self.fit_column)
+            lookup = np.append(np.asarray(fu, dtype=object), None)
+            fit = lookup[fcodes]
+            prep["credible"] = fit == "credible"
+            prep["contradicts"] = fit == "contradicts"
+        return prep
+
+    def score(self, prep, left, right, *, workers=1):
+        cl, cr = prep["c"][left], prep["c"][right]
+        miss = (cl < 0) | (cr < 0)
+        same = cl == cr
+        if not self.fit_column:
+            out = same.astype(np.int8)
+        else:
+            cred = prep["credible"][left] & prep["credible"][right]
+            odd = prep["contradicts"][left] | prep["contradicts"][right]
+            out = np.where(same, np.where(odd, 2, 3), np.where(cred, 0, 1)).astype(np.int8)
+        out[miss] = MISSING
+        return out
