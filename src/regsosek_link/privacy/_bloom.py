@@ -36,7 +36,7 @@ import numpy as np
 
 from .._secret import keyed_digests
 
-__all__ = ["FilterSpec", "bloom_filters", "dice", "flip_bits", "popcount", "xor_fold"]
+__all__ = ["FilterSpec", "bloom_filters", "dice", "flip_bits", "overlap", "popcount", "xor_fold"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -50,8 +50,10 @@ class FilterSpec:
     column : str
         Clean-records column encoded (``nama``, ``tanggal_lahir``...).
     tokens : {"qgrams", "date"}
-        ``"qgrams"``: the value's ``q``-grams, padded with ``_`` at both ends (``_S``, ``SI``,
-        ``IT``, ``TI``, ``I_`` for ``SITI``). ``"date"``: an ISO date's eight digits each
+        ``"qgrams"``: the ``q``-grams of each word of the value, padded with ``_`` at both
+        ends (``_S``, ``SI``, ``IT``, ``TI``, ``I_`` for ``SITI``), each distinct q-gram once:
+        words in another order give the same filter, and a dropped word leaves the other
+        name's q-grams a subset (see ``containment`` of :class:`DiceAtThresholds`). ``"date"``: an ISO date's eight digits each
         with its position, its year, its month, its day, and its day and month as an
         unordered pair (a swapped day and month keeps that token).
     q : int
@@ -86,6 +88,8 @@ class FilterSpec:
 
         >>> FilterSpec(column="nama").tokens_of("SITI")
         ['_S', 'SI', 'IT', 'TI', 'I_']
+        >>> sorted(FilterSpec(column="nama").tokens_of("ANI SITI")) == sorted(FilterSpec(column="nama").tokens_of("SITI ANI"))
+        True
         >>> FilterSpec(column="tanggal_lahir", tokens="date").tokens_of("1990-08-05")[8:]
         ['y1990', 'm08', 'd05', 'dm05/08']
         """
@@ -96,8 +100,11 @@ class FilterSpec:
             y, m, d = digits[:4], digits[4:6], digits[6:]
             return [f"{i}{c}" for i, c in enumerate(digits)] + [f"y{y}", f"m{m}", f"d{d}", "dm" + "/".join(sorted((d, m)))]
         pad = "_" * (self.q - 1)
-        s = f"{pad}{value}{pad}"
-        return [s[i:i + self.q] for i in range(len(s) - self.q + 1)]
+        out: dict[str, None] = {}
+        for word in value.split():
+            s = f"{pad}{word}{pad}"
+            out.update(dict.fromkeys(s[i:i + self.q] for i in range(len(s) - self.q + 1)))
+        return list(out)
 
 
 def _positions(subkey: bytes, tokens: Sequence[str], bits: int, hashes: int) -> np.ndarray:
@@ -211,6 +218,16 @@ def popcount(filters: np.ndarray) -> np.ndarray:
     return np.bitwise_count(filters).sum(axis=1, dtype=np.int32)
 
 
+def overlap(a: np.ndarray, b: np.ndarray, count_a: np.ndarray, count_b: np.ndarray) -> np.ndarray:
+    """Overlap coefficient ``|A & B| / min(|A|, |B|)`` of the rows of two packed filter arrays
+    (1 when one filter's bits are all in the other's)."""
+    if a.shape[1] % 8 == 0 and a.dtype == np.uint8:
+        a, b = a.view(np.uint64), b.view(np.uint64)
+    common = np.bitwise_count(a & b).sum(axis=1, dtype=np.int32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return common / np.minimum(count_a, count_b).astype(np.float64)
+
+
 def dice(a: np.ndarray, b: np.ndarray, count_a: np.ndarray | None = None,
          count_b: np.ndarray | None = None) -> np.ndarray:
     """Dice coefficient of the rows of two packed filter arrays, row by row (``nan`` when both are empty).
@@ -218,7 +235,7 @@ def dice(a: np.ndarray, b: np.ndarray, count_a: np.ndarray | None = None,
     The filters are read as ``uint64`` words when their width allows (eight times fewer
     popcounts); ``count_a``/``count_b`` are the rows' set bits when already known.
     """
-    if a.shape[1] % 8 == 0:
+    if a.shape[1] % 8 == 0 and a.dtype == np.uint8:
         a, b = a.view(np.uint64), b.view(np.uint64)
     common = np.bitwise_count(a & b).sum(axis=1, dtype=np.int32)
     ca = popcount(a) if count_a is None else count_a

@@ -10,7 +10,7 @@ from .. import _spec
 from .._codes import column_codes
 from ..compare import MISSING, Comparison, _col
 from ..errors import ConfigError
-from ._bloom import dice, popcount
+from ._bloom import dice, overlap, popcount
 
 __all__ = ["DiceAtThresholds", "KeyedIdComparison"]
 
@@ -21,7 +21,13 @@ class DiceAtThresholds(Comparison):
     """Bloom-filter encodings: one level per Dice-coefficient threshold.
 
     Levels: 0 below the lowest threshold, then one per threshold, lowest first. Missing when
-    either record has no filter. The Dice coefficient of every pair is one AND and one
+    either record has no filter.
+
+    With ``containment`` (for names, whose filters hold each word's q-grams) a level
+    "contained" is put just below the last ``containment_rank`` thresholds' levels: a pair
+    below them whose smaller filter lies for the most part (overlap coefficient
+    ``>= containment``) in the larger one, a name with a dropped or added word (SITI AMINAH /
+    AMINAH), gets it. The Dice coefficient of every pair is one AND and one
     popcount (``np.bitwise_count``) per 64-bit word, vectorised over the pairs of a chunk.
 
     >>> import pandas as pd
@@ -36,6 +42,8 @@ class DiceAtThresholds(Comparison):
 
     column: str
     thresholds: tuple[float, ...] = (0.6, 0.75, 0.85, 0.93)
+    containment: float | None = None
+    containment_rank: int = 2
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
@@ -55,7 +63,15 @@ class DiceAtThresholds(Comparison):
 
     @property
     def level_names(self) -> tuple[str, ...]:
-        return (f"Dice < {self.thresholds[0]}",) + tuple(f"Dice >= {t}" for t in self.thresholds)
+        names = (f"Dice < {self.thresholds[0]}",) + tuple(f"Dice >= {t}" for t in self.thresholds)
+        if self.containment is None:
+            return names
+        at = self._contained_level
+        return names[:at] + (f"one contained in the other (overlap >= {self.containment})",) + names[at:]
+
+    @property
+    def _contained_level(self) -> int:
+        return len(self.thresholds) + 1 - self.containment_rank
 
     def prepare(self, records):
         from ._encode import decode_filters
@@ -79,6 +95,12 @@ class DiceAtThresholds(Comparison):
         level = np.zeros(len(k), np.int8)
         for i, t in enumerate(self.thresholds):
             level[sim >= t - 1e-9] = i + 1
+        if self.containment is not None:
+            at = self._contained_level
+            below = np.flatnonzero(level < at)
+            level[level >= at] += 1
+            inside = overlap(prep["f"][a[below]], prep["f"][b[below]], prep["n"][a[below]], prep["n"][b[below]])
+            level[below[inside >= self.containment - 1e-9]] = at
         out[k] = level
         return out
 

@@ -115,10 +115,10 @@ def encoded_comparisons() -> tuple[Comparison, ...]:
     household = ("no_kk",)
     return (
         KeyedIdComparison(column="nik", fit_column="nik_fit"),
-        DiceAtThresholds(column="nama"),
+        DiceAtThresholds(column="nama", containment=0.8),
         DiceAtThresholds(column="tanggal_lahir", thresholds=(0.5, 0.7, 0.85, 0.93)),
         ExactMatch(column="jenis_kelamin"),
-        DiceAtThresholds(column="nama_ibu", ignore_when_equal=household),
+        DiceAtThresholds(column="nama_ibu", containment=0.8, ignore_when_equal=household),
         KeyedIdComparison(column="no_kk", label="no_kk"),
         RegionComparison(ignore_when_equal=household),
         DiceAtThresholds(column="tempat_lahir", thresholds=(0.8,), ignore_when_equal=household),
