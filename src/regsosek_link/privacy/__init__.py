@@ -59,39 +59,33 @@ encoding back into a dictionary attack.
 
 from __future__ import annotations
 
-from .._secret import SecretKey, load_key
-from ._bloom import FilterSpec, dice
-from ._compare import DiceAtThresholds, KeyedIdComparison
-from ._encode import ENCODING_VERSION, EncodingSettings, decode_filters, default_filters, encode_records
-from ._link import (
-    encode_source,
-    encoded_blocking_rules,
-    encoded_comparisons,
-    encoded_config,
-    link_encoded,
-    read_encoded,
-    write_encoded,
-)
-from .processing import processing_record
+import importlib
+from typing import Any
 
-__all__ = [
-    "ENCODING_VERSION",
-    "DiceAtThresholds",
-    "EncodingSettings",
-    "FilterSpec",
-    "KeyedIdComparison",
-    "SecretKey",
-    "decode_filters",
-    "default_filters",
-    "dice",
-    "encode_records",
-    "encode_source",
-    "encoded_blocking_rules",
-    "encoded_comparisons",
-    "encoded_config",
-    "link_encoded",
-    "load_key",
-    "processing_record",
-    "read_encoded",
-    "write_encoded",
-]
+#: Public name -> the module that defines it. The package imports them on first use, so
+#: that the CLI can build its parser (``encode``, ``link-encoded``) without loading numpy.
+_HOMES = {
+    "SecretKey": "regsosek_link._secret", "load_key": "regsosek_link._secret",
+    "FilterSpec": "._bloom", "dice": "._bloom",
+    "DiceAtThresholds": "._compare", "KeyedIdComparison": "._compare",
+    "ENCODING_VERSION": "._encode", "EncodingSettings": "._encode", "decode_filters": "._encode",
+    "default_filters": "._encode", "encode_records": "._encode",
+    "encode_source": "._link", "encoded_blocking_rules": "._link", "encoded_comparisons": "._link",
+    "encoded_config": "._link", "link_encoded": "._link", "read_encoded": "._link", "write_encoded": "._link",
+    "processing_record": ".processing",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

@@ -109,10 +109,10 @@ class FilterSpec:
 
 def _positions(subkey: bytes, tokens: Sequence[str], bits: int, hashes: int) -> np.ndarray:
     """(n_tokens, hashes) bit positions of each token: 16-bit parts of its keyed digest."""
-    words = np.frombuffer(b"".join(keyed_digests(subkey, list(tokens), size=32)), np.uint16).reshape(len(tokens), 16)
+    words = np.frombuffer(b"".join(keyed_digests(subkey, list(tokens), size=32)), "<u2").astype(np.uint16).reshape(len(tokens), 16)
     if hashes > 16:  # a second digest (of the token with a suffix) for hashes 17..32
         more = keyed_digests(subkey, [f"{t}\x00#2" for t in tokens], size=32)
-        words = np.hstack([words, np.frombuffer(b"".join(more), np.uint16).reshape(len(tokens), 16)])
+        words = np.hstack([words, np.frombuffer(b"".join(more), "<u2").astype(np.uint16).reshape(len(tokens), 16)])
     words = words[:, :hashes]
     return (words.astype(np.int64) % bits) if len(tokens) else np.zeros((0, hashes), np.int64)
 
@@ -198,7 +198,7 @@ def flip_bits(filters: np.ndarray, seeds: np.ndarray, probability: float, *, chu
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
         draws = _splitmix(seeds[lo:hi, None].astype(np.uint64) + counter[None, :])
-        flip = draws.view(np.uint16).reshape(hi - lo, bits) < limit
+        flip = draws.astype("<u8").view("<u2").reshape(hi - lo, bits) < limit
         out[lo:hi] ^= np.packbits(flip, axis=1)
     return out
 

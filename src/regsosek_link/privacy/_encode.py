@@ -199,7 +199,7 @@ def _same(records: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray
 def _record_seeds(records: pd.DataFrame, subkey: bytes) -> np.ndarray:
     """(n, 4) ``uint64`` noise seeds per record: its keyed digest of ``source|record_id``."""
     keys = (records["source"].astype(str) + "|" + records["record_id"].astype(str)).tolist()
-    return np.frombuffer(b"".join(keyed_digests(subkey, keys, size=32)), np.uint64).reshape(len(keys), 4)
+    return np.frombuffer(b"".join(keyed_digests(subkey, keys, size=32)), "<u8").astype(np.uint64).reshape(len(keys), 4)
 
 
 def _filter_column(records: pd.DataFrame, spec: FilterSpec, key: SecretKey, seeds: np.ndarray,
