@@ -68,10 +68,10 @@ def synthetic(people: int, seed: int, key: SecretKey) -> tuple[list[str], np.nda
     t_link = time.perf_counter() - t0
     ec, ee = clear.evaluate(syn.truth), res.evaluate(syn.truth)
     n = len(clear.membership)
-    rows = [f"| synthetic {people:,} people | {n:,} | clear | {ec.precision:.4f} | {ec.recall:.4f} | {ec.f1:.4f} | "
-            f"{len(clear.pairs):,} | {t_clear:.1f} | |",
-            f"| synthetic {people:,} people | {n:,} | encoded | {ee.precision:.4f} | {ee.recall:.4f} | {ee.f1:.4f} | "
-            f"{len(res.pairs):,} | {t_enc + t_link:.1f} | encode {t_enc:.1f} + link {t_link:.1f} |"]
+    rows = [(f"| synthetic {people:,} people | {n:,} | clear | {ec.precision:.4f} | {ec.recall:.4f} | {ec.f1:.4f} | "
+            f"{len(clear.pairs):,} | {t_clear:.1f} | |"),
+            (f"| synthetic {people:,} people | {n:,} | encoded | {ee.precision:.4f} | {ee.recall:.4f} | {ee.f1:.4f} | "
+            f"{len(res.pairs):,} | {t_enc + t_link:.1f} | encode {t_enc:.1f} + link {t_link:.1f} |")]
     names = np.concatenate([e["nama"].dropna().to_numpy(dtype=object) for e in enc.values()])
     return rows, names
 
@@ -103,10 +103,10 @@ def febrl(key: SecretKey) -> list[str]:
     t_link = time.perf_counter() - t0
     ec, ee = clear.evaluate(data.truth), res.evaluate(data.truth)
     n = len(clear.membership)
-    return [f"| FEBRL4 | {n:,} | clear | {ec.precision:.4f} | {ec.recall:.4f} | {ec.f1:.4f} | {len(clear.pairs):,} | "
-            f"{t_clear:.1f} | |",
-            f"| FEBRL4 | {n:,} | encoded | {ee.precision:.4f} | {ee.recall:.4f} | {ee.f1:.4f} | {len(res.pairs):,} | "
-            f"{t_enc + t_link:.1f} | encode {t_enc:.1f} + link {t_link:.1f} (sorted-neighbourhood rule dropped) |"]
+    return [(f"| FEBRL4 | {n:,} | clear | {ec.precision:.4f} | {ec.recall:.4f} | {ec.f1:.4f} | {len(clear.pairs):,} | "
+            f"{t_clear:.1f} | |"),
+            (f"| FEBRL4 | {n:,} | encoded | {ee.precision:.4f} | {ee.recall:.4f} | {ee.f1:.4f} | {len(res.pairs):,} | "
+            f"{t_enc + t_link:.1f} | encode {t_enc:.1f} + link {t_link:.1f} (sorted-neighbourhood rule dropped) |")]
 
 
 def dice_speed(names: np.ndarray, n: int = 4000) -> list[str]:
@@ -119,8 +119,8 @@ def dice_speed(names: np.ndarray, n: int = 4000) -> list[str]:
         right = np.tile(np.arange(n), min(i + 250, n) - i)
         dice(a[left], b[right])
     ours = n * n / (time.perf_counter() - t0)
-    rows = [f"| regsosek_link `privacy.dice` (numpy `bitwise_count`, gathers per pair) | {n:,} x {n:,} | "
-            f"{ours / 1e6:.1f} M pairs/s |"]
+    rows = [(f"| regsosek_link `privacy.dice` (numpy `bitwise_count`, gathers per pair) | {n:,} x {n:,} | "
+            f"{ours / 1e6:.1f} M pairs/s |")]
     try:
         from anonlink.similarities import dice_coefficient_accelerated
         from bitarray import bitarray
@@ -158,10 +158,10 @@ def main() -> None:
     speed = [] if args.skip_anonlink else dice_speed(names)
     text = ["# Privacy-preserving linkage: accuracy and time, clear vs encoded", "",
             f"Command: `python benchmarks/privacy.py --people {args.people} --seed {args.seed}`  ",
-            f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
-            f"Python {platform.python_version()}; run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
-            "The encoded time includes standardising each source (the clear run's time includes its ingest and "
-            "standardisation too). Pairwise precision/recall/F1 against the truth.", "",
+            (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
+            f"Python {platform.python_version()}; run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."), "",
+            ("The encoded time includes standardising each source (the clear run's time includes its ingest and "
+            "standardisation too). Pairwise precision/recall/F1 against the truth."), "",
             "| data | records | run | precision | recall | F1 | candidate pairs | wall s | notes |",
             "|---|---|---|---|---|---|---|---|---|", *rows, ""]
     if speed:

@@ -71,7 +71,7 @@ class SecretKey:
 
     __str__ = __repr__
 
-    def __reduce__(self):  # noqa: ANN204 - a key is never pickled (into a cache, a process pool...)
+    def __reduce__(self):
         raise TypeError("a SecretKey cannot be pickled; pass the key's file or environment variable instead")
 
     def __eq__(self, other: object) -> bool:
@@ -113,7 +113,7 @@ def load_key(ref: str | os.PathLike[str] | SecretKey | None = None, *, file: str
         if ref.startswith("env:"):
             env = ref[4:]
         else:
-            file = ref[5:] if ref.startswith("file:") else ref
+            file = ref.removeprefix("file:")
     if (file is None) == (env is None):
         raise ConfigError("name the secret key by exactly one of a key file (--key-file, 'file:PATH') or an "
                           "environment variable (--key-env, 'env:NAME')")

@@ -49,8 +49,8 @@ from .schema import GOLDEN_FIELDS, PERSON_COLUMNS
 __all__ = [
     "STORED_RUN_SETTINGS",
     "STORED_SOURCE_SETTINGS",
-    "SourceConfig",
     "LinkConfig",
+    "SourceConfig",
     "default_blocking_rules",
     "default_comparisons",
     "fewer_pairs_blocking_rules",

@@ -16,11 +16,10 @@ person's ID from the source lists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import hashlib
 import hmac
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -44,6 +44,7 @@ __all__ = [
     "check_formats",
     "neutralise_formulas",
     "restore_formulas",
+    "result_files",
     "write_result",
     "write_tables",
 ]
@@ -337,9 +338,16 @@ def write_tables(
         return {name: p.result() if isinstance(p, Future) else p for name, p in pending.items()}
 
 
+def result_files(result: LinkResult, formats: Iterable[str] | None = None) -> list[str]:
+    """Names of the files :func:`write_result` writes for ``result`` (without extra texts)."""
+    tables = list(RESULT_TABLES) + (["changes"] if result.changes is not None else [])
+    fmts = check_formats(result.config.output_formats if formats is None else formats)
+    return [f"{t}.{f}" for t in tables for f in fmts] + ["config.json"]
+
+
 def write_result(result: LinkResult, output_dir: str | Path | None = None, *,
-                 formats: Iterable[str] | None = None) -> dict[str, Path]:
-    """Write a run's tables (:data:`RESULT_TABLES`) and its ``config.json``.
+                 formats: Iterable[str] | None = None, texts: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Write a run's tables (:data:`RESULT_TABLES`), its ``config.json`` and ``texts``.
 
     Parameters
     ----------
@@ -348,28 +356,25 @@ def write_result(result: LinkResult, output_dir: str | Path | None = None, *,
         Defaults to ``result.config.output_dir``.
     formats : iterable of str, optional
         Defaults to ``result.config.output_formats``.
+    texts : mapping of str to str, optional
+        More files (name -> text), e.g. the processing record
+        (:func:`regsosek_link.privacy.processing_record`, which :meth:`LinkResult.write` adds).
 
     Returns
     -------
     dict of str to Path
-        See :func:`write_tables`.
+        See :func:`write_tables`. With ``config.owner_only_outputs`` the folder is made 0700
+        and every file 0600.
     """
     config = result.config
-    from .privacy.processing import processing_record
-
     tables = {name: getattr(result, name) for name in RESULT_TABLES}
     if result.changes is not None:  # (a run saved in a store: what it did to person IDs)
         tables["changes"] = result.changes
-    out_dir = Path(output_dir or config.output_dir)
-    formats = config.output_formats if formats is None else formats
-    # the processing record (for a DPIA) names every file of the run, itself included
-    names = [f"{t}.{f}" for t in tables for f in check_formats(formats)] + ["config.json"]
-    record = processing_record(result, out_dir, names)
     return write_tables(
         tables,
-        out_dir,
-        formats=formats,
-        texts={"config.json": config.to_json()} | record,
+        output_dir or config.output_dir,
+        formats=config.output_formats if formats is None else formats,
+        texts={"config.json": config.to_json(), **(texts or {})},
         workers=config.workers,
         owner_only=config.owner_only_outputs,
     )

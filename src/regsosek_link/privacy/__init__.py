@@ -75,7 +75,27 @@ _HOMES = {
     "processing_record": ".processing",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "ENCODING_VERSION",
+    "DiceAtThresholds",
+    "EncodingSettings",
+    "FilterSpec",
+    "KeyedIdComparison",
+    "SecretKey",
+    "decode_filters",
+    "default_filters",
+    "dice",
+    "encode_records",
+    "encode_source",
+    "encoded_blocking_rules",
+    "encoded_comparisons",
+    "encoded_config",
+    "link_encoded",
+    "load_key",
+    "processing_record",
+    "read_encoded",
+    "write_encoded",
+]
 
 
 def __getattr__(name: str) -> Any:

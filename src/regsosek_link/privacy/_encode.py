@@ -45,7 +45,7 @@ from ..errors import ConfigError
 from ._bloom import FilterSpec, bloom_filters, flip_bits, xor_fold
 from .processing import ENCODING_COLUMN
 
-__all__ = ["ENCODING_VERSION", "EncodingSettings", "blocking_key_fields", "decode_filters", "encode_records"]
+__all__ = ["ENCODING_VERSION", "EncodingSettings", "decode_filters", "encode_records"]
 
 #: Version of the encoding scheme, written in every encoded record.
 ENCODING_VERSION = "pprl-v1"
@@ -228,25 +228,6 @@ def _blocking_column(records: pd.DataFrame, rule: BlockOn, key: SecretKey) -> pd
     joined = pa.compute.binary_join(lists, " ")
     out = pd.Series(joined.to_numpy(zero_copy_only=False), dtype="string")
     return out.mask(per_row == 0)
-
-
-def blocking_key_fields(columns: Sequence[str]) -> dict[str, list[str]]:
-    """Encoded blocking columns (``bk_<i>``) of the default rules -> the person fields their
-    keys are made from (for the processing record)."""
-    from .processing import _field_of
-
-    out = {}
-    rules = default_blocking_rules()
-    for c in columns:
-        if c.startswith("bk_") and c[3:].isdigit() and int(c[3:]) < len(rules):
-            fields = []
-            for col in rules[int(c[3:])].columns:
-                f = _field_of(col)
-                if f and f not in fields:
-                    fields.append(f)
-            out[f"tokens({c})"] = fields
-            out[c] = fields
-    return out
 
 
 def encode_records(records: pd.DataFrame, key: SecretKey, *, settings: EncodingSettings | None = None) -> pd.DataFrame:

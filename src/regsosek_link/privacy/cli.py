@@ -39,7 +39,6 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _cmd_link_encoded(args: argparse.Namespace) -> int:
-    from ..outputs import write_result
     from ._link import link_encoded
 
     options = {"output_dir": args.out, "owner_only_outputs": args.owner_only}
@@ -48,7 +47,7 @@ def _cmd_link_encoded(args: argparse.Namespace) -> int:
     if args.person_id_salt:
         options["person_id_salt"] = args.person_id_salt
     result = link_encoded(args.files, one_record_per_person=tuple(args.one_record_per_person or ()), **options)
-    written = write_result(result)
+    written = result.write()
     if not args.quiet:
         print(f"Linked {len(result.membership):,} encoded records into {len(result.registry):,} persons; "
               f"outputs in {Path(args.out)}: {', '.join(written)}", file=sys.stderr)

@@ -46,10 +46,17 @@ def _columns_of(spec: Any) -> tuple[str, ...]:
     return cols + tuple(getattr(spec, "ignore_when_equal", ()))
 
 
-def _key_columns(rule: Any) -> list[str]:
-    out = []
-    for col in rule.columns:
-        out.append(col)
+def _blocking_key_fields(columns: Sequence[str]) -> dict[str, list[str]]:
+    """Encoded blocking columns (``bk_<i>``, the keys of the default rule ``i``) -> the person
+    fields their keys are made from."""
+    from ..config import default_blocking_rules
+
+    out = {}
+    rules = default_blocking_rules()
+    for c in columns:
+        if c.startswith("bk_") and c[3:].isdigit() and int(c[3:]) < len(rules):
+            fields = list(dict.fromkeys(f for col in rules[int(c[3:])].columns if (f := _field_of(col))))
+            out[f"tokens({c})"] = out[c] = fields
     return out
 
 
@@ -62,7 +69,7 @@ def _uses(cfg: Any, records_columns: Sequence[str], blocking_fields: dict[str, l
             uses[field].append(what)
 
     for rule in cfg.blocking_rules:
-        for col in _key_columns(rule):
+        for col in rule.columns:
             for f in blocking_fields.get(col, [_field_of(col)]):
                 add(f, f"blocking ({rule.label})")
     for comp in cfg.comparisons:
@@ -93,9 +100,7 @@ def processing_record(result: Any, output_dir: str | Path, files: Sequence[str])
     encoded = ENCODING_COLUMN in cols
     blocking_fields: dict[str, list[str]] = {}
     if encoded:
-        from ._encode import blocking_key_fields
-
-        blocking_fields = blocking_key_fields(cols)
+        blocking_fields = _blocking_key_fields(cols)
     uses = _uses(cfg, cols, blocking_fields)
     counts = result.membership.groupby("source", sort=True).size()
     sources = []
@@ -104,8 +109,8 @@ def processing_record(result: Any, output_dir: str | Path, files: Sequence[str])
             continue
         if encoded:
             enc = records.loc[records["source"] == s.name, ENCODING_COLUMN].dropna().unique().tolist()
-            fields = sorted({f for c in cols if (f := _field_of(c)) and f != "record_id"} | set(
-                f for fs in blocking_fields.values() for f in fs))
+            fields = sorted({f for c in cols if (f := _field_of(c)) and f != "record_id"} | {
+                f for fs in blocking_fields.values() for f in fs})
             entries = [{"field": f, "form": "encoded", "encoding": "; ".join(map(str, enc)),
                         "used_for": uses.get(f, ["carried, not used"])} for f in fields]
         else:
