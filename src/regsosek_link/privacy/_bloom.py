@@ -53,15 +53,20 @@ class FilterSpec:
         ``"qgrams"``: the ``q``-grams of each word of the value, padded with ``_`` at both
         ends (``_S``, ``SI``, ``IT``, ``TI``, ``I_`` for ``SITI``), each distinct q-gram once:
         words in another order give the same filter, and a dropped word leaves the other
-        name's q-grams a subset (see ``containment`` of :class:`DiceAtThresholds`). ``"date"``: an ISO date's eight digits each
-        with its position, its year, its month, its day, and its day and month as an
-        unordered pair (a swapped day and month keeps that token).
+                name's q-grams a subset (see ``containment`` of :class:`DiceAtThresholds`). Words
+        after a tab (the ``words_column``'s) are added whole, marked ``#``. ``"date"``: an
+        ISO date's year digits in place and the year; its month and day as an unordered pair,
+        and digit by digit, and in order (a swapped day and month loses one token of ten, a
+        mistyped digit two or three); a year alone gives the year's tokens.
     q : int
         Length of the q-grams.
     bits : int
         Filter length ``m`` (a multiple of 64; of 128 when folded).
     hashes : int
         Number of bits ``k`` each token sets (at most 32).
+    words_column : str, optional
+        A clean column whose words are added as whole tokens (``nama_phonetic``: names that
+        sound alike share them).
     """
 
     column: str
@@ -69,6 +74,7 @@ class FilterSpec:
     q: int = 2
     bits: int = 1024
     hashes: int = 20
+    words_column: str | None = None
 
     def __post_init__(self) -> None:
         from ..errors import ConfigError
@@ -90,17 +96,23 @@ class FilterSpec:
         ['_S', 'SI', 'IT', 'TI', 'I_']
         >>> sorted(FilterSpec(column="nama").tokens_of("ANI SITI")) == sorted(FilterSpec(column="nama").tokens_of("SITI ANI"))
         True
-        >>> FilterSpec(column="tanggal_lahir", tokens="date").tokens_of("1990-08-05")[8:]
-        ['y1990', 'm08', 'd05', 'dm05/08']
+        >>> FilterSpec(column="tanggal_lahir", tokens="date").tokens_of("1990-08-05")[4:]
+        ['y1990', 'a08', 'a05', 'p000', 'p158', 'md0805']
         """
         if self.tokens == "date":
             digits = value.replace("-", "")
+            if len(digits) == 4:  # a date known to the year only
+                return [f"{i}{c}" for i, c in enumerate(digits)] + [f"y{digits}"]
             if len(digits) != 8:
                 return [f"x{value}"]
             y, m, d = digits[:4], digits[4:6], digits[6:]
-            return [f"{i}{c}" for i, c in enumerate(digits)] + [f"y{y}", f"m{m}", f"d{d}", "dm" + "/".join(sorted((d, m)))]
+            # the year's digits in place; day and month as an unordered pair, digit by digit,
+            # so a swapped day and month loses only the ordered token
+            return ([f"{i}{c}" for i, c in enumerate(y)] + [f"y{y}", f"a{m}", f"a{d}"]
+                    + [f"p{i}" + "".join(sorted((m[i], d[i]))) for i in range(2)] + [f"md{m}{d}"])
         pad = "_" * (self.q - 1)
-        out: dict[str, None] = {}
+        value, _, extra = value.partition("\t")
+        out: dict[str, None] = dict.fromkeys(f"#{w}" for w in extra.split())
         for word in value.split():
             s = f"{pad}{word}{pad}"
             out.update(dict.fromkeys(s[i:i + self.q] for i in range(len(s) - self.q + 1)))

@@ -27,7 +27,11 @@ class DiceAtThresholds(Comparison):
     "contained" is put just below the last ``containment_rank`` thresholds' levels: a pair
     below them whose smaller filter lies for the most part (overlap coefficient
     ``>= containment``) in the larger one, a name with a dropped or added word (SITI AMINAH /
-    AMINAH), gets it. The Dice coefficient of every pair is one AND and one
+    AMINAH), gets it.
+
+    With ``placeholder_column`` (a flag: the value is a placeholder, e.g. a birth date of
+    1 July standing for "unknown"), a pair below the top level with a placeholder on either
+    side is missing, not a disagreement (as :class:`~regsosek_link.compare.DateOfBirthComparison`). The Dice coefficient of every pair is one AND and one
     popcount (``np.bitwise_count``) per 64-bit word, vectorised over the pairs of a chunk.
 
     >>> import pandas as pd
@@ -44,6 +48,7 @@ class DiceAtThresholds(Comparison):
     thresholds: tuple[float, ...] = (0.6, 0.75, 0.85, 0.93)
     containment: float | None = None
     containment_rank: int = 2
+    placeholder_column: str | None = None
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
@@ -59,7 +64,7 @@ class DiceAtThresholds(Comparison):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column,)
+        return (self.column,) + ((self.placeholder_column,) if self.placeholder_column else ())
 
     @property
     def level_names(self) -> tuple[str, ...]:
@@ -83,7 +88,11 @@ class DiceAtThresholds(Comparison):
             raise ConfigError(f"comparison {self.name!r}: column {self.column!r} holds filters of "
                               f"{filters.shape[1] * 8} bits, not a multiple of 64; is it an encoded filter column?")
         words = filters.view(np.uint64)
-        return {"c": codes.astype(np.int32), "f": words, "n": popcount(words)}
+        prep = {"c": codes.astype(np.int32), "f": words, "n": popcount(words)}
+        if self.placeholder_column:
+            flag = _col(records, self.placeholder_column, self.name)
+            prep["ph"] = flag.fillna(False).astype(bool).to_numpy()
+        return prep
 
     def score(self, prep, left, right, *, workers=1):
         cl, cr = prep["c"][left], prep["c"][right]
@@ -102,6 +111,9 @@ class DiceAtThresholds(Comparison):
             inside = overlap(prep["f"][a[below]], prep["f"][b[below]], prep["n"][a[below]], prep["n"][b[below]])
             level[below[inside >= self.containment - 1e-9]] = at
         out[k] = level
+        if self.placeholder_column:
+            ph = prep["ph"][left] | prep["ph"][right]
+            out[ph & (out >= 0) & (out < self.n_levels - 1)] = MISSING
         return out
 
 

@@ -10,6 +10,8 @@ column                    content
 ``encoding``               scheme version and the key's check value (same for every record)
 ``nik``, ``no_kk``         32 hex digits of the HMAC-SHA256 of the number (usable numbers only)
 ``nik_valid``, ``kk_valid`` whether the number is structurally valid (a flag, no value)
+``tanggal_lahir_placeholder`` whether the birth date is a placeholder (1 July, 31 December...:
+                           the date is unknown), so that it is not taken for a disagreement
 ``nik_fit``                ``credible`` (the NIK's birth date and sex are the record's),
                            ``contradicts`` (one of them differs) or missing
 ``nik_birth_date``,        the record's own birth-date / sex encoding where the NIK agrees with
@@ -50,6 +52,9 @@ __all__ = ["ENCODING_VERSION", "EncodingSettings", "decode_filters", "encode_rec
 #: Version of the encoding scheme, written in every encoded record.
 ENCODING_VERSION = "pprl-v1"
 
+#: Boolean columns of encoded records (flags about the data, no values).
+FLAG_COLUMNS = ("nik_valid", "kk_valid", "tanggal_lahir_placeholder")
+
 #: NIK/KK statuses whose number is not compared (as :class:`~regsosek_link.compare.IdNumberComparison`).
 _UNUSABLE = ("missing", "sentinel", "dummy", "excel_damaged", "non_digit")
 
@@ -63,8 +68,8 @@ def default_filters() -> tuple[FilterSpec, ...]:
     in 256.
     """
     return (
-        FilterSpec(column="nama", bits=1024, hashes=20),
-        FilterSpec(column="nama_ibu", bits=1024, hashes=20),
+        FilterSpec(column="nama", bits=1024, hashes=20, words_column="nama_phonetic"),
+        FilterSpec(column="nama_ibu", bits=1024, hashes=20, words_column="nama_ibu_phonetic"),
         FilterSpec(column="tempat_lahir", bits=512, hashes=15),
         FilterSpec(column="tanggal_lahir", tokens="date", bits=256, hashes=10),
     )
@@ -204,7 +209,12 @@ def _record_seeds(records: pd.DataFrame, subkey: bytes) -> np.ndarray:
 
 def _filter_column(records: pd.DataFrame, spec: FilterSpec, key: SecretKey, seeds: np.ndarray,
                    settings: EncodingSettings) -> pd.Series:
-    codes, uniq = factorize_strings(records[spec.column])
+    values = records[spec.column].astype("string")
+    if spec.words_column and spec.words_column in records.columns:
+        values = values + "\t" + records[spec.words_column].astype("string").fillna("")
+    if spec.tokens == "date" and "tahun_lahir" in records.columns:  # a date known to the year only
+        values = values.fillna(records["tahun_lahir"].astype("string"))
+    codes, uniq = factorize_strings(values)
     per_value = bloom_filters(list(uniq), spec, key.derive(f"bloom:{spec.column}"))
     mat = per_value[np.maximum(codes, 0)] if len(uniq) else np.zeros((len(codes), spec.bits // 8), np.uint8)
     mat = flip_bits(mat, seeds, settings.flip_probability)
@@ -262,6 +272,9 @@ def encode_records(records: pd.DataFrame, key: SecretKey, *, settings: EncodingS
         if status and status in recs.columns:
             usable = ~recs[status].astype("string").isin(_UNUSABLE).fillna(False).to_numpy(bool)
         out[col] = _keyed_column(recs, col, key.derive(f"hash:{col}"), usable)
+    if "tanggal_lahir_status" in recs.columns:
+        out["tanggal_lahir_placeholder"] = recs["tanggal_lahir_status"].astype("string").str.startswith(
+            "placeholder").fillna(False).astype(bool)
     for flag in ("nik_valid", "kk_valid"):
         if flag in recs.columns:
             out[flag] = recs[flag].fillna(False).astype(bool)

@@ -18,7 +18,7 @@ from ..config import LinkConfig, SourceConfig
 from ..errors import ConfigError
 from ._bloom import dice
 from ._compare import DiceAtThresholds, KeyedIdComparison
-from ._encode import EncodingSettings, decode_filters, encode_records
+from ._encode import FLAG_COLUMNS, EncodingSettings, decode_filters, encode_records
 from .processing import ENCODING_COLUMN
 
 __all__ = ["encode_source", "encoded_blocking_rules", "encoded_comparisons", "encoded_config", "link_encoded",
@@ -96,7 +96,7 @@ def read_encoded(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise ConfigError(f"{str(path)!r} is not an encoded source (no {ENCODING_COLUMN!r} column); encode it "
                           "first with 'regsosek-link encode'")
     frame = table.to_pandas()
-    text = [c for c in frame.columns if c not in ("nik_valid", "kk_valid")]
+    text = [c for c in frame.columns if c not in FLAG_COLUMNS]
     return frame.astype({c: "string" for c in text})
 
 
@@ -116,7 +116,8 @@ def encoded_comparisons() -> tuple[Comparison, ...]:
     return (
         KeyedIdComparison(column="nik", fit_column="nik_fit"),
         DiceAtThresholds(column="nama", containment=0.8),
-        DiceAtThresholds(column="tanggal_lahir", thresholds=(0.5, 0.7, 0.85, 0.93)),
+        DiceAtThresholds(column="tanggal_lahir", thresholds=(0.5, 0.7, 0.85, 0.93),
+                         placeholder_column="tanggal_lahir_placeholder"),
         ExactMatch(column="jenis_kelamin"),
         DiceAtThresholds(column="nama_ibu", containment=0.8, ignore_when_equal=household),
         KeyedIdComparison(column="no_kk", label="no_kk"),
@@ -217,7 +218,7 @@ def link_encoded(encoded: Mapping[str, pd.DataFrame] | Sequence[str | os.PathLik
     if len(kinds) > 1:
         raise ConfigError(f"the sources were encoded with different keys or scheme versions ({', '.join(kinds)}); "
                           "every data holder must encode with the same key and settings")
-    text = [c for c in records.columns if c not in ("nik_valid", "kk_valid")]
+    text = [c for c in records.columns if c not in FLAG_COLUMNS]
     records = records.astype({c: "string" for c in text})
     names = list(dict.fromkeys(records["source"].astype(str)))
     cfg = config or encoded_config(names, one_record_per_person=one_record_per_person, **options)
