@@ -15,9 +15,20 @@ from ._bloom import dice, overlap, popcount
 __all__ = ["DiceAtThresholds", "KeyedIdComparison"]
 
 
+class _Named(Comparison):
+    """A comparison of one main ``column``, named by its ``label`` or that column."""
+
+    column: str
+    label: str | None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.column
+
+
 @_spec.register("comparison")
 @dataclass(frozen=True, kw_only=True)
-class DiceAtThresholds(Comparison):
+class DiceAtThresholds(_Named):
     """Bloom-filter encodings: one level per Dice-coefficient threshold.
 
     Levels: 0 below the lowest threshold, then one per threshold, lowest first. Missing when
@@ -57,10 +68,6 @@ class DiceAtThresholds(Comparison):
         if not ts or any(not isinstance(t, (int, float)) or not 0 < t <= 1 for t in ts) or list(ts) != sorted(set(ts)):
             raise ConfigError("The 'thresholds' parameter of DiceAtThresholds must be increasing floats in (0, 1]. "
                               f"Got {self.thresholds!r} instead.")
-
-    @property
-    def name(self) -> str:
-        return self.label or self.column
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -119,7 +126,7 @@ class DiceAtThresholds(Comparison):
 
 @_spec.register("comparison")
 @dataclass(frozen=True, kw_only=True)
-class KeyedIdComparison(Comparison):
+class KeyedIdComparison(_Named):
     """Keyed hashes of an ID number (NIK, KK): equal or not, and whether it fits its record.
 
     Without ``fit_column`` the levels are 0 different, 1 exact. With it (``nik_fit``:
@@ -141,10 +148,6 @@ class KeyedIdComparison(Comparison):
     fit_column: str | None = None
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.label or self.column
 
     @property
     def columns(self) -> tuple[str, ...]:
