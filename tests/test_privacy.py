@@ -33,9 +33,10 @@ from regsosek_link.privacy import (
 KEY_HEX = "5f1c0e9a3b7d24c68e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f"
 OTHER_HEX = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #: Columns an encoded file may hold (besides bk_<i>): nothing else passes the encoder.
-ENCODED_COLUMNS = {"source", "record_id", "encoding", "nik", "nik_valid", "nik_fit", "nik_birth_date", "nik_sex",
+ENCODED_COLUMNS = {"source", "record_id", "encoding", "nik", "nik_valid", "nik_fit",
                    "no_kk", "kk_valid", "jenis_kelamin", "kode_prov", "kode_kab", "kode_kec", "kode_desa",
-                   "kode_wilayah", "nama", "nama_ibu", "tanggal_lahir", "tempat_lahir", "tanggal_lahir_placeholder"}
+                   "kode_wilayah", "nama", "nama_ibu", "tanggal_lahir", "tempat_lahir", "tanggal_lahir_placeholder",
+                   "nik_near"}
 
 
 @pytest.fixture(scope="module")

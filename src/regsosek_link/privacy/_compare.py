@@ -132,33 +132,35 @@ class KeyedIdComparison(_Named):
     Without ``fit_column`` the levels are 0 different, 1 exact. With it (``nik_fit``:
     ``credible`` where the NIK's birth date and sex are the record's, ``contradicts`` where
     one differs, worked out by the data holder on clear values), the levels follow
-    :class:`~regsosek_link.compare.IdNumberComparison`'s, without its typo level (a keyed
-    hash tells equal from different only): 0 different and both credible, 1 different,
-    2 exact but one record contradicts it (a copied NIK), 3 exact.
+    :class:`~regsosek_link.compare.IdNumberComparison`'s: 0 different and both credible,
+    1 different, 2 one typo (with ``near_column``: the two share a hash of the number with
+    one digit masked), 3 exact but one record contradicts it (a copied NIK), 4 exact.
 
     >>> import pandas as pd
     >>> recs = pd.DataFrame({"nik": ["a1", "a1", "b2", "a1", None],
     ...                      "fit": ["credible", "credible", "credible", "contradicts", None]})
     >>> pairs = pd.DataFrame({"left": [0, 0, 0, 0], "right": [1, 2, 3, 4]})
     >>> KeyedIdComparison(column="nik", fit_column="fit").compute(recs, pairs).tolist()
-    [3, 0, 2, -1]
+    [4, 0, 3, -1]
     """
 
     column: str = "nik"
     fit_column: str | None = None
+    near_column: str | None = None
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column,) + ((self.fit_column,) if self.fit_column else ())
+        return ((self.column,) + ((self.fit_column,) if self.fit_column else ())
+                + ((self.near_column,) if self.near_column else ()))
 
     @property
     def level_names(self) -> tuple[str, ...]:
         if self.fit_column:
-            return ("different, both consistent with their records", "different",
+            return ("different, both consistent with their records", "different", "one typo",
                     "exact, but contradicts a record (copied NIK?)", "exact")
-        return ("different", "exact")
+        return ("different", "one typo", "exact")
 
     def prepare(self, records):
         _col(records, self.column, self.name)
@@ -170,17 +172,28 @@ class KeyedIdComparison(_Named):
             fit = lookup[fcodes]
             prep["credible"] = fit == "credible"
             prep["contradicts"] = fit == "contradicts"
+        if self.near_column:
+            _col(records, self.near_column, self.name)
+            ncodes, nu = column_codes(records, self.near_column)
+            words = np.array([[int(h, 16) for h in v.split()] for v in nu.tolist()], dtype=np.uint64)
+            words = words.reshape(len(nu), -1) if len(nu) else np.zeros((0, 1), np.uint64)
+            prep["near"] = np.concatenate([words, np.zeros((1, words.shape[1]), np.uint64)])[ncodes]
+            prep["has_near"] = ncodes >= 0
         return prep
 
     def score(self, prep, left, right, *, workers=1):
         cl, cr = prep["c"][left], prep["c"][right]
         miss = (cl < 0) | (cr < 0)
         same = cl == cr
+        typo = np.zeros(len(left), bool)
+        if self.near_column:
+            both = np.flatnonzero(prep["has_near"][left] & prep["has_near"][right] & ~same)
+            typo[both] = (prep["near"][left[both]] == prep["near"][right[both]]).any(axis=1)
         if not self.fit_column:
-            out = same.astype(np.int8)
+            out = np.where(same, 2, np.where(typo, 1, 0)).astype(np.int8)
         else:
             cred = prep["credible"][left] & prep["credible"][right]
             odd = prep["contradicts"][left] | prep["contradicts"][right]
-            out = np.where(same, np.where(odd, 2, 3), np.where(cred, 0, 1)).astype(np.int8)
+            out = np.where(same, np.where(odd, 3, 4), np.where(typo, 2, np.where(cred, 0, 1))).astype(np.int8)
         out[miss] = MISSING
         return out

@@ -9,13 +9,12 @@ column                    content
 ``source``, ``record_id``  as they are: the holder maps results back to its own rows by them
 ``encoding``               scheme version and the key's check value (same for every record)
 ``nik``, ``no_kk``         32 hex digits of the HMAC-SHA256 of the number (usable numbers only)
+``nik_near``               the keyed hashes of the NIK with each of its first 12 digits masked
 ``nik_valid``, ``kk_valid`` whether the number is structurally valid (a flag, no value)
 ``tanggal_lahir_placeholder`` whether the birth date is a placeholder (1 July, 31 December...:
                            the date is unknown), so that it is not taken for a disagreement
 ``nik_fit``                ``credible`` (the NIK's birth date and sex are the record's),
                            ``contradicts`` (one of them differs) or missing
-``nik_birth_date``,        the record's own birth-date / sex encoding where the NIK agrees with
-``nik_sex``                it, else missing (so the library's credible-NIK rule holds as is)
 ``jenis_kelamin``,         HMAC hex of the sex and of each region level; ``kode_wilayah``
 ``kode_prov`` ...          is the finest level known
 ``nama``, ``nama_ibu``,    base64 of the hardened Bloom filter of the value
@@ -191,6 +190,21 @@ def _keyed_column(records: pd.DataFrame, column: str, subkey: bytes, usable: np.
     return pd.Series(hexes[codes], dtype="string")
 
 
+def _masked_hashes(records: pd.DataFrame, column: str, subkey: bytes, usable: np.ndarray, *,
+                   positions: int = 12) -> pd.Series:
+    """For a NIK's one-typo level: 16 hex digits of the HMAC of the number with digit ``i``
+    masked, for each of its first ``positions`` digits, space-separated (two numbers that
+    differ in one digit there share exactly one). The serial (last four digits) is left out:
+    consecutive serials are different people."""
+    codes, uniq = factorize_strings(records[column])
+    codes = np.where(usable, codes, -1)
+    masked = [f"{i}:{v[:i]}_{v[i + 1:]}" for v in uniq.tolist() for i in range(positions)]
+    digests = keyed_digests(subkey, masked, size=8)
+    text = np.array([" ".join(d.hex() for d in digests[j * positions:(j + 1) * positions])
+                     for j in range(len(uniq))] + [None], dtype=object)
+    return pd.Series(text[codes], dtype="string")
+
+
 def _same(records: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
     """(both known, equal) per record for two clean columns."""
     if a not in records.columns or b not in records.columns:
@@ -275,6 +289,8 @@ def encode_records(records: pd.DataFrame, key: SecretKey, *, settings: EncodingS
     if "tanggal_lahir_status" in recs.columns:
         out["tanggal_lahir_placeholder"] = recs["tanggal_lahir_status"].astype("string").str.startswith(
             "placeholder").fillna(False).astype(bool)
+    if "nik" in out:
+        out["nik_near"] = _masked_hashes(recs, "nik", key.derive("hash:nik masked"), out["nik"].notna().to_numpy())
     for flag in ("nik_valid", "kk_valid"):
         if flag in recs.columns:
             out[flag] = recs[flag].fillna(False).astype(bool)
@@ -289,7 +305,10 @@ def encode_records(records: pd.DataFrame, key: SecretKey, *, settings: EncodingS
         if spec.column in recs.columns:
             seed = seeds[:, i % 4] ^ np.uint64(i // 4)
             out[spec.column] = _filter_column(recs, spec, key, seed, settings)
-    # the NIK against its own record, decided here where the clear values are
+    # the NIK against its own record, decided here where the clear values are. (No NIK birth
+    # date or sex is written, so the clustering's cannot-link between different credible NIKs
+    # does not apply to encodings: on clear data it spares NIKs one typo apart, which needs
+    # their digits; here the comparison's levels carry that evidence instead.)
     known_d, same_d = _same(recs, "nik_birth_date", "tanggal_lahir")
     known_s, same_s = _same(recs, "nik_sex", "jenis_kelamin")
     if "nik" in out:
@@ -297,10 +316,6 @@ def encode_records(records: pd.DataFrame, key: SecretKey, *, settings: EncodingS
         fit[(known_d & ~same_d) | (known_s & ~same_s)] = "contradicts"
         fit[same_d & same_s] = "credible"
         out["nik_fit"] = pd.Series(fit, dtype="string")
-        if "tanggal_lahir" in out:
-            out["nik_birth_date"] = out["tanggal_lahir"].where(same_d)
-        if "jenis_kelamin" in out:
-            out["nik_sex"] = out["jenis_kelamin"].where(same_s)
     for i, rule in enumerate(settings.blocking_rules):
         if all(_has_columns(recs, rule)):
             out[f"bk_{i}"] = _blocking_column(recs, rule, key)

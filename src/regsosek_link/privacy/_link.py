@@ -114,7 +114,7 @@ def encoded_comparisons() -> tuple[Comparison, ...]:
     """
     household = ("no_kk",)
     return (
-        KeyedIdComparison(column="nik", fit_column="nik_fit"),
+        KeyedIdComparison(column="nik", fit_column="nik_fit", near_column="nik_near"),
         DiceAtThresholds(column="nama", containment=0.8),
         DiceAtThresholds(column="tanggal_lahir", thresholds=(0.5, 0.7, 0.85, 0.93),
                          placeholder_column="tanggal_lahir_placeholder"),
