@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .._codes import CodeBook
+from .._secret import load_key
 from .._threads import background, n_threads
 from ..block import Blocking, block_with_report, usable_blocking_rules
 from ..classify import (
@@ -37,7 +38,6 @@ from ..classify import (
 from ..cluster import cluster_records, record_id_rank
 from ..compare import compare, prepare_comparisons, usable_comparisons
 from ..config import LinkConfig
-from .._secret import load_key
 from ..ids import person_ids
 from ..registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
 from ..registry import links_table, registry_tables
