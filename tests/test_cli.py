@@ -40,7 +40,7 @@ def _files(folder: Path) -> list[str]:
 
 def test_run_writes_parquet_only_by_default(config_path, tmp_path, capsys):
     assert main(["run", str(config_path), "--quiet", "--out", str(tmp_path / "o")]) == 0
-    assert _files(tmp_path / "o") == sorted([f"{t}.parquet" for t in TABLES] + ["config.json"])
+    assert _files(tmp_path / "o") == sorted([f"{t}.parquet" for t in TABLES] + ["config.json", "processing_record.json", "processing_record.md"])
 
 
 @pytest.mark.parametrize("flags", [["--format", "csv"], ["--format", "csv,parquet"],
@@ -48,7 +48,7 @@ def test_run_writes_parquet_only_by_default(config_path, tmp_path, capsys):
 def test_format_flag_overrides_the_config(config_path, tmp_path, flags):
     assert main(["run", str(config_path), "--quiet", "--out", str(tmp_path / "o"), *flags]) == 0
     fmts = {f for flag in flags[1::2] for f in flag.split(",")}
-    assert _files(tmp_path / "o") == sorted([f"{t}.{f}" for t in TABLES for f in fmts] + ["config.json"])
+    assert _files(tmp_path / "o") == sorted([f"{t}.{f}" for t in TABLES for f in fmts] + ["config.json", "processing_record.json", "processing_record.md"])
     membership = pd.read_csv(tmp_path / "o" / "membership.csv") if "csv" in fmts else None
     assert membership is None or len(membership) > 0
 

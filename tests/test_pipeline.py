@@ -84,7 +84,7 @@ def test_households_from_kk(linked):
 def test_outputs_written(linked, tmp_path: Path):
     written = linked.write(tmp_path)  # the config's output_formats: Parquet only by default
     assert sorted(written) == sorted([f"{n}.parquet" for n in ("membership", "registry", "households", "links")]
-                                     + ["config.json"])
+                                     + ["config.json", "processing_record.json", "processing_record.md"])
     written = linked.write(tmp_path, formats=("parquet", "csv"))
     for name in ("membership", "registry", "households", "links"):
         back = pd.read_parquet(written[f"{name}.parquet"])

@@ -42,17 +42,17 @@ from ._threads import map_in_threads
 from .errors import ConfigError
 
 __all__ = [
+    "BlockIndex",  # noqa: F822 - made on first use (module __getattr__)
     "BlockOn",
-    "SortedNeighbourhood",
-    "BlockingRule",
     "Blocking",
+    "BlockingRule",
+    "LargeBlockWarning",
+    "SortedNeighbourhood",
     "block",
     "block_with_report",
     "blocking_report",
-    "usable_blocking_rules",
     "mask_key",
-    "BlockIndex",  # noqa: F822 - made on first use (module __getattr__)
-    "LargeBlockWarning",
+    "usable_blocking_rules",
 ]
 
 log = logging.getLogger(__name__)
@@ -370,6 +370,23 @@ def _rule_blocks(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | 
     ent, starts, sizes = _group(combined, bound)
     return _Blocks(rows=rows, ent=ent, starts=starts, sizes=sizes, cols=tuple(cols),
                    labs=tuple(lab for _, _, lab in parts))
+
+
+def rule_key_labels(records: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A :class:`BlockOn` rule's keys of each record as text, for encoding them
+    (:mod:`regsosek_link.privacy`): rows (ascending; one entry per distinct token under a
+    ``tokens(...)`` key, none for a record missing a key), each entry's block, and each
+    block's key values joined by ``" | "``.
+
+    >>> recs = pd.DataFrame({"a": ["X Y", None, "Y"]})
+    >>> rows, block, labels = rule_key_labels(recs, ["tokens(a)"])
+    >>> rows.tolist(), labels[block].tolist()
+    ([0, 0, 2], ['X', 'Y', 'Y'])
+    """
+    b = _rule_blocks(records, keys)
+    block_of = np.empty(len(b.ent), np.int64)
+    block_of[b.ent] = np.repeat(np.arange(len(b.starts)), b.sizes)
+    return b.rows, block_of, np.asarray(b.labels(np.arange(len(b.starts))), dtype=object)
 
 
 def _rule_codes(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | None = None

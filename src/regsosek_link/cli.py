@@ -1,4 +1,4 @@
-"""Command line: ``regsosek-link demo | run | update | review | generate``.
+"""Command line: ``regsosek-link demo | run | update | review | generate | encode | link-encoded``.
 
 Exit codes: 0 success; 2 a problem of the configuration, the input or the environment (a
 missing or unreadable file, a locked store...), told in one line on stderr that says what
@@ -384,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--format", choices=("csv", "parquet"), default="csv",
                    help="file format of the sources and the truth (default csv)")
     g.set_defaults(fn=_cmd_generate)
+
+    from .privacy.cli import add_commands  # (encode, link-encoded: argparse only, no data libraries)
+
+    add_commands(sub)
     return p
 
 

@@ -51,8 +51,8 @@ from .schema import GOLDEN_FIELDS, PERSON_COLUMNS
 __all__ = [
     "STORED_RUN_SETTINGS",
     "STORED_SOURCE_SETTINGS",
-    "SourceConfig",
     "LinkConfig",
+    "SourceConfig",
     "default_blocking_rules",
     "default_comparisons",
     "fewer_pairs_blocking_rules",
@@ -341,6 +341,13 @@ class LinkConfig:
     ambiguity_margin : float
         Bits: how close two candidates' weights are to count as equally likely, and how far
         above the threshold's weight a thin link must be to be merged.
+    person_id_salt : str, optional
+        Where the registry's secret person-ID salt is read from: ``"file:PATH"`` or
+        ``"env:NAME"`` (never the salt itself). With it person IDs are keyed hashes nobody
+        can recompute from the record IDs (see :mod:`regsosek_link.ids`); keep it for the
+        registry's lifetime. Without it IDs are the plain hashes of earlier versions.
+    owner_only_outputs : bool
+        Create the output folder and files readable by their owner only (0700 / 0600).
     """
 
     sources: tuple[SourceConfig, ...]
@@ -361,6 +368,8 @@ class LinkConfig:
     nik_yield_weight: float = 20.0
     ambiguity: Literal["review", "merge"] = "review"
     ambiguity_margin: float = 3.0
+    person_id_salt: str | None = None
+    owner_only_outputs: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(
@@ -409,6 +418,11 @@ class LinkConfig:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:
             problems.append(Problem(source=None, where="comparisons", message="at least one comparison is needed"))
+        if self.person_id_salt is not None and not (isinstance(self.person_id_salt, str)
+                                                    and self.person_id_salt.startswith(("file:", "env:"))):
+            problems.append(Problem(source=None, where="person_id_salt",
+                                    message="person_id_salt must name where the salt is kept, 'file:PATH' or "
+                                    "'env:NAME', never the salt itself; got a value of another form"))
         if problems:
             raise ConfigError(problems)
 
@@ -462,7 +476,8 @@ class LinkConfig:
             "nik_yield_weight": self.nik_yield_weight,
             "ambiguity": self.ambiguity,
             "ambiguity_margin": self.ambiguity_margin,
-        }
+        } | ({"person_id_salt": self.person_id_salt} if self.person_id_salt else {}) | (
+            {"owner_only_outputs": True} if self.owner_only_outputs else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> LinkConfig:

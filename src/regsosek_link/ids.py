@@ -7,10 +7,17 @@ stable (:func:`assign_person_ids`): an unchanged person keeps its ID, a merge ke
 with most records (then the oldest, then the smallest), a split keeps the ID in the part
 holding most of its records, and everything else gets a new ID never issued before; each
 such event is a row of the ``changes`` table.
+
+With a registry's secret ``salt`` (opt-in: ``LinkConfig.person_id_salt``) every ID is instead
+``RP-`` and 16 hex digits of the HMAC-SHA256 of that hash under the salt
+(:func:`salted_ids`): still stable and order-free, but nobody without the salt can work out a
+person's ID from the source lists.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +26,7 @@ import pandas as pd
 
 from .cluster import _argsort_strings, hash_id, person_ids_from_records
 
-__all__ = ["CHANGE_COLUMNS", "assign_person_ids", "person_ids"]
+__all__ = ["CHANGE_COLUMNS", "assign_person_ids", "person_ids", "salted_ids"]
 
 #: Columns of the ``changes`` table.
 CHANGE_COLUMNS: tuple[str, ...] = ("run_id", "change", "person_id", "other_person_id", "reason", "n_records")
@@ -32,17 +39,39 @@ def person_ids(
     *,
     issued: set[str] | frozenset[str] = frozenset(),
     first_seen: Mapping[str, int] | None = None,
+    salt: bytes | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame | None]:
     """Person ID of every record of ``records`` clustered as ``labels``.
 
     Without a ``previous`` membership (``key, person_id``) the IDs are the hashes of each
     cluster's smallest record key and no change log is made (``None``); with one (empty for
-    a new registry), they are :func:`assign_person_ids`' stable IDs and the changes.
+    a new registry), they are :func:`assign_person_ids`' stable IDs and the changes. With a
+    ``salt`` the new IDs are :func:`salted_ids`.
     """
     if previous is None:
-        return person_ids_from_records(records, labels), None
+        ids = person_ids_from_records(records, labels)
+        return (ids if salt is None else salted_ids(ids, salt)), None
     keys = records["source"].astype(str) + "|" + records["record_id"].astype(str)
-    return assign_person_ids(keys, labels, previous, issued=issued, first_seen=first_seen)
+    return assign_person_ids(keys, labels, previous, issued=issued, first_seen=first_seen, salt=salt)
+
+
+def salted_ids(ids: np.ndarray, salt: bytes, *, prefix: str = "RP") -> np.ndarray:
+    """Each ID replaced by ``prefix-`` and 16 upper-case hex digits of its HMAC-SHA256 under
+    ``salt``, computed once per distinct ID.
+
+    >>> a = salted_ids(np.array(["RP-1", "RP-2", "RP-1"], dtype=object), b"s" * 32)
+    >>> a[0] == a[2] != a[1], a[0].startswith("RP-"), len(a[0])
+    (True, True, 19)
+    """
+    uniq, inverse = np.unique(np.asarray(ids, dtype=object).astype(str), return_inverse=True)
+    mac = hmac.new(salt, digestmod=hashlib.sha256)
+    return np.array([_salted(i, mac, prefix) for i in uniq.tolist()], dtype=object)[inverse.reshape(-1)]
+
+
+def _salted(pid: str, mac: hmac.HMAC, prefix: str) -> str:
+    m = mac.copy()
+    m.update(pid.encode("utf-8"))
+    return f"{prefix}-{m.hexdigest()[:16].upper()}"
 
 
 def assign_person_ids(
@@ -53,6 +82,7 @@ def assign_person_ids(
     issued: set[str] | frozenset[str] = frozenset(),
     first_seen: Mapping[str, int] | None = None,
     prefix: str = "RP",
+    salt: bytes | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Person ID of every record given the previous membership, and the changes made.
 
@@ -68,6 +98,8 @@ def assign_person_ids(
         Every ID ever issued; a new ID never repeats one (collisions are rehashed).
     first_seen : mapping, optional
         Previous ID -> run number it was created in (lower is older), for ties.
+    salt : bytes, optional
+        The registry's secret salt: new IDs are :func:`salted_ids` of the unsalted ones.
 
     Returns
     -------
@@ -132,12 +164,18 @@ def assign_person_ids(
     used = set(issued) | set(survivor.tolist())
     need = ids.isna().to_numpy()
     fresh = []
+    mac = None if salt is None else hmac.new(salt, digestmod=hashlib.sha256)
+
+    def new_id(key: str) -> str:
+        pid = hash_id(key, prefix=prefix)
+        return pid if mac is None else _salted(pid, mac, prefix)
+
     for a in anchor.to_numpy()[need].tolist():
-        pid = hash_id(a, prefix=prefix)
+        pid = new_id(a)
         k = 0
         while pid in used:
             k += 1
-            pid = hash_id(f"{a}#{k}", prefix=prefix)
+            pid = new_id(f"{a}#{k}")
         used.add(pid)
         fresh.append(pid)
     vals = ids.to_numpy(dtype=object)

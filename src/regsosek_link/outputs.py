@@ -44,6 +44,7 @@ __all__ = [
     "check_formats",
     "neutralise_formulas",
     "restore_formulas",
+    "result_files",
     "write_result",
     "write_tables",
 ]
@@ -230,15 +231,20 @@ def _to_arrow(frame: pd.DataFrame) -> pa.Table:
 # atomic writes
 
 
-def _write_atomic(path: Path, write: Callable[[str], None]) -> Path:
+def _write_atomic(path: Path, write: Callable[[str], None], owner_only: bool = False) -> Path:
     """Call ``write(temporary_path)``, then rename the temporary file to ``path``.
 
     The temporary file lies in the same folder (so the rename stays on one file system and
     is atomic) and is removed when ``write`` fails; the final name then keeps whatever it
-    held before.
+    held before. With ``owner_only`` the temporary file is created with mode 0600 before
+    anything is written to it (writers truncate it and keep its mode), so no other user can
+    open it at any moment.
     """
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")  # keeps the suffix (Excel needs it)
     try:
+        if owner_only:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            os.chmod(tmp, 0o600)  # (an old file of that name kept its mode)
         write(str(tmp))
         os.replace(tmp, path)
     except BaseException:
@@ -274,6 +280,7 @@ def write_tables(
     formats: Iterable[str] = ("parquet",),
     texts: Mapping[str, str] | None = None,
     workers: int = -1,
+    owner_only: bool = False,
 ) -> dict[str, Path]:
     """Write DataFrames as Parquet and/or CSV files, and texts as they are, atomically.
 
@@ -291,6 +298,8 @@ def write_tables(
     workers : int, default -1
         Threads that write files while the next table is converted to Arrow (``-1``: one
         per core; ``1``: everything in this thread).
+    owner_only : bool, default False
+        Make the folder readable by its owner only (0700) and create every file 0600.
 
     Returns
     -------
@@ -315,12 +324,16 @@ def write_tables(
     formats = check_formats(formats)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if owner_only:
+        out.chmod(0o700)
     threads = n_threads(workers)
     # Converting a DataFrame to Arrow holds the GIL (Python strings); Arrow's writers release
     # it. So each table is converted here while the writer threads write the ones before.
     with ThreadPoolExecutor(threads, thread_name_prefix="regsosek-write") if threads > 1 else nullcontext() as pool:
         def submit(path: Path, write: Callable[[str], None]) -> Future[Path] | Path:
-            return pool.submit(_write_atomic, path, write) if pool is not None else _write_atomic(path, write)
+            if pool is not None:
+                return pool.submit(_write_atomic, path, write, owner_only)
+            return _write_atomic(path, write, owner_only)
 
         pending: dict[str, Future[Path] | Path] = {}
         for stem, frame in tables.items():
@@ -332,9 +345,16 @@ def write_tables(
         return {name: p.result() if isinstance(p, Future) else p for name, p in pending.items()}
 
 
+def result_files(result: LinkResult, formats: Iterable[str] | None = None) -> list[str]:
+    """Names of the files :func:`write_result` writes for ``result`` (without extra texts)."""
+    tables = list(RESULT_TABLES) + (["changes"] if result.changes is not None else [])
+    fmts = check_formats(result.config.output_formats if formats is None else formats)
+    return [f"{t}.{f}" for t in tables for f in fmts] + ["config.json"]
+
+
 def write_result(result: LinkResult, output_dir: str | Path | None = None, *,
-                 formats: Iterable[str] | None = None) -> dict[str, Path]:
-    """Write a run's tables (:data:`RESULT_TABLES`) and its ``config.json``.
+                 formats: Iterable[str] | None = None, texts: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Write a run's tables (:data:`RESULT_TABLES`), its ``config.json`` and ``texts``.
 
     Parameters
     ----------
@@ -343,11 +363,15 @@ def write_result(result: LinkResult, output_dir: str | Path | None = None, *,
         Defaults to ``result.config.output_dir``.
     formats : iterable of str, optional
         Defaults to ``result.config.output_formats``.
+    texts : mapping of str to str, optional
+        More files (name -> text), e.g. the processing record
+        (:func:`regsosek_link.privacy.processing_record`, which :meth:`LinkResult.write` adds).
 
     Returns
     -------
     dict of str to Path
-        See :func:`write_tables`.
+        See :func:`write_tables`. With ``config.owner_only_outputs`` the folder is made 0700
+        and every file 0600.
     """
     config = result.config
     tables = {name: getattr(result, name) for name in RESULT_TABLES}
@@ -357,6 +381,7 @@ def write_result(result: LinkResult, output_dir: str | Path | None = None, *,
         tables,
         output_dir or config.output_dir,
         formats=config.output_formats if formats is None else formats,
-        texts={"config.json": config.to_json()},
+        texts={"config.json": config.to_json(), **(texts or {})},
         workers=config.workers,
+        owner_only=config.owner_only_outputs,
     )

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .._codes import CodeBook
+from .._secret import load_key
 from .._threads import background, n_threads
 from ..block import Blocking, block_with_report, usable_blocking_rules
 from ..classify import (
@@ -259,12 +260,13 @@ def link_records(
                 nik_constraint=cfg.nik_constraint, yield_links=yields, codes=book)
 
     changes: list[pd.DataFrame] = []
+    salt = load_key(cfg.person_id_salt).derive("person id") if cfg.person_id_salt else None
 
     def ids(labels: np.ndarray) -> np.ndarray:
         if previous is None:
-            return person_ids(records, labels)[0]
+            return person_ids(records, labels, salt=salt)[0]
         pid, ch = person_ids(records, labels, previous.membership, issued=previous.issued,
-                             first_seen=previous.first_seen)
+                             first_seen=previous.first_seen, salt=salt)
         changes.append(ch)
         return pid
 

@@ -70,7 +70,12 @@ class LinkResult:
               formats: tuple[str, ...] | None = None) -> dict[str, Path]:
         """Write membership, registry, households, links (and, for a run saved in a store,
         changes) and the run's config into ``output_dir`` (default ``config.output_dir``) in
-        ``formats`` (default ``config.output_formats``); see :func:`regsosek_link.outputs.write_result`."""
-        from ..outputs import write_result
+        ``formats`` (default ``config.output_formats``), with the run's processing record
+        (``processing_record.json``/``.md``, see :mod:`regsosek_link.privacy.processing`);
+        see :func:`regsosek_link.outputs.write_result`."""
+        from ..outputs import result_files, write_result
+        from ..privacy.processing import processing_record
 
-        return write_result(self, output_dir, formats=formats)
+        out_dir = Path(output_dir or self.config.output_dir)
+        record = processing_record(self, out_dir, result_files(self, formats))
+        return write_result(self, out_dir, formats=formats, texts=record)
