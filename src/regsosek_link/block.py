@@ -47,6 +47,7 @@ __all__ = [
     "blocking_report",
     "usable_blocking_rules",
     "mask_key",
+    "rule_keys",
     "BlockIndex",  # noqa: F822 - made on first use (module __getattr__)
     "LargeBlockWarning",
 ]
@@ -356,6 +357,30 @@ def _rule_blocks(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | 
     ent, starts, sizes = _group(combined, bound)
     return _Blocks(rows=rows, ent=ent, starts=starts, sizes=sizes, cols=tuple(cols),
                    labs=tuple(lab for _, _, lab in parts))
+
+
+def rule_keys(records: pd.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
+    """Each record's key under ``rule`` as text: (rows, keys), one entry per distinct token
+    under a ``tokens(...)`` key; records missing a key have none. The keys of several
+    columns are joined by ``"\x1f"``. Records with equal keys share a block of a
+    :class:`BlockOn` rule; a :class:`SortedNeighbourhood` rule sorts on them. An engine that
+    blocks elsewhere (Spark) makes its equi-joins on these keys.
+
+    >>> recs = pd.DataFrame({"nama": ["ADI BUDI", None, "ADI"], "tahun": ["1990", "1991", "1990"]})
+    >>> rows, keys = rule_keys(recs, BlockOn(keys=("tokens(nama)", "tahun")))
+    >>> rows.tolist(), [k.replace("\x1f", "|") for k in keys]
+    ([0, 0, 2], ['ADI|1990', 'BUDI|1990', 'ADI|1990'])
+    """
+    cache = _KeyCache(records)
+    if isinstance(rule, SortedNeighbourhood):
+        _, codes, labels = cache.key(rule.key)
+        rows = np.flatnonzero(codes >= 0)
+        return rows, np.asarray(labels, dtype=object)[codes[rows]]
+    b = _rule_blocks(records, rule.keys, cache)
+    key = np.asarray(b.labs[0], dtype=object)[b.cols[0]]
+    for c, lab in zip(b.cols[1:], b.labs[1:]):
+        key = key + "\x1f" + np.asarray(lab, dtype=object)[c]
+    return b.rows, key
 
 
 def _rule_codes(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | None = None
