@@ -136,3 +136,23 @@ def test_spark_engine_refuses_a_store(spark, tmp_path):
     d = load_febrl3()
     with pytest.raises(ConfigError, match="Spark engine"):
         Linker(d.config, engine=SparkEngine(spark)).run(d.sources, store=tmp_path / "r.duckdb")
+
+
+def test_cli_engine_spark_reads_csv_through_spark(spark, tmp_path):
+    from regsosek_link.cli import main
+
+    d = load_febrl3()
+    d.sources["febrl3"].head(300).to_csv(tmp_path / "febrl3.csv", index=False)
+    src = d.config.sources[0]
+    cfg = d.config.replace(sources=(SourceConfig(name="febrl3", path="febrl3.csv", columns=src.columns,
+                                                 extra_columns=src.extra_columns),))
+    cfg.save(tmp_path / "config.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["run", str(tmp_path / "config.yaml"), "--engine", "spark", "--out", str(tmp_path / "out")]) == 0
+    members = pd.read_parquet(tmp_path / "out" / "membership")
+    assert sorted(members["record_id"]) == sorted(d.sources["febrl3"].head(300)["rec_id"])
+    # the same records through the embedded engine (pandas ingest): the same persons
+    emb = Linker(cfg.replace(sources=(src,))).run({"febrl3": d.sources["febrl3"].head(300)})
+    both = emb.membership.merge(members, on="record_id", suffixes=("_e", "_s"))
+    assert (both["person_id_e"] == both["person_id_s"]).all()
