@@ -38,18 +38,18 @@ from ._threads import map_in_threads
 from .errors import ConfigError
 
 __all__ = [
+    "BlockIndex",  # noqa: F822 - made on first use (module __getattr__)
     "BlockOn",
-    "SortedNeighbourhood",
-    "BlockingRule",
     "Blocking",
+    "BlockingRule",
+    "LargeBlockWarning",
+    "SortedNeighbourhood",
     "block",
     "block_with_report",
     "blocking_report",
-    "usable_blocking_rules",
     "mask_key",
     "rule_keys",
-    "BlockIndex",  # noqa: F822 - made on first use (module __getattr__)
-    "LargeBlockWarning",
+    "usable_blocking_rules",
 ]
 
 log = logging.getLogger(__name__)

@@ -271,7 +271,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         self.m_init = m_init
         self.m_from_labels = m_from_labels
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # comparison levels are small integer categories (-1 = missing), not measurements
         tags.input_tags.categorical = True

@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from ...block import usable_blocking_rules
-from ...classify import blocked_comparisons, n_pairs_of_sizes, random_pairs, train_on_counts, u_from_pairs
+from ...classify import (
+    blocked_comparisons,
+    n_pairs_of_sizes,
+    random_pairs,
+    train_on_counts,
+    u_from_pairs,
+)
 from ...compare import usable_comparisons
 from ...config import LinkConfig
 from ...errors import ConfigError
@@ -221,7 +227,6 @@ class SparkEngine:
         for note in notes + rule_notes:
             log.info(note)
         single = [s.name for s in cfg.sources if s.one_record_per_person]
-        names = [c.name for c in cfg.comparisons]
 
         def block() -> tuple[Any, pd.DataFrame, int]:
             pairs, report = st.block_pairs(records, cfg.blocking_rules, dtypes=dtypes, link_type=cfg.link_type,

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...errors import ConfigError
 
-__all__ = ["spark_session", "require_pyspark"]
+__all__ = ["require_pyspark", "spark_session"]
 
 #: Environment variables read by :func:`spark_session`.
 MASTER_ENV = "REGSOSEK_SPARK_MASTER"

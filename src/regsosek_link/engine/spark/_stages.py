@@ -240,8 +240,8 @@ def term_counts(records: Any, columns: Sequence[str], dtypes: dict[str, Any]) ->
     from ..._codes import column_codes
 
     out = {}
+    schema = pa.schema([("value", pa.string())])
     for c in columns:
-        schema = pa.schema([("value", pa.string())])
 
         def run(batches: Iterator[pa.RecordBatch], c: str = c) -> Iterator[pa.RecordBatch]:
             for b in batches:
