@@ -20,8 +20,8 @@ _ARROW = {"string": pa.string(), "bool": pa.bool_(), "boolean": pa.bool_(), "Int
 def arrow_type(dtype: Any) -> pa.DataType:
     """The Arrow type a column of ``dtype`` travels as (text for anything else).
 
-    >>> arrow_type(pd.Int16Dtype()), arrow_type(np.dtype("float64"))
-    (DataType(int16), DataType(double))
+    >>> str(arrow_type(pd.Int16Dtype())), str(arrow_type(np.dtype("float64")))
+    ('int16', 'double')
     """
     return _ARROW.get(str(dtype), pa.string())
 
