@@ -20,7 +20,7 @@ _ARROW = {"string": pa.string(), "bool": pa.bool_(), "boolean": pa.bool_(), "Int
 def arrow_type(dtype: Any) -> pa.DataType:
     """The Arrow type a column of ``dtype`` travels as (text for anything else).
 
-    >>> str(arrow_type(pd.Int16Dtype())), str(arrow_type(np.dtype("float64")))
+    >>> str(arrow_type(pd.Int16Dtype())), str(arrow_type("float64"))
     ('int16', 'double')
     """
     return _ARROW.get(str(dtype), pa.string())
