@@ -52,6 +52,7 @@ __all__ = [
     "block_with_report",
     "blocking_report",
     "mask_key",
+    "rule_keys",
     "usable_blocking_rules",
 ]
 
@@ -372,21 +373,28 @@ def _rule_blocks(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | 
                    labs=tuple(lab for _, _, lab in parts))
 
 
-def rule_key_labels(records: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A :class:`BlockOn` rule's keys of each record as text, for encoding them
-    (:mod:`regsosek_link.privacy`): rows (ascending; one entry per distinct token under a
-    ``tokens(...)`` key, none for a record missing a key), each entry's block, and each
-    block's key values joined by ``" | "``.
+def rule_keys(records: pd.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
+    """Each record's key under ``rule`` as text: (rows, keys), one entry per distinct token
+    under a ``tokens(...)`` key; records missing a key have none. The keys of several
+    columns are joined by ``"\x1f"``. Records with equal keys share a block of a
+    :class:`BlockOn` rule; a :class:`SortedNeighbourhood` rule sorts on them. An engine that
+    blocks elsewhere (Spark) makes its equi-joins on these keys.
 
-    >>> recs = pd.DataFrame({"a": ["X Y", None, "Y"]})
-    >>> rows, block, labels = rule_key_labels(recs, ["tokens(a)"])
-    >>> rows.tolist(), labels[block].tolist()
-    ([0, 0, 2], ['X', 'Y', 'Y'])
+    >>> recs = pd.DataFrame({"nama": ["ADI BUDI", None, "ADI"], "tahun": ["1990", "1991", "1990"]})
+    >>> rows, keys = rule_keys(recs, BlockOn(keys=("tokens(nama)", "tahun")))
+    >>> rows.tolist(), [k.replace("\x1f", "|") for k in keys]
+    ([0, 0, 2], ['ADI|1990', 'BUDI|1990', 'ADI|1990'])
     """
-    b = _rule_blocks(records, keys)
-    block_of = np.empty(len(b.ent), np.int64)
-    block_of[b.ent] = np.repeat(np.arange(len(b.starts)), b.sizes)
-    return b.rows, block_of, np.asarray(b.labels(np.arange(len(b.starts))), dtype=object)
+    cache = _KeyCache(records)
+    if isinstance(rule, SortedNeighbourhood):
+        _, codes, labels = cache.key(rule.key)
+        rows = np.flatnonzero(codes >= 0)
+        return rows, np.asarray(labels, dtype=object)[codes[rows]]
+    b = _rule_blocks(records, rule.keys, cache)
+    key = np.asarray(b.labs[0], dtype=object)[b.cols[0]]
+    for c, lab in zip(b.cols[1:], b.labs[1:]):
+        key = key + "\x1f" + np.asarray(lab, dtype=object)[c]
+    return b.rows, key
 
 
 def _rule_codes(records: pd.DataFrame, keys: Sequence[str], cache: _KeyCache | None = None

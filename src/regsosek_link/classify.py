@@ -165,11 +165,19 @@ def u_from_random_pairs(
     name, then record IDs: :func:`regsosek_link._order.record_rank`), not among row
     positions, so the same records in any row order give the same ``u``.
     """
-    from .compare import compare
-
     ranked = random_pairs(len(records), max_pairs=max_pairs, random_state=random_state)
     order = record_order(records)  # rank -> row
     pairs = pd.DataFrame({"left": order[ranked["left"].to_numpy()], "right": order[ranked["right"].to_numpy()]})
+    return u_from_pairs(records, pairs, comparisons, prepared=prepared, workers=workers)
+
+
+def u_from_pairs(records: pd.DataFrame, pairs: pd.DataFrame, comparisons: Sequence[Any], *,
+                 prepared: Sequence[Any] | None = None, workers: int = 1) -> list[np.ndarray]:
+    """Level frequencies (one pseudo-count per level) of ``pairs`` of ``records``: ``u``
+    from pairs already drawn (:func:`u_from_random_pairs` draws them; an engine that holds
+    the records elsewhere draws the same ranks and passes the records they name)."""
+    from .compare import compare
+
     levels = compare(records, pairs, comparisons, prepared=prepared, workers=workers).to_numpy()
     out = []
     for k, comp in enumerate(comparisons):
@@ -263,7 +271,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         self.m_init = m_init
         self.m_from_labels = m_from_labels
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # comparison levels are small integer categories (-1 = missing), not measurements
         tags.input_tags.categorical = True
@@ -636,6 +644,38 @@ def train_by_sessions(
     """
     names = list(levels.columns)
     pats, counts, inverse = level_patterns(levels.to_numpy()) if patterns is None else patterns
+    # every distinct (pattern, set of rules) once, with its number of pairs: the sessions
+    # re-code this small table, they never pass over the pairs
+    rules = np.asarray(rules, np.int64)
+    width = int(rules.max(initial=0)) + 1
+    combos, n_combo, _ = _distinct_codes(inverse * width + rules, len(pats) * width, inverse=False)
+    return train_on_counts(names, pats, counts, pats[combos // width], combos % width, n_combo, blocked=blocked,
+                           u=u, n_all_pairs=n_all_pairs, threshold=threshold, min_pairs=min_pairs,
+                           max_iter=max_iter, level_names=level_names)
+
+
+def train_on_counts(
+    names: Sequence[str],
+    pats: np.ndarray,
+    counts: np.ndarray,
+    combo_pats: np.ndarray,
+    combo_rules: np.ndarray,
+    n_combo: np.ndarray,
+    *,
+    blocked: Mapping[int, Sequence[str]],
+    u: Sequence[np.ndarray],
+    n_all_pairs: int,
+    threshold: float = 0.5,
+    min_pairs: int = 50,
+    max_iter: int = 200,
+    level_names: Mapping[str, Sequence[str]] | None = None,
+) -> FellegiSunter:
+    """:func:`train_by_sessions` on counts: the distinct level patterns (sorted as
+    :func:`level_patterns` sorts them) with their numbers of pairs, and the distinct
+    (pattern, rules bit mask) combinations (sorted by pattern, then mask) with theirs. An
+    engine that aggregates the pairs elsewhere (Spark) trains with this."""
+    names = list(names)
+    n_pairs = int(np.sum(counts))
     _warn_few_pairs(pats, counts, [len(v) for v in u], names)
     # each session's fit is checked here once for the whole model, not session by session
     not_converged: list[str] = []
@@ -648,12 +688,6 @@ def train_by_sessions(
         if not fs.converged_:
             not_converged.append(session)
         return fs
-    # every distinct (pattern, set of rules) once, with its number of pairs: the sessions
-    # re-code this small table, they never pass over the pairs
-    rules = np.asarray(rules, np.int64)
-    width = int(rules.max(initial=0)) + 1
-    combos, n_combo, _ = _distinct_codes(inverse * width + rules, len(pats) * width, inverse=False)
-    combo_pats, combo_rules = pats[combos // width], combos % width
     n_levels = [len(v) for v in u]
     m_sum = [np.zeros(L) for L in n_levels]
     m_weight = np.zeros(len(names))
@@ -707,7 +741,7 @@ def train_by_sessions(
     # prior: EM on lambda alone over all pairs, non-candidates being sure non-matches
     model.lambda_ = 0.5
     bayes = np.exp2(model.match_weight(pats) - model.prior_weight_)  # likelihood ratio per pattern
-    lam = min(0.5, len(levels) / max(n_all_pairs, 1))
+    lam = min(0.5, n_pairs / max(n_all_pairs, 1))
     for _ in range(500):
         odds = lam / (1 - lam) * bayes
         expected = float((counts * odds / (1 + odds)).sum())
@@ -839,11 +873,18 @@ def term_frequency_adjustments(
         at = np.flatnonzero(lv == top)
         c = codes[left[at]]
         held = c >= 0
-        f = n_holding[c[held]] / max(int(n_holding.sum()), 1)  # share of records holding the value
         adj = np.zeros(len(lv))
-        adj[at[held]] = np.log2(model.u_[k][top] / np.maximum(f, 1.0 / max(len(records), 1)))
+        adj[at[held]] = tf_weight(model.u_[k][top], n_holding[c[held]], int(n_holding.sum()), len(records))
         out[f"tf_{comp.name}"] = adj
     return pd.DataFrame(out, index=levels.index)
+
+
+def tf_weight(u_exact: float, n_holding: np.ndarray, n_with_value: int, n_records: int) -> np.ndarray:
+    """The term-frequency adjustment (bits) of exact agreements on values held by
+    ``n_holding`` records each, out of ``n_with_value`` records holding some value and
+    ``n_records`` records (see :func:`term_frequency_adjustments`)."""
+    f = np.asarray(n_holding) / max(int(n_with_value), 1)  # share of records holding the value
+    return np.log2(u_exact / np.maximum(f, 1.0 / max(int(n_records), 1)))
 
 
 # ----------------------------------------------------------------------------------------
@@ -878,6 +919,7 @@ def score_pairs(
     comparisons: Sequence[Any],
     *,
     patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    term_frequency: pd.DataFrame | None = None,
 ) -> PairScores:
     """Match weight and probability of every candidate pair: the model's weight of the pair's
     level pattern plus the term-frequency adjustments (:func:`term_frequency_adjustments`,
@@ -885,13 +927,15 @@ def score_pairs(
 
     The weight is computed once per distinct pattern (:func:`level_patterns`, passed as
     ``patterns`` when the caller has it), so no per-comparison float matrix is held for all
-    pairs.
+    pairs. ``term_frequency``: the adjustments when the caller made them (an engine that
+    counts the values elsewhere, with :func:`tf_weight`).
     """
     if len(levels) == 0:
         return PairScores(np.zeros(0), np.zeros(0), pd.DataFrame(index=levels.index))
     pats, _, inverse = level_patterns(levels.to_numpy()) if patterns is None else patterns
     weight = model.match_weight(pd.DataFrame(pats, columns=levels.columns))[inverse]
-    tf = term_frequency_adjustments(records, pairs, levels, comparisons, model)
+    tf = (term_frequency_adjustments(records, pairs, levels, comparisons, model) if term_frequency is None
+          else term_frequency)
     if tf.shape[1]:
         weight = weight + tf.to_numpy().sum(axis=1)
     return PairScores(probability_from_weight(weight), weight, tf)
@@ -937,22 +981,36 @@ def n_possible_pairs(
     2
     """
 
-    def count(mask: np.ndarray | None) -> int:
+    def sizes(mask: np.ndarray | None) -> tuple[dict[str, int], int]:
         codes, names = column_codes(records, "source")
         if mask is not None:
             codes = codes[mask]
-        sizes = np.bincount(codes[codes >= 0], minlength=len(names))
-        n = len(codes)
-        within = {str(s): int(k) * (int(k) - 1) // 2 for s, k in zip(names.tolist(), sizes.tolist())}
+        counts = np.bincount(codes[codes >= 0], minlength=len(names))
+        return {str(s): int(k) for s, k in zip(names.tolist(), counts.tolist())}, len(codes)
+
+    return n_pairs_of_sizes(*sizes(None), link_type=link_type, single_record_sources=single_record_sources,
+                            old=None if new is None else sizes(~np.asarray(new, bool)))
+
+
+def n_pairs_of_sizes(sizes: Mapping[str, int], n: int, *, link_type: str = "link_and_dedupe",
+                     single_record_sources: Sequence[str] = (),
+                     old: tuple[Mapping[str, int], int] | None = None) -> int:
+    """:func:`n_possible_pairs` of ``n`` records with ``sizes`` records per source; with
+    ``old`` (the sizes and number of the records not flagged new), only the pairs with a
+    new record.
+
+    >>> n_pairs_of_sizes({"a": 2, "b": 1}, 3, link_type="link_only")
+    2
+    """
+    def count(by_source: Mapping[str, int], total: int) -> int:
+        within = {str(s): int(k) * (int(k) - 1) // 2 for s, k in by_source.items()}
         if link_type == "link_only":
-            return n * (n - 1) // 2 - sum(within.values())
+            return total * (total - 1) // 2 - sum(within.values())
         if link_type == "dedupe_only":
             return sum(within.values())
-        return n * (n - 1) // 2 - sum(v for s, v in within.items() if s in set(single_record_sources))
+        return total * (total - 1) // 2 - sum(v for s, v in within.items() if s in set(single_record_sources))
 
-    if new is None:
-        return count(None)
-    return count(None) - count(~np.asarray(new, bool))
+    return count(sizes, n) - (count(*old) if old is not None else 0)
 
 
 @with_codes

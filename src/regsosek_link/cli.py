@@ -178,6 +178,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _config_formats(load_config(args.config), args)
     if args.out:
         config = config.replace(output_dir=args.out)
+    if args.engine == "spark":
+        return _run_on_spark(config, args)
     result = Linker(config, tune_process=True).run(progress=_progress(args.quiet), store=args.store,
                                                    relink=args.relink, replace=args.replace)
     written = result.write(config.output_dir)
@@ -186,6 +188,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(_summary(result, written, truth))
     if args.store:
         print(f"Registry saved in {args.store} (person IDs kept stable against what it held)")
+    return 0
+
+
+def _run_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
+    """``run --engine spark``: the session from $REGSOSEK_SPARK_MASTER / $REGSOSEK_SPARK_CONF
+    (or spark-submit's), the tables written as Parquet under the output folder."""
+    from .engine import SparkEngine
+    from .run import Linker
+
+    result = Linker(config, engine=SparkEngine()).run(store=args.store)
+    written = result.write(config.output_dir)
+    print(f"Linked {result.n_records:,} records into {result.n_persons:,} persons on Spark "
+          f"({result.n_pairs:,} candidate pairs); Parquet tables in {config.output_dir}: {', '.join(written)}")
     return 0
 
 
@@ -343,6 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "from the stored ones (person IDs kept stable)")
     r.add_argument("--replace", action="store_true",
                    help="with --store: stored records this run does not read leave the registry")
+    r.add_argument("--engine", choices=("embedded", "spark"), default="embedded",
+                   help="where the stages run: this process (default) or Spark (pip install "
+                        "'regsosek-link[spark]'; master and settings from $REGSOSEK_SPARK_MASTER and "
+                        "$REGSOSEK_SPARK_CONF); writes partitioned Parquet")
     r.set_defaults(fn=_cmd_run)
 
     u = sub.add_parser("update", help="link a new batch (the config's sources) against a stored registry")

@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from .._codes import factorize_strings
 from .._secret import SecretKey, keyed_digests
-from ..block import BlockingRule, BlockOn, rule_key_labels
+from ..block import BlockingRule, BlockOn, rule_keys
 from ..config import default_blocking_rules
 from ..errors import ConfigError
 from ._bloom import FilterSpec, bloom_filters, flip_bits, xor_fold
@@ -239,9 +239,10 @@ def _filter_column(records: pd.DataFrame, spec: FilterSpec, key: SecretKey, seed
 
 def _blocking_column(records: pd.DataFrame, rule: BlockOn, key: SecretKey) -> pd.Series:
     """The rule's keys of each record, each as 16 hex digits of its HMAC, space-separated."""
-    rows, block, labels = rule_key_labels(records, rule.keys)
+    rows, keys = rule_keys(records, rule)
+    block, labels = pd.factorize(keys, sort=False)
     subkey = key.derive("block:" + " & ".join(rule.keys))
-    tokens = _hex_of(keyed_digests(subkey, labels.tolist(), size=8))[block]
+    tokens = _hex_of(keyed_digests(subkey, list(labels), size=8))[block]
     n = len(records)
     if len(rows) == 0:
         return pd.Series(pd.NA, index=range(n), dtype="string")

@@ -105,10 +105,14 @@ class Linker:
     tune_process : bool
         Allow process-wide tweaks that make big runs faster and smaller (see
         :mod:`regsosek_link.run._memory`); off by default: a library leaves its process alone.
+    engine : optional
+        Where the stages run: ``None`` (this process) or an engine such as
+        :class:`regsosek_link.engine.SparkEngine`, whose ``run``/``update``/``withdraw``
+        take this Linker and the same arguments.
     """
 
     def __init__(self, config: LinkConfig, *, model: Any = None, decisions: pd.DataFrame | None = None,
-                 constrained: bool = True, tune_process: bool = False) -> None:
+                 constrained: bool = True, tune_process: bool = False, engine: Any = None) -> None:
         if not isinstance(config, LinkConfig):
             raise TypeError(f"config must be a LinkConfig; got {type(config).__name__}")
         self.config = config
@@ -116,6 +120,7 @@ class Linker:
         self.decisions = decisions
         self.constrained = constrained
         self.tune_process = tune_process
+        self.engine = engine
 
     # -- a full run ----------------------------------------------------------------------
 
@@ -131,6 +136,8 @@ class Linker:
         it does not read every stored record (unless ``replace``: the records it does not
         read leave the registry, their persons logged ``removed``).
         """
+        if self.engine is not None:
+            return self.engine.run(self, data, progress=progress, store=store, relink=relink, replace=replace)
         if store is None:
             return self._pipeline(lambda stages: self._fresh(data, stages), progress)
         from ..store import RegistryStore
@@ -202,6 +209,8 @@ class Linker:
         Refused before any work when the config's settings contradict the stored ones,
         with one line per difference.
         """
+        if self.engine is not None:
+            return self.engine.update(self, store, data, retrain=retrain, relink=relink, progress=progress)
         from ..store import RegistryStore
 
         st = RegistryStore(store)
@@ -264,6 +273,8 @@ class Linker:
         without records are logged ``removed``, persons that fall apart (a withdrawn record
         was their bridge) ``split_from``. The stored settings and model are kept.
         """
+        if self.engine is not None:
+            return self.engine.withdraw(self, store, source=source, record_ids=record_ids, progress=progress)
         from ..store import RegistryStore
 
         st = RegistryStore(store)

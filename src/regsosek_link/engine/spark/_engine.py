@@ -1,0 +1,384 @@
+"""The Spark engine's composer: the stages of :mod:`regsosek_link.run._core` on Spark.
+
+``Linker(config, engine=SparkEngine(spark)).run(data)`` reads the sources (pandas
+DataFrames through the embedded ingest and its checks; Spark DataFrames and Parquet/CSV
+paths through Spark), then runs standardise, block, compare, classify, cluster, person IDs
+and registry as :mod:`regsosek_link.engine.spark._stages` composes them, and gives a
+:class:`SparkLinkResult` of Spark DataFrames that writes partitioned Parquet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...block import usable_blocking_rules
+from ...classify import (
+    blocked_comparisons,
+    n_pairs_of_sizes,
+    random_pairs,
+    train_on_counts,
+    u_from_pairs,
+)
+from ...compare import usable_comparisons
+from ...config import LinkConfig
+from ...errors import ConfigError
+from ...registry import membership_table, registry_tables
+from ...run._core import NoCandidatePairsWarning, Stages
+from ...run._memory import ProcessTuning
+from . import _stages as st
+from ._frames import arrow_schema, as_dtypes, empty_like
+from ._session import require_pyspark, spark_session
+
+__all__ = ["SparkEngine", "SparkLinkResult"]
+
+log = logging.getLogger("regsosek_link.engine.spark")
+
+#: The tables a Spark run writes, and the column each is partitioned by (None: not).
+PARTITIONS: dict[str, str | None] = {"membership": "source", "registry": None, "households": None, "links": None}
+
+
+@dataclass
+class SparkLinkResult:
+    """What a Spark run produced: the output tables as Spark DataFrames (computed once and
+    cached), the model, the blocking report and the stage timings."""
+
+    config: LinkConfig
+    membership: Any
+    registry: Any
+    households: Any
+    links: Any
+    model: Any
+    blocking: pd.DataFrame
+    n_records: int
+    n_pairs: int
+    timings: dict[str, float] = field(default_factory=dict)
+    peak_memory_mb: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_persons(self) -> int:
+        return int(self.registry.count())
+
+    def to_pandas(self, table: str) -> pd.DataFrame:
+        """One output table collected to the driver (for checks and small runs), in the
+        embedded engine's row order where it has one."""
+        df = getattr(self, table).toPandas()
+        order = {"membership": ["source", "record_id"], "registry": ["person_id"],
+                 "links": ["match_probability", "source_l", "record_id_l", "source_r", "record_id_r"],
+                 "households": ["household_id", "person_id"]}[table]
+        asc = [table != "links" or c != "match_probability" for c in order]
+        return df.sort_values(order, ascending=asc, kind="mergesort").reset_index(drop=True)
+
+    def write(self, output_dir: str | Path | None = None, *, mode: str = "overwrite") -> dict[str, str]:
+        """Write each table as Parquet under ``output_dir/<table>/`` (membership partitioned
+        by source) and the run's config as ``config.json``; returns the paths."""
+        out = str(output_dir or self.config.output_dir)
+        paths = {}
+        for name, part in PARTITIONS.items():
+            path = f"{out.rstrip('/')}/{name}"
+            writer = getattr(self, name).write.mode(mode)
+            if part:
+                writer = writer.partitionBy(part)
+            writer.parquet(path)
+            paths[name] = path
+        if "://" not in out:
+            Path(out, "config.json").write_text(json.dumps(self.config.to_dict(), indent=2, ensure_ascii=False),
+                                                encoding="utf-8")
+            paths["config.json"] = str(Path(out, "config.json"))
+        return paths
+
+
+class SparkEngine:
+    """Run the pipeline on a SparkSession.
+
+    Parameters
+    ----------
+    spark : SparkSession, optional
+        The session (classic or Spark Connect); default :func:`spark_session` (master and
+        settings from ``$REGSOSEK_SPARK_MASTER`` / ``$REGSOSEK_SPARK_CONF``).
+    buckets : int, optional
+        Groups the clustering and registry stages are cut into (each holds whole
+        components or persons and is worked by one Python task); default twice the
+        session's default parallelism.
+
+    Examples
+    --------
+    >>> engine = SparkEngine.__new__(SparkEngine)  # (no session needed to construct the type)
+    >>> isinstance(engine, SparkEngine)
+    True
+    """
+
+    def __init__(self, spark: Any = None, *, buckets: int | None = None) -> None:
+        require_pyspark()
+        self._spark = spark
+        self.buckets = buckets
+
+    @property
+    def spark(self) -> Any:
+        if self._spark is None:
+            self._spark = spark_session()
+        return self._spark
+
+    # -- the seam the Linker calls ---------------------------------------------------------
+
+    def run(self, linker: Any, data: Mapping[str, Any] | None = None, *, progress: Any = None,
+            store: Any = None, **_: Any) -> SparkLinkResult:
+        """A full run of ``linker``'s config on ``data`` (by source name: a pandas or Spark
+        DataFrame, or a Parquet/CSV path; sources not given are read from their ``path``)."""
+        if store is not None:
+            raise ConfigError("a registry store (DuckDB) is not kept by the Spark engine yet: write the result "
+                              "with result.write(output_dir) (Parquet), or run without engine=SparkEngine(...)")
+        if linker.decisions is not None and len(linker.decisions):
+            raise ConfigError("reviewers' decisions are not applied by the Spark engine yet; run them with the "
+                              "embedded engine (Linker without engine=)")
+        stages = Stages(progress, tuning=ProcessTuning(enabled=False))
+        cfg = linker.config
+        spark = self.spark
+        spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+        raw = stages("ingest", lambda: self._raw(cfg, data))
+        return self._link(raw, cfg, stages=stages, model=linker.model, constrained=linker.constrained)
+
+    def update(self, *_: Any, **__: Any) -> Any:
+        raise ConfigError("an incremental update is not available on the Spark engine yet; run update with the "
+                          "embedded engine (Linker without engine=)")
+
+    withdraw = update
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def _raw(self, cfg: LinkConfig, data: Mapping[str, Any] | None) -> Any:
+        from pyspark.sql import DataFrame as SparkDataFrame
+
+        from ...ingest import read_sources
+
+        data = dict(data or {})
+        unknown = sorted(set(data) - {s.name for s in cfg.sources})
+        if unknown:
+            raise ConfigError(f"data given for source(s) {unknown} that the config does not name; "
+                              f"configured sources: {[s.name for s in cfg.sources]}")
+        on_spark, local = [], []
+        for s in cfg.sources:
+            given = data.get(s.name)
+            if isinstance(given, SparkDataFrame):
+                on_spark.append((s, given))
+            elif isinstance(given, (str, os.PathLike)) or (given is None and s.path
+                                                          and str(s.path).lower().endswith((".parquet", ".csv"))):
+                on_spark.append((s, self._read_path(s, str(given if given is not None else s.path))))
+            else:
+                local.append(s)
+        parts = []
+        if local:
+            raw = read_sources(cfg.replace(sources=tuple(local)), {s.name: data[s.name] for s in local
+                                                                    if s.name in data})
+            parts.append(self.spark.createDataFrame(raw.astype(object).where(raw.notna(), None)
+                                                    if len(raw) else raw.astype(object),
+                                                    schema=", ".join(f"`{c}` string" for c in raw.columns)))
+        parts += [_mapped(s, df) for s, df in on_spark]
+        out = parts[0]
+        for p in parts[1:]:
+            out = out.unionByName(p, allowMissingColumns=True)
+        return out
+
+    def _read_path(self, src: Any, path: str) -> Any:
+        reader = self.spark.read
+        if path.lower().endswith(".csv") or path.lower().endswith(".csv.gz"):
+            opts = {"header": "true", "inferSchema": "false", "encoding": src.encoding or "UTF-8"}
+            if src.delimiter:
+                opts["sep"] = src.delimiter
+            return reader.options(**opts).csv(path)
+        return reader.parquet(path)
+
+    # -- the pipeline ----------------------------------------------------------------------
+
+    def _link(self, raw: Any, cfg: LinkConfig, *, stages: Stages, model: Any, constrained: bool) -> SparkLinkResult:
+        from pyspark.sql import functions as F
+
+        from ...standardise import standardise
+
+        spark = self.spark
+        buckets = self.buckets or max(2 * spark.sparkContext.defaultParallelism, 2)
+        options = {"profile": cfg.profile, **cfg.date_options()}
+        empty_raw = pd.DataFrame({c: pd.Series([], dtype="string") for c in raw.columns})
+        clean = standardise(empty_raw, workers=1, **options).dtypes.to_dict()
+
+        def standardised() -> tuple[Any, int]:
+            recs = st.with_rank(st.standardise_batches(raw, clean, options), ["source", "record_id"])
+            recs = st.cut(recs)
+            return recs, int(recs.count())
+
+        records, n = stages("standardise", standardised)
+        dtypes = {"rank": "int64", **clean}
+        proxy = _proxy(records, clean)
+        notes: list[str] = []
+        if model is None:
+            comparisons, notes = usable_comparisons(cfg.comparisons, proxy)
+            cfg = cfg.replace(comparisons=comparisons)
+        rules, rule_notes = usable_blocking_rules(cfg.blocking_rules, proxy)
+        cfg = cfg.replace(blocking_rules=rules)
+        for note in notes + rule_notes:
+            log.info(note)
+        single = [s.name for s in cfg.sources if s.one_record_per_person]
+
+        def block() -> tuple[Any, pd.DataFrame, int]:
+            pairs, report = st.block_pairs(records, cfg.blocking_rules, dtypes=dtypes, link_type=cfg.link_type,
+                                           single_record_sources=single, max_block_size=cfg.max_block_size)
+            return pairs, report, int(pairs.count())
+
+        pairs, report, n_pairs = stages("block", block)
+        tf_columns = list(dict.fromkeys(c.column for c in cfg.comparisons if getattr(c, "term_frequency", False)))
+
+        def compare() -> Any:
+            return st.cut(st.compare_pairs(pairs, records, cfg.comparisons, dtypes=dtypes, tf_columns=tf_columns,
+                                           chunk_size=cfg.chunk_size))
+
+        levels = stages("compare", compare) if n_pairs else None
+        if n_pairs == 0:
+            warnings.warn(f"blocking found no candidate pairs among {n:,} records, so every record is its own "
+                          "person" + ("" if model is not None else " and no model was trained") + ".",
+                          NoCandidatePairsWarning, stacklevel=3)
+
+        def classify() -> tuple[Any, Any]:
+            fitted = model
+            if fitted is None and n_pairs:
+                fitted = self._train(records, levels, cfg, n=n, dtypes=dtypes, single=single)
+            if fitted is None or not n_pairs:
+                return fitted, None
+            tf = st.term_counts(records, tf_columns, clean)
+            sides = st._both_sides(levels, records, ["source", "record_id"])
+            for c in ("source", "record_id"):
+                sides = sides.withColumnRenamed(f"l_{c}", f"{c}_l").withColumnRenamed(f"r_{c}", f"{c}_r")
+            links = st.score(sides, fitted, cfg.comparisons, tf=tf, n_records=n, review_low=cfg.review_band[0],
+                             threshold=cfg.threshold)
+            return fitted, st.cut(links)
+
+        fitted, links = stages("classify", classify)
+        if links is None:
+            links = spark.createDataFrame([], "left long, right long, source_l string, record_id_l string, "
+                                          "source_r string, record_id_r string, match_probability double, "
+                                          "match_weight double, accepted boolean")
+
+        def cluster() -> Any:
+            edges = links.where(F.col("match_probability") >= cfg.threshold).select(
+                "left", "right", F.col("match_probability").alias("p"))
+            comp = st.connected_components(edges)
+            recs = records.join(comp, "rank", "left").withColumn(
+                "bucket", F.pmod(F.xxhash64(F.coalesce(F.col("component"), F.col("rank"))), F.lit(buckets)))
+            e = edges.join(comp.withColumnRenamed("rank", "left"), "left").withColumn(
+                "bucket", F.pmod(F.xxhash64(F.col("component")), F.lit(buckets))).drop("component")
+            mdt = membership_table(empty_like(clean), np.zeros(0, object), np.zeros(0)).dtypes.to_dict()
+            mem = st.cluster_buckets(recs.drop("component"), e, dtypes=dtypes, threshold=cfg.threshold,
+                                     single_record_sources=single, constrained=constrained, membership_dtypes=mdt)
+            return st.cut(mem)
+
+        membership = stages("cluster", cluster)
+
+        def registry() -> tuple[Any, Any]:
+            persons = records.join(membership.select("rank", "person_id", "match_probability"), "rank")
+            persons = persons.withColumn("bucket", F.pmod(F.xxhash64("person_id"), F.lit(buckets)))
+            sample = persons.join(persons.select("person_id").distinct().limit(50), "person_id").toPandas()
+            reg_s, hh_s = _sample_tables(sample, dtypes, cfg)
+            reg_schema = arrow_schema(reg_s.dtypes.to_dict())
+            reg = st.cut(st.registry_buckets(persons, dtypes=dtypes, golden=cfg.golden_options(), schema=reg_schema))
+            kk_bucket = F.pmod(F.xxhash64(F.coalesce(F.col("no_kk"), F.lit(""))), F.lit(buckets))
+            kk_cols = [c for c in ("no_kk", "kk_valid") if c in clean]
+            hh = st.household_buckets(reg.withColumn("bucket", kk_bucket),
+                                      records.select(*kk_cols).withColumn("bucket", kk_bucket),
+                                      dtypes=clean, registry_dtypes=reg_s.dtypes.to_dict(),
+                                      schema=arrow_schema(hh_s.dtypes.to_dict()))
+            return reg, st.cut(hh)
+
+        reg, households = stages("registry", registry)
+        return SparkLinkResult(config=cfg, membership=membership.drop("rank"), registry=reg, households=households,
+                               links=links.drop("left", "right"), model=fitted, blocking=report, n_records=n,
+                               n_pairs=n_pairs, timings=stages.timings, peak_memory_mb=stages.peaks)
+
+    def _train(self, records: Any, levels: Any, cfg: LinkConfig, *, n: int, dtypes: dict[str, Any],
+               single: list[str]) -> Any:
+        """The model: pattern counts from Spark, ``u`` from the embedded engine's random
+        record pairs (the same ranks, the records fetched), EM on the driver."""
+        from pyspark.sql import functions as F
+
+        names = [c.name for c in cfg.comparisons]
+        rows = levels.groupBy(*names, "rules").agg(F.count("*").alias("n")).toPandas()
+        rows = rows.sort_values([*names, "rules"], kind="mergesort").reset_index(drop=True)
+        combo_pats = rows[names].to_numpy(np.int8)
+        by_pat = rows.groupby(names, sort=True)["n"].sum()
+        pats = np.asarray(by_pat.index.tolist(), np.int8).reshape(len(by_pat), len(names))
+        ranked = random_pairs(n, max_pairs=cfg.u_max_pairs, random_state=cfg.random_state)
+        need = np.unique(np.r_[ranked["left"].to_numpy(), ranked["right"].to_numpy()])
+        wanted = self.spark.createDataFrame(pd.DataFrame({"rank": need.astype(np.int64)}))
+        sub = records.join(F.broadcast(wanted) if len(need) < 2_000_000 else wanted, "rank").toPandas()
+        sub = as_dtypes(sub.sort_values("rank").reset_index(drop=True), dtypes)
+        rank = sub["rank"].to_numpy(np.int64)
+        pos = pd.DataFrame({"left": np.searchsorted(rank, ranked["left"].to_numpy()),
+                            "right": np.searchsorted(rank, ranked["right"].to_numpy())})
+        u = u_from_pairs(sub.drop(columns="rank"), pos, cfg.comparisons)
+        sizes = {r["source"]: int(r["count"]) for r in records.groupBy("source").count().collect()}
+        n_all = n_pairs_of_sizes(sizes, n, link_type=cfg.link_type, single_record_sources=single)
+        return train_on_counts(names, pats, by_pat.to_numpy(np.int64), combo_pats, rows["rules"].to_numpy(np.int64),
+                               rows["n"].to_numpy(np.int64), blocked=blocked_comparisons(cfg.blocking_rules,
+                                                                                          cfg.comparisons),
+                               u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
+
+
+def _mapped(src: Any, df: Any) -> Any:
+    """A Spark source as raw records: its mapped columns as text (stripped, blanks
+    missing), extras under their lower-cased names, and ``source``; refused with the
+    problems when a record ID is missing or repeated."""
+    from pyspark.sql import functions as F
+
+    missing = [c for c in list(src.columns) + list(src.extra_columns) if c not in df.columns]
+    if missing:
+        raise ConfigError(f"source {src.name!r}: column(s) {missing} not found; columns present: {df.columns}")
+
+    def text(c: str) -> Any:
+        v = F.trim(F.col(f"`{c}`").cast("string"))
+        return F.when(v == "", None).otherwise(v)
+
+    cols = [F.lit(src.name).alias("source")]
+    cols += [text(own).alias(schema) for own, schema in src.columns.items()]
+    cols += [text(c).alias(c.lower()) for c in src.extra_columns]
+    out = df.select(*cols)
+    bad = out.agg(F.sum(F.col("record_id").isNull().cast("long")).alias("missing"),
+                  (F.count("record_id") - F.countDistinct("record_id")).alias("repeated")).first()
+    if bad["missing"] or bad["repeated"]:
+        raise ConfigError(f"source {src.name!r}: {bad['missing'] or 0} record(s) without a record_id and "
+                          f"{bad['repeated'] or 0} repeated record_id(s); every record needs its own ID")
+    return out
+
+
+def _proxy(records: Any, clean: dict[str, Any]) -> pd.DataFrame:
+    """One row holding, per column, some value of the records (missing when none holds
+    one): what :func:`usable_comparisons` and :func:`usable_blocking_rules` look at."""
+    from pyspark.sql import functions as F
+
+    aggs = []
+    for c, dtype in clean.items():
+        if str(dtype) == "string":
+            v = F.trim(F.col(c))
+            aggs.append(F.first(F.when(v != "", F.col(c)), ignorenulls=True).alias(c))
+        elif str(dtype) in ("bool", "boolean"):
+            aggs.append(F.max(F.col(c)).alias(c))
+        else:
+            aggs.append(F.first(F.col(c), ignorenulls=True).alias(c))
+    row = records.agg(*aggs).toPandas()
+    return as_dtypes(row, clean)
+
+
+def _sample_tables(sample: pd.DataFrame, dtypes: dict[str, Any], cfg: LinkConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The registry and households of a few persons: their dtypes make the Spark schemas."""
+    sample = sample.sort_values("rank").reset_index(drop=True)
+    mini = as_dtypes(sample[[c for c in dtypes if c != "rank"]], dtypes)
+    pid = sample["person_id"].to_numpy(object)
+    t = registry_tables(mini, pd.factorize(pid)[0], sample["match_probability"].to_numpy(float),
+                        person_ids=lambda: pid, **cfg.golden_options())
+    return t.registry, t.households

@@ -1,0 +1,72 @@
+"""A SparkSession from the environment (master and settings), for the CLI and notebooks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from ...errors import ConfigError
+
+__all__ = ["require_pyspark", "spark_session"]
+
+#: Environment variables read by :func:`spark_session`.
+MASTER_ENV = "REGSOSEK_SPARK_MASTER"
+CONF_ENV = "REGSOSEK_SPARK_CONF"
+
+
+def require_pyspark() -> Any:
+    """The ``pyspark`` module, or a ConfigError saying how to install it."""
+    try:
+        import pyspark
+    except ImportError as exc:
+        raise ConfigError("the Spark engine needs PySpark 4 and Java 17: pip install 'regsosek-link[spark]'"
+                          ) from exc
+    return pyspark
+
+
+def _conf_from_env(text: str) -> dict[str, str]:
+    """``key=value`` pairs separated by commas or new lines.
+
+    >>> _conf_from_env("spark.driver.memory=4g, spark.sql.shuffle.partitions=8")
+    {'spark.driver.memory': '4g', 'spark.sql.shuffle.partitions': '8'}
+    """
+    out = {}
+    for part in text.replace("\n", ",").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{CONF_ENV}: {part.strip()!r} is not key=value (e.g. spark.driver.memory=8g)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None, *,
+                  app_name: str = "regsosek-link") -> Any:
+    """The active SparkSession, or a new one.
+
+    ``master`` defaults to ``$REGSOSEK_SPARK_MASTER`` (else what ``spark-submit`` or
+    ``spark-defaults.conf`` set, else ``local[*]``); ``conf`` is added to
+    ``$REGSOSEK_SPARK_CONF`` (``key=value,...``). Python workers run this interpreter.
+    """
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None and not conf:
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    master = master or os.environ.get(MASTER_ENV)
+    if master:
+        builder = builder.master(master)
+    elif "spark.master" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+        builder = builder.config("spark.master", os.environ.get("MASTER", "local[*]"))
+    settings = {"spark.ui.showConsoleProgress": "false",
+                **_conf_from_env(os.environ.get(CONF_ENV, "")), **dict(conf or {})}
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
