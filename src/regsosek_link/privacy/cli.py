@@ -65,7 +65,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", required=True, help="encoded Parquet file to write")
     e.add_argument("--shared-file", action="store_true",
                    help="create the encoded file with the default permissions instead of owner-only (0600)")
-    e.add_argument("--quiet", action="store_true")
+    e.add_argument("--quiet", action="store_true", help="no summary line")
     e.set_defaults(fn=_cmd_encode)
 
     k = sub.add_parser("link-encoded", help="link encoded sources (files written by 'encode')")
@@ -76,5 +76,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--threshold", type=float, help="match probability to accept a link (default 0.9)")
     k.add_argument("--person-id-salt", help="'file:PATH' or 'env:NAME' of the registry's secret person-ID salt")
     k.add_argument("--owner-only", action="store_true", help="outputs readable by their owner only (0700/0600)")
-    k.add_argument("--quiet", action="store_true")
+    k.add_argument("--quiet", action="store_true", help="no summary line")
     k.set_defaults(fn=_cmd_link_encoded)

@@ -25,6 +25,7 @@ from ...block import usable_blocking_rules
 from ...classify import (
     blocked_comparisons,
     n_pairs_of_sizes,
+    near_miss_u,
     random_pairs,
     train_on_counts,
     u_from_pairs,
@@ -268,14 +269,15 @@ class SparkEngine:
 
         def cluster() -> Any:
             edges = links.where(F.col("match_probability") >= cfg.threshold).select(
-                "left", "right", F.col("match_probability").alias("p"))
+                "left", "right", F.col("match_probability").alias("p"), "match_weight",
+                *[f"level_{c.name}" for c in cfg.comparisons])
             comp = st.connected_components(edges)
             recs = records.join(comp, "rank", "left").withColumn(
                 "bucket", F.pmod(F.xxhash64(F.coalesce(F.col("component"), F.col("rank"))), F.lit(buckets)))
             e = edges.join(comp.withColumnRenamed("rank", "left"), "left").withColumn(
                 "bucket", F.pmod(F.xxhash64(F.col("component")), F.lit(buckets))).drop("component")
             mdt = membership_table(empty_like(clean), np.zeros(0, object), np.zeros(0)).dtypes.to_dict()
-            mem = st.cluster_buckets(recs.drop("component"), e, dtypes=dtypes, threshold=cfg.threshold,
+            mem = st.cluster_buckets(recs.drop("component"), e, dtypes=dtypes, cfg=cfg, model=fitted,
                                      single_record_sources=single, constrained=constrained, membership_dtypes=mdt)
             return st.cut(mem)
 
@@ -324,10 +326,12 @@ class SparkEngine:
         u = u_from_pairs(sub.drop(columns="rank"), pos, cfg.comparisons)
         sizes = {r["source"]: int(r["count"]) for r in records.groupBy("source").count().collect()}
         n_all = n_pairs_of_sizes(sizes, n, link_type=cfg.link_type, single_record_sources=single)
-        return train_on_counts(names, pats, by_pat.to_numpy(np.int64), combo_pats, rows["rules"].to_numpy(np.int64),
-                               rows["n"].to_numpy(np.int64), blocked=blocked_comparisons(cfg.blocking_rules,
-                                                                                          cfg.comparisons),
-                               u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
+        model = train_on_counts(names, pats, by_pat.to_numpy(np.int64), combo_pats, rows["rules"].to_numpy(np.int64),
+                                rows["n"].to_numpy(np.int64), blocked=blocked_comparisons(cfg.blocking_rules,
+                                                                                           cfg.comparisons),
+                                u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
+        # u of near-miss NIK levels among the candidates, as train_model does
+        return near_miss_u(model, (pats, by_pat.to_numpy(np.int64), None), cfg.comparisons)
 
 
 def _mapped(src: Any, df: Any) -> Any:

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ...block import BlockOn, LargeBlockWarning, SortedNeighbourhood, mask_key, rule_keys
 from ...classify import score_pairs, tf_weight
-from ...cluster import cluster_records, person_ids_from_records
+from ...cluster import cluster_records, person_ids_from_records, weigh_constraints
 from ...compare import compare
 from ...registry import households_table, membership_table, registry_tables
 from ._frames import arrow_schema, as_dtypes, batch_of, frame_of, spark_schema
@@ -357,25 +357,38 @@ def connected_components(edges: Any, *, max_rounds: int = 100) -> Any:
     return labels.withColumnRenamed("label", "component")
 
 
-def cluster_buckets(records: Any, edges: Any, *, dtypes: dict[str, Any], threshold: float,
+def cluster_buckets(records: Any, edges: Any, *, dtypes: dict[str, Any], cfg: Any, model: Any,
                     single_record_sources: Sequence[str], constrained: bool, membership_dtypes: dict[str, Any]
                     ) -> Any:
-    """Per bucket of whole components (``bucket`` on both inputs): the constrained clusters
-    (:func:`regsosek_link.cluster.cluster_records`), their person IDs
-    (:func:`regsosek_link.cluster.person_ids_from_records`: the hash of the smallest record
-    key) and the membership rows (:func:`regsosek_link.registry.membership_table`), with
-    ``rank``."""
+    """Per bucket of whole components (``bucket`` on both inputs): the NIK links that yield
+    and the ambiguous links held for review (:func:`regsosek_link.cluster.weigh_constraints`:
+    both depend only on a component's accepted links, ``p``, ``match_weight`` and
+    ``level_*``), the constrained clusters (:func:`regsosek_link.cluster.cluster_records`),
+    their person IDs (:func:`regsosek_link.cluster.person_ids_from_records`: the hash of the
+    smallest record key) and the membership rows
+    (:func:`regsosek_link.registry.membership_table`), with ``rank``."""
     columns = [c for c in dtypes if c != "rank"]
     schema = arrow_schema({"rank": "int64", **membership_dtypes})
+    names = [c.name for c in cfg.comparisons]
 
     def run(recs: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
         recs = recs.sort_values("rank", kind="stable").reset_index(drop=True)
         rank = recs["rank"].to_numpy(np.int64)
         mini = as_dtypes(recs[columns], dtypes)
-        left = np.searchsorted(rank, links["left"].to_numpy(np.int64))
-        right = np.searchsorted(rank, links["right"].to_numpy(np.int64))
-        labels, weakest = cluster_records(mini, left, right, links["p"].to_numpy(float), threshold=threshold,
-                                          single_record_sources=single_record_sources, constrained=constrained)
+        links = links.sort_values(["left", "right"], kind="stable").reset_index(drop=True)
+        pairs = pd.DataFrame({"left": np.searchsorted(rank, links["left"].to_numpy(np.int64)),
+                              "right": np.searchsorted(rank, links["right"].to_numpy(np.int64))})
+        p = links["p"].to_numpy(float).copy()
+        yields = None
+        if constrained and model is not None and len(links):
+            levels = pd.DataFrame({n: links[f"level_{n}"].to_numpy(np.int8) for n in names})
+            yields, held = weigh_constraints(mini, pairs, levels, p, links["match_weight"].to_numpy(float), model,
+                                             cfg, single_record_sources=single_record_sources)
+            p[held["pair"].to_numpy(np.int64)] = -np.inf  # truly ambiguous: left to a reviewer
+        labels, weakest = cluster_records(mini, pairs["left"].to_numpy(), pairs["right"].to_numpy(), p,
+                                          threshold=cfg.threshold, single_record_sources=single_record_sources,
+                                          constrained=constrained, nik_constraint=cfg.nik_constraint,
+                                          yield_links=yields)
         pid = person_ids_from_records(mini, labels)
         out = membership_table(mini, pid, weakest)
         out.insert(0, "rank", rank)
