@@ -348,6 +348,18 @@ class LinkConfig:
         registry's lifetime. Without it IDs are the plain hashes of earlier versions.
     owner_only_outputs : bool
         Create the output folder and files readable by their owner only (0700 / 0600).
+    report_explorer : bool
+        Also write ``explore.html`` beside the outputs: one self-contained interactive page
+        where an analyst searches a person or a record and sees its records side by side,
+        its links with their per-comparison weights and its cluster graph
+        (:mod:`regsosek_link.explore`). Off by default: the page holds records (names,
+        NIKs), which are personal data; it is listed in the processing record and follows
+        ``owner_only_outputs``.
+    report_explorer_persons : int
+        At most this many persons are put in ``explore.html`` (those touched by a
+        near-threshold or held-back link first, then persons with conflicting values, then
+        persons of several records, then the rest), so the page stays small; it says how
+        many of how many it holds.
     """
 
     sources: tuple[SourceConfig, ...]
@@ -370,6 +382,8 @@ class LinkConfig:
     ambiguity_margin: float = 3.0
     person_id_salt: str | None = None
     owner_only_outputs: bool = False
+    report_explorer: bool = False
+    report_explorer_persons: int = 2_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(
@@ -414,6 +428,14 @@ class LinkConfig:
                 problems.append(Problem(source=None, where=key,
                                         message=f"The {key!r} parameter must be a number >= 0 (bits). "
                                         f"Got {value!r} instead."))
+        if not isinstance(self.report_explorer, bool):
+            problems.append(Problem(source=None, where="report_explorer",
+                                    message=f"report_explorer must be true or false; got {self.report_explorer!r}"))
+        persons = self.report_explorer_persons
+        if isinstance(persons, bool) or not isinstance(persons, int) or persons < 1:
+            problems.append(Problem(source=None, where="report_explorer_persons",
+                                    message="report_explorer_persons must be a whole number >= 1 (persons put in "
+                                    f"explore.html); got {persons!r}"))
         if not self.blocking_rules:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:
@@ -477,7 +499,10 @@ class LinkConfig:
             "ambiguity": self.ambiguity,
             "ambiguity_margin": self.ambiguity_margin,
         } | ({"person_id_salt": self.person_id_salt} if self.person_id_salt else {}) | (
-            {"owner_only_outputs": True} if self.owner_only_outputs else {})
+            {"owner_only_outputs": True} if self.owner_only_outputs else {}) | (
+            {"report_explorer": True} if self.report_explorer else {}) | (
+            {"report_explorer_persons": self.report_explorer_persons}
+            if self.report_explorer_persons != 2_000 else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> LinkConfig:

@@ -1,0 +1,293 @@
+"""The analysts' explorer: one self-contained, interactive HTML page of a run's persons.
+
+:func:`write_explorer` writes ``explore.html``: a search box (a person ID, a record as
+``source:record_id`` or its record ID alone, or part of a name), a person's records side by
+side (one column per record, one row per field, values that differ from the others
+marked), the person's links -- accepted ones and those in the review band, also the ones to
+records of other persons -- with each comparison's level and weight and the match
+probability, and the cluster graph as an SVG drawing (records as nodes, links as edges
+thicker for a higher match weight; click one to see its weights). The page needs no server
+and no network: its data sits in the page as JSON, its script is plain JavaScript, and it
+opens from a file.
+
+A run writes it with its outputs when ``config.report_explorer`` is set (CLI ``--explore``);
+it then appears in the processing record and follows ``owner_only_outputs``. It is
+separate from ``report.html`` because it holds records -- names, NIKs, birth dates -- which
+are personal data (UU 27/2022) that the report leaves out unless asked.
+
+The page holds at most ``max_persons`` persons (``config.report_explorer_persons``), chosen
+in this order and said on the page: persons touched by a link in the review band or by an
+accepted link that was not merged (held back as ambiguous, or kept apart by a constraint),
+then persons with conflicting values (NIK, sex or birth date), then persons of several
+records, then the rest; within each group in person-ID order (a hash: a fair sample). The
+records at the other end of an embedded person's links come along, so its graph is whole.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .schema import GOLDEN_FIELDS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .run import LinkResult
+
+__all__ = ["EXPLORER_FILE", "LINK_STATUSES", "SELECTION_GROUPS", "explorer_data", "explorer_html",
+           "write_explorer"]
+
+#: The file name a run writes the explorer to, beside its outputs.
+EXPLORER_FILE = "explore.html"
+
+#: What became of a link: merged into one person; accepted but held back for review as
+#: ambiguous; accepted but kept apart (a cannot-link constraint or a reviewer's decision);
+#: below the threshold, in the review band.
+LINK_STATUSES: tuple[str, ...] = ("merged", "held", "apart", "review")
+
+#: Why a person is on the page, in the order persons are chosen.
+SELECTION_GROUPS: tuple[str, ...] = ("review", "conflict", "several records", "single record")
+
+#: Status columns shown under the fields when the clean records have them.
+_STATUS_FIELDS = ("nik_status", "tanggal_lahir_status")
+_CONFLICT_FLAGS = ("conflicting_nik", "conflicting_sex", "conflicting_birth_date")
+
+
+def _text(values: pd.Series) -> list[str | None]:
+    """Text values with missing ones as None (JSON null)."""
+    s = values.astype("string")
+    return [None if v is pd.NA else str(v) for v in s.tolist()]
+
+
+def _round(values: np.ndarray, digits: int) -> list[float | None]:
+    v = np.round(np.asarray(values, float), digits)
+    return [None if not np.isfinite(x) else float(x) for x in v]
+
+
+def _field_of_column(column: str, fields: list[str]) -> str | None:
+    """The shown field a comparison's column is made from (``nama_phonetic`` -> ``nama``)."""
+    from .privacy.processing import _field_of
+
+    field = _field_of(column)
+    return field if field in fields else None
+
+
+def _select(result: LinkResult, max_persons: int, person: np.ndarray, n_persons: int,
+            link_l: np.ndarray, link_r: np.ndarray, status: np.ndarray, person_ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(the chosen persons' codes in page order, the group of every person)."""
+    group = np.full(n_persons, 3, np.int8)  # single record
+    group[np.bincount(person, minlength=n_persons) > 1] = 2
+    reg = result.registry
+    flags = [c for c in _CONFLICT_FLAGS if c in reg.columns]
+    if flags:
+        conflicting = reg[flags].fillna(False).astype(bool).any(axis=1).to_numpy()
+        codes = person_ids.get_indexer(reg["person_id"].astype(str))
+        hit = codes[conflicting & (codes >= 0)]
+        group[hit] = np.minimum(group[hit], 1)
+    unsettled = status != LINK_STATUSES.index("merged")
+    group[person[link_l[unsettled]]] = 0
+    group[person[link_r[unsettled]]] = 0
+    order = pd.DataFrame({"group": group, "person_id": np.asarray(person_ids, dtype=object)}).sort_values(
+        ["group", "person_id"], kind="mergesort").index.to_numpy()
+    return order[:max_persons], group
+
+
+def explorer_data(result: LinkResult, *, max_persons: int | None = None) -> dict[str, Any]:
+    """What the explorer page shows, as JSON-ready data.
+
+    Parameters
+    ----------
+    result : LinkResult
+    max_persons : int, optional
+        Persons to put on the page (default ``config.report_explorer_persons``).
+
+    Returns
+    -------
+    dict
+        ``meta`` (run facts and what was chosen), ``fields`` (rows of the records table),
+        ``sources``, ``comparisons`` (name, level names, fields shown beside it),
+        ``weights`` (the links table's ``weight_*`` columns, without the prefix),
+        ``persons`` (``[person_id, n_records, embedded, group, conflicts, golden values]``),
+        ``records`` (``[source index, record_id, person index, values]``, by person) and
+        ``links`` (``[left record, right record, probability, match weight, status,
+        reason, levels, weights]``, strongest first).
+    """
+    from . import __version__
+
+    cfg = result.config
+    max_persons = cfg.report_explorer_persons if max_persons is None else max_persons
+    if isinstance(max_persons, bool) or not isinstance(max_persons, int) or max_persons < 1:
+        raise ValueError(f"max_persons must be a whole number >= 1; got {max_persons!r}")
+    mem = result.membership
+    keys = pd.MultiIndex.from_arrays([mem["source"].astype(str), mem["record_id"].astype(str)])
+    person, person_ids = pd.factorize(mem["person_id"].astype(str), sort=False)
+    n_persons = len(person_ids)
+
+    links = result.links
+    link_l = keys.get_indexer(pd.MultiIndex.from_arrays([links["source_l"].astype(str), links["record_id_l"].astype(str)]))
+    link_r = keys.get_indexer(pd.MultiIndex.from_arrays([links["source_r"].astype(str), links["record_id_r"].astype(str)]))
+    known = (link_l >= 0) & (link_r >= 0)  # (every link's records are in the membership)
+    links, link_l, link_r = links[known], link_l[known], link_r[known]
+    prob = links["match_probability"].to_numpy(float)
+    accepted = prob >= cfg.threshold
+    status = np.where(accepted, np.where(person[link_l] == person[link_r], 0, 2), 3).astype(np.int8)
+    reason = np.full(len(links), None, dtype=object)
+    held = result.ambiguous
+    if held is not None and len(held):
+        lo, hi = np.minimum(link_l, link_r), np.maximum(link_l, link_r)
+        hl = keys.get_indexer(pd.MultiIndex.from_arrays([held["source_l"].astype(str), held["record_id_l"].astype(str)]))
+        hr = keys.get_indexer(pd.MultiIndex.from_arrays([held["source_r"].astype(str), held["record_id_r"].astype(str)]))
+        held_key = pd.MultiIndex.from_arrays([np.minimum(hl, hr), np.maximum(hl, hr)])
+        at = held_key.get_indexer(pd.MultiIndex.from_arrays([lo, hi]))
+        hit = (at >= 0) & accepted
+        status[hit] = 1
+        reason[hit] = held["reason"].astype(str).to_numpy()[at[hit]]
+
+    chosen, group = _select(result, max_persons, person, n_persons, link_l, link_r, status, person_ids)
+    on_page = np.zeros(n_persons, bool)
+    on_page[chosen] = True
+    touching = on_page[person[link_l]] | on_page[person[link_r]]
+    rows = np.flatnonzero(on_page[person])
+    rows = np.union1d(rows, np.concatenate([link_l[touching], link_r[touching]]))
+    rank = np.full(n_persons, n_persons, np.int64)
+    rank[chosen] = np.arange(len(chosen))
+    shown = pd.DataFrame({"rank": rank[person[rows]], "person_id": np.asarray(person_ids, dtype=object)[person[rows]],
+                          "source": keys.get_level_values(0)[rows], "record_id": keys.get_level_values(1)[rows]})
+    rows = rows[shown.sort_values(["rank", "person_id", "source", "record_id"], kind="mergesort").index.to_numpy()]
+    persons_shown = pd.unique(person[rows])
+    person_index = np.full(n_persons, -1, np.int64)
+    person_index[persons_shown] = np.arange(len(persons_shown))
+    row_index = np.full(len(mem), -1, np.int64)
+    row_index[rows] = np.arange(len(rows))
+
+    recs = result.records
+    fields = [f for f in GOLDEN_FIELDS + ("hubungan_keluarga",) + _STATUS_FIELDS if f in recs.columns]
+    rec_keys = pd.MultiIndex.from_arrays([recs["source"].astype(str), recs["record_id"].astype(str)])
+    at = rec_keys.get_indexer(keys[rows])
+    values = recs.iloc[at][fields]
+    columns = [_text(values[f]) for f in fields]
+    sources = sorted(set(keys.get_level_values(0)[rows]))
+    src_code = {s: i for i, s in enumerate(sources)}
+    records = [[src_code[s], r, int(person_index[p]), [c[i] for c in columns]]
+               for i, (s, r, p) in enumerate(zip(keys.get_level_values(0)[rows], keys.get_level_values(1)[rows],
+                                                 person[rows]))]
+
+    reg = result.registry.assign(person_id=result.registry["person_id"].astype(str)).set_index("person_id")
+    golden_fields = [f for f in fields if f in reg.columns]
+    golden = reg.reindex(np.asarray(person_ids, dtype=object)[persons_shown])
+    golden_cols = [_text(golden[f]) for f in golden_fields]
+    flags = [c for c in _CONFLICT_FLAGS if c in reg.columns]
+    conflicts = golden[flags].fillna(False).astype(bool).to_numpy() if flags else np.zeros((len(golden), 0), bool)
+    size = np.bincount(person, minlength=n_persons)
+    persons = [[str(person_ids[p]), int(size[p]), bool(on_page[p]), SELECTION_GROUPS[int(group[p])],
+                [f.removeprefix("conflicting_") for f, c in zip(flags, conflicts[i]) if c],
+                [g[i] for g in golden_cols]]
+               for i, p in enumerate(persons_shown)]
+
+    weight_cols = [c for c in links.columns if c.startswith("weight_")]
+    level_cols = [f"level_{c.name}" for c in cfg.comparisons if f"level_{c.name}" in links.columns]
+    keep = np.flatnonzero(touching)
+    lv = links[level_cols].to_numpy(np.int64)[keep] if level_cols else np.zeros((len(keep), 0), np.int64)
+    wt = np.round(links[weight_cols].to_numpy(float)[keep], 4) if weight_cols else np.zeros((len(keep), 0))
+    link_rows = [[int(row_index[link_l[k]]), int(row_index[link_r[k]]), float(prob[k]),
+                  round(float(links["match_weight"].iat[k]), 4), LINK_STATUSES[int(status[k])], reason[k],
+                  lv[i].tolist(), [None if not np.isfinite(w) else float(w) for w in wt[i]]]
+                 for i, k in enumerate(keep)]
+
+    comparisons = [{"name": c.name, "levels": list(c.level_names),
+                    "fields": list(dict.fromkeys(f for col in c.columns if (f := _field_of_column(col, fields))))}
+                   for c in cfg.comparisons if f"level_{c.name}" in links.columns]
+    counts = {g: int((group[chosen] == i).sum()) for i, g in enumerate(SELECTION_GROUPS)}
+    model = result.model
+    return {
+        "meta": {
+            "written": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "version": __version__,
+            "threshold": float(cfg.threshold), "review_low": float(cfg.review_band[0]),
+            "prior_weight": None if model is None else round(float(model.prior_weight_), 4),
+            "persons_total": int(n_persons), "records_total": int(len(mem)), "links_total": int(len(links)),
+            "persons_embedded": int(len(chosen)), "max_persons": int(max_persons), "chosen": counts,
+        },
+        "fields": fields,
+        "golden_fields": golden_fields,
+        "sources": sources,
+        "comparisons": comparisons,
+        "weights": [c.removeprefix("weight_") for c in weight_cols],
+        "persons": persons,
+        "records": records,
+        "links": link_rows,
+    }
+
+
+def _asset(name: str) -> str:
+    return files("regsosek_link").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _json_for_script(data: dict[str, Any]) -> str:
+    """JSON safe inside ``<script>``: ``<``, ``>`` and ``&`` (which occur only inside
+    strings) escaped, so no value can close the element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def explorer_html(result: LinkResult, *, max_persons: int | None = None,
+                  title: str = "regsosek_link explorer") -> str:
+    """The explorer page as an HTML string (see :func:`write_explorer`)."""
+    import html
+
+    data = explorer_data(result, max_persons=max_persons)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{_asset('explore.css')}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class='note' id='about'></p>"
+        "<p class='warning'>This page holds personal data (names, NIKs, birth dates): keep it where the run's "
+        "outputs are kept and do not attach it to tickets or e-mails.</p>"
+        "<div id='searchbar'><input id='search' type='search' autocomplete='off' spellcheck='false' "
+        "placeholder='person ID, source:record_id, record ID or part of a name' aria-label='search'>"
+        "<span id='count' class='note'></span></div><ul id='results'></ul><main id='view'></main>"
+        f"<script type='application/json' id='explorer-data'>{_json_for_script(data)}</script>"
+        f"<script>{_asset('explore.js')}</script></body></html>"
+    )
+
+
+def write_explorer(result: LinkResult, path: str | Path, *, max_persons: int | None = None,
+                   title: str = "regsosek_link explorer", owner_only: bool | None = None) -> Path:
+    """Write the explorer page: one self-contained, interactive HTML file.
+
+    Parameters
+    ----------
+    result : LinkResult
+    path : str or Path
+        The ``.html`` file to write (folders are created); written atomically.
+    max_persons : int, optional
+        Persons to put on the page (default ``config.report_explorer_persons``).
+    title : str
+        The page's title.
+    owner_only : bool, optional
+        Create the file readable by its owner only (0600); default
+        ``config.owner_only_outputs``.
+
+    Returns
+    -------
+    Path
+
+    Notes
+    -----
+    A run writes the page beside its outputs itself when ``config.report_explorer`` is
+    set (:meth:`LinkResult.write`, CLI ``--explore``), and lists it in its processing record.
+    """
+    from .outputs import _write_atomic
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = explorer_html(result, max_persons=max_persons, title=title)
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    return _write_atomic(path, write, result.config.owner_only_outputs if owner_only is None else owner_only)
