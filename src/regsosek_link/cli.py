@@ -115,8 +115,11 @@ def _write_report(args: argparse.Namespace, result: LinkResult, written: dict[st
     written["report.html"] = write_report(result, Path(output_dir) / "report.html", truth=truth)
 
 
-def _config_formats(config: LinkConfig, args: argparse.Namespace) -> LinkConfig:
-    """The config with --format (if given) as its output formats."""
+def _config_outputs(config: LinkConfig, args: argparse.Namespace) -> LinkConfig:
+    """The config with --format (if given) as its output formats and --explore/--no-explore
+    (if given) as its report_explorer."""
+    if args.explore is not None:
+        config = config.replace(report_explorer=args.explore)
     if not args.format:
         return config
     from .outputs import check_formats
@@ -146,7 +149,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             one_record_per_person=bool(info.get("one_record_per_person", False)),
             priority=1 if info.get("one_record_per_person") else 100,
         ))
-    config = _config_formats(
+    config = _config_outputs(
         LinkConfig(sources=tuple(sources), output_dir=str(out / "registry"), random_state=args.seed), args)
     cfg_path = config.replace(output_dir="registry").save(out / "config.yaml")
     print(f"  config written to {cfg_path}", file=sys.stderr)
@@ -175,7 +178,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .run import Linker
 
-    config = _config_formats(load_config(args.config), args)
+    config = _config_outputs(load_config(args.config), args)
     if args.out:
         config = config.replace(output_dir=args.out)
     if args.engine == "spark":
@@ -197,6 +200,9 @@ def _run_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
     from .engine import SparkEngine
     from .run import Linker
 
+    if config.report_explorer:
+        raise ConfigError("explore.html (--explore, report_explorer) is made from the embedded engine's tables; "
+                          "run without --engine spark, or without --explore")
     result = Linker(config, engine=SparkEngine()).run(store=args.store)
     written = result.write(config.output_dir)
     print(f"Linked {result.n_records:,} records into {result.n_persons:,} persons on Spark "
@@ -220,7 +226,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
     from .config import load_config
     from .run import Linker
 
-    config = _config_formats(load_config(args.config), args)
+    config = _config_outputs(load_config(args.config), args)
     if args.out:
         config = config.replace(output_dir=args.out)
     if not Path(args.store).exists():
@@ -318,6 +324,12 @@ def _add_output_options(parser: argparse.ArgumentParser, *, report: bool | str) 
         help="write report.html beside the outputs (needs the 'report' extra; default: "
         + ("yes if matplotlib is installed" if report == _AUTO else "yes" if report else "no")
         + "; at a million records the report takes about 40%% of the pipeline's own time)")
+    parser.add_argument(
+        "--explore", action=argparse.BooleanOptionalAction, default=None,
+        help="also write explore.html, the analysts' interactive page: search a person or record, its records "
+        "side by side, links with per-comparison weights, the cluster graph (default: the config's "
+        "report_explorer, off). It holds records (names, NIKs) of up to report_explorer_persons persons: "
+        "personal data, listed in the processing record")
 
 
 def _add_reporting_options(parser: argparse.ArgumentParser) -> None:

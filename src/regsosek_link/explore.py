@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .outputs import EXPLORER_FILE
 from .schema import GOLDEN_FIELDS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,9 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["EXPLORER_FILE", "LINK_STATUSES", "SELECTION_GROUPS", "explorer_data", "explorer_html",
            "write_explorer"]
-
-#: The file name a run writes the explorer to, beside its outputs.
-EXPLORER_FILE = "explore.html"
 
 #: What became of a link: merged into one person; accepted but held back for review as
 #: ambiguous; accepted but kept apart (a cannot-link constraint or a reviewer's decision);
@@ -281,7 +279,7 @@ def write_explorer(result: LinkResult, path: str | Path, *, max_persons: int | N
     A run writes the page beside its outputs itself when ``config.report_explorer`` is
     set (:meth:`LinkResult.write`, CLI ``--explore``), and lists it in its processing record.
     """
-    from .outputs import _write_atomic
+    from .outputs import _write_atomic  # (one home for atomic, owner-only writes)
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
