@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _explore_fixture import keyed_tables, small_run
 
 pytestmark = pytest.mark.browser
 
@@ -28,15 +32,18 @@ def _chromium() -> str | None:
     wanted = os.environ.get("REGSOSEK_CHROMIUM")
     if wanted:
         return wanted if Path(wanted).exists() else None
-    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+    found = (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome"))
+    return next((p for p in found if p), None)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (pip install -e '.[test]')")
     exe = _chromium()
     if exe is None:
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium; or set REGSOSEK_CHROMIUM)")
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium; "
+                    "or set REGSOSEK_CHROMIUM)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         yield b
@@ -44,30 +51,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def explored(tmp_path_factory):
-    from regsosek_link import LinkConfig, Linker
-    from regsosek_link.config import SourceConfig
-    from regsosek_link.datasets import make_sources
+def explored(browser, tmp_path_factory):
     from regsosek_link.explore import EXPLORER_FILE
 
-    syn = make_sources(n_people=300, random_state=1)
-    cfg = LinkConfig(sources=tuple(SourceConfig(name=n, columns=syn.mappings[n]) for n in syn.sources),
-                     report_explorer=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # (learned weights on 800 records: WeightOrderWarning)
-        result = Linker(cfg).run(syn.sources)
+    result, _ = small_run(report_explorer=True)
     out = tmp_path_factory.mktemp("explore")
     result.write(out)
     return result, out / EXPLORER_FILE
-
-
-def _tables(result):
-    mem = result.membership.astype({"source": str, "record_id": str, "person_id": str})
-    links = result.links.astype({"source_l": str, "record_id_l": str, "source_r": str, "record_id_r": str})
-    person = dict(zip(mem["source"] + ":" + mem["record_id"], mem["person_id"]))
-    links = links.assign(left=links["source_l"] + ":" + links["record_id_l"],
-                         right=links["source_r"] + ":" + links["record_id_r"])
-    return mem, links.assign(person_l=links["left"].map(person), person_r=links["right"].map(person))
 
 
 def _open(browser, page_path, errors):
@@ -79,16 +69,21 @@ def _open(browser, page_path, errors):
     return page
 
 
+def _links_per_person(links: pd.DataFrame) -> dict[str, int]:
+    other = links["person_r"][links["person_r"] != links["person_l"]]
+    return pd.concat([links["person_l"], other]).value_counts().to_dict()
+
+
 def test_a_record_search_shows_its_person_as_the_tables_have_it(browser, explored):
     result, page_path = explored
-    mem, links = _tables(result)
-    # the person with the most links among those of several records with a link that was not merged
+    mem, links = keyed_tables(result)
+    # of the persons of several records with a link that was not merged, the one with most links
     unsettled = links[~links["accepted"] | (links["person_l"] != links["person_r"])]
-    counts = pd_counts(links)
+    counts = _links_per_person(links)
     pid = max(set(unsettled["person_l"]) & set(mem["person_id"][mem.duplicated("person_id")]),
               key=lambda p: (counts.get(p, 0), p))
     records = mem[mem["person_id"] == pid]
-    labels = set(records["source"] + ":" + records["record_id"])
+    labels = set(records["label"])
     touching = links[links["left"].isin(labels) | links["right"].isin(labels)]
     assert len(records) >= 2 and len(touching) > len(records)
 
@@ -118,9 +113,13 @@ def test_a_record_search_shows_its_person_as_the_tables_have_it(browser, explore
         row = touching[(touching["left"] == left) & (touching["right"] == right)]
         assert len(row) == 1, title
         row = row.iloc[0]
-        assert float(page.text_content("#detail-weight")) == pytest.approx(row["match_weight"], abs=0.006)
-        assert float(page.text_content("#detail-probability")) == pytest.approx(row["match_probability"], abs=6e-5)
-        for name in names + [c.removeprefix("weight_") for c in links.columns if c.startswith("weight_tf_")]:
+        weight = float(page.text_content("#detail-weight"))
+        assert weight == pytest.approx(row["match_weight"], abs=0.006)
+        probability = float(page.text_content("#detail-probability"))
+        assert probability == pytest.approx(row["match_probability"], abs=6e-5)
+        tf = [c.removeprefix("weight_") for c in links.columns if c.startswith("weight_tf_")]
+        assert tf  # (the name's term-frequency adjustment is shown too)
+        for name in names + tf:
             cell = page.text_content(f"#link-detail tr[data-comparison='{name}'] td.weight")
             assert float(cell) == pytest.approx(row[f"weight_{name}"], abs=0.006), (title, name)
         for name in names:
@@ -132,19 +131,11 @@ def test_a_record_search_shows_its_person_as_the_tables_have_it(browser, explore
     assert errors == []
 
 
-def pd_counts(links):
-    """Links per person (either end)."""
-    import pandas as pd
-
-    both = pd.concat([links["person_l"], links["person_r"][links["person_r"] != links["person_l"]]])
-    return both.value_counts().to_dict()
-
-
 def test_a_name_search_lists_the_records_that_hold_it(browser, explored):
     result, page_path = explored
     recs = result.records
     name = recs["nama"].dropna().astype(str)
-    token = name.str.split().str[0].value_counts().index[0][:4]  # the start of the commonest first name
+    token = name.str.split().str[0].value_counts().index[0][:4]  # the commonest first name's start
     expected = int(name.str.contains(token, regex=False).sum())
     assert 1 < expected < 100
     errors: list[str] = []

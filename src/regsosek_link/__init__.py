@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover - the names below are imported on first us
     from .extend import CustomComparison, LevelComparison
     from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
     from .explain import cluster_scores, explain_pair, explain_person
+    from .explore import write_explorer
     from .ingest import EncodingGuessWarning, read_source, read_sources
     from .model_io import TrainedModel, load_model, save_model
     from .registry import golden_records
@@ -115,6 +116,7 @@ _EXPORTS: dict[str, str] = {
     "EncodingGuessWarning": "ingest",
     "golden_records": "registry",
     "write_report": "report",
+    "write_explorer": "explore",
     "standardise": "standardise",
     "SupervisedLinkClassifier": "supervised",
 }
@@ -198,5 +200,6 @@ __all__ = [
     "read_sources",
     "save_model",
     "standardise",
+    "write_explorer",
     "write_report",
 ]

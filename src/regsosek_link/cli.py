@@ -201,8 +201,8 @@ def _run_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
     from .run import Linker
 
     if config.report_explorer:
-        raise ConfigError("explore.html (--explore, report_explorer) is made from the embedded engine's tables; "
-                          "run without --engine spark, or without --explore")
+        raise ConfigError("explore.html (--explore, report_explorer) is made from the embedded "
+                          "engine's tables; run without --engine spark, or without --explore")
     result = Linker(config, engine=SparkEngine()).run(store=args.store)
     written = result.write(config.output_dir)
     print(f"Linked {result.n_records:,} records into {result.n_persons:,} persons on Spark "
@@ -326,10 +326,10 @@ def _add_output_options(parser: argparse.ArgumentParser, *, report: bool | str) 
         + "; at a million records the report takes about 40%% of the pipeline's own time)")
     parser.add_argument(
         "--explore", action=argparse.BooleanOptionalAction, default=None,
-        help="also write explore.html, the analysts' interactive page: search a person or record, its records "
-        "side by side, links with per-comparison weights, the cluster graph (default: the config's "
-        "report_explorer, off). It holds records (names, NIKs) of up to report_explorer_persons persons: "
-        "personal data, listed in the processing record")
+        help="also write explore.html, the analysts' interactive page: search a person or "
+        "record, its records side by side, links with per-comparison weights, the cluster graph "
+        "(default: the config's report_explorer, off). It holds records (names, NIKs) of up to "
+        "report_explorer_persons persons: personal data, listed in the processing record")
 
 
 def _add_reporting_options(parser: argparse.ArgumentParser) -> None:

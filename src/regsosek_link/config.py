@@ -429,13 +429,13 @@ class LinkConfig:
                                         message=f"The {key!r} parameter must be a number >= 0 (bits). "
                                         f"Got {value!r} instead."))
         if not isinstance(self.report_explorer, bool):
-            problems.append(Problem(source=None, where="report_explorer",
-                                    message=f"report_explorer must be true or false; got {self.report_explorer!r}"))
+            problems.append(Problem(source=None, where="report_explorer", message=(
+                f"report_explorer must be true or false; got {self.report_explorer!r}")))
         persons = self.report_explorer_persons
         if isinstance(persons, bool) or not isinstance(persons, int) or persons < 1:
-            problems.append(Problem(source=None, where="report_explorer_persons",
-                                    message="report_explorer_persons must be a whole number >= 1 (persons put in "
-                                    f"explore.html); got {persons!r}"))
+            problems.append(Problem(source=None, where="report_explorer_persons", message=(
+                "report_explorer_persons must be a whole number >= 1 (persons put in "
+                f"explore.html); got {persons!r}")))
         if not self.blocking_rules:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:

@@ -58,26 +58,52 @@ _CONFLICT_FLAGS = ("conflicting_nik", "conflicting_sex", "conflicting_birth_date
 
 def _text(values: pd.Series) -> list[str | None]:
     """Text values with missing ones as None (JSON null)."""
-    s = values.astype("string")
-    return [None if v is pd.NA else str(v) for v in s.tolist()]
+    return [None if v is pd.NA else str(v) for v in values.astype("string").tolist()]
 
 
-def _round(values: np.ndarray, digits: int) -> list[float | None]:
-    v = np.round(np.asarray(values, float), digits)
-    return [None if not np.isfinite(x) else float(x) for x in v]
+def _keys(frame: pd.DataFrame, source: str = "source",
+          record_id: str = "record_id") -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([frame[source].astype(str), frame[record_id].astype(str)])
 
 
-def _field_of_column(column: str, fields: list[str]) -> str | None:
-    """The shown field a comparison's column is made from (``nama_phonetic`` -> ``nama``)."""
-    from .privacy.processing import _field_of
+def _shown_fields(comparison: Any, fields: list[str]) -> list[str]:
+    """The shown fields a comparison reads (``nama_phonetic`` -> ``nama``), without the
+    columns it only checks for consistency (the NIK's birth date and sex)."""
+    from .privacy.processing import _field_of  # (one home for column -> field)
 
-    field = _field_of(column)
-    return field if field in fields else None
+    skip = set(getattr(comparison, "consistency_columns", ()))
+    found = (_field_of(col) for col in comparison.columns if col not in skip)
+    return list(dict.fromkeys(f for f in found if f in fields))
 
 
-def _select(result: LinkResult, max_persons: int, person: np.ndarray, n_persons: int,
-            link_l: np.ndarray, link_r: np.ndarray, status: np.ndarray, person_ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """(the chosen persons' codes in page order, the group of every person)."""
+def _link_status(result: LinkResult, keys: pd.MultiIndex, person: np.ndarray, link_l: np.ndarray,
+                 link_r: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each link's status (its index in :data:`LINK_STATUSES`) and why it was held back."""
+    accepted = prob >= result.config.threshold
+    together = person[link_l] == person[link_r]
+    status = np.where(accepted, np.where(together, 0, 2), 3).astype(np.int8)
+    reason = np.full(len(prob), None, dtype=object)
+    held = result.ambiguous
+    if held is None or not len(held):
+        return status, reason
+    n = len(keys)
+    hl, hr = keys.get_indexer(_keys(held, "source_l", "record_id_l")), keys.get_indexer(
+        _keys(held, "source_r", "record_id_r"))
+    held_pairs = pd.Index(np.minimum(hl, hr).astype(np.int64) * n + np.maximum(hl, hr))
+    first = ~held_pairs.duplicated()
+    at = held_pairs[first].get_indexer(np.minimum(link_l, link_r).astype(np.int64) * n
+                                       + np.maximum(link_l, link_r))
+    hit = (at >= 0) & accepted
+    status[hit] = LINK_STATUSES.index("held")
+    reason[hit] = held["reason"].astype(str).to_numpy()[first][at[hit]]
+    return status, reason
+
+
+def _select(result: LinkResult, max_persons: int, person: np.ndarray, person_ids: pd.Index,
+            unsettled_records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the chosen persons' codes in page order, the group of every person: its index in
+    :data:`SELECTION_GROUPS`)."""
+    n_persons = len(person_ids)
     group = np.full(n_persons, 3, np.int8)  # single record
     group[np.bincount(person, minlength=n_persons) > 1] = 2
     reg = result.registry
@@ -87,11 +113,9 @@ def _select(result: LinkResult, max_persons: int, person: np.ndarray, n_persons:
         codes = person_ids.get_indexer(reg["person_id"].astype(str))
         hit = codes[conflicting & (codes >= 0)]
         group[hit] = np.minimum(group[hit], 1)
-    unsettled = status != LINK_STATUSES.index("merged")
-    group[person[link_l[unsettled]]] = 0
-    group[person[link_r[unsettled]]] = 0
-    order = pd.DataFrame({"group": group, "person_id": np.asarray(person_ids, dtype=object)}).sort_values(
-        ["group", "person_id"], kind="mergesort").index.to_numpy()
+    group[person[unsettled_records]] = 0
+    order = pd.DataFrame({"group": group, "person_id": np.asarray(person_ids, dtype=object)})
+    order = order.sort_values(["group", "person_id"], kind="mergesort").index.to_numpy()
     return order[:max_persons], group
 
 
@@ -108,12 +132,12 @@ def explorer_data(result: LinkResult, *, max_persons: int | None = None) -> dict
     -------
     dict
         ``meta`` (run facts and what was chosen), ``fields`` (rows of the records table),
-        ``sources``, ``comparisons`` (name, level names, fields shown beside it),
-        ``weights`` (the links table's ``weight_*`` columns, without the prefix),
-        ``persons`` (``[person_id, n_records, embedded, group, conflicts, golden values]``),
-        ``records`` (``[source index, record_id, person index, values]``, by person) and
-        ``links`` (``[left record, right record, probability, match weight, status,
-        reason, levels, weights]``, strongest first).
+        ``golden_fields``, ``sources``, ``comparisons`` (name, level names, fields shown
+        beside it), ``weights`` (the links table's ``weight_*`` columns, without the
+        prefix), ``persons`` (``[person_id, n_records, chosen, group, conflicts, golden
+        values]``), ``records`` (``[source index, record_id, person index, values]``, by
+        person) and ``links`` (``[left record, right record, probability, match weight,
+        status, reason, levels, weights]``, strongest first).
     """
     from . import __version__
 
@@ -122,41 +146,35 @@ def explorer_data(result: LinkResult, *, max_persons: int | None = None) -> dict
     if isinstance(max_persons, bool) or not isinstance(max_persons, int) or max_persons < 1:
         raise ValueError(f"max_persons must be a whole number >= 1; got {max_persons!r}")
     mem = result.membership
-    keys = pd.MultiIndex.from_arrays([mem["source"].astype(str), mem["record_id"].astype(str)])
+    keys = _keys(mem)
     person, person_ids = pd.factorize(mem["person_id"].astype(str), sort=False)
     n_persons = len(person_ids)
+    pid = np.asarray(person_ids, dtype=object)
 
     links = result.links
-    link_l = keys.get_indexer(pd.MultiIndex.from_arrays([links["source_l"].astype(str), links["record_id_l"].astype(str)]))
-    link_r = keys.get_indexer(pd.MultiIndex.from_arrays([links["source_r"].astype(str), links["record_id_r"].astype(str)]))
+    link_l = keys.get_indexer(_keys(links, "source_l", "record_id_l"))
+    link_r = keys.get_indexer(_keys(links, "source_r", "record_id_r"))
     known = (link_l >= 0) & (link_r >= 0)  # (every link's records are in the membership)
     links, link_l, link_r = links[known], link_l[known], link_r[known]
     prob = links["match_probability"].to_numpy(float)
-    accepted = prob >= cfg.threshold
-    status = np.where(accepted, np.where(person[link_l] == person[link_r], 0, 2), 3).astype(np.int8)
-    reason = np.full(len(links), None, dtype=object)
-    held = result.ambiguous
-    if held is not None and len(held):
-        lo, hi = np.minimum(link_l, link_r), np.maximum(link_l, link_r)
-        hl = keys.get_indexer(pd.MultiIndex.from_arrays([held["source_l"].astype(str), held["record_id_l"].astype(str)]))
-        hr = keys.get_indexer(pd.MultiIndex.from_arrays([held["source_r"].astype(str), held["record_id_r"].astype(str)]))
-        held_key = pd.MultiIndex.from_arrays([np.minimum(hl, hr), np.maximum(hl, hr)])
-        at = held_key.get_indexer(pd.MultiIndex.from_arrays([lo, hi]))
-        hit = (at >= 0) & accepted
-        status[hit] = 1
-        reason[hit] = held["reason"].astype(str).to_numpy()[at[hit]]
+    status, reason = _link_status(result, keys, person, link_l, link_r, prob)
+    unsettled = status != LINK_STATUSES.index("merged")
+    chosen, group = _select(result, max_persons, person, person_ids,
+                            np.concatenate([link_l[unsettled], link_r[unsettled]]))
 
-    chosen, group = _select(result, max_persons, person, n_persons, link_l, link_r, status, person_ids)
+    # the records: the chosen persons' and those at the other end of their links
     on_page = np.zeros(n_persons, bool)
     on_page[chosen] = True
     touching = on_page[person[link_l]] | on_page[person[link_r]]
-    rows = np.flatnonzero(on_page[person])
-    rows = np.union1d(rows, np.concatenate([link_l[touching], link_r[touching]]))
+    rows = np.union1d(np.flatnonzero(on_page[person]),
+                      np.concatenate([link_l[touching], link_r[touching]]))
     rank = np.full(n_persons, n_persons, np.int64)
     rank[chosen] = np.arange(len(chosen))
-    shown = pd.DataFrame({"rank": rank[person[rows]], "person_id": np.asarray(person_ids, dtype=object)[person[rows]],
-                          "source": keys.get_level_values(0)[rows], "record_id": keys.get_level_values(1)[rows]})
-    rows = rows[shown.sort_values(["rank", "person_id", "source", "record_id"], kind="mergesort").index.to_numpy()]
+    src, rid = keys.get_level_values(0)[rows], keys.get_level_values(1)[rows]
+    by = pd.DataFrame({"rank": rank[person[rows]], "person_id": pid[person[rows]], "source": src,
+                       "record_id": rid}).sort_values(["rank", "person_id", "source", "record_id"],
+                                                      kind="mergesort").index.to_numpy()
+    rows, src, rid = rows[by], src[by], rid[by]
     persons_shown = pd.unique(person[rows])
     person_index = np.full(n_persons, -1, np.int64)
     person_index[persons_shown] = np.arange(len(persons_shown))
@@ -164,56 +182,53 @@ def explorer_data(result: LinkResult, *, max_persons: int | None = None) -> dict
     row_index[rows] = np.arange(len(rows))
 
     recs = result.records
-    fields = [f for f in GOLDEN_FIELDS + ("hubungan_keluarga",) + _STATUS_FIELDS if f in recs.columns]
-    rec_keys = pd.MultiIndex.from_arrays([recs["source"].astype(str), recs["record_id"].astype(str)])
-    at = rec_keys.get_indexer(keys[rows])
-    values = recs.iloc[at][fields]
+    fields = [f for f in (*GOLDEN_FIELDS, "hubungan_keluarga", *_STATUS_FIELDS)
+              if f in recs.columns]
+    values = recs.iloc[_keys(recs).get_indexer(keys[rows])][fields]
     columns = [_text(values[f]) for f in fields]
-    sources = sorted(set(keys.get_level_values(0)[rows]))
+    sources = sorted(set(src))
     src_code = {s: i for i, s in enumerate(sources)}
     records = [[src_code[s], r, int(person_index[p]), [c[i] for c in columns]]
-               for i, (s, r, p) in enumerate(zip(keys.get_level_values(0)[rows], keys.get_level_values(1)[rows],
-                                                 person[rows]))]
+               for i, (s, r, p) in enumerate(zip(src, rid, person[rows], strict=True))]
 
-    reg = result.registry.assign(person_id=result.registry["person_id"].astype(str)).set_index("person_id")
-    golden_fields = [f for f in fields if f in reg.columns]
-    golden = reg.reindex(np.asarray(person_ids, dtype=object)[persons_shown])
+    reg = result.registry.assign(person_id=result.registry["person_id"].astype(str))
+    golden = reg.set_index("person_id").reindex(pid[persons_shown])
+    golden_fields = [f for f in fields if f in golden.columns]
     golden_cols = [_text(golden[f]) for f in golden_fields]
-    flags = [c for c in _CONFLICT_FLAGS if c in reg.columns]
-    conflicts = golden[flags].fillna(False).astype(bool).to_numpy() if flags else np.zeros((len(golden), 0), bool)
+    flags = [c for c in _CONFLICT_FLAGS if c in golden.columns]
+    conflicts = golden[flags].fillna(False).astype(bool).to_numpy()
     size = np.bincount(person, minlength=n_persons)
-    persons = [[str(person_ids[p]), int(size[p]), bool(on_page[p]), SELECTION_GROUPS[int(group[p])],
-                [f.removeprefix("conflicting_") for f, c in zip(flags, conflicts[i]) if c],
+    persons = [[str(pid[p]), int(size[p]), bool(on_page[p]), SELECTION_GROUPS[int(group[p])],
+                [f.removeprefix("conflicting_")
+                 for f, c in zip(flags, conflicts[i], strict=True) if c],
                 [g[i] for g in golden_cols]]
                for i, p in enumerate(persons_shown)]
 
+    comps = [c for c in cfg.comparisons if f"level_{c.name}" in links.columns]
     weight_cols = [c for c in links.columns if c.startswith("weight_")]
-    level_cols = [f"level_{c.name}" for c in cfg.comparisons if f"level_{c.name}" in links.columns]
     keep = np.flatnonzero(touching)
-    lv = links[level_cols].to_numpy(np.int64)[keep] if level_cols else np.zeros((len(keep), 0), np.int64)
-    wt = np.round(links[weight_cols].to_numpy(float)[keep], 4) if weight_cols else np.zeros((len(keep), 0))
+    levels = links[[f"level_{c.name}" for c in comps]].to_numpy(np.int64)[keep].tolist()
+    weights = np.round(links[weight_cols].to_numpy(float)[keep], 4).tolist()
+    match_weight = np.round(links["match_weight"].to_numpy(float)[keep], 4).tolist()
     link_rows = [[int(row_index[link_l[k]]), int(row_index[link_r[k]]), float(prob[k]),
-                  round(float(links["match_weight"].iat[k]), 4), LINK_STATUSES[int(status[k])], reason[k],
-                  lv[i].tolist(), [None if not np.isfinite(w) else float(w) for w in wt[i]]]
+                  match_weight[i], LINK_STATUSES[int(status[k])], reason[k], levels[i], weights[i]]
                  for i, k in enumerate(keep)]
 
-    comparisons = [{"name": c.name, "levels": list(c.level_names),
-                    "fields": list(dict.fromkeys(f for col in c.columns if (f := _field_of_column(col, fields))))}
-                   for c in cfg.comparisons if f"level_{c.name}" in links.columns]
-    counts = {g: int((group[chosen] == i).sum()) for i, g in enumerate(SELECTION_GROUPS)}
     model = result.model
     return {
         "meta": {
             "written": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "version": __version__,
             "threshold": float(cfg.threshold), "review_low": float(cfg.review_band[0]),
             "prior_weight": None if model is None else round(float(model.prior_weight_), 4),
-            "persons_total": int(n_persons), "records_total": int(len(mem)), "links_total": int(len(links)),
-            "persons_embedded": int(len(chosen)), "max_persons": int(max_persons), "chosen": counts,
+            "persons_total": n_persons, "records_total": len(mem), "links_total": len(links),
+            "persons_embedded": len(chosen), "max_persons": max_persons,
+            "chosen": {g: int((group[chosen] == i).sum()) for i, g in enumerate(SELECTION_GROUPS)},
         },
         "fields": fields,
         "golden_fields": golden_fields,
         "sources": sources,
-        "comparisons": comparisons,
+        "comparisons": [{"name": c.name, "levels": list(c.level_names),
+                         "fields": _shown_fields(c, fields)} for c in comps],
         "weights": [c.removeprefix("weight_") for c in weight_cols],
         "persons": persons,
         "records": records,
@@ -243,10 +258,11 @@ def explorer_html(result: LinkResult, *, max_persons: int | None = None,
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{_asset('explore.css')}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p class='note' id='about'></p>"
-        "<p class='warning'>This page holds personal data (names, NIKs, birth dates): keep it where the run's "
-        "outputs are kept and do not attach it to tickets or e-mails.</p>"
-        "<div id='searchbar'><input id='search' type='search' autocomplete='off' spellcheck='false' "
-        "placeholder='person ID, source:record_id, record ID or part of a name' aria-label='search'>"
+        "<p class='warning'>This page holds personal data (names, NIKs, birth dates): keep it "
+        "where the run's outputs are kept and do not attach it to tickets or e-mails.</p>"
+        "<div id='searchbar'><input id='search' type='search' autocomplete='off' "
+        "spellcheck='false' placeholder='person ID, source:record_id, record ID or part of a name' "
+        "aria-label='search'>"
         "<span id='count' class='note'></span></div><ul id='results'></ul><main id='view'></main>"
         f"<script type='application/json' id='explorer-data'>{_json_for_script(data)}</script>"
         f"<script>{_asset('explore.js')}</script></body></html>"
@@ -288,4 +304,6 @@ def write_explorer(result: LinkResult, path: str | Path, *, max_persons: int | N
     def write(tmp: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
 
-    return _write_atomic(path, write, result.config.owner_only_outputs if owner_only is None else owner_only)
+    if owner_only is None:
+        owner_only = result.config.owner_only_outputs
+    return _write_atomic(path, write, owner_only)

@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .run import LinkResult
 
-__all__ = ["ClusteringEffect", "clustering_effect", "data_quality", "nik_status_counts", "within_source_duplicates",
-           "write_report", "report_html"]
+__all__ = ["ClusteringEffect", "clustering_effect", "data_quality", "nik_status_counts", "report_html",
+           "within_source_duplicates", "write_report"]
 
 #: Person-schema fields whose completeness is reported, in this order.
 QUALITY_FIELDS = ("nik", "no_kk", "nama", "jenis_kelamin", "tanggal_lahir", "tempat_lahir", "nama_ibu",
@@ -116,7 +116,8 @@ class ClusteringEffect:
         return self.pairs.true_positives - self.kept_true
 
 
-def clustering_effect(result: LinkResult, truth: pd.DataFrame, *, truth_column: str = "person_id") -> ClusteringEffect:
+def clustering_effect(result: LinkResult, truth: pd.DataFrame, *,
+                      truth_column: str = "person_id") -> ClusteringEffect:
     """Pairwise scores of the accepted pairs and of the persons, and the pairs between them.
 
     Clustering changes which pairs are predicted: two records joined through a third are
@@ -138,7 +139,8 @@ def clustering_effect(result: LinkResult, truth: pd.DataFrame, *, truth_column: 
     thr = float(result.config.threshold)
     tid = pd.factorize(truth_ids(result, truth, truth_column=truth_column))[0]
     keys = pd.MultiIndex.from_frame(result.membership[["source", "record_id"]].astype(str))
-    rows = keys.get_indexer(pd.MultiIndex.from_frame(result.records[["source", "record_id"]].astype(str)))
+    rows = keys.get_indexer(pd.MultiIndex.from_frame(
+        result.records[["source", "record_id"]].astype(str)))
     person = pd.factorize(result.membership["person_id"].astype(str))[0][rows]
     accepted = np.asarray(result.probability, float) >= thr
     left = result.pairs["left"].to_numpy()[accepted]
@@ -146,14 +148,14 @@ def clustering_effect(result: LinkResult, truth: pd.DataFrame, *, truth_column: 
     true = tid[left] == tid[right]
     together = person[left] == person[right]
     persons = pairwise_scores(result.membership, truth, truth_column=truth_column)
-    n_pred, n_tp = int(accepted.sum()), int(true.sum())
+    n_pred, n_tp, n_true = int(accepted.sum()), int(true.sum()), persons.true_pairs
     precision = n_tp / n_pred if n_pred else 1.0
-    recall = n_tp / persons.true_pairs if persons.true_pairs else 1.0
-    pairs = PairwiseScores(precision=precision, recall=recall,
-                           f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-                           true_positives=n_tp, predicted_pairs=n_pred, true_pairs=persons.true_pairs)
-    return ClusteringEffect(threshold=thr, pairs=pairs, persons=persons, kept=int(together.sum()),
-                            kept_true=int((together & true).sum()))
+    recall = n_tp / n_true if n_true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    pairs = PairwiseScores(precision=precision, recall=recall, f1=f1, true_positives=n_tp,
+                           predicted_pairs=n_pred, true_pairs=n_true)
+    return ClusteringEffect(threshold=thr, pairs=pairs, persons=persons,
+                            kept=int(together.sum()), kept_true=int((together & true).sum()))
 
 
 def _clustering_effect_html(effect: ClusteringEffect) -> str:
@@ -168,19 +170,22 @@ def _clustering_effect_html(effect: ClusteringEffect) -> str:
     }, index=[f"accepted pairs (probability >= {e.threshold:g})", "persons (after clustering)"])
     return (
         "<h3 id='two-f1'>Two F1 values at one threshold</h3>"
-        f"<p>At the threshold {e.threshold:g} the accepted pairs themselves score F1 <b>{e.pairs.f1:.4f}</b>, "
-        f"the persons made from them F1 <b>{e.persons.f1:.4f}</b> (the pairwise row above). Both count pairs of "
-        f"records against the same {e.persons.true_pairs:,} true pairs; they differ in which pairs are "
-        "predicted. Clustering makes every two records of one person a predicted pair, also when their own pair "
-        f"was not accepted: <b>{e.implied:,}</b> pairs are joined only through other records (A&ndash;B and "
-        "B&ndash;C accepted, so A and C are one person although A&ndash;C scored below the threshold or was "
-        f"never a candidate), <b>{e.implied_true:,}</b> of them correct. And <b>{e.split:,}</b> accepted pairs "
-        "end in two persons (held back for review as ambiguous, or kept apart by a NIK constraint or a "
-        f"reviewer's decision), <b>{e.split_true:,}</b> of them true matches.</p>"
-        "<p>Correct joined pairs raise recall (blocking and the threshold missed them, the chain found them); "
-        "wrong ones lower precision, and fast: one false link between two persons of <i>a</i> and <i>b</i> "
-        "records predicts <i>a</i>&times;<i>b</i> wrong pairs. Split pairs lower recall when true, raise "
-        "precision when not. The threshold table below scores pairs; the registry is the persons.</p>"
+        f"<p>At the threshold {e.threshold:g} the accepted pairs themselves score F1 "
+        f"<b>{e.pairs.f1:.4f}</b>, the persons made from them F1 <b>{e.persons.f1:.4f}</b> (the "
+        "pairwise row above). Both count pairs of records against the same "
+        f"{e.persons.true_pairs:,} true pairs; they differ in which pairs are predicted. "
+        "Clustering makes every two records of one person a predicted pair, also when their own "
+        f"pair was not accepted: <b>{e.implied:,}</b> pairs are joined only through other records "
+        "(A&ndash;B and B&ndash;C accepted, so A and C are one person although A&ndash;C scored "
+        f"below the threshold or was never a candidate), <b>{e.implied_true:,}</b> of them "
+        f"correct. And <b>{e.split:,}</b> accepted pairs end in two persons (held back for review "
+        "as ambiguous, or kept apart by a NIK constraint or a reviewer's decision), "
+        f"<b>{e.split_true:,}</b> of them true matches.</p>"
+        "<p>Correct joined pairs raise recall (blocking and the threshold missed them, the chain "
+        "found them); wrong ones lower precision, and fast: one false link between two persons "
+        "of <i>a</i> and <i>b</i> records predicts <i>a</i>&times;<i>b</i> wrong pairs. Split "
+        "pairs lower recall when true, raise precision when not. The threshold table below "
+        "scores pairs; the registry is the persons.</p>"
         + _table(table, digits=5))
 
 
@@ -251,9 +256,9 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
     if cfg.report_explorer:
         from .outputs import EXPLORER_FILE
 
-        parts.append(f"<p>Persons, their records, links and weights can be searched in <a href='{EXPLORER_FILE}'>"
-                     f"{EXPLORER_FILE}</a>, written beside the run's outputs (it holds personal data; this report "
-                     "does not).</p>")
+        parts.append(f"<p>Persons, their records, links and weights can be searched in "
+                     f"<a href='{EXPLORER_FILE}'>{EXPLORER_FILE}</a>, written beside the run's "
+                     "outputs (it holds personal data; this report does not).</p>")
     if result.timings:
         t = pd.DataFrame({"seconds": pd.Series(result.timings)})
         t.loc["total"] = t["seconds"].sum()
@@ -335,9 +340,9 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
         parts.append(_clustering_effect_html(clustering_effect(result, truth)))
         tab = threshold_scores(result, truth)
         parts.append(_img(charts.precision_recall_chart(result, truth), "precision and recall against threshold"))
-        parts.append("<p class='note'>Pairwise over the accepted candidate pairs at each threshold, before "
-                     "clustering (see above for why the persons score otherwise); recall counts true pairs "
-                     "blocking missed as misses.</p>")
+        parts.append("<p class='note'>Pairwise over the accepted candidate pairs at each "
+                     "threshold, before clustering (see above for why the persons score "
+                     "otherwise); recall counts true pairs blocking missed as misses.</p>")
         parts.append(_table(tab, index=False, digits=5))
         we = worst_errors(result, truth, n=10)
         counts = we.attrs["counts"]

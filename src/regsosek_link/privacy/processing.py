@@ -135,10 +135,11 @@ def processing_record(result: Any, output_dir: str | Path, files: Sequence[str])
         "threshold": cfg.threshold,
     }
     if EXPLORER_FILE in files:  # the one output that shows records field by field
+        form = "encoded" if encoded else "in clear"
         doc["outputs"]["record_level"] = {EXPLORER_FILE: (
-            f"interactive page for analysts with the records ({'encoded' if encoded else 'in clear'}: every "
-            f"person field) of at most {cfg.report_explorer_persons:,} persons and their links; written because "
-            "the config sets report_explorer")}
+            f"interactive page for analysts with the records ({form}: every person field) of at "
+            f"most {cfg.report_explorer_persons:,} persons and their links; written because the "
+            "config sets report_explorer")}
     return {"processing_record.json": json.dumps(doc, indent=2, ensure_ascii=False),
             "processing_record.md": _markdown(doc)}
 
@@ -159,6 +160,7 @@ def _markdown(doc: dict[str, Any]) -> str:
         lines.append("")
     out = doc["outputs"]
     lines += ["## Outputs", "", f"Folder `{out['directory']}`, access: {out['access']}.", ""]
-    lines += [f"- `{f}`" + (f": {out['record_level'][f]}" if f in out.get("record_level", {}) else "")
+    record_level = out.get("record_level", {})
+    lines += [f"- `{f}`" + (f": {record_level[f]}" if f in record_level else "")
               for f in out["files"]]
     return "\n".join(lines) + "\n"
