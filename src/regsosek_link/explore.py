@@ -34,10 +34,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._order import arrow_str
 from .outputs import EXPLORER_FILE
 from .schema import GOLDEN_FIELDS
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
     from .run import LinkResult
 
 __all__ = ["EXPLORER_FILE", "LINK_STATUSES", "SELECTION_GROUPS", "explorer_data", "explorer_html",
@@ -61,9 +64,24 @@ def _text(values: pd.Series) -> list[str | None]:
     return [None if v is pd.NA else str(v) for v in values.astype("string").tolist()]
 
 
-def _keys(frame: pd.DataFrame, source: str = "source",
-          record_id: str = "record_id") -> pd.MultiIndex:
-    return pd.MultiIndex.from_arrays([frame[source].astype(str), frame[record_id].astype(str)])
+def _labels(frame: pd.DataFrame, source: str = "source", record_id: str = "record_id") -> pa.Array:
+    """``source``, a unit separator and ``record_id`` of each row: one key per record."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sep = pa.scalar("\x1f", pa.large_string())
+    return pc.binary_join_element_wise(arrow_str(frame[source]), arrow_str(frame[record_id]), sep)
+
+
+def _rows(index: pa.Array, *frames: tuple[pd.DataFrame, str, str]) -> list[np.ndarray]:
+    """Positions in ``index`` (record labels) of each frame's records (-1: none), looked up
+    in one pass (an Arrow hash lookup)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    labels = [_labels(f, s, r) for f, s, r in frames]
+    at = pc.index_in(pa.concat_arrays(labels), value_set=index).fill_null(-1)
+    return np.split(at.to_numpy().astype(np.int64), np.cumsum([len(x) for x in labels])[:-1])
 
 
 def _shown_fields(comparison: Any, fields: list[str]) -> list[str]:
@@ -76,7 +94,7 @@ def _shown_fields(comparison: Any, fields: list[str]) -> list[str]:
     return list(dict.fromkeys(f for f in found if f in fields))
 
 
-def _link_status(result: LinkResult, keys: pd.MultiIndex, person: np.ndarray, link_l: np.ndarray,
+def _link_status(result: LinkResult, keys: pa.Array, person: np.ndarray, link_l: np.ndarray,
                  link_r: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each link's status (its index in :data:`LINK_STATUSES`) and why it was held back."""
     accepted = prob >= result.config.threshold
@@ -87,8 +105,7 @@ def _link_status(result: LinkResult, keys: pd.MultiIndex, person: np.ndarray, li
     if held is None or not len(held):
         return status, reason
     n = len(keys)
-    hl, hr = keys.get_indexer(_keys(held, "source_l", "record_id_l")), keys.get_indexer(
-        _keys(held, "source_r", "record_id_r"))
+    hl, hr = _rows(keys, (held, "source_l", "record_id_l"), (held, "source_r", "record_id_r"))
     held_pairs = pd.Index(np.minimum(hl, hr).astype(np.int64) * n + np.maximum(hl, hr))
     first = ~held_pairs.duplicated()
     at = held_pairs[first].get_indexer(np.minimum(link_l, link_r).astype(np.int64) * n
@@ -99,22 +116,21 @@ def _link_status(result: LinkResult, keys: pd.MultiIndex, person: np.ndarray, li
     return status, reason
 
 
-def _select(result: LinkResult, max_persons: int, person: np.ndarray, person_ids: pd.Index,
-            unsettled_records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _select(registry: pd.DataFrame, registry_code: np.ndarray, max_persons: int, person: np.ndarray,
+            person_id: np.ndarray, unsettled_records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the chosen persons' codes in page order, the group of every person: its index in
-    :data:`SELECTION_GROUPS`)."""
-    n_persons = len(person_ids)
+    :data:`SELECTION_GROUPS`). ``person`` is each record's person code, ``person_id`` each
+    code's ID and ``registry_code`` each registry row's code."""
+    n_persons = len(person_id)
     group = np.full(n_persons, 3, np.int8)  # single record
     group[np.bincount(person, minlength=n_persons) > 1] = 2
-    reg = result.registry
-    flags = [c for c in _CONFLICT_FLAGS if c in reg.columns]
+    flags = [c for c in _CONFLICT_FLAGS if c in registry.columns]
     if flags:
-        conflicting = reg[flags].fillna(False).astype(bool).any(axis=1).to_numpy()
-        codes = person_ids.get_indexer(reg["person_id"].astype(str))
-        hit = codes[conflicting & (codes >= 0)]
+        conflicting = registry[flags].fillna(False).astype(bool).any(axis=1).to_numpy()
+        hit = registry_code[conflicting & (registry_code >= 0)]
         group[hit] = np.minimum(group[hit], 1)
     group[person[unsettled_records]] = 0
-    order = pd.DataFrame({"group": group, "person_id": np.asarray(person_ids, dtype=object)})
+    order = pd.DataFrame({"group": group, "person_id": person_id})
     order = order.sort_values(["group", "person_id"], kind="mergesort").index.to_numpy()
     return order[:max_persons], group
 
@@ -146,20 +162,22 @@ def explorer_data(result: LinkResult, *, max_persons: int | None = None) -> dict
     if isinstance(max_persons, bool) or not isinstance(max_persons, int) or max_persons < 1:
         raise ValueError(f"max_persons must be a whole number >= 1; got {max_persons!r}")
     mem = result.membership
-    keys = _keys(mem)
-    person, person_ids = pd.factorize(mem["person_id"].astype(str), sort=False)
-    n_persons = len(person_ids)
-    pid = np.asarray(person_ids, dtype=object)
+    keys = _labels(mem)
+    person, uniques = pd.factorize(mem["person_id"], sort=False)
+    pid = np.asarray(uniques.astype(str), dtype=object)
+    n_persons = len(pid)
 
     links = result.links
-    link_l = keys.get_indexer(_keys(links, "source_l", "record_id_l"))
-    link_r = keys.get_indexer(_keys(links, "source_r", "record_id_r"))
-    known = (link_l >= 0) & (link_r >= 0)  # (every link's records are in the membership)
-    links, link_l, link_r = links[known], link_l[known], link_r[known]
-    prob = links["match_probability"].to_numpy(float)
+    link_l, link_r = _rows(keys, (links, "source_l", "record_id_l"),
+                           (links, "source_r", "record_id_r"))
+    known = np.flatnonzero((link_l >= 0) & (link_r >= 0))  # (all: a link joins two records)
+    link_l, link_r = link_l[known], link_r[known]
+    prob = links["match_probability"].to_numpy(float)[known]
     status, reason = _link_status(result, keys, person, link_l, link_r, prob)
     unsettled = status != LINK_STATUSES.index("merged")
-    chosen, group = _select(result, max_persons, person, person_ids,
+    reg = result.registry
+    reg_code = pd.Index(pid).get_indexer(reg["person_id"].astype(str))
+    chosen, group = _select(reg, reg_code, max_persons, person, pid,
                             np.concatenate([link_l[unsettled], link_r[unsettled]]))
 
     # the records: the chosen persons' and those at the other end of their links
@@ -170,7 +188,8 @@ def explorer_data(result: LinkResult, *, max_persons: int | None = None) -> dict
                       np.concatenate([link_l[touching], link_r[touching]]))
     rank = np.full(n_persons, n_persons, np.int64)
     rank[chosen] = np.arange(len(chosen))
-    src, rid = keys.get_level_values(0)[rows], keys.get_level_values(1)[rows]
+    src = mem["source"].iloc[rows].astype(str).to_numpy(dtype=object)
+    rid = mem["record_id"].iloc[rows].astype(str).to_numpy(dtype=object)
     by = pd.DataFrame({"rank": rank[person[rows]], "person_id": pid[person[rows]], "source": src,
                        "record_id": rid}).sort_values(["rank", "person_id", "source", "record_id"],
                                                       kind="mergesort").index.to_numpy()
@@ -184,15 +203,17 @@ def explorer_data(result: LinkResult, *, max_persons: int | None = None) -> dict
     recs = result.records
     fields = [f for f in (*GOLDEN_FIELDS, "hubungan_keluarga", *_STATUS_FIELDS)
               if f in recs.columns]
-    values = recs.iloc[_keys(recs).get_indexer(keys[rows])][fields]
+    at = _rows(_labels(recs), (mem.iloc[rows], "source", "record_id"))[0]
+    values = recs.iloc[at][fields]
     columns = [_text(values[f]) for f in fields]
     sources = sorted(set(src))
     src_code = {s: i for i, s in enumerate(sources)}
     records = [[src_code[s], r, int(person_index[p]), [c[i] for c in columns]]
                for i, (s, r, p) in enumerate(zip(src, rid, person[rows], strict=True))]
 
-    reg = result.registry.assign(person_id=result.registry["person_id"].astype(str))
-    golden = reg.set_index("person_id").reindex(pid[persons_shown])
+    reg_row = np.full(n_persons, -1, np.int64)  # (the registry holds one row per person)
+    reg_row[reg_code[reg_code >= 0]] = np.flatnonzero(reg_code >= 0)
+    golden = reg.iloc[reg_row[persons_shown]]
     golden_fields = [f for f in fields if f in golden.columns]
     golden_cols = [_text(golden[f]) for f in golden_fields]
     flags = [c for c in _CONFLICT_FLAGS if c in golden.columns]
@@ -207,9 +228,10 @@ def explorer_data(result: LinkResult, *, max_persons: int | None = None) -> dict
     comps = [c for c in cfg.comparisons if f"level_{c.name}" in links.columns]
     weight_cols = [c for c in links.columns if c.startswith("weight_")]
     keep = np.flatnonzero(touching)
-    levels = links[[f"level_{c.name}" for c in comps]].to_numpy(np.int64)[keep].tolist()
-    weights = np.round(links[weight_cols].to_numpy(float)[keep], 4).tolist()
-    match_weight = np.round(links["match_weight"].to_numpy(float)[keep], 4).tolist()
+    rows_of_table = known[keep]
+    levels = links[[f"level_{c.name}" for c in comps]].to_numpy(np.int64)[rows_of_table].tolist()
+    weights = np.round(links[weight_cols].to_numpy(float)[rows_of_table], 4).tolist()
+    match_weight = np.round(links["match_weight"].to_numpy(float)[rows_of_table], 4).tolist()
     link_rows = [[int(row_index[link_l[k]]), int(row_index[link_r[k]]), float(prob[k]),
                   match_weight[i], LINK_STATUSES[int(status[k])], reason[k], levels[i], weights[i]]
                  for i, k in enumerate(keep)]
@@ -220,7 +242,7 @@ def explorer_data(result: LinkResult, *, max_persons: int | None = None) -> dict
             "written": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "version": __version__,
             "threshold": float(cfg.threshold), "review_low": float(cfg.review_band[0]),
             "prior_weight": None if model is None else round(float(model.prior_weight_), 4),
-            "persons_total": n_persons, "records_total": len(mem), "links_total": len(links),
+            "persons_total": n_persons, "records_total": len(mem), "links_total": len(known),
             "persons_embedded": len(chosen), "max_persons": max_persons,
             "chosen": {g: int((group[chosen] == i).sum()) for i, g in enumerate(SELECTION_GROUPS)},
         },
