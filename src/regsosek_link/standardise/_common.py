@@ -70,7 +70,7 @@ def map_distinct(s: pd.Series, func) -> pd.Series:  # type: ignore[no-untyped-de
     return expand(func(u), codes, index)
 
 
-def string_series(values: "pa.Array | list | np.ndarray", index: pd.Index | None = None) -> pd.Series:
+def string_series(values: pa.Array | list | np.ndarray, index: pd.Index | None = None) -> pd.Series:
     """A ``string`` (python storage) Series from a pyarrow string array or a list/array (None -> <NA>)."""
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         arr = pd.StringDtype("python").__from_arrow__(values)

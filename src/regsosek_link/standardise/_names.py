@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib.resources
 import io
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal, Mapping
+from typing import Literal
 
 import jellyfish
 import numpy as np
@@ -14,7 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._common import (
-    STRING, ascii_upper, ascii_upper_arrow, collapse_spaces, expand, factorize, string_series, to_arrow,
+    STRING,
+    ascii_upper,
+    ascii_upper_arrow,
+    collapse_spaces,
+    expand,
+    factorize,
+    string_series,
+    to_arrow,
 )
 from ._phonetic import phonetic_key
 

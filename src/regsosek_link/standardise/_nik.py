@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ._common import STRING, civil_dates, expand, factorize, fixed_width_bytes, iso_strings, to_arrow
+from ._common import (
+    STRING,
+    civil_dates,
+    expand,
+    factorize,
+    fixed_width_bytes,
+    iso_strings,
+    to_arrow,
+)
 from ._regions import province_codes
 
 #: Reference year for century resolution when no birth date is known.

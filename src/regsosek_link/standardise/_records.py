@@ -93,12 +93,13 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     dayfirst = dict(dayfirst or {})
     for name, value in dayfirst.items():
         if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"The 'dayfirst' parameter of standardise must map source names to bools. "
-                             f"Got {value!r} for source {name!r} instead.")
-    for name, value in date_formats.items():
-        if not isinstance(value, str) or "%" not in value:
+            raise ValueError(  # noqa: TRY004 - ValueError, as for every bad parameter of standardise
+                f"The 'dayfirst' parameter of standardise must map source names to bools. "
+                f"Got {value!r} for source {name!r} instead.")
+    for name, fmt in date_formats.items():
+        if not isinstance(fmt, str) or "%" not in fmt:
             raise ValueError(f"The 'date_formats' parameter of standardise must map source names to strptime "
-                             f"formats such as '%d/%m/%Y'. Got {value!r} for source {name!r} instead.")
+                             f"formats such as '%d/%m/%Y'. Got {fmt!r} for source {name!r} instead.")
     # sources whose dates are not read the default way (day-month, no format)
     special = sorted(set(date_formats) | {name for name, first in dayfirst.items() if not first})
     extras = [c for c in raw.columns if c not in RAW_COLUMNS]
