@@ -377,8 +377,8 @@ def generate_population(
     n_people = int(n_people)
 
     villages = _choose_villages(rng, n_people, provinces, mean_village_size)
-    n_homeless = int(round(n_people * homeless_rate))
-    n_crew = int(round(n_people * ship_crew_rate))
+    n_homeless = round(n_people * homeless_rate)
+    n_crew = round(n_people * ship_crew_rate)
     n_hh_people = n_people - n_homeless - n_crew
 
     # ---- household structures ------------------------------------------------------

@@ -865,7 +865,7 @@ def _regsosek(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
     idx, is_dup = idx[order], is_dup[order]
     c = _common(rng, p, idx, is_dup, spec)
     n = len(idx)
-    yy, mm, dd = _ymd(c["y"], c["m"], c["d"])
+    yy, _mm, dd = _ymd(c["y"], c["m"], c["d"])
     long = _INT_STR_NOPAD[c["d"]] + " " + np.asarray(N.MONTHS_LONG, dtype=object)[c["m"] - 1] \
         + " " + yy
     short = dd + "-" + np.asarray(N.MONTHS_SHORT, dtype=object)[c["m"] - 1] + "-" + yy
