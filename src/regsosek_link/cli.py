@@ -79,7 +79,7 @@ def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame |
         lines.append(_accuracy(result, truth))
     out_dir = next(iter(written.values())).parent if written else None
     lines.append(f"Outputs in {out_dir}:")
-    for name, path in written.items():
+    for path in written.values():
         lines.append(f"  {path}")
     return "\n".join(lines)
 
@@ -404,7 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file format of the sources and the truth (default csv)")
     g.set_defaults(fn=_cmd_generate)
 
-    from .privacy.cli import add_commands  # (encode, link-encoded: argparse only, no data libraries)
+    from .privacy.cli import (
+        add_commands,  # (encode, link-encoded: argparse only, no data libraries)
+    )
 
     add_commands(sub)
     return p

@@ -24,7 +24,6 @@ from scipy.sparse.csgraph import connected_components as _cc
 
 from ._arrays import unique_int
 from ._codes import column_codes, with_codes
-from ._order import argsort_strings as _argsort_strings
 from ._order import arrow_str as _arrow_str
 from ._order import rank_strings as _rank_strings
 from ._order import record_id_arrow as _record_id_arrow
@@ -479,7 +478,7 @@ def weigh_constraints(
         left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
         if cfg.nik_constraint == "typo":
             plain = connected_components(len(records), left[accepted], right[accepted])
-            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
+            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records.get("nik"), plain)
         elif yields is not None:
             y = yields[offset:]
             keys[:, 0] = yield_nik_keys(keys[:, 0], left[y], right[y])
@@ -841,7 +840,7 @@ def cluster_records(
         acc = prob >= threshold
         plain = connected_components(n, left[acc], right[acc])
         if nik_constraint == "typo":
-            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
+            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records.get("nik"), plain)
         elif nik_constraint == "evidence" and yield_links is not None:
             yl = np.asarray(yield_links, bool) & acc
             keys[:, 0] = yield_nik_keys(keys[:, 0], left[yl], right[yl])
@@ -961,7 +960,7 @@ def hash_ids(keys: Sequence[str] | pa.Array, *, prefix: str = "RP") -> np.ndarra
         data = keys.cast(pa.large_binary()).to_numpy(zero_copy_only=False)
     else:
         data = map(str.encode, keys)
-    head = f"{prefix}-".encode("utf-8")
+    head = f"{prefix}-".encode()
     digests = np.frombuffer(b"".join(map(_DIGEST, map(hashlib.sha1, data))), np.uint8)
     width = len(head) + 16
     text = np.empty((n, width), np.uint8)

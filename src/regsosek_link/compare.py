@@ -39,17 +39,17 @@ from .errors import ConfigError
 
 __all__ = [
     "Comparison",
+    "DateOfBirthComparison",
     "ExactMatch",
+    "IdNumberComparison",
     "JaroWinklerAtThresholds",
     "LevenshteinAtThresholds",
     "NameComparison",
-    "IdNumberComparison",
-    "DateOfBirthComparison",
+    "RLComparison",  # noqa: F822 - made on first use (module __getattr__)
     "RegionComparison",
     "compare",
     "prepare_comparisons",
     "usable_comparisons",
-    "RLComparison",  # noqa: F822 - made on first use (module __getattr__)
 ]
 
 log = logging.getLogger(__name__)
@@ -377,7 +377,7 @@ class JaroWinklerAtThresholds(_OneColumn):
     _scorer = staticmethod(JaroWinkler.normalized_similarity)
 
     def score(self, prep, left, right, *, workers=1):
-        cl, cr, miss, exact, todo = self._pairs_to_score(prep, left, right)
+        cl, cr, _miss, exact, todo = self._pairs_to_score(prep, left, right)
         sim = np.full(len(left), np.nan)
         if todo.any():
             sim[todo] = process.cpdist(
@@ -838,7 +838,7 @@ class IdNumberComparison(Comparison):
     def _parts(self) -> tuple[range, range, range]:
         """Digit positions of the region, date and serial parts."""
         cut = self.length - self.serial_digits
-        return range(0, 6), range(6, cut), range(cut, self.length)
+        return range(6), range(6, cut), range(cut, self.length)
 
     def _serial_value(self, w: np.ndarray) -> np.ndarray:
         """The serial of one-word digit words as an ``int64``."""

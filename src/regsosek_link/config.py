@@ -43,8 +43,8 @@ from .compare import (
     NameComparison,
     RegionComparison,
 )
-from .extend import LevelComparison  # noqa: F401 - registers it, so configs may name it
 from .errors import ConfigError, Problem
+from .extend import LevelComparison  # noqa: F401 - registers it, so configs may name it
 from .outputs import check_formats
 from .schema import GOLDEN_FIELDS, PERSON_COLUMNS
 

@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._optional import require
 from ._codes import with_codes
+from ._optional import require
 from ._threads import n_threads
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
@@ -131,7 +131,7 @@ def _read_zip(src: SourceConfig, path: Path) -> pd.DataFrame:
         zf = zipfile.ZipFile(path)
         return zf.open(member)  # (the member keeps the archive's file open until it is closed)
 
-    return _read_text(src, opener, f"{str(path)}!{member}", tab=Path(member).suffix.lower() == ".tsv")
+    return _read_text(src, opener, f"{path!s}!{member}", tab=Path(member).suffix.lower() == ".tsv")
 
 
 # -- delimited text ---------------------------------------------------------------------

@@ -29,7 +29,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ._arrays import unique_int
 from ._codes import column_codes, per_column, with_codes
@@ -46,10 +45,10 @@ __all__ = [
     "SURVIVORSHIP_RULES",
     "RegistryTables",
     "golden_records",
-    "registry_tables",
     "households_table",
     "links_table",
     "membership_table",
+    "registry_tables",
 ]
 
 #: Golden fields of the registry: the schema's plus the relation to the family head.
