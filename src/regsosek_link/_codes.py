@@ -29,13 +29,14 @@ import inspect
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
 
 T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
+P = ParamSpec("P")
 
 #: The book of the stage call running in this context (set by :func:`using` for the
 #: duration of one stage function; stages never read another stage's context).
@@ -81,22 +82,26 @@ def using(book: CodeBook | None) -> Iterator[None]:
         _CACHE.reset(token)
 
 
-def with_codes(fn: F) -> F:
-    """Give a stage function the keyword ``codes`` (a :class:`CodeBook`, default None): the
-    call runs :func:`using` that book."""
-    sig = inspect.signature(fn)
-    params = list(sig.parameters.values())
-    extra = inspect.Parameter("codes", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="CodeBook | None")
-    at = next((i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_KEYWORD), len(params))
-    params.insert(at, extra)
+def with_codes(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a stage function within :func:`using` the book it is given as ``codes``.
+
+    The function declares the keyword-only parameter ``codes: CodeBook | None = None``
+    itself (so its signature, its type and its documentation show it); its body need not
+    read it.
+    """
+    param = inspect.signature(fn).parameters.get("codes")
+    if param is None or param.kind is not inspect.Parameter.KEYWORD_ONLY or param.default is not None:
+        raise TypeError(f"{fn.__qualname__} must declare the keyword-only parameter `codes: CodeBook | None = None`")
 
     @functools.wraps(fn)
-    def stage(*args: Any, codes: CodeBook | None = None, **kwargs: Any) -> Any:
-        with using(codes):
+    def stage(*args: P.args, **kwargs: P.kwargs) -> R:
+        book = kwargs.get("codes")
+        if book is not None and not isinstance(book, CodeBook):
+            raise TypeError(f"codes must be a CodeBook or None; got {type(book).__name__}")
+        with using(book):
             return fn(*args, **kwargs)
 
-    stage.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    return stage  # type: ignore[return-value]
+    return stage
 
 
 @contextlib.contextmanager

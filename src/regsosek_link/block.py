@@ -579,6 +579,7 @@ def block_with_report(
     max_block_size: int = 2_000,
     workers: int = 1,
     new: np.ndarray | None = None,
+    codes: CodeBook | None = None,
 ) -> Blocking:
     """Candidate pairs: the union of several blocking rules, and a report per rule.
 
@@ -791,7 +792,7 @@ FALLBACK_BLOCKING_RULES: tuple[BlockingRule, ...] = (
 
 @with_codes
 def usable_blocking_rules(
-    rules: Sequence[BlockingRule], records: pd.DataFrame
+    rules: Sequence[BlockingRule], records: pd.DataFrame, *, codes: CodeBook | None = None
 ) -> tuple[tuple[BlockingRule, ...], list[str]]:
     """The blocking rules whose every key column holds a value in some record, and a note
     per dropped rule.

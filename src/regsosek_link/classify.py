@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._arrays import unique_int
-from ._codes import column_codes, with_codes
+from ._codes import CodeBook, column_codes, with_codes
 from ._order import record_order
 
 __all__ = ["MIN_PAIRS_PER_LEVEL", "MIN_TRAINING_PAIRS", "FellegiSunter", "FewTrainingPairsWarning", "PairScores",
@@ -153,6 +153,7 @@ def u_from_random_pairs(
     random_state: int | None = None,
     prepared: Sequence[Any] | None = None,
     workers: int = 1,
+    codes: CodeBook | None = None,
 ) -> list[np.ndarray]:
     """Level frequencies among random record pairs: an estimate of ``u`` per comparison.
 
@@ -843,6 +844,8 @@ def term_frequency_adjustments(
     levels: pd.DataFrame,
     comparisons: Sequence[Any],
     model: FellegiSunter,
+    *,
+    codes: CodeBook | None = None,
 ) -> pd.DataFrame:
     """Extra match weight of exact agreements on a value, by how common the value is.
 
@@ -867,11 +870,11 @@ def term_frequency_adjustments(
             continue
         k = names.index(comp.name)
         top = int(model.n_levels_[k]) - 1
-        codes, _ = column_codes(records, comp.column)
-        n_holding = np.bincount(codes[codes >= 0])
+        value_codes, _ = column_codes(records, comp.column)
+        n_holding = np.bincount(value_codes[value_codes >= 0])
         lv = levels[comp.name].to_numpy()
         at = np.flatnonzero(lv == top)
-        c = codes[left[at]]
+        c = value_codes[left[at]]
         held = c >= 0
         adj = np.zeros(len(lv))
         adj[at[held]] = tf_weight(model.u_[k][top], n_holding[c[held]], int(n_holding.sum()), len(records))
@@ -920,6 +923,7 @@ def score_pairs(
     *,
     patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     term_frequency: pd.DataFrame | None = None,
+    codes: CodeBook | None = None,
 ) -> PairScores:
     """Match weight and probability of every candidate pair: the model's weight of the pair's
     level pattern plus the term-frequency adjustments (:func:`term_frequency_adjustments`,
@@ -970,6 +974,7 @@ def n_possible_pairs(
     link_type: str = "link_and_dedupe",
     single_record_sources: Sequence[str] = (),
     new: np.ndarray | None = None,
+    codes: CodeBook | None = None,
 ) -> int:
     """How many record pairs blocking could have made: the population of pairs the prior
     ``lambda`` is a share of. With ``new``, only the pairs with at least one flagged record.
@@ -1029,6 +1034,7 @@ def train_model(
     prepared: list[Any] | None = None,
     patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     workers: int = 1,
+    codes: CodeBook | None = None,
 ) -> FellegiSunter:
     """Train the run's Fellegi-Sunter model: ``u`` from random record pairs (unless given:
     :func:`u_from_random_pairs`), ``m`` by EM sessions per blocking rule

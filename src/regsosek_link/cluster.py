@@ -23,7 +23,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as _cc
 
 from ._arrays import unique_int
-from ._codes import column_codes, with_codes
+from ._codes import CodeBook, column_codes, with_codes
 from ._order import arrow_str as _arrow_str
 from ._order import rank_strings as _rank_strings
 from ._order import record_id_arrow as _record_id_arrow
@@ -440,6 +440,7 @@ def weigh_constraints(
     *,
     single_record_sources: Sequence[str] = (),
     offset: int = 0,
+    codes: CodeBook | None = None,
 ) -> tuple[np.ndarray | None, pd.DataFrame]:
     """The run's yielding NIK links (:func:`nik_yield_links`) and its ambiguous links
     (:func:`ambiguous_links`), from the scored pairs, the trained model and the config's
@@ -810,6 +811,7 @@ def cluster_records(
     constrained: bool = True,
     nik_constraint: str = "typo",
     yield_links: np.ndarray | None = None,
+    codes: CodeBook | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The cluster stage on clean records: labels and each record's weakest kept link.
 
@@ -921,7 +923,7 @@ def _anchored_ids(labels: np.ndarray, order: np.ndarray, key_of: Callable[[np.nd
 
 
 @with_codes
-def record_id_rank(records: pd.DataFrame) -> np.ndarray:
+def record_id_rank(records: pd.DataFrame, *, codes: CodeBook | None = None) -> np.ndarray:
     """Rank of each record in the canonical record order (sources by name, then record IDs:
     :func:`regsosek_link._order.record_rank`), kept in the run's
     :class:`~regsosek_link._codes.CodeBook`. Within a source it orders the records by

@@ -33,7 +33,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
 from ._arrays import bitwise_count
-from ._codes import column_codes, local_book, with_codes
+from ._codes import CodeBook, column_codes, local_book, with_codes
 from ._threads import n_threads
 from .errors import ConfigError
 
@@ -1094,7 +1094,7 @@ def _evidence_columns(comp: Comparison) -> tuple[str, ...]:
 
 @with_codes
 def usable_comparisons(
-    comparisons: Sequence[Comparison], records: pd.DataFrame
+    comparisons: Sequence[Comparison], records: pd.DataFrame, *, codes: CodeBook | None = None
 ) -> tuple[tuple[Comparison, ...], list[str]]:
     """The comparisons that some record can take part in, and a note per dropped one.
 
@@ -1155,7 +1155,9 @@ def _has_value(records: pd.DataFrame, column: str) -> bool:
 
 
 @with_codes
-def prepare_comparisons(records: pd.DataFrame, comparisons: Sequence[Comparison]) -> list[Prepared]:
+def prepare_comparisons(
+    records: pd.DataFrame, comparisons: Sequence[Comparison], *, codes: CodeBook | None = None
+) -> list[Prepared]:
     """Per-record arrays of every comparison (codes, token ids, digit words), once.
 
     A column several comparisons use (the KK in every ``ignore_when_equal``) is factorised
@@ -1175,6 +1177,7 @@ def compare(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     prepared: Sequence[Prepared] | None = None,
+    codes: CodeBook | None = None,
 ) -> pd.DataFrame:
     """Comparison vectors of candidate pairs.
 

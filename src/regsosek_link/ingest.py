@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._codes import with_codes
+from ._codes import CodeBook, with_codes
 from ._optional import require
 from ._threads import n_threads
 from .config import LinkConfig, SourceConfig
@@ -804,7 +804,8 @@ def read_source(src: SourceConfig, data: pd.DataFrame | None = None) -> pd.DataF
 
 
 @with_codes
-def read_sources(config: LinkConfig, data: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def read_sources(config: LinkConfig, data: Mapping[str, pd.DataFrame] | None = None, *,
+                 codes: CodeBook | None = None) -> pd.DataFrame:
     """Raw records of every source in ``config``, concatenated in config order.
 
     Problems from all sources are collected and raised together.

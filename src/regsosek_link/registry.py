@@ -31,10 +31,11 @@ import pandas as pd
 import pyarrow as pa
 
 from ._arrays import unique_int
-from ._codes import column_codes, per_column, with_codes
+from ._codes import CodeBook, column_codes, per_column, with_codes
+from ._order import argsort_strings as _argsort_strings
 from ._order import arrow_str
 from ._threads import background, map_in_threads, n_threads
-from .cluster import _argsort_strings, _rank_strings, _record_id_rank, _renumber, credible_nik
+from .cluster import _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
 
 __all__ = [
@@ -232,6 +233,7 @@ def registry_tables(
     *,
     person_ids: Callable[[], np.ndarray],
     workers: int = 1,
+    codes: CodeBook | None = None,
     **golden_options: Any,
 ) -> RegistryTables:
     """The registry stage: membership, golden records and households of clustered records.
@@ -390,6 +392,7 @@ def golden_records(
     fields: Sequence[str] = REGISTRY_FIELDS,
     labels: np.ndarray | None = None,
     workers: int = 1,
+    codes: CodeBook | None = None,
 ) -> pd.DataFrame:
     """One row per person with golden values and their provenance.
 
@@ -771,6 +774,7 @@ def links_table(
     *,
     threshold: float,
     review_low: float,
+    codes: CodeBook | None = None,
 ) -> pd.DataFrame:
     """Accepted and near-threshold pairs with score, levels and per-comparison weights."""
     probability = np.asarray(probability, float)

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from regsosek_link._codes import Key, KeyCodes, exact_key, register_key, with_codes
+from regsosek_link._codes import CodeBook, Key, KeyCodes, exact_key, register_key, with_codes
 from regsosek_link._threads import map_in_threads
 from regsosek_link.schema import RAW_COLUMNS
 
@@ -41,7 +41,8 @@ CLEAN_COLUMNS: tuple[str, ...] = (
 @with_codes
 def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] = "indonesian",
                 workers: int = 1, date_formats: Mapping[str, str] | None = None,
-                dayfirst: Mapping[str, bool] | None = None) -> pd.DataFrame:
+                dayfirst: Mapping[str, bool] | None = None,
+                codes: CodeBook | None = None) -> pd.DataFrame:
     """Standardise raw records into clean records (DESIGN.md, "standardise").
 
     Parameters
