@@ -34,6 +34,8 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 import pandas as pd
 
+from ._arrays import NONE
+
 T = TypeVar("T")
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -165,7 +167,7 @@ def factorize_strings(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.nd
         return codes, np.asarray(uniques, dtype=object)
     u = np.empty(len(stripped), dtype=object)
     u[:] = stripped
-    ucodes, u2 = pd.factorize(np.where(u == "", None, u), sort=False, use_na_sentinel=True)
+    ucodes, u2 = pd.factorize(np.where(u == "", NONE, u), sort=False, use_na_sentinel=True)
     codes = np.where(codes >= 0, np.r_[ucodes, -1][codes], -1)
     return codes, np.asarray(u2, dtype=object)
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import _spec
-from ._arrays import unique_int
+from ._arrays import NONE, unique_int
 from ._codes import CodeBook, column_codes, with_codes
 from ._order import record_rank
 from ._threads import map_in_threads
@@ -217,7 +217,7 @@ def _token_key(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.n
     parts = np.asarray(" ".join(uniques).split(" ") if len(uniques) else [], dtype=object)
     value = np.repeat(np.arange(len(uniques)),
                       np.fromiter(map(str.count, uniques, itertools.repeat(" ")), np.int64, len(uniques)) + 1)
-    tcodes, tlabels = pd.factorize(np.where(parts == "", None, parts), sort=False)
+    tcodes, tlabels = pd.factorize(np.where(parts == "", NONE, parts), sort=False)
     # a token counts once per value, at its first place
     keep = (tcodes >= 0) & ~pd.Series(value * (len(tlabels) + 1) + tcodes).duplicated().to_numpy()
     value, tcodes = value[keep], tcodes[keep].astype(np.int64)
