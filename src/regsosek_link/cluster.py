@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,10 @@ from ._order import arrow_str as _arrow_str
 from ._order import rank_strings as _rank_strings
 from ._order import record_id_arrow as _record_id_arrow
 from ._order import record_rank
+
+if TYPE_CHECKING:  # (classify and config import this module)
+    from .classify import FellegiSunter
+    from .config import LinkConfig
 
 __all__ = [
     "ConstraintWarning",
@@ -435,8 +440,8 @@ def weigh_constraints(
     levels: pd.DataFrame,
     prob: np.ndarray,
     weight: np.ndarray,
-    model: object,
-    cfg: object,
+    model: FellegiSunter,
+    cfg: LinkConfig,
     *,
     single_record_sources: Sequence[str] = (),
     offset: int = 0,
@@ -449,9 +454,12 @@ def weigh_constraints(
     Returns a boolean per link (``offset`` earlier links, e.g. kept from a previous run,
     never yield) or None, and the held links (``pair`` indexes ``pairs``, ``reason``).
     """
+    from .compare import NameComparison  # (compare does not import this module)
+
     accepted = prob >= cfg.threshold
     yields = None
-    nik = next((c for c in cfg.comparisons if getattr(c, "near_miss_levels", None)), None)
+    # the comparison with near-miss levels (an IdNumberComparison, or any with the attribute)
+    nik: Any = next((c for c in cfg.comparisons if getattr(c, "near_miss_levels", None)), None)
     if cfg.nik_constraint == "evidence" and nik is not None and nik.name in levels.columns:
         nik_level = levels[nik.name].to_numpy()
         near = np.flatnonzero(accepted & np.isin(nik_level, list(nik.near_miss_levels.values())))
@@ -464,7 +472,7 @@ def weigh_constraints(
                 # the person's own name (not a mother's) must share all the tokens of the shorter name
                 # or be as similar as a typo (JW >= 0.88):
                 # twins of one card share the card, the date and the mother, not the name
-                if type(comp).__name__ == "NameComparison" and not comp.ignore_when_equal \
+                if isinstance(comp, NameComparison) and not comp.ignore_when_equal \
                         and comp.name in levels.columns:
                     lvl = levels[comp.name].to_numpy()[near]
                     against |= (lvl >= 0) & (lvl < comp.n_levels - 3)
@@ -711,7 +719,7 @@ def _cut_violations(n_records: int, el: np.ndarray, er: np.ndarray, ep: np.ndarr
             for u, v in ((x, y), (y, x)):
                 if partners[u] is None:
                     partners[u] = set()
-                partners[u].add(v)  # type: ignore[union-attr]
+                partners[u].add(v)
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -857,9 +865,9 @@ def cluster_records(
         acc = prob >= threshold
         labels = connected_components(n, np.concatenate([ml[:, 0], left[acc]]),
                                       np.concatenate([ml[:, 1], right[acc]]))
-    acc = np.flatnonzero(prob >= threshold)
-    acc = acc[labels[left[acc]] == labels[right[acc]]]
-    return labels, weakest_link(n, left[acc], right[acc], prob[acc])
+    kept = np.flatnonzero(prob >= threshold)
+    kept = kept[labels[left[kept]] == labels[right[kept]]]
+    return labels, weakest_link(n, left[kept], right[kept], prob[kept])
 
 
 def person_ids(labels: np.ndarray, keys: pd.Series, *, prefix: str = "RP") -> np.ndarray:
