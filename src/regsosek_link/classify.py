@@ -15,7 +15,7 @@ import itertools
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,12 @@ class WeightOrderWarning(UserWarning):
 _DENSE_CODES = 1 << 22
 
 
+@overload
+def _distinct_codes(code: np.ndarray, size: int, *, inverse: Literal[True] = ...
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def _distinct_codes(code: np.ndarray, size: int, *, inverse: Literal[False]
+                    ) -> tuple[np.ndarray, np.ndarray, None]: ...
 def _distinct_codes(code: np.ndarray, size: int, *, inverse: bool = True
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Sorted distinct values of ``code`` (ints in ``[0, size)``), their counts and, with
@@ -104,7 +110,7 @@ def level_patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if bound >= 1 << 63:  # too wide for one int64 per row
         pats, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
         return pats, counts, inverse.ravel()
-    code = np.zeros(len(X), np.int32 if bound < 1 << 31 else np.int64)
+    code: np.ndarray = np.zeros(len(X), np.int32 if bound < 1 << 31 else np.int64)
     for j, r in enumerate(radix):  # Horner: code = sum_j (x_j - lo_j) * prod(radix after j)
         code *= r
         code += X[:, j]
@@ -714,7 +720,7 @@ def train_on_counts(
     # comparisons free in no session: one EM over all candidates
     if (m_weight == 0).any():
         fs = session_fit(pats, counts, "all candidate pairs")
-        for k in np.flatnonzero(m_weight == 0):
+        for k in np.flatnonzero(m_weight == 0).tolist():
             m_sum[k] = fs.m_[k].copy()
             m_weight[k] = 1.0
     m = [np.clip(ms / w, _EPS, 1) for ms, w in zip(m_sum, m_weight)]
@@ -772,7 +778,7 @@ def _level_shares(totals: np.ndarray, start: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def _default_m(n_levels: Sequence[int]) -> list[np.ndarray]:
+def _default_m(n_levels: Sequence[int] | np.ndarray) -> list[np.ndarray]:
     out = []
     for L in n_levels:
         v = 0.25 ** np.arange(L - 1, -1, -1, dtype=float)
@@ -780,13 +786,13 @@ def _default_m(n_levels: Sequence[int]) -> list[np.ndarray]:
     return out
 
 
-def _level_counts(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int]) -> list[np.ndarray]:
+def _level_counts(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int] | np.ndarray) -> list[np.ndarray]:
     """Pairs at each level of each comparison, from level patterns and their counts."""
     return [np.bincount(pats[:, k][pats[:, k] >= 0], weights=counts[pats[:, k] >= 0], minlength=int(L))[: int(L)]
             for k, L in enumerate(n_levels)]
 
 
-def _warn_few_pairs(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int], names: Sequence[str]) -> None:
+def _warn_few_pairs(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int] | np.ndarray, names: Sequence[str]) -> None:
     """:class:`FewTrainingPairsWarning` when the pairs (``counts`` of each of the level
     patterns ``pats``) are too few to learn weights from, overall or for a comparison."""
     n_pairs = float(np.sum(counts))
