@@ -199,6 +199,9 @@ class Key:
     are kept as ``int32``: a key is held until the columns that need it are asked for.
     """
 
+    codes: np.ndarray
+    n_keys: int
+
     def __init__(self, make: KeyCodes | Callable[[], KeyCodes]) -> None:
         self._make = make if callable(make) else None
         self.codes, self.n_keys = (np.zeros(0, dtype=np.int32), 0) if callable(make) else _compact(*make)
@@ -294,7 +297,7 @@ def release(records: pd.DataFrame, keep: Iterable[str]) -> None:
 def _factorize_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """:func:`factorize_strings` of a column, through its registered key if it has one."""
     key = pick_up(series, "key")
-    if key is None:
+    if not isinstance(key, Key):  # (None: nothing registered)
         return factorize_strings(series)
     array = series.array
     codes, n_keys, rows = key.get()
