@@ -898,7 +898,7 @@ def _block_index_class() -> type:
     """
     from recordlinkage.base import BaseIndexAlgorithm
 
-    class BlockIndex(BaseIndexAlgorithm):  # type: ignore[misc,valid-type]
+    class BlockIndex(BaseIndexAlgorithm):
         """Our blocking rules as a ``recordlinkage`` indexer (example: the function above)."""
 
         def __init__(self, *, rules: Sequence[BlockingRule], max_block_size: int = 2_000) -> None:

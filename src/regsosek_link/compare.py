@@ -1264,7 +1264,7 @@ def _rl_comparison_class() -> type:
     """
     from recordlinkage.base import BaseCompareFeature
 
-    class RLComparison(BaseCompareFeature):  # type: ignore[misc,valid-type]
+    class RLComparison(BaseCompareFeature):
         """Any of our comparisons as a ``recordlinkage.Compare`` feature (example: the function above)."""
 
         def __init__(self, *, comparison: Comparison) -> None:
