@@ -207,7 +207,7 @@ class SparkEngine:
 
         spark = self.spark
         buckets = self.buckets or max(2 * spark.sparkContext.defaultParallelism, 2)
-        options = {"profile": cfg.profile, **cfg.date_options()}
+        options: dict[str, Any] = {"profile": cfg.profile, **cfg.date_options()}
         empty_raw = pd.DataFrame({c: pd.Series([], dtype="string") for c in raw.columns})
         clean = standardise(empty_raw, workers=1, **options).dtypes.to_dict()
 
