@@ -1057,7 +1057,7 @@ def train_model(
     return model
 
 
-def near_miss_u(model: FellegiSunter, patterns: tuple[np.ndarray, np.ndarray, np.ndarray],
+def near_miss_u(model: FellegiSunter, patterns: tuple[np.ndarray, np.ndarray, np.ndarray | None],
                 comparisons: Sequence[Any], *, max_iter: int = 50, tol: float = 1e-6) -> FellegiSunter:
     """Learn ``u`` of the near-miss levels of NIK-like comparisons among the candidate pairs.
 
@@ -1078,7 +1078,7 @@ def near_miss_u(model: FellegiSunter, patterns: tuple[np.ndarray, np.ndarray, np
     model : FellegiSunter
         A trained model (:func:`train_by_sessions`).
     patterns : (patterns, counts, inverse)
-        :func:`level_patterns` of the candidate pairs' levels.
+        :func:`level_patterns` of the candidate pairs' levels (``inverse`` is not used).
     comparisons : sequence
         The model's comparisons, in its column order.
     """

@@ -197,7 +197,8 @@ def _run_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
     from .engine import SparkEngine
     from .run import Linker
 
-    result = Linker(config, engine=SparkEngine()).run(store=args.store)
+    # (the engine's own run: Linker(config, engine=...).run is annotated with the embedded LinkResult)
+    result = SparkEngine().run(Linker(config), store=args.store)
     written = result.write(config.output_dir)
     print(f"Linked {result.n_records:,} records into {result.n_persons:,} persons on Spark "
           f"({result.n_pairs:,} candidate pairs); Parquet tables in {config.output_dir}: {', '.join(written)}")
