@@ -16,7 +16,7 @@ import base64
 import html
 import io
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -238,10 +238,10 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
     accepted = int((prob >= thr).sum())
     review = int(((prob >= cfg.review_band[0]) & (prob < thr)).sum())
     e = html.escape
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
-             f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
-             f"<p class='note'>Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by regsosek_link "
-             f"{e(__version__)}; link type {e(cfg.link_type)}, profile {e(cfg.profile)}.</p>"]
+    parts = [(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
+              f"<style>{_CSS}</style></head><body>"), f"<h1>{e(title)}</h1>",
+             (f"<p class='note'>Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by regsosek_link "
+              f"{e(__version__)}; link type {e(cfg.link_type)}, profile {e(cfg.profile)}.</p>")]
 
     # -- summary
     parts.append("<h2 id='summary'>The run in numbers</h2>")
