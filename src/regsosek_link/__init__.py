@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover - the names below are imported on first us
     )
     from ._optional import MissingDependencyError
     from .compare import Comparison
-    from .errors import ConfigError, ModelError, Problem, RegsosekLinkError, StoreError
+    from .errors import ConfigError, InsufficientMemoryError, ModelError, Problem, RegsosekLinkError, StoreError
     from .extend import CustomComparison, LevelComparison
     from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
     from .explain import cluster_scores, explain_pair, explain_person
@@ -94,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "fewer_pairs_blocking_rules": "config",
     "load_config": "config",
     "ConfigError": "errors",
+    "InsufficientMemoryError": "errors",
     "ModelError": "errors",
     "Problem": "errors",
     "RegsosekLinkError": "errors",
@@ -158,6 +159,7 @@ __all__ = [
     "ExactMatch",
     "FellegiSunter",
     "IdNumberComparison",
+    "InsufficientMemoryError",
     "JaroWinklerAtThresholds",
     "LevelComparison",
     "LevenshteinAtThresholds",

@@ -348,6 +348,12 @@ class LinkConfig:
         registry's lifetime. Without it IDs are the plain hashes of earlier versions.
     owner_only_outputs : bool
         Create the output folder and files readable by their owner only (0700 / 0600).
+    memory_check : bool
+        Before the embedded engine links, estimate the memory the run needs at its peak
+        (about 3 KB a record) and refuse it, naming the memory needed and available, when
+        the machine (or its memory cgroup) has less: a run too big for one process is
+        stopped before any work instead of being killed halfway. ``False`` skips the
+        check. Not a linking setting: it is not compared with a stored registry's.
     """
 
     sources: tuple[SourceConfig, ...]
@@ -370,6 +376,7 @@ class LinkConfig:
     ambiguity_margin: float = 3.0
     person_id_salt: str | None = None
     owner_only_outputs: bool = False
+    memory_check: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(
@@ -418,6 +425,9 @@ class LinkConfig:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:
             problems.append(Problem(source=None, where="comparisons", message="at least one comparison is needed"))
+        if not isinstance(self.memory_check, bool):
+            problems.append(Problem(source=None, where="memory_check",
+                                    message=f"memory_check must be true or false; got {self.memory_check!r}"))
         if self.person_id_salt is not None and not (isinstance(self.person_id_salt, str)
                                                     and self.person_id_salt.startswith(("file:", "env:"))):
             problems.append(Problem(source=None, where="person_id_salt",
@@ -477,7 +487,8 @@ class LinkConfig:
             "ambiguity": self.ambiguity,
             "ambiguity_margin": self.ambiguity_margin,
         } | ({"person_id_salt": self.person_id_salt} if self.person_id_salt else {}) | (
-            {"owner_only_outputs": True} if self.owner_only_outputs else {})
+            {"owner_only_outputs": True} if self.owner_only_outputs else {}) | (
+            {} if self.memory_check else {"memory_check": False})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> LinkConfig:
