@@ -138,6 +138,19 @@ def test_spark_engine_refuses_a_store(spark, tmp_path):
         Linker(d.config, engine=SparkEngine(spark)).run(d.sources, store=tmp_path / "r.duckdb")
 
 
+@pytest.mark.parametrize("flags", [["--truth", "truth.csv"], ["--report"], ["--format", "csv"]])
+def test_cli_engine_spark_refuses_what_it_would_ignore(tmp_path, capsys, flags):
+    pytest.importorskip("pyspark", reason="PySpark is not installed (pip install -e '.[spark]')")
+    from regsosek_link.cli import main
+
+    d = load_febrl3()
+    d.config.save(tmp_path / "config.yaml")
+    assert main(["run", str(tmp_path / "config.yaml"), "--engine", "spark", *flags]) == 2
+    err = capsys.readouterr().err
+    assert "not available with --engine spark yet" in err and err.count("\n") == 1
+    assert not (tmp_path / "regsosek_output").exists()
+
+
 def test_cli_engine_spark_reads_csv_through_spark(spark, tmp_path):
     from regsosek_link.cli import main
 
