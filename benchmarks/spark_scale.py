@@ -43,7 +43,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import _data  # noqa: E402
+import _data
 
 RESULTS = HERE / "results"
 ENGINES = ("embedded", "spark", "splink")
@@ -110,12 +110,11 @@ def run_spark(ds, args) -> dict:
 
 
 def run_splink(ds, args) -> dict:
+    import _tools
     import duckdb
     import numpy as np
     import pandas as pd
     from splink import Linker, SparkAPI, block_on
-
-    import _tools
 
     t0 = time.perf_counter()
     spark = _session(args)
@@ -164,13 +163,15 @@ def child(args: argparse.Namespace) -> int:
 
     ds = _data.load("synthetic", args.people)
     out: dict = {"engine": args.engine, "n_people": ds.n_people, "n_records": ds.n_records, "master": args.master,
-                 "driver_memory": args.driver_memory}
+                 "driver_memory": args.driver_memory,
+                 # which regsosek_link ran: a snapshot named by its commit (PYTHONPATH), or the tree
+                 "src_rev": os.environ.get("SPARK_SCALE_SRC_REV", "working tree")}
     try:
         res = {"embedded": run_embedded, "spark": run_spark, "splink": run_splink}[args.engine](ds, args)
         scores = pairwise_scores(res.pop("membership"), ds.truth)
         out.update({k: v for k, v in res.items()})
         out.update({"precision": scores.precision, "recall": scores.recall, "f1": scores.f1, "status": "ok"})
-    except Exception as exc:  # recorded: one failing engine must not stop the others
+    except Exception as exc:  # noqa: BLE001 (recorded: one failing engine must not stop the others)
         out.update({"status": f"error: {type(exc).__name__}: {str(exc)[:300]}", "error": traceback.format_exc()})
     Path(args.json).write_text(json.dumps(out, indent=2, default=float))
     return 0 if out["status"] == "ok" else 1
@@ -249,7 +250,7 @@ def table(rows: list[dict], cores: int) -> str:
         # every core as well (threads), so both are charged all the cores
         per = (f"{r['wall_s'] * cores / (pairs / 1e6):.1f}" if ok and pairs else "")
 
-        def f(k: str, fmt: str = "{:,.1f}") -> str:
+        def f(k: str, fmt: str = "{:,.1f}", r: dict = r) -> str:
             v = r.get(k)
             return fmt.format(v) if isinstance(v, (int, float)) else ""
 
@@ -300,8 +301,8 @@ def main() -> int:
     command = "python benchmarks/spark_scale.py " + " ".join(sys.argv[1:])
     for people in sizes:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(HERE)!r}); import _data; "
-                        f"_data.prepare('synthetic', {people})"], check=True)
+        prepare = f"import sys; sys.path.insert(0, {str(HERE)!r}); import _data; _data.prepare('synthetic', {people})"
+        subprocess.run([sys.executable, "-c", prepare], check=True)
         print(f"data for {people:,} people ready ({time.perf_counter() - t0:.0f} s)", flush=True)
         for engine in engines:
             row = run_child(engine, people, args, log_dir)
