@@ -201,6 +201,7 @@ def _sample(proc: psutil.Process) -> dict[str, int]:
 
 def run_child(engine: str, people: int, args: argparse.Namespace, log_dir: Path) -> dict:
     json_path = log_dir / f"{engine}_{people}.json"
+    json_path.unlink(missing_ok=True)  # (a killed child writes none: an earlier run's must not stand in)
     cmd = [sys.executable, __file__, "--child", engine, "--people", str(people), "--json", str(json_path),
            "--master", args.master, "--driver-memory", args.driver_memory, "--buckets", str(args.buckets),
            "--shuffle-partitions", str(args.shuffle_partitions)]
