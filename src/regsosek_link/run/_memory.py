@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import importlib
 import os
 import sys
 import threading
@@ -97,9 +98,8 @@ def available_memory() -> tuple[int, str] | None:
     if kb:
         found.append((kb * 1024, "available system memory"))
     else:
-        try:
-            import psutil
-
+        try:  # (other systems; psutil is optional, and untyped: imported by name)
+            psutil = importlib.import_module("psutil")
             found.append((int(psutil.virtual_memory().available), "available system memory"))
         except ImportError:
             pass
@@ -210,6 +210,7 @@ class ProcessTuning:
         if not self._pages_on:
             return
         switch = _hugepage_switch()
+        assert switch is not None  # (sized() turned it on)
         with _PAGES["lock"]:
             _PAGES["runs"] -= 1
             if _PAGES["runs"] == 0:
