@@ -48,7 +48,14 @@ if TYPE_CHECKING:  # pragma: no cover - the names below are imported on first us
         fewer_pairs_blocking_rules,
         load_config,
     )
-    from .errors import ConfigError, ModelError, Problem, RegsosekLinkError, StoreError
+    from .errors import (
+        ConfigError,
+        InsufficientMemoryError,
+        ModelError,
+        Problem,
+        RegsosekLinkError,
+        StoreError,
+    )
     from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
     from .explain import cluster_scores, explain_pair, explain_person
     from .explore import write_explorer
@@ -95,6 +102,7 @@ _EXPORTS: dict[str, str] = {
     "fewer_pairs_blocking_rules": "config",
     "load_config": "config",
     "ConfigError": "errors",
+    "InsufficientMemoryError": "errors",
     "ModelError": "errors",
     "Problem": "errors",
     "RegsosekLinkError": "errors",
@@ -160,6 +168,7 @@ __all__ = [
     "ExactMatch",
     "FellegiSunter",
     "IdNumberComparison",
+    "InsufficientMemoryError",
     "JaroWinklerAtThresholds",
     "LevelComparison",
     "LevenshteinAtThresholds",

@@ -368,6 +368,12 @@ class LinkConfig:
         near-threshold or held-back link first, then persons with conflicting values, then
         persons of several records, then the rest), so the page stays small; it says how
         many of how many it holds.
+    memory_check : bool
+        Before the embedded engine links, estimate the memory the run needs at its peak
+        (about 3 KB a record) and refuse it, naming the memory needed and available, when
+        the machine (or its memory cgroup) has less: a run too big for one process is
+        stopped before any work instead of being killed halfway. ``False`` skips the
+        check. Not a linking setting: it is not compared with a stored registry's.
     """
 
     sources: tuple[SourceConfig, ...]
@@ -392,6 +398,7 @@ class LinkConfig:
     owner_only_outputs: bool = False
     report_explorer: bool = False
     report_explorer_persons: int = 2_000
+    memory_check: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(
@@ -448,6 +455,9 @@ class LinkConfig:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:
             problems.append(Problem(source=None, where="comparisons", message="at least one comparison is needed"))
+        if not isinstance(self.memory_check, bool):
+            problems.append(Problem(source=None, where="memory_check",
+                                    message=f"memory_check must be true or false; got {self.memory_check!r}"))
         if self.person_id_salt is not None and not (isinstance(self.person_id_salt, str)
                                                     and self.person_id_salt.startswith(("file:", "env:"))):
             problems.append(Problem(source=None, where="person_id_salt",
@@ -510,7 +520,8 @@ class LinkConfig:
             {"owner_only_outputs": True} if self.owner_only_outputs else {}) | (
             {"report_explorer": True} if self.report_explorer else {}) | (
             {"report_explorer_persons": self.report_explorer_persons}
-            if self.report_explorer_persons != 2_000 else {})
+            if self.report_explorer_persons != 2_000 else {}) | (
+            {} if self.memory_check else {"memory_check": False})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> LinkConfig:
