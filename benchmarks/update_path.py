@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                            command=" ".join(Path(c).name if c == exe else c for c in cmd))
                 print(f"  exit {row['exit']}, {row['wall_s']:.1f} s, {row['peak_mb']:,.0f} MB", flush=True)
                 runs.append(row)
+                write_md(stem, command, meta, runs, list(clis))  # (a long run leaves its partial table)
             for step, out in (("update (batch)", "out_update"), ("full rerun --store (all records)", "out_all")):
                 row = next(r for r in runs if r["turn"] == turn and r["cli"] == label and r["step"] == step)
                 try:
