@@ -45,8 +45,8 @@ def _table(runs: list[dict], revs: list[str]) -> list[str]:
         if ra is None or rb is None:
             continue
         cells = []
-        for c in ratios:
-            ratios[c].append(rb[c] / ra[c])
+        for c, values in ratios.items():
+            values.append(rb[c] / ra[c])
             cells.append(f"{rb[c] / ra[c]:.3f}")
         lines.append(f"| {t} | " + " | ".join(cells) + f" | {rb['f1'] - ra['f1']:+.4f} |")
     if ratios["wall_s"]:
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--revs takes two commits")
     srcs = [bench.export_src(r) for r in given]
     revs = [sha for _, sha in srcs]
-    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(HERE)!r}); import _data; "
-                    f"_data.prepare('synthetic', {args.size}, seed={args.seed})"], check=True)
+    subprocess.run([sys.executable, "-c", (f"import sys; sys.path.insert(0, {str(HERE)!r}); import _data; "
+                                           f"_data.prepare('synthetic', {args.size}, seed={args.seed})")], check=True)
     meta = _data.meta("synthetic", args.size)
     out_dir = Path(args.out)
     log_dir = out_dir / "logs"
@@ -104,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
             stem.with_suffix(".json").write_text(json.dumps({**info, "runs": runs}, indent=2, default=float))
             m = info["machine"]
             head = [f"# regsosek_link {revs[1]} against {revs[0]}, side by side", "",
-                    f"{meta['n_records']:,} records ({meta['n_people']:,} synthetic people, seed {args.seed}); "
-                    f"{m['cpu_model']}, {m['logical_cores']} logical cores, {m['ram_gb']} GB RAM, Python {m['python']}; "
-                    f"{m['date']}.", "", f"Command: `{info['command']}`", "",
-                    "wall s: the worker's timer (raw source DataFrames to membership and registry); cpu s: "
+                    (f"{meta['n_records']:,} records ({meta['n_people']:,} synthetic people, seed {args.seed}); "
+                     f"{m['cpu_model']}, {m['logical_cores']} logical cores, {m['ram_gb']} GB RAM, "
+                     f"Python {m['python']}; {m['date']}."), "", f"Command: `{info['command']}`", "",
+                    ("wall s: the worker's timer (raw source DataFrames to membership and registry); cpu s: "
                     "user+system CPU of the process; peak MB: the process's ru_maxrss (includes ~230 MB of "
-                    "Python, libraries and the loaded input). The commits took turns on the shared 2-core machine.",
+                    "Python, libraries and the loaded input). The commits took turns on the shared 2-core machine."),
                     ""]
             stem.with_suffix(".md").write_text("\n".join(head + _table(runs, revs)) + "\n")
     print((out_dir / f"ab_{args.tag}.md").read_text())

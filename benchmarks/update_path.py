@@ -75,7 +75,7 @@ def timed(cmd: list[str], log: Path) -> dict:
     stats = log.with_suffix(".time")
     with open(log, "w") as out:
         code = subprocess.run(["/usr/bin/time", "-o", str(stats), "-f", "%e %M %U %S", *cmd], stdout=out,
-                              stderr=subprocess.STDOUT).returncode
+                              stderr=subprocess.STDOUT, check=False).returncode
     wall, rss_kb, user, sys_ = stats.read_text().split()[-4:]
     return {"exit": code, "wall_s": float(wall), "peak_mb": int(rss_kb) / 1024, "cpu_s": float(user) + float(sys_),
             "load_1min_at_start": None}
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = Path(args.out) / (f"update_path_{args.tag}" if args.tag else "update_path")
     for turn in range(1, args.turns + 1):
         for label, exe in clis.items():
-            helptext = subprocess.run([exe, "run", "--help"], capture_output=True, text=True).stdout
+            helptext = subprocess.run([exe, "run", "--help"], capture_output=True, text=True, check=False).stdout
             no_report = ["--no-report"] if "--no-report" in helptext else []  # older CLIs wrote a report by default
             d = work / f"{label}_{turn}"
             subprocess.run(["rm", "-rf", str(d)], check=True)
@@ -163,12 +163,12 @@ def write_md(stem: Path, command: str, meta: dict, runs: list[dict], labels: lis
     r = meta["records"]
     lines = ["# The update path at scale: run --store, update with a batch, full rerun", "",
              f"Command: `{command}`", "",
-             f"Data: `make_sources(n_people={meta['people']:,}, random_state={meta['seed']})`, each source split at "
+             (f"Data: `make_sources(n_people={meta['people']:,}, random_state={meta['seed']})`, each source split at "
              f"random: {r['old']:,} records in the first run, a batch of {r['batch']:,} "
              f"({meta['share']:.0%} of each source), {r['all']:,} in the full rerun. Each command in a fresh "
              "process under `/usr/bin/time` (wall, maximum RSS); the installs took turns on the shared 2-core "
              "machine. F1: pairwise against the generator's truth; 'agrees with rerun': the update's membership "
-             "scored against the full rerun's.", "",
+             "scored against the full rerun's."), "",
              "| turn | install | step | load | exit | wall s | cpu s | peak MB | persons | P | R | F1 | agrees with rerun (F1) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for x in runs:
