@@ -24,8 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import _data  # noqa: E402
-import run as bench  # noqa: E402
+import _data
+import run as bench
 
 
 def _table(runs: list[dict], revs: list[str]) -> list[str]:

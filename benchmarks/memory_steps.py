@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _data  # noqa: E402
-from _tools import regsosek_config  # noqa: E402
+import _data
+from _tools import regsosek_config
 
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 #: the composer's calls that are charged separately (those it imports under these names)
