@@ -47,8 +47,9 @@ CLASSES = ("near NIK (region/date)", "near NIK (serial)", "placeholder date", "t
 def variant_options(variant: str) -> dict:
     if variant == "after":
         return {}
-    comps = tuple(dataclasses.replace(c, near_miss=False) if getattr(c, "near_miss", False) else c
-                  for c in default_comparisons())
+    comps = tuple(dataclasses.replace(c, near_miss=False) if getattr(c, "near_miss", False)
+                  else dataclasses.replace(c, year_only_level=False) if getattr(c, "year_only_level", False)
+                  else c for c in default_comparisons())
     return dict(comparisons=comps, nik_constraint="typo", ambiguity="merge")
 
 

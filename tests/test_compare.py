@@ -122,6 +122,34 @@ def test_date_levels(a, sa, b, sb, expected):
     assert level(DOB, {"tgl": a, "st": sa}, {"tgl": b, "st": sb}) == expected
 
 
+DOB_OWN = DateOfBirthComparison(column="tgl", status_column="st", year_column="th", year_only_level=True)
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (("1990-03-04", "ok", "1990"), ("1990-03-04", "ok", "1990"), 6),
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-07-01", "placeholder_1jul", "1970"), 5),
+        (("1990-03-04", "ok", "1990"), ("1990-04-03", "ok", "1990"), 4),  # day-month swap
+        (("1990-03-04", "ok", "1990"), ("1990-03-28", "ok", "1990"), 3),  # same year and month
+        # the year a placeholder or a partial date keeps: its own level
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"), 2),
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1971-03-04", "ok", "1971"), 2),
+        ((None, "partial", "1990"), ("1990-03-04", "ok", "1990"), 2),
+        # two real dates a year apart: a keying slip, not the same evidence
+        (("1990-03-04", "ok", "1990"), ("1991-06-20", "ok", "1991"), 1),
+        (("1990-03-04", "ok", "1990"), ("1975-11-20", "ok", "1975"), 0),
+        ((None, "partial", "1990"), ("1975-03-04", "ok", "1975"), 0),
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1975-03-04", "ok", "1975"), -1),
+    ],
+)
+def test_date_levels_with_a_level_for_the_year_only(a, b, expected):
+    row = [dict(zip(("tgl", "st", "th"), x)) for x in (a, b)]
+    assert level(DOB_OWN, *row) == expected
+    assert level(DOB_OWN, *row[::-1]) == expected
+    assert DOB_OWN.n_levels == 7 and DOB_OWN.level_names[2].startswith("year only")
+
+
 DOB_YEAR = DateOfBirthComparison(column="tgl", status_column="st", year_column="th")
 
 

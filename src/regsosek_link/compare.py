@@ -952,6 +952,15 @@ class DateOfBirthComparison(Comparison):
     (``1985``, ``08/1985``: status ``partial``) is compared on the year: level 1 when the
     years are at most one apart, 0 otherwise (missing without it).
 
+    With ``year_only_level=True`` those pairs, where one side knows the year only (a
+    placeholder against a real date, or a partial date) and the years are at most one
+    apart, get a level of their own, level 2 (the levels above move up by one), instead of
+    sharing level 1 with two real dates a year apart. The two are different evidence: for
+    one person, real dates a year apart are a keying error and rare, while a census
+    record's placeholder keeps the year in nearly every case, so sharing one level makes
+    the thin record's strongest field weigh nothing. With its own level the model learns
+    its own m and u.
+
     >>> recs = pd.DataFrame({"tgl": ["1990-03-04", "1990-03-04", "1990-04-03", "1991-03-04",
     ...                              "1990-03-20", "1970-07-01", "1970-07-01", "1965-02-02"],
     ...                      "st": ["ok"] * 5 + ["placeholder_1jul"] * 2 + ["ok"]})
@@ -963,6 +972,7 @@ class DateOfBirthComparison(Comparison):
     column: str = "tanggal_lahir"
     status_column: str | None = None
     year_column: str | None = None
+    year_only_level: bool = False
     label: str | None = None
 
     @property
@@ -976,6 +986,9 @@ class DateOfBirthComparison(Comparison):
 
     @property
     def level_names(self) -> tuple[str, ...]:
+        if self.year_only_level:
+            return ("different", "year +-1 or same day-month", "year only (placeholder or partial), +-1",
+                    "same year-month", "day-month swapped or one digit", "exact placeholder", "exact")
         return ("different", "year +-1 or same day-month" + (" (or year only)" if self.year_column else ""),
                 "same year-month",
                 "day-month swapped or one digit", "exact placeholder", "exact")
@@ -1017,14 +1030,19 @@ class DateOfBirthComparison(Comparison):
         out = np.where(swap | one_digit, np.int8(3), out)
         # a placeholder against a real date: the day is unknown, the year (said by the
         # respondent, kept with SIAK's placeholder day) is not: level 1 when it agrees
-        ph_year = np.where(np.abs(yl.astype(np.int32) - yr) <= 1, np.int8(1), np.int8(MISSING))
-        out = np.where(exact, np.where(phl | phr, np.int8(4), np.int8(5)),
+        year_level = np.int8(2 if self.year_only_level else 1)
+        if self.year_only_level:  # the levels from "same year-month" up move up by one
+            out += out >= 2
+        ph_year = np.where(np.abs(yl.astype(np.int32) - yr) <= 1, year_level, np.int8(MISSING))
+        top = 6 if self.year_only_level else 5
+        out = np.where(exact, np.where(phl | phr, np.int8(top - 1), np.int8(top)),
                        np.where(phl ^ phr, ph_year, out))
         out[miss] = MISSING
         if "year_only" in prep:
             # a side known to the year only: the years, when both sides have one
             by_year = (prep["year_only"][left] | prep["year_only"][right]) & (yl >= 0) & (yr >= 0)
-            out[by_year] = (np.abs(yl[by_year].astype(np.int32) - yr[by_year]) <= 1).view(np.int8)
+            out[by_year] = np.where(np.abs(yl[by_year].astype(np.int32) - yr[by_year]) <= 1, year_level,
+                                    np.int8(0))
         return out
 
 
