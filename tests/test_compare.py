@@ -134,8 +134,10 @@ DOB_OWN = DateOfBirthComparison(column="tgl", status_column="st", year_column="t
         (("1990-03-04", "ok", "1990"), ("1990-03-28", "ok", "1990"), 3),  # same year and month
         # the year a placeholder or a partial date keeps: its own level
         (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"), 2),
-        (("1970-07-01", "placeholder_1jul", "1970"), ("1971-03-04", "ok", "1971"), 2),
         ((None, "partial", "1990"), ("1990-03-04", "ok", "1990"), 2),
+        # a year apart: as two real dates a year apart (mostly two people of one name)
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1971-03-04", "ok", "1971"), 1),
+        ((None, "partial", "1990"), ("1991-11-30", "ok", "1991"), 1),
         # two real dates a year apart: a keying slip, not the same evidence
         (("1990-03-04", "ok", "1990"), ("1991-06-20", "ok", "1991"), 1),
         (("1990-03-04", "ok", "1990"), ("1975-11-20", "ok", "1975"), 0),
