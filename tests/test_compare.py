@@ -96,6 +96,23 @@ def test_name_levels_ignore_spaces_and_hyphens(a, b, expected):
     assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
 
 
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("A SIMBOLON", "ADITYA SIMBOLON", 3),  # an initial for the first token
+        ("M RIZKI", "MUHAMMAD RIZKI", 3),
+        ("AHMAD F HIDAYAT", "AHMAD FAUZI HIDAYAT", 3),  # a middle initial
+        ("SITI N RAHAYU", "SITI NUR AINI RAHAYU", 3),  # an initial and a dropped token
+        ("B SIMBOLON", "ADITYA SIMBOLON", 1),  # an initial of another letter
+        ("ANDI AGUS SANTOSO", "A BUDI SANTOSO", 1),  # one initial does not stand for two tokens
+        ("A", "ADITYA", 0),  # an initial alone is no evidence
+    ],
+)
+def test_initials_stand_for_tokens_of_their_letter(a, b, expected):
+    assert level(NameComparison(column="nama"), {"nama": a}, {"nama": b}) == expected
+    assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
+
+
 def test_names_that_join_to_nothing_are_not_alike():
     assert level(NameComparison(column="nama"), {"nama": "-"}, {"nama": "."}) == 0
 

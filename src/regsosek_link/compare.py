@@ -433,13 +433,19 @@ def _name_values(u: np.ndarray) -> Prepared:
     All four get one more entry, for code -1 (missing): no tokens, sorted code -1.
     """
     srt = np.array([" ".join(sorted(x.split())) for x in u], dtype=object)
-    tok = np.ascontiguousarray(_pad(_token_matrix(u), MISSING).T)
+    tok_matrix, words = _token_matrix(u, with_tokens=True)
+    tok = np.ascontiguousarray(_pad(tok_matrix, MISSING).T)
+    # per token id (and one more entry, for the -1 padding): its first letter, and that
+    # letter again if the token is an initial (one letter), else a value no letter has
+    lead = np.array([ord(w[0]) for w in words] + [-3], np.int32)
+    ini = np.where(np.array([len(w) == 1 for w in words] + [False]), lead, np.int32(-2))
     # the name without spaces, hyphens, dots and apostrophes: NUR HIDAYAH = NURHIDAYAH
     joined = pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
     joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
     return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
             "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING),
-            "n_tok": (tok >= 0).sum(axis=0, dtype=np.int8), "tok_u": tok, "tok_m": _token_masks(tok)}
+            "n_tok": (tok >= 0).sum(axis=0, dtype=np.int8), "tok_u": tok, "tok_m": _token_masks(tok),
+            "tok_lead": lead, "tok_ini": ini, "has_ini": _pad((ini[tok_matrix] >= 0).any(axis=1), False)}
 
 
 _JOINERS = r"[\s\-.'`]+"
@@ -456,7 +462,9 @@ class NameComparison(Comparison):
     1. a shared token (or a shared phonetic token)
     2. similar: Jaro-Winkler of the sorted tokens >= ``fuzzy_threshold`` (typos in a
        mononym: ENENG / MNENG)
-    3. one name's tokens contained in the other's (a dropped or added token), or
+    3. one name's tokens contained in the other's (a dropped or added token; an initial
+       stands for a token of its letter when the names share a whole token: ``A. SIMBOLON``
+       in ``ADITYA SIMBOLON``, ``AHMAD F HIDAYAT`` in ``AHMAD FAUZI HIDAYAT``), or
        Jaro-Winkler of the sorted tokens >= 0.88
     4. same tokens in any order, same phonetic tokens, the same letters once spaces, hyphens,
        dots and apostrophes are taken out (NUR HIDAYAH / NURHIDAYAH, SITI-AMINAH / SITI
@@ -550,7 +558,8 @@ class NameComparison(Comparison):
                     prep["joined_u"][ul[split]], prep["joined_u"][ur[split]],
                     scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff, workers=workers) + 1e-6)
                 level3[split] |= jw[split] >= 0.95
-            subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur)
+            subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur,
+                                            (prep["tok_lead"], prep["tok_ini"], prep["has_ini"]))
             if "ph_code" in prep:
                 # code -1 (no phonetic name) indexes the padding: sorted code -1, no tokens
                 pl, pr = prep["ph_code"][left[todo]], prep["ph_code"][right[todo]]
@@ -566,8 +575,10 @@ class NameComparison(Comparison):
         return out
 
 
-def _token_matrix(u: np.ndarray, max_tokens: int = 8) -> np.ndarray:
-    """(n, max_tokens) int32 ids of each value's distinct tokens, -1 padded.
+def _token_matrix(u: np.ndarray, max_tokens: int = 8, *, with_tokens: bool = False
+                  ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """(n, max_tokens) int32 ids of each value's distinct tokens, -1 padded (and, with
+    ``with_tokens``, the token of each id).
 
     Token ids are shared by all values, so two names share a token exactly when they share
     an id: overlap is then plain integer work, no string scoring per pair. Values are split
@@ -579,12 +590,12 @@ def _token_matrix(u: np.ndarray, max_tokens: int = 8) -> np.ndarray:
     n = len(u)
     out = np.full((n, max_tokens), -1, np.int32)
     if n == 0:
-        return out[:, :1]
+        return (out[:, :1], np.array([], dtype=object)) if with_tokens else out[:, :1]
     tokens = np.array(" ".join(u).split(" "), dtype=object)
     rows = np.repeat(np.arange(n), np.fromiter(map(str.count, u, [" "] * n), np.int64, n) + 1)
     real = tokens != ""
     tokens, rows = tokens[real], rows[real]
-    ids = pd.factorize(tokens)[0]
+    ids, words = pd.factorize(tokens)
     # a token repeated within a name counts once; rank = position among the name's tokens
     first = ~pd.Series(rows * (int(ids.max(initial=0)) + 1) + ids).duplicated().to_numpy()
     rows, ids = rows[first], ids[first]
@@ -593,7 +604,8 @@ def _token_matrix(u: np.ndarray, max_tokens: int = 8) -> np.ndarray:
     out[rows[keep], rank[keep]] = ids[keep]
     # only as many columns as the longest name needs: overlap costs width squared per pair
     width = max(int(rank.max(initial=-1)) + 1, 1)
-    return np.ascontiguousarray(out[:, :min(width, max_tokens)])
+    out = np.ascontiguousarray(out[:, :min(width, max_tokens)])
+    return (out, np.asarray(words, dtype=object)) if with_tokens else out
 
 
 def _token_overlap(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -628,14 +640,50 @@ def _token_masks(tok: np.ndarray) -> np.ndarray:
     return masks
 
 
-def _names_overlap(tok: np.ndarray, masks: np.ndarray, left: np.ndarray, right: np.ndarray
+def _names_overlap(tok: np.ndarray, masks: np.ndarray, left: np.ndarray, right: np.ndarray,
+                   initials: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_token_overlap` of the names ``left`` and ``right`` (columns of ``tok``), worked
-    out only for the pairs whose :func:`_token_masks` meet (the others share no token)."""
+    out only for the pairs whose :func:`_token_masks` meet (the others share no token).
+
+    With ``initials`` (per token id its first letter and its initial, per name whether it
+    holds an initial: :func:`_name_values`), a pair that shares a token but is not a subset
+    is a subset when its initials stand for tokens of the other name
+    (:func:`_initials_subset`)."""
     subset, shared = np.zeros(len(left), bool), np.zeros(len(left), bool)
     some = np.flatnonzero(masks[left] & masks[right])
     subset[some], shared[some] = _token_overlap(tok[:, left[some]], tok[:, right[some]])
+    if initials is not None:
+        lead, ini, has_ini = initials
+        cand = np.flatnonzero(shared & ~subset & (has_ini[left] | has_ini[right]))
+        if len(cand):
+            subset[cand] = _initials_subset(tok[:, left[cand]], tok[:, right[cand]], lead, ini)
     return subset, shared
+
+
+def _initials_subset(a: np.ndarray, b: np.ndarray, lead: np.ndarray, ini: np.ndarray) -> np.ndarray:
+    """Whether all tokens of one name are in the other, an initial (a one-letter token)
+    standing for any token of its letter: ``A SIMBOLON`` in ``ADITYA SIMBOLON``, ``AHMAD F
+    HIDAYAT`` in ``AHMAD FAUZI HIDAYAT``, ``M RIZKI`` in ``MUHAMMAD RIZKI``.
+
+    ``a`` and ``b`` are (width, n) token ids as in :func:`_token_overlap`; ``lead`` and ``ini``
+    index by token id (-1, the padding, indexes their last entry, which matches nothing).
+    Only called on pairs that share a whole token: an initial alone is no evidence.
+    """
+    la, ia, lb, ib = lead[a], ini[a], lead[b], ini[b]
+    hit_a = np.zeros(a.shape, bool)
+    hit_b = np.zeros(b.shape, bool)
+    for i in range(a.shape[0]):
+        for j in range(b.shape[0]):
+            m = (((a[i] == b[j]) & (a[i] >= 0)) | (ia[i] == lb[j]) | (la[i] == ib[j]))
+            hit_a[i] |= m
+            hit_b[j] |= m
+    # every token of one side hit, by at least as many tokens of the other (two tokens of
+    # one name are not both the other's one initial: ANDI AGUS SANTOSO is not in A BUDI SANTOSO)
+    na, nb = (a >= 0).sum(axis=0), (b >= 0).sum(axis=0)
+    full_a = (hit_a | (a < 0)).all(axis=0) & (hit_b.sum(axis=0) >= na)
+    full_b = (hit_b | (b < 0)).all(axis=0) & (hit_a.sum(axis=0) >= nb)
+    return full_a | full_b
 
 
 _NOT_A_NUMBER = np.uint64(2**64 - 1)  # every nibble 0xF: never a digit
