@@ -106,9 +106,13 @@ def test_name_levels_ignore_spaces_and_hyphens(a, b, expected):
         ("B SIMBOLON", "ADITYA SIMBOLON", 1),  # an initial of another letter
         ("ANDI AGUS SANTOSO", "A BUDI SANTOSO", 1),  # one initial does not stand for two tokens
         ("A", "ADITYA", 0),  # an initial alone is no evidence
+        # a name cut by a short field: its last token starts a token of the other
+        ("I NENGAH SUDIARTA AD", "I NENGAH SUDIARTA ADNYANA", 3),
+        ("RICARDO M SIMATUPAN", "RICARDO MANGASI SIMATUPANG", 3),
+        ("AD SUDIARTA", "ADNYANA SUDIARTA", 2),  # not the last token: Jaro-Winkler only
     ],
 )
-def test_initials_stand_for_tokens_of_their_letter(a, b, expected):
+def test_initials_and_cut_names_stand_for_tokens(a, b, expected):
     assert level(NameComparison(column="nama"), {"nama": a}, {"nama": b}) == expected
     assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
 

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -439,13 +439,54 @@ def _name_values(u: np.ndarray) -> Prepared:
     # letter again if the token is an initial (one letter), else a value no letter has
     lead = np.array([ord(w[0]) for w in words] + [-3], np.int32)
     ini = np.where(np.array([len(w) == 1 for w in words] + [False]), lead, np.int32(-2))
+    # the last token of each name (-1: none), and which tokens start other tokens
+    n_tok = (tok_matrix >= 0).sum(axis=1)
+    last = np.where(n_tok > 0, tok_matrix[np.arange(len(u)), np.maximum(n_tok - 1, 0)], -1).astype(np.int32)
+    prefixes = _prefix_pairs(words)
+    cut = np.zeros(len(words) + 1, bool)
+    cut[prefixes // max(len(words), 1)] = True
     # the name without spaces, hyphens, dots and apostrophes: NUR HIDAYAH = NURHIDAYAH
     joined = pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
     joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
     return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
             "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING),
             "n_tok": (tok >= 0).sum(axis=0, dtype=np.int8), "tok_u": tok, "tok_m": _token_masks(tok),
-            "tok_lead": lead, "tok_ini": ini, "has_ini": _pad((ini[tok_matrix] >= 0).any(axis=1), False)}
+            "short_form": _ShortForms(lead, ini, _pad(last, MISSING), prefixes, len(words),
+                                      _pad((ini[tok_matrix] >= 0).any(axis=1) | cut[last], False))}
+
+
+def _prefix_pairs(words: np.ndarray, min_length: int = 2) -> np.ndarray:
+    """Sorted codes ``p * len(words) + t`` of the token pairs where token ``p`` (at least
+    ``min_length`` letters) is a proper prefix of token ``t``, both in ``words``.
+
+    >>> _prefix_pairs(np.array(["AD", "ADNYANA", "ADI", "A"], dtype=object)).tolist()  # AD: 0, ADNYANA: 1, ADI: 2
+    [1, 2]
+    """
+    v = len(words)
+    if v == 0:
+        return np.zeros(0, np.int64)
+    ser = pd.Series(words, dtype=object)
+    lengths = ser.str.len().to_numpy()
+    index = pd.Index(words)
+    codes = []
+    for k in range(min_length, int(lengths.max(initial=0))):
+        longer = np.flatnonzero(lengths > k)
+        pre = index.get_indexer(ser.iloc[longer].str[:k])
+        found = pre >= 0
+        codes.append(pre[found].astype(np.int64) * v + longer[found])
+    return np.sort(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
+
+
+class _ShortForms(NamedTuple):
+    """What :func:`_short_form_subset` needs of a column's distinct names, by token id (the
+    padding -1 indexes the last entry of ``lead``/``ini``) and by name (``last``, ``has``)."""
+
+    lead: np.ndarray  # first letter of each token
+    ini: np.ndarray  # that letter if the token is an initial, else -2
+    last: np.ndarray  # each name's last token id
+    prefixes: np.ndarray  # _prefix_pairs codes
+    n_words: int
+    has: np.ndarray  # each name holds an initial or ends in a token that starts another
 
 
 _JOINERS = r"[\s\-.'`]+"
@@ -462,10 +503,11 @@ class NameComparison(Comparison):
     1. a shared token (or a shared phonetic token)
     2. similar: Jaro-Winkler of the sorted tokens >= ``fuzzy_threshold`` (typos in a
        mononym: ENENG / MNENG)
-    3. one name's tokens contained in the other's (a dropped or added token; an initial
-       stands for a token of its letter when the names share a whole token: ``A. SIMBOLON``
-       in ``ADITYA SIMBOLON``, ``AHMAD F HIDAYAT`` in ``AHMAD FAUZI HIDAYAT``), or
-       Jaro-Winkler of the sorted tokens >= 0.88
+    3. one name's tokens contained in the other's (a dropped or added token; when the names
+       share a whole token, an initial stands for a token of its letter and a name's last
+       token for a token it starts, as a short field cuts it: ``A. SIMBOLON`` in ``ADITYA
+       SIMBOLON``, ``AHMAD F HIDAYAT`` in ``AHMAD FAUZI HIDAYAT``, ``RICARDO M SIMATUPAN``
+       in ``RICARDO MANGASI SIMATUPANG``), or Jaro-Winkler of the sorted tokens >= 0.88
     4. same tokens in any order, same phonetic tokens, the same letters once spaces, hyphens,
        dots and apostrophes are taken out (NUR HIDAYAH / NURHIDAYAH, SITI-AMINAH / SITI
        AMINAH), or Jaro-Winkler of sorted tokens >= 0.95
@@ -558,8 +600,7 @@ class NameComparison(Comparison):
                     prep["joined_u"][ul[split]], prep["joined_u"][ur[split]],
                     scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff, workers=workers) + 1e-6)
                 level3[split] |= jw[split] >= 0.95
-            subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur,
-                                            (prep["tok_lead"], prep["tok_ini"], prep["has_ini"]))
+            subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur, prep["short_form"])
             if "ph_code" in prep:
                 # code -1 (no phonetic name) indexes the padding: sorted code -1, no tokens
                 pl, pr = prep["ph_code"][left[todo]], prep["ph_code"][right[todo]]
@@ -641,41 +682,50 @@ def _token_masks(tok: np.ndarray) -> np.ndarray:
 
 
 def _names_overlap(tok: np.ndarray, masks: np.ndarray, left: np.ndarray, right: np.ndarray,
-                   initials: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   short: _ShortForms | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_token_overlap` of the names ``left`` and ``right`` (columns of ``tok``), worked
     out only for the pairs whose :func:`_token_masks` meet (the others share no token).
 
-    With ``initials`` (per token id its first letter and its initial, per name whether it
-    holds an initial: :func:`_name_values`), a pair that shares a token but is not a subset
-    is a subset when its initials stand for tokens of the other name
-    (:func:`_initials_subset`)."""
+    With ``short`` (:func:`_name_values`), a pair that shares a token but is not a subset is
+    a subset when its short forms (initials, a cut last token) stand for tokens of the
+    other name (:func:`_short_form_subset`)."""
     subset, shared = np.zeros(len(left), bool), np.zeros(len(left), bool)
     some = np.flatnonzero(masks[left] & masks[right])
     subset[some], shared[some] = _token_overlap(tok[:, left[some]], tok[:, right[some]])
-    if initials is not None:
-        lead, ini, has_ini = initials
-        cand = np.flatnonzero(shared & ~subset & (has_ini[left] | has_ini[right]))
+    if short is not None:
+        cand = np.flatnonzero(shared & ~subset & (short.has[left] | short.has[right]))
         if len(cand):
-            subset[cand] = _initials_subset(tok[:, left[cand]], tok[:, right[cand]], lead, ini)
+            subset[cand] = _short_form_subset(tok[:, left[cand]], tok[:, right[cand]], short.last[left[cand]],
+                                              short.last[right[cand]], short)
     return subset, shared
 
 
-def _initials_subset(a: np.ndarray, b: np.ndarray, lead: np.ndarray, ini: np.ndarray) -> np.ndarray:
-    """Whether all tokens of one name are in the other, an initial (a one-letter token)
-    standing for any token of its letter: ``A SIMBOLON`` in ``ADITYA SIMBOLON``, ``AHMAD F
-    HIDAYAT`` in ``AHMAD FAUZI HIDAYAT``, ``M RIZKI`` in ``MUHAMMAD RIZKI``.
+def _short_form_subset(a: np.ndarray, b: np.ndarray, last_a: np.ndarray, last_b: np.ndarray,
+                       short: _ShortForms) -> np.ndarray:
+    """Whether all tokens of one name are in the other, where an initial (a one-letter
+    token) stands for any token of its letter and a name's last token for any token it
+    starts (a name cut by a short field): ``A SIMBOLON`` in ``ADITYA SIMBOLON``, ``AHMAD F
+    HIDAYAT`` in ``AHMAD FAUZI HIDAYAT``, ``M RIZKI`` in ``MUHAMMAD RIZKI``, ``I NENGAH
+    SUDIARTA AD`` in ``I NENGAH SUDIARTA ADNYANA``.
 
-    ``a`` and ``b`` are (width, n) token ids as in :func:`_token_overlap`; ``lead`` and ``ini``
-    index by token id (-1, the padding, indexes their last entry, which matches nothing).
-    Only called on pairs that share a whole token: an initial alone is no evidence.
+    ``a`` and ``b`` are (width, n) token ids as in :func:`_token_overlap`, ``last_a`` and
+    ``last_b`` the names' last token ids. Only called on pairs that share a whole token: a
+    short form alone is no evidence.
     """
+    lead, ini, v = short.lead, short.ini, max(short.n_words, 1)
     la, ia, lb, ib = lead[a], ini[a], lead[b], ini[b]
     hit_a = np.zeros(a.shape, bool)
     hit_b = np.zeros(b.shape, bool)
+    rel = short.prefixes
     for i in range(a.shape[0]):
         for j in range(b.shape[0]):
-            m = (((a[i] == b[j]) & (a[i] >= 0)) | (ia[i] == lb[j]) | (la[i] == ib[j]))
+            ok = (a[i] >= 0) & (b[j] >= 0)
+            m = ((a[i] == b[j]) & ok) | (ia[i] == lb[j]) | (la[i] == ib[j])
+            if len(rel):
+                cut_a = ok & (a[i] == last_a)
+                cut_b = ok & (b[j] == last_b)
+                m[cut_a] |= _isin_sorted(a[i][cut_a].astype(np.int64) * v + b[j][cut_a], rel)
+                m[cut_b] |= _isin_sorted(b[j][cut_b].astype(np.int64) * v + a[i][cut_b], rel)
             hit_a[i] |= m
             hit_b[j] |= m
     # every token of one side hit, by at least as many tokens of the other (two tokens of
@@ -684,6 +734,12 @@ def _initials_subset(a: np.ndarray, b: np.ndarray, lead: np.ndarray, ini: np.nda
     full_a = (hit_a | (a < 0)).all(axis=0) & (hit_b.sum(axis=0) >= na)
     full_b = (hit_b | (b < 0)).all(axis=0) & (hit_a.sum(axis=0) >= nb)
     return full_a | full_b
+
+
+def _isin_sorted(x: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """``np.isin(x, sorted_values)`` for a sorted, non-empty ``sorted_values``."""
+    at = np.minimum(np.searchsorted(sorted_values, x), len(sorted_values) - 1)
+    return sorted_values[at] == x
 
 
 _NOT_A_NUMBER = np.uint64(2**64 - 1)  # every nibble 0xF: never a digit
