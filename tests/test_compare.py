@@ -117,6 +117,22 @@ def test_initials_and_cut_names_stand_for_tokens(a, b, expected):
     assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
 
 
+def test_a_shared_common_token_is_not_a_shared_token():
+    # sharing only a token held by many records says nothing with common_token_share
+    recs = pd.DataFrame({"nama": ["NI NYOMAN WIDIASTUTI", "NI NENGAH SEKAR", "NI KETUT SUKARNI",
+                                  "NI PUTU SEKAR", "BUDI SEKAR", "AGUS"]})
+    pairs = pd.DataFrame({"left": [0, 1, 1, 0], "right": [1, 3, 4, 2]})
+    plain = NameComparison(column="nama").compute(recs, pairs).tolist()
+    rare = NameComparison(column="nama", common_token_share=0.6).compute(recs, pairs).tolist()
+    assert plain == [1, 1, 1, 1]
+    # NI alone (4 of 6 records): different; SEKAR (3 of 6, under 0.6) still counts as shared
+    assert rare == [0, 1, 1, 0]
+    # a subset needs no rare token: NI NYOMAN in NI NYOMAN WIDIASTUTI
+    both = pd.DataFrame({"nama": ["NI NYOMAN WIDIASTUTI", "NI NYOMAN", "NI A", "NI B"]})
+    one = pd.DataFrame({"left": [0], "right": [1]})
+    assert NameComparison(column="nama", common_token_share=0.5).compute(both, one).tolist() == [3]
+
+
 def test_names_that_join_to_nothing_are_not_alike():
     assert level(NameComparison(column="nama"), {"nama": "-"}, {"nama": "."}) == 0
 

@@ -455,6 +455,24 @@ def _name_values(u: np.ndarray) -> Prepared:
                                       _pad((ini[tok_matrix] >= 0).any(axis=1) | cut[last], False))}
 
 
+def _rare_tokens(tok: np.ndarray, codes: np.ndarray, share: float) -> np.ndarray:
+    """Per token id (and a last entry, False, for the padding -1): whether fewer than
+    ``share`` of the records (``codes``: each record's distinct-name code, -1 missing) hold
+    it. ``tok`` is :func:`_name_values`' (width, n + 1) token matrix.
+
+    >>> tok = np.array([[0, 0, 1, -1], [1, -1, -1, -1]])  # names "A B", "A", "B", padding
+    >>> _rare_tokens(tok, np.array([0, 1, 1, 2, -1]), 0.5).tolist()  # A: 3 of 5 records, B: 2
+    [False, True, False]
+    """
+    n_names = tok.shape[1] - 1
+    per_name = np.bincount(codes[codes >= 0], minlength=n_names).astype(np.float64)
+    ids = tok[:, :n_names]
+    real = ids >= 0
+    n_ids = int(ids.max(initial=-1)) + 1
+    held = np.bincount(ids[real], weights=np.broadcast_to(per_name, ids.shape)[real], minlength=n_ids)
+    return np.r_[held < share * max(len(codes), 1), False]
+
+
 def _prefix_pairs(words: np.ndarray, min_length: int = 2) -> np.ndarray:
     """Sorted codes ``p * len(words) + t`` of the token pairs where token ``p`` (at least
     ``min_length`` letters) is a proper prefix of token ``t``, both in ``words``.
@@ -522,6 +540,14 @@ class NameComparison(Comparison):
     :func:`regsosek_link.classify.term_frequency_adjustments`): SUMARNI = SUMARNI says less
     than WIDYASTUTI RAHMAWATI = WIDYASTUTI RAHMAWATI.
 
+    With ``common_token_share`` (e.g. 0.01; off by default), level 1 needs a shared token
+    held by fewer than that share of the column's records: SITI, NUR, MUHAMMAD, the Balinese
+    I / NI and birth-order names, a common marga say almost nothing on their own (on the
+    generator's candidate pairs a name sharing only such a token is one person 1 % of the
+    time, against 5 % for a rarer token). The other levels are unchanged. Shares are counted
+    on the records given to :meth:`prepare`, raw and phonetic tokens each on their own, so
+    the Spark engine, which compares batches of pairs, does not support it yet.
+
     Token overlap is computed on integer token ids (no string scoring per pair); only the
     Jaro-Winkler similarity of the sorted names goes through rapidfuzz.
 
@@ -544,6 +570,7 @@ class NameComparison(Comparison):
     phonetic_column: str | None = None
     fuzzy_threshold: float = 0.8
     term_frequency: bool = False
+    common_token_share: float | None = None
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
@@ -564,10 +591,14 @@ class NameComparison(Comparison):
         # all string work on distinct values; rows point at them through integer codes
         codes, uniq = _column_codes(records, self.column, self.name)
         prep = {"c": codes, **_name_values(uniq)}
+        if self.common_token_share is not None:
+            prep["rare"] = _rare_tokens(prep["tok_u"], codes, self.common_token_share)
         if not self.phonetic_column:
             return prep | {"v": codes}
         pcodes, puniq = _column_codes(records, self.phonetic_column, self.name)
         ph = _name_values(puniq)
+        if self.common_token_share is not None:
+            prep["ph_rare"] = _rare_tokens(ph["tok_u"], pcodes, self.common_token_share)
         # the level depends on the (name, phonetic name) of each side: those are the values,
         # and the names alone when each name has one phonetic name (as standardise makes it)
         known = codes >= 0
@@ -600,13 +631,15 @@ class NameComparison(Comparison):
                     prep["joined_u"][ul[split]], prep["joined_u"][ur[split]],
                     scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff, workers=workers) + 1e-6)
                 level3[split] |= jw[split] >= 0.95
-            subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur, prep["short_form"])
+            subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur, prep["short_form"],
+                                            prep.get("rare"))
             if "ph_code" in prep:
                 # code -1 (no phonetic name) indexes the padding: sorted code -1, no tokens
                 pl, pr = prep["ph_code"][left[todo]], prep["ph_code"][right[todo]]
                 sl, sr = prep["ph_c"][pl], prep["ph_c"][pr]
                 level3 |= (sl == sr) & (sl >= 0)
-                ph_subset, ph_shared = _names_overlap(prep["ph_tok_u"], prep["ph_tok_m"], pl, pr)
+                ph_subset, ph_shared = _names_overlap(prep["ph_tok_u"], prep["ph_tok_m"], pl, pr,
+                                                      rare=prep.get("ph_rare"))
                 subset |= ph_subset
                 shared |= ph_shared
             out[todo] = np.select(
@@ -649,22 +682,28 @@ def _token_matrix(u: np.ndarray, max_tokens: int = 8, *, with_tokens: bool = Fal
     return (out, np.asarray(words, dtype=object)) if with_tokens else out
 
 
-def _token_overlap(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _token_overlap(a: np.ndarray, b: np.ndarray, rare: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(one side's tokens all in the other's, any token shared) for aligned token-id columns.
 
     ``a`` and ``b`` are (width, n): row ``i`` holds the ``i``-th token id of each name, -1
-    padded, so every comparison below is one contiguous vector operation.
+    padded, so every comparison below is one contiguous vector operation. With ``rare`` (a
+    flag per token id, its last entry for the padding) only a rare token counts as shared;
+    the subset test counts every token.
     """
     common = np.zeros(a.shape[1], np.int8)
+    rare_hit = np.zeros(a.shape[1], bool)
     for ai in a:
         hit = ai == b[0]
         for bj in b[1:]:
             hit |= ai == bj
         common += hit & (ai >= 0)
+        if rare is not None:
+            rare_hit |= hit & rare[ai]
     na, nb = (a >= 0).sum(axis=0, dtype=np.int8), (b >= 0).sum(axis=0, dtype=np.int8)
     shared = common > 0
     subset = shared & (common == np.minimum(na, nb))
-    return subset, shared
+    return subset, (shared if rare is None else rare_hit)
 
 
 def _token_masks(tok: np.ndarray) -> np.ndarray:
@@ -682,18 +721,21 @@ def _token_masks(tok: np.ndarray) -> np.ndarray:
 
 
 def _names_overlap(tok: np.ndarray, masks: np.ndarray, left: np.ndarray, right: np.ndarray,
-                   short: _ShortForms | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   short: _ShortForms | None = None, rare: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_token_overlap` of the names ``left`` and ``right`` (columns of ``tok``), worked
-    out only for the pairs whose :func:`_token_masks` meet (the others share no token).
+    out only for the pairs whose :func:`_token_masks` meet (the others share no token);
+    ``rare`` as there.
 
     With ``short`` (:func:`_name_values`), a pair that shares a token but is not a subset is
     a subset when its short forms (initials, a cut last token) stand for tokens of the
     other name (:func:`_short_form_subset`)."""
     subset, shared = np.zeros(len(left), bool), np.zeros(len(left), bool)
     some = np.flatnonzero(masks[left] & masks[right])
-    subset[some], shared[some] = _token_overlap(tok[:, left[some]], tok[:, right[some]])
+    subset[some], shared[some] = _token_overlap(tok[:, left[some]], tok[:, right[some]], rare)
     if short is not None:
-        cand = np.flatnonzero(shared & ~subset & (short.has[left] | short.has[right]))
+        # (pairs sharing only common tokens are re-examined too: a subset needs no rare token)
+        cand = np.flatnonzero(~subset & (short.has[left] | short.has[right]) & (masks[left] & masks[right] > 0))
         if len(cand):
             subset[cand] = _short_form_subset(tok[:, left[cand]], tok[:, right[cand]], short.last[left[cand]],
                                               short.last[right[cand]], short)
@@ -709,18 +751,21 @@ def _short_form_subset(a: np.ndarray, b: np.ndarray, last_a: np.ndarray, last_b:
     SUDIARTA AD`` in ``I NENGAH SUDIARTA ADNYANA``.
 
     ``a`` and ``b`` are (width, n) token ids as in :func:`_token_overlap`, ``last_a`` and
-    ``last_b`` the names' last token ids. Only called on pairs that share a whole token: a
-    short form alone is no evidence.
+    ``last_b`` the names' last token ids. The names must share a whole token: a short form
+    alone is no evidence.
     """
     lead, ini, v = short.lead, short.ini, max(short.n_words, 1)
     la, ia, lb, ib = lead[a], ini[a], lead[b], ini[b]
     hit_a = np.zeros(a.shape, bool)
     hit_b = np.zeros(b.shape, bool)
+    whole = np.zeros(a.shape[1], bool)
     rel = short.prefixes
     for i in range(a.shape[0]):
         for j in range(b.shape[0]):
             ok = (a[i] >= 0) & (b[j] >= 0)
-            m = ((a[i] == b[j]) & ok) | (ia[i] == lb[j]) | (la[i] == ib[j])
+            same = (a[i] == b[j]) & ok
+            whole |= same
+            m = same | (ia[i] == lb[j]) | (la[i] == ib[j])
             if len(rel):
                 cut_a = ok & (a[i] == last_a)
                 cut_b = ok & (b[j] == last_b)
@@ -733,7 +778,7 @@ def _short_form_subset(a: np.ndarray, b: np.ndarray, last_a: np.ndarray, last_b:
     na, nb = (a >= 0).sum(axis=0), (b >= 0).sum(axis=0)
     full_a = (hit_a | (a < 0)).all(axis=0) & (hit_b.sum(axis=0) >= na)
     full_b = (hit_b | (b < 0)).all(axis=0) & (hit_a.sum(axis=0) >= nb)
-    return full_a | full_b
+    return whole & (full_a | full_b)
 
 
 def _isin_sorted(x: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
