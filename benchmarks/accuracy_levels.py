@@ -99,7 +99,7 @@ def link_febrl() -> list[dict]:
 
 def _child(src: Path, args: list[str]) -> list[dict]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(HERE)]))
-    out = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True, check=False)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -47,7 +47,7 @@ def main() -> int:
             R.CHILD_ENV["PYTHONPATH"] = str(src) + ((":" + base_path) if base_path else "")
             print(f"[{time.strftime('%H:%M:%S')}] turn {turn + 1}: {name} ({sha}) ...", flush=True)
             row = R.run_one("regsosek", "synthetic", args.size, timeout_s=1800,
-                            mem_limit=int(10 * 2**30), log_dir=log_dir)
+                            mem_limit=10 * 2**30, log_dir=log_dir)
             print("  " + ", ".join(f"{k}={row.get(k)}" for k in ("status", "wall_s", "cpu_s", "peak_rss_mb",
                                                                  "precision", "recall")), flush=True)
             runs[name].append(row)
@@ -55,7 +55,7 @@ def main() -> int:
         "# regsosek_link's time before and after, side by side",
         f"Command: `python benchmarks/before_after_time.py --before {args.before} --after {args.after} "
         f"--size {args.size} --repeat {args.repeat}`; data: synthetic {args.size:,} people = "
-        f"{meta['n_records']:,} records, seed {args.seed}. Machine: {R.machine().get('cpu', '')}; "
+        f"{meta['n_records']:,} records, seed {args.seed}. Machine: {R.machine()}; "
         f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Other jobs shared the machine.",
         "",
         "| commit | turn | wall s | cpu s | peak MB | precision | recall | F1 |",
@@ -64,9 +64,9 @@ def main() -> int:
     for turn in range(args.repeat):
         for name, (_, sha) in revs.items():
             r = runs[name][turn]
-            lines.append(f"| {name} ({sha}) | {turn + 1} | {r.get('wall_s')} | {r.get('cpu_s')} | "
-                         f"{r.get('peak_rss_mb')} | {r.get('precision', '')} | {r.get('recall', '')} | "
-                         f"{r.get('f1', '')} |")
+            lines.append(f"| {name} ({sha}) | {turn + 1} | {r.get('wall_s', 0):.1f} | {r.get('cpu_s')} | "
+                         f"{r.get('peak_rss_mb')} | {r.get('precision', 0):.4f} | {r.get('recall', 0):.4f} | "
+                         f"{r.get('f1', 0):.4f} |")
     med = {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()}
     cpu = {k: statistics.median(r["cpu_s"] for r in v) for k, v in runs.items()}
     turns = [round(a["wall_s"] / b["wall_s"], 3) for a, b in zip(runs["after"], runs["before"])]
