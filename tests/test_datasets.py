@@ -145,6 +145,18 @@ def test_twins(pop: pd.DataFrame) -> None:
     assert (other["twin_of"].to_numpy() == tw["person_id"].to_numpy()).all()
 
 
+def test_siblings_are_born_a_year_apart_unless_twins(pop: pd.DataFrame) -> None:
+    kids = pop[pop["hubungan_keluarga"] == "ANAK"].copy()
+    kids["born"] = pd.to_datetime(kids["tanggal_lahir"])
+    kids = kids.sort_values(["household_id", "born"])
+    gap = kids.groupby("household_id")["born"].diff().dt.days
+    twin = kids["twin_of"].notna() & kids["twin_of"].shift().eq(kids["person_id"]).fillna(False)
+    gaps = gap[gap.notna() & ~twin]
+    assert len(gaps) > 100
+    # a year apart, give or take the day the age was rounded to (and placeholder dates)
+    assert (gaps >= 300).mean() > 0.97, gaps.describe()
+
+
 def test_names_are_realistic(pop: pd.DataFrame) -> None:
     tokens = pop["nama"].str.split().explode()
     top = set(tokens.value_counts().index[:40])
