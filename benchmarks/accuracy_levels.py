@@ -52,20 +52,27 @@ def prepare(people: int, level: str, seed: int) -> Path:
     return folder
 
 
-def link_cached(folder: Path, seed: int) -> list[dict]:
-    """(child) Link the cached sources with the defaults of the regsosek_link on the path."""
+def link_cached(folder: Path, seed: int, common_tokens: float | None = None) -> list[dict]:
+    """(child) Link the cached sources with the defaults of the regsosek_link on the path
+    (with ``common_tokens``: the person's name comparison with that ``common_token_share``)."""
+    import dataclasses
     import warnings
 
     warnings.simplefilter("ignore")
     import regsosek_link as rl
     from near_miss import class_scores, review_count
+    from regsosek_link.config import default_comparisons
 
     meta = json.loads((folder / "meta.json").read_text())
     sources = {k: pd.read_parquet(folder / f"{k}.parquet") for k in meta["mappings"]}
     truth = pd.read_parquet(folder / "truth.parquet")
+    extra = {}
+    if common_tokens is not None:
+        extra["comparisons"] = tuple(dataclasses.replace(c, common_token_share=common_tokens)
+                                     if getattr(c, "name", None) == "nama" else c for c in default_comparisons())
     cfg = rl.LinkConfig(sources=tuple(
         rl.SourceConfig(name=k, columns=meta["mappings"][k], one_record_per_person=k in meta["single"],
-                        priority=1 if k in meta["single"] else 100) for k in sources), random_state=seed)
+                        priority=1 if k in meta["single"] else 100) for k in sources), random_state=seed, **extra)
     t0 = time.perf_counter()
     result = rl.Linker(cfg).run(sources)
     wall = time.perf_counter() - t0
@@ -114,11 +121,13 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--febrl", action="store_true")
     ap.add_argument("--out", default=str(HERE / "results" / "accuracy_levels.md"))
+    ap.add_argument("--common-tokens", type=float, default=None,
+                    help="also link with the after commit and NameComparison(common_token_share=X) on 'nama'")
     ap.add_argument("--child-link", help=argparse.SUPPRESS)
     ap.add_argument("--child-febrl", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_link:
-        print(json.dumps(link_cached(Path(args.child_link), args.seed)))
+        print(json.dumps(link_cached(Path(args.child_link), args.seed, args.common_tokens)))
         return 0
     if args.child_febrl:
         print(json.dumps(link_febrl()))
@@ -130,11 +139,16 @@ def main() -> int:
     for level in args.levels:
         folder = prepare(args.people, level, args.seed)
         n_rec = json.loads((folder / "meta.json").read_text())["n_records"]
-        for variant, (src, sha) in revs.items():
-            print(f"[{time.strftime('%H:%M:%S')}] {level} / {variant} ({sha}) ...", flush=True)
-            for r in _child(src, ["--child-link", str(folder), "--seed", str(args.seed)]):
+        runs = [(f"{v} ({sha})", src, []) for v, (src, sha) in revs.items()]
+        if args.common_tokens is not None:
+            src, sha = revs["after"]
+            runs.append((f"after ({sha}), common_token_share={args.common_tokens:g}", src,
+                         ["--common-tokens", str(args.common_tokens)]))
+        for variant, src, more in runs:
+            print(f"[{time.strftime('%H:%M:%S')}] {level} / {variant} ...", flush=True)
+            for r in _child(src, ["--child-link", str(folder), "--seed", str(args.seed), *more]):
                 rows.append({"data": f"synthetic {args.people:,} ({n_rec:,} records), {level}",
-                             "variant": f"{variant} ({sha})", **r})
+                             "variant": variant, **r})
                 print("  ", rows[-1], flush=True)
     if args.febrl:
         for variant, (src, sha) in revs.items():
@@ -147,7 +161,8 @@ def main() -> int:
             "review queue", "wall s"]
     table = table[[c for c in cols if c in table.columns]].fillna("")
     cmd = (f"python benchmarks/accuracy_levels.py --before {args.before} --after {args.after} --people "
-           f"{args.people} --levels {' '.join(args.levels)}" + (" --febrl" if args.febrl else ""))
+           f"{args.people} --levels {' '.join(args.levels)}" + (" --febrl" if args.febrl else "")
+           + (f" --common-tokens {args.common_tokens:g}" if args.common_tokens is not None else ""))
     text = "\n\n".join([
         "# Accuracy at three noise levels and on FEBRL, before and after",
         f"Seed {args.seed}. Machine: {platform.machine()}, Python {platform.python_version()}; "
