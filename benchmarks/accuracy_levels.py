@@ -52,6 +52,16 @@ def prepare(people: int, level: str, seed: int) -> Path:
     return folder
 
 
+def cached_config(meta: dict, seed: int, **options):
+    """The run's config for cached sources (the one-record-per-person source first)."""
+    import regsosek_link as rl
+
+    return rl.LinkConfig(sources=tuple(
+        rl.SourceConfig(name=k, columns=meta["mappings"][k], one_record_per_person=k in meta["single"],
+                        priority=1 if k in meta["single"] else 100) for k in meta["mappings"]),
+        random_state=seed, **options)
+
+
 def link_cached(folder: Path, seed: int, common_tokens: float | None = None) -> list[dict]:
     """(child) Link the cached sources with the defaults of the regsosek_link on the path
     (with ``common_tokens``: the person's name comparison with that ``common_token_share``)."""
@@ -70,9 +80,7 @@ def link_cached(folder: Path, seed: int, common_tokens: float | None = None) -> 
     if common_tokens is not None:
         extra["comparisons"] = tuple(dataclasses.replace(c, common_token_share=common_tokens)
                                      if getattr(c, "name", None) == "nama" else c for c in default_comparisons())
-    cfg = rl.LinkConfig(sources=tuple(
-        rl.SourceConfig(name=k, columns=meta["mappings"][k], one_record_per_person=k in meta["single"],
-                        priority=1 if k in meta["single"] else 100) for k in sources), random_state=seed, **extra)
+    cfg = cached_config(meta, seed, **extra)
     t0 = time.perf_counter()
     result = rl.Linker(cfg).run(sources)
     wall = time.perf_counter() - t0

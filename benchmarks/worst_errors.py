@@ -42,25 +42,18 @@ def main() -> int:
     import json
 
     import regsosek_link as rl
-    from accuracy_levels import prepare
+    from accuracy_levels import cached_config, prepare
+    from near_miss import person_labels
 
     folder = prepare(args.people, args.noise, args.seed)
     meta = json.loads((folder / "meta.json").read_text())
     sources = {k: pd.read_parquet(folder / f"{k}.parquet") for k in meta["mappings"]}
     truth = pd.read_parquet(folder / "truth.parquet")
-    cfg = rl.LinkConfig(sources=tuple(
-        rl.SourceConfig(name=k, columns=meta["mappings"][k], one_record_per_person=k in meta["single"],
-                        priority=1 if k in meta["single"] else 100) for k in sources), random_state=args.seed)
+    cfg = cached_config(meta, args.seed)
     res = rl.Linker(cfg).run(sources)
     rec = res.records
     key = (rec["source"].astype(str) + "|" + rec["record_id"].astype(str)).to_numpy()
-    mem = res.membership
-    pred = pd.Series(mem["person_id"].to_numpy(), index=(mem["source"].astype(str) + "|"
-                                                         + mem["record_id"].astype(str)).to_numpy())
-    tr = pd.Series(truth["person_id"].astype(str).to_numpy(),
-                   index=(truth["source"].astype(str) + "|" + truth["record_id"].astype(str)).to_numpy())
-    p = pd.factorize(pred.reindex(key).to_numpy())[0]
-    t = pd.factorize(tr.reindex(key).to_numpy())[0]
+    p, t = person_labels(res, truth)
     n = len(rec)
     pairs = res.pairs
     code = pairs["left"].to_numpy(np.int64) * n + pairs["right"].to_numpy(np.int64)
