@@ -1103,8 +1103,10 @@ class DateOfBirthComparison(Comparison):
 
     With ``year_only_level=True`` those pairs, where one side knows the year only (a
     placeholder against a real date, or a partial date) and the years are *equal*, get a
-    level of their own, level 2 (the levels above move up by one), instead of sharing
-    level 1 with two real dates a year apart; a year apart they stay at level 1. The two
+    level of their own, level 3, above "same year-month" (the levels from "day-month
+    swapped" up move up by one), instead of sharing level 1 with two real dates a year
+    apart; a year apart they stay at level 1. The pair agrees on all that both records
+    know, where two full dates of one month disagree on the day, hence the order. The two
     are different evidence: for one person, real dates a year apart are a keying error and
     rare, while a census record's placeholder keeps the year in nearly every case, so
     sharing one level makes the thin record's strongest field weigh nothing. With its own
@@ -1137,8 +1139,9 @@ class DateOfBirthComparison(Comparison):
     @property
     def level_names(self) -> tuple[str, ...]:
         if self.year_only_level:
-            return ("different", "year +-1 or same day-month", "year only (placeholder or partial), same year",
-                    "same year-month", "day-month swapped or one digit", "exact placeholder", "exact")
+            return ("different", "year +-1 or same day-month", "same year-month",
+                    "year only (placeholder or partial), same year", "day-month swapped or one digit",
+                    "exact placeholder", "exact")
         return ("different", "year +-1 or same day-month" + (" (or year only)" if self.year_column else ""),
                 "same year-month",
                 "day-month swapped or one digit", "exact placeholder", "exact")
@@ -1180,9 +1183,9 @@ class DateOfBirthComparison(Comparison):
         out = np.where(swap | one_digit, np.int8(3), out)
         # a placeholder against a real date: the day is unknown, the year (said by the
         # respondent, kept with SIAK's placeholder day) is not: level 1 when it agrees
-        year_level = np.int8(2 if self.year_only_level else 1)
-        if self.year_only_level:  # the levels from "same year-month" up move up by one
-            out += out >= 2
+        year_level = np.int8(3 if self.year_only_level else 1)
+        if self.year_only_level:  # the levels from "day-month swapped" up move up by one
+            out += out >= 3
         gap = np.abs(yl.astype(np.int32) - yr)
         ph_year = np.where(gap == 0, year_level, np.where(gap <= 1, np.int8(1), np.int8(MISSING)))
         top = 6 if self.year_only_level else 5
