@@ -172,6 +172,8 @@ DOB_OWN = DateOfBirthComparison(column="tgl", status_column="st", year_column="t
         # the year a placeholder or a partial date keeps: its own level
         (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"), 3),
         ((None, "partial", "1990"), ("1990-03-04", "ok", "1990"), 3),
+        # two different placeholders of one year: each knows the year only
+        (("2013-06-15", "placeholder_day15", "2013"), ("2013-07-01", "placeholder_1jul", "2013"), 3),
         # a year apart: as two real dates a year apart (mostly two people of one name)
         (("1970-07-01", "placeholder_1jul", "1970"), ("1971-03-04", "ok", "1971"), 1),
         ((None, "partial", "1990"), ("1991-11-30", "ok", "1991"), 1),

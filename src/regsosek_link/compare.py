@@ -1105,7 +1105,8 @@ class DateOfBirthComparison(Comparison):
     placeholder against a real date, or a partial date) and the years are *equal*, get a
     level of their own, level 3, above "same year-month" (the levels from "day-month
     swapped" up move up by one), instead of sharing level 1 with two real dates a year
-    apart; a year apart they stay at level 1. The pair agrees on all that both records
+    apart; a year apart they stay at level 1. Two different placeholders (15 June, 1
+    July) are compared on their years the same way. The pair agrees on all that both records
     know, where two full dates of one month disagree on the day, hence the order. The two
     are different evidence: for one person, real dates a year apart are a keying error and
     rare, while a census record's placeholder keeps the year in nearly every case, so
@@ -1189,8 +1190,10 @@ class DateOfBirthComparison(Comparison):
         gap = np.abs(yl.astype(np.int32) - yr)
         ph_year = np.where(gap == 0, year_level, np.where(gap <= 1, np.int8(1), np.int8(MISSING)))
         top = 6 if self.year_only_level else 5
+        # (with the year-only level, two different placeholders also say only their years)
+        by_ph_year = (phl | phr) if self.year_only_level else (phl ^ phr)
         out = np.where(exact, np.where(phl | phr, np.int8(top - 1), np.int8(top)),
-                       np.where(phl ^ phr, ph_year, out))
+                       np.where(by_ph_year, ph_year, out))
         out[miss] = MISSING
         if "year_only" in prep:
             # a side known to the year only: the years, when both sides have one
