@@ -48,8 +48,9 @@ def main() -> int:
             print(f"[{time.strftime('%H:%M:%S')}] turn {turn + 1}: {name} ({sha}) ...", flush=True)
             row = R.run_one("regsosek", "synthetic", args.size, timeout_s=1800,
                             mem_limit=10 * 2**30, log_dir=log_dir)
-            print("  " + ", ".join(f"{k}={row.get(k)}" for k in ("status", "wall_s", "cpu_s", "peak_rss_mb",
-                                                                 "precision", "recall")), flush=True)
+            print("  " + ", ".join(f"{k}={row.get(k)}" for k in ("status", "wall_s", "run_cpu_s", "cpu_s",
+                                                                 "peak_rss_mb", "precision", "recall", "stages")),
+                  flush=True)
             runs[name].append(row)
     lines = [
         "# regsosek_link's time before and after, side by side",
@@ -58,20 +59,25 @@ def main() -> int:
         f"{meta['n_records']:,} records, seed {args.seed}. Machine: {R.machine()}; "
         f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Other jobs shared the machine.",
         "",
-        "| commit | turn | wall s | cpu s | peak MB | precision | recall | F1 |",
-        "|---|---|---|---|---|---|---|---|",
+        "wall s: the timed run (raw sources in memory to the registry); run cpu s: that run's own CPU "
+        "(user + system, all threads), less sensitive to the other jobs; process cpu s: the whole worker "
+        "process (imports, loading, the evaluation after the timer).",
+        "",
+        "| commit | turn | wall s | run cpu s | process cpu s | peak MB | precision | recall | F1 | stages (wall s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for turn in range(args.repeat):
         for name, (_, sha) in revs.items():
             r = runs[name][turn]
-            lines.append(f"| {name} ({sha}) | {turn + 1} | {r.get('wall_s', 0):.1f} | {r.get('cpu_s')} | "
-                         f"{r.get('peak_rss_mb')} | {r.get('precision', 0):.4f} | {r.get('recall', 0):.4f} | "
-                         f"{r.get('f1', 0):.4f} |")
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in (r.get("stages") or {}).items())
+            lines.append(f"| {name} ({sha}) | {turn + 1} | {r.get('wall_s', 0):.1f} | {r.get('run_cpu_s', 0):.1f} | "
+                         f"{r.get('cpu_s')} | {r.get('peak_rss_mb')} | {r.get('precision', 0):.4f} | "
+                         f"{r.get('recall', 0):.4f} | {r.get('f1', 0):.4f} | {stages} |")
     med = {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()}
-    cpu = {k: statistics.median(r["cpu_s"] for r in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(r["run_cpu_s"] for r in v) for k, v in runs.items()}
     turns = [round(a["wall_s"] / b["wall_s"], 3) for a, b in zip(runs["after"], runs["before"])]
     lines += ["", f"Median wall: before {med['before']:.1f} s, after {med['after']:.1f} s, ratio after/before "
-              f"{med['after'] / med['before']:.3f} (per turn: {', '.join(map(str, turns))}). Median CPU: before "
+              f"{med['after'] / med['before']:.3f} (per turn: {', '.join(map(str, turns))}). Median run CPU: before "
               f"{cpu['before']:.1f} s, after {cpu['after']:.1f} s, ratio {cpu['after'] / cpu['before']:.3f}."]
     out = Path(args.out)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
