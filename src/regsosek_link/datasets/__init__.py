@@ -35,10 +35,10 @@ from .febrl import FebrlData, load_febrl3, load_febrl4
 
 __all__ = [
     "DEFAULT_SPECS",
-    "FebrlData",
     "NOISE_LEVELS",
     "POPULATION_COLUMNS",
     "SOURCE_NAMES",
+    "FebrlData",
     "SourceSpec",
     "SyntheticSources",
     "generate_population",
