@@ -69,8 +69,9 @@ def link_cached(folder: Path, seed: int, common_tokens: float | None = None) -> 
     import warnings
 
     warnings.simplefilter("ignore")
-    import regsosek_link as rl
     from near_miss import class_scores, review_count
+
+    import regsosek_link as rl
     from regsosek_link.config import default_comparisons
 
     meta = json.loads((folder / "meta.json").read_text())
@@ -95,8 +96,9 @@ def link_febrl() -> list[dict]:
     import warnings
 
     warnings.simplefilter("ignore")
-    import regsosek_link as rl
     from near_miss import review_count
+
+    import regsosek_link as rl
     from regsosek_link.datasets import load_febrl3, load_febrl4
 
     out = []
@@ -173,8 +175,8 @@ def main() -> int:
            + (f" --common-tokens {args.common_tokens:g}" if args.common_tokens is not None else ""))
     text = "\n\n".join([
         "# Accuracy at three noise levels and on FEBRL, before and after",
-        f"Seed {args.seed}. Machine: {platform.machine()}, Python {platform.python_version()}; "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Command: `{cmd}`",
+        (f"Seed {args.seed}. Machine: {platform.machine()}, Python {platform.python_version()}; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Command: `{cmd}`"),
         (__doc__ or "").split("\n\n", 2)[2].rsplit("\n\nWrites", 1)[0],
         table.to_markdown(index=False),
     ]) + "\n"

@@ -34,8 +34,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(HERE / "results" / "before_after_time.md"))
     args = ap.parse_args()
-    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(HERE)!r}); import _data; "
-                    f"_data.prepare('synthetic', {args.size!r}, seed={args.seed})"], check=True)
+    subprocess.run([sys.executable, "-c", (f"import sys; sys.path.insert(0, {str(HERE)!r}); import _data; "
+                    f"_data.prepare('synthetic', {args.size!r}, seed={args.seed})")], check=True)
     meta = R._data.meta("synthetic", args.size)
     revs = {name: R.export_src(rev) for name, rev in (("before", args.before), ("after", args.after))}
     log_dir = HERE / "results" / "logs"
@@ -54,14 +54,14 @@ def main() -> int:
             runs[name].append(row)
     lines = [
         "# regsosek_link's time before and after, side by side",
-        f"Command: `python benchmarks/before_after_time.py --before {args.before} --after {args.after} "
+        (f"Command: `python benchmarks/before_after_time.py --before {args.before} --after {args.after} "
         f"--size {args.size} --repeat {args.repeat}`; data: synthetic {args.size:,} people = "
         f"{meta['n_records']:,} records, seed {args.seed}. Machine: {R.machine()}; "
-        f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Other jobs shared the machine.",
+        f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Other jobs shared the machine."),
         "",
-        "wall s: the timed run (raw sources in memory to the registry); run cpu s: that run's own CPU "
+        ("wall s: the timed run (raw sources in memory to the registry); run cpu s: that run's own CPU "
         "(user + system, all threads), less sensitive to the other jobs; process cpu s: the whole worker "
-        "process (imports, loading, the evaluation after the timer).",
+        "process (imports, loading, the evaluation after the timer)."),
         "",
         "| commit | turn | wall s | run cpu s | process cpu s | peak MB | precision | recall | F1 | stages (wall s) |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -76,9 +76,9 @@ def main() -> int:
     med = {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()}
     cpu = {k: statistics.median(r["run_cpu_s"] for r in v) for k, v in runs.items()}
     turns = [round(a["wall_s"] / b["wall_s"], 3) for a, b in zip(runs["after"], runs["before"])]
-    lines += ["", f"Median wall: before {med['before']:.1f} s, after {med['after']:.1f} s, ratio after/before "
+    lines += ["", (f"Median wall: before {med['before']:.1f} s, after {med['after']:.1f} s, ratio after/before "
               f"{med['after'] / med['before']:.3f} (per turn: {', '.join(map(str, turns))}). Median run CPU: before "
-              f"{cpu['before']:.1f} s, after {cpu['after']:.1f} s, ratio {cpu['after'] / cpu['before']:.3f}."]
+              f"{cpu['before']:.1f} s, after {cpu['after']:.1f} s, ratio {cpu['after'] / cpu['before']:.3f}.")]
     out = Path(args.out)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(out.read_text(encoding="utf-8"))

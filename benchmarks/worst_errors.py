@@ -41,9 +41,10 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     import json
 
-    import regsosek_link as rl
     from accuracy_levels import cached_config, prepare
     from near_miss import person_labels
+
+    import regsosek_link as rl
 
     folder = prepare(args.people, args.noise, args.seed)
     meta = json.loads((folder / "meta.json").read_text())
@@ -85,10 +86,10 @@ def main() -> int:
     errs.sort(key=lambda e: (-e[2], e[0], e[1]))
     levels = res.levels
     lines = [f"# The {args.top} worst remaining errors",
-             f"Command: `python benchmarks/worst_errors.py --people {args.people} --noise {args.noise} --top "
+             (f"Command: `python benchmarks/worst_errors.py --people {args.people} --noise {args.noise} --top "
              f"{args.top}`; {n:,} records; {len(fused)} fused predicted persons ({int(fused.sum())} wrong pairs), "
              f"{len(split_pairs)} split true persons ({int(split_pairs.sum())} missed pairs). Ranked by wrong "
-             "pairs; `t` is the true person, `p` the predicted one (both renumbered per error)."]
+             "pairs; `t` is the true person, `p` the predicted one (both renumbered per error).")]
     pd.set_option("display.width", 250)
     pd.set_option("display.max_colwidth", 30)
     for i, (kind, label, wrong) in enumerate(errs[: args.top], 1):
