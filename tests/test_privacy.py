@@ -167,21 +167,19 @@ def test_encoded_sources_link_end_to_end(syn, encoded):
     assert not clear_names & set(reg["nama"].dropna())
 
 
-def test_thin_encoded_links_wait_for_review_as_clear_ones_do(syn, encoded):
-    """Two records without a valid NIK, one with a placeholder or no birth date, linked only
-    weakly: held for review (issue 18's "thin records") on encodings too."""
+def test_encoded_records_carry_the_birth_date_status_the_clustering_reads(syn, encoded):
+    """Thin links (no valid NIK, a placeholder or no birth date, a weak link) wait for review
+    on encodings as on clear data (issue 18): the placeholder flag the data holder wrote
+    becomes the ``tanggal_lahir_status`` that :func:`regsosek_link.cluster.ambiguous_links` reads."""
     single = [k for k, v in syn.source_info.items() if v["one_record_per_person"]]
-    held = link_encoded(encoded, one_record_per_person=single).ambiguous
-    thin = held[held["reason"] == "thin records"]
-    assert len(thin), "the generator's placeholder dates give thin links at 400 people"
-    recs = pd.concat([e.assign(source=n) for n, e in encoded.items()], ignore_index=True).set_index(
-        ["source", "record_id"])
-    for side in ("l", "r"):
-        at = recs.loc[list(zip(thin[f"source_{side}"], thin[f"record_id_{side}"]))]
-        assert not at["nik_valid"].fillna(False).astype(bool).any()
-    weak = [recs.loc[[(r.source_l, r.record_id_l), (r.source_r, r.record_id_r)]] for r in thin.itertuples()]
-    assert all(w["tanggal_lahir_placeholder"].fillna(False).astype(bool).any() or w["tanggal_lahir"].isna().any()
-               for w in weak)
+    recs = link_encoded(encoded, one_record_per_person=single).records
+    flag = recs["tanggal_lahir_placeholder"].fillna(False).astype(bool).to_numpy()
+    status = recs["tanggal_lahir_status"]
+    assert flag.any() and (~flag & recs["tanggal_lahir"].isna().to_numpy()).any()
+    assert (status[flag] == "placeholder").all()
+    real = ~flag & recs["tanggal_lahir"].notna().to_numpy()
+    assert (status[real] == "ok").all()
+    assert status[~flag & ~real].isna().all()
 
 
 def test_linking_sources_encoded_with_different_keys_is_refused(syn, cfg, encoded):

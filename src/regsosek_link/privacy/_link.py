@@ -224,9 +224,8 @@ def link_encoded(encoded: Mapping[str, pd.DataFrame] | Sequence[str | os.PathLik
         # the birth date's status as the clustering reads it ("ok" is a real date), so that
         # links between thin records wait for review as on clear data
         placeholder = records["tanggal_lahir_placeholder"].fillna(False).astype(bool)
-        records["tanggal_lahir_status"] = pd.Series(
-            np.where(placeholder, "placeholder", np.where(records["tanggal_lahir"].notna(), "ok", None)),
-            index=records.index, dtype="string")
+        status = pd.Series("ok", index=records.index, dtype="string").where(records["tanggal_lahir"].notna())
+        records["tanggal_lahir_status"] = status.mask(placeholder, "placeholder")
     names = list(dict.fromkeys(records["source"].astype(str)))
     cfg = config or encoded_config(names, one_record_per_person=one_record_per_person, **options)
     missing = sorted(set(names) - {s.name for s in cfg.sources})
