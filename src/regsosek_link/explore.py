@@ -110,7 +110,8 @@ def _link_status(result: LinkResult, keys: pa.Array, person: np.ndarray, link_l:
     first = ~held_pairs.duplicated()
     at = held_pairs[first].get_indexer(np.minimum(link_l, link_r).astype(np.int64) * n
                                        + np.maximum(link_l, link_r))
-    hit = (at >= 0) & accepted
+    # (a held link whose records were joined through other links anyway is merged)
+    hit = (at >= 0) & accepted & ~together
     status[hit] = LINK_STATUSES.index("held")
     reason[hit] = held["reason"].astype(str).to_numpy()[first][at[hit]]
     return status, reason
