@@ -46,7 +46,8 @@ from .compare import (
 from .extend import LevelComparison  # noqa: F401 - registers it, so configs may name it
 from .errors import ConfigError, Problem
 from .outputs import check_formats
-from .schema import GOLDEN_FIELDS, PERSON_COLUMNS
+from .schema import GOLDEN_FIELDS, PERSON_COLUMNS, REGISTRY_FIELDS
+from .survivorship import SurvivorshipRule, given_rules, rule_spec
 
 __all__ = [
     "STORED_RUN_SETTINGS",
@@ -348,6 +349,16 @@ class LinkConfig:
         registry's lifetime. Without it IDs are the plain hashes of earlier versions.
     owner_only_outputs : bool
         Create the output folder and files readable by their owner only (0700 / 0600).
+    survivorship : mapping of str to rule
+        How each golden field's value is chosen from a person's records, by field:
+        ``{"nama": "most_complete"}``. A rule is a built-in one's name (``"priority"``,
+        ``"most_recent"``, ``"most_frequent"``, ``"most_complete"``), a
+        :class:`~regsosek_link.extend.SurvivorshipRule` of your own by its import path
+        (``"mypackage.rules:Longest"``) or with parameters
+        (``{"type": "mypackage.rules:PreferSource", "source": "siak"}``), or a rule object.
+        Fields not named keep the defaults (``"most_recent"`` for the address fields, else
+        ``"priority"``; see :mod:`regsosek_link.registry`). Saved with the config and the
+        store, so an update chooses as the run did.
     """
 
     sources: tuple[SourceConfig, ...]
@@ -370,6 +381,7 @@ class LinkConfig:
     ambiguity_margin: float = 3.0
     person_id_salt: str | None = None
     owner_only_outputs: bool = False
+    survivorship: Mapping[str, SurvivorshipRule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(
@@ -418,6 +430,10 @@ class LinkConfig:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:
             problems.append(Problem(source=None, where="comparisons", message="at least one comparison is needed"))
+        try:
+            object.__setattr__(self, "survivorship", given_rules(self.survivorship, REGISTRY_FIELDS))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
         if self.person_id_salt is not None and not (isinstance(self.person_id_salt, str)
                                                     and self.person_id_salt.startswith(("file:", "env:"))):
             problems.append(Problem(source=None, where="person_id_salt",
@@ -434,12 +450,14 @@ class LinkConfig:
 
     def golden_options(self) -> dict[str, Any]:
         """Survivorship keywords of :func:`regsosek_link.registry.golden_records` for these sources:
-        per-source (and per-field) priorities, extract dates and one-record-per-person sources."""
+        per-source (and per-field) priorities, extract dates, one-record-per-person sources
+        and the fields' rules."""
         priorities = {s.name: {"*": s.priority, **s.field_priority} for s in self.sources}
         return {
             "priorities": priorities,
             "as_of": {s.name: s.as_of for s in self.sources if s.as_of},
             "single_record_sources": [s.name for s in self.sources if s.one_record_per_person],
+            "survivorship": dict(self.survivorship),
         }
 
     def date_options(self) -> dict[str, dict[str, Any]]:
@@ -477,7 +495,8 @@ class LinkConfig:
             "ambiguity": self.ambiguity,
             "ambiguity_margin": self.ambiguity_margin,
         } | ({"person_id_salt": self.person_id_salt} if self.person_id_salt else {}) | (
-            {"owner_only_outputs": True} if self.owner_only_outputs else {})
+            {"owner_only_outputs": True} if self.owner_only_outputs else {}) | (
+            {"survivorship": {f: rule_spec(r) for f, r in self.survivorship.items()}} if self.survivorship else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> LinkConfig:
@@ -618,11 +637,12 @@ def _to_toml(d: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------------------
 # a config against the one a stored registry was linked with
 
-#: Run settings that decide which records are one person: a registry must be updated with
-#: the settings it was linked with (or re-linked as a whole).
+#: Run settings that decide which records are one person, and the survivorship rules that
+#: decide their golden values: a registry must be updated with the settings it was linked
+#: with (or re-linked as a whole).
 STORED_RUN_SETTINGS: tuple[str, ...] = ("threshold", "link_type", "profile", "max_block_size", "blocking_rules",
                                         "comparisons", "nik_constraint", "nik_yield_weight", "ambiguity",
-                                        "ambiguity_margin")
+                                        "ambiguity_margin", "survivorship")
 #: Source settings that decide clustering constraints and golden values.
 STORED_SOURCE_SETTINGS: tuple[str, ...] = ("one_record_per_person", "priority", "field_priority", "as_of")
 
@@ -630,7 +650,7 @@ STORED_SOURCE_SETTINGS: tuple[str, ...] = ("one_record_per_person", "priority", 
 def _show(value: Any) -> str:
     if isinstance(value, tuple) and value and not isinstance(value[0], (int, float, str)):
         return "[" + ", ".join(json.dumps(_spec.to_dict(v), sort_keys=True) for v in value) + "]"
-    return json.dumps(value, sort_keys=True, default=str)
+    return json.dumps(value, sort_keys=True, default=lambda v: rule_spec(v) if isinstance(v, SurvivorshipRule) else str(v))
 
 
 def settings_differences(stored: LinkConfig, config: LinkConfig, *, stored_sources: Sequence[str] = (),

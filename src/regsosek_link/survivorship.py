@@ -36,6 +36,7 @@ dataclass in an importable module; a config names it by its import path, alone
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -477,18 +478,30 @@ def survivorship_rule(spec: Any, field: str) -> SurvivorshipRule:
     data = dict(spec)
     name = data["type"]
     if name in RULES:
-        data["type"] = RULES[name].__name__
-    elif ":" not in name:
+        cls: Any = RULES[name]
+        data["type"] = cls.__name__
+    elif ":" in name:
+        try:
+            cls = _spec.import_object(name, what="survivorship rule")
+        except ConfigError as exc:
+            raise ConfigError(Problem(source=None, where=where, message=f"survivorship of {field!r}: {exc}")) from exc
+        if not (isinstance(cls, type) and issubclass(cls, SurvivorshipRule)):
+            raise ConfigError(Problem(source=None, where=where, message=(
+                f"survivorship of {field!r}: {name!r} is not a SurvivorshipRule; subclass "
+                "regsosek_link.extend.SurvivorshipRule as a @dataclass(frozen=True, kw_only=True)")))
+    else:
         raise ConfigError(Problem(source=None, where=where, message=(
             f"survivorship of {field!r}: unknown rule {name!r}; {_fix(field)}")))
+    params = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - {"type"} - params)
+    if unknown:
+        raise ConfigError(Problem(source=None, where=where, message=(
+            f"survivorship of {field!r}: rule {name!r} has no parameter(s) {', '.join(unknown)}; "
+            + (f"its parameters are: {', '.join(sorted(params))}" if params else "it takes none"))))
     try:
         rule = _spec.from_dict("survivorship rule", data)
     except ConfigError as exc:
         raise ConfigError(Problem(source=None, where=where, message=f"survivorship of {field!r}: {exc}")) from exc
-    if not isinstance(rule, SurvivorshipRule):
-        raise ConfigError(Problem(source=None, where=where, message=(
-            f"survivorship of {field!r}: {name!r} is not a SurvivorshipRule (subclass "
-            "regsosek_link.extend.SurvivorshipRule as a frozen, keyword-only dataclass)")))
     return rule
 
 
@@ -526,22 +539,35 @@ def chosen_rows(rule: SurvivorshipRule, candidates: Candidates) -> np.ndarray:
     return rows
 
 
-def field_rules(survivorship: Mapping[str, Any] | None, fields: Sequence[str],
-                defaults: Mapping[str, str]) -> dict[str, SurvivorshipRule]:
-    """The rule of each field in ``fields``: ``survivorship``'s (checked, see
-    :func:`survivorship_rule`), else ``defaults``', else :class:`Priority`."""
-    given = dict(survivorship or {})
+def given_rules(survivorship: Mapping[str, Any] | None, fields: Sequence[str]) -> dict[str, SurvivorshipRule]:
+    """The rules ``survivorship`` gives (``{field: spec}``, see :func:`survivorship_rule`),
+    checked: every problem (an unknown field, a spec naming no rule) in one
+    :class:`~regsosek_link.errors.ConfigError`."""
+    if survivorship is None:
+        return {}
+    if not isinstance(survivorship, Mapping):
+        raise ConfigError(Problem(source=None, where="survivorship", message=(
+            f"survivorship must be a mapping of field to rule ({{nama: most_complete}}); got {survivorship!r}")))
     problems: list[Problem] = []
-    unknown = sorted(set(given) - set(fields))
+    unknown = sorted(str(f) for f in set(survivorship) - set(fields))
     if unknown:
         problems.append(Problem(source=None, where="survivorship", message=(
             f"survivorship names unknown field(s) {unknown}; fields: {', '.join(fields)}")))
     out: dict[str, SurvivorshipRule] = {}
-    for f in fields:
-        try:
-            out[f] = survivorship_rule(given.get(f, defaults.get(f, "priority")), f)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
+    for f, spec in survivorship.items():
+        if f in fields:
+            try:
+                out[f] = survivorship_rule(spec, f)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     return out
+
+
+def field_rules(survivorship: Mapping[str, Any] | None, fields: Sequence[str],
+                defaults: Mapping[str, str]) -> dict[str, SurvivorshipRule]:
+    """The rule of each field in ``fields``: ``survivorship``'s (:func:`given_rules`), else
+    ``defaults``', else :class:`Priority`."""
+    given = given_rules(survivorship, fields)
+    return {f: given[f] if f in given else survivorship_rule(defaults.get(f, "priority"), f) for f in fields}
