@@ -201,19 +201,23 @@ def test_a_bad_choice_is_refused_with_the_field():
                                                 "days; it takes none"),
     ({"nik": 7}, "survivorship of 'nik': a rule is a name or a mapping with a 'type'; got 7"),
 ])
-def test_bad_specs_name_the_field_and_the_fix(spec, message, tmp_path):
+def test_bad_specs_name_the_field_and_the_fix(spec, message):
     with pytest.raises(rl.ConfigError) as err:
         rl.LinkConfig(sources=({"name": "a", "columns": {"id": "record_id", "n": "nama"}},), survivorship=spec)
     assert str(err.value).startswith(message)
     assert err.value.problems[0].where.startswith("survivorship")
-    # the same from a config file, on the command line: one line, exit code 2
-    (tmp_path / "bad.yaml").write_text(rl.LinkConfig(sources=(
-        {"name": "a", "path": "a.csv", "columns": {"id": "record_id", "n": "nama"}},)).to_yaml()
-        + "survivorship: " + __import__("json").dumps(spec) + "\n")
+
+
+def test_bad_specs_in_a_config_file_are_one_line_and_exit_code_2(tmp_path):
+    config = rl.LinkConfig(sources=({"name": "a", "path": "a.csv", "columns": {"id": "record_id", "n": "nama"}},))
+    (tmp_path / "bad.yaml").write_text(config.to_yaml() + "survivorship: {nama: longest, alamat: json:dumps}\n")
+    with pytest.raises(rl.ConfigError, match="2 problems"):
+        rl.load_config(tmp_path / "bad.yaml")
     done = subprocess.run([sys.executable, "-m", "regsosek_link.cli", "run", "bad.yaml", "--quiet"], cwd=tmp_path,
                           capture_output=True, text=True, check=False)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert message.split(";")[0] in done.stderr
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "survivorship of 'nama': unknown rule 'longest'" in done.stderr
+    assert "survivorship of 'alamat': 'json:dumps' is not a SurvivorshipRule" in done.stderr
 
 
 def test_a_mismatched_rule_keyword_is_a_config_error(plugin):
