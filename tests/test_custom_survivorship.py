@@ -322,6 +322,13 @@ def test_the_command_line_runs_and_updates_with_custom_rules_from_the_config_fil
     assert first.returncode == 0, first.stderr
     refused = run("update", "plain.yaml")
     assert refused.returncode == 2 and "survivorship: the registry was linked with" in refused.stderr
+    (tmp_path / "elsewhere").mkdir()  # (python -m imports from its working folder)
+    lost = subprocess.run([*cli, "update", str(tmp_path / "plain.yaml"), "--quiet", "--store",
+                           str(tmp_path / "r.duckdb")], cwd=tmp_path / "elsewhere",
+                          env={k: v for k, v in env.items() if k != "PYTHONPATH"}, capture_output=True, text=True,
+                          check=False)  # the stored config names a module this process cannot import
+    assert lost.returncode == 2 and "cannot import module 'mysurv'" in lost.stderr
+    assert "put the modules it names on PYTHONPATH" in lost.stderr
     second = run("update", "q2.yaml")
     assert second.returncode == 0, second.stderr
     st = RegistryStore(tmp_path / "r.duckdb")
