@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,9 @@ from regsosek_link.errors import StoreError
 from regsosek_link.extend import Candidates, SurvivorshipRule
 from regsosek_link.registry import golden_records
 from regsosek_link.store import RegistryStore
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _user_module import user_module
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -72,13 +76,7 @@ AS_OF = {"siak": "2019-01-01", "dtks": "2023-06-30", "regsosek": "2022-10-15", "
 
 @pytest.fixture()
 def plugin(tmp_path, monkeypatch):
-    (tmp_path / "mysurv.py").write_text(PLUGIN)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("mysurv", None)
-    import mysurv
-
-    yield mysurv
-    sys.modules.pop("mysurv", None)
+    yield from user_module("mysurv", PLUGIN, tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -190,15 +188,15 @@ def test_a_bad_choice_is_refused_with_the_field():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"nama": "longest"}, "survivorship of 'nama': unknown rule 'longest'; give the field one of priority, "
-                          "most_recent, most_frequent, most_complete, or a rule of your own by its import path"),
+    ({"nama": "longest"}, ("survivorship of 'nama': unknown rule 'longest'; give the field one of priority, "
+                          "most_recent, most_frequent, most_complete, or a rule of your own by its import path")),
     ({"umur": "priority"}, "survivorship names unknown field(s) ['umur']"),
-    ({"alamat": "no_such_module_xyz:Rule"}, "survivorship of 'alamat': survivorship rule 'no_such_module_xyz:Rule': "
-                                            "cannot import module 'no_such_module_xyz'"),
-    ({"alamat": "json:dumps"}, "survivorship of 'alamat': 'json:dumps' is not a SurvivorshipRule; subclass "
-                               "regsosek_link.extend.SurvivorshipRule"),
-    ({"rt": {"type": "most_recent", "days": 3}}, "survivorship of 'rt': rule 'most_recent' has no parameter(s) "
-                                                "days; it takes none"),
+    ({"alamat": "no_such_module_xyz:Rule"}, ("survivorship of 'alamat': survivorship rule 'no_such_module_xyz:Rule': "
+                                            "cannot import module 'no_such_module_xyz'")),
+    ({"alamat": "json:dumps"}, ("survivorship of 'alamat': 'json:dumps' is not a SurvivorshipRule; subclass "
+                               "regsosek_link.extend.SurvivorshipRule")),
+    ({"rt": {"type": "most_recent", "days": 3}}, ("survivorship of 'rt': rule 'most_recent' has no parameter(s) "
+                                                "days; it takes none")),
     ({"nik": 7}, "survivorship of 'nik': a rule is a name or a mapping with a 'type'; got 7"),
 ])
 def test_bad_specs_name_the_field_and_the_fix(spec, message):
@@ -221,7 +219,7 @@ def test_bad_specs_in_a_config_file_are_one_line_and_exit_code_2(tmp_path):
 
 
 def test_a_mismatched_rule_keyword_is_a_config_error(plugin):
-    with pytest.raises(rl.ConfigError, match="survivorship of 'alamat': rule 'mysurv:PreferSource' has no "
+    with pytest.raises(rl.ConfigError, match="survivorship of 'alamat': survivorship rule 'mysurv:PreferSource' has no "
                                              r"parameter\(s\) sources; its parameters are: source"):
         rl.LinkConfig(sources=({"name": "a", "columns": {"id": "record_id", "n": "nama"}},),
                       survivorship={"alamat": {"type": "mysurv:PreferSource", "sources": ["siak"]}})

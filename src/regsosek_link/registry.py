@@ -42,7 +42,7 @@ from ._order import arrow_str
 from ._threads import background, map_in_threads, n_threads
 from .cluster import _argsort_strings, _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import MEMBERSHIP_COLUMNS, REGISTRY_FIELDS
-from .survivorship import RULES, Candidates, SurvivorshipRule, _FieldView, chosen_rows, field_rules
+from .survivorship import BUILT_IN, Candidates, SurvivorshipRule, _FieldView, chosen_rows, field_rules
 
 __all__ = [
     "ADDRESS_FIELDS",
@@ -70,7 +70,7 @@ CODED_COLUMNS: tuple[str, ...] = ("source", "record_id", *IDENTITY_FIELDS, "tang
 ADDRESS_FIELDS: tuple[str, ...] = ("alamat", "rt", "rw", "kode_wilayah")
 #: The built-in survivorship rules a field can follow, by name (any
 #: :class:`~regsosek_link.survivorship.SurvivorshipRule` can be given too).
-SURVIVORSHIP_RULES: tuple[str, ...] = tuple(RULES)
+SURVIVORSHIP_RULES: tuple[str, ...] = tuple(BUILT_IN)
 #: Rule of each field when ``survivorship`` does not name it (any other field: ``"priority"``).
 DEFAULT_SURVIVORSHIP: Mapping[str, str] = {f: "most_recent" for f in ADDRESS_FIELDS}
 

@@ -16,16 +16,16 @@ the name of a built-in criterion of :data:`CRITERIA`. Remaining ties go to the s
 ``(source, record_id)``: the candidates are in that order, so a rule's result never depends on
 the order of the input rows.
 
-The built-in rules, by the name a config gives them:
+The built-in rules (:class:`BuiltInRule`, :data:`BUILT_IN`), by the name a config gives them:
 
-``"priority"`` (:class:`Priority`, the default)
+``"priority"`` (the default)
     the source's rank for the field (lower wins; for the identity fields a source holding one
     record per person next), then the most frequent value, then the longest;
-``"most_recent"`` (:class:`MostRecent`, the default of the address fields)
+``"most_recent"`` (the default of the address fields)
     the latest extract date (undated records last), then as ``"priority"``;
-``"most_frequent"`` (:class:`MostFrequent`)
+``"most_frequent"``
     the value most of the person's records hold, then the priority, then the longest;
-``"most_complete"`` (:class:`MostComplete`)
+``"most_complete"``
     the longest value, then the priority, then the most frequent.
 
 A rule of your own is a subclass of :class:`SurvivorshipRule` written as a frozen keyword-only
@@ -36,11 +36,10 @@ dataclass in an importable module; a config names it by its import path, alone
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,13 +48,10 @@ from . import _spec
 from .errors import ConfigError, Problem
 
 __all__ = [
+    "BUILT_IN",
     "CRITERIA",
-    "RULES",
+    "BuiltInRule",
     "Candidates",
-    "MostComplete",
-    "MostFrequent",
-    "MostRecent",
-    "Priority",
     "SurvivorshipRule",
     "rule_spec",
     "survivorship_rule",
@@ -87,6 +83,11 @@ class _FieldView:
     recency: np.ndarray | None  #: per record: extract date in days since 1970 (NaN: undated)
     quality: np.ndarray | None  #: per record: usability of the value, 0 best (None: all equal)
     record_ids: Callable[[], Any]  #: gives the records' IDs (an Arrow or pandas string array)
+
+
+def _taken(array: str, by: str) -> cached_property[np.ndarray]:
+    """A lazy attribute of :class:`Candidates`: ``view.<array>[self.<by>]``."""
+    return cached_property(lambda self: getattr(self._view, array)[getattr(self, by)])
 
 
 class Candidates:
@@ -148,21 +149,13 @@ class Candidates:
     def n_persons(self) -> int:
         return self._view.n_persons
 
-    @cached_property
-    def person(self) -> np.ndarray:
-        return self._view.person_s[self._cand]
-
-    @cached_property
-    def row(self) -> np.ndarray:
-        return self._view.perm[self._cand]
-
-    @cached_property
-    def _source_code(self) -> np.ndarray:
-        return self._view.source_s[self._cand]
-
-    @cached_property
-    def source(self) -> np.ndarray:
-        return self._view.sources[self._source_code]
+    # arrays of the view taken in candidate order: by candidate, or by the candidates' sources
+    person = _taken("person_s", "_cand")
+    row = _taken("perm", "_cand")
+    _source_code = _taken("source_s", "_cand")
+    source = _taken("sources", "_source_code")
+    priority = _taken("priority", "_source_code")
+    single_record = _taken("single_record", "_source_code")
 
     @cached_property
     def record_id(self) -> np.ndarray:
@@ -175,14 +168,6 @@ class Candidates:
     def _array(self) -> Any:
         """The values as the records' extension array (no conversion to Python objects)."""
         return self._view.column.take(self.row)
-
-    @cached_property
-    def priority(self) -> np.ndarray:
-        return self._view.priority[self._source_code]
-
-    @cached_property
-    def single_record(self) -> np.ndarray:
-        return self._view.single_record[self._source_code]
 
     @cached_property
     def as_of(self) -> np.ndarray:
@@ -360,9 +345,6 @@ class SurvivorshipRule:
     PreferSource(source='siak')
     """
 
-    #: Name of a built-in rule in a config (``None``: named by its import path).
-    config_name: ClassVar[str | None] = None
-
     def keys(self, candidates: Candidates) -> Sequence[Key | None]:
         """Sort keys of the candidates, most important first (see :meth:`Candidates.best`).
 
@@ -383,12 +365,8 @@ class SurvivorshipRule:
         """For each person, the position of the candidate whose value survives.
 
         The default keeps the usable values first (criterion ``"usable"``), then follows
-        :meth:`keys`; ties go to the smallest ``(source, record_id)``.
-
-        Parameters
-        ----------
-        candidates : Candidates
-            Every record with a value of the field, grouped by person.
+        :meth:`keys` (given the same ``candidates``); ties go to the smallest
+        ``(source, record_id)``.
 
         Returns
         -------
@@ -399,58 +377,36 @@ class SurvivorshipRule:
         return candidates.best("usable", *self.keys(candidates))
 
 
-@dataclass(frozen=True, kw_only=True)
-class Priority(SurvivorshipRule):
-    """The source's priority for the field first, then the most frequent, then the longest
-    value (config name ``"priority"``)."""
-
-    config_name: ClassVar[str | None] = "priority"
-
-    def keys(self, candidates: Candidates) -> Sequence[Key | None]:
-        return ("priority", "most_frequent", "longest")
-
-
-@dataclass(frozen=True, kw_only=True)
-class MostRecent(SurvivorshipRule):
-    """The latest extract date first (undated records last), then as :class:`Priority`
-    (config name ``"most_recent"``)."""
-
-    config_name: ClassVar[str | None] = "most_recent"
-
-    def keys(self, candidates: Candidates) -> Sequence[Key | None]:
-        return ("most_recent", "priority", "most_frequent", "longest")
-
-
-@dataclass(frozen=True, kw_only=True)
-class MostFrequent(SurvivorshipRule):
-    """The value most of the person's records hold first, then the priority, then the
-    longest (config name ``"most_frequent"``)."""
-
-    config_name: ClassVar[str | None] = "most_frequent"
-
-    def keys(self, candidates: Candidates) -> Sequence[Key | None]:
-        return ("most_frequent", "priority", "longest")
-
-
-@dataclass(frozen=True, kw_only=True)
-class MostComplete(SurvivorshipRule):
-    """The longest value first, then the priority, then the most frequent (config name
-    ``"most_complete"``)."""
-
-    config_name: ClassVar[str | None] = "most_complete"
-
-    def keys(self, candidates: Candidates) -> Sequence[Key | None]:
-        return ("longest", "priority", "most_frequent")
-
-
-#: The built-in rules by their config name.
-RULES: Mapping[str, type[SurvivorshipRule]] = {
-    str(cls.config_name): _spec.register("survivorship rule")(cls) for cls in (Priority, MostRecent, MostFrequent, MostComplete)
+#: The built-in rules by their config name: each one's criteria (:data:`CRITERIA`) in order.
+BUILT_IN: Mapping[str, tuple[str, ...]] = {
+    "priority": ("priority", "most_frequent", "longest"),
+    "most_recent": ("most_recent", "priority", "most_frequent", "longest"),
+    "most_frequent": ("most_frequent", "priority", "longest"),
+    "most_complete": ("longest", "priority", "most_frequent"),
 }
 
 
+@dataclass(frozen=True, kw_only=True)
+class BuiltInRule(SurvivorshipRule):
+    """A built-in rule, by its name in :data:`BUILT_IN`: its criteria one after the other.
+
+    >>> BuiltInRule(name="most_recent").keys(None)
+    ('most_recent', 'priority', 'most_frequent', 'longest')
+    """
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in BUILT_IN:
+            raise ConfigError(f"unknown built-in survivorship rule {self.name!r}; built-in rules: "
+                              f"{', '.join(BUILT_IN)}")
+
+    def keys(self, candidates: Candidates) -> Sequence[Key | None]:
+        return BUILT_IN[self.name]
+
+
 def _fix(field: str) -> str:
-    return (f"give the field one of {', '.join(RULES)}, or a rule of your own by its import path, "
+    return (f"give the field one of {', '.join(BUILT_IN)}, or a rule of your own by its import path, "
             f"'package.module:ClassName' or {{type: 'package.module:ClassName', ...parameters}}")
 
 
@@ -465,7 +421,7 @@ def survivorship_rule(spec: Any, field: str) -> SurvivorshipRule:
         The spec names no rule; the message names the field and how to fix it.
 
     >>> survivorship_rule("most_recent", "alamat")
-    MostRecent()
+    BuiltInRule(name='most_recent')
     """
     where = f"survivorship.{field}"
     if isinstance(spec, SurvivorshipRule):
@@ -477,10 +433,13 @@ def survivorship_rule(spec: Any, field: str) -> SurvivorshipRule:
             f"survivorship of {field!r}: a rule is a name or a mapping with a 'type'; got {spec!r}; {_fix(field)}")))
     data = dict(spec)
     name = data["type"]
-    if name in RULES:
-        cls: Any = RULES[name]
-        data["type"] = cls.__name__
-    elif ":" in name:
+    if name in BUILT_IN:
+        if len(data) > 1:
+            raise ConfigError(Problem(source=None, where=where, message=(
+                f"survivorship of {field!r}: rule {name!r} has no parameter(s) "
+                f"{', '.join(sorted(set(data) - {'type'}))}; it takes none")))
+        return BuiltInRule(name=name)
+    if ":" in name:
         try:
             cls = _spec.import_object(name, what="survivorship rule")
         except ConfigError as exc:
@@ -492,12 +451,6 @@ def survivorship_rule(spec: Any, field: str) -> SurvivorshipRule:
     else:
         raise ConfigError(Problem(source=None, where=where, message=(
             f"survivorship of {field!r}: unknown rule {name!r}; {_fix(field)}")))
-    params = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - {"type"} - params)
-    if unknown:
-        raise ConfigError(Problem(source=None, where=where, message=(
-            f"survivorship of {field!r}: rule {name!r} has no parameter(s) {', '.join(unknown)}; "
-            + (f"its parameters are: {', '.join(sorted(params))}" if params else "it takes none"))))
     try:
         rule = _spec.from_dict("survivorship rule", data)
     except ConfigError as exc:
@@ -509,13 +462,13 @@ def rule_spec(rule: SurvivorshipRule) -> str | dict[str, Any]:
     """The form a rule is saved in: a built-in rule's name, a rule of your own without
     parameters by its import path, else ``{"type": import path, ...parameters}``.
 
-    >>> rule_spec(MostRecent())
+    >>> rule_spec(BuiltInRule(name="most_recent"))
     'most_recent'
     """
+    if isinstance(rule, BuiltInRule):
+        return rule.name
     spec = _spec.to_dict(rule)
-    if len(spec) == 1:
-        return type(rule).config_name or spec["type"]
-    return spec
+    return spec["type"] if len(spec) == 1 else spec
 
 
 def chosen_rows(rule: SurvivorshipRule, candidates: Candidates) -> np.ndarray:
@@ -568,6 +521,6 @@ def given_rules(survivorship: Mapping[str, Any] | None, fields: Sequence[str]) -
 def field_rules(survivorship: Mapping[str, Any] | None, fields: Sequence[str],
                 defaults: Mapping[str, str]) -> dict[str, SurvivorshipRule]:
     """The rule of each field in ``fields``: ``survivorship``'s (:func:`given_rules`), else
-    ``defaults``', else :class:`Priority`."""
+    ``defaults``', else ``"priority"``."""
     given = given_rules(survivorship, fields)
     return {f: given[f] if f in given else survivorship_rule(defaults.get(f, "priority"), f) for f in fields}
