@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from _data import Dataset
 
 FEBRL_COLUMNS = ("given_name", "surname", "street_number", "address_1", "address_2", "suburb",

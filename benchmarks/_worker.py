@@ -19,11 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np
-import pandas as pd
-import psutil
-
 import _data
+import psutil
 from _tools import IMPORTS, TOOLS
 
 
@@ -61,7 +58,7 @@ def main() -> int:
                     "true_pairs": scores.true_pairs})
         pairs = res["pairs"]
         if pairs is not None:
-            out["candidate_pairs"] = int(len(pairs))
+            out["candidate_pairs"] = len(pairs)
             order = res["order"]
             truth = ds.truth[["source", "record_id", "person_id"]].astype(str)
             ids = order.merge(truth, on=["source", "record_id"], how="left")["person_id"]
@@ -77,7 +74,7 @@ def main() -> int:
     except MemoryError:
         out["status"] = "out of memory"
         out["error"] = traceback.format_exc(limit=3)
-    except Exception as exc:  # recorded, not raised: one failing tool must not stop the run
+    except Exception as exc:  # noqa: BLE001 - recorded, not raised: one failing tool must not stop the run
         out["status"] = f"error: {type(exc).__name__}: {str(exc)[:200]}"
         out["error"] = traceback.format_exc()
     Path(args.out).write_text(json.dumps(out, indent=2, default=float))

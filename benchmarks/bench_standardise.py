@@ -82,8 +82,15 @@ def _peak_gb() -> float:
 def run_steps(raw: pd.DataFrame) -> dict[str, float]:
     """Seconds per cleaner, called the way ``standardise`` calls them."""
     from regsosek_link.standardise import (
-        clean_address, clean_name, clean_nik, clean_place, clean_relation, clean_sex,
-        parse_date, parse_rt_rw, resolve_region,
+        clean_address,
+        clean_name,
+        clean_nik,
+        clean_place,
+        clean_relation,
+        clean_sex,
+        parse_date,
+        parse_rt_rw,
+        resolve_region,
     )
     times: dict[str, float] = {}
 

@@ -68,10 +68,10 @@ def main() -> None:
     )
     n_records = sum(len(v) for v in syn.sources.values())
     runs = [
-        ("generic", "generic", dict(profile="generic", comparisons=generic_comparisons())),
-        ("indonesian", "generic", dict(profile="indonesian", comparisons=generic_comparisons())),
-        ("generic", "indonesian", dict(profile="generic")),
-        ("indonesian", "indonesian", dict(profile="indonesian")),
+        ("generic", "generic", {"profile": "generic", "comparisons": generic_comparisons()}),
+        ("indonesian", "generic", {"profile": "indonesian", "comparisons": generic_comparisons()}),
+        ("generic", "indonesian", {"profile": "generic"}),
+        ("indonesian", "indonesian", {"profile": "indonesian"}),
     ]
     rows = []
     for std, cmp, opts in runs:

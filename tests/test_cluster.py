@@ -24,7 +24,6 @@ from regsosek_link.cluster import (
     weakest_link,
 )
 
-
 # ---------------------------------------------------------------------------------------
 # random graphs
 
@@ -226,7 +225,7 @@ def test_person_ids_and_weakest_link_unchanged():
 @given(st.lists(st.text(st.characters(blacklist_categories=("Cs",))), max_size=30),
        st.sampled_from(["RP", "X", "ÄB"]))
 def test_hash_ids_are_hash_id_of_each_key(keys, prefix):
-    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow as pa
 
     expected = [hash_id(k, prefix=prefix) for k in keys]
     assert hash_ids(keys, prefix=prefix).tolist() == expected

@@ -185,3 +185,24 @@ def test_keys_with_per_source_date_settings():
                                                  "1985-03-04", pd.NA, "1985-03-04"]
     assert records["tanggal_lahir_status"].tolist() == ["ok", "ok", "ok", "month_first", "partial", "ok",
                                                         "missing", "ok"]
+
+
+def test_with_codes_runs_the_stage_with_the_book_it_is_given():
+    @_codes.with_codes
+    def stage(records: pd.DataFrame, *, codes: _codes.CodeBook | None = None) -> tuple:
+        return column_codes(records, "a")
+
+    records = pd.DataFrame({"a": pd.array(["x", "y", "x"], dtype="string")})
+    book = _codes.CodeBook()
+    first, again = stage(records, codes=book), stage(records, codes=book)
+    assert first[0] is again[0] and len(book) == 1
+    assert stage(records)[0] is not first[0]  # without a book: computed anew
+    with pytest.raises(TypeError, match="codes must be a CodeBook or None; got dict"):
+        stage(records, codes={})
+
+
+def test_with_codes_refuses_a_stage_that_does_not_declare_codes():
+    with pytest.raises(TypeError, match="must declare the keyword-only parameter `codes"):
+        @_codes.with_codes
+        def stage(records: pd.DataFrame) -> None:
+            pass

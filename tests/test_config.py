@@ -84,13 +84,13 @@ def test_default_specs_round_trip():
 @pytest.mark.parametrize(
     "source, message",
     [
-        (dict(name="dtks", columns={"id": "record_id", "k": "nik", "nm": "namaa"}),
+        ({"name": "dtks", "columns": {"id": "record_id", "k": "nik", "nm": "namaa"}},
          "source 'dtks': mapping targets unknown person-schema column(s) ['namaa']"),
-        (dict(name="dtks", columns={"nama": "nama"}),
+        ({"name": "dtks", "columns": {"nama": "nama"}},
          "source 'dtks': no column is mapped to 'record_id'; map the source's unique row key to record_id"),
-        (dict(name="dtks", columns={"id": "record_id", "tgl": "tanggal_lahir"}),
+        ({"name": "dtks", "columns": {"id": "record_id", "tgl": "tanggal_lahir"}},
          "source 'dtks': a source needs at least 'nama' or 'nik' mapped; it maps ['record_id', 'tanggal_lahir']."),
-        (dict(name="dtks", columns={"id": "record_id", "a": "nama", "b": "nama"}),
+        ({"name": "dtks", "columns": {"id": "record_id", "a": "nama", "b": "nama"}},
          "source 'dtks': several columns are mapped to ['nama']; map exactly one column to each."),
     ],
 )

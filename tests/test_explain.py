@@ -7,7 +7,12 @@ import pytest
 from regsosek_link import Linker
 from regsosek_link.datasets.febrl import load_febrl4
 from regsosek_link.explain import (
-    cluster_scores, explain_pair, explain_person, threshold_scores, waterfall_chart, worst_errors,
+    cluster_scores,
+    explain_pair,
+    explain_person,
+    threshold_scores,
+    waterfall_chart,
+    worst_errors,
 )
 
 

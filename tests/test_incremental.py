@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _registry_fixture import config, frame, model  # noqa: E402
+from _registry_fixture import config, frame, model
 
 from regsosek_link.block import block
 from regsosek_link.config import default_blocking_rules
@@ -99,7 +99,7 @@ def test_update_retrain_trains_like_a_full_run(synthetic, tmp_path):
 
     from regsosek_link.model_io import model_from_dict
 
-    cfg, records = synthetic
+    cfg, _records = synthetic
     datasets = pytest.importorskip("regsosek_link.datasets")
     syn = datasets.make_sources(n_people=600, random_state=3)
     old = {k: v.iloc[: int(len(v) * 0.8)] for k, v in syn.sources.items()}

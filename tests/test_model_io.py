@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from regsosek_link import Linker, ModelError
-from regsosek_link import model_io
+from regsosek_link import Linker, ModelError, model_io
 from regsosek_link.datasets.febrl import load_febrl3
 from regsosek_link.model_io import FORMAT_VERSION, load_model, save_model
 

@@ -266,7 +266,7 @@ def test_placeholder_against_real_date_is_scored_on_the_year():
 
 
 def test_config_settings_are_checked_and_round_trip():
-    base = dict(sources=(SourceConfig(name="a", columns={"id": "record_id", "n": "nama"}),))
+    base = {"sources": (SourceConfig(name="a", columns={"id": "record_id", "n": "nama"}),)}
     cfg = LinkConfig(**base, nik_constraint="strict", nik_yield_weight=12.5, ambiguity="merge",
                      ambiguity_margin=1.0)
     again = LinkConfig.from_dict(cfg.to_dict())

@@ -40,7 +40,7 @@ def test_report_without_truth_has_no_evaluation(run, tmp_path):
 
 
 def test_quality_tables(run):
-    result, truth = run
+    result, _truth = run
     dq = data_quality(result)
     assert dq.loc["febrl3", "records"] == 5000
     assert dq.loc["febrl3", "nama"] == pytest.approx(result.records["nama"].notna().mean())

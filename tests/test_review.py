@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _registry_fixture import config, frame, model  # noqa: E402
+from _registry_fixture import config, frame, model
 
 from regsosek_link.errors import ConfigError
 from regsosek_link.pipeline import Linker

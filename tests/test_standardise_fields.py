@@ -3,10 +3,10 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import pandas as pd
+import pytest
 
-from regsosek_link.standardise import (  # noqa: E402
+from regsosek_link.standardise import (
     clean_address,
     clean_place,
     clean_relation,
@@ -141,34 +141,34 @@ REGION_COLS = ["kode_wilayah", "kode_prov", "kode_kab", "kode_kec", "kode_desa",
     ("kw", "want"),
     [
         (
-            dict(code="33.75.01"),
+            {"code": "33.75.01"},
             ["337501", "33", "3375", "337501", NA, "ok"],
         ),
         (
-            dict(kecamatan="Kec. Pekalongan Barat"),
+            {"kecamatan": "Kec. Pekalongan Barat"},
             ["337501", "33", "3375", "337501", NA, "from_names"],
         ),
         (
-            dict(kecamatan="PEKALONGAN BARAT", kabupaten="Kota Pekalongan"),
+            {"kecamatan": "PEKALONGAN BARAT", "kabupaten": "Kota Pekalongan"},
             ["337501", "33", "3375", "337501", NA, "from_names"],
         ),
         (
-            dict(code="3375", kecamatan="Pekalongan Barat"),
+            {"code": "3375", "kecamatan": "Pekalongan Barat"},
             ["337501", "33", "3375", "337501", NA, "ok"],
         ),
         (
-            dict(code="33.75.01.1002"),
+            {"code": "33.75.01.1002"},
             ["3375011002", "33", "3375", "337501", "3375011002", "ok"],
         ),
-        (dict(code="3375011002"), ["3375011002", "33", "3375", "337501", "3375011002", "ok"]),
-        (dict(kabupaten="Kab. Bogor"), ["3201", "32", "3201", NA, NA, "from_names"]),
-        (dict(kabupaten="Kota Bogor"), ["3271", "32", "3271", NA, NA, "from_names"]),
-        (dict(kabupaten="Bogor"), [NA, NA, NA, NA, NA, "unresolved"]),  # ambiguous
-        (dict(provinsi="Jawa Tengah"), ["33", "33", NA, NA, NA, "from_names"]),
-        (dict(code="3375", kabupaten="Kab. Bogor"), ["3375", "33", "3375", NA, NA, "conflict"]),
-        (dict(code="9999", kabupaten="Kota Pekalongan"), ["3375", "33", "3375", NA, NA, "code_unknown"]),
-        (dict(code="9999"), [NA, NA, NA, NA, NA, "code_unknown"]),
-        (dict(code=None), [NA, NA, NA, NA, NA, "missing"]),
+        ({"code": "3375011002"}, ["3375011002", "33", "3375", "337501", "3375011002", "ok"]),
+        ({"kabupaten": "Kab. Bogor"}, ["3201", "32", "3201", NA, NA, "from_names"]),
+        ({"kabupaten": "Kota Bogor"}, ["3271", "32", "3271", NA, NA, "from_names"]),
+        ({"kabupaten": "Bogor"}, [NA, NA, NA, NA, NA, "unresolved"]),  # ambiguous
+        ({"provinsi": "Jawa Tengah"}, ["33", "33", NA, NA, NA, "from_names"]),
+        ({"code": "3375", "kabupaten": "Kab. Bogor"}, ["3375", "33", "3375", NA, NA, "conflict"]),
+        ({"code": "9999", "kabupaten": "Kota Pekalongan"}, ["3375", "33", "3375", NA, NA, "code_unknown"]),
+        ({"code": "9999"}, [NA, NA, NA, NA, NA, "code_unknown"]),
+        ({"code": None}, [NA, NA, NA, NA, NA, "missing"]),
     ],
 )
 def test_resolve_region(kw, want):

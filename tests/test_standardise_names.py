@@ -3,10 +3,10 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import pandas as pd
+import pytest
 
-from regsosek_link.standardise import clean_name, phonetic_key  # noqa: E402
+from regsosek_link.standardise import clean_name, phonetic_key
 
 NA = pd.NA
 

@@ -3,12 +3,12 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "src"))
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import example, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+import pandas as pd
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from regsosek_link.standardise import CLEAN_COLUMNS, clean_name, clean_nik, parse_date, standardise  # noqa: E402
+from regsosek_link.standardise import CLEAN_COLUMNS, clean_name, clean_nik, parse_date, standardise
 
 NA = pd.NA
 DTYPES = {c: "string" for c in CLEAN_COLUMNS}
@@ -106,10 +106,10 @@ def test_cleaners_never_raise_and_keep_index(values):
 
 
 def test_threads_give_the_same_records_and_codes():
+    from regsosek_link import LinkConfig, SourceConfig
     from regsosek_link._codes import column_codes, factorize_strings, shared_codes
     from regsosek_link.datasets import make_sources
     from regsosek_link.ingest import read_sources
-    from regsosek_link import LinkConfig, SourceConfig
 
     data = make_sources(n_people=400, random_state=3)
     cfg = LinkConfig(sources=tuple(SourceConfig(name=n, columns=data.mappings[n]) for n in data.sources))

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _registry_fixture import config, frame, model  # noqa: E402
+from _registry_fixture import config, frame, model
 
 from regsosek_link.cluster import hash_id
-from regsosek_link.pipeline import Linker
 from regsosek_link.errors import StoreError
 from regsosek_link.ids import assign_person_ids
+from regsosek_link.pipeline import Linker
 from regsosek_link.store import RegistryStore
 
 # IDs are sha1 of the smallest record key of the person's first cluster

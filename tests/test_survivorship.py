@@ -82,13 +82,13 @@ ADDRESS_ROWS = [
 
 @pytest.mark.parametrize("kw, expected", [
     # most recent source (as_of per source) wins the address by default
-    (dict(priorities=PRIORITIES, as_of=AS_OF), ("JL TERBARU 3", "dtks", "3")),
+    ({"priorities": PRIORITIES, "as_of": AS_OF}, ("JL TERBARU 3", "dtks", "3")),
     # without any date, most_recent is priority: siak ranks 1
-    (dict(priorities=PRIORITIES), ("JL LAMA 1", "siak", "1")),
+    ({"priorities": PRIORITIES}, ("JL LAMA 1", "siak", "1")),
     # an undated source ranks after the dated ones, whatever its priority
-    (dict(priorities=PRIORITIES, as_of={"regsosek": "2022-10-15"}), ("JL BARU 9", "regsosek", "2")),
+    ({"priorities": PRIORITIES, "as_of": {"regsosek": "2022-10-15"}}, ("JL BARU 9", "regsosek", "2")),
     # the rule can be switched back to priority per field
-    (dict(priorities=PRIORITIES, as_of=AS_OF, survivorship={"alamat": "priority"}), ("JL LAMA 1", "siak", "1")),
+    ({"priorities": PRIORITIES, "as_of": AS_OF, "survivorship": {"alamat": "priority"}}, ("JL LAMA 1", "siak", "1")),
 ])
 def test_most_recent_rule(kw, expected):
     g = _one(ADDRESS_ROWS, **kw)
@@ -186,11 +186,11 @@ def test_persons_sources_and_counts():
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(survivorship={"alamat": "newest"}),
-     "survivorship of 'alamat': unknown rule 'newest'; give the field one of priority, most_recent, most_frequent, "
-     "most_complete, or a rule of your own by its import path"),
-    (dict(survivorship={"umur": "priority"}), "survivorship names unknown field(s) ['umur']"),
-    (dict(as_of={"siak": "01-01-2019"}), "as_of must be ISO dates (YYYY-MM-DD); got ['01-01-2019']"),
+    ({"survivorship": {"alamat": "newest"}},
+     ("survivorship of 'alamat': unknown rule 'newest'; give the field one of priority, most_recent, most_frequent, "
+      "most_complete, or a rule of your own by its import path")),
+    ({"survivorship": {"umur": "priority"}}, "survivorship names unknown field(s) ['umur']"),
+    ({"as_of": {"siak": "01-01-2019"}}, "as_of must be ISO dates (YYYY-MM-DD); got ['01-01-2019']"),
 ])
 def test_bad_survivorship_arguments_say_what_was_received(kw, message):
     with pytest.raises(ValueError) as exc:

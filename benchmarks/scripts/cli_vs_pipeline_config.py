@@ -1,8 +1,10 @@
 """Write cfg.yaml for the generated sources as cli._cmd_demo does."""
 import sys
 from pathlib import Path
+
 from regsosek_link.config import LinkConfig, SourceConfig
 from regsosek_link.datasets import make_sources
+
 out = Path(sys.argv[1])
 syn = make_sources(n_people=200, random_state=0)
 sources = []

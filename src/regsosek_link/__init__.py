@@ -17,6 +17,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - the names below are imported on first use
+    from ._optional import MissingDependencyError
     from .block import (
         BlockIndex,
         BlockOn,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - the names below are imported on first us
     from .classify import FellegiSunter
     from .cluster import connected_components
     from .compare import (
+        Comparison,
         DateOfBirthComparison,
         ExactMatch,
         IdNumberComparison,
@@ -46,12 +48,10 @@ if TYPE_CHECKING:  # pragma: no cover - the names below are imported on first us
         fewer_pairs_blocking_rules,
         load_config,
     )
-    from ._optional import MissingDependencyError
-    from .compare import Comparison
     from .errors import ConfigError, ModelError, Problem, RegsosekLinkError, StoreError
-    from .extend import CustomComparison, LevelComparison
     from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
     from .explain import cluster_scores, explain_pair, explain_person
+    from .extend import CustomComparison, LevelComparison
     from .ingest import EncodingGuessWarning, read_source, read_sources
     from .model_io import TrainedModel, load_model, save_model
     from .registry import golden_records

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: ``None`` as a 0-d object array, the missing value of ``np.where(mask, NONE, values)``
+#: (the same object array as with a bare ``None``, which numpy's type stubs do not accept).
+NONE = np.array(None, dtype=object)
+
 
 def unique_int(a: np.ndarray) -> np.ndarray:
     """Sorted distinct values of an integer array, by sorting.

@@ -29,13 +29,16 @@ import inspect
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from ._arrays import NONE
+
 T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
+P = ParamSpec("P")
 
 #: The book of the stage call running in this context (set by :func:`using` for the
 #: duration of one stage function; stages never read another stage's context).
@@ -81,22 +84,26 @@ def using(book: CodeBook | None) -> Iterator[None]:
         _CACHE.reset(token)
 
 
-def with_codes(fn: F) -> F:
-    """Give a stage function the keyword ``codes`` (a :class:`CodeBook`, default None): the
-    call runs :func:`using` that book."""
-    sig = inspect.signature(fn)
-    params = list(sig.parameters.values())
-    extra = inspect.Parameter("codes", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="CodeBook | None")
-    at = next((i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_KEYWORD), len(params))
-    params.insert(at, extra)
+def with_codes(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a stage function within :func:`using` the book it is given as ``codes``.
+
+    The function declares the keyword-only parameter ``codes: CodeBook | None = None``
+    itself (so its signature, its type and its documentation show it); its body need not
+    read it.
+    """
+    param = inspect.signature(fn).parameters.get("codes")
+    if param is None or param.kind is not inspect.Parameter.KEYWORD_ONLY or param.default is not None:
+        raise TypeError(f"{fn.__qualname__} must declare the keyword-only parameter `codes: CodeBook | None = None`")
 
     @functools.wraps(fn)
-    def stage(*args: Any, codes: CodeBook | None = None, **kwargs: Any) -> Any:
-        with using(codes):
+    def stage(*args: P.args, **kwargs: P.kwargs) -> R:
+        book = kwargs.get("codes")
+        if book is not None and not isinstance(book, CodeBook):
+            raise TypeError(f"codes must be a CodeBook or None; got {type(book).__name__}")
+        with using(book):
             return fn(*args, **kwargs)
 
-    stage.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    return stage  # type: ignore[return-value]
+    return stage
 
 
 @contextlib.contextmanager
@@ -160,7 +167,7 @@ def factorize_strings(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.nd
         return codes, np.asarray(uniques, dtype=object)
     u = np.empty(len(stripped), dtype=object)
     u[:] = stripped
-    ucodes, u2 = pd.factorize(np.where(u == "", None, u), sort=False, use_na_sentinel=True)
+    ucodes, u2 = pd.factorize(np.where(u == "", NONE, u), sort=False, use_na_sentinel=True)
     codes = np.where(codes >= 0, np.r_[ucodes, -1][codes], -1)
     return codes, np.asarray(u2, dtype=object)
 
@@ -191,6 +198,9 @@ class Key:
     same code hold the same value), or a function returning them when first needed. Codes
     are kept as ``int32``: a key is held until the columns that need it are asked for.
     """
+
+    codes: np.ndarray
+    n_keys: int
 
     def __init__(self, make: KeyCodes | Callable[[], KeyCodes]) -> None:
         self._make = make if callable(make) else None
@@ -287,7 +297,7 @@ def release(records: pd.DataFrame, keep: Iterable[str]) -> None:
 def _factorize_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """:func:`factorize_strings` of a column, through its registered key if it has one."""
     key = pick_up(series, "key")
-    if key is None:
+    if not isinstance(key, Key):  # (None: nothing registered)
         return factorize_strings(series)
     array = series.array
     codes, n_keys, rows = key.get()

@@ -23,7 +23,7 @@ T = TypeVar("T")
 _REGISTRY: dict[str, dict[str, type]] = {}
 
 
-def register(kind: str):  # noqa: ANN201 - decorator
+def register(kind: str):
     """Class decorator registering a spec class under ``kind`` (e.g. ``"comparison"``)."""
 
     def deco(cls: type[T]) -> type[T]:

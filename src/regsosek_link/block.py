@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import _spec
-from ._arrays import unique_int
+from ._arrays import NONE, unique_int
 from ._codes import CodeBook, column_codes, with_codes
 from ._order import record_rank
 from ._threads import map_in_threads
@@ -217,7 +217,7 @@ def _token_key(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.n
     parts = np.asarray(" ".join(uniques).split(" ") if len(uniques) else [], dtype=object)
     value = np.repeat(np.arange(len(uniques)),
                       np.fromiter(map(str.count, uniques, itertools.repeat(" ")), np.int64, len(uniques)) + 1)
-    tcodes, tlabels = pd.factorize(np.where(parts == "", None, parts), sort=False)
+    tcodes, tlabels = pd.factorize(np.where(parts == "", NONE, parts), sort=False)
     # a token counts once per value, at its first place
     keep = (tcodes >= 0) & ~pd.Series(value * (len(tlabels) + 1) + tcodes).duplicated().to_numpy()
     value, tcodes = value[keep], tcodes[keep].astype(np.int64)
@@ -579,6 +579,7 @@ def block_with_report(
     max_block_size: int = 2_000,
     workers: int = 1,
     new: np.ndarray | None = None,
+    codes: CodeBook | None = None,
 ) -> Blocking:
     """Candidate pairs: the union of several blocking rules, and a report per rule.
 
@@ -791,7 +792,7 @@ FALLBACK_BLOCKING_RULES: tuple[BlockingRule, ...] = (
 
 @with_codes
 def usable_blocking_rules(
-    rules: Sequence[BlockingRule], records: pd.DataFrame
+    rules: Sequence[BlockingRule], records: pd.DataFrame, *, codes: CodeBook | None = None
 ) -> tuple[tuple[BlockingRule, ...], list[str]]:
     """The blocking rules whose every key column holds a value in some record, and a note
     per dropped rule.
@@ -897,7 +898,7 @@ def _block_index_class() -> type:
     """
     from recordlinkage.base import BaseIndexAlgorithm
 
-    class BlockIndex(BaseIndexAlgorithm):  # type: ignore[misc,valid-type]
+    class BlockIndex(BaseIndexAlgorithm):
         """Our blocking rules as a ``recordlinkage`` indexer (example: the function above)."""
 
         def __init__(self, *, rules: Sequence[BlockingRule], max_block_size: int = 2_000) -> None:

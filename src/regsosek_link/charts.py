@@ -49,7 +49,7 @@ def match_weight_histogram(result: LinkResult, *, bins: int = 60) -> Figure:
     fig = _figure(figsize=(8, 4))
     ax = fig.add_subplot()
     if len(w):
-        edges = np.linspace(min(w.min(), tw) - 0.5, max(w.max(), tw) + 0.5, bins + 1)
+        edges = np.linspace(min(w.min(), tw) - 0.5, max(w.max(), tw) + 0.5, bins + 1).tolist()
         ax.hist(w[w < tw], bins=edges, color="#9e9e9e", label=f"below threshold ({int((w < tw).sum()):,})")
         ax.hist(w[w >= tw], bins=edges, color="#2e7d32", label=f"accepted ({int((w >= tw).sum()):,})")
     ax.axvline(tw, color="black", linestyle="--", linewidth=1.2,
@@ -201,7 +201,7 @@ def source_overlap_chart(result: LinkResult, *, max_combinations: int = 20) -> F
         on = np.array([s in m for m in members])
         ax_dot.scatter(x[~on], np.full((~on).sum(), si), color="#e0e0e0", s=30)
         ax_dot.scatter(x[on], np.full(on.sum(), si), color="#37474f", s=30)
-    for xi, m in enumerate(members):
+    for xi, m in zip(x, members):
         ys = [all_sources.index(s) for s in m if s in all_sources]
         if len(ys) > 1:
             ax_dot.plot([xi, xi], [min(ys), max(ys)], color="#37474f", linewidth=1.5)

@@ -15,7 +15,7 @@ import itertools
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._arrays import unique_int
-from ._codes import column_codes, with_codes
+from ._codes import CodeBook, column_codes, with_codes
 from ._order import record_order
 
 __all__ = ["MIN_PAIRS_PER_LEVEL", "MIN_TRAINING_PAIRS", "FellegiSunter", "FewTrainingPairsWarning", "PairScores",
@@ -56,6 +56,12 @@ class WeightOrderWarning(UserWarning):
 _DENSE_CODES = 1 << 22
 
 
+@overload
+def _distinct_codes(code: np.ndarray, size: int, *, inverse: Literal[True] = ...
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def _distinct_codes(code: np.ndarray, size: int, *, inverse: Literal[False]
+                    ) -> tuple[np.ndarray, np.ndarray, None]: ...
 def _distinct_codes(code: np.ndarray, size: int, *, inverse: bool = True
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Sorted distinct values of ``code`` (ints in ``[0, size)``), their counts and, with
@@ -104,7 +110,7 @@ def level_patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if bound >= 1 << 63:  # too wide for one int64 per row
         pats, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
         return pats, counts, inverse.ravel()
-    code = np.zeros(len(X), np.int32 if bound < 1 << 31 else np.int64)
+    code: np.ndarray = np.zeros(len(X), np.int32 if bound < 1 << 31 else np.int64)
     for j, r in enumerate(radix):  # Horner: code = sum_j (x_j - lo_j) * prod(radix after j)
         code *= r
         code += X[:, j]
@@ -153,6 +159,7 @@ def u_from_random_pairs(
     random_state: int | None = None,
     prepared: Sequence[Any] | None = None,
     workers: int = 1,
+    codes: CodeBook | None = None,
 ) -> list[np.ndarray]:
     """Level frequencies among random record pairs: an estimate of ``u`` per comparison.
 
@@ -713,7 +720,7 @@ def train_on_counts(
     # comparisons free in no session: one EM over all candidates
     if (m_weight == 0).any():
         fs = session_fit(pats, counts, "all candidate pairs")
-        for k in np.flatnonzero(m_weight == 0):
+        for k in np.flatnonzero(m_weight == 0).tolist():
             m_sum[k] = fs.m_[k].copy()
             m_weight[k] = 1.0
     m = [np.clip(ms / w, _EPS, 1) for ms, w in zip(m_sum, m_weight)]
@@ -771,7 +778,7 @@ def _level_shares(totals: np.ndarray, start: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def _default_m(n_levels: Sequence[int]) -> list[np.ndarray]:
+def _default_m(n_levels: Sequence[int] | np.ndarray) -> list[np.ndarray]:
     out = []
     for L in n_levels:
         v = 0.25 ** np.arange(L - 1, -1, -1, dtype=float)
@@ -779,13 +786,13 @@ def _default_m(n_levels: Sequence[int]) -> list[np.ndarray]:
     return out
 
 
-def _level_counts(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int]) -> list[np.ndarray]:
+def _level_counts(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int] | np.ndarray) -> list[np.ndarray]:
     """Pairs at each level of each comparison, from level patterns and their counts."""
     return [np.bincount(pats[:, k][pats[:, k] >= 0], weights=counts[pats[:, k] >= 0], minlength=int(L))[: int(L)]
             for k, L in enumerate(n_levels)]
 
 
-def _warn_few_pairs(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int], names: Sequence[str]) -> None:
+def _warn_few_pairs(pats: np.ndarray, counts: np.ndarray, n_levels: Sequence[int] | np.ndarray, names: Sequence[str]) -> None:
     """:class:`FewTrainingPairsWarning` when the pairs (``counts`` of each of the level
     patterns ``pats``) are too few to learn weights from, overall or for a comparison."""
     n_pairs = float(np.sum(counts))
@@ -843,6 +850,8 @@ def term_frequency_adjustments(
     levels: pd.DataFrame,
     comparisons: Sequence[Any],
     model: FellegiSunter,
+    *,
+    codes: CodeBook | None = None,
 ) -> pd.DataFrame:
     """Extra match weight of exact agreements on a value, by how common the value is.
 
@@ -867,11 +876,11 @@ def term_frequency_adjustments(
             continue
         k = names.index(comp.name)
         top = int(model.n_levels_[k]) - 1
-        codes, _ = column_codes(records, comp.column)
-        n_holding = np.bincount(codes[codes >= 0])
+        value_codes, _ = column_codes(records, comp.column)
+        n_holding = np.bincount(value_codes[value_codes >= 0])
         lv = levels[comp.name].to_numpy()
         at = np.flatnonzero(lv == top)
-        c = codes[left[at]]
+        c = value_codes[left[at]]
         held = c >= 0
         adj = np.zeros(len(lv))
         adj[at[held]] = tf_weight(model.u_[k][top], n_holding[c[held]], int(n_holding.sum()), len(records))
@@ -920,6 +929,7 @@ def score_pairs(
     *,
     patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     term_frequency: pd.DataFrame | None = None,
+    codes: CodeBook | None = None,
 ) -> PairScores:
     """Match weight and probability of every candidate pair: the model's weight of the pair's
     level pattern plus the term-frequency adjustments (:func:`term_frequency_adjustments`,
@@ -970,6 +980,7 @@ def n_possible_pairs(
     link_type: str = "link_and_dedupe",
     single_record_sources: Sequence[str] = (),
     new: np.ndarray | None = None,
+    codes: CodeBook | None = None,
 ) -> int:
     """How many record pairs blocking could have made: the population of pairs the prior
     ``lambda`` is a share of. With ``new``, only the pairs with at least one flagged record.
@@ -1029,6 +1040,7 @@ def train_model(
     prepared: list[Any] | None = None,
     patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     workers: int = 1,
+    codes: CodeBook | None = None,
 ) -> FellegiSunter:
     """Train the run's Fellegi-Sunter model: ``u`` from random record pairs (unless given:
     :func:`u_from_random_pairs`), ``m`` by EM sessions per blocking rule
@@ -1045,7 +1057,7 @@ def train_model(
     return model
 
 
-def near_miss_u(model: FellegiSunter, patterns: tuple[np.ndarray, np.ndarray, np.ndarray],
+def near_miss_u(model: FellegiSunter, patterns: tuple[np.ndarray, np.ndarray, np.ndarray | None],
                 comparisons: Sequence[Any], *, max_iter: int = 50, tol: float = 1e-6) -> FellegiSunter:
     """Learn ``u`` of the near-miss levels of NIK-like comparisons among the candidate pairs.
 
@@ -1066,7 +1078,7 @@ def near_miss_u(model: FellegiSunter, patterns: tuple[np.ndarray, np.ndarray, np
     model : FellegiSunter
         A trained model (:func:`train_by_sessions`).
     patterns : (patterns, counts, inverse)
-        :func:`level_patterns` of the candidate pairs' levels.
+        :func:`level_patterns` of the candidate pairs' levels (``inverse`` is not used).
     comparisons : sequence
         The model's comparisons, in its column order.
     """

@@ -79,7 +79,7 @@ def _summary(result: LinkResult, written: dict[str, Path], truth: pd.DataFrame |
         lines.append(_accuracy(result, truth))
     out_dir = next(iter(written.values())).parent if written else None
     lines.append(f"Outputs in {out_dir}:")
-    for name, path in written.items():
+    for path in written.values():
         lines.append(f"  {path}")
     return "\n".join(lines)
 
@@ -197,7 +197,8 @@ def _run_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
     from .engine import SparkEngine
     from .run import Linker
 
-    result = Linker(config, engine=SparkEngine()).run(store=args.store)
+    # (the engine's own run: Linker(config, engine=...).run is annotated with the embedded LinkResult)
+    result = SparkEngine().run(Linker(config), store=args.store)
     written = result.write(config.output_dir)
     print(f"Linked {result.n_records:,} records into {result.n_persons:,} persons on Spark "
           f"({result.n_pairs:,} candidate pairs); Parquet tables in {config.output_dir}: {', '.join(written)}")
@@ -404,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file format of the sources and the truth (default csv)")
     g.set_defaults(fn=_cmd_generate)
 
-    from .privacy.cli import add_commands  # (encode, link-encoded: argparse only, no data libraries)
+    from .privacy.cli import (
+        add_commands,  # (encode, link-encoded: argparse only, no data libraries)
+    )
 
     add_commands(sub)
     return p

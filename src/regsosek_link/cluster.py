@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,12 +24,15 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as _cc
 
 from ._arrays import unique_int
-from ._codes import column_codes, with_codes
-from ._order import argsort_strings as _argsort_strings
+from ._codes import CodeBook, column_codes, with_codes
 from ._order import arrow_str as _arrow_str
 from ._order import rank_strings as _rank_strings
 from ._order import record_id_arrow as _record_id_arrow
 from ._order import record_rank
+
+if TYPE_CHECKING:  # (classify and config import this module)
+    from .classify import FellegiSunter
+    from .config import LinkConfig
 
 __all__ = [
     "ConstraintWarning",
@@ -436,11 +440,12 @@ def weigh_constraints(
     levels: pd.DataFrame,
     prob: np.ndarray,
     weight: np.ndarray,
-    model: object,
-    cfg: object,
+    model: FellegiSunter,
+    cfg: LinkConfig,
     *,
     single_record_sources: Sequence[str] = (),
     offset: int = 0,
+    codes: CodeBook | None = None,
 ) -> tuple[np.ndarray | None, pd.DataFrame]:
     """The run's yielding NIK links (:func:`nik_yield_links`) and its ambiguous links
     (:func:`ambiguous_links`), from the scored pairs, the trained model and the config's
@@ -449,9 +454,12 @@ def weigh_constraints(
     Returns a boolean per link (``offset`` earlier links, e.g. kept from a previous run,
     never yield) or None, and the held links (``pair`` indexes ``pairs``, ``reason``).
     """
+    from .compare import NameComparison  # (compare does not import this module)
+
     accepted = prob >= cfg.threshold
     yields = None
-    nik = next((c for c in cfg.comparisons if getattr(c, "near_miss_levels", None)), None)
+    # the comparison with near-miss levels (an IdNumberComparison, or any with the attribute)
+    nik: Any = next((c for c in cfg.comparisons if getattr(c, "near_miss_levels", None)), None)
     if cfg.nik_constraint == "evidence" and nik is not None and nik.name in levels.columns:
         nik_level = levels[nik.name].to_numpy()
         near = np.flatnonzero(accepted & np.isin(nik_level, list(nik.near_miss_levels.values())))
@@ -464,7 +472,7 @@ def weigh_constraints(
                 # the person's own name (not a mother's) must share all the tokens of the shorter name
                 # or be as similar as a typo (JW >= 0.88):
                 # twins of one card share the card, the date and the mother, not the name
-                if type(comp).__name__ == "NameComparison" and not comp.ignore_when_equal \
+                if isinstance(comp, NameComparison) and not comp.ignore_when_equal \
                         and comp.name in levels.columns:
                     lvl = levels[comp.name].to_numpy()[near]
                     against |= (lvl >= 0) & (lvl < comp.n_levels - 3)
@@ -479,7 +487,7 @@ def weigh_constraints(
         left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
         if cfg.nik_constraint == "typo":
             plain = connected_components(len(records), left[accepted], right[accepted])
-            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
+            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records.get("nik"), plain)
         elif yields is not None:
             y = yields[offset:]
             keys[:, 0] = yield_nik_keys(keys[:, 0], left[y], right[y])
@@ -711,7 +719,7 @@ def _cut_violations(n_records: int, el: np.ndarray, er: np.ndarray, ep: np.ndarr
             for u, v in ((x, y), (y, x)):
                 if partners[u] is None:
                     partners[u] = set()
-                partners[u].add(v)  # type: ignore[union-attr]
+                partners[u].add(v)
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -811,6 +819,7 @@ def cluster_records(
     constrained: bool = True,
     nik_constraint: str = "typo",
     yield_links: np.ndarray | None = None,
+    codes: CodeBook | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The cluster stage on clean records: labels and each record's weakest kept link.
 
@@ -841,7 +850,7 @@ def cluster_records(
         acc = prob >= threshold
         plain = connected_components(n, left[acc], right[acc])
         if nik_constraint == "typo":
-            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records["nik"] if "nik" in records else None, plain)
+            keys[:, 0] = merge_near_nik_keys(keys[:, 0], records.get("nik"), plain)
         elif nik_constraint == "evidence" and yield_links is not None:
             yl = np.asarray(yield_links, bool) & acc
             keys[:, 0] = yield_nik_keys(keys[:, 0], left[yl], right[yl])
@@ -856,9 +865,9 @@ def cluster_records(
         acc = prob >= threshold
         labels = connected_components(n, np.concatenate([ml[:, 0], left[acc]]),
                                       np.concatenate([ml[:, 1], right[acc]]))
-    acc = np.flatnonzero(prob >= threshold)
-    acc = acc[labels[left[acc]] == labels[right[acc]]]
-    return labels, weakest_link(n, left[acc], right[acc], prob[acc])
+    kept = np.flatnonzero(prob >= threshold)
+    kept = kept[labels[left[kept]] == labels[right[kept]]]
+    return labels, weakest_link(n, left[kept], right[kept], prob[kept])
 
 
 def person_ids(labels: np.ndarray, keys: pd.Series, *, prefix: str = "RP") -> np.ndarray:
@@ -922,7 +931,7 @@ def _anchored_ids(labels: np.ndarray, order: np.ndarray, key_of: Callable[[np.nd
 
 
 @with_codes
-def record_id_rank(records: pd.DataFrame) -> np.ndarray:
+def record_id_rank(records: pd.DataFrame, *, codes: CodeBook | None = None) -> np.ndarray:
     """Rank of each record in the canonical record order (sources by name, then record IDs:
     :func:`regsosek_link._order.record_rank`), kept in the run's
     :class:`~regsosek_link._codes.CodeBook`. Within a source it orders the records by
@@ -961,7 +970,7 @@ def hash_ids(keys: Sequence[str] | pa.Array, *, prefix: str = "RP") -> np.ndarra
         data = keys.cast(pa.large_binary()).to_numpy(zero_copy_only=False)
     else:
         data = map(str.encode, keys)
-    head = f"{prefix}-".encode("utf-8")
+    head = f"{prefix}-".encode()
     digests = np.frombuffer(b"".join(map(_DIGEST, map(hashlib.sha1, data))), np.uint8)
     width = len(head) + 16
     text = np.empty((n, width), np.uint8)

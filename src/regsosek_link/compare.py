@@ -33,23 +33,23 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
 from ._arrays import bitwise_count
-from ._codes import column_codes, local_book, with_codes
+from ._codes import CodeBook, column_codes, local_book, with_codes
 from ._threads import n_threads
 from .errors import ConfigError
 
 __all__ = [
     "Comparison",
+    "DateOfBirthComparison",
     "ExactMatch",
+    "IdNumberComparison",
     "JaroWinklerAtThresholds",
     "LevenshteinAtThresholds",
     "NameComparison",
-    "IdNumberComparison",
-    "DateOfBirthComparison",
+    "RLComparison",  # noqa: F822 - made on first use (module __getattr__)
     "RegionComparison",
     "compare",
     "prepare_comparisons",
     "usable_comparisons",
-    "RLComparison",  # noqa: F822 - made on first use (module __getattr__)
 ]
 
 log = logging.getLogger(__name__)
@@ -377,7 +377,7 @@ class JaroWinklerAtThresholds(_OneColumn):
     _scorer = staticmethod(JaroWinkler.normalized_similarity)
 
     def score(self, prep, left, right, *, workers=1):
-        cl, cr, miss, exact, todo = self._pairs_to_score(prep, left, right)
+        cl, cr, _miss, exact, todo = self._pairs_to_score(prep, left, right)
         sim = np.full(len(left), np.nan)
         if todo.any():
             sim[todo] = process.cpdist(
@@ -838,7 +838,7 @@ class IdNumberComparison(Comparison):
     def _parts(self) -> tuple[range, range, range]:
         """Digit positions of the region, date and serial parts."""
         cut = self.length - self.serial_digits
-        return range(0, 6), range(6, cut), range(cut, self.length)
+        return range(6), range(6, cut), range(cut, self.length)
 
     def _serial_value(self, w: np.ndarray) -> np.ndarray:
         """The serial of one-word digit words as an ``int64``."""
@@ -1094,7 +1094,7 @@ def _evidence_columns(comp: Comparison) -> tuple[str, ...]:
 
 @with_codes
 def usable_comparisons(
-    comparisons: Sequence[Comparison], records: pd.DataFrame
+    comparisons: Sequence[Comparison], records: pd.DataFrame, *, codes: CodeBook | None = None
 ) -> tuple[tuple[Comparison, ...], list[str]]:
     """The comparisons that some record can take part in, and a note per dropped one.
 
@@ -1155,7 +1155,9 @@ def _has_value(records: pd.DataFrame, column: str) -> bool:
 
 
 @with_codes
-def prepare_comparisons(records: pd.DataFrame, comparisons: Sequence[Comparison]) -> list[Prepared]:
+def prepare_comparisons(
+    records: pd.DataFrame, comparisons: Sequence[Comparison], *, codes: CodeBook | None = None
+) -> list[Prepared]:
     """Per-record arrays of every comparison (codes, token ids, digit words), once.
 
     A column several comparisons use (the KK in every ``ignore_when_equal``) is factorised
@@ -1175,6 +1177,7 @@ def compare(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     prepared: Sequence[Prepared] | None = None,
+    codes: CodeBook | None = None,
 ) -> pd.DataFrame:
     """Comparison vectors of candidate pairs.
 
@@ -1261,7 +1264,7 @@ def _rl_comparison_class() -> type:
     """
     from recordlinkage.base import BaseCompareFeature
 
-    class RLComparison(BaseCompareFeature):  # type: ignore[misc,valid-type]
+    class RLComparison(BaseCompareFeature):
         """Any of our comparisons as a ``recordlinkage.Compare`` feature (example: the function above)."""
 
         def __init__(self, *, comparison: Comparison) -> None:

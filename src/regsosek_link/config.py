@@ -30,7 +30,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from . import _spec
 from .block import BlockingRule, BlockOn
@@ -43,8 +43,8 @@ from .compare import (
     NameComparison,
     RegionComparison,
 )
-from .extend import LevelComparison  # noqa: F401 - registers it, so configs may name it
 from .errors import ConfigError, Problem
+from .extend import LevelComparison  # noqa: F401 - registers it, so configs may name it
 from .outputs import check_formats
 from .schema import GOLDEN_FIELDS, PERSON_COLUMNS, REGISTRY_FIELDS
 from .survivorship import SurvivorshipRule, given_rules, rule_spec
@@ -61,6 +61,14 @@ __all__ = [
     "settings_differences",
     "with_stored_sources",
 ]
+
+
+class DateOptions(TypedDict):
+    """Keywords of :func:`regsosek_link.standardise.standardise` for the sources' dates
+    (:meth:`LinkConfig.date_options`)."""
+
+    date_formats: dict[str, str]
+    dayfirst: dict[str, bool]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -460,7 +468,7 @@ class LinkConfig:
             "survivorship": dict(self.survivorship),
         }
 
-    def date_options(self) -> dict[str, dict[str, Any]]:
+    def date_options(self) -> DateOptions:
         """Keywords of :func:`regsosek_link.standardise.standardise` for these sources' dates:
         ``date_formats`` and ``dayfirst`` by source name (only the sources that set them)."""
         return {

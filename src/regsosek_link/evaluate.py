@@ -15,7 +15,7 @@ import pandas as pd
 
 from .errors import ConfigError
 
-__all__ = ["PairwiseScores", "pairwise_scores", "blocking_recall", "true_pairs"]
+__all__ = ["PairwiseScores", "blocking_recall", "pairwise_scores", "true_pairs"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -408,7 +408,7 @@ def threshold_scores(
     result: LinkResult,
     truth: pd.DataFrame,
     *,
-    thresholds: Sequence[float] | None = None,
+    thresholds: Sequence[float] | np.ndarray | None = None,
     level: Literal["pairs", "clusters"] = "pairs",
     truth_column: str = "person_id",
 ) -> pd.DataFrame:

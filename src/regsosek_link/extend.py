@@ -122,7 +122,7 @@ class CustomComparison(_OneColumn):
     ignore_when_equal: tuple[str, ...] = ()
 
     #: Names of the levels from 0 ("different") upwards; override in the subclass.
-    level_names: ClassVar[tuple[str, ...]] = ("different", "same")  # type: ignore[misc]
+    level_names: ClassVar[tuple[str, ...]] = ("different", "same")
 
     def compare_values(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Levels of value pairs.
@@ -232,7 +232,7 @@ class LevelComparison(CustomComparison):
                     f"LevelComparison {self.name!r}, level {i + 1}: a level is a mapping with a 'label' "
                     f"and one condition of {', '.join(LEVEL_CONDITIONS)}; got {lv!r}")
 
-    @property  # type: ignore[misc]
+    @property
     def level_names(self) -> tuple[str, ...]:  # type: ignore[override]
         return ("different", *(str(lv["label"]) for lv in self.levels))
 

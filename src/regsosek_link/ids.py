@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cluster import _argsort_strings, hash_id, person_ids_from_records
+from ._order import argsort_strings as _argsort_strings
+from .cluster import hash_id, person_ids_from_records
 
 __all__ = ["CHANGE_COLUMNS", "assign_person_ids", "person_ids", "salted_ids"]
 

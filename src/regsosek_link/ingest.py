@@ -20,17 +20,18 @@ import io
 import logging
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._codes import CodeBook, with_codes
 from ._optional import require
-from ._codes import with_codes
 from ._threads import n_threads
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
@@ -38,6 +39,9 @@ from .schema import PERSON_COLUMNS, RAW_COLUMNS
 from .standardise._common import _is_utf8, hand_over, strip_candidates
 
 __all__ = ["EncodingGuessWarning", "read_source", "read_sources"]
+
+#: Opens a source file anew for reading bytes (a text file is read in several passes).
+Opener = Callable[[], IO[bytes] | gzip.GzipFile]
 
 log = logging.getLogger(__name__)
 
@@ -127,22 +131,22 @@ def _read_zip(src: SourceConfig, path: Path) -> pd.DataFrame:
                        "data file, or zip that file alone.")
     member = data[0].filename
 
-    def opener():  # type: ignore[no-untyped-def]
+    def opener() -> IO[bytes]:
         zf = zipfile.ZipFile(path)
         return zf.open(member)  # (the member keeps the archive's file open until it is closed)
 
-    return _read_text(src, opener, f"{str(path)}!{member}", tab=Path(member).suffix.lower() == ".tsv")
+    return _read_text(src, opener, f"{path!s}!{member}", tab=Path(member).suffix.lower() == ".tsv")
 
 
 # -- delimited text ---------------------------------------------------------------------
 
 
-def _sample(opener, n: int = _SAMPLE) -> bytes:  # type: ignore[no-untyped-def]
+def _sample(opener: Opener, n: int = _SAMPLE) -> bytes:
     with opener() as fh:
         return fh.read(n)
 
 
-def _first_invalid(opener, encoding: str) -> tuple[int, int, bytes] | None:  # type: ignore[no-untyped-def]
+def _first_invalid(opener: Opener, encoding: str) -> tuple[int, int, bytes] | None:
     """Where the file first fails to decode as ``encoding``: ``(byte offset, line, bytes)``,
     or None when it decodes whole."""
     import codecs
@@ -169,7 +173,7 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def _guess_encoding(src: SourceConfig, opener, label: str, bad: tuple[int, int, bytes]  # type: ignore[no-untyped-def]
+def _guess_encoding(src: SourceConfig, opener: Opener, label: str, bad: tuple[int, int, bytes]
                     ) -> str:
     """The encoding of a file that is not UTF-8, warned about and logged.
 
@@ -239,7 +243,7 @@ def _header(src: SourceConfig, sample: bytes, encoding: str, delimiter: str, lab
     return names
 
 
-def _read_text(src: SourceConfig, opener, label: str, *, tab: bool) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _read_text(src: SourceConfig, opener: Opener, label: str, *, tab: bool) -> pd.DataFrame:
     """A delimited text file read by pyarrow, every column as text.
 
     pyarrow keeps every byte of a value (pandas' C parser cuts a value at a NUL byte): NUL
@@ -274,7 +278,7 @@ def _read_text(src: SourceConfig, opener, label: str, *, tab: bool) -> pd.DataFr
     names = _header(src, sample, encoding, delimiter, label)
     bad_rows: list[str] = []
 
-    def invalid(row) -> str:  # type: ignore[no-untyped-def]
+    def invalid(row: Any) -> str:  # (a pyarrow.csv.InvalidRow)
         bad_rows.append(f"{row.actual_columns} field(s): {row.text[:80]!r}")
         return "skip"
 
@@ -323,7 +327,7 @@ def _read_text(src: SourceConfig, opener, label: str, *, tab: bool) -> pd.DataFr
                         copy=False).set_axis(names, axis=1)
 
 
-def _unterminated_quote(opener, encoding: str, delimiter: str) -> str | None:  # type: ignore[no-untyped-def]
+def _unterminated_quote(opener: Opener, encoding: str, delimiter: str) -> str | None:
     """Where the file ends inside a quoted value (pyarrow reads such a value to the end of
     the file without a word), or None.
 
@@ -736,7 +740,7 @@ def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataF
     Each column is gathered from every source into one array and stripped there in one go
     (``workers``: as :attr:`LinkConfig.workers`, 1 for a single thread).
     """
-    problems: list[Problem] = []
+    problems: list[tuple[str, Problem]] = []  # (source name, problem)
     sources: list[_Source] = []
     for src in config_sources:
         try:
@@ -804,7 +808,8 @@ def read_source(src: SourceConfig, data: pd.DataFrame | None = None) -> pd.DataF
 
 
 @with_codes
-def read_sources(config: LinkConfig, data: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def read_sources(config: LinkConfig, data: Mapping[str, pd.DataFrame] | None = None, *,
+                 codes: CodeBook | None = None) -> pd.DataFrame:
     """Raw records of every source in ``config``, concatenated in config order.
 
     Problems from all sources are collected and raised together.

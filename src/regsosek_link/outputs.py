@@ -101,10 +101,11 @@ def check_formats(formats: Iterable[str] | str, *, where: str = "formats") -> tu
     else:
         items = []
 
-    if not items or not all(isinstance(f, str) for f in items):
+    names = [f for f in items if isinstance(f, str)]
+    if not items or len(names) < len(items):
         raise problem(f"{where} must name at least one output format of {', '.join(FORMATS)}; got {formats!r}")
-    normal = [f.strip().lower() for f in items]
-    unknown = [f for f, n in zip(items, normal) if n not in FORMATS]
+    normal = [f.strip().lower() for f in names]
+    unknown = [f for f, n in zip(names, normal) if n not in FORMATS]
     if unknown:
         raise problem(f"{where}: unknown output format(s) {unknown}; allowed: {', '.join(FORMATS)}")
     repeated = sorted({f for f in normal if normal.count(f) > 1})

@@ -34,15 +34,22 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ._arrays import unique_int
-from ._codes import column_codes, per_column, with_codes
+from ._codes import CodeBook, column_codes, per_column, with_codes
+from ._order import argsort_strings as _argsort_strings
 from ._order import arrow_str
 from ._threads import background, map_in_threads, n_threads
-from .cluster import _argsort_strings, _rank_strings, _record_id_rank, _renumber, credible_nik
+from .cluster import _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import MEMBERSHIP_COLUMNS, REGISTRY_FIELDS
-from .survivorship import BUILT_IN, Candidates, SurvivorshipRule, _FieldView, chosen_rows, field_rules
+from .survivorship import (
+    BUILT_IN,
+    Candidates,
+    SurvivorshipRule,
+    _FieldView,
+    chosen_rows,
+    field_rules,
+)
 
 __all__ = [
     "ADDRESS_FIELDS",
@@ -52,10 +59,10 @@ __all__ = [
     "SURVIVORSHIP_RULES",
     "RegistryTables",
     "golden_records",
-    "registry_tables",
     "households_table",
     "links_table",
     "membership_table",
+    "registry_tables",
 ]
 
 #: Fields a one-record-per-person source (the civil registry) is trusted first for.
@@ -184,6 +191,7 @@ class _Persons(NamedTuple):
         """Each record's place in ``persons`` (``group``: the records' clusters)."""
         if self.merged is not None:
             return self.merged
+        assert self.order is not None  # (set whenever merged is not)
         place = np.empty(len(self.order), np.int64)
         place[self.order] = np.arange(len(self.order))
         return place[group]
@@ -234,6 +242,7 @@ def registry_tables(
     *,
     person_ids: Callable[[], np.ndarray],
     workers: int = 1,
+    codes: CodeBook | None = None,
     **golden_options: Any,
 ) -> RegistryTables:
     """The registry stage: membership, golden records and households of clustered records.
@@ -267,8 +276,9 @@ def registry_tables(
         persons = submit(lambda: _cluster_persons(person_ids(), group))
         membership = submit(lambda: _membership(records, persons().text, persons().places(group), weakest))
         choice = _choose_golden(records, group, int(group.max(initial=-1)) + 1, **options)
-        if persons().merged is not None:  # clusters sharing an ID are one person
-            choice = _choose_golden(records, persons().merged, len(persons().persons), **options)
+        merged = persons().merged
+        if merged is not None:  # clusters sharing an ID are one person
+            choice = _choose_golden(records, merged, len(persons().persons), **options)
         households = submit(lambda: choice.households(records, persons()))
         return RegistryTables(membership(), choice.frame(persons()), households())
 
@@ -386,6 +396,7 @@ def golden_records(
     fields: Sequence[str] = REGISTRY_FIELDS,
     labels: np.ndarray | None = None,
     workers: int = 1,
+    codes: CodeBook | None = None,
 ) -> pd.DataFrame:
     """One row per person with golden values and their provenance.
 
@@ -445,11 +456,11 @@ def golden_records(
     if len(person_id) != len(records):
         raise ValueError(f"person_id has {len(person_id)} entries for {len(records)} records")
     person_id = pd.Series(person_id, dtype=object).astype(str).to_numpy(dtype=object)
-    options = {"priorities": priorities, "single_record_sources": single_record_sources, "as_of": as_of,
-               "rules": rules, "fields": fields, "workers": workers}
+    options: dict[str, Any] = {"priorities": priorities, "single_record_sources": single_record_sources,
+                               "as_of": as_of, "rules": rules, "fields": fields, "workers": workers}
     if labels is None:
-        pcode, persons = _sorted_codes(person_id)
-        return _choose(records, pcode, len(persons), **options).frame(persons)
+        pcode, ids = _sorted_codes(person_id)
+        return _choose(records, pcode, len(ids), **options).frame(ids)
     group = _renumber(np.asarray(labels))
     if len(group) != len(person_id):
         raise ValueError(f"labels has {len(group)} entries for {len(person_id)} records")
@@ -518,6 +529,7 @@ class _Choice:
         hcode = hcode[rows]
         h_rows = field_rows["hubungan_keluarga"][rows]
         relation = self.values["hubungan_keluarga"]
+        assert relation is not None  # (not missing, see above)
         head = np.zeros(len(rows), bool)
         some = h_rows >= 0
         head[some] = pd.Series(relation.take(h_rows[some])).astype("string").eq("KEPALA").fillna(False).to_numpy(bool)
@@ -709,12 +721,14 @@ def links_table(
     *,
     threshold: float,
     review_low: float,
+    codes: CodeBook | None = None,
 ) -> pd.DataFrame:
     """Accepted and near-threshold pairs with score, levels and per-comparison weights."""
     probability = np.asarray(probability, float)
-    keep = np.flatnonzero(probability >= review_low)
-    keep = keep[np.argsort(-probability[keep], kind="stable")]  # strongest first, ties in pair order
-    if len(keep) == len(probability) and (np.diff(keep) == 1).all():
+    kept = np.flatnonzero(probability >= review_low)
+    kept = kept[np.argsort(-probability[kept], kind="stable")]  # strongest first, ties in pair order
+    keep: np.ndarray | slice = kept
+    if len(kept) == len(probability) and (np.diff(kept) == 1).all():
         keep = slice(None)  # already kept and in order (as the pipeline passes them): no copies
     left = pairs["left"].to_numpy()[keep]
     right = pairs["right"].to_numpy()[keep]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .run import LinkResult
 
-__all__ = ["data_quality", "nik_status_counts", "within_source_duplicates", "write_report", "report_html"]
+__all__ = ["data_quality", "nik_status_counts", "report_html", "within_source_duplicates", "write_report"]
 
 #: Person-schema fields whose completeness is reported, in this order.
 QUALITY_FIELDS = ("nik", "no_kk", "nama", "jenis_kelamin", "tanggal_lahir", "tempat_lahir", "nama_ibu",
@@ -129,10 +129,10 @@ def report_html(result: LinkResult, *, truth: pd.DataFrame | None = None, title:
     accepted = int((prob >= thr).sum())
     review = int(((prob >= cfg.review_band[0]) & (prob < thr)).sum())
     e = html.escape
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
-             f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
-             f"<p class='note'>Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by regsosek_link "
-             f"{e(__version__)}; link type {e(cfg.link_type)}, profile {e(cfg.profile)}.</p>"]
+    parts = [(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
+              f"<style>{_CSS}</style></head><body>"), f"<h1>{e(title)}</h1>",
+             (f"<p class='note'>Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by regsosek_link "
+              f"{e(__version__)}; link type {e(cfg.link_type)}, profile {e(cfg.profile)}.</p>")]
 
     # -- summary
     parts.append("<h2 id='summary'>The run in numbers</h2>")

@@ -22,8 +22,8 @@ from .outputs import _write_atomic, neutralise_formulas, restore_formulas
 
 __all__ = [
     "DECISION_COLUMNS",
-    "ambiguity_line",
     "REVIEW_FIELDS",
+    "ambiguity_line",
     "decision_pairs",
     "export_review",
     "held_table",

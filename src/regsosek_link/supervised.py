@@ -81,7 +81,7 @@ class SupervisedLinkClassifier(ClassifierMixin, BaseEstimator):
         self.estimator = estimator
         self.threshold = threshold
 
-    def __sklearn_tags__(self):  # noqa: ANN204
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # comparison levels are small non-negative-ish integer categories
         tags.input_tags.categorical = True

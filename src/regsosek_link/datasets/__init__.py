@@ -27,9 +27,9 @@ from .febrl import FebrlData, load_febrl3, load_febrl4
 
 __all__ = [
     "DEFAULT_SPECS",
-    "FebrlData",
     "POPULATION_COLUMNS",
     "SOURCE_NAMES",
+    "FebrlData",
     "SourceSpec",
     "SyntheticSources",
     "generate_population",

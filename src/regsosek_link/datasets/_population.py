@@ -15,6 +15,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from .._arrays import NONE
 from . import _names as N
 
 #: Columns of the population table, in order.
@@ -377,8 +378,8 @@ def generate_population(
     n_people = int(n_people)
 
     villages = _choose_villages(rng, n_people, provinces, mean_village_size)
-    n_homeless = int(round(n_people * homeless_rate))
-    n_crew = int(round(n_people * ship_crew_rate))
+    n_homeless = round(n_people * homeless_rate)
+    n_crew = round(n_people * ship_crew_rate)
     n_hh_people = n_people - n_homeless - n_crew
 
     # ---- household structures ------------------------------------------------------
@@ -593,7 +594,7 @@ def generate_population(
     )
     nik_prefix = nik_region * 1_000_000 + _ddmmyy(birth, female)
     nik = zpad(nik_prefix * 10_000 + _serials(rng, nik_prefix), 16)
-    nik = np.where(no_nik, None, nik)
+    nik = np.where(no_nik, NONE, nik)
 
     # ---- KK (one per household) ------------------------------------------------------
     hh_kec = kec_code[head_idx]
@@ -609,7 +610,7 @@ def generate_population(
     special = np.r_[np.zeros(n_hh, bool), np.ones(sp_n, bool)]
     head_no_nik = no_nik[head_idx]
     no_kk_hh = special & (head_no_nik | (rng.random(total_hh) < 0.5))
-    kk = np.where(no_kk_hh, None, kk)
+    kk = np.where(no_kk_hh, NONE, kk)
 
     # ---- address ------------------------------------------------------------------------
     kel = villages["is_kelurahan"].to_numpy()[hh_village]
@@ -625,9 +626,9 @@ def generate_population(
     )
     rt = _INT_STR[rng.integers(1, 13, total_hh)]
     rw = _INT_STR[rng.integers(1, 8, total_hh)]
-    alamat = np.where(special, None, alamat)
-    rt = np.where(special, None, rt)
-    rw = np.where(special, None, rw)
+    alamat = np.where(special, NONE, alamat)
+    rt = np.where(special, NONE, rt)
+    rw = np.where(special, NONE, rw)
 
     # ---- identifiers and assembly -------------------------------------------------------
     pw = max(7, len(str(n)))

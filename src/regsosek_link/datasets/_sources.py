@@ -32,11 +32,12 @@ import dataclasses
 import pathlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from .._arrays import NONE
 from . import _names as N
 from ._population import DEFAULT_REFERENCE_DATE, ROLE_NAMES, date_parts, zpad
 
@@ -402,7 +403,7 @@ def _per_unique(values: np.ndarray, func: Callable[[np.ndarray], np.ndarray]) ->
     """
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
     out = np.asarray(func(np.asarray(uniques, dtype=object)), dtype=object)
-    return np.where(codes >= 0, out[codes], None)
+    return np.where(codes >= 0, out[codes], NONE)
 
 
 def _str(values: np.ndarray) -> pd.Series:
@@ -442,8 +443,10 @@ def _variants(rng: np.random.Generator, s: np.ndarray) -> np.ndarray:
         for i, alt in enumerate(alts):
             sel = has[pick == i]
             if len(sel):
-                out[sel] = _per_unique(out[sel], lambda u, alt=alt, pat=pat: _str(u).str.replace(
-                    pat, alt, n=1, regex=True).to_numpy(dtype=object))
+                def swap(u: np.ndarray, alt: str = alt, pat: str = pat) -> np.ndarray:
+                    return _str(u).str.replace(pat, alt, n=1, regex=True).to_numpy(dtype=object)
+
+                out[sel] = _per_unique(out[sel], swap)
     return out
 
 
@@ -656,6 +659,22 @@ def _blank(rng: np.random.Generator, values: np.ndarray, rate: float) -> np.ndar
 class _Pop:
     """The population as numpy arrays, computed once for all sources."""
 
+    # the person columns as object arrays (None where missing), set in __init__
+    person_id: np.ndarray
+    nik: np.ndarray
+    no_kk: np.ndarray
+    nama: np.ndarray
+    tempat_lahir: np.ndarray
+    nama_ibu: np.ndarray
+    alamat: np.ndarray
+    rt: np.ndarray
+    rw: np.ndarray
+    kode_wilayah: np.ndarray
+    desa: np.ndarray
+    kecamatan: np.ndarray
+    kabupaten: np.ndarray
+    provinsi: np.ndarray
+
     def __init__(self, pop: pd.DataFrame, reference_date: str) -> None:
         def col(c: str) -> np.ndarray:
             return pop[c].to_numpy(dtype=object, na_value=None)
@@ -750,8 +769,9 @@ def _title(name: str | None) -> str | None:
 
 def _common(
     rng: np.random.Generator, p: _Pop, idx: np.ndarray, is_dup: np.ndarray, spec: SourceSpec
-) -> dict[str, np.ndarray]:
-    """Erroneous values shared by all sources, before source-specific formatting."""
+) -> dict[str, Any]:
+    """Erroneous values shared by all sources, before source-specific formatting (arrays, and
+    the villages' names under ``_villages``)."""
     female, age = p.female[idx], p.age[idx]
     nama = _name_errors(rng, p.nama[idx], female=female, age=age, spec=spec)
     nik = _nik_errors(rng, p.nik[idx], family_nik=p.family_nik[idx], age=age, spec=spec)
@@ -865,7 +885,7 @@ def _regsosek(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
     idx, is_dup = idx[order], is_dup[order]
     c = _common(rng, p, idx, is_dup, spec)
     n = len(idx)
-    yy, mm, dd = _ymd(c["y"], c["m"], c["d"])
+    yy, _mm, dd = _ymd(c["y"], c["m"], c["d"])
     long = _INT_STR_NOPAD[c["d"]] + " " + np.asarray(N.MONTHS_LONG, dtype=object)[c["m"] - 1] \
         + " " + yy
     short = dd + "-" + np.asarray(N.MONTHS_SHORT, dtype=object)[c["m"] - 1] + "-" + yy
@@ -887,7 +907,7 @@ def _regsosek(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
         "ID_ART": "A" + id_ruta + zpad(art, 2),
         "ID_RUTA": id_ruta,
         "STATUS_KHUSUS": np.where(p.is_homeless[idx], "TUNAWISMA",
-                                  np.where(p.is_crew[idx], "AWAK KAPAL", None)),
+                                  np.where(p.is_crew[idx], "AWAK KAPAL", NONE)),
         "NAMA_ART": c["nama"],
         "NIK": c["nik"],
         "NO_KK": np.where(is_special, p.no_kk[idx], c["no_kk"]),
@@ -916,7 +936,7 @@ def _dapodik(rng: np.random.Generator, p: _Pop, spec: SourceSpec):
     nisn_of = zpad(rng.permutation(p.n) + rng.integers(10 ** 8, 9 * 10 ** 8), 10)
     nisn = nisn_of[idx]
     dup_nisn = is_dup & (rng.random(n) < 0.7)
-    nisn[dup_nisn] = np.where(rng.random(int(dup_nisn.sum())) < 0.5, None,
+    nisn[dup_nisn] = np.where(rng.random(int(dup_nisn.sum())) < 0.5, NONE,
                               zpad(rng.integers(10 ** 8, 10 ** 9, int(dup_nisn.sum())), 10))
     frame = {
         "PESERTA_DIDIK_ID": _record_ids(rng, n, width=12, prefix="PD"),

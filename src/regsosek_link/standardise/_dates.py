@@ -7,8 +7,17 @@ import pandas as pd
 import pyarrow as pa
 
 from ._common import (
-    STRING, ascii_upper_arrow, civil_dates, expand, extract_rows, factorize, fixed_width_bytes, fullmatch_mask,
-    iso_strings, string_series, to_arrow,
+    STRING,
+    ascii_upper_arrow,
+    civil_dates,
+    expand,
+    extract_rows,
+    factorize,
+    fixed_width_bytes,
+    fullmatch_mask,
+    iso_strings,
+    string_series,
+    to_arrow,
 )
 
 DATE_STATUSES: tuple[str, ...] = (

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.resources
 import io
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
-from typing import Literal, Mapping
+from typing import Literal
 
 import jellyfish
 import numpy as np
@@ -14,7 +16,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._common import (
-    STRING, ascii_upper, ascii_upper_arrow, collapse_spaces, expand, factorize, string_series, to_arrow,
+    STRING,
+    ascii_upper,
+    ascii_upper_arrow,
+    collapse_spaces,
+    expand,
+    factorize,
+    string_series,
+    to_arrow,
 )
 from ._phonetic import phonetic_key
 
@@ -196,7 +205,7 @@ def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) 
     kid = key_enc.indices.to_numpy().astype(np.intp)[sid] if total else np.zeros(0, dtype=np.intp)
     marked = sub_marked[sid] if total else np.zeros(0, dtype=bool)
 
-    def in_set(words: set[str]) -> np.ndarray:
+    def in_set(words: AbstractSet[str]) -> np.ndarray:
         found = pc.is_in(key_names, value_set=pa.array(sorted(words), type=pa.string()))
         return found.to_numpy(zero_copy_only=False)[kid] if total else marked
 

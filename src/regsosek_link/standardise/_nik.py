@@ -9,7 +9,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ._common import STRING, civil_dates, expand, factorize, fixed_width_bytes, iso_strings, to_arrow
+from .._arrays import NONE
+from ._common import (
+    STRING,
+    civil_dates,
+    expand,
+    factorize,
+    fixed_width_bytes,
+    iso_strings,
+    to_arrow,
+)
 from ._regions import province_codes
 
 #: Reference year for century resolution when no birth date is known.
@@ -252,8 +261,8 @@ def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | N
                         "status": pd.Series(_STATUS_OBJ[status], index=idx, dtype=STRING)}, index=idx)
     if kind == "kk":
         return out
-    out["birth_date"] = pd.Series(np.where(cand & date_ok, iso[slot], None), index=idx, dtype=STRING)
-    out["sex"] = pd.Series(np.where(cand & (day_ok | female), _SEX[female.astype(np.intp)], None), index=idx,
+    out["birth_date"] = pd.Series(np.where(cand & date_ok, iso[slot], NONE), index=idx, dtype=STRING)
+    out["sex"] = pd.Series(np.where(cand & (day_ok | female), _SEX[female.astype(np.intp)], NONE), index=idx,
                            dtype=STRING)
     # the 6-digit prefix, written once per distinct prefix (a few thousand; shared objects)
     keep = cand & region_ok

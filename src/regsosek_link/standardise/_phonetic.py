@@ -6,7 +6,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._common import STRING, ascii_upper, ascii_upper_arrow, collapse_spaces, expand, factorize, string_series, to_arrow
+from ._common import (
+    STRING,
+    ascii_upper,
+    ascii_upper_arrow,
+    collapse_spaces,
+    expand,
+    factorize,
+    string_series,
+    to_arrow,
+)
 
 _V = "AEIOU"
 #: (pattern, replacement) applied in order; ``\b`` marks a word edge.

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from regsosek_link._codes import Key, KeyCodes, exact_key, register_key, with_codes
+from regsosek_link._codes import CodeBook, Key, KeyCodes, exact_key, register_key, with_codes
 from regsosek_link._threads import map_in_threads
 from regsosek_link.schema import RAW_COLUMNS
 
@@ -41,7 +41,8 @@ CLEAN_COLUMNS: tuple[str, ...] = (
 @with_codes
 def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] = "indonesian",
                 workers: int = 1, date_formats: Mapping[str, str] | None = None,
-                dayfirst: Mapping[str, bool] | None = None) -> pd.DataFrame:
+                dayfirst: Mapping[str, bool] | None = None,
+                codes: CodeBook | None = None) -> pd.DataFrame:
     """Standardise raw records into clean records (DESIGN.md, "standardise").
 
     Parameters
@@ -93,12 +94,13 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     dayfirst = dict(dayfirst or {})
     for name, value in dayfirst.items():
         if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"The 'dayfirst' parameter of standardise must map source names to bools. "
-                             f"Got {value!r} for source {name!r} instead.")
-    for name, value in date_formats.items():
-        if not isinstance(value, str) or "%" not in value:
+            raise ValueError(  # noqa: TRY004 - ValueError, as for every bad parameter of standardise
+                f"The 'dayfirst' parameter of standardise must map source names to bools. "
+                f"Got {value!r} for source {name!r} instead.")
+    for name, fmt in date_formats.items():
+        if not isinstance(fmt, str) or "%" not in fmt:
             raise ValueError(f"The 'date_formats' parameter of standardise must map source names to strptime "
-                             f"formats such as '%d/%m/%Y'. Got {value!r} for source {name!r} instead.")
+                             f"formats such as '%d/%m/%Y'. Got {fmt!r} for source {name!r} instead.")
     # sources whose dates are not read the default way (day-month, no format)
     special = sorted(set(date_formats) | {name for name, first in dayfirst.items() if not first})
     extras = [c for c in raw.columns if c not in RAW_COLUMNS]

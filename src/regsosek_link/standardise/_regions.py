@@ -7,7 +7,7 @@ import importlib.util
 import json
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,7 @@ def _undotted(codes: list[str]) -> pa.Array:
     return pc.replace_substring(pa.array(codes, type=pa.string()), ".", "")
 
 
-@lru_cache(maxsize=None)
+@cache
 def norm_name(text: str) -> str:
     """Normalise a region name for lookup: ASCII upper, punctuation to space, prefixes unified.
 

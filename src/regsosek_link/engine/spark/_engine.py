@@ -207,7 +207,7 @@ class SparkEngine:
 
         spark = self.spark
         buckets = self.buckets or max(2 * spark.sparkContext.defaultParallelism, 2)
-        options = {"profile": cfg.profile, **cfg.date_options()}
+        options: dict[str, Any] = {"profile": cfg.profile, **cfg.date_options()}
         empty_raw = pd.DataFrame({c: pd.Series([], dtype="string") for c in raw.columns})
         clean = standardise(empty_raw, workers=1, **options).dtypes.to_dict()
 
@@ -235,7 +235,8 @@ class SparkEngine:
             return pairs, report, int(pairs.count())
 
         pairs, report, n_pairs = stages("block", block)
-        tf_columns = list(dict.fromkeys(c.column for c in cfg.comparisons if getattr(c, "term_frequency", False)))
+        tf_comps: list[Any] = [c for c in cfg.comparisons if getattr(c, "term_frequency", False)]  # (a NameComparison)
+        tf_columns = list(dict.fromkeys(c.column for c in tf_comps))
 
         def compare() -> Any:
             return st.cut(st.compare_pairs(pairs, records, cfg.comparisons, dtypes=dtypes, tf_columns=tf_columns,
