@@ -75,7 +75,9 @@ def run_regsosek(ds: Dataset) -> dict[str, Any]:
     result = Linker(regsosek_config(ds), **tune).run(ds.sources)
     order = result.records[["source", "record_id"]].astype(str).reset_index(drop=True)
     return {"membership": result.membership, "pairs": result.pairs[["left", "right"]], "order": order,
-            "stages": {k: round(v, 3) for k, v in result.timings.items()}}
+            "stages": {k: round(v, 3) for k, v in result.timings.items()},
+            # the process's RSS high-water mark after each stage (older revisions: none)
+            "stage_peaks_mb": {k: round(v) for k, v in getattr(result, "peak_memory_mb", {}).items()}}
 
 
 # ----------------------------------------------------------------------------------------
@@ -488,7 +490,7 @@ TOOLS = {"regsosek": run_regsosek, "splink": run_splink, "recordlinkage": run_re
 #: that wall time is the run's alone (regsosek_link imports its modules on first use since
 #: the lazy package import; an eager one used to do this while the data loaded).
 IMPORTS = {
-    "regsosek": ("regsosek_link.run", "regsosek_link.classify", "regsosek_link.compare", "regsosek_link.block",
+    "regsosek": ("regsosek_link.run", "regsosek_link.pipeline", "regsosek_link.classify", "regsosek_link.compare", "regsosek_link.block",
                  "regsosek_link.cluster", "regsosek_link.registry", "regsosek_link.standardise",
                  "regsosek_link.ingest", "pyarrow.parquet"),
     "splink": ("duckdb", "splink", "splink.comparison_library", "splink.comparison_level_library"),

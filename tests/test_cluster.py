@@ -323,3 +323,55 @@ def test_near_nik_pairs_and_masked_forms_agree(seed, monkeypatch):
         results.append(C.merge_near_nik_keys(codes, niks, labels))
     assert (results[0] == results[1]).all() and (results[1] == results[2]).all()
     assert (results[0] != codes).any()
+
+
+def _ambiguous_reference(records, left, right, weight, accepted, keys, margin, threshold_weight):
+    """ambiguous_links spelt out record by record (small inputs only)."""
+    held: dict[int, str] = {}
+    acc = [i for i in range(len(left)) if accepted[i]]
+    links: dict[int, list[tuple[float, int, int]]] = {}
+    for order, (side, i) in enumerate([(0, i) for i in acc] + [(1, i) for i in acc]):
+        rec, par = (left[i], right[i]) if side == 0 else (right[i], left[i])
+        links.setdefault(int(rec), []).append((float(weight[i]), order, int(par), i))
+    for rec, mine in links.items():
+        best_w = max(w for w, *_ in mine)
+        best = min((o, p) for w, o, p, _ in mine if w == best_w)  # the first of the strongest
+        near = [(o, p, i) for w, o, p, i in mine if w >= best_w - margin]
+        torn = any(o != best[0] and ((keys[best[1]] >= 0) & (keys[p] >= 0) & (keys[best[1]] != keys[p])).any()
+                   for o, p, _ in near)
+        if torn:
+            for _, _, i in near:
+                held[i] = "competing candidates"
+    no_nik = ~records["nik_valid"].to_numpy(bool)
+    weak = (records["tanggal_lahir_status"] != "ok").to_numpy()
+    for i in acc:
+        a, b = left[i], right[i]
+        if no_nik[a] and no_nik[b] and (weak[a] or weak[b]) and weight[i] < threshold_weight + margin:
+            held.setdefault(i, "thin records")
+    return sorted(held.items())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_ambiguous_links_matches_a_record_by_record_reference(seed):
+    """The vectorised ambiguity rules hold exactly the links a loop over records would,
+    ties in weight included (the first of a record's strongest links is its best)."""
+    from regsosek_link.cluster import ambiguous_links, constraint_keys
+
+    rng = np.random.default_rng(seed)
+    n, m = 40, 160
+    recs = pd.DataFrame({
+        "source": rng.choice(["siak", "dtks", "bpjs"], n),
+        "nik_valid": rng.random(n) < 0.5,
+        "tanggal_lahir_status": pd.array(rng.choice(["ok", "placeholder_1jul", "missing"], n), dtype="string"),
+    })
+    keys = constraint_keys(recs, single_record_sources=["siak"])
+    keys[:, 0] = np.where(rng.random(n) < 0.5, rng.integers(0, 6, n), -1)  # credible NIKs, some shared
+    left = rng.integers(0, n, m)
+    right = (left + rng.integers(1, n, m)) % n
+    weight = rng.choice([4.0, 5.0, 6.5, 8.0, 12.0], m)  # few values: many ties
+    accepted = rng.random(m) < 0.8
+    got = ambiguous_links(recs, left, right, weight, accepted=accepted, keys=keys, margin=2.0,
+                          threshold_weight=3.2)
+    want = _ambiguous_reference(recs, left, right, weight, accepted, keys, 2.0, 3.2)
+    assert list(zip(got["pair"].tolist(), got["reason"].tolist())) == want
+    assert len(want) > 0

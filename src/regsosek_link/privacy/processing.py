@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..outputs import EXPLORER_FILE
 from ..schema import GOLDEN_FIELDS, PERSON_COLUMNS
 
 __all__ = ["ENCODING_COLUMN", "processing_record"]
@@ -133,6 +134,12 @@ def processing_record(result: Any, output_dir: str | Path, files: Sequence[str])
             "default file permissions (the process umask)"},
         "threshold": cfg.threshold,
     }
+    if EXPLORER_FILE in files:  # the one output that shows records field by field
+        form = "encoded" if encoded else "in clear"
+        doc["outputs"]["record_level"] = {EXPLORER_FILE: (
+            f"interactive page for analysts with the records ({form}: every person field) of at "
+            f"most {cfg.report_explorer_persons:,} persons and their links; written because the "
+            "config sets report_explorer")}
     return {"processing_record.json": json.dumps(doc, indent=2, ensure_ascii=False),
             "processing_record.md": _markdown(doc)}
 
@@ -153,5 +160,7 @@ def _markdown(doc: dict[str, Any]) -> str:
         lines.append("")
     out = doc["outputs"]
     lines += ["## Outputs", "", f"Folder `{out['directory']}`, access: {out['access']}.", ""]
-    lines += [f"- `{f}`" for f in out["files"]]
+    record_level = out.get("record_level", {})
+    lines += [f"- `{f}`" + (f": {record_level[f]}" if f in record_level else "")
+              for f in out["files"]]
     return "\n".join(lines) + "\n"

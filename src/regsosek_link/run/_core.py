@@ -233,20 +233,26 @@ def link_records(
     def cluster() -> tuple[np.ndarray, np.ndarray]:
         nonlocal held
         must, cannot = decision_pairs(records, decisions)
-        left = np.concatenate([kept.left, pairs["left"].to_numpy(np.int64)])
-        right = np.concatenate([kept.right, pairs["right"].to_numpy(np.int64)])
-        p = np.concatenate([kept.probability, prob])
+        left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
+        p = prob
+        if len(kept.left):  # (a full run keeps no links: no copies of its millions of pairs)
+            left, right = np.concatenate([kept.left, left]), np.concatenate([kept.right, right])
+            p = np.concatenate([kept.probability, prob])
         if constrained and fitted is not None:
             # the kept links (an update) are weighed with this run's: their stored levels and
             # weights, so an update holds and yields what a full run would
-            names = [c.name for c in cfg.comparisons]
-            have = len(kept.left) > 0 and all(f"level_{c}" in kept.table for c in names)
-            all_pairs = pd.DataFrame({"left": left, "right": right})
-            kept_levels = (kept.table[[f"level_{c}" for c in names]].set_axis(names, axis=1).astype(np.int8)
-                           if have else pd.DataFrame({c: np.full(len(kept.left), -1, np.int8) for c in names}))
-            kept_weight = kept.table["match_weight"].to_numpy(float) if have else np.full(len(kept.left), -np.inf)
-            all_levels = pd.concat([kept_levels, levels.reset_index(drop=True)], ignore_index=True)
-            yields, held = weigh_constraints(records, all_pairs, all_levels, p, np.concatenate([kept_weight, weight]),
+            all_pairs, all_levels, all_weight = pairs, levels, weight
+            if len(kept.left):
+                names = [c.name for c in cfg.comparisons]
+                have = all(f"level_{c}" in kept.table for c in names)
+                kept_levels = (kept.table[[f"level_{c}" for c in names]].set_axis(names, axis=1).astype(np.int8)
+                               if have else pd.DataFrame({c: np.full(len(kept.left), -1, np.int8) for c in names}))
+                kept_weight = (kept.table["match_weight"].to_numpy(float) if have
+                               else np.full(len(kept.left), -np.inf))
+                all_pairs = pd.DataFrame({"left": left, "right": right})
+                all_levels = pd.concat([kept_levels, levels.reset_index(drop=True)], ignore_index=True)
+                all_weight = np.concatenate([kept_weight, weight])
+            yields, held = weigh_constraints(records, all_pairs, all_levels, p, all_weight,
                                              fitted, cfg, single_record_sources=single, codes=book)
         else:
             yields = None

@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import importlib
 import os
 import sys
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ProcessTuning", "peak_rss_mb"]
+__all__ = ["ProcessTuning", "available_memory", "check_memory", "memory_needed", "peak_rss_mb"]
 
 
 def peak_rss_mb() -> float:
@@ -33,6 +34,118 @@ def peak_rss_mb() -> float:
         return float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024
+
+
+#: The embedded engine's peak resident memory per input record, and the process's fixed
+#: part. Calibrated on ``benchmarks/results/results.md`` (one process, the run's peak incl.
+#: its loaded input): 271,543 records 1,145 MB, 1,004,010 records 3,134 MB, 2,713,058
+#: records 7,914 MB, i.e. 2.8 KB a record above ~330 MB. Candidate pairs per record grow
+#: with size (4.6, 5.3, 6.9 at those sizes; ~35 bytes a pair at the peak), so 3 KB is the
+#: figure for the sizes where the check matters (5 - 10 M records on 16 - 32 GB machines).
+PEAK_BYTES_PER_RECORD = 3 * 1024
+PEAK_BYTES_FIXED = 400 * 2**20
+
+
+def memory_needed(n_records: int) -> int:
+    """Bytes the embedded engine's process is expected to hold at its peak for a run
+    linking ``n_records`` records (see :data:`PEAK_BYTES_PER_RECORD`)."""
+    return PEAK_BYTES_FIXED + PEAK_BYTES_PER_RECORD * int(n_records)
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _stat_value(path: str, key: str) -> int:
+    try:
+        with open(path, encoding="ascii") as f:
+            for line in f:
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _cgroup_free() -> int | None:
+    """What the process's memory cgroup still allows (limit - usage, reclaimable page cache
+    counted as free), or None without a limit (cgroup v2, then v1)."""
+    for limit_file, usage_file, stat_file, cache_key in (
+            ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat",
+             "inactive_file"),
+            ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+             "/sys/fs/cgroup/memory/memory.stat", "total_inactive_file")):
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is None or usage is None or limit >= 1 << 60:  # ("max", or v1's huge number: no limit)
+            continue
+        return max(limit - usage + _stat_value(stat_file, cache_key), 0)
+    return None
+
+
+def available_memory() -> tuple[int, str] | None:
+    """Bytes a process may still take before the out-of-memory killer acts, and where the
+    figure comes from: the system's ``MemAvailable`` (``/proc/meminfo``, else psutil),
+    lowered to the memory cgroup's limit minus its usage when that is less. None where
+    neither can be read."""
+    found: list[tuple[int, str]] = []
+    kb = _stat_value("/proc/meminfo", "MemAvailable:") if os.path.exists("/proc/meminfo") else 0
+    if kb:
+        found.append((kb * 1024, "available system memory"))
+    else:
+        try:  # (other systems; psutil is optional, and untyped: imported by name)
+            psutil = importlib.import_module("psutil")
+            found.append((int(psutil.virtual_memory().available), "available system memory"))
+        except ImportError:
+            pass
+    cgroup = _cgroup_free()
+    if cgroup is not None:
+        found.append((cgroup, "left under the memory cgroup's limit"))
+    return min(found) if found else None
+
+
+def _rss_bytes() -> int:
+    """Resident memory of this process now (0 where not readable)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0
+
+
+def check_memory(n_records: int, *, what: str = "linking") -> None:
+    """Refuse, before the work starts, a run the embedded engine cannot finish in this
+    machine's memory (rather than being killed halfway by the out-of-memory killer).
+
+    Raises
+    ------
+    InsufficientMemoryError
+        When :func:`memory_needed` minus what the process holds already exceeds
+        :func:`available_memory`. Nothing happens where available memory cannot be read.
+    """
+    from ..errors import InsufficientMemoryError
+
+    available = available_memory()
+    if available is None:
+        return
+    free, source = available
+    need, held = memory_needed(n_records), _rss_bytes()
+    if need - held <= free:
+        return
+    gb = 2**30
+    raise InsufficientMemoryError(
+        f"{what} {n_records:,} records in this process needs about {need / gb:.1f} GB of memory at its peak "
+        f"(~{PEAK_BYTES_PER_RECORD // 1024} KB a record), {max(need - held, 0) / gb:.1f} GB more than it holds, but "
+        f"only {free / gb:.1f} GB is {source}: nothing was done. Run it on Spark, which spills to disk "
+        "(regsosek-link run --engine spark; Linker(config, engine=SparkEngine(spark))), or on a machine with "
+        "more memory; to try anyway: --no-memory-check (config memory_check: false)",
+        needed=need, available=free)
 
 
 @functools.cache

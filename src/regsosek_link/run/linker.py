@@ -28,7 +28,7 @@ from ..model_io import model_from_dict, model_to_dict
 from ..review import DECISION_COLUMNS
 from ..standardise import date_status_counts, standardise
 from ._core import KeptLinks, Previous, Stages, link_records
-from ._memory import ProcessTuning
+from ._memory import ProcessTuning, check_memory
 from .result import OUTPUT_TABLES, LinkResult
 
 __all__ = ["Linker", "export", "link"]
@@ -81,6 +81,23 @@ def _model_json(model: Any, cfg: LinkConfig) -> str | None:
         warnings.warn(f"the run's model is not saved in the store ({exc}); the next update needs "
                       "model= or retrain", UserWarning, stacklevel=3)
         return None
+
+
+def _known_records(cfg: LinkConfig, data: Mapping[str, pd.DataFrame] | None) -> int:
+    """The records a run will read that can be counted without reading them (DataFrames
+    given, Parquet files' metadata): a lower bound of the run's size, 0 when none."""
+    n = 0
+    for s in cfg.sources:
+        if data is not None and s.name in data:
+            n += len(data[s.name])
+        elif s.path and str(s.path).lower().endswith(".parquet"):
+            try:
+                import pyarrow.parquet as pq
+
+                n += pq.ParquetFile(s.path).metadata.num_rows
+            except (OSError, ValueError):  # (ingest reports an unreadable file)
+                pass
+    return n
 
 
 class Linker:
@@ -155,7 +172,9 @@ class Linker:
             kind = "full" if snap.empty or not relink else "relink"
 
             def work(stages: Stages) -> LinkResult:
+                self._check_memory(_known_records(cfg, data))
                 raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
+                self._check_memory(len(raw))
                 if not snap.empty and not replace:  # (before any linking)
                     missing = ~_keys(snap.records).isin(set(_keys(raw)))
                     if missing.any():
@@ -178,11 +197,18 @@ class Linker:
 
     def _fresh(self, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> LinkResult:
         cfg = self.config
+        self._check_memory(_known_records(cfg, data))
         raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
+        self._check_memory(len(raw))
         stages.tuning.sized(len(raw))
         records = _standardise(raw, cfg, stages)
         return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
                             decisions=self.decisions, constrained=self.constrained)
+
+    def _check_memory(self, n_records: int) -> None:
+        """Refuse a run too big for this machine before its work (config ``memory_check``)."""
+        if self.config.memory_check and n_records:
+            check_memory(n_records)
 
     def _pipeline(self, work: Any, progress: Any) -> LinkResult:
         tuning = ProcessTuning(enabled=self.tune_process)
@@ -243,7 +269,9 @@ class Linker:
             batch_cfg = self.config.replace(sources=batch)
 
             def work(stages: Stages) -> LinkResult:
+                self._check_memory(len(snap.records) + _known_records(batch_cfg, data))
                 raw = stages("ingest", lambda: read_sources(batch_cfg, data, codes=stages.book))
+                self._check_memory(len(snap.records) + len(raw))
                 new = _standardise(raw, cfg, stages)
                 new = _new_records_only(new, snap.records)
                 _refuse_renamed_sources(new, snap.records)
@@ -297,6 +325,7 @@ class Linker:
                 model, run_cfg = trained.model, cfg.replace(comparisons=trained.comparisons)
 
             def work(stages: Stages) -> LinkResult:
+                self._check_memory(len(records))
                 return link_records(records, run_cfg, raw=pd.DataFrame(), stages=stages,
                                     model=model, decisions=_decisions(snap.decisions, self.decisions),
                                     constrained=self.constrained, new=np.zeros(len(records), bool),

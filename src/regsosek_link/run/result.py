@@ -71,11 +71,16 @@ class LinkResult:
         """Write membership, registry, households, links (and, for a run saved in a store,
         changes) and the run's config into ``output_dir`` (default ``config.output_dir``) in
         ``formats`` (default ``config.output_formats``), with the run's processing record
-        (``processing_record.json``/``.md``, see :mod:`regsosek_link.privacy.processing`);
-        see :func:`regsosek_link.outputs.write_result`."""
-        from ..outputs import result_files, write_result
+        (``processing_record.json``/``.md``, see :mod:`regsosek_link.privacy.processing`)
+        and, when ``config.report_explorer`` is set, the analysts' page ``explore.html``
+        (:mod:`regsosek_link.explore`); see :func:`regsosek_link.outputs.write_result`."""
+        from ..outputs import EXPLORER_FILE, result_files, write_result
         from ..privacy.processing import processing_record
 
         out_dir = Path(output_dir or self.config.output_dir)
-        record = processing_record(self, out_dir, result_files(self, formats))
-        return write_result(self, out_dir, formats=formats, texts=record)
+        texts = processing_record(self, out_dir, result_files(self, formats))
+        if self.config.report_explorer:  # (it holds records: only when asked for)
+            from ..explore import explorer_html
+
+            texts = {EXPLORER_FILE: explorer_html(self), **texts}
+        return write_result(self, out_dir, formats=formats, texts=texts)

@@ -32,7 +32,7 @@ from ...classify import (
 )
 from ...compare import usable_comparisons
 from ...config import LinkConfig
-from ...errors import ConfigError
+from ...errors import ConfigError, Problem
 from ...registry import membership_table, registry_tables
 from ...run._core import NoCandidatePairsWarning, Stages
 from ...run._memory import ProcessTuning
@@ -138,15 +138,13 @@ class SparkEngine:
         if store is not None:
             raise ConfigError("a registry store (DuckDB) is not kept by the Spark engine yet: write the result "
                               "with result.write(output_dir) (Parquet), or run without engine=SparkEngine(...)")
-        if linker.decisions is not None and len(linker.decisions):
-            raise ConfigError("reviewers' decisions are not applied by the Spark engine yet; run them with the "
-                              "embedded engine (Linker without engine=)")
         stages = Stages(progress, tuning=ProcessTuning(enabled=False))
         cfg = linker.config
         spark = self.spark
         spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
         raw = stages("ingest", lambda: self._raw(cfg, data))
-        return self._link(raw, cfg, stages=stages, model=linker.model, constrained=linker.constrained)
+        return self._link(raw, cfg, stages=stages, model=linker.model, constrained=linker.constrained,
+                          decisions=linker.decisions)
 
     def update(self, *_: Any, **__: Any) -> Any:
         raise ConfigError("an incremental update is not available on the Spark engine yet; run update with the "
@@ -183,7 +181,9 @@ class SparkEngine:
             parts.append(self.spark.createDataFrame(raw.astype(object).where(raw.notna(), None)
                                                     if len(raw) else raw.astype(object),
                                                     schema=", ".join(f"`{c}` string" for c in raw.columns)))
-        parts += [_mapped(s, df) for s, df in on_spark]
+        mapped = [_mapped(s, df) for s, df in on_spark]
+        _refuse_bad_record_ids(mapped)
+        parts += mapped
         out = parts[0]
         for p in parts[1:]:
             out = out.unionByName(p, allowMissingColumns=True)
@@ -200,7 +200,8 @@ class SparkEngine:
 
     # -- the pipeline ----------------------------------------------------------------------
 
-    def _link(self, raw: Any, cfg: LinkConfig, *, stages: Stages, model: Any, constrained: bool) -> SparkLinkResult:
+    def _link(self, raw: Any, cfg: LinkConfig, *, stages: Stages, model: Any, constrained: bool,
+              decisions: pd.DataFrame | None = None) -> SparkLinkResult:
         from pyspark.sql import functions as F
 
         from ...standardise import standardise
@@ -212,7 +213,9 @@ class SparkEngine:
         clean = standardise(empty_raw, workers=1, **options).dtypes.to_dict()
 
         def standardised() -> tuple[Any, int]:
-            recs = st.with_rank(st.standardise_batches(raw, clean, options), ["source", "record_id"])
+            # (computed once before the sort: a range sort samples its input in a job of its
+            # own, which ran the standardisation a second time)
+            recs = st.with_rank(st.cut(st.standardise_batches(raw, clean, options)), ["source", "record_id"])
             recs = st.cut(recs)
             return recs, int(recs.count())
 
@@ -266,15 +269,23 @@ class SparkEngine:
         if links is None:
             links = spark.createDataFrame([], "left long, right long, source_l string, record_id_l string, "
                                           "source_r string, record_id_r string, match_probability double, "
-                                          "match_weight double, accepted boolean")
+                                          "match_weight double, accepted boolean"
+                                          + "".join(f", level_{c.name} tinyint" for c in cfg.comparisons))
 
         def cluster() -> Any:
             edges = links.where(F.col("match_probability") >= cfg.threshold).select(
                 "left", "right", F.col("match_probability").alias("p"), "match_weight",
                 *[f"level_{c.name}" for c in cfg.comparisons])
-            comp = st.connected_components(edges)
+            # reviewers' decisions: matches join the components (they are merged first),
+            # non-matches go with them to the bucket of their left record's component
+            decided = st.decision_edges(records, decisions, [f"level_{c.name}" for c in cfg.comparisons])
+            comp = st.connected_components(edges if decided is None else edges.select("left", "right").unionByName(
+                decided.where(F.col("decision") == "match").select("left", "right")))
             recs = records.join(comp, "rank", "left").withColumn(
                 "bucket", F.pmod(F.xxhash64(F.coalesce(F.col("component"), F.col("rank"))), F.lit(buckets)))
+            edges = edges.withColumn("decision", F.lit(None).cast("string")).withColumn("d", F.lit(None).cast("long"))
+            if decided is not None:
+                edges = edges.unionByName(decided)
             e = edges.join(comp.withColumnRenamed("rank", "left"), "left").withColumn(
                 "bucket", F.pmod(F.xxhash64(F.col("component")), F.lit(buckets))).drop("component")
             mdt = membership_table(empty_like(clean), np.zeros(0, object), np.zeros(0)).dtypes.to_dict()
@@ -287,7 +298,10 @@ class SparkEngine:
         def registry() -> tuple[Any, Any]:
             persons = records.join(membership.select("rank", "person_id", "match_probability"), "rank")
             persons = persons.withColumn("bucket", F.pmod(F.xxhash64("person_id"), F.lit(buckets)))
-            sample = persons.join(persons.select("person_id").distinct().limit(50), "person_id").toPandas()
+            # a few persons' records (their tables' dtypes make the schemas): the first IDs
+            # of the membership, not a distinct over every person
+            some = membership.select("person_id").limit(50).distinct()
+            sample = persons.join(some, "person_id").toPandas()
             reg_s, hh_s = _sample_tables(sample, dtypes, cfg)
             reg_schema = arrow_schema(reg_s.dtypes.to_dict())
             reg = st.cut(st.registry_buckets(persons, dtypes=dtypes, golden=cfg.golden_options(), schema=reg_schema))
@@ -337,8 +351,7 @@ class SparkEngine:
 
 def _mapped(src: Any, df: Any) -> Any:
     """A Spark source as raw records: its mapped columns as text (stripped, blanks
-    missing), extras under their lower-cased names, and ``source``; refused with the
-    problems when a record ID is missing or repeated."""
+    missing), extras under their lower-cased names, and ``source``."""
     from pyspark.sql import functions as F
 
     missing = [c for c in list(src.columns) + list(src.extra_columns) if c not in df.columns]
@@ -352,13 +365,28 @@ def _mapped(src: Any, df: Any) -> Any:
     cols = [F.lit(src.name).alias("source")]
     cols += [text(own).alias(schema) for own, schema in src.columns.items()]
     cols += [text(c).alias(c.lower()) for c in src.extra_columns]
-    out = df.select(*cols)
-    bad = out.agg(F.sum(F.col("record_id").isNull().cast("long")).alias("missing"),
-                  (F.count("record_id") - F.countDistinct("record_id")).alias("repeated")).first()
-    if bad["missing"] or bad["repeated"]:
-        raise ConfigError(f"source {src.name!r}: {bad['missing'] or 0} record(s) without a record_id and "
-                          f"{bad['repeated'] or 0} repeated record_id(s); every record needs its own ID")
-    return out
+    return df.select(*cols)
+
+
+def _refuse_bad_record_ids(sources: list[Any]) -> None:
+    """Refuse, with every offending source, Spark sources (:func:`_mapped`) where a record
+    ID is missing or repeated: one Spark job for all of them (a job per source cost a few
+    seconds each, whatever their size)."""
+    from pyspark.sql import functions as F
+
+    if not sources:
+        return
+    both = sources[0].select("source", "record_id")
+    for s in sources[1:]:
+        both = both.unionByName(s.select("source", "record_id"))
+    bad = (both.groupBy("source")
+           .agg(F.sum(F.col("record_id").isNull().cast("long")).alias("missing"),
+                (F.count("record_id") - F.countDistinct("record_id")).alias("repeated"))
+           .where((F.col("missing") > 0) | (F.col("repeated") > 0)).orderBy("source").collect())
+    if bad:
+        raise ConfigError([Problem(source=r["source"], where="record_id",
+                                   message=f"{r['missing']} record(s) without a record_id and {r['repeated']} "
+                                   "repeated record_id(s); every record needs its own ID") for r in bad])
 
 
 def _proxy(records: Any, clean: dict[str, Any]) -> pd.DataFrame:

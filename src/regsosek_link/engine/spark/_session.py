@@ -47,8 +47,8 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
                   app_name: str = "regsosek-link") -> Any:
     """The active SparkSession, or a new one.
 
-    ``master`` defaults to ``$REGSOSEK_SPARK_MASTER`` (else what ``spark-submit`` or
-    ``spark-defaults.conf`` set, else ``local[*]``); ``conf`` is added to
+    ``master`` defaults to ``$REGSOSEK_SPARK_MASTER`` (else ``$MASTER``, else what
+    ``spark-submit`` or ``spark-defaults.conf`` set, else Spark's ``local[*]``); ``conf`` is added to
     ``$REGSOSEK_SPARK_CONF`` (``key=value,...``). Python workers run this interpreter.
     """
     require_pyspark()
@@ -60,11 +60,11 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    master = master or os.environ.get(MASTER_ENV)
+    # no master set here otherwise: under spark-submit (or a notebook's Spark kernel) the
+    # session gets the master it was submitted with, which a builder setting would replace
+    master = master or os.environ.get(MASTER_ENV) or os.environ.get("MASTER")
     if master:
         builder = builder.master(master)
-    elif "spark.master" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
-        builder = builder.config("spark.master", os.environ.get("MASTER", "local[*]"))
     settings = {"spark.ui.showConsoleProgress": "false",
                 **_conf_from_env(os.environ.get(CONF_ENV, "")), **dict(conf or {})}
     for key, value in settings.items():

@@ -357,6 +357,31 @@ def connected_components(edges: Any, *, max_rounds: int = 100) -> Any:
     return labels.withColumnRenamed("label", "component")
 
 
+def decision_edges(records: Any, decisions: pd.DataFrame | None, level_columns: Sequence[str]) -> Any:
+    """Reviewers' decisions (:data:`regsosek_link.review.DECISION_COLUMNS`) as rows shaped
+    like the accepted links (``left``, ``right`` ranks, no probability, weight or levels)
+    with ``decision`` (``"match"`` or not) and ``d`` (the decision's row, the order
+    :func:`regsosek_link.review.decision_pairs` gives them in); decisions about records not
+    linked in this run are dropped, as there. None without decisions."""
+    from pyspark.sql import functions as F
+
+    if decisions is None or len(decisions) == 0:
+        return None
+    cols = ["source_l", "record_id_l", "source_r", "record_id_r", "decision"]
+    pdf = decisions[cols].astype(str).reset_index(drop=True)
+    pdf.insert(0, "d", np.arange(len(pdf), dtype=np.int64))
+    dec = records.sparkSession.createDataFrame(pdf, "d long, " + ", ".join(f"{c} string" for c in cols))
+    keys = records.select("rank", "source", "record_id")
+    dec = (dec.join(keys.withColumnRenamed("rank", "left").withColumnRenamed("source", "source_l")
+                    .withColumnRenamed("record_id", "record_id_l"), ["source_l", "record_id_l"])
+           .join(keys.withColumnRenamed("rank", "right").withColumnRenamed("source", "source_r")
+                 .withColumnRenamed("record_id", "record_id_r"), ["source_r", "record_id_r"]))
+    return dec.select("left", "right", F.lit(None).cast("double").alias("p"),
+                      F.lit(None).cast("double").alias("match_weight"),
+                      *[F.lit(-1).cast("byte").alias(c) for c in level_columns],
+                      F.when(F.col("decision") == "match", "match").otherwise("non_match").alias("decision"), "d")
+
+
 def cluster_buckets(records: Any, edges: Any, *, dtypes: dict[str, Any], cfg: Any, model: Any,
                     single_record_sources: Sequence[str], constrained: bool, membership_dtypes: dict[str, Any]
                     ) -> Any:
@@ -375,9 +400,15 @@ def cluster_buckets(records: Any, edges: Any, *, dtypes: dict[str, Any], cfg: An
         recs = recs.sort_values("rank", kind="stable").reset_index(drop=True)
         rank = recs["rank"].to_numpy(np.int64)
         mini = as_dtypes(recs[columns], dtypes)
-        links = links.sort_values(["left", "right"], kind="stable").reset_index(drop=True)
+        decided = links[links["decision"].notna()].sort_values("d", kind="stable")
+        # (a non-match across two components is no constraint: its right record is elsewhere)
+        decided = decided[np.isin(decided["right"].to_numpy(np.int64), rank)]
+        links = links[links["decision"].isna()].sort_values(["left", "right"], kind="stable").reset_index(drop=True)
         pairs = pd.DataFrame({"left": np.searchsorted(rank, links["left"].to_numpy(np.int64)),
                               "right": np.searchsorted(rank, links["right"].to_numpy(np.int64))})
+        pos = np.stack([np.searchsorted(rank, decided["left"].to_numpy(np.int64)),
+                        np.searchsorted(rank, decided["right"].to_numpy(np.int64))], axis=1).astype(np.int64)
+        match = (decided["decision"] == "match").to_numpy()
         p = links["p"].to_numpy(float).copy()
         yields = None
         if constrained and model is not None and len(links):
@@ -387,8 +418,8 @@ def cluster_buckets(records: Any, edges: Any, *, dtypes: dict[str, Any], cfg: An
             p[held["pair"].to_numpy(np.int64)] = -np.inf  # truly ambiguous: left to a reviewer
         labels, weakest = cluster_records(mini, pairs["left"].to_numpy(), pairs["right"].to_numpy(), p,
                                           threshold=cfg.threshold, single_record_sources=single_record_sources,
-                                          constrained=constrained, nik_constraint=cfg.nik_constraint,
-                                          yield_links=yields)
+                                          must_link=pos[match], cannot_link=pos[~match], constrained=constrained,
+                                          nik_constraint=cfg.nik_constraint, yield_links=yields)
         pid = person_ids_from_records(mini, labels)
         out = membership_table(mini, pid, weakest)
         out.insert(0, "rank", rank)
