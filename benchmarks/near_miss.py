@@ -47,8 +47,9 @@ CLASSES = ("near NIK (region/date)", "near NIK (serial)", "placeholder date", "t
 def variant_options(variant: str) -> dict:
     if variant == "after":
         return {}
-    comps = tuple(dataclasses.replace(c, near_miss=False) if getattr(c, "near_miss", False) else c
-                  for c in default_comparisons())
+    comps = tuple(dataclasses.replace(c, near_miss=False) if getattr(c, "near_miss", False)
+                  else dataclasses.replace(c, year_only_level=False) if getattr(c, "year_only_level", False)
+                  else c for c in default_comparisons())
     return {"comparisons": comps, "nik_constraint": "typo", "ambiguity": "merge"}
 
 
@@ -80,16 +81,21 @@ def _near_kind(na: np.ndarray, nb: np.ndarray) -> np.ndarray:
     return out
 
 
-def class_scores(result, truth: pd.DataFrame) -> pd.DataFrame:
+def person_labels(result, truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``result.records``: its predicted and its true person, as integer labels."""
     rec = result.records
-    key = rec["source"].astype(str) + "|" + rec["record_id"].astype(str)
+    key = (rec["source"].astype(str) + "|" + rec["record_id"].astype(str)).to_numpy()
     mem = result.membership
     pred = pd.Series(mem["person_id"].to_numpy(), index=(mem["source"].astype(str) + "|"
                                                          + mem["record_id"].astype(str)).to_numpy())
     tr = pd.Series(truth["person_id"].astype(str).to_numpy(),
                    index=(truth["source"].astype(str) + "|" + truth["record_id"].astype(str)).to_numpy())
-    p_lab = pd.factorize(pred.reindex(key).to_numpy())[0]
-    t_lab = pd.factorize(tr.reindex(key).to_numpy())[0]
+    return pd.factorize(pred.reindex(key).to_numpy())[0], pd.factorize(tr.reindex(key).to_numpy())[0]
+
+
+def class_scores(result, truth: pd.DataFrame) -> pd.DataFrame:
+    rec = result.records
+    p_lab, t_lab = person_labels(result, truth)
     pa_, pb_ = _pairs_within(p_lab)
     ta_, tb_ = _pairs_within(t_lab)
     n = len(rec)

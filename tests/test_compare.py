@@ -96,6 +96,43 @@ def test_name_levels_ignore_spaces_and_hyphens(a, b, expected):
     assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
 
 
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("A SIMBOLON", "ADITYA SIMBOLON", 3),  # an initial for the first token
+        ("M RIZKI", "MUHAMMAD RIZKI", 3),
+        ("AHMAD F HIDAYAT", "AHMAD FAUZI HIDAYAT", 3),  # a middle initial
+        ("SITI N RAHAYU", "SITI NUR AINI RAHAYU", 3),  # an initial and a dropped token
+        ("B SIMBOLON", "ADITYA SIMBOLON", 1),  # an initial of another letter
+        ("ANDI AGUS SANTOSO", "A BUDI SANTOSO", 1),  # one initial does not stand for two tokens
+        ("A", "ADITYA", 0),  # an initial alone is no evidence
+        # a name cut by a short field: its last token starts a token of the other
+        ("I NENGAH SUDIARTA AD", "I NENGAH SUDIARTA ADNYANA", 3),
+        ("RICARDO M SIMATUPAN", "RICARDO MANGASI SIMATUPANG", 3),
+        ("AD SUDIARTA", "ADNYANA SUDIARTA", 2),  # not the last token: Jaro-Winkler only
+    ],
+)
+def test_initials_and_cut_names_stand_for_tokens(a, b, expected):
+    assert level(NameComparison(column="nama"), {"nama": a}, {"nama": b}) == expected
+    assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
+
+
+def test_a_shared_common_token_is_not_a_shared_token():
+    # sharing only a token held by many records says nothing with common_token_share
+    recs = pd.DataFrame({"nama": ["NI NYOMAN WIDIASTUTI", "NI NENGAH SEKAR", "NI KETUT SUKARNI",
+                                  "NI PUTU SEKAR", "BUDI SEKAR", "AGUS"]})
+    pairs = pd.DataFrame({"left": [0, 1, 1, 0], "right": [1, 3, 4, 2]})
+    plain = NameComparison(column="nama").compute(recs, pairs).tolist()
+    rare = NameComparison(column="nama", common_token_share=0.6).compute(recs, pairs).tolist()
+    assert plain == [1, 1, 1, 1]
+    # NI alone (4 of 6 records): different; SEKAR (3 of 6, under 0.6) still counts as shared
+    assert rare == [0, 1, 1, 0]
+    # a subset needs no rare token: NI NYOMAN in NI NYOMAN WIDIASTUTI
+    both = pd.DataFrame({"nama": ["NI NYOMAN WIDIASTUTI", "NI NYOMAN", "NI A", "NI B"]})
+    one = pd.DataFrame({"left": [0], "right": [1]})
+    assert NameComparison(column="nama", common_token_share=0.5).compute(both, one).tolist() == [3]
+
+
 def test_names_that_join_to_nothing_are_not_alike():
     assert level(NameComparison(column="nama"), {"nama": "-"}, {"nama": "."}) == 0
 
@@ -120,6 +157,38 @@ DOB = DateOfBirthComparison(column="tgl", status_column="st")
 )
 def test_date_levels(a, sa, b, sb, expected):
     assert level(DOB, {"tgl": a, "st": sa}, {"tgl": b, "st": sb}) == expected
+
+
+DOB_OWN = DateOfBirthComparison(column="tgl", status_column="st", year_column="th", year_only_level=True)
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (("1990-03-04", "ok", "1990"), ("1990-03-04", "ok", "1990"), 6),
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-07-01", "placeholder_1jul", "1970"), 5),
+        (("1990-03-04", "ok", "1990"), ("1990-04-03", "ok", "1990"), 4),  # day-month swap
+        (("1990-03-04", "ok", "1990"), ("1990-03-28", "ok", "1990"), 2),  # same year and month
+        # the year a placeholder or a partial date keeps: its own level
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"), 3),
+        ((None, "partial", "1990"), ("1990-03-04", "ok", "1990"), 3),
+        # two different placeholders of one year: each knows the year only
+        (("2013-06-15", "placeholder_day15", "2013"), ("2013-07-01", "placeholder_1jul", "2013"), 3),
+        # a year apart: as two real dates a year apart (mostly two people of one name)
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1971-03-04", "ok", "1971"), 1),
+        ((None, "partial", "1990"), ("1991-11-30", "ok", "1991"), 1),
+        # two real dates a year apart: a keying slip, not the same evidence
+        (("1990-03-04", "ok", "1990"), ("1991-06-20", "ok", "1991"), 1),
+        (("1990-03-04", "ok", "1990"), ("1975-11-20", "ok", "1975"), 0),
+        ((None, "partial", "1990"), ("1975-03-04", "ok", "1975"), 0),
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1975-03-04", "ok", "1975"), -1),
+    ],
+)
+def test_date_levels_with_a_level_for_the_year_only(a, b, expected):
+    row = [dict(zip(("tgl", "st", "th"), x)) for x in (a, b)]
+    assert level(DOB_OWN, *row) == expected
+    assert level(DOB_OWN, *row[::-1]) == expected
+    assert DOB_OWN.n_levels == 7 and DOB_OWN.level_names[3].startswith("year only")
 
 
 DOB_YEAR = DateOfBirthComparison(column="tgl", status_column="st", year_column="th")

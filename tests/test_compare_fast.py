@@ -72,6 +72,7 @@ COMPARISONS = [
     NameComparison(column="nama", ignore_when_equal=("kk",)),
     DateOfBirthComparison(column="dob", status_column="st"),
     DateOfBirthComparison(column="dob"),
+    DateOfBirthComparison(column="dob", status_column="st", year_only_level=True, label="dob_year"),
     ExactMatch(column="sex"),
     RegionComparison(ignore_when_equal=("kk", "ph")),
     JaroWinklerAtThresholds(column="tempat", thresholds=(0.9,), ignore_when_equal=("kk",)),

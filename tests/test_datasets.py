@@ -15,6 +15,7 @@ from regsosek_link.datasets import (
     generate_population,
     generate_sources,
     make_sources,
+    scale_noise,
 )
 from regsosek_link.datasets._population import kecamatan_codes
 from regsosek_link.datasets._sources import char_edit
@@ -144,6 +145,18 @@ def test_twins(pop: pd.DataFrame) -> None:
     assert (other["twin_of"].to_numpy() == tw["person_id"].to_numpy()).all()
 
 
+def test_siblings_are_born_a_year_apart_unless_twins(pop: pd.DataFrame) -> None:
+    kids = pop[pop["hubungan_keluarga"] == "ANAK"].copy()
+    kids["born"] = pd.to_datetime(kids["tanggal_lahir"])
+    kids = kids.sort_values(["household_id", "born"])
+    gap = kids.groupby("household_id")["born"].diff().dt.days
+    twin = kids["twin_of"].notna() & kids["twin_of"].shift().eq(kids["person_id"]).fillna(False)
+    gaps = gap[gap.notna() & ~twin]
+    assert len(gaps) > 100
+    # a year apart, give or take the day the age was rounded to (and placeholder dates)
+    assert (gaps >= 300).mean() > 0.97, gaps.describe()
+
+
 def test_names_are_realistic(pop: pd.DataFrame) -> None:
     tokens = pop["nama"].str.split().explode()
     top = set(tokens.value_counts().index[:40])
@@ -245,6 +258,36 @@ def test_error_rates_roughly_as_configured() -> None:
     other = sum(getattr(spec, k) for k in ("nik_typo", "nik_transposed", "nik_shared",
                                            "nik_15_digits", "nik_dummy"))
     assert abs(exact - (1 - 0.3 - 0.1 - other)) < 0.06
+
+
+def test_noise_levels_scale_the_error_rates_and_keep_the_people() -> None:
+    dtks = DEFAULT_SPECS["dtks"]
+    assert scale_noise(dtks, "typical") == dtks
+    low, harsh = scale_noise(dtks, "low"), scale_noise(dtks, "harsh")
+    assert (low.name_typo, harsh.name_typo) == (dtks.name_typo / 2, dtks.name_typo * 2)
+    assert harsh.nik_missing == 2 * dtks.nik_missing
+    # who is in the source is not noise
+    assert (harsh.coverage, harsh.duplicate_rate) == (dtks.coverage, dtks.duplicate_rate)
+    assert scale_noise(DEFAULT_SPECS["regsosek"], "harsh").nik_sentinel_if_none == 0.5
+    # NIK error kinds scaled past 1 together are brought back to sum to 1
+    heavy = scale_noise(dtks, 20.0)
+    assert sum(getattr(heavy, k) for k in ("nik_missing", "nik_typo", "nik_transposed", "nik_shared",
+                                           "nik_excel", "nik_15_digits", "nik_sentinel", "nik_dummy",
+                                           "nik_serial_shift")) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="'noise' parameter"):
+        scale_noise(dtks, "extreme")
+    with pytest.raises(ValueError, match="'noise' parameter"):
+        make_sources(n_people=100, random_state=0, noise=-1.0)
+    typical = make_sources(n_people=3_000, random_state=4, sources=["regsosek"])
+    worse = make_sources(n_people=3_000, random_state=4, sources=["regsosek"], noise="harsh")
+    better = make_sources(n_people=3_000, random_state=4, sources=["regsosek"], noise="low")
+    pd.testing.assert_series_equal(worse.truth["person_id"], typical.truth["person_id"])
+    pd.testing.assert_series_equal(better.truth["person_id"], typical.truth["person_id"])
+
+    def blank_nik(syn: SyntheticSources) -> float:
+        return float(syn.sources["regsosek"]["NIK"].isna().mean())
+
+    assert blank_nik(better) < blank_nik(typical) < blank_nik(worse)
 
 
 def test_regsosek_contains_everyone_special(syn: SyntheticSources, pop: pd.DataFrame) -> None:

@@ -172,4 +172,4 @@ def test_a_date_comparison_on_years_only_is_kept():
     assert "tanggal_lahir" in [c.name for c in kept]
     pairs = pd.DataFrame({"left": [0], "right": [1]})
     dob = next(c for c in kept if c.name == "tanggal_lahir")
-    assert dob.compute(recs, pairs).tolist() == [1]
+    assert dob.compute(recs, pairs).tolist() == [3]  # the year-only level (year_only_level=True)

@@ -167,6 +167,21 @@ def test_encoded_sources_link_end_to_end(syn, encoded):
     assert not clear_names & set(reg["nama"].dropna())
 
 
+def test_encoded_records_carry_the_birth_date_status_the_clustering_reads(syn, encoded):
+    """Thin links (no valid NIK, a placeholder or no birth date, a weak link) wait for review
+    on encodings as on clear data (issue 18): the placeholder flag the data holder wrote
+    becomes the ``tanggal_lahir_status`` that :func:`regsosek_link.cluster.ambiguous_links` reads."""
+    single = [k for k, v in syn.source_info.items() if v["one_record_per_person"]]
+    recs = link_encoded(encoded, one_record_per_person=single).records
+    flag = recs["tanggal_lahir_placeholder"].fillna(False).astype(bool).to_numpy()
+    status = recs["tanggal_lahir_status"]
+    assert flag.any() and (~flag & recs["tanggal_lahir"].isna().to_numpy()).any()
+    assert (status[flag] == "placeholder").all()
+    real = ~flag & recs["tanggal_lahir"].notna().to_numpy()
+    assert (status[real] == "ok").all()
+    assert status[~flag & ~real].isna().all()
+
+
 def test_linking_sources_encoded_with_different_keys_is_refused(syn, cfg, encoded):
     other = encode_source("dtks", SecretKey(bytes.fromhex(OTHER_HEX), origin="t"), data=syn.sources["dtks"],
                           config=cfg)

@@ -164,6 +164,19 @@ REGION_COLS = ["kode_wilayah", "kode_prov", "kode_kab", "kode_kec", "kode_desa",
         ({"kabupaten": "Kab. Bogor"}, ["3201", "32", "3201", NA, NA, "from_names"]),
         ({"kabupaten": "Kota Bogor"}, ["3271", "32", "3271", NA, NA, "from_names"]),
         ({"kabupaten": "Bogor"}, [NA, NA, NA, NA, NA, "unresolved"]),  # ambiguous
+        # a kabupaten without KAB/KOTA (BPS lists): its kecamatan or desa settles which one
+        (
+            {"kabupaten": "SEMARANG", "kecamatan": "KALIWUNGU", "provinsi": "JAWA TENGAH"},
+            ["332217", "33", "3322", "332217", NA, "from_names"],
+        ),
+        (
+            {"kabupaten": "BOGOR", "kecamatan": "CISARUA", "desa": "TUGU SELATAN"},
+            ["3201252006", "32", "3201", "320125", "3201252006", "from_names"],
+        ),
+        # Kaliwungu is a kecamatan of three kabupaten of Jawa Tengah: only the province is known
+        ({"kecamatan": "KALIWUNGU", "provinsi": "JAWA TENGAH"}, ["33", "33", NA, NA, NA, "from_names"]),
+        ({"code": "33", "kabupaten": "Pekalongan"}, ["33", "33", NA, NA, NA, "ok"]),
+        ({"code": "3375", "kabupaten": "Pekalongan"}, ["3375", "33", "3375", NA, NA, "ok"]),
         ({"provinsi": "Jawa Tengah"}, ["33", "33", NA, NA, NA, "from_names"]),
         ({"code": "3375", "kabupaten": "Kab. Bogor"}, ["3375", "33", "3375", NA, NA, "conflict"]),
         ({"code": "9999", "kabupaten": "Kota Pekalongan"}, ["3375", "33", "3375", NA, NA, "code_unknown"]),

@@ -310,7 +310,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .datasets import make_sources
 
     t0 = time.perf_counter()
-    syn = make_sources(n_people=args.people, random_state=args.seed)
+    syn = make_sources(n_people=args.people, random_state=args.seed, noise=args.noise)
     paths = syn.write(args.out, format=args.format)
     print(f"generated {args.people:,} people in {time.perf_counter() - t0:.2f} s")
     for name, path in paths.items():
@@ -429,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="write synthetic sources and their truth to a folder")
     g.add_argument("--people", type=int, default=20_000, help="synthetic population size (default 20000)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--noise", choices=("low", "typical", "harsh"), default="typical",
+                   help="error rates of the sources: half, as documented, or double (default typical)")
     g.add_argument("--out", default="synthetic", help="output folder (default synthetic)")
     g.add_argument("--format", choices=("csv", "parquet"), default="csv",
                    help="file format of the sources and the truth (default csv)")

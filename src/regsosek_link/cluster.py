@@ -414,15 +414,21 @@ def ambiguous_links(
         start = np.flatnonzero(np.r_[True, rec[1:] != rec[:-1]])
         size = np.diff(np.r_[start, len(rec)])
         best_w = np.repeat(np.maximum.reduceat(w, start), size)
-        pos = np.arange(len(rec))
-        first = np.repeat(np.minimum.reduceat(np.where(w == best_w, pos, len(rec)), start), size)
         near_best = w >= best_w - margin
-        close = np.flatnonzero(near_best & (pos != first))
-        kb, kp = keys[par[first[close]]], keys[par[close]]
-        conflict = ((kb >= 0) & (kp >= 0) & (kb != kp)).any(axis=1)
+        # a record is torn when two of its near-best partners hold different codes in some
+        # key column: a min and a max per record and column over the near-best links, so no
+        # tie between equally strong links (whose order follows the input's) decides it
+        nb = np.flatnonzero(near_best)  # (every record's best link is in it: no empty group)
+        nb_start = np.flatnonzero(np.r_[True, rec[nb][1:] != rec[nb][:-1]])
+        torn_group = np.zeros(len(nb_start), bool)
+        for j in range(keys.shape[1]):
+            c = keys[par[nb], j]
+            lo = np.minimum.reduceat(np.where(c >= 0, c, np.iinfo(np.int64).max), nb_start)
+            hi = np.maximum.reduceat(np.where(c >= 0, c, -1), nb_start)
+            torn_group |= hi > lo
         # a record with competing candidates: every link of it as close as theirs is held
         torn = np.zeros(len(records), bool)
-        torn[rec[close[conflict]]] = True
+        torn[rec[nb][nb_start[torn_group]]] = True
         competing = np.unique(pair[torn[rec] & near_best])
     thin = np.zeros(0, np.int64)
     if "nik_valid" in records.columns and "tanggal_lahir_status" in records.columns and len(acc):

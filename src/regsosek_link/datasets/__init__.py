@@ -22,11 +22,20 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ._population import POPULATION_COLUMNS, generate_population
-from ._sources import DEFAULT_SPECS, SOURCE_NAMES, SourceSpec, SyntheticSources, generate_sources
+from ._sources import (
+    DEFAULT_SPECS,
+    NOISE_LEVELS,
+    SOURCE_NAMES,
+    SourceSpec,
+    SyntheticSources,
+    generate_sources,
+    scale_noise,
+)
 from .febrl import FebrlData, load_febrl3, load_febrl4
 
 __all__ = [
     "DEFAULT_SPECS",
+    "NOISE_LEVELS",
     "POPULATION_COLUMNS",
     "SOURCE_NAMES",
     "FebrlData",
@@ -37,6 +46,7 @@ __all__ = [
     "load_febrl3",
     "load_febrl4",
     "make_sources",
+    "scale_noise",
 ]
 
 
@@ -46,6 +56,7 @@ def make_sources(
     random_state: int | np.random.Generator | None = None,
     sources: Sequence[str] | None = None,
     specs: Mapping[str, SourceSpec] | None = None,
+    noise: float | str = "typical",
 ) -> SyntheticSources:
     """Generate a population and its sources in one call.
 
@@ -64,6 +75,8 @@ def make_sources(
         Which sources to build (default: all of :data:`SOURCE_NAMES`).
     specs : mapping of str to SourceSpec, optional
         Per-source overrides of :data:`DEFAULT_SPECS`.
+    noise : {"low", "typical", "harsh"} or float, default "typical"
+        Factor on every error rate (0.5, 1, 2; see :func:`generate_sources`).
 
     Returns
     -------
@@ -71,4 +84,4 @@ def make_sources(
     """
     rng = np.random.default_rng(random_state)
     population = generate_population(n_people=n_people, random_state=rng)
-    return generate_sources(population, random_state=rng, sources=sources, specs=specs)
+    return generate_sources(population, random_state=rng, sources=sources, specs=specs, noise=noise)

@@ -46,6 +46,11 @@ ROLE_NAMES: tuple[str, ...] = (
 )
 HEAD, ISTRI, SUAMI, ANAK, ORANG_TUA, CUCU, FAMILI = range(7)
 
+#: Shortest gap between the births of two siblings who are not twins (years). Births
+#: closer than about a year apart are rare; without a gap, a young mother's children all
+#: fell in her first fertile months (three born in one year in one household).
+SIBLING_GAP_YEARS = 1.0
+
 #: Reference ("census") date: ages and registration dates are relative to it.
 DEFAULT_REFERENCE_DATE = "2022-10-15"
 
@@ -411,6 +416,8 @@ def generate_population(
             np.where(htype == 2, 1 + rng.choice(4, n_hh, p=[0.45, 0.30, 0.17, 0.08]), 0),
         )
         k = np.where(hi - lo < 0.5, 0, k)
+        # no more children than the mother's fertile window holds, a year or more apart
+        k = np.minimum(k, 1 + ((hi - lo) // SIBLING_GAP_YEARS).astype(np.int64))
         n_ot = np.where((htype != 0) & (head_age < 60),
                         rng.choice(3, n_hh, p=[0.86, 0.10, 0.04]), 0)
         n_cucu = np.where((htype != 0) & (head_age >= 48),
@@ -453,12 +460,18 @@ def generate_population(
     age = np.empty(m)
     age[role == HEAD] = head_age[hh][role == HEAD]
     age[is_sp] = spouse_age[hh][is_sp]
-    # children: ages uniform in [lo, hi], sorted oldest first within the household
+    # children: ages in [lo, hi], oldest first within the household, at least
+    # SIBLING_GAP_YEARS apart: k uniform ages in a window shortened by (k - 1) gaps, sorted,
+    # then the j-th oldest moved up by (k - 1 - j) gaps
     ci = np.flatnonzero(role == ANAK)
     ch_h = hh[ci]
-    ch_age = lo[ch_h] + rng.random(len(ci)) * (hi[ch_h] - lo[ch_h])
+    n_ch = np.bincount(ch_h, minlength=n_hh)[ch_h]
+    room = np.maximum(hi[ch_h] - lo[ch_h] - (n_ch - 1) * SIBLING_GAP_YEARS, 0.0)
+    ch_age = lo[ch_h] + rng.random(len(ci)) * room
     order = np.lexsort((-ch_age, ch_h))
     ch_age = ch_age[order]  # ch_h is already sorted, so positions line up
+    rank = np.arange(len(ci)) - np.searchsorted(ch_h, ch_h)
+    ch_age = ch_age + (n_ch - 1 - rank) * SIBLING_GAP_YEARS
     # twins: a child born the same day as the previous sibling
     twin_second = np.zeros(len(ci), dtype=bool)
     if len(ci) > 1:

@@ -24,6 +24,11 @@ Near misses and thin records (issue 18), with the default rates and where they c
 - Old spellings (TJ/C, DJ/J, OE/U, ...): ``name_old_spelling`` of people aged 40+: DTKS 15 %,
   Regsosek 10 %.
 - Excel-damaged NIKs (``3.37501E+15``, 15 digits + ``0``): DTKS 3 %, Regsosek 1 %, BPJS 1 %.
+
+Noise levels: ``noise="low"``, ``"typical"`` (the rates above) or ``"harsh"`` multiplies
+every error rate by 0.5, 1 or 2 (:data:`NOISE_LEVELS`, :func:`scale_noise`); coverage,
+duplicates and the sentinel habit stay, so the same seed gives the same people in each
+source at every level.
 """
 
 from __future__ import annotations
@@ -246,6 +251,45 @@ DEFAULT_SPECS: Mapping[str, SourceSpec] = {
 }
 
 SOURCE_NAMES: tuple[str, ...] = tuple(DEFAULT_SPECS)
+
+#: Named noise levels of :func:`generate_sources` (``noise=``): the factor every error rate
+#: of the specs is multiplied by. ``typical`` is :data:`DEFAULT_SPECS` as they are.
+NOISE_LEVELS: Mapping[str, float] = {"low": 0.5, "typical": 1.0, "harsh": 2.0}
+
+#: Spec fields that are not error rates and that ``noise`` leaves alone: who is in the
+#: source (coverage, duplicates) and how a source writes a missing NIK (its sentinel habit).
+_NOT_NOISE = frozenset({"coverage", "duplicate_rate", "nik_sentinel_if_none"})
+
+
+def scale_noise(spec: SourceSpec, noise: float | str) -> SourceSpec:
+    """``spec`` with every error rate multiplied by ``noise`` (a factor or a name from
+    :data:`NOISE_LEVELS`), capped at 1.
+
+    Coverage, duplicates and a source's sentinel habit are not errors and stay. When the
+    scaled NIK error kinds would sum above 1, they are scaled down together to sum to 1.
+
+    >>> scale_noise(DEFAULT_SPECS["dtks"], "harsh").name_typo
+    0.08
+    """
+    factor = _noise_factor(noise)
+    rates = {f.name: min(1.0, getattr(spec, f.name) * factor) for f in dataclasses.fields(spec)
+             if isinstance(getattr(spec, f.name), float) and f.name not in _NOT_NOISE}
+    nik_total = sum(rates[k] for k in _NIK_KINDS)
+    if nik_total > 1.0:
+        rates.update({k: rates[k] / nik_total for k in _NIK_KINDS})
+    return dataclasses.replace(spec, **rates)
+
+
+def _noise_factor(noise: float | str) -> float:
+    if isinstance(noise, str):
+        if noise not in NOISE_LEVELS:
+            raise ValueError(f"The 'noise' parameter must be one of {list(NOISE_LEVELS)} or a factor >= 0. "
+                             f"Got {noise!r} instead.")
+        return NOISE_LEVELS[noise]
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
+        raise ValueError(f"The 'noise' parameter must be one of {list(NOISE_LEVELS)} or a factor >= 0. "
+                         f"Got {noise!r} instead.")
+    return float(noise)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1026,6 +1070,7 @@ def generate_sources(
     sources: Sequence[str] | None = None,
     specs: Mapping[str, SourceSpec] | None = None,
     reference_date: str = DEFAULT_REFERENCE_DATE,
+    noise: float | str = "typical",
 ) -> SyntheticSources:
     """Draw ministry-style sources from a population, with errors and ground truth.
 
@@ -1043,6 +1088,11 @@ def generate_sources(
         Specs overriding :data:`DEFAULT_SPECS` per source name.
     reference_date : str, default "2022-10-15"
         Date at which ages are measured (school age for ``dapodik``).
+    noise : {"low", "typical", "harsh"} or float, default "typical"
+        Noise level: every error rate of the specs used (overrides included) is multiplied
+        by 0.5, 1 or 2 (:data:`NOISE_LEVELS`), or by the factor given; coverage, duplicates
+        and sentinel habits stay (:func:`scale_noise`). The population and which people
+        each source holds do not change with it.
 
     Returns
     -------
@@ -1080,6 +1130,9 @@ def generate_sources(
             f"generate_population; columns {missing_cols} are missing. Columns present: "
             f"{list(population.columns)}."
         )
+    factor = _noise_factor(noise)
+    if factor != 1.0:
+        used = {k: scale_noise(v, factor) for k, v in used.items()}
     rng = np.random.default_rng(random_state)
     children = dict(zip(SOURCE_NAMES, rng.spawn(len(SOURCE_NAMES))))
     p = _Pop(population, reference_date)

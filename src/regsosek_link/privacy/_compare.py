@@ -162,6 +162,14 @@ class KeyedIdComparison(_Named):
                     "exact, but contradicts a record (copied NIK?)", "exact")
         return ("different", "one typo", "exact")
 
+    @property
+    def near_miss_levels(self) -> dict[str, int]:
+        """The "one typo" level (``near_column`` and ``fit_column`` given): its ``u`` is
+        learned among the candidates (:func:`regsosek_link.classify.near_miss_u`), where
+        NIKs a digit apart are common (serials restart for every kecamatan and date), as on
+        clear NIKs."""
+        return {"typo": 2} if self.near_column and self.fit_column else {}
+
     def prepare(self, records):
         _col(records, self.column, self.name)
         prep = {"c": column_codes(records, self.column)[0].astype(np.int32)}

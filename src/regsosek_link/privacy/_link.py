@@ -220,6 +220,12 @@ def link_encoded(encoded: Mapping[str, pd.DataFrame] | Sequence[str | os.PathLik
                           "every data holder must encode with the same key and settings")
     text = [c for c in records.columns if c not in FLAG_COLUMNS]
     records = records.astype({c: "string" for c in text})
+    if "tanggal_lahir_placeholder" in records.columns and "tanggal_lahir" in records.columns:
+        # the birth date's status as the clustering reads it ("ok" is a real date), so that
+        # links between thin records wait for review as on clear data
+        placeholder = records["tanggal_lahir_placeholder"].fillna(False).astype(bool)
+        status = pd.Series("ok", index=records.index, dtype="string").where(records["tanggal_lahir"].notna())
+        records["tanggal_lahir_status"] = status.mask(placeholder, "placeholder")
     names = list(dict.fromkeys(records["source"].astype(str)))
     cfg = config or encoded_config(names, one_record_per_person=one_record_per_person, **options)
     missing = sorted(set(names) - {s.name for s in cfg.sources})

