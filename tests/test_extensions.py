@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ import pytest
 
 import regsosek_link as rl
 from regsosek_link.datasets import make_sources
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _user_module import user_module
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -53,13 +57,7 @@ PLUGIN = textwrap.dedent('''
 
 @pytest.fixture()
 def plugin(tmp_path, monkeypatch):
-    (tmp_path / "mylinkext.py").write_text(PLUGIN)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("mylinkext", None)
-    import mylinkext
-
-    yield mylinkext
-    sys.modules.pop("mylinkext", None)
+    yield from user_module("mylinkext", PLUGIN, tmp_path, monkeypatch)
 
 
 def _config(syn, plugin, **kw) -> rl.LinkConfig:

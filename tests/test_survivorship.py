@@ -187,7 +187,8 @@ def test_persons_sources_and_counts():
 
 @pytest.mark.parametrize("kw, message", [
     ({"survivorship": {"alamat": "newest"}},
-     "survivorship rules must be one of priority, most_recent, most_frequent, most_complete; got {'alamat': 'newest'}"),
+     ("survivorship of 'alamat': unknown rule 'newest'; give the field one of priority, most_recent, most_frequent, "
+      "most_complete, or a rule of your own by its import path")),
     ({"survivorship": {"umur": "priority"}}, "survivorship names unknown field(s) ['umur']"),
     ({"as_of": {"siak": "01-01-2019"}}, "as_of must be ISO dates (YYYY-MM-DD); got ['01-01-2019']"),
 ])

@@ -67,6 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover - the names below are imported on first us
     from .run import Linker, LinkResult, link
     from .standardise import standardise
     from .supervised import SupervisedLinkClassifier
+    from .survivorship import SurvivorshipRule
 
 __version__ = "0.1.0"
 
@@ -127,6 +128,7 @@ _EXPORTS: dict[str, str] = {
     "write_explorer": "explore",
     "standardise": "standardise",
     "SupervisedLinkClassifier": "supervised",
+    "SurvivorshipRule": "survivorship",
 }
 
 
@@ -187,6 +189,7 @@ __all__ = [
     "SourceConfig",
     "StoreError",
     "SupervisedLinkClassifier",
+    "SurvivorshipRule",
     "TrainedModel",
     "block",
     "block_with_report",

@@ -46,7 +46,8 @@ from .compare import (
 from .errors import ConfigError, Problem
 from .extend import LevelComparison  # noqa: F401 - registers it, so configs may name it
 from .outputs import check_formats
-from .schema import GOLDEN_FIELDS, PERSON_COLUMNS
+from .schema import GOLDEN_FIELDS, PERSON_COLUMNS, REGISTRY_FIELDS
+from .survivorship import SurvivorshipRule, given_rules, rule_spec
 
 __all__ = [
     "STORED_RUN_SETTINGS",
@@ -375,6 +376,16 @@ class LinkConfig:
         the machine (or its memory cgroup) has less: a run too big for one process is
         stopped before any work instead of being killed halfway. ``False`` skips the
         check. Not a linking setting: it is not compared with a stored registry's.
+    survivorship : mapping of str to rule
+        How each golden field's value is chosen from a person's records, by field:
+        ``{"nama": "most_complete"}``. A rule is a built-in one's name (``"priority"``,
+        ``"most_recent"``, ``"most_frequent"``, ``"most_complete"``), a
+        :class:`~regsosek_link.extend.SurvivorshipRule` of your own by its import path
+        (``"mypackage.rules:Longest"``) or with parameters
+        (``{"type": "mypackage.rules:PreferSource", "source": "siak"}``), or a rule object.
+        Fields not named keep the defaults (``"most_recent"`` for the address fields, else
+        ``"priority"``; see :mod:`regsosek_link.registry`). Saved with the config and the
+        store, so an update chooses as the run did.
     """
 
     sources: tuple[SourceConfig, ...]
@@ -400,6 +411,7 @@ class LinkConfig:
     report_explorer: bool = False
     report_explorer_persons: int = 2_000
     memory_check: bool = True
+    survivorship: Mapping[str, SurvivorshipRule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(
@@ -459,6 +471,10 @@ class LinkConfig:
         if not isinstance(self.memory_check, bool):
             problems.append(Problem(source=None, where="memory_check",
                                     message=f"memory_check must be true or false; got {self.memory_check!r}"))
+        try:
+            object.__setattr__(self, "survivorship", given_rules(self.survivorship, REGISTRY_FIELDS))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
         if self.person_id_salt is not None and not (isinstance(self.person_id_salt, str)
                                                     and self.person_id_salt.startswith(("file:", "env:"))):
             problems.append(Problem(source=None, where="person_id_salt",
@@ -475,12 +491,14 @@ class LinkConfig:
 
     def golden_options(self) -> dict[str, Any]:
         """Survivorship keywords of :func:`regsosek_link.registry.golden_records` for these sources:
-        per-source (and per-field) priorities, extract dates and one-record-per-person sources."""
+        per-source (and per-field) priorities, extract dates, one-record-per-person sources
+        and the fields' rules."""
         priorities = {s.name: {"*": s.priority, **s.field_priority} for s in self.sources}
         return {
             "priorities": priorities,
             "as_of": {s.name: s.as_of for s in self.sources if s.as_of},
             "single_record_sources": [s.name for s in self.sources if s.one_record_per_person],
+            "survivorship": dict(self.survivorship),
         }
 
     def date_options(self) -> DateOptions:
@@ -522,7 +540,8 @@ class LinkConfig:
             {"report_explorer": True} if self.report_explorer else {}) | (
             {"report_explorer_persons": self.report_explorer_persons}
             if self.report_explorer_persons != 2_000 else {}) | (
-            {} if self.memory_check else {"memory_check": False})
+            {} if self.memory_check else {"memory_check": False}) | (
+            {"survivorship": {f: rule_spec(r) for f, r in self.survivorship.items()}} if self.survivorship else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | Path | None = None) -> LinkConfig:
@@ -663,11 +682,12 @@ def _to_toml(d: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------------------
 # a config against the one a stored registry was linked with
 
-#: Run settings that decide which records are one person: a registry must be updated with
-#: the settings it was linked with (or re-linked as a whole).
+#: Run settings that decide which records are one person, and the survivorship rules that
+#: decide their golden values: a registry must be updated with the settings it was linked
+#: with (or re-linked as a whole).
 STORED_RUN_SETTINGS: tuple[str, ...] = ("threshold", "link_type", "profile", "max_block_size", "blocking_rules",
                                         "comparisons", "nik_constraint", "nik_yield_weight", "ambiguity",
-                                        "ambiguity_margin")
+                                        "ambiguity_margin", "survivorship")
 #: Source settings that decide clustering constraints and golden values.
 STORED_SOURCE_SETTINGS: tuple[str, ...] = ("one_record_per_person", "priority", "field_priority", "as_of")
 
@@ -675,7 +695,7 @@ STORED_SOURCE_SETTINGS: tuple[str, ...] = ("one_record_per_person", "priority", 
 def _show(value: Any) -> str:
     if isinstance(value, tuple) and value and not isinstance(value[0], (int, float, str)):
         return "[" + ", ".join(json.dumps(_spec.to_dict(v), sort_keys=True) for v in value) + "]"
-    return json.dumps(value, sort_keys=True, default=str)
+    return json.dumps(value, sort_keys=True, default=lambda v: rule_spec(v) if isinstance(v, SurvivorshipRule) else str(v))
 
 
 def settings_differences(stored: LinkConfig, config: LinkConfig, *, stored_sources: Sequence[str] = (),

@@ -1,4 +1,5 @@
-"""The extension API: custom comparisons and blocking keys that save like built-in ones.
+"""The extension API: custom comparisons, blocking keys and survivorship rules that save like
+built-in ones.
 
 A **comparison** turns a pair of records into a *level*: ``-1`` missing (either side has no
 value; never counted as disagreement), ``0`` different, and higher levels for stronger
@@ -39,9 +40,28 @@ called once per distinct value of the column (a stripped, non-blank ``str``), wi
 number as a second argument when the expression gives one (``...:initials(nama, 2)``), and
 returns the key, or ``None`` or ``""`` for a record without one.
 
-Both run vectorised: a comparison's ``compare_values`` is called once per distinct pair of values
+A **survivorship rule** chooses, for each person, the record whose value of a field becomes
+the golden value (and so its provenance: that record's source and ID). Subclass
+:class:`SurvivorshipRule` and say what to prefer, most important first, as sort keys over the
+field's :class:`Candidates` (every record with a value, grouped by person)::
+
+    @dataclass(frozen=True, kw_only=True)
+    class PreferSource(rl.SurvivorshipRule):
+        source: str = "siak"
+
+        def keys(self, candidates):
+            return [candidates.source != self.source, "most_recent", "priority"]
+
+A key is an array with one value per candidate (lower wins), a callable of the candidates
+still tied, or a built-in criterion's name (:data:`CRITERIA`); remaining ties go to the
+smallest ``(source, record_id)``. Override ``choose`` instead to return each person's
+candidate position yourself. A config gives a field its rule by name for the built-in ones
+and by import path for yours: ``survivorship: {nama: most_complete, alamat:
+{type: mypackage.linking:PreferSource, source: siak}}``.
+
+All run vectorised: a comparison's ``compare_values`` is called once per distinct pair of values
 (names repeat, so far fewer than the pairs) in chunks, a key function once per distinct
-value.
+value, a survivorship rule once per field over every person at once.
 """
 
 from __future__ import annotations
@@ -57,8 +77,10 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 from . import _spec
 from .compare import MISSING, Comparison, Prepared, _OneColumn
 from .errors import ConfigError
+from .survivorship import CRITERIA, Candidates, SurvivorshipRule
 
-__all__ = ["LEVEL_CONDITIONS", "Comparison", "CustomComparison", "LevelComparison", "comparison_type"]
+__all__ = ["CRITERIA", "LEVEL_CONDITIONS", "Candidates", "Comparison", "CustomComparison", "LevelComparison",
+           "SurvivorshipRule", "comparison_type"]
 
 
 @dataclass(frozen=True, kw_only=True)

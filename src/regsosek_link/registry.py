@@ -1,8 +1,11 @@
 """Registry stage: clean records + person IDs -> registry, membership, households, links.
 
-Golden values are chosen per field by *survivorship*. Every rule first prefers usable values
-(a credible NIK over a merely valid one over any other, a valid KK number, a real birth date
-over a placeholder); then each field follows its rule:
+Golden values are chosen per field by a *survivorship rule*
+(:mod:`regsosek_link.survivorship`): given the field's candidates -- the records with a
+value, grouped by person -- it picks one record per person, and the value, its source and its
+record ID are taken from that record. Every built-in rule first prefers usable values (a
+credible NIK over a merely valid one over any other, a valid KK number, a real birth date over
+a placeholder); then:
 
 ``"priority"`` (default)
     the source's rank for that field (lower wins), then, for the identity fields
@@ -16,12 +19,14 @@ over a placeholder); then each field follows its rule:
 ``"most_complete"``
     the longest value, then as ``"priority"``.
 
-Remaining ties go to the smallest ``(source, record_id)``, so results are deterministic.
-Each golden field comes with the source and record it was taken from.
+A rule of your own (a :class:`~regsosek_link.survivorship.SurvivorshipRule`) goes through the
+same path. Remaining ties go to the smallest ``(source, record_id)``, so results are
+deterministic in any row order.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -36,7 +41,15 @@ from ._order import argsort_strings as _argsort_strings
 from ._order import arrow_str
 from ._threads import background, map_in_threads, n_threads
 from .cluster import _rank_strings, _record_id_rank, _renumber, credible_nik
-from .schema import GOLDEN_FIELDS, MEMBERSHIP_COLUMNS
+from .schema import MEMBERSHIP_COLUMNS, REGISTRY_FIELDS
+from .survivorship import (
+    BUILT_IN,
+    Candidates,
+    SurvivorshipRule,
+    _FieldView,
+    chosen_rows,
+    field_rules,
+)
 
 __all__ = [
     "ADDRESS_FIELDS",
@@ -52,8 +65,6 @@ __all__ = [
     "registry_tables",
 ]
 
-#: Golden fields of the registry: the schema's plus the relation to the family head.
-REGISTRY_FIELDS: tuple[str, ...] = GOLDEN_FIELDS + ("hubungan_keluarga",)
 #: Fields a one-record-per-person source (the civil registry) is trusted first for.
 IDENTITY_FIELDS: tuple[str, ...] = ("nik", "no_kk", "nama", "jenis_kelamin", "tanggal_lahir", "tempat_lahir",
                                     "nama_ibu")
@@ -64,14 +75,11 @@ CODED_COLUMNS: tuple[str, ...] = ("source", "record_id", *IDENTITY_FIELDS, "tang
                                   "nik_birth_date", "nik_sex")
 #: Fields where the most recent extract wins by default (people move; registries lag).
 ADDRESS_FIELDS: tuple[str, ...] = ("alamat", "rt", "rw", "kode_wilayah")
-#: The survivorship rules a field can follow.
-SURVIVORSHIP_RULES: tuple[str, ...] = ("priority", "most_recent", "most_frequent", "most_complete")
+#: The built-in survivorship rules a field can follow, by name (any
+#: :class:`~regsosek_link.survivorship.SurvivorshipRule` can be given too).
+SURVIVORSHIP_RULES: tuple[str, ...] = tuple(BUILT_IN)
 #: Rule of each field when ``survivorship`` does not name it (any other field: ``"priority"``).
 DEFAULT_SURVIVORSHIP: Mapping[str, str] = {f: "most_recent" for f in ADDRESS_FIELDS}
-
-#: A survivorship key of ``golden_records``: candidates (positions in its sort) and their
-#: persons -> int64, lower wins.
-Key = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 _FLAG_COLUMNS = ("n_records", "sources", "n_valid_nik", "conflicting_nik", "conflicting_sex",
                  "conflicting_birth_date")
@@ -310,12 +318,6 @@ def _present(records: pd.DataFrame, field: str, col: pd.Series) -> np.ndarray:
     return ok
 
 
-def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group code of each int64 key and the size of each group (hashing, no sort)."""
-    codes, _ = pd.factorize(key)
-    return codes, np.bincount(codes)
-
-
 def _n_distinct(pcode: np.ndarray, vcode: np.ndarray, keep: np.ndarray, n_persons: int) -> np.ndarray:
     """Distinct values (codes >= 0 where ``keep``) per person: 0 or 1 where the person's
     smallest and largest code agree; counted exactly for the other persons only."""
@@ -390,7 +392,7 @@ def golden_records(
     priorities: Mapping[str, Mapping[str, int]] | None = None,
     single_record_sources: Sequence[str] = (),
     as_of: Mapping[str, str] | None = None,
-    survivorship: Mapping[str, str] | None = None,
+    survivorship: Mapping[str, Any] | None = None,
     fields: Sequence[str] = REGISTRY_FIELDS,
     labels: np.ndarray | None = None,
     workers: int = 1,
@@ -412,8 +414,11 @@ def golden_records(
         priorities for :data:`IDENTITY_FIELDS`.
     as_of : mapping of str to str, optional
         ``{source: ISO date of its extract}`` for records without their own ``as_of``.
-    survivorship : mapping of str to str, optional
-        ``{field: rule}`` with a rule of :data:`SURVIVORSHIP_RULES`; fields not named follow
+    survivorship : mapping, optional
+        ``{field: rule}``: a built-in rule's name (:data:`SURVIVORSHIP_RULES`), a
+        :class:`~regsosek_link.survivorship.SurvivorshipRule`, or its spec (an import path
+        ``"package.module:ClassName"``, or ``{"type": ..., **parameters}``; see
+        :func:`~regsosek_link.survivorship.survivorship_rule`). Fields not named follow
         :data:`DEFAULT_SURVIVORSHIP` (``"most_recent"`` for the address fields), else
         ``"priority"``.
     fields : sequence of str
@@ -464,15 +469,9 @@ def golden_records(
                    **options).frame(persons)
 
 
-def _survivorship_rules(survivorship: Mapping[str, str] | None, fields: Sequence[str]) -> dict[str, str]:
-    """The survivorship rule of each field named (the defaults, then ``survivorship``), checked."""
-    bad = {f: r for f, r in (survivorship or {}).items() if r not in SURVIVORSHIP_RULES}
-    if bad:
-        raise ValueError(f"survivorship rules must be one of {', '.join(SURVIVORSHIP_RULES)}; got {bad}")
-    unknown = sorted(set(survivorship or {}) - set(fields))
-    if unknown:
-        raise ValueError(f"survivorship names unknown field(s) {unknown}; fields: {', '.join(fields)}")
-    return {**DEFAULT_SURVIVORSHIP, **dict(survivorship or {})}
+def _survivorship_rules(survivorship: Mapping[str, Any] | None, fields: Sequence[str]) -> dict[str, SurvivorshipRule]:
+    """The survivorship rule of each field (``survivorship``'s, else the default), checked."""
+    return field_rules(survivorship, fields, DEFAULT_SURVIVORSHIP)
 
 
 @dataclass
@@ -547,7 +546,7 @@ class _Choice:
 
 
 def _choose_golden(records: pd.DataFrame, person_code: np.ndarray, n_persons: int, *,
-                  survivorship: Mapping[str, str] | None = None, fields: Sequence[str] = REGISTRY_FIELDS,
+                  survivorship: Mapping[str, Any] | None = None, fields: Sequence[str] = REGISTRY_FIELDS,
                   priorities: Mapping[str, Mapping[str, int]] | None = None,
                   single_record_sources: Sequence[str] = (), as_of: Mapping[str, str] | None = None,
                   workers: int = 1) -> _Choice:
@@ -568,7 +567,7 @@ def _choose(
     priorities: Mapping[str, Mapping[str, int]] | None,
     single_record_sources: Sequence[str],
     as_of: Mapping[str, str] | None,
-    rules: Mapping[str, str],
+    rules: Mapping[str, SurvivorshipRule],
     fields: Sequence[str],
     workers: int,
 ) -> _Choice:
@@ -591,62 +590,15 @@ def _choose(
         perm = np.lexsort((tie, pcode))
     pc_s = pcode[perm]
     civil = np.isin(snames, list(single_record_sources))
-    recency = _as_of_days(records, scode, snames, as_of)
-    recent = None if np.isnan(recency).all() else _dense_rank(np.where(np.isnan(recency), np.inf, -recency))
+    days = _as_of_days(records, scode, snames, as_of)
+    recency = None if np.isnan(days).all() else days
 
     scode_s = scode[perm]
-
-    def pick(ok_s: np.ndarray, keys: list[Key | None]) -> np.ndarray:
-        """Row of each person minimising ``keys`` (lexicographically) among the rows with a
-        value (``ok_s``, in ``perm`` order); -1: none. A key maps candidates (positions in
-        ``perm``) and their persons to int64; it is computed only for the candidates of
-        persons that still have several. ``None`` keys are skipped (all equal)."""
-        cand = np.flatnonzero(ok_s)
-        p = pc_s[cand]
-        n_with = int(np.count_nonzero(p[1:] != p[:-1])) + 1 if len(p) else 0
-        for i, key in enumerate(k for k in keys if k is not None):
-            if len(cand) == n_with:  # one candidate per person left
-                break
-            # the first key sees every candidate; later ones only the still tied persons'
-            tied = np.bincount(p, minlength=n_p)[p] > 1 if i else slice(None)
-            k = key(cand[tied], p[tied])
-            best = np.full(n_p, np.iinfo(np.int64).max, np.int64)
-            np.minimum.at(best, p[tied], k)
-            keep = np.ones(len(cand), bool)
-            keep[tied] = k == best[p[tied]]
-            cand, p = cand[keep], p[keep]
-        pos = np.full(n_p, -1, np.int64)
-        first = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, bool)
-        pos[p[first]] = perm[cand[first]]
-        return pos
-
-    def per_row(values: np.ndarray | None) -> Key | None:
-        return None if values is None else lambda cand, p: values[perm[cand]]
-
-    def per_source(table: np.ndarray) -> Key:
-        return lambda cand, p: table[scode_s[cand]]
-
-    # Value keys look at the values of the candidates (or of the tied persons) only: no
-    # factorisation of a whole column for a few tied persons.
-    def longest(values: pd.api.extensions.ExtensionArray) -> Key:
-        """The longest value (as text) first."""
-        return lambda cand, p: -pd.Series(values.take(perm[cand])).astype(str).str.len().to_numpy(np.int64)
-
-    def most_frequent(values: pd.api.extensions.ExtensionArray, ok_s: np.ndarray) -> Key:
-        """The value most records of the person hold first."""
-        def key(cand: np.ndarray, p: np.ndarray) -> np.ndarray:
-            persons = np.zeros(n_p, bool)
-            persons[p] = True
-            rows = np.flatnonzero(persons[pc_s] & ok_s)  # every record with a value of those persons
-            v, uniq = pd.factorize(values.take(perm[rows]))
-            g, size = _groups(pc_s[rows] * len(uniq) + v)
-            return -size[g[np.searchsorted(rows, cand)]]
-        return key
-
-    recent_key = per_row(recent)
+    record_ids = functools.cache(lambda: _key_values(records, "record_id"))  # for a rule that reads them
 
     def golden(field: str) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray | None]:
-        """The record each person's value of ``field`` is taken from, and the column."""
+        """The record each person's value of ``field`` is taken from (its rule's choice among
+        the records with a value, see :mod:`regsosek_link.survivorship`), and the column."""
         if field not in records.columns:
             return np.full(n_p, -1, np.int64), None
         col = records[field]
@@ -655,24 +607,15 @@ def _choose(
         elif isinstance(col.dtype, np.dtype):
             col = col.convert_dtypes()
         ok_s = _present(records, field, col)[perm]
-        prio = np.full(len(snames), 100, np.int64)
-        for i, s in enumerate(snames):
-            p_s = (priorities or {}).get(s, {})
-            prio[i] = int(p_s.get(field, p_s.get("*", 100)))
+        ranks = [(priorities or {}).get(s, {}) for s in snames]
+        prio = np.array([int(r.get(field, r.get("*", 100))) for r in ranks], np.int64)
         civ = ~civil if field in IDENTITY_FIELDS else np.zeros(len(snames), bool)
-        by_source = per_source(np.r_[_dense_rank(prio * 2 + civ), 0])  # priority, then the civil registry
-        freq, length = most_frequent(col.array, ok_s), longest(col.array)
-        rule = rules.get(field, "priority")
-        keys: list[Key | None]
-        if rule == "priority":
-            keys = [by_source, freq, length]
-        elif rule == "most_recent":
-            keys = [recent_key, by_source, freq, length]
-        elif rule == "most_frequent":
-            keys = [freq, by_source, length]
-        else:  # most_complete
-            keys = [length, by_source, freq]
-        return pick(ok_s, [per_row(_quality(records, field))] + keys), col.array
+        view = _FieldView(field=field, n_persons=n_p, records=records, column=col.array, perm=perm, person_s=pc_s,
+                          ok_s=ok_s, source_s=scode_s, sources=np.concatenate([snames, np.array([None], object)]),
+                          by_source=np.r_[_dense_rank(prio * 2 + civ), 0],  # priority, then the civil registry
+                          priority=np.r_[prio, 100], single_record=np.r_[civil, False], recency=recency,
+                          quality=_quality(records, field), record_ids=record_ids)
+        return chosen_rows(rules[field], Candidates(view, np.flatnonzero(ok_s))), col.array
 
     # Fields are independent: with ``workers`` they are chosen side by side (the sorts,
     # reductions and key takes of numpy release the GIL), and put in order.

@@ -48,6 +48,9 @@ GOLDEN_FIELDS: tuple[str, ...] = (
     "kode_wilayah",
 )
 
+#: Golden fields of the registry: the schema's plus the relation to the family head.
+REGISTRY_FIELDS: tuple[str, ...] = GOLDEN_FIELDS + ("hubungan_keluarga",)
+
 #: Columns of the candidate pairs table: integer row positions into the clean records.
 PAIR_COLUMNS: tuple[str, str] = ("left", "right")
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import LinkConfig, SourceConfig, settings_differences, with_stored_sources
-from ..errors import ModelError, StoreError
+from ..errors import ConfigError, ModelError, StoreError
 from ..ingest import read_sources
 from ..model_io import model_from_dict, model_to_dict
 from ..review import DECISION_COLUMNS
@@ -384,6 +384,9 @@ def _stored_config(data: dict[str, Any] | None, st: Any) -> LinkConfig:
                          "written by regsosek-link")
     try:
         return LinkConfig.from_dict(data)
+    except ConfigError as exc:  # a custom comparison, key or survivorship rule whose module is not importable
+        raise StoreError(f"the config stored in {str(st.path)!r} cannot be used here ({exc}); put the modules it "
+                         "names on PYTHONPATH (or install them), or re-link with a full run into a new store") from exc
     except Exception as exc:  # a config of another version of the library
         raise StoreError(f"the config stored in {str(st.path)!r} cannot be read by this version ({exc}); "
                          "re-link with a full run into a new store") from exc
