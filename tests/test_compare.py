@@ -332,3 +332,17 @@ def test_nik_consistency_splits_different():
     assert comp.level_names[0].startswith("different, both consistent")
     with pytest.raises(ConfigError, match="must name four columns"):
         IdNumberComparison(column="nik", consistency_columns=("a",))
+
+
+def test_prefix_pairs_match_a_brute_force_reference_with_a_huge_token():
+    """Only the lengths words have are tried as prefixes, so a huge field stays cheap; the
+    pairs are every (prefix word of >= 2 letters, longer word it starts)."""
+    from regsosek_link.compare import _prefix_pairs
+
+    rng = np.random.default_rng(0)
+    words = sorted({"".join(rng.choice(list("ABC"), rng.integers(1, 7))) for _ in range(300)} | {"AB" * 50_000})
+    arr = np.array(words, dtype=object)
+    v = len(arr)
+    want = sorted(p * v + t for p, a in enumerate(words) for t, b in enumerate(words)
+                  if len(a) >= 2 and len(b) > len(a) and b.startswith(a))
+    assert _prefix_pairs(arr).tolist() == want

@@ -487,7 +487,9 @@ def _prefix_pairs(words: np.ndarray, min_length: int = 2) -> np.ndarray:
     lengths = ser.str.len().to_numpy()
     index = pd.Index(words)
     codes = []
-    for k in range(min_length, int(lengths.max(initial=0))):
+    # a prefix is itself a word: only the lengths words have (not every length up to the
+    # longest token, which a huge field would make a quadratic loop)
+    for k in np.unique(lengths[(lengths >= min_length) & (lengths < lengths.max(initial=0))]).tolist():
         longer = np.flatnonzero(lengths > k)
         pre = index.get_indexer(ser.iloc[longer].str[:k])
         found = pre >= 0
