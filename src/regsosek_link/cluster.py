@@ -419,16 +419,14 @@ def ambiguous_links(
         # key column: a min and a max per record and column over the near-best links, so no
         # tie between equally strong links (whose order follows the input's) decides it
         nb = np.flatnonzero(near_best)  # (every record's best link is in it: no empty group)
-        nb_start = np.flatnonzero(np.r_[True, rec[nb][1:] != rec[nb][:-1]])
-        torn_group = np.zeros(len(nb_start), bool)
-        for j in range(keys.shape[1]):
-            c = keys[par[nb], j]
-            lo = np.minimum.reduceat(np.where(c >= 0, c, np.iinfo(np.int64).max), nb_start)
-            hi = np.maximum.reduceat(np.where(c >= 0, c, -1), nb_start)
-            torn_group |= hi > lo
+        rec_nb = rec[nb]
+        nb_start = np.flatnonzero(np.r_[True, rec_nb[1:] != rec_nb[:-1]])
+        c = keys[par[nb]]
+        lo = np.minimum.reduceat(np.where(c >= 0, c, np.iinfo(np.int64).max), nb_start, axis=0)
+        hi = np.maximum.reduceat(np.where(c >= 0, c, -1), nb_start, axis=0)
         # a record with competing candidates: every link of it as close as theirs is held
         torn = np.zeros(len(records), bool)
-        torn[rec[nb][nb_start[torn_group]]] = True
+        torn[rec_nb[nb_start[(hi > lo).any(axis=1)]]] = True
         competing = np.unique(pair[torn[rec] & near_best])
     thin = np.zeros(0, np.int64)
     if "nik_valid" in records.columns and "tanggal_lahir_status" in records.columns and len(acc):
