@@ -110,6 +110,16 @@ class SparkEngine:
         Groups the clustering and registry stages are cut into (each holds whole
         components or persons and is worked by one Python task); default twice the
         session's default parallelism.
+    batch_rows : int, optional
+        Rows in each Arrow batch the stages' kernels are handed (Spark's
+        ``spark.sql.execution.arrow.maxRecordsPerBatch`` during the run, set back after
+        it): the kernels' fixed cost per call is paid once per batch, so the default
+        (100,000; Spark's is 10,000) halves the standardisation's and comparisons' time.
+        The results do not depend on it.
+    driver_max_edges : int, optional
+        Accepted links up to this many (default 10,000,000, about 200 MB on the driver)
+        have their connected components found on the driver, in two Spark jobs; more, on
+        the executors (min-label propagation, a few jobs a round). 0: always on the executors.
 
     Examples
     --------
@@ -118,10 +128,13 @@ class SparkEngine:
     True
     """
 
-    def __init__(self, spark: Any = None, *, buckets: int | None = None) -> None:
+    def __init__(self, spark: Any = None, *, buckets: int | None = None, batch_rows: int = 100_000,
+                 driver_max_edges: int = 10_000_000) -> None:
         require_pyspark()
         self._spark = spark
         self.buckets = buckets
+        self.batch_rows = batch_rows
+        self.driver_max_edges = driver_max_edges
 
     @property
     def spark(self) -> Any:
@@ -142,9 +155,18 @@ class SparkEngine:
         cfg = linker.config
         spark = self.spark
         spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
-        raw = stages("ingest", lambda: self._raw(cfg, data))
-        return self._link(raw, cfg, stages=stages, model=linker.model, constrained=linker.constrained,
-                          decisions=linker.decisions)
+        batch_key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+        before = spark.conf.get(batch_key, None)
+        spark.conf.set(batch_key, str(self.batch_rows))
+        try:
+            raw = stages("ingest", lambda: self._raw(cfg, data))
+            return self._link(raw, cfg, stages=stages, model=linker.model, constrained=linker.constrained,
+                              decisions=linker.decisions)
+        finally:  # (every table the result holds is computed by then: each stage ends in a checkpoint)
+            if before is None:
+                spark.conf.unset(batch_key)
+            else:
+                spark.conf.set(batch_key, before)
 
     def update(self, *_: Any, **__: Any) -> Any:
         raise ConfigError("an incremental update is not available on the Spark engine yet; run update with the "
@@ -280,7 +302,8 @@ class SparkEngine:
             # non-matches go with them to the bucket of their left record's component
             decided = st.decision_edges(records, decisions, [f"level_{c.name}" for c in cfg.comparisons])
             comp = st.connected_components(edges if decided is None else edges.select("left", "right").unionByName(
-                decided.where(F.col("decision") == "match").select("left", "right")))
+                decided.where(F.col("decision") == "match").select("left", "right")),
+                driver_max_edges=self.driver_max_edges)
             recs = records.join(comp, "rank", "left").withColumn(
                 "bucket", F.pmod(F.xxhash64(F.coalesce(F.col("component"), F.col("rank"))), F.lit(buckets)))
             edges = edges.withColumn("decision", F.lit(None).cast("string")).withColumn("d", F.lit(None).cast("long"))

@@ -326,12 +326,22 @@ def score(scored_input: Any, model: Any, comparisons: Sequence[Any], *, tf: dict
 # cluster
 
 
-def connected_components(edges: Any, *, max_rounds: int = 100) -> Any:
+def connected_components(edges: Any, *, max_rounds: int = 100, driver_max_edges: int = 0) -> Any:
     """``rank, component`` (the smallest rank of its component) of every vertex of ``edges``
-    (``left``, ``right``): min-label propagation with pointer jumping, the lineage cut at
-    every round."""
+    (``left``, ``right``).
+
+    Up to ``driver_max_edges`` edges are collected and their components found on the
+    driver (:func:`regsosek_link.cluster.connected_components`: two Spark jobs); more, by
+    min-label propagation with pointer jumping on the executors, the lineage cut at every
+    round (two to four jobs a round, a round per doubling of the longest path). Both give
+    the same table.
+    """
     from pyspark.sql import functions as F
 
+    if driver_max_edges > 0:
+        pairs = edges.select("left", "right")
+        if pairs.count() <= driver_max_edges:
+            return _driver_components(pairs.toPandas(), edges.sparkSession)
     both = edges.select("left", "right").unionByName(
         edges.select(F.col("right").alias("left"), F.col("left").alias("right")))
     both = cut(both)
@@ -355,6 +365,19 @@ def connected_components(edges: Any, *, max_rounds: int = 100) -> Any:
     else:  # pragma: no cover - a chain of 2**100 records
         raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
     return labels.withColumnRenamed("label", "component")
+
+
+def _driver_components(pairs: pd.DataFrame, spark: Any) -> Any:
+    """:func:`connected_components`' table of collected edges, worked on the driver."""
+    from ...cluster import connected_components as components
+
+    left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
+    ranks = np.unique(np.r_[left, right])
+    labels = components(len(ranks), np.searchsorted(ranks, left), np.searchsorted(ranks, right))
+    # labels are numbered by their first (smallest) vertex: that vertex's rank names the component
+    first = np.unique(labels, return_index=True)[1]
+    table = pd.DataFrame({"rank": ranks, "component": ranks[first][labels]})
+    return spark.createDataFrame(table, "rank long, component long")
 
 
 def decision_edges(records: Any, decisions: pd.DataFrame | None, level_columns: Sequence[str]) -> Any:
