@@ -90,23 +90,23 @@ def block_pairs(records: Any, rules: Sequence[Any], *, dtypes: dict[str, Any], l
     from pyspark.sql import functions as F
 
     single = set(single_record_sources)
-    key_schema = pa.schema([("rank", pa.int64()), ("rule", pa.int16()), ("key", pa.string())])
+    key_schema = pa.schema([("rank", pa.int64()), ("rule", pa.int16()), ("key", pa.string()), ("source", pa.string())])
     rules = list(rules)
 
     def keys(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for b in batches:
             pdf = frame_of(b, dtypes)
             rank = pdf["rank"].to_numpy(np.int64)
+            source = pdf["source"].to_numpy(object)
             recs = pdf.drop(columns="rank")
             for i, rule in enumerate(rules):
                 rows, key = rule_keys(recs, rule)
                 yield pa.RecordBatch.from_arrays(
                     [pa.array(rank[rows], pa.int64()), pa.array(np.full(len(rows), i, np.int16)),
-                     pa.array(key.astype(object), pa.string())], schema=key_schema)
+                     pa.array(key.astype(object), pa.string()), pa.array(source[rows], pa.string())],
+                    schema=key_schema)
 
-    tags = records.select("rank", "source")
-    k = records.select(*[c for c in records.columns]).mapInArrow(keys, spark_schema(key_schema))
-    k = cut(k.join(tags, "rank"))
+    k = cut(records.mapInArrow(keys, spark_schema(key_schema)))
 
     stats = {i: {"rule": r.label, "pairs_generated": 0, "new_pairs": 0, "largest_block": 0, "skipped_blocks": 0,
                  "skipped_records": 0, "skipped_keys": []} for i, r in enumerate(rules)}
@@ -199,6 +199,26 @@ def _mini_records(pdf: pd.DataFrame, columns: Sequence[str], dtypes: dict[str, A
     return as_dtypes(pd.concat([left, right], ignore_index=True), dtypes)
 
 
+def compared_columns(comparisons: Sequence[Any], dtypes: dict[str, Any], tf_columns: Sequence[str]) -> list[str]:
+    """The record columns the comparisons read (their ``columns`` and ``ignore_when_equal``)
+    and the term-frequency columns, in the records' order: what a pair carries of each side.
+    Every column when a comparison is not one of the library's own (its ``prepare`` may read
+    any column).
+
+    >>> from regsosek_link.compare import ExactMatch
+    >>> compared_columns([ExactMatch(column="b")], {"rank": "int64", "a": "string", "b": "string"}, [])
+    ['b']
+    """
+    from ... import compare as compare_module
+
+    everything = [c for c in dtypes if c != "rank"]
+    if any(type(c).__module__ != compare_module.__name__ for c in comparisons):
+        return everything
+    used = {col for c in comparisons for col in (*c.columns, *(getattr(c, "ignore_when_equal", None) or ()))}
+    used |= set(tf_columns)
+    return [c for c in everything if c in used]
+
+
 def compare_pairs(pairs: Any, records: Any, comparisons: Sequence[Any], *, dtypes: dict[str, Any],
                   tf_columns: Sequence[str], chunk_size: int) -> Any:
     """``pairs`` with one int8 level column per comparison (:func:`regsosek_link.compare.compare`
@@ -206,7 +226,7 @@ def compare_pairs(pairs: Any, records: Any, comparisons: Sequence[Any], *, dtype
     as :func:`regsosek_link._codes.column_codes` reads it."""
     from ..._codes import column_codes
 
-    columns = [c for c in dtypes if c != "rank"]
+    columns = compared_columns(comparisons, dtypes, tf_columns)
     names = [c.name for c in comparisons]
     fields = [("left", pa.int64()), ("right", pa.int64()), ("rule", pa.int8()), ("rules", pa.int64())]
     fields += [(n, pa.int8()) for n in names] + [(f"tfv_{c}", pa.string()) for c in tf_columns]
