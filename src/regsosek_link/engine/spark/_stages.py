@@ -209,10 +209,9 @@ def compared_columns(comparisons: Sequence[Any], dtypes: dict[str, Any], tf_colu
     >>> compared_columns([ExactMatch(column="b")], {"rank": "int64", "a": "string", "b": "string"}, [])
     ['b']
     """
-    from ... import compare as compare_module
-
     everything = [c for c in dtypes if c != "rank"]
-    if any(type(c).__module__ != compare_module.__name__ for c in comparisons):
+    # (``compare`` is the function; the package's ``compare`` attribute is too, not the module)
+    if any(type(c).__module__ != compare.__module__ for c in comparisons):
         return everything
     used = {col for c in comparisons for col in (*c.columns, *(getattr(c, "ignore_when_equal", None) or ()))}
     used |= set(tf_columns)
