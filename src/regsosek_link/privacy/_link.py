@@ -18,7 +18,7 @@ from ..config import LinkConfig, SourceConfig
 from ..errors import ConfigError
 from ._bloom import dice
 from ._compare import DiceAtThresholds, KeyedIdComparison
-from ._encode import FLAG_COLUMNS, EncodingSettings, decode_filters, encode_records
+from ._encode import ENCODING_VERSION, FLAG_COLUMNS, EncodingSettings, decode_filters, encode_records
 from .processing import ENCODING_COLUMN
 
 __all__ = ["encode_source", "encoded_blocking_rules", "encoded_comparisons", "encoded_config", "link_encoded",
@@ -117,7 +117,7 @@ def encoded_comparisons() -> tuple[Comparison, ...]:
         KeyedIdComparison(column="nik", fit_column="nik_fit", near_column="nik_near"),
         DiceAtThresholds(column="nama", containment=0.8),
         DiceAtThresholds(column="tanggal_lahir", thresholds=(0.5, 0.7, 0.85, 0.93),
-                         placeholder_column="tanggal_lahir_placeholder"),
+                         placeholder_column="tanggal_lahir_placeholder", year_column="tahun_lahir"),
         ExactMatch(column="jenis_kelamin"),
         DiceAtThresholds(column="nama_ibu", containment=0.8, ignore_when_equal=household),
         KeyedIdComparison(column="no_kk", label="no_kk"),
@@ -218,6 +218,10 @@ def link_encoded(encoded: Mapping[str, pd.DataFrame] | Sequence[str | os.PathLik
     if len(kinds) > 1:
         raise ConfigError(f"the sources were encoded with different keys or scheme versions ({', '.join(kinds)}); "
                           "every data holder must encode with the same key and settings")
+    old = sorted({k.split(":")[0] for k in kinds} - {ENCODING_VERSION})
+    if old:
+        raise ConfigError(f"the sources were encoded with scheme {', '.join(old)}, this version links "
+                          f"{ENCODING_VERSION} encodings only; every data holder must encode its source again")
     text = [c for c in records.columns if c not in FLAG_COLUMNS]
     records = records.astype({c: "string" for c in text})
     if "tanggal_lahir_placeholder" in records.columns and "tanggal_lahir" in records.columns:
