@@ -46,7 +46,8 @@ class DiceAtThresholds(_Named):
     the birth year) such a pair is scored on the year the placeholder keeps, as
     :class:`~regsosek_link.compare.DateOfBirthComparison` with ``year_only_level``: a level
     "year only, same year" just below the top two thresholds' levels when the years are
-    equal, missing otherwise. The Dice coefficient of every pair is one AND and one
+    equal, missing otherwise; and at the top threshold a placeholder gets a level of its
+    own below the top (SIAK's 1 July stands for thousands of birthdays). The Dice coefficient of every pair is one AND and one
     popcount (``np.bitwise_count``) per 64-bit word, vectorised over the pairs of a chunk.
 
     >>> import pandas as pd
@@ -89,7 +90,8 @@ class DiceAtThresholds(_Named):
         names = (f"Dice < {self.thresholds[0]}",) + tuple(f"Dice >= {t}" for t in self.thresholds)
         if self.year_column:
             at = self._year_level
-            return names[:at] + ("year only (placeholder or partial), same year",) + names[at:]
+            return (names[:at] + ("year only (placeholder or partial), same year",) + names[at:-1]
+                    + (f"{names[-1]}, but a placeholder",) + names[-1:])
         if self.containment is None:
             return names
         at = self._contained_level
@@ -140,14 +142,17 @@ class DiceAtThresholds(_Named):
             level[below[inside >= self.containment - 1e-9]] = at
         if self.year_column:
             level[level >= self._year_level] += 1
+            level[level == len(self.thresholds) + 1] += 1  # (the top; below it: a placeholder at the top)
         out[k] = level
         if self.placeholder_column:
             ph = prep["ph"][left] | prep["ph"][right]
-            below = ph & (out >= 0) & (out < self.n_levels - 1)
+            top = self.n_levels - 1
+            below = ph & (out >= 0) & (out < top)
             out[below] = MISSING
             if self.year_column:
                 yl, yr = prep["y"][left], prep["y"][right]
                 out[below & (yl >= 0) & (yl == yr)] = self._year_level
+                out[ph & (out == top)] = top - 1  # one placeholder date is not the evidence of one real date
         return out
 
 
