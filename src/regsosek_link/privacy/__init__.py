@@ -70,6 +70,7 @@ _HOMES = {
     "DiceAtThresholds": "._compare", "KeyedIdComparison": "._compare",
     "ENCODING_VERSION": "._encode", "EncodingSettings": "._encode", "decode_filters": "._encode",
     "default_filters": "._encode", "encode_records": "._encode",
+    "EncodedLinker": "._link",
     "encode_source": "._link", "encoded_blocking_rules": "._link", "encoded_comparisons": "._link",
     "encoded_config": "._link", "link_encoded": "._link", "read_encoded": "._link", "write_encoded": "._link",
     "processing_record": ".processing",
@@ -78,6 +79,7 @@ _HOMES = {
 __all__ = [
     "ENCODING_VERSION",
     "DiceAtThresholds",
+    "EncodedLinker",
     "EncodingSettings",
     "FilterSpec",
     "KeyedIdComparison",
