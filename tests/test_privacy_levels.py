@@ -154,3 +154,16 @@ def test_a_placeholder_birth_date_scores_on_its_year_as_in_clear():
     assert e[5] == 0
     with pytest.raises(Exception, match="year_column"):
         DiceAtThresholds(column="tanggal_lahir", year_column="tahun_lahir")
+
+
+def test_addresses_are_encoded_with_the_house_number_as_a_token():
+    recs = pd.DataFrame({"source": "s", "record_id": ["1", "2", "3", "4"],
+                         "alamat": ["JL MERDEKA GG MAWAR", "JL MERDEKA GG MAWAR", "JL MERDEKA GG MAWAR",
+                                    "DUSUN KRAJAN"],
+                         "no_rumah": ["12", "12", "14", "12"]})
+    enc = encode_records(recs, KEY, settings=EncodingSettings(filters=EncodingSettings().filters[4:],
+                                                              hashed_columns=(), blocking_rules=()))
+    assert enc["alamat"].notna().all() and not enc["alamat"].str.contains("MERDEKA").any()
+    pairs = pd.DataFrame({"left": [0, 0, 0], "right": [1, 2, 3]})
+    sim = DiceAtThresholds(column="alamat", thresholds=(0.5, 0.9, 0.97)).compute(enc, pairs).tolist()
+    assert sim[0] >= 2 and 1 <= sim[1] < sim[0] and sim[2] == 0  # same > another house > another street

@@ -3,26 +3,31 @@
 :func:`encode_records` turns a data holder's clean records into *encoded records* with the
 columns the pipeline links on, none holding a clear value:
 
-========================  =====================================================================
-column                    content
-========================  =====================================================================
-``source``, ``record_id``  as they are: the holder maps results back to its own rows by them
-``encoding``               scheme version and the key's check value (same for every record)
-``nik``, ``no_kk``         32 hex digits of the HMAC-SHA256 of the number (usable numbers only)
-``nik_near``               the keyed hashes of the NIK with each of its first 12 digits masked
-``nik_valid``, ``kk_valid`` whether the number is structurally valid (a flag, no value)
-``tanggal_lahir_placeholder`` whether the birth date is a placeholder (1 July, 31 December...:
-                           the date is unknown), so that it is not taken for a disagreement
-``nik_fit``                ``credible`` (the NIK's birth date and sex are the record's),
-                           ``contradicts`` (one of them differs) or missing
-``jenis_kelamin``,         HMAC hex of the sex and of each region level; ``kode_wilayah``
-``kode_prov`` ...          is the finest level known
-``nama``, ``nama_ibu``,    base64 of the hardened Bloom filter of the value
+==============================  ===============================================================
+column                          content
+==============================  ===============================================================
+``source``, ``record_id``       as they are: the holder maps results back to its own rows by them
+``encoding``                    scheme version and the key's check value (same for every record)
+``nik``, ``no_kk``              32 hex digits of the HMAC-SHA256 of the number (16-digit numbers
+                                of a usable status only, as the clear comparison takes them)
+``nik_near``                    base64 of the NIK's 33 near-miss hashes (:func:`_near_hashes`):
+                                a substitution, an adjacent transposition, a shifted serial
+``nik_valid``, ``kk_valid``     whether the number is structurally valid (a flag, no value)
+``tanggal_lahir_placeholder``   whether the day of birth is unknown: a placeholder date (1 July,
+                                31 December...) or a date known to the year only
+``tahun_lahir``                 32 hex digits of the HMAC of the birth year (a placeholder date
+                                is compared on it)
+``nik_fit``                     ``credible`` (the NIK's birth date and sex are the record's),
+                                ``contradicts`` (one of them differs) or missing
+``jenis_kelamin``,              HMAC hex of the sex and of each region level; ``kode_wilayah``
+``kode_prov`` ...               is the finest level known
+``nama``, ``nama_ibu``,         base64 of the hardened Bloom filter of the value
 ``tanggal_lahir``,
-``tempat_lahir``
-``bk_<i>``                 the keys of blocking rule ``i`` for this record: 16 hex digits of
-                           the HMAC of each key (a ``tokens`` rule gives several, space-separated)
-========================  =====================================================================
+``tempat_lahir``, ``alamat``
+``bk_<i>``                      the keys of blocking rule ``i`` for this record: 16 hex digits of
+                                the HMAC of each key (a ``tokens`` rule gives several,
+                                space-separated)
+==============================  ===============================================================
 
 Everything is keyed by sub-keys of the holder's :class:`~regsosek_link._secret.SecretKey`
 (one per column, per filter, per blocking rule), so all holders must use one key, shared
@@ -60,18 +65,24 @@ _UNUSABLE = ("missing", "sentinel", "dummy", "excel_damaged", "non_digit")
 
 
 def default_filters() -> tuple[FilterSpec, ...]:
-    """Filters of the name, mother's name, birth place (bigrams) and birth date (date tokens).
+    """Filters of the name, mother's name, birth place (bigrams), birth date (date tokens) and
+    address (bigrams, and the house number as a whole token).
 
     Bigrams of a padded name (about 15 for an Indonesian full name) set up to 20 bits each
     in 1,024: about a third of the bits end up set, where a Bloom filter separates best. A
     birth place is shorter (512 bits, 15 hashes); a birth date's 12 tokens set 10 bits each
-    in 256.
+    in 256. A standardised address (``JL MERDEKA GG MAWAR``: 15-30 bigrams) sets 15 bits a
+    bigram in 1,024; its house number (``no_rumah``, split off by the standardisation) is
+    one more token, so two houses of one street differ by it. The address is in no default
+    comparison (nor in the clear ones); it is there for the golden record and for configs
+    that compare it (``DiceAtThresholds(column="alamat")``).
     """
     return (
         FilterSpec(column="nama", bits=1024, hashes=20, words_column="nama_phonetic"),
         FilterSpec(column="nama_ibu", bits=1024, hashes=20, words_column="nama_ibu_phonetic"),
         FilterSpec(column="tempat_lahir", bits=512, hashes=15),
         FilterSpec(column="tanggal_lahir", tokens="date", bits=256, hashes=10),
+        FilterSpec(column="alamat", bits=1024, hashes=15, words_column="no_rumah"),
     )
 
 
