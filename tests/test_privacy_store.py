@@ -13,7 +13,14 @@ import pytest
 
 from regsosek_link import LinkConfig, Linker, SourceConfig
 from regsosek_link.errors import StoreError
-from regsosek_link.privacy import EncodedLinker, SecretKey, encode_source, encoded_config, link_encoded, write_encoded
+from regsosek_link.privacy import (
+    EncodedLinker,
+    SecretKey,
+    encode_source,
+    encoded_config,
+    link_encoded,
+    write_encoded,
+)
 from regsosek_link.store import RegistryStore
 
 KEY = SecretKey(bytes.fromhex("5f1c0e9a3b7d24c68e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f"), origin="tests")

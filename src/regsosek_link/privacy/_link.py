@@ -20,7 +20,13 @@ from ..run.linker import Linker
 from ..run.result import LinkResult
 from ._bloom import dice
 from ._compare import DiceAtThresholds, KeyedIdComparison
-from ._encode import ENCODING_VERSION, FLAG_COLUMNS, EncodingSettings, decode_filters, encode_records
+from ._encode import (
+    ENCODING_VERSION,
+    FLAG_COLUMNS,
+    EncodingSettings,
+    decode_filters,
+    encode_records,
+)
 from .processing import ENCODING_COLUMN
 
 __all__ = ["encode_source", "encoded_blocking_rules", "encoded_comparisons", "encoded_config", "link_encoded",
@@ -328,5 +334,5 @@ def link_encoded(encoded: Mapping[str, pd.DataFrame] | Sequence[str | os.PathLik
     if update:
         if store is None:
             raise ConfigError("an update needs the registry store to add the batch to (store=...)")
-        return linker.update(store, frames)
-    return linker.run(frames, store=store)
+        return linker.update(Path(store), frames)
+    return linker.run(frames, store=None if store is None else Path(store))
