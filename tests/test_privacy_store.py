@@ -171,3 +171,13 @@ def test_encodings_of_an_older_scheme_are_refused(encoded):
     with pytest.raises(Exception, match="pprl-v1.*encode its source again"):
         link_encoded(old)
     assert np.array_equal(encoded["siak"]["encoding"].str.startswith("pprl-v2"), np.ones(len(encoded["siak"]), bool))
+
+
+def test_a_flag_a_source_lacks_is_false_not_true(encoded, single):
+    parts = {"siak": encoded["siak"].drop(columns=["tanggal_lahir_placeholder", "nik_valid"]),
+             "dtks": encoded["dtks"]}
+    recs = link_encoded(parts, one_record_per_person=single).records
+    siak = (recs["source"] == "siak").to_numpy()
+    assert recs["tanggal_lahir_placeholder"].dtype == bool and recs["nik_valid"].dtype == bool
+    assert not recs.loc[siak, "tanggal_lahir_placeholder"].any() and not recs.loc[siak, "nik_valid"].any()
+    assert recs.loc[~siak, "tanggal_lahir_placeholder"].any()

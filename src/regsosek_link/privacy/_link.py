@@ -264,7 +264,9 @@ class EncodedLinker(Linker):
     def _as_stored(self, records: pd.DataFrame) -> pd.DataFrame:
         flags = [c for c in FLAG_COLUMNS if c in records.columns]
         out = records.astype({c: "string" for c in records.columns if c not in flags})
-        return out.astype({c: bool for c in flags}) if flags else out  # (missing flags are False)
+        for c in flags:  # (a source without the flag: False, not NaN's truth)
+            out[c] = out[c].astype("boolean").fillna(False).astype(bool)
+        return out
 
     def _check_store(self, stored: pd.DataFrame, st: Any) -> None:
         if ENCODING_COLUMN not in stored.columns:
