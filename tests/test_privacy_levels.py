@@ -4,6 +4,8 @@ placeholder birth date scored on its year."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,7 @@ from regsosek_link.privacy import (
     decode_filters,
     encode_records,
 )
+from regsosek_link.privacy._bloom import overlap, popcount
 from regsosek_link.privacy._encode import near_slots
 
 KEY = SecretKey(bytes(range(32)), origin="the tests")
@@ -167,3 +170,23 @@ def test_addresses_are_encoded_with_the_house_number_as_a_token():
     pairs = pd.DataFrame({"left": [0, 0, 0], "right": [1, 2, 3]})
     sim = DiceAtThresholds(column="alamat", thresholds=(0.5, 0.9, 0.97)).compute(enc, pairs).tolist()
     assert sim[0] >= 2 and 1 <= sim[1] < sim[0] and sim[2] == 0  # same > another house > another street
+
+
+def test_an_initial_shares_a_token_with_the_name_it_stands_for():
+    names = ["S ADITYA", "SETIAWAN ADITYA", "B ADITYA", "M RIZKI", "MUHAMMAD RIZKI", "A RIZKI"]
+    recs = pd.DataFrame({"source": "s", "record_id": [str(i) for i in range(6)], "nama": names,
+                         "nama_phonetic": names})
+    with_initials = EncodingSettings(filters=EncodingSettings().filters[:1], hashed_columns=(), blocking_rules=())
+    assert with_initials.filters[0].initials
+    plain = replace(with_initials, filters=(replace(with_initials.filters[0], initials=False),))
+
+    def containment(settings: EncodingSettings) -> np.ndarray:
+        f = decode_filters(encode_records(recs, KEY, settings=settings)["nama"].tolist()).view(np.uint64)
+        n = popcount(f)
+        return overlap(f[[0, 2, 3, 5]], f[[1, 1, 4, 4]], n[[0, 2, 3, 5]], n[[1, 1, 4, 4]])
+
+    got, before = containment(with_initials), containment(plain)
+    # the right initial (S for SETIAWAN, M for MUHAMMAD) lies further inside the full name
+    # than a wrong one, and further than without the initials' tokens
+    assert got[0] > got[1] + 0.05 and got[2] > got[3] + 0.05
+    assert got[0] - got[1] > before[0] - before[1] and got[2] - got[3] > before[2] - before[3]

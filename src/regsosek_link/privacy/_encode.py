@@ -68,8 +68,8 @@ def default_filters() -> tuple[FilterSpec, ...]:
     """Filters of the name, mother's name, birth place (bigrams), birth date (date tokens) and
     address (bigrams, and the house number as a whole token).
 
-    Bigrams of a padded name (about 15 for an Indonesian full name) set up to 20 bits each
-    in 1,024: about a third of the bits end up set, where a Bloom filter separates best. A
+    Bigrams of a padded name (about 15 for an Indonesian full name, with its words' sounds
+    and initials as whole tokens) set up to 20 bits each in 1,024: about a third of the bits end up set, where a Bloom filter separates best. A
     birth place is shorter (512 bits, 15 hashes); a birth date's 12 tokens set 10 bits each
     in 256. A standardised address (``JL MERDEKA GG MAWAR``: 15-30 bigrams) sets 15 bits a
     bigram in 1,024; its house number (``no_rumah``, split off by the standardisation) is
@@ -78,8 +78,8 @@ def default_filters() -> tuple[FilterSpec, ...]:
     that compare it (``DiceAtThresholds(column="alamat")``).
     """
     return (
-        FilterSpec(column="nama", bits=1024, hashes=20, words_column="nama_phonetic"),
-        FilterSpec(column="nama_ibu", bits=1024, hashes=20, words_column="nama_ibu_phonetic"),
+        FilterSpec(column="nama", bits=1024, hashes=20, words_column="nama_phonetic", initials=True),
+        FilterSpec(column="nama_ibu", bits=1024, hashes=20, words_column="nama_ibu_phonetic", initials=True),
         FilterSpec(column="tempat_lahir", bits=512, hashes=15),
         FilterSpec(column="tanggal_lahir", tokens="date", bits=256, hashes=10),
         FilterSpec(column="alamat", bits=1024, hashes=15, words_column="no_rumah"),
@@ -124,7 +124,8 @@ class EncodingSettings:
         """Plain-dict form (written into the encoded file's metadata; no key in it)."""
         return {"version": ENCODING_VERSION, "flip_probability": self.flip_probability, "fold": self.fold,
                 "hashed_columns": list(self.hashed_columns),
-                "filters": [{"column": f.column, "tokens": f.tokens, "q": f.q, "bits": f.bits, "hashes": f.hashes}
+                "filters": [{"column": f.column, "tokens": f.tokens, "q": f.q, "bits": f.bits, "hashes": f.hashes,
+                             "words_column": f.words_column, "initials": f.initials}
                             for f in self.filters],
                 "blocking_rules": [r.label for r in self.blocking_rules]}
 
