@@ -367,10 +367,10 @@ def encode_records(records: pd.DataFrame, key: SecretKey, *, settings: EncodingS
         if spec.column in recs.columns:
             seed = seeds[:, i % 4] ^ np.uint64(i // 4)
             out[spec.column] = _filter_column(recs, spec, key, seed, settings)
-    # the NIK against its own record, decided here where the clear values are. (No NIK birth
-    # date or sex is written, so the clustering's cannot-link between different credible NIKs
-    # does not apply to encodings: on clear data it spares NIKs one typo apart, which needs
-    # their digits; here the comparison's levels carry that evidence instead.)
+    # the NIK against its own record, decided here where the clear values are: no NIK birth
+    # date or sex is written, the verdict is. The clustering's cannot-link between different
+    # credible NIKs reads it (cluster.credible_nik) and yields across a near miss that
+    # nik_near shows, as on clear NIKs.
     known_d, same_d = _same(recs, "nik_birth_date", "tanggal_lahir")
     known_s, same_s = _same(recs, "nik_sex", "jenis_kelamin")
     if "nik" in out:
