@@ -164,6 +164,7 @@ class Linker:
             snap = st.snapshot()
             cfg = self.config
             if not snap.empty:
+                self._check_store(snap.records, st)
                 stored_cfg = _stored_config(snap.config, st)
                 if not relink:
                     diff = settings_differences(stored_cfg, cfg)
@@ -173,7 +174,7 @@ class Linker:
 
             def work(stages: Stages) -> LinkResult:
                 self._check_memory(_known_records(cfg, data))
-                raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
+                raw = stages("ingest", lambda: self._ingest(cfg, data, stages))
                 self._check_memory(len(raw))
                 if not snap.empty and not replace:  # (before any linking)
                     missing = ~_keys(snap.records).isin(set(_keys(raw)))
@@ -187,7 +188,7 @@ class Linker:
                             "'update', to remove records 'withdraw'; to replace the registry with this run's "
                             "records pass --replace (replace=True), their persons are logged 'removed'.")
                 stages.tuning.sized(len(raw))
-                records = _standardise(raw, cfg, stages)
+                records = self._standardise(raw, cfg, stages)
                 return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
                                     decisions=_decisions(snap.decisions, self.decisions),
                                     constrained=self.constrained, previous=_previous(snap))
@@ -198,12 +199,39 @@ class Linker:
     def _fresh(self, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> LinkResult:
         cfg = self.config
         self._check_memory(_known_records(cfg, data))
-        raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
+        raw = stages("ingest", lambda: self._ingest(cfg, data, stages))
         self._check_memory(len(raw))
         stages.tuning.sized(len(raw))
-        records = _standardise(raw, cfg, stages)
+        records = self._standardise(raw, cfg, stages)
         return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
                             decisions=self.decisions, constrained=self.constrained)
+
+    # -- what the records are (a subclass links other records, e.g. encoded ones) --------------
+
+    def _ingest(self, cfg: LinkConfig, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> pd.DataFrame:
+        """The raw records of ``cfg``'s sources (files, or ``data`` by source name)."""
+        return read_sources(cfg, data, codes=stages.book)
+
+    def _standardise(self, raw: pd.DataFrame, cfg: LinkConfig, stages: Stages) -> pd.DataFrame:
+        """The records the pipeline links, made from :meth:`_ingest`'s raw records."""
+        return _standardise(raw, cfg, stages)
+
+    def _as_stored(self, records: pd.DataFrame) -> pd.DataFrame:
+        """Records read back from a store, in the dtypes :meth:`_standardise` gives."""
+        return _as_clean(records)
+
+    def _check_store(self, stored: pd.DataFrame, st: Any) -> None:
+        """Refuse a store whose records are not of this Linker's kind (clear or encoded)."""
+        from ..privacy.processing import ENCODING_COLUMN
+
+        if ENCODING_COLUMN in stored.columns:
+            raise StoreError(f"the registry store {str(st.path)!r} holds encoded records (privacy-preserving "
+                             "linkage); nothing was changed. Add encoded batches with 'regsosek-link link-encoded "
+                             "FILES --store ... --update' (privacy.EncodedLinker), never clear records")
+
+    def _check_batch(self, new: pd.DataFrame, stored: pd.DataFrame) -> None:
+        """Refuse a batch that cannot join the stored records (raise :class:`StoreError`)."""
+        _refuse_renamed_sources(new, stored)
 
     def _check_memory(self, n_records: int) -> None:
         """Refuse a run too big for this machine before its work (config ``memory_check``)."""
@@ -246,6 +274,7 @@ class Linker:
                 raise StoreError(f"the registry store {str(st.path)!r} holds no registry yet; make one with a full "
                                  "run first: 'regsosek-link run CONFIG --store ...' (Linker(config).run(data, "
                                  "store=...))")
+            self._check_store(snap.records, st)
             stored_cfg = _stored_config(snap.config, st)
             cfg = with_stored_sources(stored_cfg, self.config)
             if not relink:
@@ -270,13 +299,13 @@ class Linker:
 
             def work(stages: Stages) -> LinkResult:
                 self._check_memory(len(snap.records) + _known_records(batch_cfg, data))
-                raw = stages("ingest", lambda: read_sources(batch_cfg, data, codes=stages.book))
+                raw = stages("ingest", lambda: self._ingest(batch_cfg, data, stages))
                 self._check_memory(len(snap.records) + len(raw))
-                new = _standardise(raw, cfg, stages)
+                new = self._standardise(raw, cfg, stages)
                 new = _new_records_only(new, snap.records)
-                _refuse_renamed_sources(new, snap.records)
-                old = _as_clean(snap.records)
-                records = _as_clean(pd.concat([old, new], ignore_index=True))
+                self._check_batch(new, snap.records)
+                old = self._as_stored(snap.records)
+                records = self._as_stored(pd.concat([old, new], ignore_index=True))
                 stages.tuning.sized(len(records))
                 is_new = np.zeros(len(records), bool)
                 is_new[len(old):] = True
@@ -310,6 +339,7 @@ class Linker:
             snap = st.snapshot()
             if snap.empty:
                 raise StoreError(f"the registry store {str(st.path)!r} holds no registry")
+            self._check_store(snap.records, st)
             cfg = _stored_config(snap.config, st)
             drop = (snap.records["source"].astype(str) == source).to_numpy()
             if record_ids is not None:
@@ -318,7 +348,7 @@ class Linker:
                 raise StoreError(f"no stored record of source {source!r}"
                                  + (f" with record_id in {list(record_ids)[:5]}" if record_ids is not None else "")
                                  + f"; stored sources: {sorted(snap.records['source'].astype(str).unique())}")
-            records = _as_clean(snap.records[~drop].reset_index(drop=True))
+            records = self._as_stored(snap.records[~drop].reset_index(drop=True))
             model, run_cfg = None, cfg
             if snap.model is not None:
                 trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
