@@ -7,6 +7,7 @@ Marked ``spark``; skipped with the reason where PySpark or Java is missing.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -15,8 +16,8 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+import test_spark_engine
 from _registry_fixture import config, frame, model
-from test_spark_engine import spark  # noqa: F401  (the session fixture)
 
 from regsosek_link import Linker
 from regsosek_link.cluster import hash_id
@@ -24,6 +25,7 @@ from regsosek_link.errors import ConfigError, StoreError
 from regsosek_link.store import RegistryStore
 
 pytestmark = pytest.mark.spark
+spark = test_spark_engine.spark  # (the session fixture)
 
 RUN1 = {
     "siak": frame([("s1", None, "BUDI", "1980-03-04", "L"), ("s2", None, "SITI", "1985-02-02", "P"),
@@ -64,103 +66,162 @@ def _spark_state(spark, path: Path) -> tuple:
             _changes(st.table("changes").toPandas()))
 
 
-def test_life_cycle_on_spark_matches_the_embedded_store(spark, tmp_path):
-    """run, update (a merge and a new person), a run that leaves a person out (removed) and
-    one that brings it back (its old ID is never reissued): each step the same membership,
-    IDs and changes as the embedded engine's DuckDB store."""
+@pytest.fixture(scope="module")
+def first(spark, tmp_path_factory):
+    """RUN1 stored by each engine: a DuckDB file and a Spark store directory."""
+    d = tmp_path_factory.mktemp("first")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Linker(config("siak", "dtks"), model=model()).run(RUN1, store=d / "r.duckdb")
+        Linker(config("siak", "dtks"), model=model(), engine=_engine(spark)).run(RUN1, store=d / "registry")
+    return d
+
+
+def _copy(first: Path, tmp_path: Path) -> tuple[Path, Path]:
+    shutil.copy(first / "r.duckdb", tmp_path / "r.duckdb")
+    shutil.copytree(first / "registry", tmp_path / "registry")
+    return tmp_path / "r.duckdb", tmp_path / "registry"
+
+
+def test_first_run_on_spark_matches_the_embedded_store(spark, first):
     from regsosek_link.engine.spark._store import SparkRegistryStore
 
-    emb, spk = tmp_path / "r.duckdb", tmp_path / "registry"
-    everyone = {**RUN1, **BATCH}
-    without_siti = {**everyone, "siak": RUN1["siak"][RUN1["siak"]["id"] != "s2"].reset_index(drop=True)}
-    steps = [("run", config("siak", "dtks"), RUN1, {}), ("update", config("bpjs"), BATCH, {}),
-             ("run", config(), without_siti, {"replace": True}), ("run", config(), everyone, {"replace": True})]
+    st = SparkRegistryStore(first / "registry", spark)
+    pd.testing.assert_frame_equal(_members(RegistryStore(first / "r.duckdb").membership()),
+                                  _members(st.table("membership").toPandas()))
+    assert _changes(RegistryStore(first / "r.duckdb").changes(1)) == _changes(st.table("changes").toPandas())
+    assert st.runs()[["kind", "n_records", "n_persons", "n_new"]].values.tolist() == [["full", 6, 4, 4]]
+    assert sorted(p.name for p in st.path.iterdir()) == ["CURRENT", "v000001"]
+
+
+def test_update_on_spark_matches_the_embedded_update(spark, first, tmp_path):
+    """A batch-only config: a merge (the larger stored person's ID survives) and a new
+    person, the same membership, IDs and changes as the embedded update; only pairs with a
+    batch record are made; the stored links are kept."""
+    from regsosek_link.engine.spark._store import SparkRegistryStore
+
+    emb, spk = _copy(first, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = Linker(config("bpjs"), model=model()).update(emb, BATCH)
+        b = Linker(config("bpjs"), model=model(), engine=_engine(spark)).update(spk, BATCH)
     st = SparkRegistryStore(spk, spark)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for i, (what, cfg, data, kw) in enumerate(steps, start=1):
-            a = getattr(Linker(cfg, model=model()), what)(*([emb] if what == "update" else []), data,
-                                                          **({"store": emb} if what == "run" else {}), **kw)
-            b = getattr(Linker(cfg, model=model(), engine=_engine(spark)), what)(
-                *([spk] if what == "update" else []), data, **({"store": spk} if what == "run" else {}), **kw)
-            assert b.run_id == a.run_id == i
-            pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
-            assert _changes(RegistryStore(emb).changes(i)) == _changes(
-                st.table("changes").where(f"run_id = {i}").toPandas()), what
-            pd.testing.assert_frame_equal(_members(RegistryStore(emb).membership()),
-                                          _members(st.table("membership").toPandas()))
-    # what each step did (the same on both engines, checked above)
-    log = _changes(st.table("changes").toPandas().sort_values(["run_id", "seq"]))
-    kinds = [(c[0], c[1]) for c in log]
-    assert ("merged_into", hash_id("siak|s3")) in kinds and ("new", hash_id("bpjs|b2")) in kinds
-    assert ("removed", hash_id("siak|s2")) in kinds and ("new", hash_id("siak|s2#1")) in kinds  # not reissued
-    assert st.runs()["kind"].tolist() == ["full", "update", "full", "full"]
-    assert st.table("records").count() == 8 and st.generation() == 4
+    assert a.run_id == b.run_id == 2 and b.n_pairs == len(a.pairs)
+    pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
+    pd.testing.assert_frame_equal(_members(RegistryStore(emb).membership()), _members(st.table("membership").toPandas()))
+    want = _changes(RegistryStore(emb).changes(2))
+    assert want == _changes(st.table("changes").where("run_id = 2").toPandas()) == _changes(b.changes.toPandas())
+    assert [c[:3] for c in want] == [("new", hash_id("bpjs|b2"), None),
+                                     ("merged_into", hash_id("siak|s3"), hash_id("dtks|d4"))]
+    keys = ["source_l", "record_id_l", "source_r", "record_id_r"]
+
+    def pairs(rows: list) -> set[frozenset[str]]:  # (each engine orients a pair its own way)
+        return {frozenset((f"{r[0]}|{r[1]}", f"{r[2]}|{r[3]}")) for r in rows}
+
+    assert pairs(st.table("links").select(*keys).collect()) == pairs(
+        RegistryStore(emb).links()[keys].astype(str).values.tolist())
+    assert st.runs()["kind"].tolist() == ["full", "update"] and st.table("records").count() == 8
+    assert sorted(p.name for p in spk.iterdir()) == ["CURRENT", "v000001", "v000002"]
 
 
-def test_update_refuses_what_the_embedded_update_refuses(spark, tmp_path):
-    """Nothing written: a contradicting config (the stored-settings check), a batch record
-    stored with other values, retrain; an unchanged stored record in the batch is skipped."""
-    from regsosek_link.engine.spark._store import SparkRegistryStore
+def test_stable_ids_on_spark_are_assign_person_ids(spark):
+    """Merges, splits, a removal, an unchanged person, a new person and a new cluster whose
+    ID was issued before (rehashed): the IDs and changes :func:`assign_person_ids` gives
+    over all records, though only the touched clusters go through it."""
+    import numpy as np
 
-    spk = tmp_path / "registry"
+    from regsosek_link.cluster import person_ids_from_records
+    from regsosek_link.engine.spark._store import SparkSnapshot, StableIds
+    from regsosek_link.ids import assign_person_ids
+
+    prev = {"s|a1": "P1", "s|a2": "P1", "s|b1": "P2", "s|c1": "P3", "s|c2": "P3", "s|d1": "P4", "s|e1": "P5"}
+    history = [("new", p, 1) for p in ("P1", "P2", "P3", "P4", "P5")] + [("new", hash_id("s|x1"), 1),
+                                                                         ("new", "P2", 1)]
+    clusters = [["a1", "a2", "b1"], ["c1"], ["c2"], ["e1"], ["x1"], ["y1", "y2"]]
+    rec = pd.DataFrame({"source": "s", "record_id": [r for c in clusters for r in c]})
+    labels = np.repeat(np.arange(len(clusters)), [len(c) for c in clusters])
+    rec["person_id"] = person_ids_from_records(rec, labels)  # (what the cluster stage gives)
+    rec["match_probability"] = 1.0
+    keys = "s|" + rec["record_id"]
+    want_ids, want_changes = assign_person_ids(
+        keys, labels, pd.DataFrame({"key": list(prev), "person_id": list(prev.values())}),
+        issued={h[1] for h in history}, first_seen={h[1]: h[2] for h in history})
+    snap = SparkSnapshot(
+        generation=1, config=None, model=None, records=spark.createDataFrame(rec[["source", "record_id"]]),
+        membership=spark.createDataFrame(pd.DataFrame({"source": "s", "record_id": [k[2:] for k in prev],
+                                                       "person_id": list(prev.values())})),
+        links=None, changes=spark.createDataFrame(pd.DataFrame(history, columns=["change", "person_id", "run_id"])),
+        decisions=pd.DataFrame(), runs=[])
+    ids = StableIds(snap, spark)
+    got = ids(spark.createDataFrame(rec)).toPandas().set_index("record_id")["person_id"]
+    assert got.reindex(rec["record_id"]).tolist() == list(want_ids)
+    order = ["change", "person_id", "other_person_id"]
+    assert _changes(ids.changes.toPandas().sort_values(order)) == _changes(want_changes.sort_values(order))
+    assert {"merged_into", "split_from", "removed", "new"} == set(want_changes["change"])
+    assert hash_id("s|x1#1") in set(want_ids)  # (the reissue case is in the data)
+
+
+def test_update_refuses_what_the_embedded_update_refuses(spark, first, tmp_path):
+    """Nothing written: a contradicting config (the stored-settings check), retrain, a run
+    that does not read every stored record, a batch record stored with other values; an
+    unchanged stored record in the batch is skipped."""
+    _, spk = _copy(first, tmp_path)
     eng = _engine(spark)
+    before = _spark_state(spark, spk)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        Linker(config("siak", "dtks"), model=model(), engine=eng).run(RUN1, store=spk)
-        st = SparkRegistryStore(spk, spark)
-        before = _spark_state(spark, spk)
         with pytest.raises(StoreError, match="contradicts the registry"):
             Linker(config("bpjs").replace(threshold=0.8), engine=eng).update(spk, BATCH)
-        with pytest.raises(StoreError, match=r"1 record\(s\) of the batch are stored already with other values"):
-            Linker(config("dtks"), engine=eng).update(spk, {"dtks": frame([("d1", None, "BUDI", "1981-03-04", "L")])})
         with pytest.raises(ConfigError, match="retrain"):
             Linker(config("bpjs"), engine=eng).update(spk, BATCH, retrain=True)
-        with pytest.raises(StoreError, match="does not read"):
-            Linker(config("siak", "dtks"), engine=eng).run({"siak": RUN1["siak"]}, store=spk)
+        short = {**RUN1, "dtks": RUN1["dtks"].head(2)}
+        with pytest.raises(StoreError, match=r"holds 1 record\(s\) this run does not read \(dtks: 1;"):
+            Linker(config("siak", "dtks"), model=model(), engine=eng).run(short, store=spk)
+        with pytest.raises(StoreError, match=r"1 record\(s\) of the batch are stored already with other values"):
+            Linker(config("dtks"), engine=eng).update(spk, {"dtks": frame([("d1", None, "BUDI", "1981-03-04", "L")])})
         assert _spark_state(spark, spk) == before
         res = Linker(config("dtks"), engine=eng).update(spk, {"dtks": frame([("d1", None, "BUDI", "1980-03-04", "L"),
                                                                              ("d9", None, "RINA", "1999-09-09", "P")])})
     m = _members(res.to_pandas("membership")).set_index(["source", "record_id"])["person_id"]
-    assert len(m) == 7 and m["dtks", "d9"] == hash_id("dtks|d9")
-    assert st.runs()["kind"].tolist() == ["full", "update"]
+    assert len(m) == 7 and m["dtks", "d9"] == hash_id("dtks|d9") and m["dtks", "d1"] == hash_id("dtks|d1")
 
 
 @pytest.mark.parametrize("step", ["write membership", "write changes", "rename version", "switch"])
-def test_a_failure_mid_write_leaves_the_store_readable_and_unchanged(spark, tmp_path, step):
+def test_a_failure_mid_write_leaves_the_store_readable_and_unchanged(spark, first, tmp_path, step):
+    """A writer stopped at any step of its commit (an exception; a kill leaves the same
+    files but its temporary folder): the store reads as before, and the next commit goes on."""
     from regsosek_link.engine.spark import _store
 
-    spk = tmp_path / "registry"
-    eng = _engine(spark)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Linker(config("siak", "dtks"), model=model(), engine=eng).run(RUN1, store=spk)
-        before = _spark_state(spark, spk)
+    _, spk = _copy(first, tmp_path)
+    before = _spark_state(spark, spk)
+    st = _store.SparkRegistryStore(spk, spark)
+    snap = st.snapshot()
+    tables = {name: st.table(name) for name in _store.TABLES}
 
-        def fail(name: str) -> None:
-            if name == step:
-                raise KeyboardInterrupt(f"killed at {name}")
+    def fail(name: str) -> None:
+        if name == step:
+            raise KeyboardInterrupt(f"stopped at {name}")
 
-        _store._FAULT_HOOK = fail
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                Linker(config("bpjs"), engine=eng).update(spk, BATCH)
-        finally:
-            _store._FAULT_HOOK = None
-        assert _spark_state(spark, spk) == before
-        assert not [p for p in spk.iterdir() if p.name.endswith(".tmp")]
-        # and the next writer goes on from there
-        res = Linker(config("bpjs"), engine=eng).update(spk, BATCH)
-    assert res.run_id == 2 and _spark_state(spark, spk)[0] == 2
+    _store._FAULT_HOOK = fail
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            st.commit(tables, decisions=snap.decisions, runs=[*snap.runs, {"run_id": 2, "kind": "test"}],
+                      generation=snap.generation)
+    finally:
+        _store._FAULT_HOOK = None
+    assert _spark_state(spark, spk) == before
+    assert not [p for p in spk.iterdir() if p.name.endswith(".tmp")]
+    with pytest.raises(StoreError, match="changed by another run"):  # (a stale writer)
+        st.commit(tables, decisions=snap.decisions, runs=snap.runs, generation=0)
+    st.commit({k: v.cache() for k, v in tables.items()}, decisions=snap.decisions,
+              runs=[*snap.runs, {"run_id": 2, "kind": "test"}], generation=snap.generation)
+    assert st.generation() == 2 and st.runs()["kind"].tolist() == ["full", "test"]
+    assert st.table("membership").count() == 6
     assert sorted(p.name for p in spk.iterdir()) == ["CURRENT", "v000001", "v000002"]
 
 
-def test_a_duckdb_file_or_an_object_store_url_is_refused(spark, tmp_path):
-    path = tmp_path / "r.duckdb"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Linker(config("siak", "dtks"), model=model()).run(RUN1, store=path)
+def test_a_duckdb_file_or_an_object_store_url_is_refused(spark, first):
     with pytest.raises(StoreError, match="is a file"):
-        Linker(config("siak", "dtks"), model=model(), engine=_engine(spark)).run(RUN1, store=path)
+        Linker(config("siak", "dtks"), model=model(), engine=_engine(spark)).run(RUN1, store=first / "r.duckdb")
     with pytest.raises(ConfigError, match="object stores"):
         Linker(config("siak", "dtks"), model=model(), engine=_engine(spark)).run(RUN1, store="s3://bucket/registry")

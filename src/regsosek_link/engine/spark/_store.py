@@ -197,7 +197,7 @@ class SparkRegistryStore:
         try:
             for table in TABLES:
                 _step(f"write {table}")
-                tables[table].write.mode("errorifexists").parquet(str(tmp / table))
+                tables[table].write.mode("error").parquet(str(tmp / table))
             decisions.astype("string").to_parquet(tmp / "decisions.parquet", index=False)
             (tmp / "runs.json").write_text(json.dumps(runs, ensure_ascii=False), encoding="utf-8")
             (tmp / "meta.json").write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION,
