@@ -225,3 +225,25 @@ def test_a_duckdb_file_or_an_object_store_url_is_refused(spark, first):
         Linker(config("siak", "dtks"), model=model(), engine=_engine(spark)).run(RUN1, store=first / "r.duckdb")
     with pytest.raises(ConfigError, match="object stores"):
         Linker(config("siak", "dtks"), model=model(), engine=_engine(spark)).run(RUN1, store="s3://bucket/registry")
+
+
+def test_a_reviewers_non_match_splits_a_person_on_spark_as_in_the_embedded_store(spark, first, tmp_path):
+    """Decisions added to the store are honoured by the next run: the person splits, the ID
+    stays with the part holding the smallest key, the other part gets a new one."""
+    from regsosek_link.engine.spark._store import SparkRegistryStore
+
+    emb, spk = _copy(first, tmp_path)
+    decision = pd.DataFrame({"source_l": ["siak"], "record_id_l": ["s1"], "source_r": ["dtks"],
+                             "record_id_r": ["d1"], "decision": ["non-match"]})
+    RegistryStore(emb).add_decisions(decision)
+    st = SparkRegistryStore(spk, spark)
+    assert st.add_decisions(decision) == 1 and st.generation() == 2 and st.runs()["kind"].tolist() == ["full"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = Linker(config("siak", "dtks"), model=model()).run(RUN1, store=emb)
+        b = Linker(config("siak", "dtks"), model=model(), engine=_engine(spark)).run(RUN1, store=spk)
+    pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
+    assert _changes(a.changes) == _changes(b.changes.toPandas()) == [
+        ("split_from", hash_id("siak|s1"), hash_id("dtks|d1"), "1 record(s) of RP-7EA5F82A864A379A now belong to "
+         f"{hash_id('siak|s1')}", 1)]
+    assert len(st.decisions()) == 1 and b.run_id == 2

@@ -47,7 +47,7 @@ import pandas as pd
 from ._lock import writer_lock
 from ._optional import require
 from .errors import StoreError
-from .review import DECISION_COLUMNS, read_decisions
+from .review import DECISION_COLUMNS, merge_decisions, read_decisions
 
 __all__ = ["FORMAT_VERSION", "RegistryStore", "StoreSnapshot", "StoreWrite"]
 
@@ -416,13 +416,7 @@ class RegistryStore:
         d = read_decisions(decisions)
         with self.writing("add decisions"):
             generation = self.generation()
-            old = self.decisions()
-            both = d.copy() if old.empty else pd.concat([old.astype("string"), d.astype("string")],
-                                                        ignore_index=True)
-            a = both["source_l"].astype(str) + "|" + both["record_id_l"].astype(str)
-            b = both["source_r"].astype(str) + "|" + both["record_id_r"].astype(str)
-            both["_pair"] = np.where(a < b, a + "~" + b, b + "~" + a)
-            both = both.drop_duplicates("_pair", keep="last").drop(columns="_pair").reset_index(drop=True)
+            both = merge_decisions(self.decisions(), d)
             with self._connect(read_only=False) as con:
                 con.execute("begin transaction")
                 have = self._tables(con)

@@ -41,7 +41,7 @@ import pandas as pd
 from ..._lock import writer_lock
 from ...errors import ConfigError, StoreError
 from ...ids import CHANGE_COLUMNS, assign_person_ids
-from ...review import DECISION_COLUMNS
+from ...review import DECISION_COLUMNS, merge_decisions, read_decisions
 from ...run._core import Stages
 from ...run._memory import ProcessTuning
 from ...run.linker import (
@@ -220,6 +220,21 @@ class SparkRegistryStore:
             leftover = old.name.startswith(".v") and old.name.endswith(".tmp")  # (a crashed writer's)
             if old.is_dir() and (stale or leftover):
                 shutil.rmtree(old, ignore_errors=True)
+
+
+    def add_decisions(self, decisions: pd.DataFrame | str | Path) -> int:
+        """Store reviewers' decisions (a later decision on a pair replaces an earlier one),
+        honoured by every later run and update saved here, as a new version with the same
+        tables. Returns the number of decisions read."""
+        d = read_decisions(decisions)
+        with self.writing("add decisions"):
+            snap = self.snapshot()
+            if snap.empty:
+                raise StoreError(f"the registry store {str(self.path)!r} holds no registry yet; make one with a "
+                                 "full run first")
+            self.commit({name: self.table(name) for name in TABLES}, decisions=merge_decisions(snap.decisions, d),
+                         runs=snap.runs, generation=snap.generation)
+        return len(d)
 
 
 def _runs(version: Path) -> list[dict[str, Any]]:
