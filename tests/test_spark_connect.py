@@ -1,5 +1,6 @@
 """The Spark engine on a Spark Connect session (no ``sparkContext``, no RDDs): a local
-Spark Connect server is started in a child process (its own JVM, a free port), and the
+Spark Connect server is started in a child process (its own JVM; ``SPARK_TESTING`` makes
+it take a free port, as Spark's own tests do), and the
 store's life cycle runs through a Connect client session there, giving the embedded
 engine's membership and person IDs.
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -26,16 +26,12 @@ CHILD = textwrap.dedent('''
     warnings.simplefilter("ignore")
     sys.path.insert(0, sys.argv[3])
     import pandas as pd
-    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
-    # the server: a local Spark with the Connect plugin on a free port
-    conf = (SparkConf().setMaster("local[2]").setAppName("connect-server")
-            .set("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin")
-            .set("spark.connect.grpc.binding.port", sys.argv[2]).set("spark.ui.enabled", "false")
-            .set("spark.sql.shuffle.partitions", "4"))
-    SparkContext.getOrCreate(conf).setLogLevel("ERROR")
-    spark = SparkSession.builder.remote(f"sc://localhost:{sys.argv[2]}").getOrCreate()
+    # a local Spark Connect server in this process (SPARK_TESTING: on a free port, which the
+    # client finds) and a Connect client session to it
+    spark = (SparkSession.builder.remote("local[2]").config("spark.sql.shuffle.partitions", "4")
+             .config("spark.ui.enabled", "false").getOrCreate())
     assert type(spark).__module__.startswith("pyspark.sql.connect"), type(spark)
 
     from _registry_fixture import config, model
@@ -59,20 +55,15 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_store_life_cycle_through_spark_connect(tmp_path):
     pytest.importorskip("pyspark", reason="PySpark is not installed (pip install -e '.[spark]')")
     for mod in ("grpc", "grpc_status", "google.protobuf", "zstandard"):
         pytest.importorskip(mod, reason=f"{mod} (PySpark's Connect client) is not installed: pip install -e '.[spark]'")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Java (17) is not installed: the Spark engine needs a JVM")
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(_free_port()), str(Path(__file__).parent)],
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
+           "SPARK_TESTING": "1"}
+    out = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), "", str(Path(__file__).parent)],
                          check=False, capture_output=True, text=True, timeout=1800, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "run same on Spark Connect: 6 records, 4 changes" in out.stdout

@@ -244,6 +244,6 @@ def test_a_reviewers_non_match_splits_a_person_on_spark_as_in_the_embedded_store
         b = Linker(config("siak", "dtks"), model=model(), engine=_engine(spark)).run(RUN1, store=spk)
     pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
     assert _changes(a.changes) == _changes(b.changes.toPandas()) == [
-        ("split_from", hash_id("siak|s1"), hash_id("dtks|d1"), "1 record(s) of RP-7EA5F82A864A379A now belong to "
-         f"{hash_id('siak|s1')}", 1)]
+        ("split_from", hash_id("siak|s1"), hash_id("dtks|d1"), ("1 record(s) of RP-7EA5F82A864A379A now belong to "
+         f"{hash_id('siak|s1')}"), 1)]
     assert len(st.decisions()) == 1 and b.run_id == 2
