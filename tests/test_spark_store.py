@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import test_spark_engine
-from _registry_fixture import config, frame, model
+from _registry_fixture import RUN1, config, frame, model
 
 from regsosek_link import Linker
 from regsosek_link.cluster import hash_id
@@ -27,13 +27,6 @@ from regsosek_link.store import RegistryStore
 pytestmark = pytest.mark.spark
 spark = test_spark_engine.spark  # (the session fixture)
 
-RUN1 = {
-    "siak": frame([("s1", None, "BUDI", "1980-03-04", "L"), ("s2", None, "SITI", "1985-02-02", "P"),
-                   ("s3", None, "JOKO", "1970-07-07", "L")]),
-    "dtks": frame([("d1", None, "BUDI", "1980-03-04", "L"),
-                   ("d4", "3375010707700001", "JOKO W", "1970-07-07", "L"),
-                   ("d5", "3375010707700001", "JOKO W", "1970-07-07", "L")]),
-}
 # b1 bridges Joko of siak and Joko of dtks (a merge); b2 is a new person
 BATCH = {"bpjs": frame([("b1", "3375010707700001", "JOKO", "1970-07-07", "L"),
                         ("b2", None, "RINA", "1999-09-09", "P")])}
