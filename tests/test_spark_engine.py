@@ -210,13 +210,13 @@ def test_parquet_output_partitioned(spark, tmp_path):
     assert spark.read.parquet(paths["membership"]).count() == 300
 
 
-def test_spark_engine_refuses_a_store(spark, tmp_path):
+def test_spark_engine_refuses_a_withdrawal(spark, tmp_path):
     from regsosek_link.engine import SparkEngine
     from regsosek_link.errors import ConfigError
 
-    d = load_febrl3()
-    with pytest.raises(ConfigError, match="Spark engine"):
-        Linker(d.config, engine=SparkEngine(spark)).run(d.sources, store=tmp_path / "r.duckdb")
+    d = load_febrl3()  # (a store on Spark: tests/test_spark_store.py)
+    with pytest.raises(ConfigError, match="withdrawal is not available on the Spark engine"):
+        Linker(d.config, engine=SparkEngine(spark)).withdraw(tmp_path / "registry", source="febrl3")
 
 
 @pytest.mark.parametrize("flags", [["--truth", "truth.csv"], ["--report"], ["--format", "csv"]])

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _registry_fixture import config, frame, model
+from _registry_fixture import RUN1, config, frame, model
 
 from regsosek_link.cluster import hash_id
 from regsosek_link.errors import StoreError
@@ -31,18 +31,6 @@ RINA = hash_id("bpjs|b2")
 def test_ids_are_literal_hashes():
     assert BUDI == "RP-7EA5F82A864A379A"
     assert SITI == "RP-B1694220DCE093AA"
-
-
-# (Budi's date is a real one: 1 January is a placeholder, and two NIK-less records agreeing on a
-# name and a placeholder only are held for review as thin records, see test_near_miss.py)
-RUN1 = {
-    "siak": frame([("s1", None, "BUDI", "1980-03-04", "L"), ("s2", None, "SITI", "1985-02-02", "P"),
-                   ("s3", None, "JOKO", "1970-07-07", "L")]),
-    # d4/d5: one man, typed twice, with his NIK and a longer name
-    "dtks": frame([("d1", None, "BUDI", "1980-03-04", "L"),
-                   ("d4", "3375010707700001", "JOKO W", "1970-07-07", "L"),
-                   ("d5", "3375010707700001", "JOKO W", "1970-07-07", "L")]),
-}
 
 
 def _changes(store: RegistryStore, run_id: int) -> list[tuple]:

@@ -35,22 +35,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._lock import writer_lock
 from ._optional import require
 from .errors import StoreError
-from .review import DECISION_COLUMNS, read_decisions
+from .review import DECISION_COLUMNS, merge_decisions, read_decisions
 
 __all__ = ["FORMAT_VERSION", "RegistryStore", "StoreSnapshot", "StoreWrite"]
 
@@ -309,28 +306,11 @@ class RegistryStore:
 
         Raises :class:`~regsosek_link.errors.StoreError` at once when another process holds
         it, naming that process's run; the lock goes with the process, so a killed writer
-        leaves none behind.
+        leaves none behind (:func:`regsosek_link._lock.writer_lock`).
         """
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            if not _try_lock(fd):
-                holder = _read_holder(lock_path)
-                raise StoreError(
-                    f"the registry store {str(self.path)!r} is being written by another run ({holder}); "
-                    "nothing was changed. Wait for that run to finish, then run this again.")
-            info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
-                    "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
-            try:
-                yield
-            finally:
-                os.ftruncate(fd, 0)
-                _unlock(fd)
-        finally:
-            os.close(fd)
+        with writer_lock(self.path.with_name(self.path.name + ".lock"), command,
+                         what=f"the registry store {str(self.path)!r}"):
+            yield
 
     def commit(self, write: StoreWrite, *, generation: int) -> int:
         """Write one run in one transaction; returns its run id.
@@ -436,13 +416,7 @@ class RegistryStore:
         d = read_decisions(decisions)
         with self.writing("add decisions"):
             generation = self.generation()
-            old = self.decisions()
-            both = d.copy() if old.empty else pd.concat([old.astype("string"), d.astype("string")],
-                                                        ignore_index=True)
-            a = both["source_l"].astype(str) + "|" + both["record_id_l"].astype(str)
-            b = both["source_r"].astype(str) + "|" + both["record_id_r"].astype(str)
-            both["_pair"] = np.where(a < b, a + "~" + b, b + "~" + a)
-            both = both.drop_duplicates("_pair", keep="last").drop(columns="_pair").reset_index(drop=True)
+            both = merge_decisions(self.decisions(), d)
             with self._connect(read_only=False) as con:
                 con.execute("begin transaction")
                 have = self._tables(con)
@@ -463,48 +437,6 @@ def _empty_snapshot(generation: int = 0) -> StoreSnapshot:
                          membership=pd.DataFrame(), links=pd.DataFrame(),
                          decisions=pd.DataFrame(columns=list(DECISION_COLUMNS)), issued=frozenset(),
                          first_seen={})
-
-
-def _try_lock(fd: int) -> bool:
-    """An exclusive, non-blocking OS lock on ``fd``; False when another process holds it."""
-    if sys.platform == "win32":  # pragma: no cover - msvcrt locks a byte range
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _unlock(fd: int) -> None:
-    if sys.platform == "win32":  # pragma: no cover
-        import msvcrt
-
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        return
-    import fcntl
-
-    fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _read_holder(lock_path: Path) -> str:
-    """Who holds the writer lock, as the holder wrote it."""
-    try:
-        info = json.loads(lock_path.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
-        info = {}
-    if not info:
-        return "a process that has not said which"
-    return (f"process {info.get('pid')} on {info.get('host')}, '{info.get('command')}', "
-            f"started {info.get('started_at')}")
 
 
 def _as_arrow(frame: pd.DataFrame) -> Any:

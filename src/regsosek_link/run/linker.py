@@ -165,11 +165,7 @@ class Linker:
             cfg = self.config
             if not snap.empty:
                 self._check_store(snap.records, st)
-                stored_cfg = _stored_config(snap.config, st)
-                if not relink:
-                    diff = settings_differences(stored_cfg, cfg)
-                    if diff:
-                        raise _contradiction(st, diff, "run", "--relink")
+            self._check_stored_settings(snap, st, relink=relink)
             kind = "full" if snap.empty or not relink else "relink"
 
             def work(stages: Stages) -> LinkResult:
@@ -181,12 +177,7 @@ class Linker:
                     if missing.any():
                         gone = snap.records[missing.to_numpy()]
                         by = gone["source"].astype(str).value_counts().sort_index()
-                        raise StoreError(
-                            f"the registry store {str(st.path)!r} holds {int(missing.sum()):,} record(s) this run "
-                            f"does not read ({', '.join(f'{k}: {v:,}' for k, v in by.items())}; e.g. "
-                            f"{_keys(gone).head(3).tolist()}); nothing was changed. To add a batch use "
-                            "'update', to remove records 'withdraw'; to replace the registry with this run's "
-                            "records pass --replace (replace=True), their persons are logged 'removed'.")
+                        raise unread_records_error(st, int(missing.sum()), by.to_dict(), _keys(gone).head(3).tolist())
                 stages.tuning.sized(len(raw))
                 records = self._standardise(raw, cfg, stages)
                 return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
@@ -195,6 +186,17 @@ class Linker:
 
             result = self._pipeline(work, progress)
             return self._save(st, snap.generation, result, config=cfg, kind=kind, replace_records=True)
+
+    def _check_stored_settings(self, snap: Any, st: Any, *, relink: bool) -> None:
+        """Refuse, before any work, a run whose settings contradict those stored (unless
+        ``relink``); any engine's store (``snap.empty``, ``snap.config``, ``st.path``)."""
+        if snap.empty:
+            return
+        stored_cfg = _stored_config(snap.config, st)
+        if not relink:
+            diff = settings_differences(stored_cfg, self.config)
+            if diff:
+                raise _contradiction(st, diff, "run", "--relink")
 
     def _fresh(self, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> LinkResult:
         cfg = self.config
@@ -270,32 +272,9 @@ class Linker:
         st = RegistryStore(store)
         with st.writing(f"update ({', '.join(s.name for s in self.config.sources)})"):
             snap = st.snapshot()
-            if snap.empty:
-                raise StoreError(f"the registry store {str(st.path)!r} holds no registry yet; make one with a full "
-                                 "run first: 'regsosek-link run CONFIG --store ...' (Linker(config).run(data, "
-                                 "store=...))")
-            self._check_store(snap.records, st)
-            stored_cfg = _stored_config(snap.config, st)
-            cfg = with_stored_sources(stored_cfg, self.config)
-            if not relink:
-                diff = settings_differences(stored_cfg, self.config)
-                if diff:
-                    raise _contradiction(st, diff, "update", "--relink")
-            model, run_cfg = self.model, cfg
-            if model is None and not (retrain or relink):
-                if snap.model is None:
-                    raise StoreError(f"the registry store {str(st.path)!r} holds no model to score the batch "
-                                     "with; pass --retrain (retrain=True) or a model")
-                trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
-                # (the comparisons it scores: those of the stored run that some record could take)
-                model, run_cfg = trained.model, cfg.replace(comparisons=trained.comparisons)
-
-            # the batch: the sources given as data, else those with a file
-            batch = tuple(s for s in self.config.sources if (s.name in data if data else s.path))
-            if not batch:
-                raise StoreError("the update has no batch: pass DataFrames by source name, or name the batch's "
-                                 "files in the config's sources (path: ...)")
-            batch_cfg = self.config.replace(sources=batch)
+            if not snap.empty:
+                self._check_store(snap.records, st)
+            cfg, run_cfg, model, batch_cfg = self._update_plan(snap, st, data, retrain=retrain, relink=relink)
 
             def work(stages: Stages) -> LinkResult:
                 self._check_memory(len(snap.records) + _known_records(batch_cfg, data))
@@ -319,6 +298,41 @@ class Linker:
             n_old = len(snap.records)
             return self._save(st, snap.generation, result, config=cfg, kind="relink" if relink else "update",
                               replace_records=relink, append_from=None if relink else n_old)
+
+    def _update_plan(self, snap: Any, st: Any, data: Mapping[str, Any] | None, *, retrain: bool,
+                     relink: bool) -> tuple[LinkConfig, LinkConfig, Any, LinkConfig]:
+        """What an update of the registry in ``st`` (any engine's store) runs with, checked
+        before any work: the config with the stored sources' settings, the config the model
+        scores with, the model (this Linker's, else the stored one unless ``retrain`` or
+        ``relink``) and the batch's config (the sources given as data, else those with a
+        file). Refused when the store is empty, the settings contradict the stored ones, or
+        there is no batch."""
+        if snap.empty:
+            raise StoreError(f"the registry store {str(st.path)!r} holds no registry yet; make one with a full "
+                             "run first: 'regsosek-link run CONFIG --store ...' (Linker(config).run(data, "
+                             "store=...))")
+        stored_cfg = _stored_config(snap.config, st)
+        cfg = with_stored_sources(stored_cfg, self.config)
+        if not relink:
+            diff = settings_differences(stored_cfg, self.config)
+            if diff:
+                raise _contradiction(st, diff, "update", "--relink")
+        model, run_cfg = self.model, cfg
+        if model is None and not (retrain or relink):
+            if snap.model is None:
+                raise StoreError(f"the registry store {str(st.path)!r} holds no model to score the batch "
+                                 "with; pass --retrain (retrain=True) or a model")
+            trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
+            # (the comparisons it scores: those of the stored run that some record could take)
+            model, run_cfg = trained.model, cfg.replace(comparisons=trained.comparisons)
+
+        # the batch: the sources given as data, else those with a file
+        batch = tuple(s for s in self.config.sources if (s.name in data if data else s.path))
+        if not batch:
+            raise StoreError("the update has no batch: pass DataFrames by source name, or name the batch's "
+                             "files in the config's sources (path: ...)")
+        batch_cfg = self.config.replace(sources=batch)
+        return cfg, run_cfg, model, batch_cfg
 
     # -- a withdrawal ----------------------------------------------------------------------
 
@@ -377,16 +391,9 @@ class Linker:
         changes = result.changes if result.changes is not None else pd.DataFrame(
             columns=["change", "person_id", "other_person_id", "reason", "n_records"])
         counts = changes["change"].value_counts()
-        run = {
-            "kind": kind, "finished_at": datetime.now(UTC).isoformat(),
-            "n_records": len(result.records), "n_persons": len(result.registry),
-            "n_new": int(counts.get("new", 0)), "n_merged": int(counts.get("merged_into", 0)),
-            "n_split": int(counts.get("split_from", 0)), "n_removed": int(counts.get("removed", 0)),
-            # the config as given (what later runs are checked against), the model with the
-            # comparisons it scores
-            "config": config.to_json(), "model": _model_json(result.model, result.config),
-            "seconds": float(sum(result.timings.values())),
-        }
+        run = run_row(kind, config=config, model=result.model, model_config=result.config,
+                      n_records=len(result.records), n_persons=len(result.registry), counts=counts.to_dict(),
+                      seconds=float(sum(result.timings.values())))
         records = result.records if replace_records else result.records.iloc[append_from or 0:]
         write = StoreWrite(kind=kind, records=records, replace_records=replace_records, links=result.links,
                            replace_links=True, membership=result.membership, registry=result.registry,
@@ -396,6 +403,29 @@ class Linker:
         log.info("run %d (%s): %d records, %d persons; %s", result.run_id, kind, len(result.records),
                  len(result.registry), dict(counts))
         return result
+
+
+def run_row(kind: str, *, config: LinkConfig, model: Any, model_config: LinkConfig, n_records: int,
+            n_persons: int, counts: Mapping[str, int], seconds: float) -> dict[str, Any]:
+    """A store's row of one run: its kind, counts of changes, the config as given (what
+    later runs are checked against) and the model with the comparisons it scores."""
+    return {
+        "kind": kind, "finished_at": datetime.now(UTC).isoformat(),
+        "n_records": int(n_records), "n_persons": int(n_persons),
+        "n_new": int(counts.get("new", 0)), "n_merged": int(counts.get("merged_into", 0)),
+        "n_split": int(counts.get("split_from", 0)), "n_removed": int(counts.get("removed", 0)),
+        "config": config.to_json(), "model": _model_json(model, model_config), "seconds": float(seconds),
+    }
+
+
+def unread_records_error(st: Any, n_missing: int, by_source: Mapping[str, int], examples: list[str]) -> StoreError:
+    """A full run that does not read every record stored in ``st`` (without ``replace``)."""
+    return StoreError(
+        f"the registry store {str(st.path)!r} holds {n_missing:,} record(s) this run "
+        f"does not read ({', '.join(f'{k}: {v:,}' for k, v in sorted(by_source.items()))}; e.g. "
+        f"{examples}); nothing was changed. To add a batch use "
+        "'update', to remove records 'withdraw'; to replace the registry with this run's "
+        "records pass --replace (replace=True), their persons are logged 'removed'.")
 
 
 def _standardise(raw: pd.DataFrame, cfg: LinkConfig, stages: Stages) -> pd.DataFrame:

@@ -38,7 +38,7 @@ from ...run._core import NoCandidatePairsWarning, Stages
 from ...run._memory import ProcessTuning
 from . import _stages as st
 from ._frames import arrow_schema, as_dtypes, empty_like
-from ._session import require_pyspark, spark_session
+from ._session import default_parallelism, require_pyspark, spark_session
 
 __all__ = ["SparkEngine", "SparkLinkResult"]
 
@@ -64,6 +64,10 @@ class SparkLinkResult:
     n_pairs: int
     timings: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: dict[str, float] = field(default_factory=dict)
+    #: the clean records (for a registry store); with a store also the change log and the run's id
+    records: Any = None
+    changes: Any = None
+    run_id: int | None = None
 
     @property
     def n_persons(self) -> int:
@@ -149,8 +153,9 @@ class SparkEngine:
         """A full run of ``linker``'s config on ``data`` (by source name: a pandas or Spark
         DataFrame, or a Parquet/CSV path; sources not given are read from their ``path``)."""
         if store is not None:
-            raise ConfigError("a registry store (DuckDB) is not kept by the Spark engine yet: write the result "
-                              "with result.write(output_dir) (Parquet), or run without engine=SparkEngine(...)")
+            from ._store import run_with_store
+
+            return run_with_store(self, linker, data, store, progress=progress, **_)
         stages = Stages(progress, tuning=ProcessTuning(enabled=False))
         cfg = linker.config
         spark = self.spark
@@ -168,11 +173,16 @@ class SparkEngine:
             else:
                 spark.conf.set(batch_key, before)
 
-    def update(self, *_: Any, **__: Any) -> Any:
-        raise ConfigError("an incremental update is not available on the Spark engine yet; run update with the "
-                          "embedded engine (Linker without engine=)")
+    def update(self, linker: Any, store: Any, data: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """A new batch linked against the registry stored in the directory ``store`` (see
+        :mod:`regsosek_link.engine.spark._store`)."""
+        from ._store import update_store
 
-    withdraw = update
+        return update_store(self, linker, store, data, **options)
+
+    def withdraw(self, *_: Any, **__: Any) -> Any:
+        raise ConfigError("a withdrawal is not available on the Spark engine yet; withdraw with the embedded "
+                          "engine from a DuckDB store (Linker without engine=)")
 
     # -- ingest ----------------------------------------------------------------------------
 
@@ -223,13 +233,19 @@ class SparkEngine:
     # -- the pipeline ----------------------------------------------------------------------
 
     def _link(self, raw: Any, cfg: LinkConfig, *, stages: Stages, model: Any, constrained: bool,
-              decisions: pd.DataFrame | None = None) -> SparkLinkResult:
+              decisions: pd.DataFrame | None = None, prepare: Any = None, kept: Any = None,
+              ids: Any = None) -> SparkLinkResult:
+        """The pipeline on ``raw`` records. A stored registry's run passes (see ``_store``)
+        ``prepare`` (the standardised records -> the records to link, with a boolean ``_new``:
+        only pairs with a new record are blocked), ``kept`` (the records -> stored links to
+        cluster with this run's, ``left``/``right`` ranks) and ``ids`` (the membership -> the
+        membership with person IDs kept stable)."""
         from pyspark.sql import functions as F
 
         from ...standardise import standardise
 
         spark = self.spark
-        buckets = self.buckets or max(2 * spark.sparkContext.defaultParallelism, 2)
+        buckets = self.buckets or max(2 * default_parallelism(spark), 2)
         options: dict[str, Any] = {"profile": cfg.profile, **cfg.date_options()}
         empty_raw = pd.DataFrame({c: pd.Series([], dtype="string") for c in raw.columns})
         clean = standardise(empty_raw, workers=1, **options).dtypes.to_dict()
@@ -237,7 +253,8 @@ class SparkEngine:
         def standardised() -> tuple[Any, int]:
             # (computed once before the sort: a range sort samples its input in a job of its
             # own, which ran the standardisation a second time)
-            recs = st.with_rank(st.cut(st.standardise_batches(raw, clean, options)), ["source", "record_id"])
+            std = st.cut(st.standardise_batches(raw, clean, options))
+            recs = st.with_rank(std if prepare is None else prepare(std), ["source", "record_id"])
             recs = st.cut(recs)
             return recs, int(recs.count())
 
@@ -256,7 +273,8 @@ class SparkEngine:
 
         def block() -> tuple[Any, pd.DataFrame, int]:
             pairs, report = st.block_pairs(records, cfg.blocking_rules, dtypes=dtypes, link_type=cfg.link_type,
-                                           single_record_sources=single, max_block_size=cfg.max_block_size)
+                                           single_record_sources=single, max_block_size=cfg.max_block_size,
+                                           new="_new" if "_new" in records.columns else None)
             return pairs, report, int(pairs.count())
 
         pairs, report, n_pairs = stages("block", block)
@@ -268,7 +286,7 @@ class SparkEngine:
                                            chunk_size=cfg.chunk_size))
 
         levels = stages("compare", compare) if n_pairs else None
-        if n_pairs == 0:
+        if n_pairs == 0 and "_new" not in records.columns:  # (an update's batch may well find none)
             warnings.warn(f"blocking found no candidate pairs among {n:,} records, so every record is its own "
                           "person" + ("" if model is not None else " and no model was trained") + ".",
                           NoCandidatePairsWarning, stacklevel=3)
@@ -293,6 +311,8 @@ class SparkEngine:
                                           "source_r string, record_id_r string, match_probability double, "
                                           "match_weight double, accepted boolean"
                                           + "".join(f", level_{c.name} tinyint" for c in cfg.comparisons))
+        if kept is not None:
+            links = links.unionByName(kept(records), allowMissingColumns=True)
 
         def cluster() -> Any:
             edges = links.where(F.col("match_probability") >= cfg.threshold).select(
@@ -317,6 +337,8 @@ class SparkEngine:
             return st.cut(mem)
 
         membership = stages("cluster", cluster)
+        if ids is not None:
+            membership = stages("person ids", lambda: ids(membership))
 
         def registry() -> tuple[Any, Any]:
             persons = records.join(membership.select("rank", "person_id", "match_probability"), "rank")
@@ -339,7 +361,8 @@ class SparkEngine:
         reg, households = stages("registry", registry)
         return SparkLinkResult(config=cfg, membership=membership.drop("rank"), registry=reg, households=households,
                                links=links.drop("left", "right"), model=fitted, blocking=report, n_records=n,
-                               n_pairs=n_pairs, timings=stages.timings, peak_memory_mb=stages.peaks)
+                               n_pairs=n_pairs, timings=stages.timings, peak_memory_mb=stages.peaks,
+                               records=records.drop("rank", *(["_new"] if "_new" in records.columns else [])))
 
     def _train(self, records: Any, levels: Any, cfg: LinkConfig, *, n: int, dtypes: dict[str, Any],
                single: list[str]) -> Any:

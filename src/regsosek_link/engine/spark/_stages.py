@@ -20,6 +20,7 @@ from ...cluster import cluster_records, person_ids_from_records, weigh_constrain
 from ...compare import compare
 from ...registry import households_table, membership_table, registry_tables
 from ._frames import arrow_schema, as_dtypes, batch_of, frame_of, spark_schema
+from ._session import checkpoint_dir, is_connect
 
 log = logging.getLogger("regsosek_link.engine.spark")
 
@@ -34,8 +35,9 @@ KEY_SEP = "\x1f"
 def cut(df: Any) -> Any:
     """``df`` computed now and its lineage cut (big jobs do not finish otherwise): a
     reliable checkpoint when the session has a checkpoint directory (a cluster should set
-    one: ``spark.sparkContext.setCheckpointDir``), else a local one (executor storage)."""
-    if df.sparkSession.sparkContext.getCheckpointDir():
+    one: ``spark.checkpoint.dir``, or ``spark.sparkContext.setCheckpointDir`` on a classic
+    session), else a local one (executor storage). No ``sparkContext`` on Spark Connect."""
+    if checkpoint_dir(df.sparkSession):
         return df.checkpoint(eager=True)
     return df.localCheckpoint(eager=True)
 
@@ -45,7 +47,8 @@ def with_rank(df: Any, order: Sequence[str], name: str = "rank") -> Any:
     each partition's offset: no single-partition window)."""
     from pyspark.sql import functions as F
 
-    parts = df.sortWithinPartitions(*order) if df.rdd.getNumPartitions() == 1 else df.orderBy(*order)
+    one = not is_connect(df.sparkSession) and df.rdd.getNumPartitions() == 1  # (Connect has no RDDs)
+    parts = df.sortWithinPartitions(*order) if one else df.orderBy(*order)
     parts = parts.withColumn("_p", F.spark_partition_id()).withColumn("_i", F.monotonically_increasing_id())
     parts = cut(parts)  # the ids must be read once
     sizes = {r["_p"]: r["n"] for r in parts.groupBy("_p").agg(F.count("*").alias("n")).collect()}
@@ -83,14 +86,17 @@ def standardise_batches(raw: Any, clean_dtypes: dict[str, Any], options: dict[st
 
 
 def block_pairs(records: Any, rules: Sequence[Any], *, dtypes: dict[str, Any], link_type: str,
-                single_record_sources: Sequence[str], max_block_size: int) -> tuple[Any, pd.DataFrame]:
+                single_record_sources: Sequence[str], max_block_size: int, new: str | None = None
+                ) -> tuple[Any, pd.DataFrame]:
     """Candidate pairs ``left, right, rule, rules`` (as :func:`regsosek_link.block.block_with_report`
     gives them, on ranks) and the report per rule. Block sizes are counted and blocks over
-    ``max_block_size`` dropped (with a :class:`LargeBlockWarning`) before the join."""
+    ``max_block_size`` dropped (with a :class:`LargeBlockWarning`) before the join. ``new``:
+    a boolean column of ``records``; only pairs with a record flagged there are made (an update)."""
     from pyspark.sql import functions as F
 
     single = set(single_record_sources)
-    key_schema = pa.schema([("rank", pa.int64()), ("rule", pa.int16()), ("key", pa.string()), ("source", pa.string())])
+    key_schema = pa.schema([("rank", pa.int64()), ("rule", pa.int16()), ("key", pa.string()), ("source", pa.string()),
+                            ("_new", pa.bool_())])
     rules = list(rules)
 
     def keys(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -98,12 +104,14 @@ def block_pairs(records: Any, rules: Sequence[Any], *, dtypes: dict[str, Any], l
             pdf = frame_of(b, dtypes)
             rank = pdf["rank"].to_numpy(np.int64)
             source = pdf["source"].to_numpy(object)
+            fresh = (pdf[new].fillna(False).to_numpy(bool) if new else np.ones(len(pdf), dtype=bool))
             recs = pdf.drop(columns="rank")
             for i, rule in enumerate(rules):
                 rows, key = rule_keys(recs, rule)
                 yield pa.RecordBatch.from_arrays(
                     [pa.array(rank[rows], pa.int64()), pa.array(np.full(len(rows), i, np.int16)),
-                     pa.array(key.astype(object), pa.string()), pa.array(source[rows], pa.string())],
+                     pa.array(key.astype(object), pa.string()), pa.array(source[rows], pa.string()),
+                     pa.array(fresh[rows], pa.bool_())],
                     schema=key_schema)
 
     k = cut(records.mapInArrow(keys, spark_schema(key_schema)))
@@ -129,7 +137,7 @@ def block_pairs(records: Any, rules: Sequence[Any], *, dtypes: dict[str, Any], l
             ke = ke.join(big.select("rule", "key"), ["rule", "key"], "left_anti")
         a, b = ke.alias("a"), ke.alias("b")
         joined = a.join(b, (F.col("a.rule") == F.col("b.rule")) & (F.col("a.key") == F.col("b.key"))
-                        & (F.col("a.rank") < F.col("b.rank")))
+                        & (F.col("a.rank") < F.col("b.rank")) & (F.col("a._new") | F.col("b._new")))
         parts.append(joined.select(F.col("a.rank").alias("left"), F.col("b.rank").alias("right"),
                                    F.col("a.rule").alias("r"), F.col("a.source").alias("sl"),
                                    F.col("b.source").alias("sr")))
@@ -145,7 +153,7 @@ def block_pairs(records: Any, rules: Sequence[Any], *, dtypes: dict[str, Any], l
             lo.alias("left"), F.greatest(F.col("a.rank"), F.col("b.rank")).alias("right"), F.lit(i).cast("short").alias("r"),
             F.when(lo == F.col("a.rank"), F.col("a.source")).otherwise(F.col("b.source")).alias("sl"),
             F.when(lo == F.col("a.rank"), F.col("b.source")).otherwise(F.col("a.source")).alias("sr"))
-            .where(F.col("left") != F.col("right")))
+            .where((F.col("left") != F.col("right")) & (F.col("a._new") | F.col("b._new"))))
     pairs = parts[0]
     for p in parts[1:]:
         pairs = pairs.unionByName(p)
