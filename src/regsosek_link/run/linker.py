@@ -44,8 +44,10 @@ def _clean_dtypes() -> dict[str, Any]:
 
 
 def _as_clean(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with the clean dtypes; the columns that have them already are not copied."""
     dtypes = _clean_dtypes()
-    return records.astype({c: dtypes.get(c, "string") for c in records.columns})
+    change = {c: dtypes.get(c, "string") for c in records.columns if records[c].dtype != dtypes.get(c, "string")}
+    return records.astype(change, copy=False) if change else records
 
 
 def _keys(frame: pd.DataFrame, s: str = "source", r: str = "record_id") -> pd.Series:
@@ -268,27 +270,32 @@ class Linker:
                                  "files in the config's sources (path: ...)")
             batch_cfg = self.config.replace(sources=batch)
 
+            generation, n_old = snap.generation, len(snap.records)
+
             def work(stages: Stages) -> LinkResult:
-                self._check_memory(len(snap.records) + _known_records(batch_cfg, data))
+                nonlocal snap
+                self._check_memory(n_old + _known_records(batch_cfg, data))
                 raw = stages("ingest", lambda: read_sources(batch_cfg, data, codes=stages.book))
-                self._check_memory(len(snap.records) + len(raw))
+                self._check_memory(n_old + len(raw))
                 new = _standardise(raw, cfg, stages)
                 new = _new_records_only(new, snap.records)
                 _refuse_renamed_sources(new, snap.records)
-                old = _as_clean(snap.records)
-                records = _as_clean(pd.concat([old, new], ignore_index=True))
+                records = _as_clean(pd.concat([snap.records, new], ignore_index=True))
+                del new
                 stages.tuning.sized(len(records))
                 is_new = np.zeros(len(records), bool)
-                is_new[len(old):] = True
-                return link_records(
-                    records, run_cfg, raw=raw, stages=stages, model=model,
-                    decisions=_decisions(snap.decisions, self.decisions), constrained=self.constrained,
-                    new=None if relink else is_new,
-                    kept=None if relink else _kept_links(snap.links, records), previous=_previous(snap))
+                is_new[n_old:] = True
+                kept = None if relink else _kept_links(snap.links, records)
+                previous, decisions = _previous(snap), _decisions(snap.decisions, self.decisions)
+                # the stored frames are not needed any more: what the pipeline needs of them
+                # is in records, kept and previous (they would stay beside them to the peak)
+                del snap
+                return link_records(records, run_cfg, raw=raw, stages=stages, model=model, decisions=decisions,
+                                    constrained=self.constrained, new=None if relink else is_new, kept=kept,
+                                    previous=previous)
 
             result = self._pipeline(work, progress)
-            n_old = len(snap.records)
-            return self._save(st, snap.generation, result, config=cfg, kind="relink" if relink else "update",
+            return self._save(st, generation, result, config=cfg, kind="relink" if relink else "update",
                               replace_records=relink, append_from=None if relink else n_old)
 
     # -- a withdrawal ----------------------------------------------------------------------
