@@ -172,8 +172,10 @@ class Linker:
                     if diff:
                         raise _contradiction(st, diff, "run", "--relink")
             kind = "full" if snap.empty or not relink else "relink"
+            generation = snap.generation
 
             def work(stages: Stages) -> LinkResult:
+                nonlocal snap
                 self._check_memory(_known_records(cfg, data))
                 raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
                 self._check_memory(len(raw))
@@ -189,13 +191,14 @@ class Linker:
                             "'update', to remove records 'withdraw'; to replace the registry with this run's "
                             "records pass --replace (replace=True), their persons are logged 'removed'.")
                 stages.tuning.sized(len(raw))
+                previous, decisions = _previous(snap), _decisions(snap.decisions, self.decisions)
+                del snap  # (the stored frames would stay beside the run's to its peak)
                 records = _standardise(raw, cfg, stages)
-                return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
-                                    decisions=_decisions(snap.decisions, self.decisions),
-                                    constrained=self.constrained, previous=_previous(snap))
+                return link_records(records, cfg, raw=raw, stages=stages, model=self.model, decisions=decisions,
+                                    constrained=self.constrained, previous=previous)
 
             result = self._pipeline(work, progress)
-            return self._save(st, snap.generation, result, config=cfg, kind=kind, replace_records=True)
+            return self._save(st, generation, result, config=cfg, kind=kind, replace_records=True)
 
     def _fresh(self, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> LinkResult:
         cfg = self.config
