@@ -79,8 +79,10 @@ def _step(name: str) -> None:
 class StoreSnapshot:
     """What a run needs of the store, read in one go (one consistent state).
 
-    ``records`` are in stored order with ``membership`` aligned to them row by row;
-    ``issued`` holds every person ID ever issued and ``first_seen`` the run each was born in.
+    ``records`` are in stored order with ``membership`` aligned to them row by row; their
+    text columns are ``string`` columns in which a repeated value is one Python string (see
+    :func:`_fetch`). ``issued`` holds every person ID ever issued and ``first_seen`` the run
+    each was born in.
     """
 
     generation: int
