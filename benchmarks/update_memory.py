@@ -97,11 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     what = "full run --store" if args.full else "update"
     print(f"{what}: {len(result.records):,} records (batch of {meta['records']['batch']:,}); RSS before "
           f"{base:,.0f} MB; process peak {peak:,.0f} MB; {wall:.1f} s")
-    print(f"{'step':<26} {'s':>7} {'enter MB':>9} {'max MB':>9} {'exit MB':>9} {'max-enter':>9}")
-    for s in sorted(sampler.done, key=lambda s: s["t0"]):
-        if s["seconds"] >= 0.05 or s["max"] - s["enter"] >= 20:
-            print(f"{s['step']:<26} {s['seconds']:7.2f} {s['enter']:9,.0f} {s['max']:9,.0f} {s['exit']:9,.0f} "
-                  f"{s['max'] - s['enter']:9,.0f}")
+    print(sampler.table(width=26))
     return 0
 
 
