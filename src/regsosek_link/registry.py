@@ -36,8 +36,9 @@ import pandas as pd
 import pyarrow as pa
 
 from ._arrays import unique_int
-from ._codes import CodeBook, column_codes, with_codes
+from ._codes import CodeBook, column_codes, per_column, with_codes
 from ._order import argsort_strings as _argsort_strings
+from ._order import arrow_str
 from ._threads import background, map_in_threads, n_threads
 from .cluster import _rank_strings, _record_id_rank, _renumber, credible_nik
 from .schema import MEMBERSHIP_COLUMNS, REGISTRY_FIELDS
@@ -115,41 +116,51 @@ def _text(values: pd.Series) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 # text columns of the output tables
 #
-# The output tables' text columns are python-backed ``string`` columns whose cells are the
-# records' own Python strings: a take of the records' object arrays copies a pointer per
-# cell, not the text (a golden field, its source and record ID, every link's keys). Arrow
-# arrays would own a copy of every value (about 210 MB more at the peak of a million-record
-# run); the writers convert each table to Arrow when it is written.
+# The output tables' text columns are ``string`` columns backed by Arrow: they are taken
+# from Arrow arrays (a C++ gather that releases the GIL), and the writers hand them to
+# Parquet or CSV as they are, without a Python object per cell. The record keys (sources,
+# record IDs), which every golden field and every link repeats, are converted once per run;
+# a golden field's picked values once per field. Values Arrow cannot hold (lone surrogates)
+# stay Python strings.
 
 
 def _text_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """An object array of ``str`` (``None``/``pd.NA`` missing) as a ``string`` array."""
-    return pd.array(values, dtype=_STRING)
-
-
-_STRING = pd.StringDtype("python")
+    """An object array of ``str`` (``None``/``pd.NA`` missing) as a ``string`` array, backed
+    by Arrow when Arrow can hold every value."""
+    try:
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
+    except (pa.ArrowException, UnicodeError):  # lone surrogates
+        return pd.array(values, dtype="string")
 
 
 def _take_text(values: pa.Array | pd.api.extensions.ExtensionArray,
                pos: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
     """``values.take(pos, allow_fill=True)`` (-1: missing; None: every value) as a ``string``
-    array sharing the values' Python strings; values of another type than text are taken
-    as they are."""
-    if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        values = _STRING.__from_arrow__(values)
+    array backed by Arrow (see :func:`_text_array`); values of another type than text are
+    taken as they are."""
+    if isinstance(values, pa.Array):
+        if pos is None:
+            return pd.arrays.ArrowStringArray(values)
+        missing = pos < 0
+        return pd.arrays.ArrowStringArray(values.take(pa.array(pos, mask=missing) if missing.any() else pos))
     if not isinstance(values, pd.arrays.StringArray):
         return values if pos is None else values.take(pos, allow_fill=True)
     taken = values._ndarray.copy() if pos is None else values._ndarray.take(pos)
     if pos is not None and len(pos) and pos.min() < 0:
-        taken[pos < 0] = values.dtype.na_value
-    return values._from_backing_data(taken)
+        taken[pos < 0] = None
+    return _text_array(taken)
 
 
-def _key_values(records: pd.DataFrame, column: str) -> pd.api.extensions.ExtensionArray:
-    """``records[column]`` (``source`` or ``record_id``) for :func:`_take_text`: the records'
-    own python-backed ``string`` array (all missing when the column is absent)."""
-    if column in records.columns and isinstance(records[column].array, pd.arrays.StringArray):
-        return records[column].array
+def _key_values(records: pd.DataFrame, column: str) -> pa.Array | pd.api.extensions.ExtensionArray:
+    """``records[column]`` (``source`` or ``record_id``) for :func:`_take_text`: one Arrow
+    ``large_string`` array, made once per run (the entry of the run's
+    :class:`~regsosek_link._codes.CodeBook` that orders the records); a ``string`` array when
+    the column is absent (all missing) or holds missing values or values Arrow cannot hold."""
+    if column in records.columns and not per_column(records, column, "has_na", lambda c: bool(c.isna().any())):
+        try:
+            return per_column(records, column, "arrow", arrow_str)
+        except (pa.ArrowException, UnicodeError):  # lone surrogates
+            pass
     return _string(records, column).array
 
 
@@ -490,7 +501,7 @@ class _Choice:
             values = self.values[field]
             if values is None:  # (a field the records lack)
                 for c in (field, f"{field}_source", f"{field}_record_id"):
-                    cols[c] = _text_array(np.full(self.n_persons, pd.NA, dtype=object))
+                    cols[c] = pd.arrays.ArrowStringArray(pa.nulls(self.n_persons, pa.large_string()))
                 continue
             cols[field] = _take_text(values, pos)
             cols[f"{field}_source"] = _take_text(self.source, pos)
