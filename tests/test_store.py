@@ -139,6 +139,30 @@ def test_update_needs_a_registry_skips_unchanged_and_refuses_changed_known_recor
     assert len(m) == 7 and m["dtks|d9"] == hash_id("dtks|d9")
 
 
+def test_snapshot_reads_the_records_back_as_stored_with_one_python_string_per_value(store):
+    """The snapshot an update starts from: the stored records with their values and nulls,
+    text as ``string`` columns in which a repeated value is one Python object (DuckDB's
+    own conversion made an object per cell: twice the memory of the records a run makes),
+    nullable integers kept nullable; the issued IDs and birth runs from the change log."""
+    snap = store.snapshot()
+    with store._connect(read_only=True) as con:
+        plain = con.execute("select * from records order by _pos").df().drop(columns="_pos")
+        log = con.execute("select * from changes").df()
+    rec = snap.records
+    assert list(rec.columns) == list(plain.columns) and len(rec) == 6
+    for c in rec.columns:
+        got = rec[c].astype(object).where(rec[c].notna(), None).tolist()
+        want = plain[c].astype(object).where(plain[c].notna(), None).tolist()
+        assert got == want, c
+        if plain[c].dtype == object:
+            assert rec[c].dtype == "string", c
+    src = rec["source"].array._ndarray
+    assert src[0] == src[1] == "siak" and src[0] is src[1]  # one object for the repeated value
+    assert snap.membership["record_id"].tolist() == rec["record_id"].tolist()  # aligned row by row
+    assert snap.issued == frozenset(log["person_id"]) and len(snap.issued) == 4
+    assert snap.first_seen == dict.fromkeys(log["person_id"], 1)
+
+
 # ---------------------------------------------------------------------------------------
 # assign_person_ids on its own
 

@@ -76,8 +76,10 @@ def _step(name: str) -> None:
 class StoreSnapshot:
     """What a run needs of the store, read in one go (one consistent state).
 
-    ``records`` are in stored order with ``membership`` aligned to them row by row;
-    ``issued`` holds every person ID ever issued and ``first_seen`` the run each was born in.
+    ``records`` are in stored order with ``membership`` aligned to them row by row; their
+    text columns are ``string`` columns in which a repeated value is one Python string (see
+    :func:`_fetch`). ``issued`` holds every person ID ever issued and ``first_seen`` the run
+    each was born in.
     """
 
     generation: int
@@ -274,26 +276,26 @@ class RegistryStore:
             have = self._tables(con)
             if "records" not in have:
                 return _empty_snapshot(self._generation(con))
-            records = con.execute("select * from records order by _pos").df().drop(columns="_pos")
-            membership = con.execute(
-                "select m.* from records r left join membership m on m.source = r.source "
-                "and m.record_id = r.record_id order by r._pos").df()
-            links = self._read_with(con, "links")
+            # (through Arrow, text values shared: see _fetch)
+            records = _fetch(con, "select * exclude (_pos) from records order by _pos")
+            membership = _fetch(con, "select m.* from records r left join membership m on m.source = r.source "
+                                "and m.record_id = r.record_id order by r._pos")
+            links = _fetch(con, "select * from links") if "links" in have else pd.DataFrame()
             decisions = self._read_with(con, "decisions")
             decisions = decisions[list(DECISION_COLUMNS)] if len(decisions) else pd.DataFrame(
                 columns=list(DECISION_COLUMNS))
             runs = self._read_with(con, "runs", "order by run_id")
-            changes = self._read_with(con, "changes")
+            issued: frozenset[str] = frozenset()
+            first_seen: dict[str, int] = {}
+            if "changes" in have:  # (the log grows with every run: only what person IDs need of it)
+                issued = frozenset(str(r[0]) for r in con.execute("select distinct person_id from changes").fetchall())
+                first_seen = {str(k): int(v) for k, v in con.execute(
+                    "select person_id, min(run_id) from changes where change in ('new', 'split_from') "
+                    "group by person_id").fetchall()}
             generation = self._generation(con)
         config = json.loads(runs["config"].iloc[-1]) if len(runs) else None
         with_model = runs[runs["model"].notna()] if len(runs) else runs
         model = json.loads(with_model["model"].iloc[-1]) if len(with_model) else None
-        issued: frozenset[str] = frozenset()
-        first_seen: dict[str, int] = {}
-        if len(changes):
-            issued = frozenset(changes["person_id"].astype(str))
-            born = changes[changes["change"].isin(["new", "split_from"])].groupby("person_id")["run_id"].min()
-            first_seen = {str(k): int(v) for k, v in born.items()}
         return StoreSnapshot(generation=generation, n_runs=len(runs), config=config, model=model,
                              records=records, membership=membership, links=links, decisions=decisions,
                              issued=issued, first_seen=first_seen)
@@ -437,6 +439,46 @@ def _empty_snapshot(generation: int = 0) -> StoreSnapshot:
                          membership=pd.DataFrame(), links=pd.DataFrame(),
                          decisions=pd.DataFrame(columns=list(DECISION_COLUMNS)), issued=frozenset(),
                          first_seen={})
+
+
+def _fetch(con: Any, sql: str) -> pd.DataFrame:
+    """The rows of ``sql`` as a DataFrame, fetched through Arrow.
+
+    Text columns become pandas ``string`` columns in which equal values are one Python
+    string: DuckDB's own conversion (``.df()``) makes a Python object of every cell, some
+    60 bytes each, so a stored registry read back took twice the memory of the same records
+    made by a run (whose columns share their repeated values). Integer columns with nulls
+    become nullable pandas integers, those without numpy integers, as ``.df()`` gives them.
+    """
+    import pyarrow as pa
+
+    rel = con.sql(sql)
+    table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()  # (duckdb < 1.4)
+    columns: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns):
+        t = column.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or str(t) == "string_view":
+            columns[name] = _shared_text(column)
+        elif pa.types.is_integer(t) and column.null_count:
+            columns[name] = pd.Series(pd.array(column.to_pandas(), dtype=str(t).capitalize().replace("Ui", "UI")))
+        else:
+            columns[name] = column.to_pandas()
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+
+
+def _shared_text(column: Any) -> pd.arrays.StringArray:
+    """An Arrow text column as a pandas ``string`` (python storage) array whose rows holding
+    one value hold one Python string (nulls -> <NA>)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    enc = pc.dictionary_encode(arr.cast(pa.string()) if str(arr.type) == "string_view" else arr)
+    distinct = np.empty(len(enc.dictionary) + 1, dtype=object)
+    distinct[:-1] = enc.dictionary.to_numpy(zero_copy_only=False)
+    distinct[-1] = pd.NA
+    ix = enc.indices.fill_null(len(distinct) - 1) if enc.indices.null_count else enc.indices
+    return pd.arrays.StringArray(distinct.take(ix.to_numpy()))
 
 
 def _as_arrow(frame: pd.DataFrame) -> Any:

@@ -44,8 +44,10 @@ def _clean_dtypes() -> dict[str, Any]:
 
 
 def _as_clean(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with the clean dtypes; the columns that have them already are not copied."""
     dtypes = _clean_dtypes()
-    return records.astype({c: dtypes.get(c, "string") for c in records.columns})
+    change = {c: dtypes.get(c, "string") for c in records.columns if records[c].dtype != dtypes.get(c, "string")}
+    return records.astype(change, copy=False) if change else records
 
 
 def _keys(frame: pd.DataFrame, s: str = "source", r: str = "record_id") -> pd.Series:
@@ -167,8 +169,10 @@ class Linker:
                 self._check_store(snap.records, st)
             self._check_stored_settings(snap, st, relink=relink)
             kind = "full" if snap.empty or not relink else "relink"
+            generation = snap.generation
 
             def work(stages: Stages) -> LinkResult:
+                nonlocal snap
                 self._check_memory(_known_records(cfg, data))
                 raw = stages("ingest", lambda: self._ingest(cfg, data, stages))
                 self._check_memory(len(raw))
@@ -179,13 +183,14 @@ class Linker:
                         by = gone["source"].astype(str).value_counts().sort_index()
                         raise unread_records_error(st, int(missing.sum()), by.to_dict(), _keys(gone).head(3).tolist())
                 stages.tuning.sized(len(raw))
+                previous, decisions = _previous(snap), _decisions(snap.decisions, self.decisions)
+                del snap  # (the stored frames would stay beside the run's to its peak)
                 records = self._standardise(raw, cfg, stages)
-                return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
-                                    decisions=_decisions(snap.decisions, self.decisions),
-                                    constrained=self.constrained, previous=_previous(snap))
+                return link_records(records, cfg, raw=raw, stages=stages, model=self.model, decisions=decisions,
+                                    constrained=self.constrained, previous=previous)
 
             result = self._pipeline(work, progress)
-            return self._save(st, snap.generation, result, config=cfg, kind=kind, replace_records=True)
+            return self._save(st, generation, result, config=cfg, kind=kind, replace_records=True)
 
     def _check_stored_settings(self, snap: Any, st: Any, *, relink: bool) -> None:
         """Refuse, before any work, a run whose settings contradict those stored (unless
@@ -276,27 +281,32 @@ class Linker:
                 self._check_store(snap.records, st)
             cfg, run_cfg, model, batch_cfg = self._update_plan(snap, st, data, retrain=retrain, relink=relink)
 
+            generation, n_old = snap.generation, len(snap.records)
+
             def work(stages: Stages) -> LinkResult:
-                self._check_memory(len(snap.records) + _known_records(batch_cfg, data))
+                nonlocal snap
+                self._check_memory(n_old + _known_records(batch_cfg, data))
                 raw = stages("ingest", lambda: self._ingest(batch_cfg, data, stages))
-                self._check_memory(len(snap.records) + len(raw))
+                self._check_memory(n_old + len(raw))
                 new = self._standardise(raw, cfg, stages)
                 new = _new_records_only(new, snap.records)
                 self._check_batch(new, snap.records)
-                old = self._as_stored(snap.records)
-                records = self._as_stored(pd.concat([old, new], ignore_index=True))
+                records = self._as_stored(pd.concat([snap.records, new], ignore_index=True))
+                del new
                 stages.tuning.sized(len(records))
                 is_new = np.zeros(len(records), bool)
-                is_new[len(old):] = True
-                return link_records(
-                    records, run_cfg, raw=raw, stages=stages, model=model,
-                    decisions=_decisions(snap.decisions, self.decisions), constrained=self.constrained,
-                    new=None if relink else is_new,
-                    kept=None if relink else _kept_links(snap.links, records), previous=_previous(snap))
+                is_new[n_old:] = True
+                kept = None if relink else _kept_links(snap.links, records)
+                previous, decisions = _previous(snap), _decisions(snap.decisions, self.decisions)
+                # the stored frames are not needed any more: what the pipeline needs of them
+                # is in records, kept and previous (they would stay beside them to the peak)
+                del snap
+                return link_records(records, run_cfg, raw=raw, stages=stages, model=model, decisions=decisions,
+                                    constrained=self.constrained, new=None if relink else is_new, kept=kept,
+                                    previous=previous)
 
             result = self._pipeline(work, progress)
-            n_old = len(snap.records)
-            return self._save(st, snap.generation, result, config=cfg, kind="relink" if relink else "update",
+            return self._save(st, generation, result, config=cfg, kind="relink" if relink else "update",
                               replace_records=relink, append_from=None if relink else n_old)
 
     def _update_plan(self, snap: Any, st: Any, data: Mapping[str, Any] | None, *, retrain: bool,
