@@ -290,7 +290,7 @@ def default_comparisons() -> tuple[Comparison, ...]:
         ExactMatch(column="jenis_kelamin"),
         NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic", ignore_when_equal=household),
         IdNumberComparison(column="no_kk", status_column="kk_status", serial_digits=4, label="no_kk"),
-        RegionComparison(ignore_when_equal=family, split_unknown=True),
+        RegionComparison(ignore_when_equal=family),
         NeighbourhoodComparison(ignore_when_equal=family),
         JaroWinklerAtThresholds(column="tempat_lahir", thresholds=(0.9,), ignore_when_equal=family),
     )
