@@ -67,13 +67,16 @@ def _distinct_codes(code: np.ndarray, size: int, *, inverse: bool = True
     """Sorted distinct values of ``code`` (ints in ``[0, size)``), their counts and, with
     ``inverse``, each entry's position among them.
 
-    A dense count when ``size`` is small (one pass, no sort), else a sort.
+    A dense count when ``size`` is small (one pass, no sort) and not much larger than the
+    number of entries, else a sort: the few thousand level patterns of a model are coded
+    over millions of possible patterns, and a dense count over those costs more than the
+    sort (``match_weight`` does it once per call, EM loops call it many times).
 
     >>> v, c, i = _distinct_codes(np.array([5, 2, 5, 0]), 8)
     >>> v.tolist(), c.tolist(), i.tolist()
     ([0, 2, 5], [1, 1, 2], [2, 1, 2, 0])
     """
-    if size <= _DENSE_CODES:
+    if size <= _DENSE_CODES and size <= 16 * len(code) + 4096:
         full = np.bincount(code, minlength=size)
         values = np.flatnonzero(full)
         if not inverse:
