@@ -615,14 +615,9 @@ def train_by_sessions(
     2. ``m`` is estimated by EM once per blocking rule ("session"), on the pairs that rule
        found, with the comparisons of the rule's own keys masked: pairs blocked on birth date
        all agree on birth date, so that session says nothing about birth date's ``m``. Each
-       comparison's ``m`` is the median (per level, then rescaled to sum to one) over the
-       sessions where it was free. A session sees every pair its rule finds, also those an
-       earlier rule found first. The median, not a mean weighted by the session's expected
-       matches: a rule that selects groups of *people* alike rather than one person's records
-       (the family card and sex: siblings; a birth year, a desa and one name token:
-       namesakes) makes EM take the group for the match class, learn what siblings share (a
-       name token, another birth date) as what one person's records share, and count most
-       of its pairs as matches, so a weighted mean lets the worst session weigh most.
+       comparison's ``m`` is the average over the sessions where it was free, weighted by the
+       expected matches of the session. A session sees every pair its rule finds, also those
+       an earlier rule found first.
     3. The prior is the chance that two *random* records match: with ``m`` and ``u`` fixed,
        EM over the candidate pairs (every other pair counted as a sure non-match) gives the
        expected number of matches ``M`` and ``lambda = M / n_all_pairs``.
@@ -704,8 +699,8 @@ def train_on_counts(
             not_converged.append(session)
         return fs
     n_levels = [len(v) for v in u]
-    # each session's m of each comparison it leaves free (the median is taken below)
-    m_of: list[list[np.ndarray]] = [[] for _ in names]
+    m_sum = [np.zeros(L) for L in n_levels]
+    m_weight = np.zeros(len(names))
     for r in sorted(blocked):
         sel = (combo_rules >> r) & 1 == 1
         n_sel = int(n_combo[sel].sum())
@@ -718,17 +713,20 @@ def train_on_counts(
         if not free:
             continue
         fs = session_fit(Xs, ns, f"rule {r}")
+        expected = fs.lambda_ * n_sel
         for k in free:
             if ns[Xs[:, k] >= 0].sum() < min_pairs:
                 continue
-            m_of[k].append(fs.m_[k])
-        log.info("EM session on rule %s: %d pairs, %.0f expected matches", r, n_sel, fs.lambda_ * n_sel)
+            m_sum[k] += fs.m_[k] * expected
+            m_weight[k] += expected
+        log.info("EM session on rule %s: %d pairs, %.0f expected matches", r, n_sel, expected)
     # comparisons free in no session: one EM over all candidates
-    if not all(m_of):
+    if (m_weight == 0).any():
         fs = session_fit(pats, counts, "all candidate pairs")
-        for k in [k for k in range(len(names)) if not m_of[k]]:
-            m_of[k] = [fs.m_[k].copy()]
-    m = [np.clip(np.median(np.asarray(ms), axis=0), _EPS, 1) for ms in m_of]
+        for k in np.flatnonzero(m_weight == 0).tolist():
+            m_sum[k] = fs.m_[k].copy()
+            m_weight[k] = 1.0
+    m = [np.clip(ms / w, _EPS, 1) for ms, w in zip(m_sum, m_weight)]
     m = [v / v.sum() for v in m]
 
     model = FellegiSunter(threshold=threshold, fix_u=True, u_init=u, m_init=m)
