@@ -190,7 +190,7 @@ def _canon_reference(key, old, variants):
     import re
 
     k = variants.get(key, key)
-    while True:  # (a DJ made J can pair with the letter before it: SDJ -> SJ -> SY)
+    while k != "CH":  # (a DJ made J can pair with the letter before it: SDJ -> SJ -> SY)
         k = k.replace("OE", "U").replace("DJ", "\x02").replace("TJ", "C").replace("NJ", "NY")
         k = k.replace("SJ", "SY").replace("CH", "KH")
         again = re.sub("([TDNS])\x02", r"\1J", k)
@@ -247,3 +247,14 @@ def test_token_kernels_match_python_reference():
     assert got == _sub_tokens_reference(tokens, suffix)
     empty = _sub_tokens(pa.array([], type=pa.string()), suffix)
     assert [len(x) for x in empty] == [0, 0, 0, 0]
+
+
+def test_titles_in_old_spelling_and_the_ch_initial():
+    # NJ. is Ny. (Nyonya) and HADJI is HAJI in the old spelling: titles, as in EYD, so a second
+    # cleaning has nothing left to remove; a lone CH is the initial of Chairul, not KH
+    out = clean_name(pd.Series(["NJ. Siti Aminah", "Hadji Soekarno", "Ch. Anwar", "NJ.A", "Chairul"]))
+    assert out["nama"].tolist() == ["SITI AMINAH", "SUKARNO", "CH ANWAR", "A", "KHAIRUL"]
+    assert out["nama_gelar"].tolist()[:2] == ["NJ", "HADJI"]
+    again = clean_name(out["nama"])
+    assert again["nama"].tolist() == out["nama"].tolist()
+    assert again["nama_gelar"].isna().all()

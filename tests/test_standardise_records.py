@@ -83,6 +83,7 @@ texts = st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=20)
 @settings(max_examples=40, deadline=None)
 @given(texts)
 @example(["SDJ", "Ndjaja", "Tdjo", "Addja", "Hasdjim"])  # a DJ made J pairs with the letter before it
+@example(["NJ.A", "CH", "HADJI X", "CH.A"])  # titles only visible once the old spelling is folded
 def test_clean_name_idempotent_and_total(values):
     s = pd.Series(values, dtype="string", index=range(100, 100 + len(values)))
     out = clean_name(s)

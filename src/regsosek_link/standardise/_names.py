@@ -99,15 +99,13 @@ _EYD: tuple[tuple[str, str], ...] = (
 )
 
 
-def _canon(keys: pa.Array, old: np.ndarray, variants: dict[str, str]) -> pa.Array:
-    """Canonical forms of name tokens (rule 5 of :func:`clean_name`); ``old``: old spelling."""
-    var_keys = pa.array(list(variants), type=pa.string())
-    var_values = pa.array(list(variants.values()), type=pa.string())
+def _eyd_marked(keys: pa.Array) -> pa.Array:
+    """Old spelling folded to EYD, with the J that came from DJ marked as ``\\x02``.
 
-    def lookup(k: pa.Array) -> pa.Array:
-        return pc.coalesce(var_values.take(pc.index_in(k, value_set=var_keys)), k)
-
-    k = lookup(keys)
+    A whole token ``CH`` stays: it is the initial of Chairul/Choirul (``Ch. Anwar``), not
+    the old spelling of the title KH.
+    """
+    k = keys
     # to a fixed point: a DJ that became J can make a new old-spelling pair with the letter
     # before it (SDJ -> SJ -> SY, NDJ -> NJ -> NY, TDJ -> TJ -> C, DDJ -> DJ -> J), which a
     # second cleaning would otherwise change again
@@ -118,6 +116,23 @@ def _canon(keys: pa.Array, old: np.ndarray, variants: dict[str, str]) -> pa.Arra
         if again.equals(k):
             break
         k = again
+    return pc.if_else(pc.equal(keys, "CH"), keys, k)
+
+
+def _eyd(keys: pa.Array) -> pa.Array:
+    """Old spelling folded to EYD without the J -> Y step (``HADJI`` -> ``HAJI``, ``NJ`` -> ``NY``)."""
+    return pc.replace_substring(_eyd_marked(keys), "\x02", "J")
+
+
+def _canon(keys: pa.Array, old: np.ndarray, variants: dict[str, str]) -> pa.Array:
+    """Canonical forms of name tokens (rule 5 of :func:`clean_name`); ``old``: old spelling."""
+    var_keys = pa.array(list(variants), type=pa.string())
+    var_values = pa.array(list(variants.values()), type=pa.string())
+
+    def lookup(k: pa.Array) -> pa.Array:
+        return pc.coalesce(var_values.take(pc.index_in(k, value_set=var_keys)), k)
+
+    k = _eyd_marked(lookup(keys))
     k = pc.if_else(pa.array(old, type=pa.bool_()), pc.replace_substring(k, "J", "Y"), k)
     return lookup(pc.replace_substring(k, "\x02", "J"))
 
@@ -205,8 +220,13 @@ def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) 
     kid = key_enc.indices.to_numpy().astype(np.intp)[sid] if total else np.zeros(0, dtype=np.intp)
     marked = sub_marked[sid] if total else np.zeros(0, dtype=bool)
 
+    # titles are recognised in old spelling too (NJ. = Ny., HADJI = HAJI), else a second
+    # cleaning would remove a title that only shows once the spelling is folded
+    folded_names = _eyd(key_names)
+
     def in_set(words: AbstractSet[str]) -> np.ndarray:
-        found = pc.is_in(key_names, value_set=pa.array(sorted(words), type=pa.string()))
+        value_set = pa.array(sorted(words), type=pa.string())
+        found = pc.or_(pc.is_in(key_names, value_set=value_set), pc.is_in(folded_names, value_set=value_set))
         return found.to_numpy(zero_copy_only=False)[kid] if total else marked
 
     in_prefix, in_suffix, in_bin, is_m = in_set(prefix), in_set(suffix), in_set(_BIN), in_set({"M"})
@@ -283,13 +303,14 @@ def clean_name(
        R/RM/Rr = Raden, ...) are removed from the leading run of tokens, *suffix* degrees
        (S.Pd, SE, SH, ST, M.Pd, ...) from the trailing run, and a dotted degree anywhere.
        They go to ``nama_gelar`` as written, dots inside kept (``H S.PD``). A name made only
-       of titles keeps them.
+       of titles keeps them. Titles are recognised in the old spelling too (``NJ.`` = Ny.,
+       ``HADJI`` = Haji).
     4. ``BIN``/``BINTI`` after the first token, followed by a name: the father's name moves
        to ``nama_bin`` and is dropped (with the BIN token) from ``nama``.
     5. Variant families (``name_variants.csv``: Moch./Mohamad/... -> MUHAMMAD, Achmad ->
        AHMAD, Abd. -> ABDUL, St./Sitti -> SITI, Noor -> NUR, Rachmat -> RAHMAT, ...),
        then old spelling to EYD (``oe->u``, ``tj->c``, ``dj->j``, ``nj->ny``, ``sj->sy``,
-       ``ch->kh``, repeated while a ``dj->j`` makes a new pair: Hasdjim -> HASYIM; ``j->y``
+       ``ch->kh`` (a lone ``CH`` stays: the initial of Chairul), repeated while a ``dj->j`` makes a new pair: Hasdjim -> HASYIM; ``j->y``
        only when the raw name carries one of oe/tj/dj/nj/sj), then the variant table again
        (for forms that only match after the spelling reform).
        ``NURUL`` is *not* folded into ``NUR`` (it is Nur + the article al-, its own name).
