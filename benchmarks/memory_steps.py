@@ -57,6 +57,15 @@ class Sampler:
                     s["max"] = max(s["max"], r)
             time.sleep(self.interval)
 
+    def table(self, width: int = 22) -> str:
+        """One line per step call (those of 0.05 s or more, or raising RSS by 20 MB or more)."""
+        lines = [f"{'step':<{width}} {'s':>7} {'enter MB':>9} {'max MB':>9} {'exit MB':>9} {'max-enter':>9}"]
+        for s in sorted(self.done, key=lambda s: s["t0"]):
+            if s["seconds"] >= 0.05 or s["max"] - s["enter"] >= 20:
+                lines.append(f"{s['step']:<{width}} {s['seconds']:7.2f} {s['enter']:9,.0f} {s['max']:9,.0f} "
+                             f"{s['exit']:9,.0f} {s['max'] - s['enter']:9,.0f}")
+        return "\n".join(lines)
+
     def wrap(self, name: str, fn):
         @functools.wraps(fn)
         def inner(*a, **k):
@@ -117,11 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{ds.n_records:,} records; RSS before the run {base:,.0f} MB; process peak {peak:,.0f} MB; "
           f"run {wall:.1f} s; workers {cfg.workers}")
     print("stage peaks (MB): " + ", ".join(f"{k} {v:,.0f}" for k, v in getattr(result, "peak_memory_mb", {}).items()))
-    print(f"{'step':<22} {'s':>7} {'enter MB':>9} {'max MB':>9} {'exit MB':>9} {'max-enter':>9}")
-    for s in sorted(sampler.done, key=lambda s: s["t0"]):
-        if s["seconds"] >= 0.05 or s["max"] - s["enter"] >= 20:
-            print(f"{s['step']:<22} {s['seconds']:7.2f} {s['enter']:9,.0f} {s['max']:9,.0f} {s['exit']:9,.0f} "
-                  f"{s['max'] - s['enter']:9,.0f}")
+    print(sampler.table())
     return 0
 
 

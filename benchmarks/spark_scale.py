@@ -82,6 +82,11 @@ def run_embedded(ds, args) -> dict:
     t0 = time.perf_counter()
     result = Linker(_config(ds), tune_process=True).run(ds.sources)
     wall = time.perf_counter() - t0
+    if args.keep:
+        folder = Path(args.keep, f"embedded_{ds.n_people}")
+        folder.mkdir(parents=True, exist_ok=True)
+        result.membership.to_parquet(folder / "membership.parquet")
+        result.links.to_parquet(folder / "links.parquet")
     return {"wall_s": wall, "membership": result.membership[["source", "record_id", "person_id"]],
             "candidate_pairs": len(result.pairs), "stages": result.timings}
 
@@ -105,6 +110,10 @@ def run_spark(ds, args) -> dict:
     import pandas as pd
 
     membership = pd.read_parquet(out / "membership", columns=["source", "record_id", "person_id"])
+    if args.keep:  # (untimed: the membership and links for a comparison with the embedded engine's)
+        folder = Path(args.keep, f"spark_{ds.n_people}")
+        result.membership.write.mode("overwrite").parquet(str(folder / "membership"))
+        result.links.write.mode("overwrite").parquet(str(folder / "links"))
     return {"wall_s": wall, "session_s": session_s, "run_s": run_s, "membership": membership,
             "candidate_pairs": result.n_pairs, "stages": dict(result.timings)}
 
@@ -204,7 +213,7 @@ def run_child(engine: str, people: int, args: argparse.Namespace, log_dir: Path)
     json_path.unlink(missing_ok=True)  # (a killed child writes none: an earlier run's must not stand in)
     cmd = [sys.executable, __file__, "--child", engine, "--people", str(people), "--json", str(json_path),
            "--master", args.master, "--driver-memory", args.driver_memory, "--buckets", str(args.buckets),
-           "--shuffle-partitions", str(args.shuffle_partitions)]
+           "--shuffle-partitions", str(args.shuffle_partitions)] + (["--keep", args.keep] if args.keep else [])
     with open(log_dir / f"{engine}_{people}.log", "w") as log:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -284,6 +293,7 @@ def main() -> int:
     ap.add_argument("--min-free-gb", type=float, default=2.0,
                     help="kill a run when the machine has less free memory than this")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--keep", help="also write the embedded and Spark engines' membership and links under this folder")
     ap.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     ap.add_argument("--json", help=argparse.SUPPRESS)
     args = ap.parse_args()

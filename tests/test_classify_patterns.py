@@ -52,8 +52,7 @@ def _sessions_on_pairs(levels, rules, *, blocked, u, n_all_pairs, min_pairs=50):
     names = list(levels.columns)
     X = levels.to_numpy().astype(np.int64)
     n_levels = [len(v) for v in u]
-    m_sum = [np.zeros(L) for L in n_levels]
-    m_weight = np.zeros(len(names))
+    m_of: list[list[np.ndarray]] = [[] for _ in names]
     for r in sorted(blocked):
         sel = (rules >> r) & 1 == 1
         if sel.sum() < min_pairs:
@@ -65,16 +64,16 @@ def _sessions_on_pairs(levels, rules, *, blocked, u, n_all_pairs, min_pairs=50):
         if not free:
             continue
         fs = FellegiSunter(fix_u=True, u_init=u, m_init=classify._default_m(n_levels)).fit(Xs)
-        expected = fs.lambda_ * sel.sum()
         for k in free:
             if (Xs[:, k] >= 0).sum() >= min_pairs:
-                m_sum[k] += fs.m_[k] * expected
-                m_weight[k] += expected
-    if (m_weight == 0).any():
+                m_of[k].append(fs.m_[k])
+    if not all(m_of):
         fs = FellegiSunter(fix_u=True, u_init=u, m_init=classify._default_m(n_levels)).fit(X)
-        for k in np.flatnonzero(m_weight == 0):
-            m_sum[k], m_weight[k] = fs.m_[k].copy(), 1.0
-    m = [np.clip(ms / w, 1e-6, 1) for ms, w in zip(m_sum, m_weight)]
+        for k in range(len(names)):
+            if not m_of[k]:
+                m_of[k] = [fs.m_[k].copy()]
+    # the median over the sessions, per level, rescaled to sum to one
+    m = [np.clip(np.median(np.stack(ms), axis=0), 1e-6, 1) for ms in m_of]
     m = [v / v.sum() for v in m]
     weight = np.zeros(len(X))
     for k in range(len(names)):

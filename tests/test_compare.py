@@ -14,6 +14,7 @@ from regsosek_link.compare import (
     JaroWinklerAtThresholds,
     LevenshteinAtThresholds,
     NameComparison,
+    NeighbourhoodComparison,
     RegionComparison,
     RLComparison,
     compare,
@@ -234,6 +235,56 @@ REGION = RegionComparison()
 def test_region_levels(a, b, expected):
     cols = ("kode_prov", "kode_kab", "kode_kec", "kode_desa")
     assert level(REGION, dict(zip(cols, a)), dict(zip(cols, b))) == expected
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (("33", "3375", "337501", "3375011001"), ("33", "3375", "337501", "3375011001"), 7),
+        # a finer level known on both sides and different: evidence against
+        (("33", "3375", "337501", "3375011001"), ("33", "3375", "337501", "3375011002"), 3),
+        (("33", "3375", "337501", "3375011001"), ("33", "3375", "337502", "3375021001"), 2),
+        (("33", "3375", None, None), ("33", "3374", None, None), 1),
+        # the finer level unknown on a side (BPJS knows the kabupaten only): no evidence against
+        (("33", "3375", "337501", "3375011001"), ("33", "3375", "337501", None), 6),
+        (("33", "3375", "337501", "3375011001"), ("33", "3375", None, None), 5),
+        (("33", "3375", "337501", "3375011001"), ("33", None, None, None), 4),
+        (("33", "3375", None, None), ("32", "3201", None, None), 0),
+        (("33", "3375", None, None), (None, None, None, None), -1),
+    ],
+)
+def test_region_levels_split_different_from_unknown(a, b, expected):
+    cols = ("kode_prov", "kode_kab", "kode_kec", "kode_desa")
+    comp = RegionComparison(split_unknown=True)
+    assert comp.n_levels == len(comp.level_names) == 8
+    assert level(comp, dict(zip(cols, a)), dict(zip(cols, b))) == expected
+    assert level(comp, dict(zip(cols, b)), dict(zip(cols, a))) == expected  # symmetric
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (("3375011001", "2", "5"), ("3375011001", "2", "5"), 2),
+        (("3375011001", "2", "5"), ("3375011001", "2", "7"), 1),
+        (("3375011001", "2", "5"), ("3375011001", "3", "5"), 0),  # same RT number in another RW
+        (("3375011001", "2", "5"), ("3375011001", "2", None), -1),
+        (("3375011001", "2", "5"), ("3375011001", None, "5"), -1),
+        (("3375011001", "2", "5"), ("3375011002", "2", "5"), -1),  # another desa: the region speaks
+        (("3375011001", "2", "5"), (None, "2", "5"), -1),
+    ],
+)
+def test_neighbourhood_levels(a, b, expected):
+    cols = ("kode_desa", "rw", "rt")
+    comp = NeighbourhoodComparison()
+    assert level(comp, dict(zip(cols, a)), dict(zip(cols, b))) == expected
+    assert level(comp, dict(zip(cols, b)), dict(zip(cols, a))) == expected
+
+
+def test_neighbourhood_ignores_the_household():
+    comp = NeighbourhoodComparison(ignore_when_equal=("no_kk",))
+    base = {"kode_desa": "3375011001", "rw": "2", "rt": "5"}
+    assert level(comp, {**base, "no_kk": "1"}, {**base, "no_kk": "1"}) == -1  # one card: one address anyway
+    assert level(comp, {**base, "no_kk": "1"}, {**base, "no_kk": "2"}) == 2
 
 
 @pytest.mark.parametrize(

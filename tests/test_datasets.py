@@ -260,6 +260,22 @@ def test_error_rates_roughly_as_configured() -> None:
     assert abs(exact - (1 - 0.3 - 0.1 - other)) < 0.06
 
 
+def test_rt_rw_other_than_registered_at_the_configured_rate() -> None:
+    spec = dataclasses.replace(DEFAULT_SPECS["dtks"], rt_rw_other=0.3, duplicate_rate=0.0)
+    syn = make_sources(n_people=5_000, random_state=1, sources=["dtks"], specs={"dtks": spec})
+    df = _person(syn, "dtks")
+    known = df["rt_pop"].notna()
+    rt = df.loc[known, "RT"].astype(int) != df.loc[known, "rt_pop"].astype(int)
+    rw = df.loc[known, "RW"].astype(int) != df.loc[known, "rw_pop"].astype(int)
+    # a new RT drawn from 12 is the old one in 1 of 12; a third of them also move RW
+    assert abs((rt | rw).mean() - 0.3 * (1 - 1 / 12 * (1 - 1 / 3 * 6 / 7))) < 0.03
+    assert 0.08 < rw.mean() < 0.12
+    assert not (df.loc[~known, "RT"].notna()).any()
+    clean = make_sources(n_people=2_000, random_state=1, sources=["siak"])
+    s = _person(clean, "siak")
+    assert (s["NO_RT"].dropna().astype(int) == s.loc[s["NO_RT"].notna(), "rt_pop"].astype(int)).all()
+
+
 def test_noise_levels_scale_the_error_rates_and_keep_the_people() -> None:
     dtks = DEFAULT_SPECS["dtks"]
     assert scale_noise(dtks, "typical") == dtks

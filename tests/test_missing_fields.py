@@ -101,6 +101,7 @@ def test_usable_comparisons_drops_those_no_record_has():
         "comparison 'no_kk' dropped: no record has a value in column 'no_kk'",
         ("comparison 'wilayah' dropped: no record has a value in any of columns "
          "['kode_prov', 'kode_kab', 'kode_kec', 'kode_desa']"),
+        "comparison 'rt_rw' dropped: no record has a value in any of columns ['kode_desa', 'rw', 'rt']",
         "comparison 'tempat_lahir' dropped: no record has a value in column 'tempat_lahir'",
     ]
 

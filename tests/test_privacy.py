@@ -36,7 +36,7 @@ OTHER_HEX = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 ENCODED_COLUMNS = {"source", "record_id", "encoding", "nik", "nik_valid", "nik_fit",
                    "no_kk", "kk_valid", "jenis_kelamin", "kode_prov", "kode_kab", "kode_kec", "kode_desa",
                    "kode_wilayah", "nama", "nama_ibu", "tanggal_lahir", "tempat_lahir", "tanggal_lahir_placeholder",
-                   "nik_near"}
+                   "nik_near", "tahun_lahir", "alamat"}
 
 
 @pytest.fixture(scope="module")

@@ -119,13 +119,38 @@ def test_reviewers_decisions_parity(spark):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         emb = Linker(d.config, decisions=decisions).run(d.sources)
-        res = Linker(d.config, decisions=decisions, engine=SparkEngine(spark, buckets=4)).run(d.sources)
+        # (components on the executors: the other parity tests find them on the driver)
+        res = Linker(d.config, decisions=decisions,
+                     engine=SparkEngine(spark, buckets=4, driver_max_edges=0)).run(d.sources)
     m = res.to_pandas("membership")
     _same(emb.membership.sort_values(["source", "record_id"], kind="mergesort").reset_index(drop=True), m)
     got = m.set_index("record_id")["person_id"]
     assert got[split["record_id_l"]] != got[split["record_id_r"]]
     assert got[near["record_id_l"]] == got[near["record_id_r"]]
     _same(emb.registry.sort_values("person_id").reset_index(drop=True), res.to_pandas("registry"))
+
+
+def test_connected_components_on_driver_and_executors_agree(spark):
+    """The same ``rank, component`` table (the smallest rank of each component, as networkx
+    finds them) whether the edges are collected to the driver or propagated on Spark."""
+    import networkx as nx
+
+    from regsosek_link.engine.spark._stages import connected_components
+
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 400, 300), rng.integers(0, 400, 300)
+    keep = a != b
+    left, right = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+    chain = np.arange(1000, 1013)  # a path whose labels need several rounds to travel
+    left, right = np.r_[left, chain[:-1]], np.r_[right, chain[1:]]
+    edges = spark.createDataFrame(pd.DataFrame({"left": left, "right": right}), "left long, right long")
+    graph = nx.Graph(zip(left.tolist(), right.tolist()))
+    want = sorted((int(v), min(c)) for c in nx.connected_components(graph) for v in c)
+    for driver_max_edges in (0, len(left), len(left) - 1):
+        got = connected_components(edges, driver_max_edges=driver_max_edges).toPandas()
+        assert sorted(zip(got["rank"].tolist(), got["component"].tolist())) == want, driver_max_edges
+    empty = spark.createDataFrame([], "left long, right long")
+    assert connected_components(empty, driver_max_edges=10).count() == 0
 
 
 @pytest.mark.skipif(not FULL, reason="opt-in (REGSOSEK_SPARK_FULL=1): ~2 min in local[2]")
@@ -185,13 +210,13 @@ def test_parquet_output_partitioned(spark, tmp_path):
     assert spark.read.parquet(paths["membership"]).count() == 300
 
 
-def test_spark_engine_refuses_a_store(spark, tmp_path):
+def test_spark_engine_refuses_a_withdrawal(spark, tmp_path):
     from regsosek_link.engine import SparkEngine
     from regsosek_link.errors import ConfigError
 
-    d = load_febrl3()
-    with pytest.raises(ConfigError, match="Spark engine"):
-        Linker(d.config, engine=SparkEngine(spark)).run(d.sources, store=tmp_path / "r.duckdb")
+    d = load_febrl3()  # (a store on Spark: tests/test_spark_store.py)
+    with pytest.raises(ConfigError, match="withdrawal is not available on the Spark engine"):
+        Linker(d.config, engine=SparkEngine(spark)).withdraw(tmp_path / "registry", source="febrl3")
 
 
 @pytest.mark.parametrize("flags", [["--truth", "truth.csv"], ["--report"], ["--format", "csv"]])

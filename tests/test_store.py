@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _registry_fixture import config, frame, model
+from _registry_fixture import RUN1, config, frame, model
 
 from regsosek_link.cluster import hash_id
 from regsosek_link.errors import StoreError
@@ -31,18 +31,6 @@ RINA = hash_id("bpjs|b2")
 def test_ids_are_literal_hashes():
     assert BUDI == "RP-7EA5F82A864A379A"
     assert SITI == "RP-B1694220DCE093AA"
-
-
-# (Budi's date is a real one: 1 January is a placeholder, and two NIK-less records agreeing on a
-# name and a placeholder only are held for review as thin records, see test_near_miss.py)
-RUN1 = {
-    "siak": frame([("s1", None, "BUDI", "1980-03-04", "L"), ("s2", None, "SITI", "1985-02-02", "P"),
-                   ("s3", None, "JOKO", "1970-07-07", "L")]),
-    # d4/d5: one man, typed twice, with his NIK and a longer name
-    "dtks": frame([("d1", None, "BUDI", "1980-03-04", "L"),
-                   ("d4", "3375010707700001", "JOKO W", "1970-07-07", "L"),
-                   ("d5", "3375010707700001", "JOKO W", "1970-07-07", "L")]),
-}
 
 
 def _changes(store: RegistryStore, run_id: int) -> list[tuple]:
@@ -149,6 +137,30 @@ def test_update_needs_a_registry_skips_unchanged_and_refuses_changed_known_recor
                                                                        ("d9", None, "RINA", "1999-09-09", "P")])})
     m = _members(store)
     assert len(m) == 7 and m["dtks|d9"] == hash_id("dtks|d9")
+
+
+def test_snapshot_reads_the_records_back_as_stored_with_one_python_string_per_value(store):
+    """The snapshot an update starts from: the stored records with their values and nulls,
+    text as ``string`` columns in which a repeated value is one Python object (DuckDB's
+    own conversion made an object per cell: twice the memory of the records a run makes),
+    nullable integers kept nullable; the issued IDs and birth runs from the change log."""
+    snap = store.snapshot()
+    with store._connect(read_only=True) as con:
+        plain = con.execute("select * from records order by _pos").df().drop(columns="_pos")
+        log = con.execute("select * from changes").df()
+    rec = snap.records
+    assert list(rec.columns) == list(plain.columns) and len(rec) == 6
+    for c in rec.columns:
+        got = rec[c].astype(object).where(rec[c].notna(), None).tolist()
+        want = plain[c].astype(object).where(plain[c].notna(), None).tolist()
+        assert got == want, c
+        if plain[c].dtype == object:
+            assert rec[c].dtype == "string", c
+    src = rec["source"].array._ndarray
+    assert src[0] == src[1] == "siak" and src[0] is src[1]  # one object for the repeated value
+    assert snap.membership["record_id"].tolist() == rec["record_id"].tolist()  # aligned row by row
+    assert snap.issued == frozenset(log["person_id"]) and len(snap.issued) == 4
+    assert snap.first_seen == dict.fromkeys(log["person_id"], 1)
 
 
 # ---------------------------------------------------------------------------------------

@@ -67,13 +67,16 @@ def _distinct_codes(code: np.ndarray, size: int, *, inverse: bool = True
     """Sorted distinct values of ``code`` (ints in ``[0, size)``), their counts and, with
     ``inverse``, each entry's position among them.
 
-    A dense count when ``size`` is small (one pass, no sort), else a sort.
+    A dense count when ``size`` is small (one pass, no sort) and not much larger than the
+    number of entries, else a sort: the few thousand level patterns of a model are coded
+    over millions of possible patterns, and a dense count over those costs more than the
+    sort (``match_weight`` does it once per call, EM loops call it many times).
 
     >>> v, c, i = _distinct_codes(np.array([5, 2, 5, 0]), 8)
     >>> v.tolist(), c.tolist(), i.tolist()
     ([0, 2, 5], [1, 1, 2], [2, 1, 2, 0])
     """
-    if size <= _DENSE_CODES:
+    if size <= _DENSE_CODES and size <= 16 * len(code) + 4096:
         full = np.bincount(code, minlength=size)
         values = np.flatnonzero(full)
         if not inverse:
@@ -612,9 +615,14 @@ def train_by_sessions(
     2. ``m`` is estimated by EM once per blocking rule ("session"), on the pairs that rule
        found, with the comparisons of the rule's own keys masked: pairs blocked on birth date
        all agree on birth date, so that session says nothing about birth date's ``m``. Each
-       comparison's ``m`` is the average over the sessions where it was free, weighted by the
-       expected matches of the session. A session sees every pair its rule finds, also those
-       an earlier rule found first.
+       comparison's ``m`` is the median (per level, then rescaled to sum to one) over the
+       sessions where it was free. A session sees every pair its rule finds, also those an
+       earlier rule found first. The median, not a mean weighted by the session's expected
+       matches: a rule that selects groups of *people* alike rather than one person's records
+       (the family card and sex: siblings; a birth year, a desa and one name token:
+       namesakes) makes EM take the group for the match class, learn what siblings share (a
+       name token, another birth date) as what one person's records share, and count most
+       of its pairs as matches, so a weighted mean lets the worst session weigh most.
     3. The prior is the chance that two *random* records match: with ``m`` and ``u`` fixed,
        EM over the candidate pairs (every other pair counted as a sure non-match) gives the
        expected number of matches ``M`` and ``lambda = M / n_all_pairs``.
@@ -696,8 +704,8 @@ def train_on_counts(
             not_converged.append(session)
         return fs
     n_levels = [len(v) for v in u]
-    m_sum = [np.zeros(L) for L in n_levels]
-    m_weight = np.zeros(len(names))
+    # each session's m of each comparison it leaves free (the median is taken below)
+    m_of: list[list[np.ndarray]] = [[] for _ in names]
     for r in sorted(blocked):
         sel = (combo_rules >> r) & 1 == 1
         n_sel = int(n_combo[sel].sum())
@@ -710,20 +718,17 @@ def train_on_counts(
         if not free:
             continue
         fs = session_fit(Xs, ns, f"rule {r}")
-        expected = fs.lambda_ * n_sel
         for k in free:
             if ns[Xs[:, k] >= 0].sum() < min_pairs:
                 continue
-            m_sum[k] += fs.m_[k] * expected
-            m_weight[k] += expected
-        log.info("EM session on rule %s: %d pairs, %.0f expected matches", r, n_sel, expected)
+            m_of[k].append(fs.m_[k])
+        log.info("EM session on rule %s: %d pairs, %.0f expected matches", r, n_sel, fs.lambda_ * n_sel)
     # comparisons free in no session: one EM over all candidates
-    if (m_weight == 0).any():
+    if not all(m_of):
         fs = session_fit(pats, counts, "all candidate pairs")
-        for k in np.flatnonzero(m_weight == 0).tolist():
-            m_sum[k] = fs.m_[k].copy()
-            m_weight[k] = 1.0
-    m = [np.clip(ms / w, _EPS, 1) for ms, w in zip(m_sum, m_weight)]
+        for k in [k for k in range(len(names)) if not m_of[k]]:
+            m_of[k] = [fs.m_[k].copy()]
+    m = [np.clip(np.median(np.asarray(ms), axis=0), _EPS, 1) for ms in m_of]
     m = [v / v.sum() for v in m]
 
     model = FellegiSunter(threshold=threshold, fix_u=True, u_init=u, m_init=m)

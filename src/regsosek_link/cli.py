@@ -210,10 +210,29 @@ def _run_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
         raise ConfigError(f"{' and '.join(unused)}: not available with --engine spark yet, which writes the tables "
                           "as Parquet and config.json only; drop the option, or run with the embedded engine")
     # (the engine's own run: Linker(config, engine=...).run is annotated with the embedded LinkResult)
-    result = SparkEngine().run(Linker(config), store=args.store)
+    result = SparkEngine().run(Linker(config), store=args.store, relink=args.relink, replace=args.replace)
     written = result.write(config.output_dir)
     print(f"Linked {result.n_records:,} records into {result.n_persons:,} persons on Spark "
           f"({result.n_pairs:,} candidate pairs); Parquet tables in {config.output_dir}: {', '.join(written)}")
+    if args.store:
+        print(f"Registry saved in {args.store} (run {result.run_id}; person IDs kept stable against what it held)")
+    return 0
+
+
+def _update_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
+    """``update --engine spark``: a batch linked against the Parquet store in ``--store``."""
+    from .engine import SparkEngine
+    from .run import Linker
+
+    if args.truth or args.report:
+        raise ConfigError("--truth and --report: not available with --engine spark yet; drop them, or update "
+                          "with the embedded engine")
+    result = SparkEngine().update(Linker(config), args.store, retrain=args.retrain, relink=args.relink)
+    written = result.write(config.output_dir)
+    counts = {r["change"]: r["count"] for r in result.changes.groupBy("change").count().collect()}
+    print(f"Updated {args.store} (run {result.run_id}) on Spark: {result.n_records:,} records, persons "
+          f"{result.n_persons:,}; changes: {', '.join(f'{k} {v:,}' for k, v in sorted(counts.items())) or 'none'}; "
+          f"Parquet tables in {config.output_dir}: {', '.join(written)}")
     return 0
 
 
@@ -241,6 +260,8 @@ def _cmd_update(args: argparse.Namespace) -> int:
     if not Path(args.store).exists():
         raise ConfigError(f"registry store {args.store!r} does not exist; create it first with "
                           f"'regsosek-link run CONFIG --store {args.store}'")
+    if args.engine == "spark":
+        return _update_on_spark(config, args)
     t0 = time.perf_counter()
     result = Linker(config, tune_process=True).update(args.store, retrain=args.retrain, relink=args.relink,
                                                       progress=_progress(args.quiet))
@@ -379,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("config", help="the run's config file (.yaml, .toml or .json)")
     r.add_argument("--out", help="override output_dir")
     _add_reporting_options(r)
-    r.add_argument("--store", help="DuckDB registry file: keep person IDs stable against it and save the run there")
+    r.add_argument("--store", help="DuckDB registry file (with --engine spark: a directory of Parquet tables): "
+                                   "keep person IDs stable against it and save the run there")
     r.add_argument("--relink", action="store_true",
                    help="with --store: link everything anew with this config although its settings differ "
                         "from the stored ones (person IDs kept stable)")
@@ -394,13 +416,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("update", help="link a new batch (the config's sources) against a stored registry")
     u.add_argument("config", help="config file naming the new batch's sources (stored settings apply)")
-    u.add_argument("--store", required=True, help="DuckDB registry file written by 'run --store'")
+    u.add_argument("--store", required=True,
+                   help="DuckDB registry file written by 'run --store' (with --engine spark: its Parquet directory)")
     u.add_argument("--out", help="override output_dir")
     u.add_argument("--retrain", action="store_true", help="train the model on the new pairs instead of reusing it")
     u.add_argument("--relink", action="store_true",
                    help="link the stored records and the batch anew with this config (person IDs kept stable)")
     _add_reporting_options(u)
     _add_memory_check(u)
+    u.add_argument("--engine", choices=("embedded", "spark"), default="embedded",
+                   help="where the stages run: this process (default) or Spark, with --store a directory "
+                        "written by 'run --engine spark --store'")
     u.set_defaults(fn=_cmd_update)
 
     w = sub.add_parser("withdraw", help="remove a source's records (all, or some record ids) from a stored registry")

@@ -109,10 +109,15 @@ def credible_nik(records: pd.DataFrame) -> np.ndarray:
     or sex is someone else's), so it creates no constraint. Values are compared on the
     run's shared column codes (:func:`regsosek_link._codes.column_codes`: stripped, blank is
     missing).
+
+    Encoded records (:mod:`regsosek_link.privacy`) hold no birth date or sex in clear: their
+    ``nik_fit`` column says ``credible`` where the data holder found the NIK's to agree.
     """
     if "nik_valid" not in records.columns:
         return np.zeros(len(records), bool)
     ok = records["nik_valid"].fillna(False).astype(bool).to_numpy()
+    if "nik_fit" in records.columns and "nik_birth_date" not in records.columns:
+        return ok & (records["nik_fit"].astype("string") == "credible").fillna(False).to_numpy(bool)
     return ok & _same_value(records, "nik_birth_date", "tanggal_lahir") & _same_value(records, "nik_sex", "jenis_kelamin")
 
 

@@ -41,6 +41,7 @@ from .compare import (
     IdNumberComparison,
     JaroWinklerAtThresholds,
     NameComparison,
+    NeighbourhoodComparison,
     RegionComparison,
 )
 from .errors import ConfigError, Problem
@@ -233,8 +234,11 @@ def default_blocking_rules() -> tuple[BlockingRule, ...]:
     """Blocking rules for Indonesian person data (union; each pair kept once).
 
     NIK first (the deterministic pass), then the family card, then name + birth date
-    combinations robust to typos in either, then name within a kecamatan, mother's name
-    with the birth year (school records), and a sorted neighbourhood on the sorted name.
+    combinations robust to typos in either, then name within a kecamatan, the birth year
+    within one RT (a census record with no NIK, a placeholder date that keeps the year and a
+    mistyped or shortened name: an RT holds a few dozen households, so few people of one
+    year), mother's name with the birth date (school records), and the desa with the date
+    or the name.
     """
     return (
         BlockOn(keys=("nik",), name="nik"),
@@ -242,6 +246,7 @@ def default_blocking_rules() -> tuple[BlockingRule, ...]:
         BlockOn(keys=("tanggal_lahir", "tokens(nama_phonetic)"), name="birth date & a name sound"),
         BlockOn(keys=("nik_birth_date", "tokens(nama_phonetic)"), name="NIK birth date & a name sound"),
         BlockOn(keys=("tahun_lahir", "kode_kec", "nama_phonetic"), name="birth year & kecamatan & name sound"),
+        BlockOn(keys=("tahun_lahir", "kode_desa", "rw", "rt"), name="birth year & RT"),
         BlockOn(keys=("nama_ibu_phonetic", "tanggal_lahir"), name="mother's name & birth date"),
         BlockOn(keys=("tanggal_lahir", "kode_desa"), name="birth date & desa"),
         BlockOn(keys=("kode_desa", "nama_phonetic"), name="desa & name sound"),
@@ -290,6 +295,7 @@ def default_comparisons() -> tuple[Comparison, ...]:
         NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic", ignore_when_equal=household),
         IdNumberComparison(column="no_kk", status_column="kk_status", serial_digits=4, label="no_kk"),
         RegionComparison(ignore_when_equal=family),
+        NeighbourhoodComparison(ignore_when_equal=family),
         JaroWinklerAtThresholds(column="tempat_lahir", thresholds=(0.9,), ignore_when_equal=family),
     )
 

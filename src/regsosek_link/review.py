@@ -274,6 +274,23 @@ def read_decisions(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     return out.drop_duplicates().reset_index(drop=True)[list(DECISION_COLUMNS)]
 
 
+def merge_decisions(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``stored`` decisions with ``new`` ones added (both :data:`DECISION_COLUMNS`); a later
+    decision on a pair (either side first) replaces an earlier one.
+
+    >>> old = pd.DataFrame([["a", "1", "b", "2", "match"]], columns=list(DECISION_COLUMNS))
+    >>> new = pd.DataFrame([["b", "2", "a", "1", "non-match"]], columns=list(DECISION_COLUMNS))
+    >>> merge_decisions(old, new)["decision"].tolist()
+    ['non-match']
+    """
+    both = new.copy() if stored.empty else pd.concat([stored.astype("string"), new.astype("string")],
+                                                     ignore_index=True)
+    a = both["source_l"].astype(str) + "|" + both["record_id_l"].astype(str)
+    b = both["source_r"].astype(str) + "|" + both["record_id_r"].astype(str)
+    both["_pair"] = np.where(a < b, a + "~" + b, b + "~" + a)
+    return both.drop_duplicates("_pair", keep="last").drop(columns="_pair").reset_index(drop=True)
+
+
 def decision_pairs(records: pd.DataFrame, decisions: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
     """Must-link and cannot-link row positions into ``records`` from decisions.
 

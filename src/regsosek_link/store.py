@@ -35,22 +35,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._lock import writer_lock
 from ._optional import require
 from .errors import StoreError
-from .review import DECISION_COLUMNS, read_decisions
+from .review import DECISION_COLUMNS, merge_decisions, read_decisions
 
 __all__ = ["FORMAT_VERSION", "RegistryStore", "StoreSnapshot", "StoreWrite"]
 
@@ -79,8 +76,10 @@ def _step(name: str) -> None:
 class StoreSnapshot:
     """What a run needs of the store, read in one go (one consistent state).
 
-    ``records`` are in stored order with ``membership`` aligned to them row by row;
-    ``issued`` holds every person ID ever issued and ``first_seen`` the run each was born in.
+    ``records`` are in stored order with ``membership`` aligned to them row by row; their
+    text columns are ``string`` columns in which a repeated value is one Python string (see
+    :func:`_fetch`). ``issued`` holds every person ID ever issued and ``first_seen`` the run
+    each was born in.
     """
 
     generation: int
@@ -277,26 +276,26 @@ class RegistryStore:
             have = self._tables(con)
             if "records" not in have:
                 return _empty_snapshot(self._generation(con))
-            records = con.execute("select * from records order by _pos").df().drop(columns="_pos")
-            membership = con.execute(
-                "select m.* from records r left join membership m on m.source = r.source "
-                "and m.record_id = r.record_id order by r._pos").df()
-            links = self._read_with(con, "links")
+            # (through Arrow, text values shared: see _fetch)
+            records = _fetch(con, "select * exclude (_pos) from records order by _pos")
+            membership = _fetch(con, "select m.* from records r left join membership m on m.source = r.source "
+                                "and m.record_id = r.record_id order by r._pos")
+            links = _fetch(con, "select * from links") if "links" in have else pd.DataFrame()
             decisions = self._read_with(con, "decisions")
             decisions = decisions[list(DECISION_COLUMNS)] if len(decisions) else pd.DataFrame(
                 columns=list(DECISION_COLUMNS))
             runs = self._read_with(con, "runs", "order by run_id")
-            changes = self._read_with(con, "changes")
+            issued: frozenset[str] = frozenset()
+            first_seen: dict[str, int] = {}
+            if "changes" in have:  # (the log grows with every run: only what person IDs need of it)
+                issued = frozenset(str(r[0]) for r in con.execute("select distinct person_id from changes").fetchall())
+                first_seen = {str(k): int(v) for k, v in con.execute(
+                    "select person_id, min(run_id) from changes where change in ('new', 'split_from') "
+                    "group by person_id").fetchall()}
             generation = self._generation(con)
         config = json.loads(runs["config"].iloc[-1]) if len(runs) else None
         with_model = runs[runs["model"].notna()] if len(runs) else runs
         model = json.loads(with_model["model"].iloc[-1]) if len(with_model) else None
-        issued: frozenset[str] = frozenset()
-        first_seen: dict[str, int] = {}
-        if len(changes):
-            issued = frozenset(changes["person_id"].astype(str))
-            born = changes[changes["change"].isin(["new", "split_from"])].groupby("person_id")["run_id"].min()
-            first_seen = {str(k): int(v) for k, v in born.items()}
         return StoreSnapshot(generation=generation, n_runs=len(runs), config=config, model=model,
                              records=records, membership=membership, links=links, decisions=decisions,
                              issued=issued, first_seen=first_seen)
@@ -309,28 +308,11 @@ class RegistryStore:
 
         Raises :class:`~regsosek_link.errors.StoreError` at once when another process holds
         it, naming that process's run; the lock goes with the process, so a killed writer
-        leaves none behind.
+        leaves none behind (:func:`regsosek_link._lock.writer_lock`).
         """
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            if not _try_lock(fd):
-                holder = _read_holder(lock_path)
-                raise StoreError(
-                    f"the registry store {str(self.path)!r} is being written by another run ({holder}); "
-                    "nothing was changed. Wait for that run to finish, then run this again.")
-            info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
-                    "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
-            try:
-                yield
-            finally:
-                os.ftruncate(fd, 0)
-                _unlock(fd)
-        finally:
-            os.close(fd)
+        with writer_lock(self.path.with_name(self.path.name + ".lock"), command,
+                         what=f"the registry store {str(self.path)!r}"):
+            yield
 
     def commit(self, write: StoreWrite, *, generation: int) -> int:
         """Write one run in one transaction; returns its run id.
@@ -436,13 +418,7 @@ class RegistryStore:
         d = read_decisions(decisions)
         with self.writing("add decisions"):
             generation = self.generation()
-            old = self.decisions()
-            both = d.copy() if old.empty else pd.concat([old.astype("string"), d.astype("string")],
-                                                        ignore_index=True)
-            a = both["source_l"].astype(str) + "|" + both["record_id_l"].astype(str)
-            b = both["source_r"].astype(str) + "|" + both["record_id_r"].astype(str)
-            both["_pair"] = np.where(a < b, a + "~" + b, b + "~" + a)
-            both = both.drop_duplicates("_pair", keep="last").drop(columns="_pair").reset_index(drop=True)
+            both = merge_decisions(self.decisions(), d)
             with self._connect(read_only=False) as con:
                 con.execute("begin transaction")
                 have = self._tables(con)
@@ -465,46 +441,44 @@ def _empty_snapshot(generation: int = 0) -> StoreSnapshot:
                          first_seen={})
 
 
-def _try_lock(fd: int) -> bool:
-    """An exclusive, non-blocking OS lock on ``fd``; False when another process holds it."""
-    if sys.platform == "win32":  # pragma: no cover - msvcrt locks a byte range
-        import msvcrt
+def _fetch(con: Any, sql: str) -> pd.DataFrame:
+    """The rows of ``sql`` as a DataFrame, fetched through Arrow.
 
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
+    Text columns become pandas ``string`` columns in which equal values are one Python
+    string: DuckDB's own conversion (``.df()``) makes a Python object of every cell, some
+    60 bytes each, so a stored registry read back took twice the memory of the same records
+    made by a run (whose columns share their repeated values). Integer columns with nulls
+    become nullable pandas integers, those without numpy integers, as ``.df()`` gives them.
+    """
+    import pyarrow as pa
 
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _unlock(fd: int) -> None:
-    if sys.platform == "win32":  # pragma: no cover
-        import msvcrt
-
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        return
-    import fcntl
-
-    fcntl.flock(fd, fcntl.LOCK_UN)
+    rel = con.sql(sql)
+    table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()  # (duckdb < 1.4)
+    columns: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns):
+        t = column.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or str(t) == "string_view":
+            columns[name] = _shared_text(column)
+        elif pa.types.is_integer(t) and column.null_count:
+            columns[name] = pd.Series(pd.array(column.to_pandas(), dtype=str(t).capitalize().replace("Ui", "UI")))
+        else:
+            columns[name] = column.to_pandas()
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
 
 
-def _read_holder(lock_path: Path) -> str:
-    """Who holds the writer lock, as the holder wrote it."""
-    try:
-        info = json.loads(lock_path.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
-        info = {}
-    if not info:
-        return "a process that has not said which"
-    return (f"process {info.get('pid')} on {info.get('host')}, '{info.get('command')}', "
-            f"started {info.get('started_at')}")
+def _shared_text(column: Any) -> pd.arrays.StringArray:
+    """An Arrow text column as a pandas ``string`` (python storage) array whose rows holding
+    one value hold one Python string (nulls -> <NA>)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    enc = pc.dictionary_encode(arr.cast(pa.string()) if str(arr.type) == "string_view" else arr)
+    distinct = np.empty(len(enc.dictionary) + 1, dtype=object)
+    distinct[:-1] = enc.dictionary.to_numpy(zero_copy_only=False)
+    distinct[-1] = pd.NA
+    ix = enc.indices.fill_null(len(distinct) - 1) if enc.indices.null_count else enc.indices
+    return pd.arrays.StringArray(distinct.take(ix.to_numpy()))
 
 
 def _as_arrow(frame: pd.DataFrame) -> Any:

@@ -24,6 +24,8 @@ Near misses and thin records (issue 18), with the default rates and where they c
 - Old spellings (TJ/C, DJ/J, OE/U, ...): ``name_old_spelling`` of people aged 40+: DTKS 15 %,
   Regsosek 10 %.
 - Excel-damaged NIKs (``3.37501E+15``, 15 digits + ``0``): DTKS 3 %, Regsosek 1 %, BPJS 1 %.
+- Another RT/RW of the desa than the registered one (``rt_rw_other``): DTKS 5 %, Regsosek 8 %
+  (counted where people live), Dapodik 5 %; a guess, no published rate.
 
 Noise levels: ``noise="low"``, ``"typical"`` (the rates above) or ``"harsh"`` multiplies
 every error rate by 0.5, 1 or 2 (:data:`NOISE_LEVELS`, :func:`scale_noise`); coverage,
@@ -44,7 +46,7 @@ import pandas as pd
 
 from .._arrays import NONE
 from . import _names as N
-from ._population import DEFAULT_REFERENCE_DATE, ROLE_NAMES, date_parts, zpad
+from ._population import _INT_STR, DEFAULT_REFERENCE_DATE, ROLE_NAMES, date_parts, zpad
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGITS = "0123456789"
@@ -128,6 +130,11 @@ class SourceSpec:
         Each other descriptive field (birth place, address, mother's name, ...) blank.
     address_variant : float
         Address written with other abbreviations (``JLN.``, ``JALAN``, ``GANG``, ``NO``).
+    rt_rw_other : float
+        Another RT of the desa than the registered one (a third of them also another RW):
+        the person lives elsewhere in the desa than the family card says (a census counts
+        people where they live), moved, or the RT was keyed wrong. No published rate; SIAK,
+        the registration itself, has none.
     """
 
     description: str
@@ -167,6 +174,7 @@ class SourceSpec:
     mother_name_error: float = 0.0
     field_missing: float = 0.0
     address_variant: float = 0.0
+    rt_rw_other: float = 0.0
 
     def __post_init__(self) -> None:
         bad = [
@@ -213,6 +221,7 @@ DEFAULT_SPECS: Mapping[str, SourceSpec] = {
         name_token_order=0.01, name_case=0.05, name_noise=0.04,
         date_missing=0.02, date_day_month_swap=0.02, date_year_typo=0.02,
         date_placeholder=0.03, mother_name_error=0.1, field_missing=0.05, address_variant=0.3,
+        rt_rw_other=0.05,
     ),
     "regsosek": SourceSpec(
         description="Regsosek 2022 census (BPS): everybody incl. homeless people and ship "
@@ -226,7 +235,7 @@ DEFAULT_SPECS: Mapping[str, SourceSpec] = {
         name_token_order=0.01, name_noise=0.02,
         date_missing=0.03, date_day_month_swap=0.03, date_year_typo=0.03,
         date_placeholder=0.01, date_placeholder_if_no_nik=0.25, field_missing=0.03,
-        address_variant=0.3,
+        address_variant=0.3, rt_rw_other=0.08,
     ),
     "dapodik": SourceSpec(
         description="Dapodik school records (Kemendikbud): pupils aged 6-18 with NISN and "
@@ -236,7 +245,7 @@ DEFAULT_SPECS: Mapping[str, SourceSpec] = {
         name_typo=0.03, name_variant=0.1, name_initials=0.01, name_drop_token=0.02,
         name_case=0.1, name_noise=0.02,
         date_missing=0.005, date_day_month_swap=0.01, date_year_typo=0.01,
-        mother_name_error=0.15, field_missing=0.03, address_variant=0.3,
+        mother_name_error=0.15, field_missing=0.03, address_variant=0.3, rt_rw_other=0.05,
     ),
     "bpjs_pbi": SourceSpec(
         description="BPJS Kesehatan PBI-JKN (insured poor): card number, short name field.",
@@ -842,13 +851,20 @@ def _common(
                                      name_old_spelling=0.2, name_title=0.15,
                                      name_drop_token=0.1))))
     alamat = _address_variants(rng, p.alamat[idx], spec.address_variant)
+    rt, rw = p.rt[idx], p.rw[idx]
+    if spec.rt_rw_other > 0:  # living (or keyed) elsewhere in the desa: another RT, a third another RW
+        other = (rng.random(len(idx)) < spec.rt_rw_other) & pd.notna(rt)
+        rt, rw = rt.copy(), rw.copy()
+        rt[other] = _INT_STR[rng.integers(1, 13, int(other.sum()))]
+        also_rw = other & (rng.random(len(idx)) < 1 / 3) & pd.notna(rw)
+        rw[also_rw] = _INT_STR[rng.integers(1, 8, int(also_rw.sum()))]
     fm = spec.field_missing
     return {
         "nik": nik, "no_kk": kk, "nama": nama, "female": female, "age": age,
         "y": y, "m": m, "d": d, "date_missing": missing,
         "nama_ibu": _blank(rng, ibu, fm), "alamat": _blank(rng, alamat, fm),
         "tempat_lahir": _blank(rng, p.tempat_lahir[idx], fm),
-        "rt": p.rt[idx], "rw": p.rw[idx], "kode_wilayah": p.kode_wilayah[idx],
+        "rt": rt, "rw": rw, "kode_wilayah": p.kode_wilayah[idx],
         "desa": p.desa[idx], "kecamatan": p.kecamatan[idx], "kabupaten": p.kabupaten[idx],
         "provinsi": p.provinsi[idx], "role": p.role[idx],
         "_villages": p.villages, "_vil": np.where(p.vil[idx] < 0, len(p.villages["desa"]),

@@ -67,6 +67,10 @@ class FilterSpec:
     words_column : str, optional
         A clean column whose words are added as whole tokens (``nama_phonetic``: names that
         sound alike share them).
+    initials : bool
+        Add each word's first letter as a token (marked ``^``): an initial (``S FATIMAH``)
+        then shares a token with the word it stands for (``SITI FATIMAH``), as the clear
+        name comparison matches initials.
     """
 
     column: str
@@ -75,6 +79,7 @@ class FilterSpec:
     bits: int = 1024
     hashes: int = 20
     words_column: str | None = None
+    initials: bool = False
 
     def __post_init__(self) -> None:
         from ..errors import ConfigError
@@ -96,6 +101,8 @@ class FilterSpec:
         ['_S', 'SI', 'IT', 'TI', 'I_']
         >>> sorted(FilterSpec(column="nama").tokens_of("ANI SITI")) == sorted(FilterSpec(column="nama").tokens_of("SITI ANI"))
         True
+        >>> FilterSpec(column="nama", initials=True).tokens_of("S ANI")
+        ['^S', '^A', '_S', 'S_', '_A', 'AN', 'NI', 'I_']
         >>> FilterSpec(column="tanggal_lahir", tokens="date").tokens_of("1990-08-05")[4:]
         ['y1990', 'a08', 'a05', 'p000', 'p158', 'md0805']
         """
@@ -113,6 +120,8 @@ class FilterSpec:
         pad = "_" * (self.q - 1)
         value, _, extra = value.partition("\t")
         out: dict[str, None] = dict.fromkeys(f"#{w}" for w in extra.split())
+        if self.initials:
+            out.update(dict.fromkeys(f"^{w[0]}" for w in value.split()))
         for word in value.split():
             s = f"{pad}{word}{pad}"
             out.update(dict.fromkeys(s[i:i + self.q] for i in range(len(s) - self.q + 1)))

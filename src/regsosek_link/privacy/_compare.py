@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _spec
 from .._codes import column_codes
-from ..compare import MISSING, Comparison, _col
+from ..compare import _NEAR_KINDS, _NEAR_LEVEL_NAMES, MISSING, Comparison, _col
 from ..errors import ConfigError
 from ._bloom import dice, overlap, popcount
 
@@ -41,8 +41,13 @@ class DiceAtThresholds(_Named):
     AMINAH), gets it.
 
     With ``placeholder_column`` (a flag: the value is a placeholder, e.g. a birth date of
-    1 July standing for "unknown"), a pair below the top level with a placeholder on either
-    side is missing, not a disagreement (as :class:`~regsosek_link.compare.DateOfBirthComparison`). The Dice coefficient of every pair is one AND and one
+    1 July standing for "day unknown"), a pair below the top level with a placeholder on
+    either side is missing, not a disagreement. With ``year_column`` too (keyed hashes of
+    the birth year) such a pair is scored on the year the placeholder keeps, as
+    :class:`~regsosek_link.compare.DateOfBirthComparison` with ``year_only_level``: a level
+    "year only, same year" just below the top two thresholds' levels when the years are
+    equal, missing otherwise; and at the top threshold a placeholder gets a level of its
+    own below the top (SIAK's 1 July stands for thousands of birthdays). The Dice coefficient of every pair is one AND and one
     popcount (``np.bitwise_count``) per 64-bit word, vectorised over the pairs of a chunk.
 
     >>> import pandas as pd
@@ -60,6 +65,7 @@ class DiceAtThresholds(_Named):
     containment: float | None = None
     containment_rank: int = 2
     placeholder_column: str | None = None
+    year_column: str | None = None
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
@@ -68,14 +74,24 @@ class DiceAtThresholds(_Named):
         if not ts or any(not isinstance(t, (int, float)) or not 0 < t <= 1 for t in ts) or list(ts) != sorted(set(ts)):
             raise ConfigError("The 'thresholds' parameter of DiceAtThresholds must be increasing floats in (0, 1]. "
                               f"Got {self.thresholds!r} instead.")
+        if self.year_column and (not self.placeholder_column or self.containment is not None or len(ts) < 2):
+            raise ConfigError("The 'year_column' parameter of DiceAtThresholds needs a 'placeholder_column', at "
+                              "least two thresholds and no 'containment' (it scores placeholder dates on their "
+                              f"year). Got placeholder_column={self.placeholder_column!r}, "
+                              f"containment={self.containment!r}, thresholds={self.thresholds!r} instead.")
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column,) + ((self.placeholder_column,) if self.placeholder_column else ())
+        return ((self.column,) + ((self.placeholder_column,) if self.placeholder_column else ())
+                + ((self.year_column,) if self.year_column else ()))
 
     @property
     def level_names(self) -> tuple[str, ...]:
         names = (f"Dice < {self.thresholds[0]}",) + tuple(f"Dice >= {t}" for t in self.thresholds)
+        if self.year_column:
+            at = self._year_level
+            return (names[:at] + ("year only (placeholder or partial), same year",) + names[at:-1]
+                    + (f"{names[-1]}, but a placeholder",) + names[-1:])
         if self.containment is None:
             return names
         at = self._contained_level
@@ -84,6 +100,10 @@ class DiceAtThresholds(_Named):
     @property
     def _contained_level(self) -> int:
         return len(self.thresholds) + 1 - self.containment_rank
+
+    @property
+    def _year_level(self) -> int:
+        return len(self.thresholds) - 1
 
     def prepare(self, records):
         from ._encode import decode_filters
@@ -99,6 +119,9 @@ class DiceAtThresholds(_Named):
         if self.placeholder_column:
             flag = _col(records, self.placeholder_column, self.name)
             prep["ph"] = flag.fillna(False).astype(bool).to_numpy()
+        if self.year_column:
+            _col(records, self.year_column, self.name)
+            prep["y"] = column_codes(records, self.year_column)[0]
         return prep
 
     def score(self, prep, left, right, *, workers=1):
@@ -117,31 +140,46 @@ class DiceAtThresholds(_Named):
             level[level >= at] += 1
             inside = overlap(prep["f"][a[below]], prep["f"][b[below]], prep["n"][a[below]], prep["n"][b[below]])
             level[below[inside >= self.containment - 1e-9]] = at
+        if self.year_column:
+            level[level >= self._year_level] += 1
+            level[level == len(self.thresholds) + 1] += 1  # (the top; below it: a placeholder at the top)
         out[k] = level
         if self.placeholder_column:
             ph = prep["ph"][left] | prep["ph"][right]
-            out[ph & (out >= 0) & (out < self.n_levels - 1)] = MISSING
+            top = self.n_levels - 1
+            below = ph & (out >= 0) & (out < top)
+            out[below] = MISSING
+            if self.year_column:
+                yl, yr = prep["y"][left], prep["y"][right]
+                out[below & (yl >= 0) & (yl == yr)] = self._year_level
+                out[ph & (out == top)] = top - 1  # one placeholder date is not the evidence of one real date
         return out
 
 
 @_spec.register("comparison")
 @dataclass(frozen=True, kw_only=True)
 class KeyedIdComparison(_Named):
-    """Keyed hashes of an ID number (NIK, KK): equal or not, and whether it fits its record.
+    """Keyed hashes of an ID number (NIK, KK): equal, a near miss or different, and whether it
+    fits its record; the levels of :class:`~regsosek_link.compare.IdNumberComparison` on clear
+    numbers.
 
-    Without ``fit_column`` the levels are 0 different, 1 exact. With it (``nik_fit``:
-    ``credible`` where the NIK's birth date and sex are the record's, ``contradicts`` where
-    one differs, worked out by the data holder on clear values), the levels follow
-    :class:`~regsosek_link.compare.IdNumberComparison`'s: 0 different and both credible,
-    1 different, 2 one typo (with ``near_column``: the two share a hash of the number with
-    one digit masked), 3 exact but one record contradicts it (a copied NIK), 4 exact.
+    Without ``fit_column`` and ``near_column`` the levels are 0 different, 1 exact. With
+    ``near_column`` (``nik_near``: the NIK's near-miss hashes, see
+    :func:`regsosek_link.privacy._encode.near_slots`) a near miss -- one substituted digit,
+    one transposition of adjacent digits, a serial shifted one place -- gets a level per
+    part of the number where it lies: serial, date part, region part (as ``near_miss=True``).
+    With ``fit_column`` (``nik_fit``: ``credible`` where the NIK's birth date and sex are the
+    record's, ``contradicts`` where one differs, worked out by the data holder on clear
+    values) "different" is split into level 0 (different, both credible: two people) and
+    level 1 (different), and "exact" into "exact, but contradicts a record" (a copied NIK)
+    and "exact", as with ``consistency_columns``.
 
     >>> import pandas as pd
     >>> recs = pd.DataFrame({"nik": ["a1", "a1", "b2", "a1", None],
     ...                      "fit": ["credible", "credible", "credible", "contradicts", None]})
     >>> pairs = pd.DataFrame({"left": [0, 0, 0, 0], "right": [1, 2, 3, 4]})
     >>> KeyedIdComparison(column="nik", fit_column="fit").compute(recs, pairs).tolist()
-    [4, 0, 3, -1]
+    [3, 0, 2, -1]
     """
 
     column: str = "nik"
@@ -157,18 +195,23 @@ class KeyedIdComparison(_Named):
 
     @property
     def level_names(self) -> tuple[str, ...]:
+        near = _NEAR_LEVEL_NAMES if self.near_column else ()
         if self.fit_column:
-            return ("different, both consistent with their records", "different", "one typo",
+            return ("different, both consistent with their records", "different", *near,
                     "exact, but contradicts a record (copied NIK?)", "exact")
-        return ("different", "one typo", "exact")
+        return ("different", *near, "exact")
 
     @property
     def near_miss_levels(self) -> dict[str, int]:
-        """The "one typo" level (``near_column`` and ``fit_column`` given): its ``u`` is
-        learned among the candidates (:func:`regsosek_link.classify.near_miss_u`), where
-        NIKs a digit apart are common (serials restart for every kecamatan and date), as on
-        clear NIKs."""
-        return {"typo": 2} if self.near_column and self.fit_column else {}
+        """Level of each kind of near miss (``serial``, ``date``, ``region``; with
+        ``near_column``), as :attr:`regsosek_link.compare.IdNumberComparison.near_miss_levels`:
+        their ``u`` is learned among the candidates (:func:`regsosek_link.classify.near_miss_u`)
+        and the clustering's credible-NIK constraint yields across them
+        (:func:`regsosek_link.cluster.nik_yield_links`)."""
+        if not self.near_column:
+            return {}
+        first = 2 if self.fit_column else 1
+        return {kind: first + i for i, kind in enumerate(_NEAR_KINDS)}
 
     def prepare(self, records):
         _col(records, self.column, self.name)
@@ -181,27 +224,57 @@ class KeyedIdComparison(_Named):
             prep["credible"] = fit == "credible"
             prep["contradicts"] = fit == "contradicts"
         if self.near_column:
+            from ._encode import decode_filters, near_slots
+
             _col(records, self.near_column, self.name)
             ncodes, nu = column_codes(records, self.near_column)
-            words = np.array([[int(h, 16) for h in v.split()] for v in nu.tolist()], dtype=np.uint64)
-            words = words.reshape(len(nu), -1) if len(nu) else np.zeros((0, 1), np.uint64)
-            prep["near"] = np.concatenate([words, np.zeros((1, words.shape[1]), np.uint64)])[ncodes]
-            prep["has_near"] = ncodes >= 0
+            words = decode_filters(list(nu)).view(np.uint64)
+            width = near_slots()[-1].stop
+            if len(nu) and words.shape[1] != width:
+                raise ConfigError(f"comparison {self.name!r}: column {self.near_column!r} holds {words.shape[1]} "
+                                  f"hashes per number, not {width}; encoded with another scheme version? "
+                                  "Encode every source again with this version")
+            prep["near_c"] = ncodes.astype(np.int32)
+            prep["near"] = words.reshape(len(nu), width)
         return prep
+
+    def _near_kind(self, prep, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Index into ``_NEAR_KINDS`` of each pair's near miss (-1: none or unknown)."""
+        kind = np.full(len(left), -1, np.int8)
+        nl, nr = prep["near_c"][left], prep["near_c"][right]
+        both = np.flatnonzero((nl >= 0) & (nr >= 0) & (nl != nr))
+        if not len(both):
+            return kind
+        a, b = prep["near"][nl[both]], prep["near"][nr[both]]
+        from ._encode import near_slots
+
+        *parts, shift = near_slots()
+        for part, name in zip(parts, ("region", "date", "serial"), strict=True):
+            # one hash in common (each NIK's hashes of a part are distinct): a duplicate in
+            # the sorted union of the two rows
+            union = np.sort(np.concatenate([a[:, part], b[:, part]], axis=1), axis=1)
+            hit = (union[:, 1:] == union[:, :-1]).any(axis=1)
+            kind[both[hit]] = _NEAR_KINDS.index(name)
+        up, plain = shift.start + 1, shift.start
+        shifted = (a[:, up] == b[:, plain]) | (a[:, plain] == b[:, up])
+        kind[both[shifted]] = _NEAR_KINDS.index("serial")
+        return kind
 
     def score(self, prep, left, right, *, workers=1):
         cl, cr = prep["c"][left], prep["c"][right]
         miss = (cl < 0) | (cr < 0)
         same = cl == cr
-        typo = np.zeros(len(left), bool)
-        if self.near_column:
-            both = np.flatnonzero(prep["has_near"][left] & prep["has_near"][right] & ~same)
-            typo[both] = (prep["near"][left[both]] == prep["near"][right[both]]).any(axis=1)
-        if not self.fit_column:
-            out = np.where(same, 2, np.where(typo, 1, 0)).astype(np.int8)
-        else:
+        top = self.n_levels - 1
+        if self.fit_column:
             cred = prep["credible"][left] & prep["credible"][right]
             odd = prep["contradicts"][left] | prep["contradicts"][right]
-            out = np.where(same, np.where(odd, 3, 4), np.where(typo, 2, np.where(cred, 0, 1))).astype(np.int8)
+            out = np.where(same, np.where(odd, top - 1, top), np.where(cred, 0, 1)).astype(np.int8)
+        else:
+            out = np.where(same, top, 0).astype(np.int8)
+        if self.near_column:
+            kind = self._near_kind(prep, left, right)
+            levels = np.array(list(self.near_miss_levels.values()), np.int8)
+            near = (kind >= 0) & ~same
+            out[near] = levels[kind[near]]
         out[miss] = MISSING
         return out

@@ -3,26 +3,31 @@
 :func:`encode_records` turns a data holder's clean records into *encoded records* with the
 columns the pipeline links on, none holding a clear value:
 
-========================  =====================================================================
-column                    content
-========================  =====================================================================
-``source``, ``record_id``  as they are: the holder maps results back to its own rows by them
-``encoding``               scheme version and the key's check value (same for every record)
-``nik``, ``no_kk``         32 hex digits of the HMAC-SHA256 of the number (usable numbers only)
-``nik_near``               the keyed hashes of the NIK with each of its first 12 digits masked
-``nik_valid``, ``kk_valid`` whether the number is structurally valid (a flag, no value)
-``tanggal_lahir_placeholder`` whether the birth date is a placeholder (1 July, 31 December...:
-                           the date is unknown), so that it is not taken for a disagreement
-``nik_fit``                ``credible`` (the NIK's birth date and sex are the record's),
-                           ``contradicts`` (one of them differs) or missing
-``jenis_kelamin``,         HMAC hex of the sex and of each region level; ``kode_wilayah``
-``kode_prov`` ...          is the finest level known
-``nama``, ``nama_ibu``,    base64 of the hardened Bloom filter of the value
+==============================  ===============================================================
+column                          content
+==============================  ===============================================================
+``source``, ``record_id``       as they are: the holder maps results back to its own rows by them
+``encoding``                    scheme version and the key's check value (same for every record)
+``nik``, ``no_kk``              32 hex digits of the HMAC-SHA256 of the number (16-digit numbers
+                                of a usable status only, as the clear comparison takes them)
+``nik_near``                    base64 of the NIK's 33 near-miss hashes (:func:`_near_hashes`):
+                                a substitution, an adjacent transposition, a shifted serial
+``nik_valid``, ``kk_valid``     whether the number is structurally valid (a flag, no value)
+``tanggal_lahir_placeholder``   whether the day of birth is unknown: a placeholder date (1 July,
+                                31 December...) or a date known to the year only
+``tahun_lahir``                 32 hex digits of the HMAC of the birth year (a placeholder date
+                                is compared on it)
+``nik_fit``                     ``credible`` (the NIK's birth date and sex are the record's),
+                                ``contradicts`` (one of them differs) or missing
+``jenis_kelamin``,              HMAC hex of the sex and of each region level; ``kode_wilayah``
+``kode_prov`` ...               is the finest level known
+``nama``, ``nama_ibu``,         base64 of the hardened Bloom filter of the value
 ``tanggal_lahir``,
-``tempat_lahir``
-``bk_<i>``                 the keys of blocking rule ``i`` for this record: 16 hex digits of
-                           the HMAC of each key (a ``tokens`` rule gives several, space-separated)
-========================  =====================================================================
+``tempat_lahir``, ``alamat``
+``bk_<i>``                      the keys of blocking rule ``i`` for this record: 16 hex digits of
+                                the HMAC of each key (a ``tokens`` rule gives several,
+                                space-separated)
+==============================  ===============================================================
 
 Everything is keyed by sub-keys of the holder's :class:`~regsosek_link._secret.SecretKey`
 (one per column, per filter, per blocking rule), so all holders must use one key, shared
@@ -50,7 +55,7 @@ from .processing import ENCODING_COLUMN
 __all__ = ["ENCODING_VERSION", "EncodingSettings", "decode_filters", "encode_records"]
 
 #: Version of the encoding scheme, written in every encoded record.
-ENCODING_VERSION = "pprl-v1"
+ENCODING_VERSION = "pprl-v2"
 
 #: Boolean columns of encoded records (flags about the data, no values).
 FLAG_COLUMNS = ("nik_valid", "kk_valid", "tanggal_lahir_placeholder")
@@ -60,18 +65,24 @@ _UNUSABLE = ("missing", "sentinel", "dummy", "excel_damaged", "non_digit")
 
 
 def default_filters() -> tuple[FilterSpec, ...]:
-    """Filters of the name, mother's name, birth place (bigrams) and birth date (date tokens).
+    """Filters of the name, mother's name, birth place (bigrams), birth date (date tokens) and
+    address (bigrams, and the house number as a whole token).
 
-    Bigrams of a padded name (about 15 for an Indonesian full name) set up to 20 bits each
-    in 1,024: about a third of the bits end up set, where a Bloom filter separates best. A
+    Bigrams of a padded name (about 15 for an Indonesian full name, with its words' sounds
+    and initials as whole tokens) set up to 20 bits each in 1,024: about a third of the bits end up set, where a Bloom filter separates best. A
     birth place is shorter (512 bits, 15 hashes); a birth date's 12 tokens set 10 bits each
-    in 256.
+    in 256. A standardised address (``JL MERDEKA GG MAWAR``: 15-30 bigrams) sets 15 bits a
+    bigram in 1,024; its house number (``no_rumah``, split off by the standardisation) is
+    one more token, so two houses of one street differ by it. The address is in no default
+    comparison (nor in the clear ones); it is there for the golden record and for configs
+    that compare it (``DiceAtThresholds(column="alamat")``).
     """
     return (
-        FilterSpec(column="nama", bits=1024, hashes=20, words_column="nama_phonetic"),
-        FilterSpec(column="nama_ibu", bits=1024, hashes=20, words_column="nama_ibu_phonetic"),
+        FilterSpec(column="nama", bits=1024, hashes=20, words_column="nama_phonetic", initials=True),
+        FilterSpec(column="nama_ibu", bits=1024, hashes=20, words_column="nama_ibu_phonetic", initials=True),
         FilterSpec(column="tempat_lahir", bits=512, hashes=15),
         FilterSpec(column="tanggal_lahir", tokens="date", bits=256, hashes=10),
+        FilterSpec(column="alamat", bits=1024, hashes=15, words_column="no_rumah"),
     )
 
 
@@ -95,7 +106,7 @@ class EncodingSettings:
 
     filters: tuple[FilterSpec, ...] = field(default_factory=default_filters)
     hashed_columns: tuple[str, ...] = ("nik", "no_kk", "jenis_kelamin", "kode_prov", "kode_kab", "kode_kec",
-                                       "kode_desa")
+                                       "kode_desa", "tahun_lahir")
     flip_probability: float = 0.01
     fold: bool = False
     blocking_rules: tuple[BlockingRule, ...] = field(default_factory=default_blocking_rules)
@@ -113,7 +124,8 @@ class EncodingSettings:
         """Plain-dict form (written into the encoded file's metadata; no key in it)."""
         return {"version": ENCODING_VERSION, "flip_probability": self.flip_probability, "fold": self.fold,
                 "hashed_columns": list(self.hashed_columns),
-                "filters": [{"column": f.column, "tokens": f.tokens, "q": f.q, "bits": f.bits, "hashes": f.hashes}
+                "filters": [{"column": f.column, "tokens": f.tokens, "q": f.q, "bits": f.bits, "hashes": f.hashes,
+                             "words_column": f.words_column, "initials": f.initials}
                             for f in self.filters],
                 "blocking_rules": [r.label for r in self.blocking_rules]}
 
@@ -191,19 +203,63 @@ def _keyed_column(records: pd.DataFrame, column: str, subkey: bytes, usable: np.
     return pd.Series(hexes[codes], dtype="string")
 
 
-def _masked_hashes(records: pd.DataFrame, column: str, subkey: bytes, usable: np.ndarray, *,
-                   positions: int = 12) -> pd.Series:
-    """For a NIK's one-typo level: 16 hex digits of the HMAC of the number with digit ``i``
-    masked, for each of its first ``positions`` digits, space-separated (two numbers that
-    differ in one digit there share exactly one). The serial (last four digits) is left out:
-    consecutive serials are different people."""
-    codes, uniq = factorize_strings(records[column])
-    codes = np.where(usable, codes, -1)
-    masked = [f"{i}:{v[:i]}_{v[i + 1:]}" for v in uniq.tolist() for i in range(positions)]
-    digests = keyed_digests(subkey, masked, size=8)
-    text = np.array([" ".join(d.hex() for d in digests[j * positions:(j + 1) * positions])
-                     for j in range(len(uniq))] + [None], dtype=object)
-    return pd.Series(text[codes], dtype="string")
+#: Parts of a NIK whose near-miss hashes ``nik_near`` holds, in that order: (kind, first digit,
+#: last digit + 1). A substitution or an adjacent transposition belongs to the part of its
+#: first differing digit, as in :class:`~regsosek_link.compare.IdNumberComparison`.
+NIK_PARTS: tuple[tuple[str, int, int], ...] = (("region", 0, 6), ("date", 6, 12), ("serial", 12, 16))
+
+#: Length of the NIKs that get near-miss hashes (and, with their status usable, any hash).
+NIK_LENGTH = 16
+
+
+def near_slots() -> tuple[slice, ...]:
+    """Slices of the 64-bit words of ``nik_near`` per part of :data:`NIK_PARTS` (its
+    substitution and transposition hashes), then one slice of the two shift words."""
+    out, at = [], 0
+    for _, lo, hi in NIK_PARTS:
+        n = (hi - lo) + min(hi, NIK_LENGTH - 1) - lo  # substitutions + transpositions starting here
+        out.append(slice(at, at + n))
+        at += n
+    return (*out, slice(at, at + 2))
+
+
+def _near_hashes(nik: pd.Series, subkey: bytes, usable: np.ndarray) -> pd.Series:
+    """The near-miss hashes of each NIK (``nik_near``): 33 keyed 64-bit hashes, base64.
+
+    Two NIKs one substituted digit apart share the hash of the number with that digit
+    masked; one transposition of adjacent digits apart, the hash of the number with those
+    two digits in sorted order; a serial shifted one place (``0001``/``0010``), the hash of
+    the number with the serial times ten of one and the plain hash of the other (the two
+    shift words, compared crosswise). So the linkage unit sees every near miss that the
+    clear comparison sees, in which part it lies, and nothing of the digits. Within a part
+    the hashes are sorted by value, so which digit differs is not on show either (each
+    hash covers its position: two NIKs share a hash only at one position).
+    """
+    codes, uniq = factorize_strings(nik)
+    text = uniq.tolist()
+    fits = np.array([len(v) == NIK_LENGTH and v.isascii() and v.isdigit() for v in text], bool)
+    codes = np.where(usable & np.r_[fits, False][codes], codes, -1)
+    slots = near_slots()
+    words = np.zeros((len(text), slots[-1].stop), np.uint64)
+    todo = [v for v, ok in zip(text, fits, strict=True) if ok]
+    if todo:
+        keys: list[str] = []
+        for v in todo:
+            for _, lo, hi in NIK_PARTS:
+                keys += [f"s{i}:{v[:i]}_{v[i + 1:]}" for i in range(lo, hi)]
+                keys += [f"t{i}:{v[:i]}{min(v[i:i + 2])}{max(v[i:i + 2])}{v[i + 2:]}"
+                         for i in range(lo, min(hi, NIK_LENGTH - 1))]
+            serial = int(v[12:])
+            up = f"h:{v[:12]}{serial * 10:04d}" if serial * 10 < 10_000 else f"u:{v}"  # (u: matches nothing)
+            keys += [f"h:{v}", up]
+        digests = np.frombuffer(b"".join(keyed_digests(subkey, keys, size=8)), "<u8").astype(np.uint64)
+        mat = digests.reshape(len(todo), -1)
+        for part in slots[:-1]:  # positions hidden: each part's hashes by value
+            mat[:, part] = np.sort(mat[:, part], axis=1)
+        words[fits] = mat
+    chars = _b64_rows(np.ascontiguousarray(words).view(np.uint8))
+    return _rows_to_strings(chars[np.maximum(codes, 0)] if len(text) else np.zeros((len(codes), 0), np.uint8),
+                            codes >= 0)
 
 
 def _same(records: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
@@ -286,13 +342,17 @@ def encode_records(records: pd.DataFrame, key: SecretKey, *, settings: EncodingS
         usable = None
         status = {"nik": "nik_status", "no_kk": "kk_status"}.get(col)
         if status and status in recs.columns:
+            # as the clear comparison (IdNumberComparison): a number of 16 digits, not a sentinel...
             usable = ~recs[status].astype("string").isin(_UNUSABLE).fillna(False).to_numpy(bool)
+            usable &= recs[col].astype("string").str.fullmatch(f"[0-9]{{{NIK_LENGTH}}}").fillna(False).to_numpy(bool)
         out[col] = _keyed_column(recs, col, key.derive(f"hash:{col}"), usable)
     if "tanggal_lahir_status" in recs.columns:
-        out["tanggal_lahir_placeholder"] = recs["tanggal_lahir_status"].astype("string").str.startswith(
-            "placeholder").fillna(False).astype(bool)
+        # the day is unknown: a placeholder date (1 July...) or a date known to the year only
+        status = recs["tanggal_lahir_status"].astype("string")
+        out["tanggal_lahir_placeholder"] = (status.str.startswith("placeholder") | (status == "partial")).fillna(
+            False).astype(bool)
     if "nik" in out:
-        out["nik_near"] = _masked_hashes(recs, "nik", key.derive("hash:nik masked"), out["nik"].notna().to_numpy())
+        out["nik_near"] = _near_hashes(recs["nik"], key.derive("hash:nik near"), out["nik"].notna().to_numpy())
     for flag in ("nik_valid", "kk_valid"):
         if flag in recs.columns:
             out[flag] = recs[flag].fillna(False).astype(bool)
@@ -307,10 +367,10 @@ def encode_records(records: pd.DataFrame, key: SecretKey, *, settings: EncodingS
         if spec.column in recs.columns:
             seed = seeds[:, i % 4] ^ np.uint64(i // 4)
             out[spec.column] = _filter_column(recs, spec, key, seed, settings)
-    # the NIK against its own record, decided here where the clear values are. (No NIK birth
-    # date or sex is written, so the clustering's cannot-link between different credible NIKs
-    # does not apply to encodings: on clear data it spares NIKs one typo apart, which needs
-    # their digits; here the comparison's levels carry that evidence instead.)
+    # the NIK against its own record, decided here where the clear values are: no NIK birth
+    # date or sex is written, the verdict is. The clustering's cannot-link between different
+    # credible NIKs reads it (cluster.credible_nik) and yields across a near miss that
+    # nik_near shows, as on clear NIKs.
     known_d, same_d = _same(recs, "nik_birth_date", "tanggal_lahir")
     known_s, same_s = _same(recs, "nik_sex", "jenis_kelamin")
     if "nik" in out:

@@ -15,10 +15,18 @@ from .._secret import SecretKey, load_key
 from ..block import BlockOn
 from ..compare import Comparison, ExactMatch, RegionComparison
 from ..config import LinkConfig, SourceConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
+from ..run.linker import Linker
+from ..run.result import LinkResult
 from ._bloom import dice
 from ._compare import DiceAtThresholds, KeyedIdComparison
-from ._encode import FLAG_COLUMNS, EncodingSettings, decode_filters, encode_records
+from ._encode import (
+    ENCODING_VERSION,
+    FLAG_COLUMNS,
+    EncodingSettings,
+    decode_filters,
+    encode_records,
+)
 from .processing import ENCODING_COLUMN
 
 __all__ = ["encode_source", "encoded_blocking_rules", "encoded_comparisons", "encoded_config", "link_encoded",
@@ -117,7 +125,7 @@ def encoded_comparisons() -> tuple[Comparison, ...]:
         KeyedIdComparison(column="nik", fit_column="nik_fit", near_column="nik_near"),
         DiceAtThresholds(column="nama", containment=0.8),
         DiceAtThresholds(column="tanggal_lahir", thresholds=(0.5, 0.7, 0.85, 0.93),
-                         placeholder_column="tanggal_lahir_placeholder"),
+                         placeholder_column="tanggal_lahir_placeholder", year_column="tahun_lahir"),
         ExactMatch(column="jenis_kelamin"),
         DiceAtThresholds(column="nama_ibu", containment=0.8, ignore_when_equal=household),
         KeyedIdComparison(column="no_kk", label="no_kk"),
@@ -172,10 +180,118 @@ def _conflicting_dates(records: pd.DataFrame, membership: pd.DataFrame, registry
     return far
 
 
+def _encoded_frames(encoded: Mapping[str, pd.DataFrame] | Sequence[str | os.PathLike[str]]) -> dict[str, pd.DataFrame]:
+    """Encoded records by source name, from frames by name or encoded Parquet files (whose
+    ``source`` column names the sources; a file may hold several)."""
+    if isinstance(encoded, Mapping):
+        frames = [f.assign(source=name) if "source" not in f.columns else f for name, f in encoded.items()]
+    else:
+        frames = [read_encoded(p) for p in encoded]
+    if not frames:
+        raise ConfigError("no encoded source given")
+    for f in frames:
+        if ENCODING_COLUMN not in f.columns:
+            raise ConfigError(f"a source given to link_encoded has no {ENCODING_COLUMN!r} column; encode it first")
+    out: dict[str, list[pd.DataFrame]] = {}
+    for f in frames:
+        for name, part in f.groupby(f["source"].astype(str), sort=False):
+            out.setdefault(str(name), []).append(part)
+    return {k: pd.concat(v, ignore_index=True) if len(v) > 1 else v[0] for k, v in out.items()}
+
+
+def _check_encodings(kinds: Sequence[str], where: str = "the sources") -> None:
+    """Refuse encodings of several keys or settings, or of another scheme version."""
+    kinds = sorted(set(kinds))
+    if len(kinds) > 1:
+        raise ConfigError(f"{where} were encoded with different keys or scheme versions ({', '.join(kinds)}); "
+                          "every data holder must encode with the same key and settings")
+    old = sorted({k.split(":")[0] for k in kinds} - {ENCODING_VERSION})
+    if old:
+        raise ConfigError(f"{where} were encoded with scheme {', '.join(old)}, this version links "
+                          f"{ENCODING_VERSION} encodings only; every data holder must encode its source again")
+
+
+class EncodedLinker(Linker):
+    """A :class:`~regsosek_link.run.Linker` whose records are encoded sources: the same life
+    cycle (``run``, ``run(store=...)``, ``update``, ``withdraw``), the same pipeline, with the
+    encoded records in place of the read and standardised ones.
+
+    ``data`` of :meth:`run`/:meth:`update` maps source names to encoded records
+    (:func:`encode_source`); a source without data is read from its config ``path`` (an
+    encoded Parquet file, :func:`write_encoded`). The store then holds encoded records only:
+    keyed hashes, filters, flags and provenance (``source``, ``record_id``). A batch encoded
+    with another key or scheme than the stored records is refused.
+    """
+
+    def __init__(self, config: LinkConfig, **options: Any) -> None:
+        if options.get("engine") is not None:
+            raise ConfigError("encoded sources are linked in this process only (no engine=)")
+        super().__init__(config, **options)
+
+    def _ingest(self, cfg: LinkConfig, data: Mapping[str, pd.DataFrame] | None, stages: Any) -> pd.DataFrame:
+        frames = []
+        for src in cfg.sources:
+            if data is not None and src.name in data:
+                frame = data[src.name]
+                frames.append(frame.assign(source=src.name) if "source" not in frame.columns else frame)
+            elif src.path:
+                frame = read_encoded(src.path)
+                frames.append(frame[frame["source"].astype(str) == src.name])
+        if not frames:
+            raise ConfigError(f"no encoded records for the sources {[s.name for s in cfg.sources]}: pass them by "
+                              "source name, or name their encoded files (path:)")
+        for f in frames:
+            if ENCODING_COLUMN not in f.columns:
+                raise ConfigError(f"a source given as encoded has no {ENCODING_COLUMN!r} column; encode it first "
+                                  "with 'regsosek-link encode'")
+        records = pd.concat(frames, ignore_index=True)
+        _check_encodings(records[ENCODING_COLUMN].dropna().astype(str).unique().tolist())
+        names = set(records["source"].astype(str))
+        missing = sorted(names - {s.name for s in cfg.sources})
+        if missing:
+            raise ConfigError(f"encoded records of source(s) {missing} that the config does not name")
+        return records
+
+    def _standardise(self, raw: pd.DataFrame, cfg: LinkConfig, stages: Any) -> pd.DataFrame:
+        records = self._as_stored(raw)
+        if "tanggal_lahir_placeholder" in records.columns and "tanggal_lahir" in records.columns:
+            # the birth date's status as the clustering reads it ("ok" is a real date), so that
+            # links between thin records wait for review as on clear data
+            status = pd.Series("ok", index=records.index, dtype="string").where(records["tanggal_lahir"].notna())
+            records["tanggal_lahir_status"] = status.mask(records["tanggal_lahir_placeholder"], "placeholder")
+        return records
+
+    def _as_stored(self, records: pd.DataFrame) -> pd.DataFrame:
+        flags = [c for c in FLAG_COLUMNS if c in records.columns]
+        out = records.astype({c: "string" for c in records.columns if c not in flags})
+        for c in flags:  # (a source without the flag: False, not NaN's truth)
+            out[c] = out[c].astype("boolean").fillna(False).astype(bool)
+        return out
+
+    def _check_store(self, stored: pd.DataFrame, st: Any) -> None:
+        if ENCODING_COLUMN not in stored.columns:
+            raise StoreError(f"the registry store {str(st.path)!r} holds clear records, not encoded ones; nothing "
+                             "was changed. Encoded sources go into a registry of their own (a new store)")
+
+    def _check_batch(self, new: pd.DataFrame, stored: pd.DataFrame) -> None:
+        kinds = pd.concat([new[ENCODING_COLUMN], stored[ENCODING_COLUMN]]).dropna().astype(str).unique().tolist()
+        try:
+            _check_encodings(kinds, where="the batch and the stored records")
+        except ConfigError as exc:
+            raise StoreError(f"{exc}; nothing was changed") from None
+
+    def _pipeline(self, work: Any, progress: Any) -> LinkResult:
+        result = super()._pipeline(work, progress)
+        result.registry["conflicting_birth_date"] = _conflicting_dates(result.records, result.membership,
+                                                                      result.registry)
+        return result
+
+
 def link_encoded(encoded: Mapping[str, pd.DataFrame] | Sequence[str | os.PathLike[str]], *,
                  config: LinkConfig | None = None, one_record_per_person: Sequence[str] = (),
-                 model: Any = None, constrained: bool = True, **options: Any) -> Any:
-    """Link encoded sources with the one pipeline (:func:`regsosek_link.run._core.link_records`).
+                 model: Any = None, constrained: bool = True, store: str | os.PathLike[str] | None = None,
+                 update: bool = False, **options: Any) -> LinkResult:
+    """Link encoded sources with the one pipeline, through :class:`EncodedLinker`.
 
     Parameters
     ----------
@@ -186,9 +302,16 @@ def link_encoded(encoded: Mapping[str, pd.DataFrame] | Sequence[str | os.PathLik
         Default :func:`encoded_config` of the sources found, with ``one_record_per_person``
         and ``options``.
     model : optional
-        A trained model to score with instead of training one.
+        A trained model to score with instead of training one (or the stored one).
     constrained : bool
         Cluster under the hard constraints (credible different NIKs, single-record sources).
+    store : path, optional
+        A registry store (DuckDB): the run is saved there, person IDs kept stable against
+        it (:meth:`~regsosek_link.run.Linker.run` with ``store``).
+    update : bool
+        Link ``encoded`` as a new batch against the registry in ``store``
+        (:meth:`~regsosek_link.run.Linker.update`): only pairs with a new record are scored,
+        with the stored model.
 
     Returns
     -------
@@ -200,38 +323,18 @@ def link_encoded(encoded: Mapping[str, pd.DataFrame] | Sequence[str | os.PathLik
     ------
     ConfigError
         Sources encoded with different keys or scheme versions, or not encoded.
+    StoreError
+        An update without a store registry, or a batch encoded with another key than it.
     """
-    from ..run._core import Stages, link_records
-    from ..run._memory import ProcessTuning
-
-    if isinstance(encoded, Mapping):
-        frames = [f.assign(source=name) if "source" not in f.columns else f for name, f in encoded.items()]
-    else:
-        frames = [read_encoded(p) for p in encoded]
-    if not frames:
-        raise ConfigError("no encoded source given")
-    for f in frames:
-        if ENCODING_COLUMN not in f.columns:
-            raise ConfigError(f"a source given to link_encoded has no {ENCODING_COLUMN!r} column; encode it first")
-    records = pd.concat(frames, ignore_index=True)
-    kinds = sorted(records[ENCODING_COLUMN].dropna().astype(str).unique())
-    if len(kinds) > 1:
-        raise ConfigError(f"the sources were encoded with different keys or scheme versions ({', '.join(kinds)}); "
-                          "every data holder must encode with the same key and settings")
-    text = [c for c in records.columns if c not in FLAG_COLUMNS]
-    records = records.astype({c: "string" for c in text})
-    if "tanggal_lahir_placeholder" in records.columns and "tanggal_lahir" in records.columns:
-        # the birth date's status as the clustering reads it ("ok" is a real date), so that
-        # links between thin records wait for review as on clear data
-        placeholder = records["tanggal_lahir_placeholder"].fillna(False).astype(bool)
-        status = pd.Series("ok", index=records.index, dtype="string").where(records["tanggal_lahir"].notna())
-        records["tanggal_lahir_status"] = status.mask(placeholder, "placeholder")
-    names = list(dict.fromkeys(records["source"].astype(str)))
-    cfg = config or encoded_config(names, one_record_per_person=one_record_per_person, **options)
-    missing = sorted(set(names) - {s.name for s in cfg.sources})
+    frames = _encoded_frames(encoded)
+    _check_encodings([k for f in frames.values() for k in f[ENCODING_COLUMN].dropna().astype(str).unique()])
+    cfg = config or encoded_config(list(frames), one_record_per_person=one_record_per_person, **options)
+    missing = sorted(set(frames) - {s.name for s in cfg.sources})
     if missing:
         raise ConfigError(f"encoded records of source(s) {missing} that the config does not name")
-    stages = Stages(None, tuning=ProcessTuning(enabled=False))
-    result = link_records(records, cfg, raw=records, stages=stages, model=model, constrained=constrained)
-    result.registry["conflicting_birth_date"] = _conflicting_dates(records, result.membership, result.registry)
-    return result
+    linker = EncodedLinker(cfg, model=model, constrained=constrained)
+    if update:
+        if store is None:
+            raise ConfigError("an update needs the registry store to add the batch to (store=...)")
+        return linker.update(Path(store), frames)
+    return linker.run(frames, store=None if store is None else Path(store))

@@ -39,6 +39,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _cmd_link_encoded(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ._link import link_encoded
 
     options = {"output_dir": args.out, "owner_only_outputs": args.owner_only}
@@ -46,11 +47,19 @@ def _cmd_link_encoded(args: argparse.Namespace) -> int:
         options["threshold"] = args.threshold
     if args.person_id_salt:
         options["person_id_salt"] = args.person_id_salt
-    result = link_encoded(args.files, one_record_per_person=tuple(args.one_record_per_person or ()), **options)
+    if args.update and not args.store:
+        raise ConfigError("--update adds the files to a stored registry: give it with --store PATH")
+    if args.update and not Path(args.store).exists():
+        raise ConfigError(f"registry store {args.store!r} does not exist; create it first with "
+                          f"'regsosek-link link-encoded FILES --out DIR --store {args.store}'")
+    result = link_encoded(args.files, one_record_per_person=tuple(args.one_record_per_person or ()),
+                          store=args.store, update=args.update, **options)
     written = result.write()
     if not args.quiet:
-        print(f"Linked {len(result.membership):,} encoded records into {len(result.registry):,} persons; "
-              f"outputs in {Path(args.out)}: {', '.join(written)}", file=sys.stderr)
+        what = "Added the batch to" if args.update else "Linked"
+        print(f"{what} {len(result.membership):,} encoded records: {len(result.registry):,} persons"
+              + (f" (run {result.run_id} in {args.store})" if args.store else "")
+              + f"; outputs in {Path(args.out)}: {', '.join(written)}", file=sys.stderr)
     return 0
 
 
@@ -76,5 +85,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--threshold", type=float, help="match probability to accept a link (default 0.9)")
     k.add_argument("--person-id-salt", help="'file:PATH' or 'env:NAME' of the registry's secret person-ID salt")
     k.add_argument("--owner-only", action="store_true", help="outputs readable by their owner only (0700/0600)")
+    k.add_argument("--store", help="DuckDB registry file: keep person IDs stable against it and save the run there "
+                   "(it then holds encoded records only)")
+    k.add_argument("--update", action="store_true",
+                   help="link the files as a new batch against the registry in --store (the stored model scores "
+                   "the new pairs)")
     k.add_argument("--quiet", action="store_true", help="no summary line")
     k.set_defaults(fn=_cmd_link_encoded)

@@ -225,7 +225,10 @@ def link_records(
                             threshold=cfg.threshold, review_low=cfg.review_band[0], codes=book)
         if len(kept.table) == 0:
             return fresh
-        both = pd.concat([kept.table, fresh], ignore_index=True)
+        # (no new link: the kept ones with the table's columns; pandas would take the dtypes
+        # of an empty frame's columns into account in a concat, with a warning)
+        both = (pd.concat([kept.table, fresh], ignore_index=True) if len(fresh) else
+                kept.table.reindex(columns=kept.table.columns.union(fresh.columns, sort=False)))
         return both.sort_values("match_probability", ascending=False, kind="mergesort").reset_index(drop=True)
 
     held = pd.DataFrame({"pair": np.zeros(0, np.int64), "reason": pd.array([], dtype="string")})

@@ -44,8 +44,10 @@ def _clean_dtypes() -> dict[str, Any]:
 
 
 def _as_clean(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with the clean dtypes; the columns that have them already are not copied."""
     dtypes = _clean_dtypes()
-    return records.astype({c: dtypes.get(c, "string") for c in records.columns})
+    change = {c: dtypes.get(c, "string") for c in records.columns if records[c].dtype != dtypes.get(c, "string")}
+    return records.astype(change, copy=False) if change else records
 
 
 def _keys(frame: pd.DataFrame, s: str = "source", r: str = "record_id") -> pd.Series:
@@ -164,46 +166,79 @@ class Linker:
             snap = st.snapshot()
             cfg = self.config
             if not snap.empty:
-                stored_cfg = _stored_config(snap.config, st)
-                if not relink:
-                    diff = settings_differences(stored_cfg, cfg)
-                    if diff:
-                        raise _contradiction(st, diff, "run", "--relink")
+                self._check_store(snap.records, st)
+            self._check_stored_settings(snap, st, relink=relink)
             kind = "full" if snap.empty or not relink else "relink"
+            generation = snap.generation
 
             def work(stages: Stages) -> LinkResult:
+                nonlocal snap
                 self._check_memory(_known_records(cfg, data))
-                raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
+                raw = stages("ingest", lambda: self._ingest(cfg, data, stages))
                 self._check_memory(len(raw))
                 if not snap.empty and not replace:  # (before any linking)
                     missing = ~_keys(snap.records).isin(set(_keys(raw)))
                     if missing.any():
                         gone = snap.records[missing.to_numpy()]
                         by = gone["source"].astype(str).value_counts().sort_index()
-                        raise StoreError(
-                            f"the registry store {str(st.path)!r} holds {int(missing.sum()):,} record(s) this run "
-                            f"does not read ({', '.join(f'{k}: {v:,}' for k, v in by.items())}; e.g. "
-                            f"{_keys(gone).head(3).tolist()}); nothing was changed. To add a batch use "
-                            "'update', to remove records 'withdraw'; to replace the registry with this run's "
-                            "records pass --replace (replace=True), their persons are logged 'removed'.")
+                        raise unread_records_error(st, int(missing.sum()), by.to_dict(), _keys(gone).head(3).tolist())
                 stages.tuning.sized(len(raw))
-                records = _standardise(raw, cfg, stages)
-                return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
-                                    decisions=_decisions(snap.decisions, self.decisions),
-                                    constrained=self.constrained, previous=_previous(snap))
+                previous, decisions = _previous(snap), _decisions(snap.decisions, self.decisions)
+                del snap  # (the stored frames would stay beside the run's to its peak)
+                records = self._standardise(raw, cfg, stages)
+                return link_records(records, cfg, raw=raw, stages=stages, model=self.model, decisions=decisions,
+                                    constrained=self.constrained, previous=previous)
 
             result = self._pipeline(work, progress)
-            return self._save(st, snap.generation, result, config=cfg, kind=kind, replace_records=True)
+            return self._save(st, generation, result, config=cfg, kind=kind, replace_records=True)
+
+    def _check_stored_settings(self, snap: Any, st: Any, *, relink: bool) -> None:
+        """Refuse, before any work, a run whose settings contradict those stored (unless
+        ``relink``); any engine's store (``snap.empty``, ``snap.config``, ``st.path``)."""
+        if snap.empty:
+            return
+        stored_cfg = _stored_config(snap.config, st)
+        if not relink:
+            diff = settings_differences(stored_cfg, self.config)
+            if diff:
+                raise _contradiction(st, diff, "run", "--relink")
 
     def _fresh(self, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> LinkResult:
         cfg = self.config
         self._check_memory(_known_records(cfg, data))
-        raw = stages("ingest", lambda: read_sources(cfg, data, codes=stages.book))
+        raw = stages("ingest", lambda: self._ingest(cfg, data, stages))
         self._check_memory(len(raw))
         stages.tuning.sized(len(raw))
-        records = _standardise(raw, cfg, stages)
+        records = self._standardise(raw, cfg, stages)
         return link_records(records, cfg, raw=raw, stages=stages, model=self.model,
                             decisions=self.decisions, constrained=self.constrained)
+
+    # -- what the records are (a subclass links other records, e.g. encoded ones) --------------
+
+    def _ingest(self, cfg: LinkConfig, data: Mapping[str, pd.DataFrame] | None, stages: Stages) -> pd.DataFrame:
+        """The raw records of ``cfg``'s sources (files, or ``data`` by source name)."""
+        return read_sources(cfg, data, codes=stages.book)
+
+    def _standardise(self, raw: pd.DataFrame, cfg: LinkConfig, stages: Stages) -> pd.DataFrame:
+        """The records the pipeline links, made from :meth:`_ingest`'s raw records."""
+        return _standardise(raw, cfg, stages)
+
+    def _as_stored(self, records: pd.DataFrame) -> pd.DataFrame:
+        """Records read back from a store, in the dtypes :meth:`_standardise` gives."""
+        return _as_clean(records)
+
+    def _check_store(self, stored: pd.DataFrame, st: Any) -> None:
+        """Refuse a store whose records are not of this Linker's kind (clear or encoded)."""
+        from ..privacy.processing import ENCODING_COLUMN
+
+        if ENCODING_COLUMN in stored.columns:
+            raise StoreError(f"the registry store {str(st.path)!r} holds encoded records (privacy-preserving "
+                             "linkage); nothing was changed. Add encoded batches with 'regsosek-link link-encoded "
+                             "FILES --store ... --update' (privacy.EncodedLinker), never clear records")
+
+    def _check_batch(self, new: pd.DataFrame, stored: pd.DataFrame) -> None:
+        """Refuse a batch that cannot join the stored records (raise :class:`StoreError`)."""
+        _refuse_renamed_sources(new, stored)
 
     def _check_memory(self, n_records: int) -> None:
         """Refuse a run too big for this machine before its work (config ``memory_check``)."""
@@ -242,54 +277,72 @@ class Linker:
         st = RegistryStore(store)
         with st.writing(f"update ({', '.join(s.name for s in self.config.sources)})"):
             snap = st.snapshot()
-            if snap.empty:
-                raise StoreError(f"the registry store {str(st.path)!r} holds no registry yet; make one with a full "
-                                 "run first: 'regsosek-link run CONFIG --store ...' (Linker(config).run(data, "
-                                 "store=...))")
-            stored_cfg = _stored_config(snap.config, st)
-            cfg = with_stored_sources(stored_cfg, self.config)
-            if not relink:
-                diff = settings_differences(stored_cfg, self.config)
-                if diff:
-                    raise _contradiction(st, diff, "update", "--relink")
-            model, run_cfg = self.model, cfg
-            if model is None and not (retrain or relink):
-                if snap.model is None:
-                    raise StoreError(f"the registry store {str(st.path)!r} holds no model to score the batch "
-                                     "with; pass --retrain (retrain=True) or a model")
-                trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
-                # (the comparisons it scores: those of the stored run that some record could take)
-                model, run_cfg = trained.model, cfg.replace(comparisons=trained.comparisons)
+            if not snap.empty:
+                self._check_store(snap.records, st)
+            cfg, run_cfg, model, batch_cfg = self._update_plan(snap, st, data, retrain=retrain, relink=relink)
 
-            # the batch: the sources given as data, else those with a file
-            batch = tuple(s for s in self.config.sources if (s.name in data if data else s.path))
-            if not batch:
-                raise StoreError("the update has no batch: pass DataFrames by source name, or name the batch's "
-                                 "files in the config's sources (path: ...)")
-            batch_cfg = self.config.replace(sources=batch)
+            generation, n_old = snap.generation, len(snap.records)
 
             def work(stages: Stages) -> LinkResult:
-                self._check_memory(len(snap.records) + _known_records(batch_cfg, data))
-                raw = stages("ingest", lambda: read_sources(batch_cfg, data, codes=stages.book))
-                self._check_memory(len(snap.records) + len(raw))
-                new = _standardise(raw, cfg, stages)
+                nonlocal snap
+                self._check_memory(n_old + _known_records(batch_cfg, data))
+                raw = stages("ingest", lambda: self._ingest(batch_cfg, data, stages))
+                self._check_memory(n_old + len(raw))
+                new = self._standardise(raw, cfg, stages)
                 new = _new_records_only(new, snap.records)
-                _refuse_renamed_sources(new, snap.records)
-                old = _as_clean(snap.records)
-                records = _as_clean(pd.concat([old, new], ignore_index=True))
+                self._check_batch(new, snap.records)
+                records = self._as_stored(pd.concat([snap.records, new], ignore_index=True))
+                del new
                 stages.tuning.sized(len(records))
                 is_new = np.zeros(len(records), bool)
-                is_new[len(old):] = True
-                return link_records(
-                    records, run_cfg, raw=raw, stages=stages, model=model,
-                    decisions=_decisions(snap.decisions, self.decisions), constrained=self.constrained,
-                    new=None if relink else is_new,
-                    kept=None if relink else _kept_links(snap.links, records), previous=_previous(snap))
+                is_new[n_old:] = True
+                kept = None if relink else _kept_links(snap.links, records)
+                previous, decisions = _previous(snap), _decisions(snap.decisions, self.decisions)
+                # the stored frames are not needed any more: what the pipeline needs of them
+                # is in records, kept and previous (they would stay beside them to the peak)
+                del snap
+                return link_records(records, run_cfg, raw=raw, stages=stages, model=model, decisions=decisions,
+                                    constrained=self.constrained, new=None if relink else is_new, kept=kept,
+                                    previous=previous)
 
             result = self._pipeline(work, progress)
-            n_old = len(snap.records)
-            return self._save(st, snap.generation, result, config=cfg, kind="relink" if relink else "update",
+            return self._save(st, generation, result, config=cfg, kind="relink" if relink else "update",
                               replace_records=relink, append_from=None if relink else n_old)
+
+    def _update_plan(self, snap: Any, st: Any, data: Mapping[str, Any] | None, *, retrain: bool,
+                     relink: bool) -> tuple[LinkConfig, LinkConfig, Any, LinkConfig]:
+        """What an update of the registry in ``st`` (any engine's store) runs with, checked
+        before any work: the config with the stored sources' settings, the config the model
+        scores with, the model (this Linker's, else the stored one unless ``retrain`` or
+        ``relink``) and the batch's config (the sources given as data, else those with a
+        file). Refused when the store is empty, the settings contradict the stored ones, or
+        there is no batch."""
+        if snap.empty:
+            raise StoreError(f"the registry store {str(st.path)!r} holds no registry yet; make one with a full "
+                             "run first: 'regsosek-link run CONFIG --store ...' (Linker(config).run(data, "
+                             "store=...))")
+        stored_cfg = _stored_config(snap.config, st)
+        cfg = with_stored_sources(stored_cfg, self.config)
+        if not relink:
+            diff = settings_differences(stored_cfg, self.config)
+            if diff:
+                raise _contradiction(st, diff, "update", "--relink")
+        model, run_cfg = self.model, cfg
+        if model is None and not (retrain or relink):
+            if snap.model is None:
+                raise StoreError(f"the registry store {str(st.path)!r} holds no model to score the batch "
+                                 "with; pass --retrain (retrain=True) or a model")
+            trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
+            # (the comparisons it scores: those of the stored run that some record could take)
+            model, run_cfg = trained.model, cfg.replace(comparisons=trained.comparisons)
+
+        # the batch: the sources given as data, else those with a file
+        batch = tuple(s for s in self.config.sources if (s.name in data if data else s.path))
+        if not batch:
+            raise StoreError("the update has no batch: pass DataFrames by source name, or name the batch's "
+                             "files in the config's sources (path: ...)")
+        batch_cfg = self.config.replace(sources=batch)
+        return cfg, run_cfg, model, batch_cfg
 
     # -- a withdrawal ----------------------------------------------------------------------
 
@@ -310,6 +363,7 @@ class Linker:
             snap = st.snapshot()
             if snap.empty:
                 raise StoreError(f"the registry store {str(st.path)!r} holds no registry")
+            self._check_store(snap.records, st)
             cfg = _stored_config(snap.config, st)
             drop = (snap.records["source"].astype(str) == source).to_numpy()
             if record_ids is not None:
@@ -318,7 +372,7 @@ class Linker:
                 raise StoreError(f"no stored record of source {source!r}"
                                  + (f" with record_id in {list(record_ids)[:5]}" if record_ids is not None else "")
                                  + f"; stored sources: {sorted(snap.records['source'].astype(str).unique())}")
-            records = _as_clean(snap.records[~drop].reset_index(drop=True))
+            records = self._as_stored(snap.records[~drop].reset_index(drop=True))
             model, run_cfg = None, cfg
             if snap.model is not None:
                 trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
@@ -347,16 +401,9 @@ class Linker:
         changes = result.changes if result.changes is not None else pd.DataFrame(
             columns=["change", "person_id", "other_person_id", "reason", "n_records"])
         counts = changes["change"].value_counts()
-        run = {
-            "kind": kind, "finished_at": datetime.now(UTC).isoformat(),
-            "n_records": len(result.records), "n_persons": len(result.registry),
-            "n_new": int(counts.get("new", 0)), "n_merged": int(counts.get("merged_into", 0)),
-            "n_split": int(counts.get("split_from", 0)), "n_removed": int(counts.get("removed", 0)),
-            # the config as given (what later runs are checked against), the model with the
-            # comparisons it scores
-            "config": config.to_json(), "model": _model_json(result.model, result.config),
-            "seconds": float(sum(result.timings.values())),
-        }
+        run = run_row(kind, config=config, model=result.model, model_config=result.config,
+                      n_records=len(result.records), n_persons=len(result.registry), counts=counts.to_dict(),
+                      seconds=float(sum(result.timings.values())))
         records = result.records if replace_records else result.records.iloc[append_from or 0:]
         write = StoreWrite(kind=kind, records=records, replace_records=replace_records, links=result.links,
                            replace_links=True, membership=result.membership, registry=result.registry,
@@ -366,6 +413,29 @@ class Linker:
         log.info("run %d (%s): %d records, %d persons; %s", result.run_id, kind, len(result.records),
                  len(result.registry), dict(counts))
         return result
+
+
+def run_row(kind: str, *, config: LinkConfig, model: Any, model_config: LinkConfig, n_records: int,
+            n_persons: int, counts: Mapping[str, int], seconds: float) -> dict[str, Any]:
+    """A store's row of one run: its kind, counts of changes, the config as given (what
+    later runs are checked against) and the model with the comparisons it scores."""
+    return {
+        "kind": kind, "finished_at": datetime.now(UTC).isoformat(),
+        "n_records": int(n_records), "n_persons": int(n_persons),
+        "n_new": int(counts.get("new", 0)), "n_merged": int(counts.get("merged_into", 0)),
+        "n_split": int(counts.get("split_from", 0)), "n_removed": int(counts.get("removed", 0)),
+        "config": config.to_json(), "model": _model_json(model, model_config), "seconds": float(seconds),
+    }
+
+
+def unread_records_error(st: Any, n_missing: int, by_source: Mapping[str, int], examples: list[str]) -> StoreError:
+    """A full run that does not read every record stored in ``st`` (without ``replace``)."""
+    return StoreError(
+        f"the registry store {str(st.path)!r} holds {n_missing:,} record(s) this run "
+        f"does not read ({', '.join(f'{k}: {v:,}' for k, v in sorted(by_source.items()))}; e.g. "
+        f"{examples}); nothing was changed. To add a batch use "
+        "'update', to remove records 'withdraw'; to replace the registry with this run's "
+        "records pass --replace (replace=True), their persons are logged 'removed'.")
 
 
 def _standardise(raw: pd.DataFrame, cfg: LinkConfig, stages: Stages) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...errors import ConfigError
 
-__all__ = ["require_pyspark", "spark_session"]
+__all__ = ["checkpoint_dir", "default_parallelism", "is_connect", "require_pyspark", "spark_session"]
 
 #: Environment variables read by :func:`spark_session`.
 MASTER_ENV = "REGSOSEK_SPARK_MASTER"
@@ -70,3 +70,42 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def is_connect(spark: Any) -> bool:
+    """Whether ``spark`` is a Spark Connect session (no ``sparkContext``, no RDDs)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def default_parallelism(spark: Any) -> int:
+    """The session's default parallelism without ``sparkContext`` (Spark Connect has none):
+    ``spark.default.parallelism`` when set, else the cores of a ``local[N]`` master, else
+    (a classic session) the context's own figure, else ``spark.sql.shuffle.partitions``."""
+    def conf(key: str) -> str | None:
+        value = spark.conf.get(key, None)
+        return None if value is None else str(value)
+
+    set_ = conf("spark.default.parallelism")
+    if set_ and set_.strip().isdigit():
+        return int(set_)
+    master = conf("spark.master") or ""
+    if master.startswith("local"):
+        inner = master[master.find("[") + 1:master.find("]")] if "[" in master else "1"
+        cores = inner.split(",")[0].strip()
+        return int(cores) if cores.isdigit() else os.cpu_count() or 1
+    if not is_connect(spark):
+        return int(spark.sparkContext.defaultParallelism)
+    shuffle = conf("spark.sql.shuffle.partitions")
+    return int(shuffle) if shuffle and shuffle.isdigit() else 2
+
+
+def checkpoint_dir(spark: Any) -> str | None:
+    """The reliable checkpoint directory of the session, if any: ``spark.checkpoint.dir``
+    (a setting Spark Connect sessions can read and set), else, on a classic session, the
+    context's (``sparkContext.setCheckpointDir``)."""
+    set_ = spark.conf.get("spark.checkpoint.dir", None)
+    if set_:
+        return str(set_)
+    if not is_connect(spark):
+        return spark.sparkContext.getCheckpointDir()
+    return None

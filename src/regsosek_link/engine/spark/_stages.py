@@ -20,6 +20,7 @@ from ...cluster import cluster_records, person_ids_from_records, weigh_constrain
 from ...compare import compare
 from ...registry import households_table, membership_table, registry_tables
 from ._frames import arrow_schema, as_dtypes, batch_of, frame_of, spark_schema
+from ._session import checkpoint_dir, is_connect
 
 log = logging.getLogger("regsosek_link.engine.spark")
 
@@ -34,8 +35,9 @@ KEY_SEP = "\x1f"
 def cut(df: Any) -> Any:
     """``df`` computed now and its lineage cut (big jobs do not finish otherwise): a
     reliable checkpoint when the session has a checkpoint directory (a cluster should set
-    one: ``spark.sparkContext.setCheckpointDir``), else a local one (executor storage)."""
-    if df.sparkSession.sparkContext.getCheckpointDir():
+    one: ``spark.checkpoint.dir``, or ``spark.sparkContext.setCheckpointDir`` on a classic
+    session), else a local one (executor storage). No ``sparkContext`` on Spark Connect."""
+    if checkpoint_dir(df.sparkSession):
         return df.checkpoint(eager=True)
     return df.localCheckpoint(eager=True)
 
@@ -45,7 +47,8 @@ def with_rank(df: Any, order: Sequence[str], name: str = "rank") -> Any:
     each partition's offset: no single-partition window)."""
     from pyspark.sql import functions as F
 
-    parts = df.sortWithinPartitions(*order) if df.rdd.getNumPartitions() == 1 else df.orderBy(*order)
+    one = not is_connect(df.sparkSession) and df.rdd.getNumPartitions() == 1  # (Connect has no RDDs)
+    parts = df.sortWithinPartitions(*order) if one else df.orderBy(*order)
     parts = parts.withColumn("_p", F.spark_partition_id()).withColumn("_i", F.monotonically_increasing_id())
     parts = cut(parts)  # the ids must be read once
     sizes = {r["_p"]: r["n"] for r in parts.groupBy("_p").agg(F.count("*").alias("n")).collect()}
@@ -83,30 +86,35 @@ def standardise_batches(raw: Any, clean_dtypes: dict[str, Any], options: dict[st
 
 
 def block_pairs(records: Any, rules: Sequence[Any], *, dtypes: dict[str, Any], link_type: str,
-                single_record_sources: Sequence[str], max_block_size: int) -> tuple[Any, pd.DataFrame]:
+                single_record_sources: Sequence[str], max_block_size: int, new: str | None = None
+                ) -> tuple[Any, pd.DataFrame]:
     """Candidate pairs ``left, right, rule, rules`` (as :func:`regsosek_link.block.block_with_report`
     gives them, on ranks) and the report per rule. Block sizes are counted and blocks over
-    ``max_block_size`` dropped (with a :class:`LargeBlockWarning`) before the join."""
+    ``max_block_size`` dropped (with a :class:`LargeBlockWarning`) before the join. ``new``:
+    a boolean column of ``records``; only pairs with a record flagged there are made (an update)."""
     from pyspark.sql import functions as F
 
     single = set(single_record_sources)
-    key_schema = pa.schema([("rank", pa.int64()), ("rule", pa.int16()), ("key", pa.string())])
+    key_schema = pa.schema([("rank", pa.int64()), ("rule", pa.int16()), ("key", pa.string()), ("source", pa.string()),
+                            ("_new", pa.bool_())])
     rules = list(rules)
 
     def keys(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for b in batches:
             pdf = frame_of(b, dtypes)
             rank = pdf["rank"].to_numpy(np.int64)
+            source = pdf["source"].to_numpy(object)
+            fresh = (pdf[new].fillna(False).to_numpy(bool) if new else np.ones(len(pdf), dtype=bool))
             recs = pdf.drop(columns="rank")
             for i, rule in enumerate(rules):
                 rows, key = rule_keys(recs, rule)
                 yield pa.RecordBatch.from_arrays(
                     [pa.array(rank[rows], pa.int64()), pa.array(np.full(len(rows), i, np.int16)),
-                     pa.array(key.astype(object), pa.string())], schema=key_schema)
+                     pa.array(key.astype(object), pa.string()), pa.array(source[rows], pa.string()),
+                     pa.array(fresh[rows], pa.bool_())],
+                    schema=key_schema)
 
-    tags = records.select("rank", "source")
-    k = records.select(*[c for c in records.columns]).mapInArrow(keys, spark_schema(key_schema))
-    k = cut(k.join(tags, "rank"))
+    k = cut(records.mapInArrow(keys, spark_schema(key_schema)))
 
     stats = {i: {"rule": r.label, "pairs_generated": 0, "new_pairs": 0, "largest_block": 0, "skipped_blocks": 0,
                  "skipped_records": 0, "skipped_keys": []} for i, r in enumerate(rules)}
@@ -129,7 +137,7 @@ def block_pairs(records: Any, rules: Sequence[Any], *, dtypes: dict[str, Any], l
             ke = ke.join(big.select("rule", "key"), ["rule", "key"], "left_anti")
         a, b = ke.alias("a"), ke.alias("b")
         joined = a.join(b, (F.col("a.rule") == F.col("b.rule")) & (F.col("a.key") == F.col("b.key"))
-                        & (F.col("a.rank") < F.col("b.rank")))
+                        & (F.col("a.rank") < F.col("b.rank")) & (F.col("a._new") | F.col("b._new")))
         parts.append(joined.select(F.col("a.rank").alias("left"), F.col("b.rank").alias("right"),
                                    F.col("a.rule").alias("r"), F.col("a.source").alias("sl"),
                                    F.col("b.source").alias("sr")))
@@ -145,7 +153,7 @@ def block_pairs(records: Any, rules: Sequence[Any], *, dtypes: dict[str, Any], l
             lo.alias("left"), F.greatest(F.col("a.rank"), F.col("b.rank")).alias("right"), F.lit(i).cast("short").alias("r"),
             F.when(lo == F.col("a.rank"), F.col("a.source")).otherwise(F.col("b.source")).alias("sl"),
             F.when(lo == F.col("a.rank"), F.col("b.source")).otherwise(F.col("a.source")).alias("sr"))
-            .where(F.col("left") != F.col("right")))
+            .where((F.col("left") != F.col("right")) & (F.col("a._new") | F.col("b._new"))))
     pairs = parts[0]
     for p in parts[1:]:
         pairs = pairs.unionByName(p)
@@ -199,6 +207,25 @@ def _mini_records(pdf: pd.DataFrame, columns: Sequence[str], dtypes: dict[str, A
     return as_dtypes(pd.concat([left, right], ignore_index=True), dtypes)
 
 
+def compared_columns(comparisons: Sequence[Any], dtypes: dict[str, Any], tf_columns: Sequence[str]) -> list[str]:
+    """The record columns the comparisons read (their ``columns`` and ``ignore_when_equal``)
+    and the term-frequency columns, in the records' order: what a pair carries of each side.
+    Every column when a comparison is not one of the library's own (its ``prepare`` may read
+    any column).
+
+    >>> from regsosek_link.compare import ExactMatch
+    >>> compared_columns([ExactMatch(column="b")], {"rank": "int64", "a": "string", "b": "string"}, [])
+    ['b']
+    """
+    everything = [c for c in dtypes if c != "rank"]
+    # (``compare`` is the function; the package's ``compare`` attribute is too, not the module)
+    if any(type(c).__module__ != compare.__module__ for c in comparisons):
+        return everything
+    used = {col for c in comparisons for col in (*c.columns, *(getattr(c, "ignore_when_equal", None) or ()))}
+    used |= set(tf_columns)
+    return [c for c in everything if c in used]
+
+
 def compare_pairs(pairs: Any, records: Any, comparisons: Sequence[Any], *, dtypes: dict[str, Any],
                   tf_columns: Sequence[str], chunk_size: int) -> Any:
     """``pairs`` with one int8 level column per comparison (:func:`regsosek_link.compare.compare`
@@ -206,7 +233,7 @@ def compare_pairs(pairs: Any, records: Any, comparisons: Sequence[Any], *, dtype
     as :func:`regsosek_link._codes.column_codes` reads it."""
     from ..._codes import column_codes
 
-    columns = [c for c in dtypes if c != "rank"]
+    columns = compared_columns(comparisons, dtypes, tf_columns)
     names = [c.name for c in comparisons]
     fields = [("left", pa.int64()), ("right", pa.int64()), ("rule", pa.int8()), ("rules", pa.int64())]
     fields += [(n, pa.int8()) for n in names] + [(f"tfv_{c}", pa.string()) for c in tf_columns]
@@ -326,12 +353,22 @@ def score(scored_input: Any, model: Any, comparisons: Sequence[Any], *, tf: dict
 # cluster
 
 
-def connected_components(edges: Any, *, max_rounds: int = 100) -> Any:
+def connected_components(edges: Any, *, max_rounds: int = 100, driver_max_edges: int = 0) -> Any:
     """``rank, component`` (the smallest rank of its component) of every vertex of ``edges``
-    (``left``, ``right``): min-label propagation with pointer jumping, the lineage cut at
-    every round."""
+    (``left``, ``right``).
+
+    Up to ``driver_max_edges`` edges are collected and their components found on the
+    driver (:func:`regsosek_link.cluster.connected_components`: two Spark jobs); more, by
+    min-label propagation with pointer jumping on the executors, the lineage cut at every
+    round (two to four jobs a round, a round per doubling of the longest path). Both give
+    the same table.
+    """
     from pyspark.sql import functions as F
 
+    if driver_max_edges > 0:
+        pairs = edges.select("left", "right")
+        if pairs.count() <= driver_max_edges:
+            return _driver_components(pairs.toPandas(), edges.sparkSession)
     both = edges.select("left", "right").unionByName(
         edges.select(F.col("right").alias("left"), F.col("left").alias("right")))
     both = cut(both)
@@ -355,6 +392,19 @@ def connected_components(edges: Any, *, max_rounds: int = 100) -> Any:
     else:  # pragma: no cover - a chain of 2**100 records
         raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
     return labels.withColumnRenamed("label", "component")
+
+
+def _driver_components(pairs: pd.DataFrame, spark: Any) -> Any:
+    """:func:`connected_components`' table of collected edges, worked on the driver."""
+    from ...cluster import connected_components as components
+
+    left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
+    ranks = np.unique(np.r_[left, right])
+    labels = components(len(ranks), np.searchsorted(ranks, left), np.searchsorted(ranks, right))
+    # labels are numbered by their first (smallest) vertex: that vertex's rank names the component
+    first = np.unique(labels, return_index=True)[1]
+    table = pd.DataFrame({"rank": ranks, "component": ranks[first][labels]})
+    return spark.createDataFrame(table, "rank long, component long")
 
 
 def decision_edges(records: Any, decisions: pd.DataFrame | None, level_columns: Sequence[str]) -> Any:
