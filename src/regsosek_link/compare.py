@@ -952,7 +952,8 @@ class IdNumberComparison(Comparison):
 
     def score(self, prep, left, right, *, workers=1):
         dl, dr = prep["d"][left], prep["d"][right]
-        miss = (dl[:, 0] == _NOT_A_NUMBER) | (dr[:, 0] == _NOT_A_NUMBER)
+        wl, wr = dl[:, 0], dr[:, 0]  # (views: the near-miss kinds need them, dl/dr change below)
+        miss = (wl == _NOT_A_NUMBER) | (wr == _NOT_A_NUMBER)
         diff = _differing_digits(dl ^ dr)
         nd = bitwise_count(diff).sum(axis=1)
         one = nd == 1
@@ -963,7 +964,7 @@ class IdNumberComparison(Comparison):
                 & ~_differing_digits(_next_digit(dl) ^ dr))
         one[two] = swap.any(axis=1)
         if self.near_miss:
-            kind = self._near_kind(prep["d"][left][:, 0], prep["d"][right][:, 0], diff[:, 0], one)
+            kind = self._near_kind(wl, wr, diff[:, 0], one)
             return self._near_levels(prep, left, right, kind, nd, miss)
         if self.serial_digits:
             # a "typo" inside the serial is what two people registered on the same day in the

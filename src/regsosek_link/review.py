@@ -58,11 +58,14 @@ def held_table(records: pd.DataFrame, pairs: pd.DataFrame, probability: np.ndarr
     """
     at = held["pair"].to_numpy(np.int64)
     left, right = pairs["left"].to_numpy(np.int64)[at], pairs["right"].to_numpy(np.int64)[at]
-    src = records["source"].astype("string").to_numpy(dtype=object)
-    rid = records["record_id"].astype("string").to_numpy(dtype=object)
+    # the keys of the few records the held links touch, not of every record
+    rows = np.concatenate([left, right])
+    src = records["source"].iloc[rows].astype("string").to_numpy(dtype=object)
+    rid = records["record_id"].iloc[rows].astype("string").to_numpy(dtype=object)
+    n = len(at)
     return pd.DataFrame({
-        "source_l": pd.array(src[left], dtype="string"), "record_id_l": pd.array(rid[left], dtype="string"),
-        "source_r": pd.array(src[right], dtype="string"), "record_id_r": pd.array(rid[right], dtype="string"),
+        "source_l": pd.array(src[:n], dtype="string"), "record_id_l": pd.array(rid[:n], dtype="string"),
+        "source_r": pd.array(src[n:], dtype="string"), "record_id_r": pd.array(rid[n:], dtype="string"),
         "match_probability": np.asarray(probability, float)[at],
         "reason": pd.array(held["reason"].to_numpy(dtype=object), dtype="string"),
     })
