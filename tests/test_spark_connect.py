@@ -4,7 +4,7 @@ it take a free port, as Spark's own tests do), and the
 store's life cycle runs through a Connect client session there, giving the embedded
 engine's membership and person IDs.
 
-Marked ``spark``; skipped where PySpark's Connect client packages (the ``spark`` extra) or
+Marked ``spark`` and opt-in (``REGSOSEK_SPARK_FULL=1``, ~80 s); skipped where PySpark's Connect client packages (the ``spark`` extra) or
 Java are missing.
 """
 
@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.spark
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(os.environ.get("REGSOSEK_SPARK_FULL") != "1",
+                       reason="opt-in (REGSOSEK_SPARK_FULL=1): starts its own Spark Connect server, ~80 s"),
+]
 
 CHILD = textwrap.dedent('''
     import sys, warnings
