@@ -192,6 +192,55 @@ def test_date_levels_with_a_level_for_the_year_only(a, b, expected):
     assert DOB_OWN.n_levels == 7 and DOB_OWN.level_names[3].startswith("year only")
 
 
+DOB_FAR = DateOfBirthComparison(column="tgl", status_column="st", year_column="th", year_only_level=True,
+                                far_years=5)
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        # a generation apart: a father and his son of one name, a child and the elder sibling
+        # whose name it was given
+        (("1962-01-07", "ok", "1962"), ("2022-08-22", "ok", "2022"), "born more than 5 years apart"),
+        (("2013-06-14", "ok", "2013"), ("2022-09-19", "ok", "2022"), "born more than 5 years apart"),
+        # a placeholder of another year by more than 5: two people, not "day unknown"
+        (("2011-01-01", "placeholder_1jan", "2011"), ("2022-09-30", "ok", "2022"), "born more than 5 years apart"),
+        (("1995-07-01", "placeholder_1jul", "1995"), ("2022-07-01", "placeholder_1jul", "2022"),
+         "born more than 5 years apart"),
+        ((None, "partial", "1990"), ("1975-03-04", "ok", "1975"), "born more than 5 years apart"),
+        # within 5 years: a guessed year of a placeholder says nothing, real dates differ
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1975-03-04", "ok", "1975"), None),
+        (("1990-03-04", "ok", "1990"), ("1994-11-20", "ok", "1994"), "different"),
+        # one keying slip in the year is not a generation: a digit, two adjacent digits
+        # transposed, the same day and month in another decade
+        (("1985-03-04", "ok", "1985"), ("1958-06-20", "ok", "1958"), "different"),
+        (("1985-03-04", "ok", "1985"), ("1995-06-20", "ok", "1995"), "different"),
+        (("1996-08-07", "ok", "1996"), ("2006-08-07", "ok", "2006"), "year +-1 or same day-month"),
+        (("2011-07-01", "placeholder_1jul", "2011"), ("2021-07-01", "placeholder_1jul", "2021"), None),
+        # the other levels are those of year_only_level, one up
+        (("1990-03-04", "ok", "1990"), ("1990-03-04", "ok", "1990"), "exact"),
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"),
+         "year only (placeholder or partial), same year"),
+    ],
+)
+def test_date_levels_with_a_level_for_dates_years_apart(a, b, expected):
+    row = [dict(zip(("tgl", "st", "th"), x)) for x in (a, b)]
+    got = level(DOB_FAR, *row)
+    assert got == level(DOB_FAR, *row[::-1])
+    assert (None if got == -1 else DOB_FAR.level_names[got]) == expected
+    assert DOB_FAR.level_names[1:] == DOB_OWN.level_names
+    # without far_years: the levels of before (the placeholder of another year is missing)
+    if expected == "born more than 5 years apart":
+        assert DOB_OWN.level_names[level(DOB_OWN, *row)] == "different" or level(DOB_OWN, *row) == -1
+
+
+def test_far_years_must_be_a_positive_int():
+    with pytest.raises(ConfigError, match="far_years"):
+        DateOfBirthComparison(far_years=0)
+    with pytest.raises(ConfigError, match="far_years"):
+        DateOfBirthComparison(far_years=2.5)
+
+
 DOB_YEAR = DateOfBirthComparison(column="tgl", status_column="st", year_column="th")
 
 

@@ -73,6 +73,7 @@ COMPARISONS = [
     DateOfBirthComparison(column="dob", status_column="st"),
     DateOfBirthComparison(column="dob"),
     DateOfBirthComparison(column="dob", status_column="st", year_only_level=True, label="dob_year"),
+    DateOfBirthComparison(column="dob", status_column="st", year_only_level=True, far_years=5, label="dob_far"),
     ExactMatch(column="sex"),
     RegionComparison(ignore_when_equal=("kk", "ph")),
     JaroWinklerAtThresholds(column="tempat", thresholds=(0.9,), ignore_when_equal=("kk",)),

@@ -1080,6 +1080,25 @@ def _date_values(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bcd, year
 
 
+def _year_slip(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairs of years (``int``, four digits) one keying slip apart: one digit mistyped or two
+    adjacent digits transposed.
+
+    >>> _year_slip(np.array([1985, 1985, 1985, 2011, 1962]), np.array([1958, 1995, 1985, 2022, 2022])).tolist()
+    [True, True, False, False, False]
+    """
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    da = np.stack([a // 1000 % 10, a // 100 % 10, a // 10 % 10, a % 10], axis=1)
+    db = np.stack([b // 1000 % 10, b // 100 % 10, b // 10 % 10, b % 10], axis=1)
+    diff = da != db
+    n = diff.sum(axis=1)
+    swapped = np.zeros(len(a), bool)
+    for i in range(3):  # digits i and i+1 swapped, the others equal
+        swapped |= ((n == 2) & diff[:, i] & diff[:, i + 1] & (da[:, i] == db[:, i + 1])
+                    & (da[:, i + 1] == db[:, i]))
+    return (n == 1) | swapped
+
+
 @_spec.register("comparison")
 @dataclass(frozen=True, kw_only=True)
 class DateOfBirthComparison(Comparison):
@@ -1117,6 +1136,19 @@ class DateOfBirthComparison(Comparison):
     level the model learns its own m and u. (On the generator's thin census records, same
     name and desa: 91 % of the same-year pairs are one person, 5 % of those a year apart.)
 
+    With ``far_years=N`` a level "born years apart" is put below "different" (every other
+    level moves up by one): two dates more than ``N`` years apart that are not one keying
+    slip (one mistyped digit, two adjacent digits transposed: ``1985``/``1958``, a day-month
+    swap, or the same day and month of two real dates: ``1996-08-07``/``2006-08-07``). A
+    placeholder's or a partial date's year is taken as guessed within ``N`` years
+    (missing, as without it, when between 2 and ``N`` years off), not further: a placeholder
+    of 2011 against a real date of 2022 is two people, not "day unknown". This is the
+    evidence that tells a father from his son of the same name, or a child from an elder
+    sibling whose name it was given, on one family card or in one RT: there the name, the
+    card and the address all agree, and a date that merely "differs" (a slip of a few
+    years, of a month and a day) weighs far less than one a generation away. The model
+    learns the level's m and u like any other.
+
     >>> recs = pd.DataFrame({"tgl": ["1990-03-04", "1990-03-04", "1990-04-03", "1991-03-04",
     ...                              "1990-03-20", "1970-07-01", "1970-07-01", "1965-02-02"],
     ...                      "st": ["ok"] * 5 + ["placeholder_1jul"] * 2 + ["ok"]})
@@ -1129,7 +1161,14 @@ class DateOfBirthComparison(Comparison):
     status_column: str | None = None
     year_column: str | None = None
     year_only_level: bool = False
+    far_years: int | None = None
     label: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.far_years is not None and (isinstance(self.far_years, bool) or not isinstance(self.far_years, int)
+                                           or self.far_years < 1):
+            raise ConfigError("The 'far_years' parameter of DateOfBirthComparison must be an int >= 1 or None. "
+                              f"Got {self.far_years!r} instead.")
 
     @property
     def name(self) -> str:
@@ -1142,13 +1181,14 @@ class DateOfBirthComparison(Comparison):
 
     @property
     def level_names(self) -> tuple[str, ...]:
+        far = (f"born more than {self.far_years} years apart",) if self.far_years else ()
         if self.year_only_level:
-            return ("different", "year +-1 or same day-month", "same year-month",
-                    "year only (placeholder or partial), same year", "day-month swapped or one digit",
-                    "exact placeholder", "exact")
-        return ("different", "year +-1 or same day-month" + (" (or year only)" if self.year_column else ""),
-                "same year-month",
-                "day-month swapped or one digit", "exact placeholder", "exact")
+            return far + ("different", "year +-1 or same day-month", "same year-month",
+                          "year only (placeholder or partial), same year", "day-month swapped or one digit",
+                          "exact placeholder", "exact")
+        return far + ("different", "year +-1 or same day-month" + (" (or year only)" if self.year_column else ""),
+                      "same year-month",
+                      "day-month swapped or one digit", "exact placeholder", "exact")
 
     def prepare(self, records):
         codes, uniq = _column_codes(records, self.column, self.name)
@@ -1197,12 +1237,23 @@ class DateOfBirthComparison(Comparison):
         by_ph_year = (phl | phr) if self.year_only_level else (phl ^ phr)
         out = np.where(exact, np.where(phl | phr, np.int8(top - 1), np.int8(top)),
                        np.where(by_ph_year, ph_year, out))
+        if self.far_years:
+            # more than far_years apart and not one slip of the keyboard: its own level, below
+            # "different" (which every other level now stands above by one)
+            out = np.where(out >= 0, out + 1, out).astype(np.int8)
+            # (two real dates with one day and month: a slip of the year, 1996 for 2006)
+            far = np.flatnonzero((gap > self.far_years) & ~exact & (by_ph_year | ((x & 0xFFFF) != 0)))
+            out[far[~_year_slip(yl[far], yr[far])]] = 0
         out[miss] = MISSING
         if "year_only" in prep:
             # a side known to the year only: the years, when both sides have one
             by_year = (prep["year_only"][left] | prep["year_only"][right]) & (yl >= 0) & (yr >= 0)
             gap = np.abs(yl[by_year].astype(np.int32) - yr[by_year])
-            out[by_year] = np.where(gap == 0, year_level, (gap <= 1).view(np.int8))
+            lv = np.where(gap == 0, year_level, (gap <= 1).view(np.int8))
+            if self.far_years:
+                far = (gap > self.far_years) & ~_year_slip(yl[by_year], yr[by_year])
+                lv = np.where(far, np.int8(-1), lv) + 1
+            out[by_year] = lv
         return out
 
 

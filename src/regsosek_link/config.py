@@ -290,7 +290,7 @@ def default_comparisons() -> tuple[Comparison, ...]:
                            consistency_columns=("nik_birth_date", "tanggal_lahir", "nik_sex", "jenis_kelamin")),
         NameComparison(column="nama", phonetic_column="nama_phonetic", term_frequency=True),
         DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status", year_column="tahun_lahir",
-                              year_only_level=True),
+                              year_only_level=True, far_years=5),
         ExactMatch(column="jenis_kelamin"),
         NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic", ignore_when_equal=household),
         IdNumberComparison(column="no_kk", status_column="kk_status", serial_digits=4, label="no_kk"),
