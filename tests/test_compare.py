@@ -446,3 +446,23 @@ def test_prefix_pairs_match_a_brute_force_reference_with_a_huge_token():
     want = sorted(p * v + t for p, a in enumerate(words) for t, b in enumerate(words)
                   if len(a) >= 2 and len(b) > len(a) and b.startswith(a))
     assert _prefix_pairs(arr).tolist() == want
+
+
+def test_a_nik_keyed_into_the_kk_column_is_no_family_card():
+    """A DTKS or BPJS record with the person's NIK in its KK column: against the card of
+    the civil registry that is not "another family card" but no card at all (issue 18)."""
+    from regsosek_link.config import default_comparisons
+
+    kk = next(c for c in default_comparisons() if c.name == "no_kk")
+    recs = pd.DataFrame({
+        "no_kk": ["3209042401200001", "3209045202110001", "3209042401200009", "3209045202110001", None],
+        "kk_status": ["ok"] * 4 + ["missing"],
+        "nik": ["3209045202110001", None, None, "3209045202110001", "3209045202110001"],
+    })
+    pairs = pd.DataFrame({"left": [0, 0, 1, 2, 2], "right": [1, 2, 2, 3, 4]})
+    # its card against the other's NIK (no card there); another card; two cards of records
+    # without a NIK (nothing says either is one); the record's own NIK as its KK (no card); no KK
+    assert kk.compute(recs, pairs).tolist() == [-1, 0, 0, -1, -1]
+    # without the other identifier's column the comparison is as before
+    assert kk.compute(recs.drop(columns="nik"), pairs).tolist() == [0, 0, 0, 0, -1]
+    assert kk.compute(recs.assign(nik=None), pairs).tolist() == [0, 0, 0, 0, -1]
