@@ -466,3 +466,27 @@ def test_a_nik_keyed_into_the_kk_column_is_no_family_card():
     # without the other identifier's column the comparison is as before
     assert kk.compute(recs.drop(columns="nik"), pairs).tolist() == [0, 0, 0, 0, -1]
     assert kk.compute(recs.assign(nik=None), pairs).tolist() == [0, 0, 0, 0, -1]
+
+
+def test_a_family_card_says_nothing_for_namesakes_born_a_generation_apart():
+    """The default comparisons: a father and his namesake son on one card share the card,
+    which must not outweigh dates 60 years apart; a slip of the year keeps the card (issue 18)."""
+    from regsosek_link.compare import compare
+    from regsosek_link.config import default_comparisons
+
+    comps = [c for c in default_comparisons() if c.name in ("tanggal_lahir", "no_kk")]
+    recs = pd.DataFrame({
+        "tanggal_lahir": ["1962-01-07", "2022-08-22", "1985-03-04", "1995-06-20"],
+        "tanggal_lahir_status": ["ok"] * 4, "tahun_lahir": ["1962", "2022", "1985", "1995"],
+        "no_kk": ["5106042212100001"] * 4, "kk_status": ["ok"] * 4, "nik": [None] * 4,
+    })
+    pairs = pd.DataFrame({"left": [0, 2], "right": [1, 3]})
+    got = compare(recs, pairs, comps)
+    dob = comps[0]
+    assert [dob.level_names[x] for x in got["tanggal_lahir"]] == ["born more than 5 years apart", "different"]
+    assert got["no_kk"].tolist() == [-1, 2]
+
+
+def test_ignore_when_apart_needs_far_years():
+    with pytest.raises(ConfigError, match="ignore_when_apart"):
+        DateOfBirthComparison(ignore_when_apart=("no_kk",))

@@ -1176,6 +1176,13 @@ class DateOfBirthComparison(Comparison):
     years, of a month and a day) weighs far less than one a generation away. The model
     learns the level's m and u like any other.
 
+    ``ignore_when_apart`` names comparisons that say "one household" (the family card, the
+    mother, the region and RT, the place of birth): for pairs born more than ``far_years``
+    apart they are missing (:func:`compare` applies it). A household holds people a
+    generation apart, so once the dates say that, a shared card or RT is what a father and
+    his namesake son have, not evidence of one person; counted as independent evidence it
+    outweighs the dates (card +15 bits and exact name +10 against -7).
+
     >>> recs = pd.DataFrame({"tgl": ["1990-03-04", "1990-03-04", "1990-04-03", "1991-03-04",
     ...                              "1990-03-20", "1970-07-01", "1970-07-01", "1965-02-02"],
     ...                      "st": ["ok"] * 5 + ["placeholder_1jul"] * 2 + ["ok"]})
@@ -1189,6 +1196,7 @@ class DateOfBirthComparison(Comparison):
     year_column: str | None = None
     year_only_level: bool = False
     far_years: int | None = None
+    ignore_when_apart: tuple[str, ...] = ()
     label: str | None = None
 
     def __post_init__(self) -> None:
@@ -1196,6 +1204,9 @@ class DateOfBirthComparison(Comparison):
                                            or self.far_years < 1):
             raise ConfigError("The 'far_years' parameter of DateOfBirthComparison must be an int >= 1 or None. "
                               f"Got {self.far_years!r} instead.")
+        if self.ignore_when_apart and not self.far_years:
+            raise ConfigError("The 'ignore_when_apart' parameter of DateOfBirthComparison needs 'far_years' (the "
+                              f"level it applies at). Got ignore_when_apart={self.ignore_when_apart!r} without it.")
 
     @property
     def name(self) -> str:
@@ -1569,7 +1580,21 @@ def compare(
             if progress is not None:
                 progress(i + 1, len(names))
             log.info("compared %d pairs on %s", len(left), comp.name)
+    _ignore_when_apart(comparisons, out)
     return pd.DataFrame(out, index=pairs.index)
+
+
+def _ignore_when_apart(comparisons: Sequence[Comparison], out: dict[str, np.ndarray]) -> None:
+    """Levels of the comparisons a date comparison's ``ignore_when_apart`` names set to
+    missing (in ``out``, by name) for the pairs at its level "born years apart" (0)."""
+    for comp in comparisons:
+        names = [n for n in getattr(comp, "ignore_when_apart", ()) if n in out and n != comp.name]
+        if not names:
+            continue
+        apart = out[comp.name] == 0
+        if apart.any():
+            for n in names:
+                out[n] = np.where(apart, np.int8(MISSING), out[n])
 
 
 # ----------------------------------------------------------------------------------------

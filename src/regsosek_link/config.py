@@ -281,7 +281,10 @@ def default_comparisons() -> tuple[Comparison, ...]:
     part it sits in and by how common such a neighbour is in the data (serials restart at
     0001 per kecamatan and birth date: ``near_miss=True``); KK typos inside its serial are
     not evidence (cards issued on one day in one kecamatan, or NIKs keyed into the KK
-    column).
+    column), and a NIK in the KK column is no card at all (``other_id_column``). Birth dates
+    more than five years apart that are no keying slip have a level of their own
+    (``far_years``), and for those pairs the family card says nothing
+    (``ignore_when_apart``): a father and his namesake son share it.
     """
     household = ("no_kk",)
     family = ("no_kk", "nama_ibu_phonetic")
@@ -290,7 +293,8 @@ def default_comparisons() -> tuple[Comparison, ...]:
                            consistency_columns=("nik_birth_date", "tanggal_lahir", "nik_sex", "jenis_kelamin")),
         NameComparison(column="nama", phonetic_column="nama_phonetic", term_frequency=True),
         DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status", year_column="tahun_lahir",
-                              year_only_level=True, far_years=5),
+                              year_only_level=True, far_years=5,
+                              ignore_when_apart=("no_kk",)),
         ExactMatch(column="jenis_kelamin"),
         NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic", ignore_when_equal=household),
         IdNumberComparison(column="no_kk", status_column="kk_status", serial_digits=4, label="no_kk",
