@@ -16,9 +16,9 @@ import warnings
 
 warnings.simplefilter("ignore")
 
-from regsosek_link import LinkConfig, Linker, SourceConfig  # noqa: E402
-from regsosek_link.datasets import make_sources  # noqa: E402
-from regsosek_link.privacy import SecretKey, encode_source, link_encoded  # noqa: E402
+from regsosek_link import LinkConfig, Linker, SourceConfig
+from regsosek_link.datasets import make_sources
+from regsosek_link.privacy import SecretKey, encode_source, link_encoded
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 seed = int(sys.argv[2]) if len(sys.argv) > 2 else 11
