@@ -409,7 +409,7 @@ def _mapped(src: Any, df: Any) -> Any:
         return F.when(v == "", None).otherwise(v)
 
     cols = [F.lit(src.name).alias("source")]
-    cols += [text(own).alias(schema) for own, schema in src.columns.items()]
+    cols += [text(own).alias(schema) for own, schema in src.mapped()]
     cols += [text(c).alias(c.lower()) for c in src.extra_columns]
     return df.select(*cols)
 
