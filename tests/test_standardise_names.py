@@ -21,6 +21,8 @@ def _row(raw, **kw):
         ("H. Ahmad Dahlan, S.Pd.", "AHMAD DAHLAN", "H S.PD"),
         ("Prof. Dr. Ir. H.Joesoef, M.Sc", "YUSUF", "PROF DR IR H M.SC"),
         ("Hj. Siti Aminah", "SITI AMINAH", "HJ"),
+        ("Nn. Ani Lestari", "ANI LESTARI", "NN"),  # Nona (Miss), as hospitals and BPJS write it
+        ("NN", "NN", NA),  # alone: kept (a name made only of titles)
         ("Drs. Bambang Sutrisno, M.M.", "BAMBANG SUTRISNO", "DRS M.M"),
         ("Budi Santoso SE", "BUDI SANTOSO", "SE"),
         ("Budi Santoso, S.E., M.M", "BUDI SANTOSO", "S.E M.M"),
