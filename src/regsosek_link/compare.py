@@ -536,7 +536,7 @@ def _ascii_arrow(values: np.ndarray) -> pa.Array | None:
     return array if pc.all(pc.string_is_ascii(array)).as_py() else None
 
 
-def _without_joiners(u: np.ndarray) -> np.ndarray:
+def _without_joiners(u: np.ndarray) -> Any:
     """Each name of ``u`` (object array of ``str``) without spaces, hyphens, dots and
     apostrophes (:data:`_JOINERS`), as an object array; ASCII names through Arrow's regex
     kernel (no Python call per name).
