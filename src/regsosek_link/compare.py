@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
@@ -446,7 +448,7 @@ def _name_values(u: np.ndarray) -> Prepared:
     cut = np.zeros(len(words) + 1, bool)
     cut[prefixes // max(len(words), 1)] = True
     # the name without spaces, hyphens, dots and apostrophes: NUR HIDAYAH = NURHIDAYAH
-    joined = pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
+    joined = _without_joiners(u)
     joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
     return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
             "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING),
@@ -483,15 +485,21 @@ def _prefix_pairs(words: np.ndarray, min_length: int = 2) -> np.ndarray:
     v = len(words)
     if v == 0:
         return np.zeros(0, np.int64)
+    ascii_words = _ascii_arrow(words)
     ser = pd.Series(words, dtype=object)
-    lengths = ser.str.len().to_numpy()
+    lengths = (ser.str.len().to_numpy() if ascii_words is None
+               else pc.binary_length(ascii_words).to_numpy(zero_copy_only=False).astype(np.int64))
     index = pd.Index(words)
     codes = []
     # a prefix is itself a word: only the lengths words have (not every length up to the
     # longest token, which a huge field would make a quadratic loop)
     for k in np.unique(lengths[(lengths >= min_length) & (lengths < lengths.max(initial=0))]).tolist():
         longer = np.flatnonzero(lengths > k)
-        pre = index.get_indexer(ser.iloc[longer].str[:k])
+        if ascii_words is None:
+            pre = index.get_indexer(ser.iloc[longer].str[:k])
+        else:  # (the same in Arrow's kernels, without a Python string per word)
+            cut = pc.utf8_slice_codeunits(ascii_words.take(longer), 0, k)
+            pre = pc.index_in(cut, value_set=ascii_words).fill_null(-1).to_numpy(zero_copy_only=False)
         found = pre >= 0
         codes.append(pre[found].astype(np.int64) * v + longer[found])
     return np.sort(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
@@ -510,6 +518,36 @@ class _ShortForms(NamedTuple):
 
 
 _JOINERS = r"[\s\-.'`]+"
+#: :data:`_JOINERS` for ASCII text in Arrow's (RE2) syntax: ``\s`` spelled out as the ASCII
+#: characters Python's ``re`` takes for white space (RE2's ``\s`` lacks ``\v`` and ``\x1c-\x1f``)
+_JOINERS_ASCII = r"[\t\n\x0b\x0c\r\x1c-\x1f \-.'`]+"
+
+
+def _ascii_arrow(values: np.ndarray) -> pa.Array | None:
+    """Distinct names (object array of ``str``) as an Arrow string array when there are some
+    and all are ASCII, where Arrow's string kernels and Python's give the same results;
+    else None."""
+    if len(values) == 0:
+        return None
+    try:
+        array = pa.array(values, type=pa.large_string())
+    except (pa.ArrowException, UnicodeError):  # (lone surrogates)
+        return None
+    return array if pc.all(pc.string_is_ascii(array)).as_py() else None
+
+
+def _without_joiners(u: np.ndarray) -> Any:
+    """Each name of ``u`` (object array of ``str``) without spaces, hyphens, dots and
+    apostrophes (:data:`_JOINERS`), as an object array; ASCII names through Arrow's regex
+    kernel (no Python call per name).
+
+    >>> _without_joiners(np.array(["NUR HIDAYAH", "SITI-AMINAH", "O'NEIL"], dtype=object)).tolist()
+    ['NURHIDAYAH', 'SITIAMINAH', 'ONEIL']
+    """
+    array = _ascii_arrow(u)
+    if array is None:
+        return pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
+    return pc.replace_substring_regex(array, _JOINERS_ASCII, "").to_numpy(zero_copy_only=False)
 
 
 @_spec.register("comparison")
