@@ -89,17 +89,27 @@ def test_first_run_on_spark_matches_the_embedded_store(spark, first):
     assert sorted(p.name for p in st.path.iterdir()) == ["CURRENT", "v000001"]
 
 
-def test_update_on_spark_matches_the_embedded_update(spark, first, tmp_path):
+@pytest.fixture(scope="module")
+def merged(spark, first, tmp_path_factory):
+    """``first`` updated with BATCH by each engine (b1 bridges two stored persons), and the
+    two updates' results."""
+    d = tmp_path_factory.mktemp("merged")
+    emb, spk = _copy(first, d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = Linker(config("bpjs"), model=model()).update(emb, BATCH)
+        b = Linker(config("bpjs"), model=model(), engine=_engine(spark)).update(spk, BATCH)
+    return d, a, b
+
+
+def test_update_on_spark_matches_the_embedded_update(spark, merged):
     """A batch-only config: a merge (the larger stored person's ID survives) and a new
     person, the same membership, IDs and changes as the embedded update; only pairs with a
     batch record are made; the stored links are kept."""
     from regsosek_link.engine.spark._store import SparkRegistryStore
 
-    emb, spk = _copy(first, tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a = Linker(config("bpjs"), model=model()).update(emb, BATCH)
-        b = Linker(config("bpjs"), model=model(), engine=_engine(spark)).update(spk, BATCH)
+    d, a, b = merged
+    emb, spk = d / "r.duckdb", d / "registry"
     st = SparkRegistryStore(spk, spark)
     assert a.run_id == b.run_id == 2 and b.n_pairs == len(a.pairs)
     pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
@@ -248,8 +258,9 @@ SALT_HEX = "5a" * 32
 
 
 def test_salted_person_ids_on_spark_are_the_embedded_engines(spark, tmp_path, monkeypatch):
-    """With ``person_id_salt`` a plain run, a store's first run and an update on Spark give
-    the embedded engine's salted IDs (none of them the plain hash), and the same changes."""
+    """With ``person_id_salt`` a store's first run (the IDs the cluster stage gives, as in a
+    plain run) and an update on Spark give the embedded engine's salted IDs (none of them
+    the plain hash), and the same changes."""
     from regsosek_link.engine.spark._store import SparkRegistryStore
 
     monkeypatch.setenv("REGSOSEK_TEST_SALT", SALT_HEX)
@@ -257,22 +268,21 @@ def test_salted_person_ids_on_spark_are_the_embedded_engines(spark, tmp_path, mo
     cfg2 = config("bpjs").replace(person_id_salt="env:REGSOSEK_TEST_SALT")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain_e = Linker(cfg1, model=model()).run(RUN1)
-        plain_s = Linker(cfg1, model=model(), engine=_engine(spark)).run(RUN1)
-        pd.testing.assert_frame_equal(_members(plain_e.membership), _members(plain_s.to_pandas("membership")))
-        assert not set(plain_e.membership["person_id"]) & {hash_id(f"siak|s{i}") for i in (1, 2, 3)}
+        plain = Linker(cfg1, model=model()).run(RUN1).membership
         Linker(cfg1, model=model()).run(RUN1, store=tmp_path / "r.duckdb")
-        Linker(cfg1, model=model(), engine=_engine(spark)).run(RUN1, store=tmp_path / "registry")
+        # (a store's first run: the IDs the cluster stage gives, as a plain run on Spark gives them)
+        first = Linker(cfg1, model=model(), engine=_engine(spark)).run(RUN1, store=tmp_path / "registry")
         a = Linker(cfg2, model=model()).update(tmp_path / "r.duckdb", BATCH)
         b = Linker(cfg2, model=model(), engine=_engine(spark)).update(tmp_path / "registry", BATCH)
     st = SparkRegistryStore(tmp_path / "registry", spark)
-    pd.testing.assert_frame_equal(_members(RegistryStore(tmp_path / "r.duckdb").membership()),
-                                  _members(st.table("membership").toPandas()))
+    unsalted = {hash_id(f"{s}|{r}") for s, r in zip(plain["source"], plain["record_id"])}
+    assert len(set(plain["person_id"])) == 4 and not set(plain["person_id"]) & unsalted
+    pd.testing.assert_frame_equal(_members(plain), _members(first.to_pandas("membership")))
     pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
     for run in (1, 2):
         assert _changes(RegistryStore(tmp_path / "r.duckdb").changes(run)) == _changes(
             st.table("changes").where(f"run_id = {run}").toPandas())
-    assert set(a.membership["person_id"]) >= set(plain_e.membership["person_id"]) - {
+    assert set(a.membership["person_id"]) >= set(plain["person_id"]) - {
         c[1] for c in _changes(a.changes) if c[0] == "merged_into"}
     assert hash_id("bpjs|b2") not in set(a.membership["person_id"])
 
@@ -281,19 +291,17 @@ def _links(rows: list) -> set[frozenset[str]]:  # (each engine orients a pair it
     return {frozenset((f"{r[0]}|{r[1]}", f"{r[2]}|{r[3]}")) for r in rows}
 
 
-def test_withdraw_on_spark_matches_the_embedded_withdraw(spark, first, tmp_path):
+def test_withdraw_on_spark_matches_the_embedded_withdraw(spark, merged, tmp_path):
     """After the merge of BATCH: the bridge b1 withdrawn (the person splits), then all of
     dtks (a person removed, another shrinks): each time the embedded withdrawal's
     membership, IDs, changes, links and run row. A withdrawal stopped before its switch
     leaves the store as it was; one that names no stored record is refused, nothing written."""
     from regsosek_link.engine.spark import _store
 
-    emb, spk = _copy(first, tmp_path)
+    emb, spk = _copy(merged[0], tmp_path)
     eng = _engine(spark)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        Linker(config("bpjs"), model=model()).update(emb, BATCH)
-        Linker(config("bpjs"), model=model(), engine=eng).update(spk, BATCH)
         before = _spark_state(spark, spk)
         with pytest.raises(StoreError, match=r"no stored record of source 'bpjs' with record_id in \['b7'\]; "
                                              r"stored sources: \['bpjs', 'dtks', 'siak'\]"):
