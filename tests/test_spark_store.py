@@ -291,11 +291,13 @@ def _links(rows: list) -> set[frozenset[str]]:  # (each engine orients a pair it
     return {frozenset((f"{r[0]}|{r[1]}", f"{r[2]}|{r[3]}")) for r in rows}
 
 
-def test_withdraw_on_spark_matches_the_embedded_withdraw(spark, merged, tmp_path):
+def test_withdraw_on_spark_matches_the_embedded_withdraw(spark, merged, tmp_path, capsys):
     """After the merge of BATCH: the bridge b1 withdrawn (the person splits), then all of
     dtks (a person removed, another shrinks): each time the embedded withdrawal's
-    membership, IDs, changes, links and run row. A withdrawal stopped before its switch
-    leaves the store as it was; one that names no stored record is refused, nothing written."""
+    membership, IDs, changes, links and run row (the second through ``withdraw --engine
+    spark``). A withdrawal stopped before its switch leaves the store as it was; one that
+    names no stored record is refused, nothing written."""
+    from regsosek_link.cli import main
     from regsosek_link.engine.spark import _store
 
     emb, spk = _copy(merged[0], tmp_path)
@@ -322,9 +324,16 @@ def test_withdraw_on_spark_matches_the_embedded_withdraw(spark, merged, tmp_path
         keys = ["source_l", "record_id_l", "source_r", "record_id_r"]
         for run, (source, ids) in enumerate([("bpjs", ["b1"]), ("dtks", None)], start=3):
             a = Linker(config("bpjs")).withdraw(emb, source=source, record_ids=ids)
-            b = Linker(config("bpjs"), engine=eng).withdraw(spk, source=source, record_ids=ids)
-            assert a.run_id == b.run_id == run
-            pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
+            if run == 3:
+                b = Linker(config("bpjs"), engine=eng).withdraw(spk, source=source, record_ids=ids)
+                assert a.run_id == b.run_id == run
+                pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
+            else:  # (the CLI, in this session: the active one)
+                assert main(["withdraw", "--store", str(spk), "--source", source, "--engine", "spark",
+                             "--out", str(tmp_path / "out")]) == 0
+                assert f"Withdrew from {spk} (run 4) on Spark: 4 records, persons 4" in capsys.readouterr().out
+                pd.testing.assert_frame_equal(_members(a.membership),
+                                              _members(pd.read_parquet(tmp_path / "out" / "membership")))
             pd.testing.assert_frame_equal(_members(RegistryStore(emb).membership()),
                                           _members(st.table("membership").toPandas()))
             want = _changes(RegistryStore(emb).changes(run))
@@ -381,3 +390,15 @@ def test_update_retrain_on_spark_trains_as_the_embedded_update(spark, tmp_path):
     stored = model_from_dict(json.loads(st.runs()["model"].iloc[-1]))
     np.testing.assert_array_equal(stored.model.m_[0], b.model.m_[0])
     assert stored.comparisons == b.config.comparisons
+
+
+def test_cli_withdraw_on_spark_needs_a_spark_store(tmp_path, capsys):
+    """One line and exit code 2 before any session starts: no store directory."""
+    pytest.importorskip("pyspark", reason="PySpark is not installed (pip install -e '.[spark]')")
+    from regsosek_link.cli import main
+
+    (tmp_path / "r.duckdb").write_text("")
+    for store in (tmp_path / "none", tmp_path / "r.duckdb"):
+        assert main(["withdraw", "--store", str(store), "--source", "bpjs", "--engine", "spark"]) == 2
+        err = capsys.readouterr().err
+        assert "is not a directory written by 'run --engine spark --store'" in err and err.count("\n") == 1
