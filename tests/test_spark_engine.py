@@ -215,13 +215,14 @@ def test_parquet_output_partitioned(spark, tmp_path):
     assert not [t for t in spark.catalog.listTables("default") if t.name.startswith("q2")]
 
 
-def test_spark_engine_refuses_a_withdrawal(spark, tmp_path):
+def test_spark_engine_withdraws_only_from_a_registry(spark, tmp_path):
     from regsosek_link.engine import SparkEngine
-    from regsosek_link.errors import ConfigError
+    from regsosek_link.errors import StoreError
 
-    d = load_febrl3()  # (a store on Spark: tests/test_spark_store.py)
-    with pytest.raises(ConfigError, match="withdrawal is not available on the Spark engine"):
+    d = load_febrl3()  # (withdrawals on Spark: tests/test_spark_store.py)
+    with pytest.raises(StoreError, match="holds no registry"):
         Linker(d.config, engine=SparkEngine(spark)).withdraw(tmp_path / "registry", source="febrl3")
+    assert not (tmp_path / "registry").exists()
 
 
 @pytest.mark.parametrize("flags", [["--truth", "truth.csv"], ["--report"], ["--format", "csv"]])

@@ -7,11 +7,13 @@ Marked ``spark``; skipped with the reason where PySpark or Java is missing.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -87,17 +89,27 @@ def test_first_run_on_spark_matches_the_embedded_store(spark, first):
     assert sorted(p.name for p in st.path.iterdir()) == ["CURRENT", "v000001"]
 
 
-def test_update_on_spark_matches_the_embedded_update(spark, first, tmp_path):
+@pytest.fixture(scope="module")
+def merged(spark, first, tmp_path_factory):
+    """``first`` updated with BATCH by each engine (b1 bridges two stored persons), and the
+    two updates' results."""
+    d = tmp_path_factory.mktemp("merged")
+    emb, spk = _copy(first, d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = Linker(config("bpjs"), model=model()).update(emb, BATCH)
+        b = Linker(config("bpjs"), model=model(), engine=_engine(spark)).update(spk, BATCH)
+    return d, a, b
+
+
+def test_update_on_spark_matches_the_embedded_update(spark, merged):
     """A batch-only config: a merge (the larger stored person's ID survives) and a new
     person, the same membership, IDs and changes as the embedded update; only pairs with a
     batch record are made; the stored links are kept."""
     from regsosek_link.engine.spark._store import SparkRegistryStore
 
-    emb, spk = _copy(first, tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a = Linker(config("bpjs"), model=model()).update(emb, BATCH)
-        b = Linker(config("bpjs"), model=model(), engine=_engine(spark)).update(spk, BATCH)
+    d, a, b = merged
+    emb, spk = d / "r.duckdb", d / "registry"
     st = SparkRegistryStore(spk, spark)
     assert a.run_id == b.run_id == 2 and b.n_pairs == len(a.pairs)
     pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
@@ -155,7 +167,7 @@ def test_stable_ids_on_spark_are_assign_person_ids(spark):
 
 
 def test_update_refuses_what_the_embedded_update_refuses(spark, first, tmp_path):
-    """Nothing written: a contradicting config (the stored-settings check), retrain, a run
+    """Nothing written: a contradicting config (the stored-settings check), a run
     that does not read every stored record, a batch record stored with other values; an
     unchanged stored record in the batch is skipped."""
     _, spk = _copy(first, tmp_path)
@@ -165,8 +177,6 @@ def test_update_refuses_what_the_embedded_update_refuses(spark, first, tmp_path)
         warnings.simplefilter("ignore")
         with pytest.raises(StoreError, match="contradicts the registry"):
             Linker(config("bpjs").replace(threshold=0.8), engine=eng).update(spk, BATCH)
-        with pytest.raises(ConfigError, match="retrain"):
-            Linker(config("bpjs"), engine=eng).update(spk, BATCH, retrain=True)
         short = {**RUN1, "dtks": RUN1["dtks"].head(2)}
         with pytest.raises(StoreError, match=r"holds 1 record\(s\) this run does not read \(dtks: 1;"):
             Linker(config("siak", "dtks"), model=model(), engine=eng).run(short, store=spk)
@@ -240,3 +250,155 @@ def test_a_reviewers_non_match_splits_a_person_on_spark_as_in_the_embedded_store
         ("split_from", hash_id("siak|s1"), hash_id("dtks|d1"), ("1 record(s) of RP-7EA5F82A864A379A now belong to "
          f"{hash_id('siak|s1')}"), 1)]
     assert len(st.decisions()) == 1 and b.run_id == 2
+
+
+# -- person_id_salt, withdraw and retrain on Spark: the embedded engine's results ----------
+
+SALT_HEX = "5a" * 32
+
+
+def test_salted_person_ids_on_spark_are_the_embedded_engines(spark, tmp_path, monkeypatch):
+    """With ``person_id_salt`` a store's first run (the IDs the cluster stage gives, as in a
+    plain run) and an update on Spark give the embedded engine's salted IDs (none of them
+    the plain hash), and the same changes."""
+    from regsosek_link.engine.spark._store import SparkRegistryStore
+
+    monkeypatch.setenv("REGSOSEK_TEST_SALT", SALT_HEX)
+    cfg1 = config("siak", "dtks").replace(person_id_salt="env:REGSOSEK_TEST_SALT")
+    cfg2 = config("bpjs").replace(person_id_salt="env:REGSOSEK_TEST_SALT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = Linker(cfg1, model=model()).run(RUN1).membership
+        Linker(cfg1, model=model()).run(RUN1, store=tmp_path / "r.duckdb")
+        # (a store's first run: the IDs the cluster stage gives, as a plain run on Spark gives them)
+        first = Linker(cfg1, model=model(), engine=_engine(spark)).run(RUN1, store=tmp_path / "registry")
+        a = Linker(cfg2, model=model()).update(tmp_path / "r.duckdb", BATCH)
+        b = Linker(cfg2, model=model(), engine=_engine(spark)).update(tmp_path / "registry", BATCH)
+    st = SparkRegistryStore(tmp_path / "registry", spark)
+    unsalted = {hash_id(f"{s}|{r}") for s, r in zip(plain["source"], plain["record_id"])}
+    assert len(set(plain["person_id"])) == 4 and not set(plain["person_id"]) & unsalted
+    pd.testing.assert_frame_equal(_members(plain), _members(first.to_pandas("membership")))
+    pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
+    for run in (1, 2):
+        assert _changes(RegistryStore(tmp_path / "r.duckdb").changes(run)) == _changes(
+            st.table("changes").where(f"run_id = {run}").toPandas())
+    assert set(a.membership["person_id"]) >= set(plain["person_id"]) - {
+        c[1] for c in _changes(a.changes) if c[0] == "merged_into"}
+    assert hash_id("bpjs|b2") not in set(a.membership["person_id"])
+
+
+def _links(rows: list) -> set[frozenset[str]]:  # (each engine orients a pair its own way)
+    return {frozenset((f"{r[0]}|{r[1]}", f"{r[2]}|{r[3]}")) for r in rows}
+
+
+def test_withdraw_on_spark_matches_the_embedded_withdraw(spark, merged, tmp_path, capsys):
+    """After the merge of BATCH: the bridge b1 withdrawn (the person splits), then all of
+    dtks (a person removed, another shrinks): each time the embedded withdrawal's
+    membership, IDs, changes, links and run row (the second through ``withdraw --engine
+    spark``). A withdrawal stopped before its switch leaves the store as it was; one that
+    names no stored record is refused, nothing written."""
+    from regsosek_link.cli import main
+    from regsosek_link.engine.spark import _store
+
+    emb, spk = _copy(merged[0], tmp_path)
+    eng = _engine(spark)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        before = _spark_state(spark, spk)
+        with pytest.raises(StoreError, match=r"no stored record of source 'bpjs' with record_id in \['b7'\]; "
+                                             r"stored sources: \['bpjs', 'dtks', 'siak'\]"):
+            Linker(config("bpjs"), engine=eng).withdraw(spk, source="bpjs", record_ids=["b7"])
+
+        def stop(name: str) -> None:
+            if name == "switch":
+                raise KeyboardInterrupt(name)
+
+        _store._FAULT_HOOK = stop
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                Linker(config("bpjs"), engine=eng).withdraw(spk, source="bpjs", record_ids=["b1"])
+        finally:
+            _store._FAULT_HOOK = None
+        assert _spark_state(spark, spk) == before
+        st = _store.SparkRegistryStore(spk, spark)
+        keys = ["source_l", "record_id_l", "source_r", "record_id_r"]
+        for run, (source, ids) in enumerate([("bpjs", ["b1"]), ("dtks", None)], start=3):
+            a = Linker(config("bpjs")).withdraw(emb, source=source, record_ids=ids)
+            if run == 3:
+                b = Linker(config("bpjs"), engine=eng).withdraw(spk, source=source, record_ids=ids)
+                assert a.run_id == b.run_id == run
+                pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
+            else:  # (the CLI, in this session: the active one)
+                assert main(["withdraw", "--store", str(spk), "--source", source, "--engine", "spark",
+                             "--out", str(tmp_path / "out")]) == 0
+                assert f"Withdrew from {spk} (run 4) on Spark: 4 records, persons 4" in capsys.readouterr().out
+                pd.testing.assert_frame_equal(_members(a.membership),
+                                              _members(pd.read_parquet(tmp_path / "out" / "membership")))
+            pd.testing.assert_frame_equal(_members(RegistryStore(emb).membership()),
+                                          _members(st.table("membership").toPandas()))
+            want = _changes(RegistryStore(emb).changes(run))
+            assert want == _changes(st.table("changes").where(f"run_id = {run}").toPandas())
+            assert _links(st.table("links").select(*keys).collect()) == _links(
+                RegistryStore(emb).links()[keys].astype(str).values.tolist())
+            assert st.table("registry").count() == len(RegistryStore(emb).registry())
+            cols = ["kind", "n_records", "n_persons", "n_new", "n_merged", "n_split", "n_removed", "model"]
+            assert st.runs()[cols].iloc[-1].tolist() == RegistryStore(emb).runs()[cols].iloc[-1].tolist()
+            if run == 3:  # (the bridge gone: Joko of siak and Joko of dtks apart again)
+                assert [c[0] for c in want] == ["split_from"]
+            else:
+                assert {c[0] for c in want} == {"removed"} and st.table("records").where("source = 'dtks'").count() == 0
+    assert st.runs()["kind"].tolist() == ["full", "update", "withdraw", "withdraw"]
+
+
+def test_update_retrain_on_spark_trains_as_the_embedded_update(spark, tmp_path):
+    """``retrain=True``: the model trained on the pairs with a new record (the prior a share
+    of the pairs with a new record), the same m, u and lambda as the embedded update, the
+    same membership, and the model stored; a retraining update that finds the store changed
+    under it is refused, nothing written."""
+    from regsosek_link.datasets import make_sources
+    from regsosek_link.engine.spark._store import SparkRegistryStore
+    from regsosek_link.model_io import model_from_dict
+
+    syn = make_sources(n_people=150, random_state=3)
+    cfg = test_spark_engine._generator_config(syn)
+    old = {k: v.iloc[: int(len(v) * 0.8)] for k, v in syn.sources.items()}
+    new = {k: v.iloc[int(len(v) * 0.8):] for k, v in syn.sources.items()}
+    eng = _engine(spark)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Linker(cfg).run(old, store=tmp_path / "r.duckdb")
+        Linker(cfg, engine=eng).run(old, store=tmp_path / "registry")
+        st = SparkRegistryStore(tmp_path / "registry", spark)
+        before = _spark_state(spark, tmp_path / "registry")
+
+        def meddle(stage: str, done: float) -> None:  # (another writer commits while this one links)
+            if stage == "classify" and done == 0.0:
+                st.commit({name: st.table(name).cache() for name in ("records", "membership", "registry",
+                                                                     "households", "links", "changes")},
+                          decisions=st.decisions(), runs=[*st.runs().to_dict("records")], generation=st.generation())
+
+        with pytest.raises(StoreError, match="changed by another run"):
+            Linker(cfg, engine=eng).update(tmp_path / "registry", new, retrain=True, progress=meddle)
+        assert st.generation() == before[0] + 1 and _spark_state(spark, tmp_path / "registry")[1:] == before[1:]
+        a = Linker(cfg).update(tmp_path / "r.duckdb", new, retrain=True)
+        b = Linker(cfg, engine=eng).update(tmp_path / "registry", new, retrain=True)
+    for x, y in zip(a.model.m_ + a.model.u_, b.model.m_ + b.model.u_):
+        np.testing.assert_array_equal(x, y)
+    assert a.model.lambda_ == b.model.lambda_ and 0 < b.model.lambda_ < 0.05
+    assert b.n_pairs == len(a.pairs)
+    pd.testing.assert_frame_equal(_members(a.membership), _members(b.to_pandas("membership")))
+    stored = model_from_dict(json.loads(st.runs()["model"].iloc[-1]))
+    np.testing.assert_array_equal(stored.model.m_[0], b.model.m_[0])
+    assert stored.comparisons == b.config.comparisons
+
+
+def test_cli_withdraw_on_spark_needs_a_spark_store(tmp_path, capsys):
+    """One line and exit code 2 before any session starts: no store directory."""
+    pytest.importorskip("pyspark", reason="PySpark is not installed (pip install -e '.[spark]')")
+    from regsosek_link.cli import main
+
+    (tmp_path / "r.duckdb").write_text("")
+    for store in (tmp_path / "none", tmp_path / "r.duckdb"):
+        assert main(["withdraw", "--store", str(store), "--source", "bpjs", "--engine", "spark"]) == 2
+        err = capsys.readouterr().err
+        assert "is not a directory written by 'run --engine spark --store'" in err and err.count("\n") == 1

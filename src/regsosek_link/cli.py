@@ -261,6 +261,30 @@ def _update_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def _withdraw_on_spark(args: argparse.Namespace, ids: list[str] | None) -> int:
+    """``withdraw --engine spark``: records removed from the Parquet store in ``--store``."""
+    from .config import LinkConfig
+    from .engine import SparkEngine
+    from .engine.spark._store import SparkRegistryStore
+    from .run import Linker
+
+    if not Path(args.store).is_dir():  # (said before a session starts)
+        raise ConfigError(f"registry store {args.store!r} does not exist or is not a directory written by "
+                          "'run --engine spark --store'")
+    engine = SparkEngine()
+    snap = SparkRegistryStore(args.store, engine.spark).snapshot()
+    if snap.empty or snap.config is None:
+        raise ConfigError(f"registry store {args.store!r} holds no registry")
+    config = LinkConfig.from_dict(snap.config).replace(memory_check=not args.no_memory_check)
+    result = engine.withdraw(Linker(config), args.store, source=args.source, record_ids=ids)
+    written = result.write(args.out) if args.out else {}
+    counts = {r["change"]: r["count"] for r in result.changes.groupBy("change").count().collect()}
+    print(f"Withdrew from {args.store} (run {result.run_id}) on Spark: {result.n_records:,} records, persons "
+          f"{result.n_persons:,}; changes: {', '.join(f'{k} {v:,}' for k, v in sorted(counts.items())) or 'none'}"
+          + (f"; Parquet tables in {args.out}: {', '.join(written)}" if written else ""))
+    return 0
+
+
 def _print_changes(store: str, result: LinkResult, written: dict[str, Path], seconds: float, what: str) -> None:
     import pandas as pd
 
@@ -305,12 +329,14 @@ def _cmd_withdraw(args: argparse.Namespace) -> int:
     from .run import Linker
     from .store import RegistryStore
 
-    if not RegistryStore(args.store).exists():
-        raise ConfigError(f"registry store {args.store!r} does not exist or holds no registry")
     ids = None
     if args.record_ids:
         p = Path(args.record_ids)
         ids = (p.read_text(encoding="utf-8").split() if p.exists() else args.record_ids.split(","))
+    if args.engine == "spark":
+        return _withdraw_on_spark(args, ids)
+    if not RegistryStore(args.store).exists():
+        raise ConfigError(f"registry store {args.store!r} does not exist or holds no registry")
     t0 = time.perf_counter()
     snap_cfg = RegistryStore(args.store).latest_config() or {}
     config = LinkConfig.from_dict(snap_cfg).replace(memory_check=not args.no_memory_check)
@@ -458,11 +484,15 @@ def build_parser() -> argparse.ArgumentParser:
     u.set_defaults(fn=_cmd_update)
 
     w = sub.add_parser("withdraw", help="remove a source's records (all, or some record ids) from a stored registry")
-    w.add_argument("--store", required=True, help="DuckDB registry file")
+    w.add_argument("--store", required=True,
+                   help="DuckDB registry file (with --engine spark: its Parquet directory)")
     w.add_argument("--source", required=True, help="the source whose records are withdrawn")
     w.add_argument("--record-ids", help="a file of record ids (one a line) or a comma list; default: all")
     w.add_argument("--out", help="also write the outputs to this folder")
     _add_memory_check(w)
+    w.add_argument("--engine", choices=("embedded", "spark"), default="embedded",
+                   help="where the stages run: this process (default) or Spark, with --store a directory "
+                        "written by 'run --engine spark --store'")
     w.set_defaults(fn=_cmd_withdraw)
 
     e = sub.add_parser("export", help="write a stored registry's output files again")

@@ -18,19 +18,44 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._order import argsort_strings as _argsort_strings
+from ._secret import load_key
 from .cluster import hash_id, person_ids_from_records
 
-__all__ = ["CHANGE_COLUMNS", "assign_person_ids", "person_ids", "salted_ids"]
+__all__ = ["CHANGE_COLUMNS", "assign_person_ids", "new_id_maker", "person_id_salt", "person_ids", "salted_ids"]
 
 #: Columns of the ``changes`` table.
 CHANGE_COLUMNS: tuple[str, ...] = ("run_id", "change", "person_id", "other_person_id", "reason", "n_records")
+
+
+def person_id_salt(config: Any) -> bytes | None:
+    """The salt of a run's person IDs (``config.person_id_salt`` read and derived), or None:
+    what every engine hands :func:`person_ids` and :func:`assign_person_ids`."""
+    ref = getattr(config, "person_id_salt", None)
+    return load_key(ref).derive("person id") if ref else None
+
+
+def new_id_maker(salt: bytes | None = None, *, prefix: str = "RP") -> Callable[[str], str]:
+    """The function giving a new person ID of a record key: :func:`~regsosek_link.cluster.hash_id`,
+    salted (:func:`salted_ids`) with ``salt``. :func:`assign_person_ids` tries ``key``,
+    then ``key#1``, ``key#2``... until an ID not issued before.
+
+    >>> new_id_maker()("siak|1") == hash_id("siak|1")
+    True
+    """
+    mac = None if salt is None else hmac.new(salt, digestmod=hashlib.sha256)
+
+    def new_id(key: str) -> str:
+        pid = hash_id(key, prefix=prefix)
+        return pid if mac is None else _salted(pid, mac, prefix)
+
+    return new_id
 
 
 def person_ids(
@@ -165,12 +190,7 @@ def assign_person_ids(
     used = set(issued) | set(survivor.tolist())
     need = ids.isna().to_numpy()
     fresh = []
-    mac = None if salt is None else hmac.new(salt, digestmod=hashlib.sha256)
-
-    def new_id(key: str) -> str:
-        pid = hash_id(key, prefix=prefix)
-        return pid if mac is None else _salted(pid, mac, prefix)
-
+    new_id = new_id_maker(salt, prefix=prefix)
     for a in anchor.to_numpy()[need].tolist():
         pid = new_id(a)
         k = 0

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from .._codes import CodeBook
-from .._secret import load_key
 from .._threads import background, n_threads
 from ..block import Blocking, block_with_report, usable_blocking_rules
 from ..classify import (
@@ -38,7 +37,7 @@ from ..classify import (
 from ..cluster import cluster_records, record_id_rank, weigh_constraints
 from ..compare import compare, prepare_comparisons, usable_comparisons
 from ..config import LinkConfig
-from ..ids import person_ids
+from ..ids import person_id_salt, person_ids
 from ..registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
 from ..registry import links_table, registry_tables
 from ..review import decision_pairs, held_table
@@ -269,7 +268,7 @@ def link_records(
                 nik_constraint=cfg.nik_constraint, yield_links=yields, codes=book)
 
     changes: list[pd.DataFrame] = []
-    salt = load_key(cfg.person_id_salt).derive("person id") if cfg.person_id_salt else None
+    salt = person_id_salt(cfg)
 
     def ids(labels: np.ndarray) -> np.ndarray:
         if previous is None:

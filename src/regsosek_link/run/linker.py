@@ -373,22 +373,15 @@ class Linker:
         st = RegistryStore(store)
         with st.writing(f"withdraw ({source})"):
             snap = st.snapshot()
-            if snap.empty:
-                raise StoreError(f"the registry store {str(st.path)!r} holds no registry")
-            self._check_store(snap.records, st)
-            cfg = _stored_config(snap.config, st)
+            if not snap.empty:
+                self._check_store(snap.records, st)
+            cfg, run_cfg, model = self._withdraw_plan(snap, st)
             drop = (snap.records["source"].astype(str) == source).to_numpy()
             if record_ids is not None:
                 drop &= snap.records["record_id"].astype(str).isin([str(r) for r in record_ids]).to_numpy()
             if not drop.any():
-                raise StoreError(f"no stored record of source {source!r}"
-                                 + (f" with record_id in {list(record_ids)[:5]}" if record_ids is not None else "")
-                                 + f"; stored sources: {sorted(snap.records['source'].astype(str).unique())}")
+                raise nothing_to_withdraw_error(source, record_ids, snap.records["source"].astype(str).unique())
             records = self._as_stored(snap.records[~drop].reset_index(drop=True))
-            model, run_cfg = None, cfg
-            if snap.model is not None:
-                trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
-                model, run_cfg = trained.model, cfg.replace(comparisons=trained.comparisons)
 
             def work(stages: Stages) -> LinkResult:
                 self._check_memory(len(records))
@@ -401,6 +394,19 @@ class Linker:
             return self._save(st, snap.generation, result, config=cfg, kind="withdraw", replace_records=False,
                               append_from=len(records),
                               drop_keys=snap.records.loc[drop, ["source", "record_id"]].reset_index(drop=True))
+
+    def _withdraw_plan(self, snap: Any, st: Any) -> tuple[LinkConfig, LinkConfig, Any]:
+        """What a withdrawal from the registry in ``st`` (any engine's store) runs with: the
+        stored config, the config the stored model scores with, and that model (None when
+        none is stored). Refused when the store holds no registry."""
+        if snap.empty:
+            raise StoreError(f"the registry store {str(st.path)!r} holds no registry")
+        cfg = _stored_config(snap.config, st)
+        model, run_cfg = None, cfg
+        if snap.model is not None:
+            trained = model_from_dict(snap.model, where=f"the model stored in {str(st.path)!r}")
+            model, run_cfg = trained.model, cfg.replace(comparisons=trained.comparisons)
+        return cfg, run_cfg, model
 
     # -- saving ----------------------------------------------------------------------------
 
@@ -448,6 +454,13 @@ def unread_records_error(st: Any, n_missing: int, by_source: Mapping[str, int], 
         f"{examples}); nothing was changed. To add a batch use "
         "'update', to remove records 'withdraw'; to replace the registry with this run's "
         "records pass --replace (replace=True), their persons are logged 'removed'.")
+
+
+def nothing_to_withdraw_error(source: str, record_ids: Sequence[str] | None, stored_sources: Any) -> StoreError:
+    """A withdrawal that names no stored record."""
+    return StoreError(f"no stored record of source {source!r}"
+                      + (f" with record_id in {list(record_ids)[:5]}" if record_ids is not None else "")
+                      + f"; stored sources: {sorted(str(s) for s in stored_sources)}")
 
 
 def _standardise(raw: pd.DataFrame, cfg: LinkConfig, stages: Stages) -> pd.DataFrame:

@@ -34,6 +34,7 @@ from ...classify import (
 from ...compare import usable_comparisons
 from ...config import LinkConfig
 from ...errors import ConfigError, Problem
+from ...ids import person_id_salt
 from ...registry import membership_table, registry_tables
 from ...run._core import NoCandidatePairsWarning, Stages
 from ...run._memory import ProcessTuning
@@ -210,9 +211,12 @@ class SparkEngine:
 
         return update_store(self, linker, store, data, **options)
 
-    def withdraw(self, *_: Any, **__: Any) -> Any:
-        raise ConfigError("a withdrawal is not available on the Spark engine yet; withdraw with the embedded "
-                          "engine from a DuckDB store (Linker without engine=)")
+    def withdraw(self, linker: Any, store: Any, *, source: str, record_ids: Any = None, progress: Any = None) -> Any:
+        """A source's records (all, or ``record_ids``) removed from the registry stored in
+        the directory ``store`` (see :mod:`regsosek_link.engine.spark._store`)."""
+        from ._store import withdraw_store
+
+        return withdraw_store(self, linker, store, source=source, record_ids=record_ids, progress=progress)
 
     # -- ingest ----------------------------------------------------------------------------
 
@@ -264,12 +268,13 @@ class SparkEngine:
 
     def _link(self, raw: Any, cfg: LinkConfig, *, stages: Stages, model: Any, constrained: bool,
               decisions: pd.DataFrame | None = None, prepare: Any = None, kept: Any = None,
-              ids: Any = None) -> SparkLinkResult:
+              ids: Any = None, blocking: bool = True) -> SparkLinkResult:
         """The pipeline on ``raw`` records. A stored registry's run passes (see ``_store``)
         ``prepare`` (the standardised records -> the records to link, with a boolean ``_new``:
         only pairs with a new record are blocked), ``kept`` (the records -> stored links to
         cluster with this run's, ``left``/``right`` ranks) and ``ids`` (the membership -> the
-        membership with person IDs kept stable)."""
+        membership with person IDs kept stable). ``blocking=False``: no pair is made (a
+        withdrawal clusters the kept links only)."""
         from pyspark.sql import functions as F
 
         from ...standardise import standardise
@@ -302,6 +307,10 @@ class SparkEngine:
         single = [s.name for s in cfg.sources if s.one_record_per_person]
 
         def block() -> tuple[Any, pd.DataFrame, int]:
+            if not blocking:
+                return (spark.createDataFrame([], "left long, right long, rule byte, rules long"),
+                        pd.DataFrame({"rule": [r.label for r in cfg.blocking_rules], "pairs_generated": 0,
+                                      "new_pairs": 0}), 0)
             pairs, report = st.block_pairs(records, cfg.blocking_rules, dtypes=dtypes, link_type=cfg.link_type,
                                            single_record_sources=single, max_block_size=cfg.max_block_size,
                                            new="_new" if "_new" in records.columns else None)
@@ -363,7 +372,8 @@ class SparkEngine:
                 "bucket", F.pmod(F.xxhash64(F.col("component")), F.lit(buckets))).drop("component")
             mdt = membership_table(empty_like(clean), np.zeros(0, object), np.zeros(0)).dtypes.to_dict()
             mem = st.cluster_buckets(recs.drop("component"), e, dtypes=dtypes, cfg=cfg, model=fitted,
-                                     single_record_sources=single, constrained=constrained, membership_dtypes=mdt)
+                                     single_record_sources=single, constrained=constrained, membership_dtypes=mdt,
+                                     salt=person_id_salt(cfg))
             return st.cut(mem)
 
         membership = stages("cluster", cluster)
@@ -415,8 +425,18 @@ class SparkEngine:
         pos = pd.DataFrame({"left": np.searchsorted(rank, ranked["left"].to_numpy()),
                             "right": np.searchsorted(rank, ranked["right"].to_numpy())})
         u = u_from_pairs(sub.drop(columns="rank"), pos, cfg.comparisons)
-        sizes = {r["source"]: int(r["count"]) for r in records.groupBy("source").count().collect()}
-        n_all = n_pairs_of_sizes(sizes, n, link_type=cfg.link_type, single_record_sources=single)
+        # the prior's population: every pair blocking could have made (an update that
+        # retrains: those with a new record), as n_possible_pairs counts them
+        new = "_new" in records.columns
+        by = records.groupBy("source", *(["_new"] if new else [])).count().collect()
+        sizes: dict[str, int] = {}
+        for r in by:
+            sizes[r["source"]] = sizes.get(r["source"], 0) + int(r["count"])
+        old = None
+        if new:
+            stored = {r["source"]: int(r["count"]) for r in by if not r["_new"]}
+            old = (stored, sum(stored.values()))
+        n_all = n_pairs_of_sizes(sizes, n, link_type=cfg.link_type, single_record_sources=single, old=old)
         model = train_on_counts(names, pats, by_pat.to_numpy(np.int64), combo_pats, rows["rules"].to_numpy(np.int64),
                                 rows["n"].to_numpy(np.int64), blocked=blocked_comparisons(cfg.blocking_rules,
                                                                                            cfg.comparisons),

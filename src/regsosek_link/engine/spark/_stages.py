@@ -16,8 +16,9 @@ import pyarrow as pa
 
 from ...block import BlockOn, LargeBlockWarning, SortedNeighbourhood, mask_key, rule_keys
 from ...classify import score_pairs, tf_weight
-from ...cluster import cluster_records, person_ids_from_records, weigh_constraints
+from ...cluster import cluster_records, weigh_constraints
 from ...compare import compare
+from ...ids import person_ids
 from ...registry import households_table, membership_table, registry_tables
 from ._frames import arrow_schema, as_dtypes, batch_of, frame_of, spark_schema
 from ._session import checkpoint_dir, is_connect
@@ -433,15 +434,16 @@ def decision_edges(records: Any, decisions: pd.DataFrame | None, level_columns: 
 
 
 def cluster_buckets(records: Any, edges: Any, *, dtypes: dict[str, Any], cfg: Any, model: Any,
-                    single_record_sources: Sequence[str], constrained: bool, membership_dtypes: dict[str, Any]
-                    ) -> Any:
+                    single_record_sources: Sequence[str], constrained: bool, membership_dtypes: dict[str, Any],
+                    salt: bytes | None = None) -> Any:
     """Per bucket of whole components (``bucket`` on both inputs): the NIK links that yield
     and the ambiguous links held for review (:func:`regsosek_link.cluster.weigh_constraints`:
     both depend only on a component's accepted links, ``p``, ``match_weight`` and
     ``level_*``), the constrained clusters (:func:`regsosek_link.cluster.cluster_records`),
-    their person IDs (:func:`regsosek_link.cluster.person_ids_from_records`: the hash of the
-    smallest record key) and the membership rows
-    (:func:`regsosek_link.registry.membership_table`), with ``rank``."""
+    their person IDs (:func:`regsosek_link.ids.person_ids`: the hash of the smallest record
+    key, keyed with the registry's ``salt`` when it has one; the salt travels to the
+    executors inside the task, as the embedded engine holds it in its process) and the
+    membership rows (:func:`regsosek_link.registry.membership_table`), with ``rank``."""
     columns = [c for c in dtypes if c != "rank"]
     schema = arrow_schema({"rank": "int64", **membership_dtypes})
     names = [c.name for c in cfg.comparisons]
@@ -470,7 +472,7 @@ def cluster_buckets(records: Any, edges: Any, *, dtypes: dict[str, Any], cfg: An
                                           threshold=cfg.threshold, single_record_sources=single_record_sources,
                                           must_link=pos[match], cannot_link=pos[~match], constrained=constrained,
                                           nik_constraint=cfg.nik_constraint, yield_links=yields)
-        pid = person_ids_from_records(mini, labels)
+        pid = person_ids(mini, labels, salt=salt)[0]
         out = membership_table(mini, pid, weakest)
         out.insert(0, "rank", rank)
         return out

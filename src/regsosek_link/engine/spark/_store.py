@@ -1,13 +1,16 @@
 """A registry kept across runs by the Spark engine: Parquet tables in a directory.
 
-``Linker(config, engine=SparkEngine(spark)).run(data, store="registry/")`` and
-``.update("registry/", batch)`` keep what the embedded engine's DuckDB store keeps (records,
+``Linker(config, engine=SparkEngine(spark)).run(data, store="registry/")``,
+``.update("registry/", batch)`` (``retrain=True`` too) and ``.withdraw("registry/",
+source=...)`` keep what the embedded engine's DuckDB store keeps (records,
 membership, registry, households, links, reviewers' decisions, the change log and one row
 per run with its config and model), with the same life cycle: the Linker's checks and plan
 (:meth:`~regsosek_link.run.linker.Linker._update_plan`: stored settings, stored model,
-batch), the one pipeline on Spark (:meth:`SparkEngine._link`) with the update's three inputs
+batch; ``_withdraw_plan``), the one pipeline on Spark (:meth:`SparkEngine._link`) with the update's three inputs
 (new records only are blocked, the stored links kept, the stored membership behind stable
-person IDs) and :func:`regsosek_link.ids.assign_person_ids` for the persons whose IDs change.
+person IDs; a withdrawal: the records left, no blocking, the stored links between them)
+and :func:`regsosek_link.ids.assign_person_ids` for the persons whose IDs change, salted
+with the config's ``person_id_salt`` as the embedded engine salts them.
 
 Layout (``DIR``)::
 
@@ -40,7 +43,7 @@ import pandas as pd
 
 from ..._lock import writer_lock
 from ...errors import ConfigError, StoreError
-from ...ids import CHANGE_COLUMNS, assign_person_ids
+from ...ids import CHANGE_COLUMNS, assign_person_ids, new_id_maker, person_id_salt
 from ...review import DECISION_COLUMNS, merge_decisions, read_decisions
 from ...run._core import Stages
 from ...run._memory import ProcessTuning
@@ -54,7 +57,7 @@ from ...run.linker import (
 )
 from . import _stages as st
 
-__all__ = ["SparkRegistryStore", "run_with_store", "update_store"]
+__all__ = ["SparkRegistryStore", "run_with_store", "update_store", "withdraw_store"]
 
 log = logging.getLogger("regsosek_link.engine.spark")
 
@@ -253,7 +256,6 @@ def run_with_store(engine: Any, linker: Any, data: Mapping[str, Any] | None, sto
     from pyspark.sql import functions as F
 
     cfg = linker.config
-    _refuse_salt(cfg)
     sto = SparkRegistryStore(store, engine.spark)
     with sto.writing(f"run on spark ({len(cfg.sources)} sources)"):
         snap = sto.snapshot()
@@ -269,7 +271,7 @@ def run_with_store(engine: Any, linker: Any, data: Mapping[str, Any] | None, sto
                 examples = [f"{r['source']}|{r['record_id']}" for r in gone.orderBy("source", "record_id").limit(3)
                             .collect()]
                 raise unread_records_error(sto, sum(by.values()), by, examples)
-        ids = StableIds(snap, engine.spark)
+        ids = StableIds(snap, engine.spark, salt=person_id_salt(cfg))
         result = engine._link(raw, cfg, stages=stages, model=linker.model, constrained=linker.constrained,
                               decisions=_decisions(snap.decisions, linker.decisions), ids=ids)
         return _save(sto, snap, result, ids, config=cfg, kind="full" if snap.empty or not relink else "relink")
@@ -279,12 +281,9 @@ def update_store(engine: Any, linker: Any, store: Any, data: Mapping[str, Any] |
                  retrain: bool = False, relink: bool = False, progress: Any = None) -> Any:
     """:meth:`Linker.update` on Spark: the Linker's plan (stored settings, stored model,
     batch), then the pipeline with the stored records, only pairs with a new record blocked,
-    the stored links kept and the person IDs kept stable."""
-    if retrain:
-        raise ConfigError("update with retrain is not available on the Spark engine yet (its model would be "
-                          "trained on the new pairs only); update with the stored model, re-link (relink=True, "
-                          "--relink), or retrain with the embedded engine")
-    _refuse_salt(linker.config)
+    the stored links kept and the person IDs kept stable. ``retrain``: no stored model
+    (the plan gives none), so the model is trained on the pairs with a new record, its
+    prior a share of every pair with a new record (as the embedded update trains)."""
     sto = SparkRegistryStore(store, engine.spark)
     names = ", ".join(s.name for s in linker.config.sources)
     with sto.writing(f"update on spark ({names})"):
@@ -303,24 +302,63 @@ def update_store(engine: Any, linker: Any, store: Any, data: Mapping[str, Any] |
                 batch.withColumn("_new", F.lit(True)), allowMissingColumns=True)
 
         def kept(records: Any) -> Any:
-            keys = records.select("rank", "source", "record_id")
-            return (snap.links
-                    .join(keys.withColumnRenamed("rank", "left").withColumnRenamed("source", "source_l")
-                          .withColumnRenamed("record_id", "record_id_l"), ["source_l", "record_id_l"])
-                    .join(keys.withColumnRenamed("rank", "right").withColumnRenamed("source", "source_r")
-                          .withColumnRenamed("record_id", "record_id_r"), ["source_r", "record_id_r"]))
+            return _kept_links(snap.links, records)
 
-        ids = StableIds(snap, engine.spark)
+        ids = StableIds(snap, engine.spark, salt=person_id_salt(run_cfg))
         result = engine._link(raw, run_cfg, stages=stages, model=model, constrained=linker.constrained,
                               decisions=_decisions(snap.decisions, linker.decisions), prepare=prepare,
                               kept=None if relink else kept, ids=ids)
         return _save(sto, snap, result, ids, config=cfg, kind="relink" if relink else "update")
 
 
-def _refuse_salt(cfg: Any) -> None:
-    if cfg.person_id_salt:
-        raise ConfigError("person_id_salt: salted person IDs are not made by the Spark engine yet; run the store "
-                          "with the embedded engine, or drop the salt")
+def withdraw_store(engine: Any, linker: Any, store: Any, *, source: str, record_ids: Any = None,
+                   progress: Any = None) -> Any:
+    """:meth:`Linker.withdraw` on Spark: the Linker's plan (the stored config and model),
+    then the pipeline on the stored records left, without blocking: the stored links
+    between them are clustered again under the constraints and decisions, person IDs kept
+    stable (persons left without records ``removed``, persons that fall apart ``split_from``)."""
+    from pyspark.sql import functions as F
+
+    from ...run.linker import _clean_dtypes, nothing_to_withdraw_error
+
+    sto = SparkRegistryStore(store, engine.spark)
+    with sto.writing(f"withdraw on spark ({source})"):
+        snap = sto.snapshot()
+        cfg, run_cfg, model = linker._withdraw_plan(snap, sto)
+        gone = F.col("source") == source
+        if record_ids is not None:
+            gone = gone & F.col("record_id").isin([str(r) for r in record_ids])
+        if snap.records.where(gone).limit(1).count() == 0:
+            raise nothing_to_withdraw_error(source, record_ids, [r["source"] for r in snap.records.select(
+                "source").distinct().collect()])
+        stages = Stages(progress, tuning=ProcessTuning(enabled=False))
+        spark = engine.spark
+        spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # no raw records: the stored ones are linked (an empty frame of the raw columns
+        # gives the clean columns' dtypes, extra columns as text)
+        clean = _clean_dtypes()
+        raw_cols = ["source", "record_id"] + [c for c in snap.records.columns if c not in clean]
+        raw = spark.createDataFrame([], ", ".join(f"`{c}` string" for c in raw_cols))
+
+        def prepare(_: Any) -> Any:
+            return snap.records.where(~gone).withColumn("_new", F.lit(False))
+
+        ids = StableIds(snap, spark, salt=person_id_salt(run_cfg))
+        result = engine._link(raw, run_cfg, stages=stages, model=model, constrained=linker.constrained,
+                              decisions=_decisions(snap.decisions, linker.decisions), prepare=prepare,
+                              kept=lambda records: _kept_links(snap.links, records), ids=ids, blocking=False)
+        return _save(sto, snap, result, ids, config=cfg, kind="withdraw")
+
+
+def _kept_links(links: Any, records: Any) -> Any:
+    """The stored ``links`` whose two records are among ``records``, with their ranks as
+    ``left`` and ``right``."""
+    keys = records.select("rank", "source", "record_id")
+    return (links
+            .join(keys.withColumnRenamed("rank", "left").withColumnRenamed("source", "source_l")
+                  .withColumnRenamed("record_id", "record_id_l"), ["source_l", "record_id_l"])
+            .join(keys.withColumnRenamed("rank", "right").withColumnRenamed("source", "source_r")
+                  .withColumnRenamed("record_id", "record_id_r"), ["source_r", "record_id_r"]))
 
 
 def _new_batch_records(batch: Any, stored: Any) -> Any:
@@ -354,16 +392,18 @@ class StableIds:
 
     Clusters settle on Spark when no ID can change: a cluster whose records are all the
     current records of one stored person keeps that person's ID; a cluster of new records
-    only gets its own ID (the hash of its smallest record key, the label the cluster stage
-    gave it; ``new``) unless that ID was issued before. Persons without a record left are
+    only gets its own ID (the hash of its smallest record key, salted with ``salt`` when the
+    registry has one: the label the cluster stage gave it; ``new``) unless that ID was
+    issued before. Persons without a record left are
     ``removed``. The rest (clusters touched by merges, splits and reissued IDs, a closed set:
     every stored person of such a cluster has all its current records among them) go to the
     driver and through :func:`assign_person_ids`, with the issued IDs they could collide with.
     """
 
-    def __init__(self, snap: SparkSnapshot, spark: Any) -> None:
+    def __init__(self, snap: SparkSnapshot, spark: Any, *, salt: bytes | None = None) -> None:
         self.snap = snap
         self.spark = spark
+        self.salt = salt
         self.changes: Any = None
 
     def __call__(self, membership: Any) -> Any:
@@ -443,29 +483,28 @@ class StableIds:
             first_seen = {r["person_id"]: int(r["run"]) for r in born}
         keys = (local["source"].astype(str) + "|" + local["record_id"].astype(str)).reset_index(drop=True)
         labels = pd.factorize(local["_label"].astype(str))[0]
-        used = _issued_among(keys, issued, spark)
-        pid, changes = assign_person_ids(keys, labels, previous, issued=used, first_seen=first_seen)
+        used = _issued_among(keys, issued, spark, salt=self.salt)
+        pid, changes = assign_person_ids(keys, labels, previous, issued=used, first_seen=first_seen, salt=self.salt)
         pid_map = pd.DataFrame({"_label": local["_label"].astype(str).to_numpy(), "person_id": pid.astype(str)})
         return pid_map.drop_duplicates("_label"), changes
 
 
-def _issued_among(keys: pd.Series, issued: Any, spark: Any, *, step: int = 8) -> set[str]:
-    """The issued IDs a new ID made from ``keys`` could repeat: those among the hashes of
-    ``key``, ``key#1``, ``key#2``... (the IDs :func:`assign_person_ids` tries in turn), so
-    it is given them instead of every ID ever issued. Longer chains are fetched while any
-    key's tries so far were all issued."""
-    from ...cluster import hash_id
-
+def _issued_among(keys: pd.Series, issued: Any, spark: Any, *, step: int = 8, salt: bytes | None = None) -> set[str]:
+    """The issued IDs a new ID made from ``keys`` could repeat: those among the (salted)
+    hashes of ``key``, ``key#1``, ``key#2``... (the IDs :func:`assign_person_ids` tries in
+    turn, :func:`regsosek_link.ids.new_id_maker`), so it is given them instead of every ID
+    ever issued. Longer chains are fetched while any key's tries so far were all issued."""
+    new_id = new_id_maker(salt)
     found: set[str] = set()
     todo = sorted(set(keys.tolist()))
     start = 0
     while todo:
-        tries = {hash_id(k if i == 0 else f"{k}#{i}"): k for k in todo for i in range(start, start + step)}
+        tries = {new_id(k if i == 0 else f"{k}#{i}"): k for k in todo for i in range(start, start + step)}
         hits = issued.select("person_id").distinct().join(
             spark.createDataFrame(pd.DataFrame({"person_id": list(tries)})), "person_id", "left_semi").collect()
         hit = {r["person_id"] for r in hits}
         found |= hit
-        full = {k for k in todo if all(hash_id(k if i == 0 else f"{k}#{i}") in hit
+        full = {k for k in todo if all(new_id(k if i == 0 else f"{k}#{i}") in hit
                                        for i in range(start, start + step))}
         todo, start = sorted(full), start + step
     return found
