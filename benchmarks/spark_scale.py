@@ -317,6 +317,22 @@ def stages_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_config(people: int, path: str) -> int:
+    """The benchmark's config for ``people`` with each source read from its cached Parquet
+    file (made if missing), as JSON for ``regsosek-link run`` (e.g. to see the embedded
+    engine's memory check refuse a size)."""
+    import dataclasses
+
+    folder = _data.prepare("synthetic", people)
+    cfg = _config(_data.load("synthetic", people, frames=False))
+    cfg = cfg.replace(sources=tuple(dataclasses.replace(s, path=str(folder / f"src_{s.name}.parquet"))
+                                    for s in cfg.sources),
+                      output_dir=str(Path(tempfile.gettempdir(), f"spark_scale_cli_{people}")))
+    Path(path).write_text(json.dumps(cfg.to_dict(), indent=1, ensure_ascii=False))
+    print(path)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", default="37000", help="synthetic people, comma separated (2.7 records each)")
@@ -331,6 +347,9 @@ def main() -> int:
                     help="kill a run when the machine has less free memory than this")
     ap.add_argument("--tag", default="")
     ap.add_argument("--keep", help="also write the embedded and Spark engines' membership and links under this folder")
+    ap.add_argument("--write-config", metavar="FILE",
+                    help="write the run's config (each source's Parquet path) as JSON for the command line "
+                         "(regsosek-link run FILE) and stop; one size")
     ap.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     ap.add_argument("--json", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -339,6 +358,8 @@ def main() -> int:
         return child(args)
 
     sizes = [int(s) for s in args.people.split(",")]
+    if args.write_config:
+        return write_config(sizes[0], args.write_config)
     engines = [e for e in args.engines.split(",") if e]
     name = f"spark_scale{'_' + args.tag if args.tag else ''}"
     log_dir = RESULTS / "logs"
