@@ -153,3 +153,30 @@ def test_train_by_sessions_names_levels_in_the_weight_warning():
                                   level_names={"c1": ("different", "same")}, max_iter=5_000)
     assert model.converged_ is True
     assert model.level_counts_[1].sum() == len(X)
+
+
+def test_a_session_whose_pairs_show_two_comparisons_does_not_set_m():
+    """Pairs blocked on the family card show a name and a birth date only (the region says
+    nothing inside one household): from two comparisons EM cannot tell a person's records
+    from namesakes born years apart, so that session must not teach the model that matches
+    disagree on the birth date (issue 18)."""
+    rng = np.random.default_rng(0)
+
+    def block(n_match, n_non, m, u, missing=()):
+        x = np.stack([np.r_[rng.random(n_match) < m[k], rng.random(n_non) < u[k]].astype(int)
+                      for k in range(len(m))], 1)
+        x[:, list(missing)] = -1
+        return x
+
+    # name, birth date, region, family card: one session sees all (most are matches or
+    # strangers), the other is households, with namesakes of another birth date
+    a = block(2000, 2000, [0.95, 0.97, 0.9, 0.9], [0.05, 0.02, 0.1, 0.01])
+    b = block(600, 3000, [0.95, 0.97, 0.9, 1.0], [0.6, 0.0, 0.0, 1.0], missing=(2,))
+    X = pd.DataFrame(np.r_[a, b], columns=["nama", "tgl", "wilayah", "kk"]).astype(np.int8)
+    rules = np.r_[np.full(len(a), 1), np.full(len(b), 2)]
+    u = [np.array([0.95, 0.05]), np.array([0.98, 0.02]), np.array([0.9, 0.1]), np.array([0.99, 0.01])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = train_by_sessions(X, rules, blocked={0: ["kk"], 1: ["kk"]}, u=u, n_all_pairs=10**6)
+    # 3 % of the matches' dates differ; the household session alone would say 42 %
+    assert model.m_[1][0] == pytest.approx(0.03, abs=0.01)

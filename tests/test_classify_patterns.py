@@ -65,11 +65,14 @@ def _sessions_on_pairs(levels, rules, *, blocked, u, n_all_pairs, min_pairs=50):
         if not free:
             continue
         fs = FellegiSunter(fix_u=True, u_init=u, m_init=classify._default_m(n_levels)).fit(Xs)
-        expected = fs.lambda_ * sel.sum()
+        match = fs.predict_proba(Xs)[:, 1]
+        shown = (Xs[:, free] >= 0).sum(axis=1)
         for k in free:
-            if (Xs[:, k] >= 0).sum() >= min_pairs:
-                m_sum[k] += fs.m_[k] * expected
-                m_weight[k] += expected
+            # the expected matches among the pairs that show k and two more free comparisons
+            use = (Xs[:, k] >= 0) & (shown >= min(3, len(free)))
+            if use.sum() >= min_pairs and match[use].sum() > 0:
+                m_sum[k] += fs.m_[k] * match[use].sum()
+                m_weight[k] += match[use].sum()
     if (m_weight == 0).any():
         fs = FellegiSunter(fix_u=True, u_init=u, m_init=classify._default_m(n_levels)).fit(X)
         for k in np.flatnonzero(m_weight == 0):

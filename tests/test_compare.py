@@ -192,6 +192,55 @@ def test_date_levels_with_a_level_for_the_year_only(a, b, expected):
     assert DOB_OWN.n_levels == 7 and DOB_OWN.level_names[3].startswith("year only")
 
 
+DOB_FAR = DateOfBirthComparison(column="tgl", status_column="st", year_column="th", year_only_level=True,
+                                far_years=5)
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        # a generation apart: a father and his son of one name, a child and the elder sibling
+        # whose name it was given
+        (("1962-01-07", "ok", "1962"), ("2022-08-22", "ok", "2022"), "born more than 5 years apart"),
+        (("2013-06-14", "ok", "2013"), ("2022-09-19", "ok", "2022"), "born more than 5 years apart"),
+        # a placeholder of another year by more than 5: two people, not "day unknown"
+        (("2011-01-01", "placeholder_1jan", "2011"), ("2022-09-30", "ok", "2022"), "born more than 5 years apart"),
+        (("1995-07-01", "placeholder_1jul", "1995"), ("2022-07-01", "placeholder_1jul", "2022"),
+         "born more than 5 years apart"),
+        ((None, "partial", "1990"), ("1975-03-04", "ok", "1975"), "born more than 5 years apart"),
+        # within 5 years: a guessed year of a placeholder says nothing, real dates differ
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1975-03-04", "ok", "1975"), None),
+        (("1990-03-04", "ok", "1990"), ("1994-11-20", "ok", "1994"), "different"),
+        # one keying slip in the year is not a generation: a digit, two adjacent digits
+        # transposed, the same day and month in another decade
+        (("1985-03-04", "ok", "1985"), ("1958-06-20", "ok", "1958"), "different"),
+        (("1985-03-04", "ok", "1985"), ("1995-06-20", "ok", "1995"), "different"),
+        (("1996-08-07", "ok", "1996"), ("2006-08-07", "ok", "2006"), "year +-1 or same day-month"),
+        (("2011-07-01", "placeholder_1jul", "2011"), ("2021-07-01", "placeholder_1jul", "2021"), None),
+        # the other levels are those of year_only_level, one up
+        (("1990-03-04", "ok", "1990"), ("1990-03-04", "ok", "1990"), "exact"),
+        (("1970-07-01", "placeholder_1jul", "1970"), ("1970-03-04", "ok", "1970"),
+         "year only (placeholder or partial), same year"),
+    ],
+)
+def test_date_levels_with_a_level_for_dates_years_apart(a, b, expected):
+    row = [dict(zip(("tgl", "st", "th"), x)) for x in (a, b)]
+    got = level(DOB_FAR, *row)
+    assert got == level(DOB_FAR, *row[::-1])
+    assert (None if got == -1 else DOB_FAR.level_names[got]) == expected
+    assert DOB_FAR.level_names[1:] == DOB_OWN.level_names
+    # without far_years: the levels of before (the placeholder of another year is missing)
+    if expected == "born more than 5 years apart":
+        assert DOB_OWN.level_names[level(DOB_OWN, *row)] == "different" or level(DOB_OWN, *row) == -1
+
+
+def test_far_years_must_be_a_positive_int():
+    with pytest.raises(ConfigError, match="far_years"):
+        DateOfBirthComparison(far_years=0)
+    with pytest.raises(ConfigError, match="far_years"):
+        DateOfBirthComparison(far_years=2.5)
+
+
 DOB_YEAR = DateOfBirthComparison(column="tgl", status_column="st", year_column="th")
 
 
@@ -397,3 +446,47 @@ def test_prefix_pairs_match_a_brute_force_reference_with_a_huge_token():
     want = sorted(p * v + t for p, a in enumerate(words) for t, b in enumerate(words)
                   if len(a) >= 2 and len(b) > len(a) and b.startswith(a))
     assert _prefix_pairs(arr).tolist() == want
+
+
+def test_a_nik_keyed_into_the_kk_column_is_no_family_card():
+    """A DTKS or BPJS record with the person's NIK in its KK column: against the card of
+    the civil registry that is not "another family card" but no card at all (issue 18)."""
+    from regsosek_link.config import default_comparisons
+
+    kk = next(c for c in default_comparisons() if c.name == "no_kk")
+    recs = pd.DataFrame({
+        "no_kk": ["3209042401200001", "3209045202110001", "3209042401200009", "3209045202110001", None],
+        "kk_status": ["ok"] * 4 + ["missing"],
+        "nik": ["3209045202110001", None, None, "3209045202110001", "3209045202110001"],
+    })
+    pairs = pd.DataFrame({"left": [0, 0, 1, 2, 2], "right": [1, 2, 2, 3, 4]})
+    # its card against the other's NIK (no card there); another card; two cards of records
+    # without a NIK (nothing says either is one); the record's own NIK as its KK (no card); no KK
+    assert kk.compute(recs, pairs).tolist() == [-1, 0, 0, -1, -1]
+    # without the other identifier's column the comparison is as before
+    assert kk.compute(recs.drop(columns="nik"), pairs).tolist() == [0, 0, 0, 0, -1]
+    assert kk.compute(recs.assign(nik=None), pairs).tolist() == [0, 0, 0, 0, -1]
+
+
+def test_a_family_card_says_nothing_for_namesakes_born_a_generation_apart():
+    """The default comparisons: a father and his namesake son on one card share the card,
+    which must not outweigh dates 60 years apart; a slip of the year keeps the card (issue 18)."""
+    from regsosek_link.compare import compare
+    from regsosek_link.config import default_comparisons
+
+    comps = [c for c in default_comparisons() if c.name in ("tanggal_lahir", "no_kk")]
+    recs = pd.DataFrame({
+        "tanggal_lahir": ["1962-01-07", "2022-08-22", "1985-03-04", "1995-06-20"],
+        "tanggal_lahir_status": ["ok"] * 4, "tahun_lahir": ["1962", "2022", "1985", "1995"],
+        "no_kk": ["5106042212100001"] * 4, "kk_status": ["ok"] * 4, "nik": [None] * 4,
+    })
+    pairs = pd.DataFrame({"left": [0, 2], "right": [1, 3]})
+    got = compare(recs, pairs, comps)
+    dob = comps[0]
+    assert [dob.level_names[x] for x in got["tanggal_lahir"]] == ["born more than 5 years apart", "different"]
+    assert got["no_kk"].tolist() == [-1, 2]
+
+
+def test_ignore_when_apart_needs_far_years():
+    with pytest.raises(ConfigError, match="ignore_when_apart"):
+        DateOfBirthComparison(ignore_when_apart=("no_kk",))

@@ -73,6 +73,7 @@ COMPARISONS = [
     DateOfBirthComparison(column="dob", status_column="st"),
     DateOfBirthComparison(column="dob"),
     DateOfBirthComparison(column="dob", status_column="st", year_only_level=True, label="dob_year"),
+    DateOfBirthComparison(column="dob", status_column="st", year_only_level=True, far_years=5, label="dob_far"),
     ExactMatch(column="sex"),
     RegionComparison(ignore_when_equal=("kk", "ph")),
     JaroWinklerAtThresholds(column="tempat", thresholds=(0.9,), ignore_when_equal=("kk",)),
@@ -280,3 +281,27 @@ def test_names_overlap_equals_token_overlap_on_every_pair():
     expected = C._token_overlap(tok[:, left], tok[:, right])
     assert all((g == e).all() for g, e in zip(got, expected))
     assert got[0].any() and got[1].any() and not got[1].all()
+
+
+@pytest.mark.parametrize("words", [
+    ["AD", "ADNYANA", "ADI", "A", "ADITYA", "NUR", "NURHIDAYAH", "NU"],  # ASCII: Arrow's kernels
+    ["ÉD", "ÉDI", "ED", "EDWIN", "ÑU", "ÑURMA", "Ñ", "AB"],  # not ASCII: Python's str methods
+])
+def test_prefix_pairs_equal_a_per_word_reference(words):
+    # every (prefix, word) pair where a word of 2+ letters is a proper prefix of another
+    want = sorted(p * len(words) + t for p, a in enumerate(words) for t, b in enumerate(words)
+                  if len(a) >= 2 and len(b) > len(a) and b.startswith(a))
+    assert C._prefix_pairs(np.array(words, dtype=object)).tolist() == want
+
+
+def test_names_without_joiners_equal_python_re_for_every_ascii_character():
+    # Arrow's RE2 pattern for ASCII names spells out Python's \s: the same for every character
+    import re
+
+    chars = [chr(i) for i in range(1, 128)]
+    names = np.array([f"A{a}{b}B" for a in chars for b in chars] + ["SITI-AMINAH", "NUR  HIDAYAH", "É\u00a0X. Y"],
+                     dtype=object)
+    assert C._ascii_arrow(names[:-1]) is not None and C._ascii_arrow(names) is None  # both paths
+    for u in (names[:-1], names):
+        want = [re.sub(C._JOINERS, "", x) for x in u]
+        assert C._without_joiners(u).tolist() == want

@@ -125,3 +125,27 @@ def _split(share: float = 0.8):
         first = rng.random(len(v)) < share
         old[k], new[k] = v[first].reset_index(drop=True), v[~first].reset_index(drop=True)
     return old, new
+
+
+def test_kept_links_are_the_stored_links_between_records_of_the_run_at_their_positions():
+    """An update's stored links are matched to the run's records by ``source|record_id`` (in
+    Arrow): a link is kept when both its records are in the run, at their row positions,
+    whatever the row order; missing record IDs read ``<NA>`` as the keys always did."""
+    from regsosek_link.run.linker import _kept_links
+
+    records = pd.DataFrame({"source": pd.array(["b", "a", "a", "c", "a"], dtype="string"),
+                            "record_id": pd.array(["1", "2", "1", "x|y", pd.NA], dtype="string")})
+    links = pd.DataFrame({"source_l": ["a", "a", "c", "b", "a", "a"], "record_id_l": ["1", "9", "x|y", "1", "2", None],
+                          "source_r": ["b", "a", "a", "a", "a", "a"], "record_id_r": ["1", "1", "2", "3", "1", "1"],
+                          "match_probability": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]})
+    links[["source_l", "record_id_l", "source_r", "record_id_r"]] = links[
+        ["source_l", "record_id_l", "source_r", "record_id_r"]].astype("string")
+    kept = _kept_links(links, records)
+    where = {f"{s}|{r}": i for i, (s, r) in enumerate(zip(records["source"].astype(str), records["record_id"].astype(str)))}
+    want = [(where[f"{sl}|{rl}"], where[f"{sr}|{rr}"], p) for sl, rl, sr, rr, p in
+            zip(links["source_l"].astype(str), links["record_id_l"].astype(str), links["source_r"].astype(str),
+                links["record_id_r"].astype(str), links["match_probability"])
+            if f"{sl}|{rl}" in where and f"{sr}|{rr}" in where]
+    assert list(zip(kept.left.tolist(), kept.right.tolist(), kept.probability.tolist())) == want
+    assert len(want) == 4  # (a|9 and a|3 are no records of the run; a|<NA> is one)
+    assert kept.left.dtype == np.int64 and kept.table["match_probability"].tolist() == [p for *_, p in want]

@@ -3,12 +3,15 @@ definitions (strip every value, blank -> <NA>, ``pd.concat`` of the sources) on 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from regsosek_link import ConfigError, LinkConfig, SourceConfig, read_source, read_sources
 from regsosek_link.schema import RAW_COLUMNS
+from regsosek_link.standardise import standardise
 
 # every kind of value the fast path must hand to Python: blanks of every kind at either end,
 # empty and blank-only values, non-ASCII at the edges, lone surrogates, missing values
@@ -193,3 +196,20 @@ def test_one_thread_and_two_give_the_same_records_and_encodings():
     pd.testing.assert_frame_equal(got[0][0], got[1][0])
     assert got[0][1] == got[1][1]
     assert got[0][1]["nama"] is None and got[0][1]["nama_ibu"] == _values(got[0][0]["nama_ibu"])
+
+
+def test_place_and_date_of_birth_in_one_column(tmp_path: Path):
+    # a "tempat, tanggal lahir" column (as on the KTP) mapped to tempat_tanggal_lahir feeds
+    # both fields, each cleaned to its own part; mapping it beside tanggal_lahir is refused
+    path = tmp_path / "a.csv"
+    path.write_text("id,nama,ttl\n1,Siti Aminah,\"Jakarta, 12-08-1980\"\n2,Budi,\"Kab. Bogor, 1 Juli 1960\"\n"
+                    "3,Ani,\n", encoding="utf-8")
+    src = SourceConfig(name="a", path=str(path),
+                       columns={"id": "record_id", "nama": "nama", "ttl": "tempat_tanggal_lahir"})
+    clean = standardise(read_sources(LinkConfig(sources=[src])))
+    assert clean["tempat_lahir"].tolist()[:2] == ["JAKARTA", "KAB BOGOR"]
+    assert clean["tanggal_lahir"].tolist()[:2] == ["1980-08-12", "1960-07-01"]
+    assert clean["tempat_lahir"].isna().iloc[2] and clean["tanggal_lahir"].isna().iloc[2]
+    with pytest.raises(ConfigError, match="tempat_tanggal_lahir gives both"):
+        SourceConfig(name="b", columns={"id": "record_id", "nama": "nama", "ttl": "tempat_tanggal_lahir",
+                                        "tgl": "tanggal_lahir"})

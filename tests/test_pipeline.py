@@ -246,6 +246,39 @@ def test_release_free_memory_finds_glibc_and_is_harmless():
     ProcessTuning(enabled=False).release_free_memory()
 
 
+def test_process_tuning_makes_the_system_allocator_arrows_pool_for_the_run(monkeypatch):
+    """A tuned run (nested ones too) allocates Arrow memory with the C allocator, which
+    its trimming reaches; Arrow's pool is put back after the last run, and left alone
+    without tuning or when ARROW_DEFAULT_MEMORY_POOL is set."""
+    import pyarrow as pa
+
+    from regsosek_link.run._memory import ProcessTuning
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool().backend_name
+    if before == "system":
+        pytest.skip("this pyarrow's default pool is the system allocator already")
+    off = ProcessTuning(enabled=False)
+    off.sized(10)
+    assert pa.default_memory_pool().backend_name == before
+    outer, inner = ProcessTuning(enabled=True), ProcessTuning(enabled=True)
+    try:
+        outer.sized(10)
+        assert pa.default_memory_pool().backend_name == "system"
+        assert pa.array(["a", "b"]).take([1]).to_pylist() == ["b"]
+        inner.sized(10)
+        inner.close()
+        assert pa.default_memory_pool().backend_name == "system"  # the outer run goes on
+    finally:
+        outer.close()
+    assert pa.default_memory_pool().backend_name == before
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", before)
+    user = ProcessTuning(enabled=True)
+    user.sized(10)
+    assert pa.default_memory_pool().backend_name == before
+    user.close()
+
+
 def test_process_tuning_is_off_unless_asked_and_restores_numpy(monkeypatch):
     """Without tune_process a run leaves numpy's huge-page switch and the garbage collector
     alone; with it, the switch is off once a run of at most SMALL_PAGES_MAX_RECORDS records

@@ -212,3 +212,21 @@ def test_golden_choice_by_cluster_equals_golden_records_and_households_table(sha
     reduced = _choose_golden(lacking, code, int(code.max()) + 1, **opts)
     pd.testing.assert_frame_equal(reduced.households(lacking, persons),
                                   households_table(reduced.frame(persons), lacking, pid))
+
+
+def test_source_columns_taken_through_the_dictionary_equal_a_plain_take():
+    """The golden fields' and links' ``*_source`` columns are gathered through the sources'
+    dictionary codes (-1: no record): the same Arrow-backed values as a take of the
+    records' own source column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from regsosek_link.registry import _take_text
+
+    plain = pa.array(["siak", "dtks", "siak", "bpjs", "dtks"], type=pa.large_string())
+    pos = np.array([4, -1, 0, 3, 3, -1, 1])
+    got = _take_text(pc.dictionary_encode(plain), pos)
+    want = _take_text(plain, pos)
+    assert isinstance(got, pd.arrays.ArrowStringArray) and got._pa_array.type == want._pa_array.type
+    assert got.tolist() == want.tolist() == ["dtks", pd.NA, "siak", "bpjs", "bpjs", pd.NA, "dtks"]
+    assert _take_text(pc.dictionary_encode(plain), None).tolist() == plain.to_pylist()

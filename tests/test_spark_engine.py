@@ -215,6 +215,7 @@ def test_spark_sources_with_bad_record_ids_are_refused_together(spark):
 
 def test_parquet_output_partitioned(spark, tmp_path):
     from regsosek_link.engine import SparkEngine
+    from regsosek_link.errors import ConfigError
 
     d = load_febrl3()
     src = {"febrl3": d.sources["febrl3"].head(300)}
@@ -226,6 +227,10 @@ def test_parquet_output_partitioned(spark, tmp_path):
     back = pd.read_parquet(paths["registry"])
     assert len(back) == res.n_persons
     assert spark.read.parquet(paths["membership"]).count() == 300
+    # catalog tables: a name that is not a plain identifier is refused before anything is written
+    with pytest.raises(ConfigError, match="not plain names"):
+        res.save_tables("default.q2; DROP TABLE x --")
+    assert not [t for t in spark.catalog.listTables("default") if t.name.startswith("q2")]
 
 
 def test_spark_engine_refuses_a_withdrawal(spark, tmp_path):
@@ -259,12 +264,34 @@ def test_cli_engine_spark_reads_csv_through_spark(spark, tmp_path):
     cfg = d.config.replace(sources=(SourceConfig(name="febrl3", path="febrl3.csv", columns=src.columns,
                                                  extra_columns=src.extra_columns),))
     cfg.save(tmp_path / "config.yaml")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(["run", str(tmp_path / "config.yaml"), "--engine", "spark", "--out", str(tmp_path / "out")]) == 0
+    # --tables: the outputs also as tables of the session's catalog (a database in tmp_path)
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS rl_test LOCATION '{tmp_path / 'warehouse'}'")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert main(["run", str(tmp_path / "config.yaml"), "--engine", "spark", "--out", str(tmp_path / "out"),
+                         "--tables", "rl_test.q1_", "--table-format", "parquet"]) == 0
+        assert {t.name for t in spark.catalog.listTables("rl_test")} == {
+            "q1_membership", "q1_registry", "q1_households", "q1_links"}
+        in_catalog = spark.table("rl_test.q1_membership").toPandas()
+        assert spark.table("rl_test.q1_registry").count() == len(pd.read_parquet(tmp_path / "out" / "registry"))
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS rl_test CASCADE")
     members = pd.read_parquet(tmp_path / "out" / "membership")
-    assert sorted(members["record_id"]) == sorted(d.sources["febrl3"].head(300)["rec_id"])
+    assert sorted(members["record_id"]) == sorted(in_catalog["record_id"]) == sorted(
+        d.sources["febrl3"].head(300)["rec_id"])
     # the same records through the embedded engine (pandas ingest): the same persons
     emb = Linker(cfg.replace(sources=(src,))).run({"febrl3": d.sources["febrl3"].head(300)})
     both = emb.membership.merge(members, on="record_id", suffixes=("_e", "_s"))
     assert (both["person_id_e"] == both["person_id_s"]).all()
+
+
+def test_cli_tables_need_the_spark_engine(tmp_path, capsys):
+    from regsosek_link.cli import main
+
+    d = load_febrl3()
+    d.config.save(tmp_path / "config.yaml")
+    assert main(["run", str(tmp_path / "config.yaml"), "--tables", "db.rl_"]) == 2
+    err = capsys.readouterr().err
+    assert "add --engine spark" in err and err.count("\n") == 1
+    assert not (tmp_path / "regsosek_output").exists()

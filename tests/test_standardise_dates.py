@@ -31,6 +31,10 @@ REF = "2026-01-15"
         ("17 AGT 1945", "1945-08-17", "ok"),
         ("17 August 1945", "1945-08-17", "ok"),
         ("August 17, 1945", "1945-08-17", "ok"),
+        ("Jakarta, 17-08-1945", "1945-08-17", "ok"),  # "tempat, tanggal lahir" in one column
+        ("Kab. Bogor, 17 Agustus 1945", "1945-08-17", "ok"),
+        ("Jumat, 17 Agustus 1945", "1945-08-17", "ok"),  # a weekday first
+        ("Jakarta, tidak tahu", NA, "unparsed"),
         ("2 Pebruari 1980", "1980-02-02", "ok"),
         ("3 Okt 1999", "1999-10-03", "ok"),
         ("31244", "1985-07-16", "ok"),  # Excel serial

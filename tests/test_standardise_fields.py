@@ -94,6 +94,10 @@ def test_clean_address(raw, alamat, no, rt, rw):
         ("Kab. Semarang", "KAB SEMARANG"),
         ("KAB. SEMARANG", "KAB SEMARANG"),
         ("Kec. Pekalongan Barat", "PEKALONGAN BARAT"),
+        ("Jakarta, 17-08-1945", "JAKARTA"),  # "tempat, tanggal lahir": the date is not the place
+        ("Kab. Bogor, 17 Agustus 1945", "KAB BOGOR"),
+        ("Medan 17/08/1945", "MEDAN"),
+        ("Jalan 17 Agustus 1945", "JALAN 17 AGUSTUS 1945"),  # a name made of a date, no comma: kept
         ("semarang", "SEMARANG"),
         ("", NA),
         (None, NA),

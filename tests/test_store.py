@@ -192,3 +192,29 @@ def test_assign_split_keeps_the_id_where_most_records_went():
 def test_assign_new_id_collision_is_rehashed():
     ids, _ = _assign(["a"], [0], issued={hash_id("a")})
     assert ids == [hash_id("a#1")]
+
+
+def test_frames_are_written_in_arrow_chunks_with_the_same_tables(tmp_path, monkeypatch):
+    """A frame bigger than ARROW_CHUNK_ROWS reaches DuckDB as a stream of record batches of
+    the frame's schema (not converted whole): a column missing in a whole chunk keeps its
+    type, and the stored tables are those of a write converted in one piece."""
+    import pyarrow as pa
+
+    import regsosek_link.store as store_module
+
+    frame = pd.DataFrame({"a": pd.array([None, None, "x", "y", None], dtype="string"),
+                          "n": pd.array([1, None, 3, 4, 5], dtype="Int16"), "f": [0.5, 1.5, 2.5, 3.5, 4.5]})
+    stream = store_module._as_arrow(frame, chunk_rows=2)
+    assert isinstance(stream, pa.RecordBatchReader)
+    assert stream.read_all().equals(pa.Table.from_pandas(frame, preserve_index=False))
+    tables = {}
+    for rows in (10**9, 2):
+        monkeypatch.setattr(store_module, "ARROW_CHUNK_ROWS", rows)
+        path = tmp_path / f"r{rows}.duckdb"
+        Linker(config("siak", "dtks"), model=model()).run(RUN1, store=path)
+        with RegistryStore(path)._connect(read_only=True) as con:
+            tables[rows] = {t: (con.execute(f"select * from {t}").df(), con.execute(f"describe {t}").df())
+                            for t in ("records", "links", "membership", "registry", "households")}
+    for t, (rows, types) in tables[10**9].items():
+        pd.testing.assert_frame_equal(tables[2][t][0], rows, check_exact=True)
+        pd.testing.assert_frame_equal(tables[2][t][1], types)

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, RegsosekLinkError
 
@@ -183,6 +183,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = config.replace(output_dir=args.out)
     if args.no_memory_check:
         config = config.replace(memory_check=False)
+    _refuse_tables_without_spark(args)
     if args.engine == "spark":
         return _run_on_spark(config, args)
     result = Linker(config, tune_process=True).run(progress=_progress(args.quiet), store=args.store,
@@ -194,6 +195,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.store:
         print(f"Registry saved in {args.store} (person IDs kept stable against what it held)")
     return 0
+
+
+def _add_spark_tables(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tables", metavar="PREFIX",
+                   help="with --engine spark: also save the output tables in the session's catalog as "
+                        "PREFIXmembership, PREFIXregistry, ... (e.g. --tables dtsen.rl_)")
+    p.add_argument("--table-format", help="with --tables: the tables' format (delta, parquet, iceberg...); "
+                                          "default the session's")
+
+
+def _spark_outputs(result: Any, config: LinkConfig, args: argparse.Namespace) -> str:
+    """Write a Spark result's Parquet tables (and catalog tables with ``--tables``); what was written."""
+    written = result.write(config.output_dir)
+    said = f"Parquet tables in {config.output_dir}: {', '.join(written)}"
+    if args.tables:
+        names = result.save_tables(args.tables, table_format=args.table_format)
+        said += f"; catalog tables {', '.join(names.values())}"
+    return said
+
+
+def _refuse_tables_without_spark(args: argparse.Namespace) -> None:
+    if (getattr(args, "tables", None) or getattr(args, "table_format", None)) and args.engine != "spark":
+        raise ConfigError("--tables and --table-format save the outputs in a Spark catalog: add --engine spark, "
+                          "or drop them")
 
 
 def _run_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
@@ -211,9 +236,9 @@ def _run_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
                           "as Parquet and config.json only; drop the option, or run with the embedded engine")
     # (the engine's own run: Linker(config, engine=...).run is annotated with the embedded LinkResult)
     result = SparkEngine().run(Linker(config), store=args.store, relink=args.relink, replace=args.replace)
-    written = result.write(config.output_dir)
+    said = _spark_outputs(result, config, args)
     print(f"Linked {result.n_records:,} records into {result.n_persons:,} persons on Spark "
-          f"({result.n_pairs:,} candidate pairs); Parquet tables in {config.output_dir}: {', '.join(written)}")
+          f"({result.n_pairs:,} candidate pairs); {said}")
     if args.store:
         print(f"Registry saved in {args.store} (run {result.run_id}; person IDs kept stable against what it held)")
     return 0
@@ -228,11 +253,11 @@ def _update_on_spark(config: LinkConfig, args: argparse.Namespace) -> int:
         raise ConfigError("--truth and --report: not available with --engine spark yet; drop them, or update "
                           "with the embedded engine")
     result = SparkEngine().update(Linker(config), args.store, retrain=args.retrain, relink=args.relink)
-    written = result.write(config.output_dir)
+    said = _spark_outputs(result, config, args)
     counts = {r["change"]: r["count"] for r in result.changes.groupBy("change").count().collect()}
     print(f"Updated {args.store} (run {result.run_id}) on Spark: {result.n_records:,} records, persons "
           f"{result.n_persons:,}; changes: {', '.join(f'{k} {v:,}' for k, v in sorted(counts.items())) or 'none'}; "
-          f"Parquet tables in {config.output_dir}: {', '.join(written)}")
+          f"{said}")
     return 0
 
 
@@ -260,6 +285,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
     if not Path(args.store).exists():
         raise ConfigError(f"registry store {args.store!r} does not exist; create it first with "
                           f"'regsosek-link run CONFIG --store {args.store}'")
+    _refuse_tables_without_spark(args)
     if args.engine == "spark":
         return _update_on_spark(config, args)
     t0 = time.perf_counter()
@@ -411,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the stages run: this process (default) or Spark (pip install "
                         "'regsosek-link[spark]'; master and settings from $REGSOSEK_SPARK_MASTER and "
                         "$REGSOSEK_SPARK_CONF); writes partitioned Parquet")
+    _add_spark_tables(r)
     _add_memory_check(r)
     r.set_defaults(fn=_cmd_run)
 
@@ -427,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--engine", choices=("embedded", "spark"), default="embedded",
                    help="where the stages run: this process (default) or Spark, with --store a directory "
                         "written by 'run --engine spark --store'")
+    _add_spark_tables(u)
     u.set_defaults(fn=_cmd_update)
 
     w = sub.add_parser("withdraw", help="remove a source's records (all, or some record ids) from a stored registry")

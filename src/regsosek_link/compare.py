@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
@@ -446,7 +448,7 @@ def _name_values(u: np.ndarray) -> Prepared:
     cut = np.zeros(len(words) + 1, bool)
     cut[prefixes // max(len(words), 1)] = True
     # the name without spaces, hyphens, dots and apostrophes: NUR HIDAYAH = NURHIDAYAH
-    joined = pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
+    joined = _without_joiners(u)
     joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
     return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
             "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING),
@@ -483,15 +485,21 @@ def _prefix_pairs(words: np.ndarray, min_length: int = 2) -> np.ndarray:
     v = len(words)
     if v == 0:
         return np.zeros(0, np.int64)
+    ascii_words = _ascii_arrow(words)
     ser = pd.Series(words, dtype=object)
-    lengths = ser.str.len().to_numpy()
+    lengths = (ser.str.len().to_numpy() if ascii_words is None
+               else pc.binary_length(ascii_words).to_numpy(zero_copy_only=False).astype(np.int64))
     index = pd.Index(words)
     codes = []
     # a prefix is itself a word: only the lengths words have (not every length up to the
     # longest token, which a huge field would make a quadratic loop)
     for k in np.unique(lengths[(lengths >= min_length) & (lengths < lengths.max(initial=0))]).tolist():
         longer = np.flatnonzero(lengths > k)
-        pre = index.get_indexer(ser.iloc[longer].str[:k])
+        if ascii_words is None:
+            pre = index.get_indexer(ser.iloc[longer].str[:k])
+        else:  # (the same in Arrow's kernels, without a Python string per word)
+            cut = pc.utf8_slice_codeunits(ascii_words.take(longer), 0, k)
+            pre = pc.index_in(cut, value_set=ascii_words).fill_null(-1).to_numpy(zero_copy_only=False)
         found = pre >= 0
         codes.append(pre[found].astype(np.int64) * v + longer[found])
     return np.sort(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
@@ -510,6 +518,36 @@ class _ShortForms(NamedTuple):
 
 
 _JOINERS = r"[\s\-.'`]+"
+#: :data:`_JOINERS` for ASCII text in Arrow's (RE2) syntax: ``\s`` spelled out as the ASCII
+#: characters Python's ``re`` takes for white space (RE2's ``\s`` lacks ``\v`` and ``\x1c-\x1f``)
+_JOINERS_ASCII = r"[\t\n\x0b\x0c\r\x1c-\x1f \-.'`]+"
+
+
+def _ascii_arrow(values: np.ndarray) -> pa.Array | None:
+    """Distinct names (object array of ``str``) as an Arrow string array when there are some
+    and all are ASCII, where Arrow's string kernels and Python's give the same results;
+    else None."""
+    if len(values) == 0:
+        return None
+    try:
+        array = pa.array(values, type=pa.large_string())
+    except (pa.ArrowException, UnicodeError):  # (lone surrogates)
+        return None
+    return array if pc.all(pc.string_is_ascii(array)).as_py() else None
+
+
+def _without_joiners(u: np.ndarray) -> Any:
+    """Each name of ``u`` (object array of ``str``) without spaces, hyphens, dots and
+    apostrophes (:data:`_JOINERS`), as an object array; ASCII names through Arrow's regex
+    kernel (no Python call per name).
+
+    >>> _without_joiners(np.array(["NUR HIDAYAH", "SITI-AMINAH", "O'NEIL"], dtype=object)).tolist()
+    ['NURHIDAYAH', 'SITIAMINAH', 'ONEIL']
+    """
+    array = _ascii_arrow(u)
+    if array is None:
+        return pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
+    return pc.replace_substring_regex(array, _JOINERS_ASCII, "").to_numpy(zero_copy_only=False)
 
 
 @_spec.register("comparison")
@@ -876,6 +914,18 @@ class IdNumberComparison(Comparison):
     >>> pairs = pd.DataFrame({"left": [0, 0, 0, 0], "right": [1, 2, 3, 4]})
     >>> near.compute(recs, pairs).tolist()  # serial shift, region digit, date digit, exact
     [1, 3, 2, 4]
+
+    With ``other_id_column`` (the default KK comparison names ``nik``) a value equal to
+    either record's value in that column is not this number but the other one keyed into
+    this column: a NIK in the KK column (a documented failure of DTKS and BPJS files). Such
+    a pair is missing, not "different": on the generator's data 29 % of the KK pairs that
+    differ with a NIK in a KK column are one person (the card of one, the NIK of the other).
+
+    >>> recs = pd.DataFrame({"kk": ["3375012401200001", "3375014508900001", "3375012401200007"],
+    ...                      "nik": ["3375014508900001", None, None]})
+    >>> pairs = pd.DataFrame({"left": [0, 0, 1], "right": [1, 2, 2]})
+    >>> IdNumberComparison(column="kk", serial_digits=4, other_id_column="nik").compute(recs, pairs).tolist()
+    [-1, 0, 0]
     """
 
     column: str = "nik"
@@ -887,6 +937,7 @@ class IdNumberComparison(Comparison):
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
     near_miss: bool = False
+    other_id_column: str | None = None
 
     @property
     def name(self) -> str:
@@ -909,7 +960,8 @@ class IdNumberComparison(Comparison):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column,) + ((self.status_column,) if self.status_column else ()) + tuple(self.consistency_columns)
+        return ((self.column,) + ((self.status_column,) if self.status_column else ()) + tuple(self.consistency_columns)
+                + ((self.other_id_column,) if self.other_id_column else ()))
 
     @property
     def level_names(self) -> tuple[str, ...]:
@@ -935,6 +987,16 @@ class IdNumberComparison(Comparison):
             bad = _pad(np.isin(suniq, list(self.unusable_status)), False)[scodes]
             codes = np.where(bad, MISSING, codes)
         prep = {"d": _pad(_digit_words(uniq, self.length), _NOT_A_NUMBER)[codes]}
+        if self.other_id_column and self.other_id_column in records.columns:
+            # each record's value of the other identifier, as a code of this column's values
+            ocodes, ouniq = _column_codes(records, self.other_id_column, self.name)
+            in_this = pd.Index(uniq).get_indexer(ouniq).astype(np.int32) if len(uniq) else np.full(len(ouniq), -1,
+                                                                                                    np.int32)
+            other = _pad(in_this, MISSING)[ocodes]
+            # a record whose own value is its other identifier holds no value of this one
+            codes = np.where((codes >= 0) & (codes == other), MISSING, codes)
+            prep["c"], prep["o"] = codes, np.where(other >= 0, other, -2).astype(np.int32)
+            prep["d"] = _pad(_digit_words(uniq, self.length), _NOT_A_NUMBER)[codes]
         if self.consistency_columns:
             (nik_dob, dob, nik_sex, sex) = (_column_codes(records, c, self.name) for c in self.consistency_columns)
             known_d, known_s = (nik_dob[0] >= 0) & (dob[0] >= 0), (nik_sex[0] >= 0) & (sex[0] >= 0)
@@ -963,6 +1025,9 @@ class IdNumberComparison(Comparison):
         swap = (d2 & _next_digit(d2) & ~_differing_digits(dl ^ _next_digit(dr))
                 & ~_differing_digits(_next_digit(dl) ^ dr))
         one[two] = swap.any(axis=1)
+        if "o" in prep:  # one side's value is the other side's other identifier
+            c, o = prep["c"], prep["o"]
+            miss = miss | (c[left] == o[right]) | (c[right] == o[left])
         if self.near_miss:
             kind = self._near_kind(wl, wr, diff[:, 0], one)
             return self._near_levels(prep, left, right, kind, nd, miss)
@@ -1080,6 +1145,25 @@ def _date_values(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bcd, year
 
 
+def _year_slip(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairs of years (``int``, four digits) one keying slip apart: one digit mistyped or two
+    adjacent digits transposed.
+
+    >>> _year_slip(np.array([1985, 1985, 1985, 2011, 1962]), np.array([1958, 1995, 1985, 2022, 2022])).tolist()
+    [True, True, False, False, False]
+    """
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    da = np.stack([a // 1000 % 10, a // 100 % 10, a // 10 % 10, a % 10], axis=1)
+    db = np.stack([b // 1000 % 10, b // 100 % 10, b // 10 % 10, b % 10], axis=1)
+    diff = da != db
+    n = diff.sum(axis=1)
+    swapped = np.zeros(len(a), bool)
+    for i in range(3):  # digits i and i+1 swapped, the others equal
+        swapped |= ((n == 2) & diff[:, i] & diff[:, i + 1] & (da[:, i] == db[:, i + 1])
+                    & (da[:, i + 1] == db[:, i]))
+    return (n == 1) | swapped
+
+
 @_spec.register("comparison")
 @dataclass(frozen=True, kw_only=True)
 class DateOfBirthComparison(Comparison):
@@ -1117,6 +1201,26 @@ class DateOfBirthComparison(Comparison):
     level the model learns its own m and u. (On the generator's thin census records, same
     name and desa: 91 % of the same-year pairs are one person, 5 % of those a year apart.)
 
+    With ``far_years=N`` a level "born years apart" is put below "different" (every other
+    level moves up by one): two dates more than ``N`` years apart that are not one keying
+    slip (one mistyped digit, two adjacent digits transposed: ``1985``/``1958``, a day-month
+    swap, or the same day and month of two real dates: ``1996-08-07``/``2006-08-07``). A
+    placeholder's or a partial date's year is taken as guessed within ``N`` years
+    (missing, as without it, when between 2 and ``N`` years off), not further: a placeholder
+    of 2011 against a real date of 2022 is two people, not "day unknown". This is the
+    evidence that tells a father from his son of the same name, or a child from an elder
+    sibling whose name it was given, on one family card or in one RT: there the name, the
+    card and the address all agree, and a date that merely "differs" (a slip of a few
+    years, of a month and a day) weighs far less than one a generation away. The model
+    learns the level's m and u like any other.
+
+    ``ignore_when_apart`` names comparisons that say "one household" (the family card, the
+    mother, the region and RT, the place of birth): for pairs born more than ``far_years``
+    apart they are missing (:func:`compare` applies it). A household holds people a
+    generation apart, so once the dates say that, a shared card or RT is what a father and
+    his namesake son have, not evidence of one person; counted as independent evidence it
+    outweighs the dates (card +15 bits and exact name +10 against -7).
+
     >>> recs = pd.DataFrame({"tgl": ["1990-03-04", "1990-03-04", "1990-04-03", "1991-03-04",
     ...                              "1990-03-20", "1970-07-01", "1970-07-01", "1965-02-02"],
     ...                      "st": ["ok"] * 5 + ["placeholder_1jul"] * 2 + ["ok"]})
@@ -1129,7 +1233,18 @@ class DateOfBirthComparison(Comparison):
     status_column: str | None = None
     year_column: str | None = None
     year_only_level: bool = False
+    far_years: int | None = None
+    ignore_when_apart: tuple[str, ...] = ()
     label: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.far_years is not None and (isinstance(self.far_years, bool) or not isinstance(self.far_years, int)
+                                           or self.far_years < 1):
+            raise ConfigError("The 'far_years' parameter of DateOfBirthComparison must be an int >= 1 or None. "
+                              f"Got {self.far_years!r} instead.")
+        if self.ignore_when_apart and not self.far_years:
+            raise ConfigError("The 'ignore_when_apart' parameter of DateOfBirthComparison needs 'far_years' (the "
+                              f"level it applies at). Got ignore_when_apart={self.ignore_when_apart!r} without it.")
 
     @property
     def name(self) -> str:
@@ -1142,13 +1257,14 @@ class DateOfBirthComparison(Comparison):
 
     @property
     def level_names(self) -> tuple[str, ...]:
+        far = (f"born more than {self.far_years} years apart",) if self.far_years else ()
         if self.year_only_level:
-            return ("different", "year +-1 or same day-month", "same year-month",
-                    "year only (placeholder or partial), same year", "day-month swapped or one digit",
-                    "exact placeholder", "exact")
-        return ("different", "year +-1 or same day-month" + (" (or year only)" if self.year_column else ""),
-                "same year-month",
-                "day-month swapped or one digit", "exact placeholder", "exact")
+            return far + ("different", "year +-1 or same day-month", "same year-month",
+                          "year only (placeholder or partial), same year", "day-month swapped or one digit",
+                          "exact placeholder", "exact")
+        return far + ("different", "year +-1 or same day-month" + (" (or year only)" if self.year_column else ""),
+                      "same year-month",
+                      "day-month swapped or one digit", "exact placeholder", "exact")
 
     def prepare(self, records):
         codes, uniq = _column_codes(records, self.column, self.name)
@@ -1197,12 +1313,23 @@ class DateOfBirthComparison(Comparison):
         by_ph_year = (phl | phr) if self.year_only_level else (phl ^ phr)
         out = np.where(exact, np.where(phl | phr, np.int8(top - 1), np.int8(top)),
                        np.where(by_ph_year, ph_year, out))
+        if self.far_years:
+            # more than far_years apart and not one slip of the keyboard: its own level, below
+            # "different" (which every other level now stands above by one)
+            out = np.where(out >= 0, out + 1, out).astype(np.int8)
+            # (two real dates with one day and month: a slip of the year, 1996 for 2006)
+            far = np.flatnonzero((gap > self.far_years) & ~exact & (by_ph_year | ((x & 0xFFFF) != 0)))
+            out[far[~_year_slip(yl[far], yr[far])]] = 0
         out[miss] = MISSING
         if "year_only" in prep:
             # a side known to the year only: the years, when both sides have one
             by_year = (prep["year_only"][left] | prep["year_only"][right]) & (yl >= 0) & (yr >= 0)
             gap = np.abs(yl[by_year].astype(np.int32) - yr[by_year])
-            out[by_year] = np.where(gap == 0, year_level, (gap <= 1).view(np.int8))
+            lv = np.where(gap == 0, year_level, (gap <= 1).view(np.int8))
+            if self.far_years:
+                far = (gap > self.far_years) & ~_year_slip(yl[by_year], yr[by_year])
+                lv = np.where(far, np.int8(-1), lv) + 1
+            out[by_year] = lv
         return out
 
 
@@ -1491,7 +1618,21 @@ def compare(
             if progress is not None:
                 progress(i + 1, len(names))
             log.info("compared %d pairs on %s", len(left), comp.name)
+    _ignore_when_apart(comparisons, out)
     return pd.DataFrame(out, index=pairs.index)
+
+
+def _ignore_when_apart(comparisons: Sequence[Comparison], out: dict[str, np.ndarray]) -> None:
+    """Levels of the comparisons a date comparison's ``ignore_when_apart`` names set to
+    missing (in ``out``, by name) for the pairs at its level "born years apart" (0)."""
+    for comp in comparisons:
+        names = [n for n in getattr(comp, "ignore_when_apart", ()) if n in out and n != comp.name]
+        if not names:
+            continue
+        apart = out[comp.name] == 0
+        if apart.any():
+            for n in names:
+                out[n] = np.where(apart, np.int8(MISSING), out[n])
 
 
 # ----------------------------------------------------------------------------------------

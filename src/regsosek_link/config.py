@@ -47,7 +47,7 @@ from .compare import (
 from .errors import ConfigError, Problem
 from .extend import LevelComparison  # noqa: F401 - registers it, so configs may name it
 from .outputs import check_formats
-from .schema import GOLDEN_FIELDS, PERSON_COLUMNS, REGISTRY_FIELDS
+from .schema import GOLDEN_FIELDS, PERSON_COLUMNS, PLACE_AND_DATE, REGISTRY_FIELDS
 from .survivorship import SurvivorshipRule, given_rules, rule_spec
 
 __all__ = [
@@ -86,7 +86,9 @@ class SourceConfig:
         when the data is passed as a DataFrame.
     columns : mapping of str to str
         The source's own column name -> person-schema column. Must map ``record_id`` and at
-        least one of ``nama``/``nik``.
+        least one of ``nama``/``nik``. A column holding place and date of birth together
+        ("tempat, tanggal lahir": ``Jakarta, 12-08-1980``) maps to ``tempat_tanggal_lahir``:
+        it feeds both ``tempat_lahir`` and ``tanggal_lahir``.
     extra_columns : tuple of str
         Own columns kept under their own (lower-cased) names for custom comparisons.
     one_record_per_person : bool
@@ -139,24 +141,35 @@ class SourceConfig:
         if problems:
             raise ConfigError(problems)
 
+    def mapped(self) -> list[tuple[str, str]]:
+        """(own column, person-schema column) pairs, a ``tempat_tanggal_lahir`` column
+        giving both ``tempat_lahir`` and ``tanggal_lahir``."""
+        out = []
+        for own, target in self.columns.items():
+            out += [(own, "tempat_lahir"), (own, "tanggal_lahir")] if target == PLACE_AND_DATE else [(own, target)]
+        return out
+
     def problems(self) -> list[Problem]:
         """Every problem of the mapping itself (no data is read)."""
         out: list[Problem] = []
         if not isinstance(self.name, str) or not self.name.strip():
             return [Problem(source=None, where="name", message=f"a source needs a non-empty name; got {self.name!r}")]
-        targets = list(self.columns.values())
-        unknown = sorted({t for t in targets if t not in PERSON_COLUMNS})
+        unknown = sorted({t for t in self.columns.values() if t not in (*PERSON_COLUMNS, PLACE_AND_DATE)})
         if unknown:
             out.append(Problem(
                 source=self.name, where="columns",
                 message=f"mapping targets unknown person-schema column(s) {unknown}; "
-                f"known columns: {', '.join(PERSON_COLUMNS)}. Put other columns in extra_columns.",
+                f"known columns: {', '.join(PERSON_COLUMNS)} (and {PLACE_AND_DATE} for place and date "
+                "of birth in one column). Put other columns in extra_columns.",
             ))
+        targets = [t for _, t in self.mapped()]
         dup = sorted({t for t in targets if targets.count(t) > 1})
         if dup:
             out.append(Problem(
                 source=self.name, where="columns",
-                message=f"several columns are mapped to {dup}; map exactly one column to each.",
+                message=f"several columns are mapped to {dup}; map exactly one column to each"
+                + (f" ({PLACE_AND_DATE} gives both tempat_lahir and tanggal_lahir)."
+                   if PLACE_AND_DATE in self.columns.values() and {"tempat_lahir", "tanggal_lahir"} & set(dup) else "."),
             ))
         if "record_id" not in targets:
             out.append(Problem(
@@ -281,7 +294,10 @@ def default_comparisons() -> tuple[Comparison, ...]:
     part it sits in and by how common such a neighbour is in the data (serials restart at
     0001 per kecamatan and birth date: ``near_miss=True``); KK typos inside its serial are
     not evidence (cards issued on one day in one kecamatan, or NIKs keyed into the KK
-    column).
+    column), and a NIK in the KK column is no card at all (``other_id_column``). Birth dates
+    more than five years apart that are no keying slip have a level of their own
+    (``far_years``), and for those pairs the family card says nothing
+    (``ignore_when_apart``): a father and his namesake son share it.
     """
     household = ("no_kk",)
     family = ("no_kk", "nama_ibu_phonetic")
@@ -290,10 +306,12 @@ def default_comparisons() -> tuple[Comparison, ...]:
                            consistency_columns=("nik_birth_date", "tanggal_lahir", "nik_sex", "jenis_kelamin")),
         NameComparison(column="nama", phonetic_column="nama_phonetic", term_frequency=True),
         DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status", year_column="tahun_lahir",
-                              year_only_level=True),
+                              year_only_level=True, far_years=5,
+                              ignore_when_apart=("no_kk",)),
         ExactMatch(column="jenis_kelamin"),
         NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic", ignore_when_equal=household),
-        IdNumberComparison(column="no_kk", status_column="kk_status", serial_digits=4, label="no_kk"),
+        IdNumberComparison(column="no_kk", status_column="kk_status", serial_digits=4, label="no_kk",
+                           other_id_column="nik"),
         RegionComparison(ignore_when_equal=family),
         NeighbourhoodComparison(ignore_when_equal=family),
         JaroWinklerAtThresholds(column="tempat_lahir", thresholds=(0.9,), ignore_when_equal=family),

@@ -658,7 +658,7 @@ class _Source:
         if problems:
             raise ConfigError(problems)
         # raw column -> source column
-        self.columns = {v: k for k, v in src.columns.items() if v in PERSON_COLUMNS}
+        self.columns = {v: k for k, v in src.mapped() if v in PERSON_COLUMNS}
         for col in src.extra_columns:
             if col.lower() in RAW_COLUMNS or col.lower() in self.columns:
                 raise ConfigError(Problem(

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ._arrays import unique_int
 from ._codes import CodeBook, column_codes, per_column, with_codes
@@ -138,6 +139,11 @@ def _take_text(values: pa.Array | pd.api.extensions.ExtensionArray,
     """``values.take(pos, allow_fill=True)`` (-1: missing; None: every value) as a ``string``
     array backed by Arrow (see :func:`_text_array`); values of another type than text are
     taken as they are."""
+    if isinstance(values, pa.DictionaryArray):  # (few distinct values: gather their codes)
+        codes = values.indices.to_numpy(zero_copy_only=False)
+        if pos is not None:
+            codes = codes[np.maximum(pos, 0)]
+        return _take_text(values.dictionary, codes if pos is None else np.where(pos < 0, -1, codes))
     if isinstance(values, pa.Array):
         if pos is None:
             return pd.arrays.ArrowStringArray(values)
@@ -149,6 +155,16 @@ def _take_text(values: pa.Array | pd.api.extensions.ExtensionArray,
     if pos is not None and len(pos) and pos.min() < 0:
         taken[pos < 0] = None
     return _text_array(taken)
+
+
+def _source_values(records: pd.DataFrame) -> pa.Array | pd.api.extensions.ExtensionArray:
+    """:func:`_key_values` of ``source`` for :func:`_take_text` at chosen rows, dictionary
+    encoded (made once per run): a take then gathers small integer codes and copies the
+    few source names, instead of reading the text of records spread over the whole array."""
+    values = _key_values(records, "source")
+    if not isinstance(values, pa.Array):
+        return values
+    return per_column(records, "source", "arrow_dictionary", lambda _: pc.dictionary_encode(values))
 
 
 def _key_values(records: pd.DataFrame, column: str) -> pa.Array | pd.api.extensions.ExtensionArray:
@@ -648,7 +664,7 @@ def _choose(
     flags["conflicting_birth_date"] = distinct("tanggal_lahir", real_date) > 1
     return _Choice(n_persons=n_p, rows={f: rows for f, (rows, _) in zip(fields, picked)},
                    values={f: values for f, (_, values) in zip(fields, picked)}, flags=flags,
-                   source=_key_values(records, "source"), record_id=_key_values(records, "record_id"))
+                   source=_source_values(records), record_id=_key_values(records, "record_id"))
 
 
 def _valid_kk_codes(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -732,7 +748,7 @@ def links_table(
         keep = slice(None)  # already kept and in order (as the pipeline passes them): no copies
     left = pairs["left"].to_numpy()[keep]
     right = pairs["right"].to_numpy()[keep]
-    src, rid = _key_values(records, "source"), _key_values(records, "record_id")
+    src, rid = _source_values(records), _key_values(records, "record_id")
     cols = {
         "source_l": _take_text(src, left),
         "record_id_l": _take_text(rid, left),

@@ -27,6 +27,11 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "hubungan_keluarga",
 )
 
+#: A source column holding place and date of birth together ("tempat, tanggal lahir",
+#: ``Jakarta, 12-08-1980``, as on the KTP) may be mapped to this name: it feeds both
+#: ``tempat_lahir`` and ``tanggal_lahir`` (each cleaner keeps its own part).
+PLACE_AND_DATE = "tempat_tanggal_lahir"
+
 #: Columns that identify a raw or clean record in every stage.
 KEY_COLUMNS: tuple[str, str] = ("source", "record_id")
 

@@ -481,10 +481,29 @@ def _shared_text(column: Any) -> pd.arrays.StringArray:
     return pd.arrays.StringArray(distinct.take(ix.to_numpy()))
 
 
-def _as_arrow(frame: pd.DataFrame) -> Any:
-    """``frame`` as an Arrow table for DuckDB: missing values of pandas string columns are
+#: Rows of a frame converted to Arrow at a time when DuckDB reads it (:func:`_as_arrow`).
+ARROW_CHUNK_ROWS = 65_536
+
+
+def _as_arrow(frame: pd.DataFrame, chunk_rows: int | None = None) -> Any:
+    """``frame`` as Arrow data for DuckDB: missing values of pandas string columns are
     nulls. (DuckDB before 2.0 scanning a pandas string column directly, with pandas 2.2 and
-    NumPy 1.26, stored its <NA> as the text '<NA>', found by .ci/min-deps.)"""
+    NumPy 1.26, stored its <NA> as the text '<NA>', found by .ci/min-deps.)
+
+    A frame of more than ``chunk_rows`` rows (default :data:`ARROW_CHUNK_ROWS`) is a stream
+    of record batches of that many rows with the frame's schema, converted as DuckDB reads
+    them: a big run's records are not held a second time, whole, in Arrow while they are
+    written (where a full ``run --store`` peaked). The stream can be read once."""
     import pyarrow as pa
 
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    chunk_rows = chunk_rows or ARROW_CHUNK_ROWS
+    if len(frame) <= chunk_rows:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+
+    def batches() -> Iterator[Any]:
+        for start in range(0, len(frame), chunk_rows):
+            chunk = frame.iloc[start:start + chunk_rows]
+            yield from pa.Table.from_pandas(chunk, schema=schema, preserve_index=False).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())

@@ -118,7 +118,7 @@ def processing_record(result: Any, output_dir: str | Path, files: Sequence[str])
             entries = [{"field": f, "source_column": own, "form": "clear",
                         "used_for": uses.get(f, ["carried, not used"]) if f != "record_id" else
                         ["record key (membership, links)"]}
-                       for own, f in s.columns.items()]
+                       for own, f in s.mapped()]
         sources.append({"source": s.name, "path": s.path, "n_records": int(counts[s.name]), "fields": entries})
     doc = {
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -163,6 +163,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 _PAGES: dict[str, Any] = {"runs": 0, "lock": threading.Lock(), "before": None}
+_POOL: dict[str, Any] = {"runs": 0, "lock": threading.Lock(), "before": None}
 #: Runs of at most this many records keep numpy's big arrays on normal pages.
 SMALL_PAGES_MAX_RECORDS = 2_000_000
 
@@ -183,11 +184,18 @@ class ProcessTuning:
     - :meth:`gc_paused`: the cyclic collector walks every live object (~0.25 s at a
       million records) when a Python loop allocates many small containers, as the
       constrained clustering's greedy pass does; reference counting frees them anyway.
+    - :meth:`sized` also makes the C allocator Arrow's default memory pool for the run:
+      Arrow's own pool (mimalloc) keeps the pages of freed Arrow buffers (the output
+      tables' text columns and their temporaries, made where a run peaks) out of reach of
+      the trimming above; 40-100 MB lower peak at 298,735 records, the same CPU time. Put
+      back when the last concurrent run ends; left alone when ``ARROW_DEFAULT_MEMORY_POOL``
+      is set.
     """
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
         self._pages_on = False
+        self._pool_on = False
 
     def release_free_memory(self) -> None:
         trim = _malloc_trim() if self.enabled else None
@@ -195,6 +203,15 @@ class ProcessTuning:
             trim(0)
 
     def sized(self, n_records: int) -> None:
+        if self.enabled and not self._pool_on and "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+            import pyarrow as pa
+
+            with _POOL["lock"]:
+                _POOL["runs"] += 1
+                if _POOL["runs"] == 1:
+                    _POOL["before"] = pa.default_memory_pool()
+                    pa.set_memory_pool(pa.system_memory_pool())
+            self._pool_on = True
         switch = _hugepage_switch()
         if (not self.enabled or self._pages_on or switch is None or "NUMPY_MADVISE_HUGEPAGE" in os.environ
                 or n_records > SMALL_PAGES_MAX_RECORDS):
@@ -206,7 +223,16 @@ class ProcessTuning:
         self._pages_on = True
 
     def close(self) -> None:
-        """Put numpy's huge-page switch back (when this was the last tuned run)."""
+        """Put numpy's huge-page switch and Arrow's memory pool back (when this was the
+        last tuned run)."""
+        if self._pool_on:
+            import pyarrow as pa
+
+            with _POOL["lock"]:
+                _POOL["runs"] -= 1
+                if _POOL["runs"] == 0:
+                    pa.set_memory_pool(_POOL["before"])
+            self._pool_on = False
         if not self._pages_on:
             return
         switch = _hugepage_switch()

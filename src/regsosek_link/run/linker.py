@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from .._order import arrow_str
 from ..config import LinkConfig, SourceConfig, settings_differences, with_stored_sources
 from ..errors import ConfigError, ModelError, StoreError
 from ..ingest import read_sources
@@ -61,16 +64,25 @@ def _decisions(*parts: pd.DataFrame | None) -> pd.DataFrame | None:
     return pd.concat(have, ignore_index=True)[list(DECISION_COLUMNS)]
 
 
+def _arrow_keys(frame: pd.DataFrame, s: str = "source", r: str = "record_id") -> pa.Array:
+    """:func:`_keys` as an Arrow string array (no Python string per row)."""
+    return pc.binary_join_element_wise(arrow_str(frame[s]), arrow_str(frame[r]), pa.scalar("|", pa.large_string()))
+
+
 def _kept_links(links: pd.DataFrame, records: pd.DataFrame) -> KeptLinks:
-    """The stored links whose two records are among ``records``, with their positions."""
+    """The stored links whose two records are among ``records``, with their positions.
+
+    The records' and the links' keys (:func:`_keys`) are matched in Arrow: a Python string
+    per record and per link end held ~156 MB at 407,057 records."""
     if len(links) == 0:
         return KeptLinks.none()
-    pos = pd.Series(np.arange(len(records)), index=_keys(records).to_numpy())
-    left = pos.reindex(_keys(links, "source_l", "record_id_l").to_numpy()).to_numpy()
-    right = pos.reindex(_keys(links, "source_r", "record_id_r").to_numpy()).to_numpy()
-    ok = ~(np.isnan(left) | np.isnan(right))
+    keys = _arrow_keys(records)
+    left, right = (pc.index_in(_arrow_keys(links, f"source_{side}", f"record_id_{side}"), value_set=keys)
+                   for side in "lr")
+    ok = (pc.is_valid(left).to_numpy(zero_copy_only=False) & pc.is_valid(right).to_numpy(zero_copy_only=False))
     table = links[ok].reset_index(drop=True)
-    return KeptLinks(left=left[ok].astype(np.int64), right=right[ok].astype(np.int64),
+    return KeptLinks(left=pc.filter(left, pa.array(ok)).to_numpy().astype(np.int64),
+                     right=pc.filter(right, pa.array(ok)).to_numpy().astype(np.int64),
                      probability=table["match_probability"].to_numpy(float), table=table)
 
 

@@ -227,7 +227,8 @@ def _clean_plain(arr: pa.Array) -> tuple[pd.Series, pd.Series]:
 def clean_place(values: pd.Series) -> pd.Series:
     """Standardise place names (place of birth, region names).
 
-    Upper case, ASCII, punctuation -> space; ``Kab. X``/``Kabupaten X``/``KAB X`` ->
+    Upper case, ASCII, punctuation -> space; a date after the place (``Jakarta,
+    12-08-1980``, as a "tempat, tanggal lahir" column holds it) removed; ``Kab. X``/``Kabupaten X``/``KAB X`` ->
     ``KAB X``; ``Kota X``/``Kotamadya X``/``Kodya X``/``Kota Adm. X`` -> ``KOTA X`` (Kab.
     Bogor and Kota Bogor stay different places); ``Kec.``, ``Kel.``, ``Desa``, ``Ds.``,
     ``Prov.`` prefixes removed.
@@ -241,8 +242,16 @@ def clean_place(values: pd.Series) -> pd.Series:
     return map_distinct(values, _clean_place).astype(STRING).rename(values.name if isinstance(values, pd.Series) else None)
 
 
+#: A date after a place ("Jakarta, 12-08-1980", "Bogor / 1 Juli 1960": a "tempat, tanggal
+#: lahir" column mapped to the place of birth): removed.
+#: A written-out date needs the comma or slash (a place may be named after one: 17 AGUSTUS).
+_TRAILING_DATE = (r"(?:\s*[,/]\s*(?:\d{1,2}[-/.\s]+(?:\d{1,2}|[A-Z]{3,9}\.?)[-/.\s]+\d{2,4})"
+                  r"|(?:\s*[,/]\s*|\s+)(?:\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}-\d{1,2}-\d{1,2}))\s*$")
+
+
 def _clean_place(s: pd.Series) -> pd.Series:
-    u = collapse_spaces(upper_ascii(s).str.replace(r"[^A-Z0-9]+", " ", regex=True))
+    u = upper_ascii(s).str.replace(_TRAILING_DATE, "", regex=True)
+    u = collapse_spaces(u.str.replace(r"[^A-Z0-9]+", " ", regex=True))
     u = u.str.replace(r"^(?:KABUPATEN|KAB)(?: ADMINISTRASI| ADM)? ", "KAB ", regex=True)
     u = u.str.replace(r"^(?:KOTAMADYA|KODYA|KOTA ADMINISTRASI|KOTA ADM|KOTA) ", "KOTA ", regex=True)
     u = u.str.replace(r"^(?:KECAMATAN|KEC|KELURAHAN|KEL|DESA|DS|PROVINSI|PROV|PROPINSI) ", "", regex=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ._common import (
     STRING,
@@ -127,7 +128,9 @@ def parse_date(values: pd.Series, *, reference_date: str | None = None, dayfirst
     ``DD-MM-YYYY``, ``DD/MM/YYYY``, ``D/M/YYYY``, ``DD.MM.YYYY``, ``YYYYMMDD``,
     ``DDMMYYYY``, ``DD-MM-YY`` (century: the most recent not after ``reference_date``),
     Indonesian or English month names or abbreviations (``17 Agustus 1945``,
-    ``17-Agu-1945``, ``17 AGT 1945``, ``August 17, 1945``), Excel serial day numbers
+    ``17-Agu-1945``, ``17 AGT 1945``, ``August 17, 1945``), any of these after a place or
+    weekday and a comma (``Jakarta, 17-08-1945``, a "tempat, tanggal lahir" column;
+    ``Jumat, 17 Agustus 1945``), Excel serial day numbers
     (5 digits, 1927-05-18 to ``reference_date``) and pandas datetimes. Dates known to the
     year or the month only (``1985``, ``08/1985``, ``00-00-1985``, ``00/08/1985``,
     ``Agustus 1985``) keep their year.
@@ -189,6 +192,13 @@ def _parse(s: pd.Series, ref: pd.Timestamp, *, dayfirst: bool = True, date_forma
     idx = s.index
     n = len(s)
     arr = ascii_upper_arrow(to_arrow(s))
+    # a place or a weekday before a comma ("Jakarta, 12-08-1980": a "tempat, tanggal lahir"
+    # column; "Sabtu, 12 Agustus 1980"): the date is what follows (a month name before the
+    # comma is part of the date: "August 17, 1945")
+    lead = pc.extract_regex(arr, r"^(?P<head>[A-Z][A-Z .'()/-]*?)\s*,\s*(?P<date>\d.*)$")
+    head = pc.utf8_trim_whitespace(pc.struct_field(lead, "head"))
+    strip = pc.and_kleene(pc.is_valid(lead), pc.invert(pc.is_in(head, value_set=pa.array(list(MONTHS)))))
+    arr = pc.if_else(strip.fill_null(False), pc.struct_field(lead, "date"), arr)
     u = string_series(arr)  # positions as index
     year = np.full(n, -1, dtype=np.int64)
     month = np.full(n, -1, dtype=np.int64)

@@ -30,7 +30,9 @@ from ._phonetic import phonetic_key
 NAME_COLUMNS: tuple[str, ...] = ("nama", "nama_gelar", "nama_bin", "nama_phonetic", "nama_sorted", "n_tokens")
 
 _BIN = frozenset({"BIN", "BINTI", "BINT"})
-_OLD_J_MARKERS = r"OE|TJ|DJ|NJ|SJ"
+#: Marks of the pre-1972 spelling. ``NJ`` counts only at the start of a word: inside a word it is
+#: the modern n + j of TANJUNG, PANJI, SANJAYA (EYD has no word starting with nj).
+_OLD_J_MARKERS = r"OE|TJ|DJ|\bNJ|SJ"
 _DOTTED = r"[A-Z]\.[A-Z]"  # a dotted degree (S.PD) stays one token
 
 
@@ -93,9 +95,10 @@ def _generic(u: pd.Series) -> pd.DataFrame:
 
 
 #: The old-spelling rules of rule 5 of :func:`clean_name`, in order (``\x02`` holds a DJ
-#: while J becomes Y).
+#: while J becomes Y; ``^NJ``, the old NY, is a regular expression: only a word's first
+#: letters, since inside a word NJ is the modern n + j of TANJUNG).
 _EYD: tuple[tuple[str, str], ...] = (
-    ("OE", "U"), ("DJ", "\x02"), ("TJ", "C"), ("NJ", "NY"), ("SJ", "SY"), ("CH", "KH"),
+    ("OE", "U"), ("DJ", "\x02"), ("TJ", "C"), ("^NJ", "NY"), ("SJ", "SY"), ("CH", "KH"),
 )
 
 
@@ -107,12 +110,13 @@ def _eyd_marked(keys: pa.Array) -> pa.Array:
     """
     k = keys
     # to a fixed point: a DJ that became J can make a new old-spelling pair with the letter
-    # before it (SDJ -> SJ -> SY, NDJ -> NJ -> NY, TDJ -> TJ -> C, DDJ -> DJ -> J), which a
-    # second cleaning would otherwise change again
+    # before it (SDJ -> SJ -> SY, TDJ -> TJ -> C, DDJ -> DJ -> J), which a second cleaning
+    # would otherwise change again; NDJ keeps its J inside a word (TANDJUNG is TANJUNG) but
+    # not at a word's start (NDJ -> NJ -> NY)
     while True:
         for a, b in _EYD:
-            k = pc.replace_substring(k, a, b)
-        again = pc.replace_substring_regex(k, "([TDNS])\x02", "\\1J")
+            k = pc.replace_substring_regex(k, a, b) if a.startswith("^") else pc.replace_substring(k, a, b)
+        again = pc.replace_substring_regex(pc.replace_substring_regex(k, "([TDS])\x02", "\\1J"), "^N\x02", "NJ")
         if again.equals(k):
             break
         k = again
@@ -309,9 +313,11 @@ def clean_name(
        to ``nama_bin`` and is dropped (with the BIN token) from ``nama``.
     5. Variant families (``name_variants.csv``: Moch./Mohamad/... -> MUHAMMAD, Achmad ->
        AHMAD, Abd. -> ABDUL, St./Sitti -> SITI, Noor -> NUR, Rachmat -> RAHMAT, ...),
-       then old spelling to EYD (``oe->u``, ``tj->c``, ``dj->j``, ``nj->ny``, ``sj->sy``,
-       ``ch->kh`` (a lone ``CH`` stays: the initial of Chairul), repeated while a ``dj->j`` makes a new pair: Hasdjim -> HASYIM; ``j->y``
-       only when the raw name carries one of oe/tj/dj/nj/sj), then the variant table again
+       then old spelling to EYD (``oe->u``, ``tj->c``, ``dj->j``, ``nj->ny`` at a word's start,
+       ``sj->sy``, ``ch->kh`` (a lone ``CH`` stays: the initial of Chairul), repeated while a
+       ``dj->j`` makes a new pair: Hasdjim -> HASYIM; ``j->y`` only when the raw name carries
+       one of oe/tj/dj/sj or a word starting with nj). Inside a word ``nj`` is the modern n + j
+       and stays (TANJUNG, PANJI, SANJAYA; the phonetic key still folds it with ny), then the variant table again
        (for forms that only match after the spelling reform).
        ``NURUL`` is *not* folded into ``NUR`` (it is Nur + the article al-, its own name).
     6. A first token ``M`` followed by another name token becomes MUHAMMAD; a lone ``M``

@@ -30,6 +30,7 @@ NIK_STATUSES: tuple[str, ...] = (
 )
 
 _EXCEL = r"^[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+$"
+_FLOAT_EXACT = str(2**53)  # 16 digits: from here on not every integer is a float64
 _REPEATED = "|".join(f"{d}+" for d in range(10))
 _DUMMIES = {"1234567890123456", "0123456789012345", "6543210987654321", "1234567812345678"}
 
@@ -70,7 +71,8 @@ def clean_nik(
     Returns
     -------
     pandas.DataFrame
-        Same index. ``nik``: the digits (spaces, dots, dashes, a leading apostrophe removed),
+        Same index. ``nik``: the digits (spaces, dots, dashes, a leading apostrophe, a ``.0``
+        left by a float below 2^53 removed; from 2^53 on such a value is ``excel_damaged``),
         <NA> when missing, sentinel, dummy or Excel-damaged; kept for ``wrong_length`` (a
         15-digit NIK is still evidence) and, as cleaned text, for ``non_digit``.
         ``status``: first failed check, one of ``ok, missing, sentinel, dummy,
@@ -181,7 +183,15 @@ def _clean_distinct(values: pd.Series, kind: str, recorded_years: np.ndarray | N
         s = values.iloc[slow].astype("string[pyarrow]")
         nik = s.str.replace(r"^'+", "", regex=True).str.strip()
         missing = nik.isna().to_numpy() | nik.str.fullmatch(r"(?:[-_.\s]*|(?i:null|none|nan|n/?a|-+))").fillna(True).to_numpy()
-        excel = nik.str.contains(_EXCEL, regex=True).fillna(False).to_numpy() & ~missing
+        # a number written through a float (``3375014508900002.0``, as pandas writes a float
+        # column): the digits before ``.0`` are the NIK below 2^53, where a float64 holds
+        # every integer; from 2^53 on the last digit may already be rounded
+        # (one or two zeros: a dot before four digits is a separator, 3201.0101.0101.0001)
+        through_float = nik.str.fullmatch(r"\d{10,16}\.00?").fillna(False).to_numpy()
+        nik = nik.str.replace(r"^(\d{10,16})\.00?$", r"\1", regex=True)
+        digits16 = nik.fillna("").to_numpy(dtype=object)
+        rounded = through_float & (nik.str.len().fillna(0).to_numpy() == 16) & (digits16 >= _FLOAT_EXACT)
+        excel = (nik.str.contains(_EXCEL, regex=True).fillna(False).to_numpy() | rounded) & ~missing
         d = nik.str.replace(r"[\s.\-_/]", "", regex=True)
         is_digit = d.str.fullmatch(r"\d+").fillna(False).to_numpy()
         length = d.str.len().fillna(0).to_numpy()

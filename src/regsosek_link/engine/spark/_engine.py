@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -118,6 +119,35 @@ class SparkLinkResult:
                                                 encoding="utf-8")
             paths["config.json"] = str(Path(out, "config.json"))
         return paths
+
+
+    def save_tables(self, prefix: str, *, mode: str = "overwrite", table_format: str | None = None) -> dict[str, str]:
+        """Save each table in the session's catalog (Hive metastore, Unity Catalog, Glue...)
+        as ``<prefix><table>`` (membership partitioned by source), e.g. ``prefix="dtsen.rl_"``
+        gives ``dtsen.rl_membership``, ``dtsen.rl_registry``, ...; returns the table names.
+
+        ``table_format``: the tables' format (``"delta"``, ``"parquet"``, ``"iceberg"``...);
+        default the session's (``spark.sql.sources.default``). The names are checked before
+        anything is written: letters, digits and underscores, with at most two dots
+        (catalog.database.table).
+        """
+        names = {name: f"{prefix}{name}" for name in PARTITIONS}
+        bad = [n for n in names.values() if not _TABLE_NAME.fullmatch(n)]
+        if bad:
+            raise ConfigError(f"table name(s) {bad} from the prefix {prefix!r} are not plain names: use letters, "
+                              "digits and underscores, with 'database.' (or 'catalog.database.') before them")
+        for name, part in PARTITIONS.items():
+            writer = getattr(self, name).write.mode(mode)
+            if table_format:
+                writer = writer.format(table_format)
+            if part:
+                writer = writer.partitionBy(part)
+            writer.saveAsTable(names[name])
+        return names
+
+
+#: A table name as ``save_tables`` accepts it: [catalog.][database.]table, plain identifiers.
+_TABLE_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*\.){0,2}[A-Za-z_][A-Za-z0-9_]*")
 
 
 class SparkEngine:
@@ -429,7 +459,7 @@ def _mapped(src: Any, df: Any) -> Any:
         return F.when(v == "", None).otherwise(v)
 
     cols = [F.lit(src.name).alias("source")]
-    cols += [text(own).alias(schema) for own, schema in src.columns.items()]
+    cols += [text(own).alias(schema) for own, schema in src.mapped()]
     cols += [text(c).alias(c.lower()) for c in src.extra_columns]
     return df.select(*cols)
 
