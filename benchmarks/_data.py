@@ -78,16 +78,30 @@ def prepare(name: str, size: int | None, *, seed: int = 0) -> Path:
     return folder
 
 
-def load(name: str, size: int | None) -> Dataset:
+def load(name: str, size: int | None, *, frames: bool = True) -> Dataset:
+    """The cached data set; ``frames=False``: each source as an empty frame of its columns
+    and an empty truth (for an engine that reads the Parquet files itself, so the driver
+    does not hold every record; :func:`truth` reads the truth when it is needed)."""
     folder = CACHE / dataset_key(name, size)
     meta = json.loads((folder / "meta.json").read_text())
-    sources = {s: pd.read_parquet(folder / f"src_{s}.parquet") for s in meta["sources"]}
-    truth = pd.read_parquet(folder / "truth.parquet")
+    if frames:
+        sources = {s: pd.read_parquet(folder / f"src_{s}.parquet") for s in meta["sources"]}
+        truth = pd.read_parquet(folder / "truth.parquet")
+    else:
+        import pyarrow.parquet as pq
+
+        sources = {s: pq.read_schema(folder / f"src_{s}.parquet").empty_table().to_pandas() for s in meta["sources"]}
+        truth = pq.read_schema(folder / "truth.parquet").empty_table().to_pandas()
     return Dataset(
         name=dataset_key(name, size), kind=meta["kind"], sources=sources,
         mappings=meta["mappings"], single=tuple(meta["single"]), link_type=meta["link_type"],
         threshold=float(meta["threshold"]), truth=truth, n_people=meta["n_people"],
     )
+
+
+def truth(name: str, size: int | None) -> pd.DataFrame:
+    """The cached data set's truth (``source``, ``record_id``, ``person_id``)."""
+    return pd.read_parquet(CACHE / dataset_key(name, size) / "truth.parquet")
 
 
 def meta(name: str, size: int | None) -> dict:

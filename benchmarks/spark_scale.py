@@ -64,6 +64,7 @@ def _session(args: argparse.Namespace):
         from splink.backends.spark import similarity_jar_location
 
         conf["spark.jars"] = similarity_jar_location()
+    args.local_dir = local  # (removed when the child ends: shuffle files and checkpoints)
     spark = spark_session(args.master, conf)
     spark.sparkContext.setLogLevel("ERROR")
     spark.sparkContext.setCheckpointDir(str(local / "checkpoints"))
@@ -102,20 +103,27 @@ def run_spark(ds, args) -> dict:
     folder = _data.CACHE / _data.dataset_key("synthetic", ds.n_people)
     paths = {name: str(folder / f"src_{name}.parquet") for name in ds.sources}
     out = Path(tempfile.mkdtemp(prefix="spark_scale_out_"))
+    from regsosek_link.run._memory import peak_rss_mb
+
+    before_mb = peak_rss_mb()
     t0 = time.perf_counter()
-    result = Linker(_config(ds), engine=SparkEngine(spark, buckets=args.buckets)).run(paths)
+    result = Linker(_config(ds), engine=SparkEngine(spark, buckets=args.buckets or None)).run(paths)
     run_s = time.perf_counter() - t0
     result.membership.write.mode("overwrite").parquet(str(out / "membership"))
     wall = time.perf_counter() - t0
-    import pandas as pd
-
-    membership = pd.read_parquet(out / "membership", columns=["source", "record_id", "person_id"])
+    after_mb = peak_rss_mb()
     if args.keep:  # (untimed: the membership and links for a comparison with the embedded engine's)
         folder = Path(args.keep, f"spark_{ds.n_people}")
         result.membership.write.mode("overwrite").parquet(str(folder / "membership"))
         result.links.write.mode("overwrite").parquet(str(folder / "links"))
-    return {"wall_s": wall, "session_s": session_s, "run_s": run_s, "membership": membership,
-            "candidate_pairs": result.n_pairs, "stages": dict(result.timings)}
+    spark.stop()  # (the JVM gone before the parent scores the membership)
+    # the membership is scored by the parent from the Parquet files: the records never
+    # come to this driver, whose memory is the engine's alone
+    return {"wall_s": wall, "session_s": session_s, "run_s": run_s, "membership_path": str(out / "membership"),
+            "candidate_pairs": result.n_pairs, "stages": dict(result.timings),
+            # the driver's RSS high-water mark before the run and after each stage
+            "driver_before_run_mb": round(before_mb), "driver_after_write_mb": round(after_mb),
+            "stage_peaks_mb": {k: round(v) for k, v in result.peak_memory_mb.items()}}
 
 
 def run_splink(ds, args) -> dict:
@@ -129,14 +137,21 @@ def run_splink(ds, args) -> dict:
     spark = _session(args)
     spark.range(1).count()
     session_s = time.perf_counter() - t0
-    sw = _tools.Stopwatch()
+    watch = _tools.Stopwatch()
+
+    def sw(name, fn):  # (each step printed to the child's log: a stopped run shows how far it got)
+        print(f"{datetime.now(UTC):%H:%M:%S} splink: {name} ...", flush=True)
+        out = watch(name, fn)
+        print(f"{datetime.now(UTC):%H:%M:%S} splink: {name} done in {watch.stages[name]:.1f} s", flush=True)
+        return out
+
     t0 = time.perf_counter()
     con = duckdb.connect()
     order, table = sw("clean (DuckDB)", lambda: _tools.peer_table(ds, con))
     records = sw("to Spark", lambda: spark.createDataFrame(con.execute(f"SELECT * FROM {table}").df()))
     db_api = SparkAPI(spark_session=spark, break_lineage_method="parquet")
     linker = Linker(db_api.register(records, dataset_display_name="records"), _tools._splink_settings(ds),
-                    log_level="WARNING")
+                    log_level="INFO")
 
     def train() -> None:
         t = linker.training
@@ -164,24 +179,33 @@ def run_splink(ds, args) -> dict:
     membership = pd.DataFrame({"source": order["source"].to_numpy(), "record_id": order["record_id"].to_numpy(),
                                "person_id": labels.astype(np.int64)})
     return {"wall_s": wall, "session_s": session_s, "membership": membership, "candidate_pairs": n_pairs,
-            "stages": sw.stages}
+            "stages": watch.stages}
 
 
 def child(args: argparse.Namespace) -> int:
     from regsosek_link.evaluate import pairwise_scores
 
-    ds = _data.load("synthetic", args.people)
-    out: dict = {"engine": args.engine, "n_people": ds.n_people, "n_records": ds.n_records, "master": args.master,
+    # (the Spark engine reads the sources' Parquet files itself: its driver loads none)
+    ds = _data.load("synthetic", args.people, frames=args.engine != "spark")
+    n_records = _data.meta("synthetic", args.people)["n_records"]
+    out: dict = {"engine": args.engine, "n_people": ds.n_people, "n_records": n_records, "master": args.master,
                  "driver_memory": args.driver_memory,
                  # which regsosek_link ran: a snapshot named by its commit (PYTHONPATH), or the tree
                  "src_rev": os.environ.get("SPARK_SCALE_SRC_REV", "working tree")}
     try:
         res = {"embedded": run_embedded, "spark": run_spark, "splink": run_splink}[args.engine](ds, args)
-        scores = pairwise_scores(res.pop("membership"), ds.truth)
+        if "membership" in res:
+            scores = pairwise_scores(res.pop("membership"), ds.truth)
+            out.update({"precision": scores.precision, "recall": scores.recall, "f1": scores.f1})
         out.update({k: v for k, v in res.items()})
-        out.update({"precision": scores.precision, "recall": scores.recall, "f1": scores.f1, "status": "ok"})
+        out["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 (recorded: one failing engine must not stop the others)
         out.update({"status": f"error: {type(exc).__name__}: {str(exc)[:300]}", "error": traceback.format_exc()})
+    finally:
+        if getattr(args, "local_dir", None):
+            import shutil
+
+            shutil.rmtree(args.local_dir, ignore_errors=True)
     Path(args.json).write_text(json.dumps(out, indent=2, default=float))
     return 0 if out["status"] == "ok" else 1
 
@@ -245,6 +269,19 @@ def run_child(engine: str, people: int, args: argparse.Namespace, log_dir: Path)
     out.update({f"peak_{k}_mb": round(v / 2**20) for k, v in peaks.items()})
     out["tree_cpu_s"] = round(cpu, 1)
     out["process_s"] = round(time.perf_counter() - t0, 1)
+    if out.get("membership_path"):  # (scored here, the child gone: not charged to the engine)
+        import shutil
+
+        import pandas as pd
+
+        from regsosek_link.evaluate import pairwise_scores
+
+        if out["status"] == "ok":
+            membership = pd.read_parquet(out["membership_path"], columns=["source", "record_id", "person_id"])
+            scores = pairwise_scores(membership, _data.truth("synthetic", people))
+            out.update({"precision": scores.precision, "recall": scores.recall, "f1": scores.f1})
+            del membership
+        shutil.rmtree(Path(out.pop("membership_path")).parent, ignore_errors=True)
     out["load_at_start"] = os.getloadavg()[0]
     return out
 
@@ -280,6 +317,22 @@ def stages_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_config(people: int, path: str) -> int:
+    """The benchmark's config for ``people`` with each source read from its cached Parquet
+    file (made if missing), as JSON for ``regsosek-link run`` (e.g. to see the embedded
+    engine's memory check refuse a size)."""
+    import dataclasses
+
+    folder = _data.prepare("synthetic", people)
+    cfg = _config(_data.load("synthetic", people, frames=False))
+    cfg = cfg.replace(sources=tuple(dataclasses.replace(s, path=str(folder / f"src_{s.name}.parquet"))
+                                    for s in cfg.sources),
+                      output_dir=str(Path(tempfile.gettempdir(), f"spark_scale_cli_{people}")))
+    Path(path).write_text(json.dumps(cfg.to_dict(), indent=1, ensure_ascii=False))
+    print(path)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", default="37000", help="synthetic people, comma separated (2.7 records each)")
@@ -288,12 +341,15 @@ def main() -> int:
     ap.add_argument("--driver-memory", default="6g",
                     help="spark.driver.memory (local mode: the one JVM's heap; Spark spills beyond it)")
     ap.add_argument("--shuffle-partitions", type=int, default=8)
-    ap.add_argument("--buckets", type=int, default=8)
+    ap.add_argument("--buckets", type=int, default=0, help="the Spark engine's buckets (0: its default)")
     ap.add_argument("--timeout-min", type=float, default=40)
     ap.add_argument("--min-free-gb", type=float, default=2.0,
                     help="kill a run when the machine has less free memory than this")
     ap.add_argument("--tag", default="")
     ap.add_argument("--keep", help="also write the embedded and Spark engines' membership and links under this folder")
+    ap.add_argument("--write-config", metavar="FILE",
+                    help="write the run's config (each source's Parquet path) as JSON for the command line "
+                         "(regsosek-link run FILE) and stop; one size")
     ap.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     ap.add_argument("--json", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -302,6 +358,8 @@ def main() -> int:
         return child(args)
 
     sizes = [int(s) for s in args.people.split(",")]
+    if args.write_config:
+        return write_config(sizes[0], args.write_config)
     engines = [e for e in args.engines.split(",") if e]
     name = f"spark_scale{'_' + args.tag if args.tag else ''}"
     log_dir = RESULTS / "logs"

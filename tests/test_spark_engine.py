@@ -176,6 +176,24 @@ def test_generator_parity(spark, n_people):
     assert res.membership.count() == sum(len(df) for df in syn.sources.values())
 
 
+def test_parity_whatever_the_buckets(spark):
+    """Big runs cut clustering and registry into more buckets (``default_buckets``: about
+    250,000 records each): another bucket count gives the same tables."""
+    from regsosek_link.engine import SparkEngine
+    from regsosek_link.engine.spark._engine import BUCKET_RECORDS, default_buckets
+
+    assert default_buckets(40 * BUCKET_RECORDS, 2) == 40
+    assert default_buckets(40 * BUCKET_RECORDS + 1, 2) == 41
+    assert default_buckets(10, 3) == 6
+    syn = make_sources(n_people=1_500, random_state=7)
+    config = _generator_config(syn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        emb = Linker(config).run(syn.sources)
+        res = Linker(config, engine=SparkEngine(spark, buckets=13)).run(syn.sources)
+    _check_parity(emb, res)
+
+
 def test_spark_sources_with_bad_record_ids_are_refused_together(spark):
     from regsosek_link.engine import SparkEngine
     from regsosek_link.errors import ConfigError

@@ -42,9 +42,27 @@ from . import _stages as st
 from ._frames import arrow_schema, as_dtypes, empty_like
 from ._session import default_parallelism, require_pyspark, spark_session
 
-__all__ = ["SparkEngine", "SparkLinkResult"]
+__all__ = ["BUCKET_RECORDS", "SparkEngine", "SparkLinkResult", "default_buckets"]
 
 log = logging.getLogger("regsosek_link.engine.spark")
+
+#: Records a bucket of the clustering and registry stages holds by default: a bucket is one
+#: pandas frame in a Python worker (with its links, golden records and households about
+#: 3 KB a record at its peak, measured at 1 M and 3 M records: workers 1,343 and 2,668 MB
+#: for 2 workers at 125,000 and 375,000 records a bucket), so about 1 GB a worker however
+#: many records the run has.
+BUCKET_RECORDS = 250_000
+
+
+def default_buckets(n_records: int, parallelism: int) -> int:
+    """The clustering and registry stages' buckets for ``n_records`` records: twice the
+    parallelism, or enough to hold :data:`BUCKET_RECORDS` records each.
+
+    >>> default_buckets(1_000_000, 2), default_buckets(10_000_000, 2), default_buckets(1_000, 8)
+    (4, 40, 16)
+    """
+    return max(2 * parallelism, 2, -(-n_records // BUCKET_RECORDS))
+
 
 #: The tables a Spark run writes, and the column each is partitioned by (None: not).
 PARTITIONS: dict[str, str | None] = {"membership": "source", "registry": None, "households": None, "links": None}
@@ -143,8 +161,10 @@ class SparkEngine:
         settings from ``$REGSOSEK_SPARK_MASTER`` / ``$REGSOSEK_SPARK_CONF``).
     buckets : int, optional
         Groups the clustering and registry stages are cut into (each holds whole
-        components or persons and is worked by one Python task); default twice the
-        session's default parallelism.
+        components or persons and is worked by one Python task, in memory); default
+        :func:`default_buckets`: twice the session's default parallelism, and more for
+        big runs so that a bucket holds about :data:`BUCKET_RECORDS` records. The results
+        do not depend on it.
     batch_rows : int, optional
         Rows in each Arrow batch the stages' kernels are handed (Spark's
         ``spark.sql.execution.arrow.maxRecordsPerBatch`` during the run, set back after
@@ -280,7 +300,6 @@ class SparkEngine:
         from ...standardise import standardise
 
         spark = self.spark
-        buckets = self.buckets or max(2 * default_parallelism(spark), 2)
         options: dict[str, Any] = {"profile": cfg.profile, **cfg.date_options()}
         empty_raw = pd.DataFrame({c: pd.Series([], dtype="string") for c in raw.columns})
         clean = standardise(empty_raw, workers=1, **options).dtypes.to_dict()
@@ -294,6 +313,7 @@ class SparkEngine:
             return recs, int(recs.count())
 
         records, n = stages("standardise", standardised)
+        buckets = self.buckets or default_buckets(n, default_parallelism(spark))
         dtypes = {"rank": "int64", **clean}
         proxy = _proxy(records, clean)
         notes: list[str] = []
