@@ -290,7 +290,8 @@ def release(records: pd.DataFrame, keep: Iterable[str]) -> None:
     kept = {c for c in keep if c in records.columns}
     drop = {(id(records[c].array), len(records)) for c in records.columns if c not in kept}
     drop -= {(id(records[c].array), len(records)) for c in kept}  # (columns sharing an array)
-    for key in [k for k in cache if k[0] != "lock" and (k[1], k[2]) in drop]:
+    # (list(cache) copies the keys in one step: another stage's thread may be adding to it)
+    for key in [k for k in list(cache) if k[0] != "lock" and (k[1], k[2]) in drop]:
         cache.pop(key, None)
 
 

@@ -1618,11 +1618,11 @@ def compare(
             if progress is not None:
                 progress(i + 1, len(names))
             log.info("compared %d pairs on %s", len(left), comp.name)
-    _ignore_when_apart(comparisons, out)
+    apply_ignore_when_apart(comparisons, out)
     return pd.DataFrame(out, index=pairs.index)
 
 
-def _ignore_when_apart(comparisons: Sequence[Comparison], out: dict[str, np.ndarray]) -> None:
+def apply_ignore_when_apart(comparisons: Sequence[Comparison], out: dict[str, np.ndarray]) -> None:
     """Levels of the comparisons a date comparison's ``ignore_when_apart`` names set to
     missing (in ``out``, by name) for the pairs at its level "born years apart" (0)."""
     for comp in comparisons:

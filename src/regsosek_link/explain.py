@@ -34,6 +34,7 @@ import pandas as pd
 from ._optional import require
 from .classify import probability_from_weight
 from .cluster import connected_components
+from .compare import apply_ignore_when_apart
 from .errors import ConfigError
 from .evaluate import pairwise_scores
 from .registry import links_table
@@ -142,6 +143,11 @@ def explain_pair(result: LinkResult, left: RecordRef, right: RecordRef) -> pd.Da
                 f"that name; config comparisons: {sorted(by_name)}"
             )
         levels[name] = int(comp.compute(recs, pair)[0])
+    # (what compare() does after the comparisons: e.g. the family card missing for a pair
+    # born a generation apart)
+    apart = {name: np.array([lvl], dtype=np.int8) for name, lvl in levels.items()}
+    apply_ignore_when_apart([by_name[name] for name in names], apart)
+    levels = {name: int(a[0]) for name, a in apart.items()}
     contrib = model.contributions(pd.DataFrame({k: [v] for k, v in levels.items()}, dtype=np.int8))
     for k, name in enumerate(names):
         comp = by_name[name]
