@@ -128,3 +128,37 @@ def test_threads_give_the_same_records_and_codes():
     pd.testing.assert_frame_equal(out[-1], out[1])
     with pytest.raises(ValueError, match="'workers' parameter of standardise"):
         standardise(out[1].iloc[:0][["source", "record_id"]], workers=0)
+
+
+def test_placeholder_days_judged_per_source_from_their_counts():
+    """A source holding the 15th and 1 January no more often than the days next to them
+    writes real birthdays there; one whose 1 July towers over 30 June and 2 July writes a
+    placeholder. Judged per source: the same date can be real in one and a placeholder in
+    the other (issue 18: real birthdays on the 15th were scored as 'day unknown')."""
+    days = pd.date_range("1970-01-01", "1999-12-31", freq="D")
+    real = days.strftime("%d-%m-%Y").tolist()
+    census = real + ["01-07-1985"] * 2000  # 1 July as the census' "day unknown"
+    raw = pd.DataFrame({"source": ["siak"] * len(real) + ["census"] * len(census),
+                        "record_id": [str(i) for i in range(len(real) + len(census))],
+                        "tanggal_lahir": real + census}, dtype="string")
+    out = standardise(raw)
+    status = out["tanggal_lahir_status"].to_numpy(dtype=object)
+    date = out["tanggal_lahir"].to_numpy(dtype=object)
+    siak = (out["source"] == "siak").to_numpy()
+    fifteenth = pd.Series(date).str.endswith("-15").to_numpy()
+    assert fifteenth[siak].sum() == 360 and set(status[siak & fifteenth]) == {"ok"}
+    assert set(status[siak & (date == "1985-07-01")]) == {"ok"}
+    assert set(status[~siak & (date == "1985-07-01")]) == {"placeholder_1jul"}
+    assert set(status[~siak & (date == "1990-07-01")]) == {"placeholder_1jul"}  # the source's habit
+    assert set(status[~siak & fifteenth]) == {"ok"}
+    # everything else is as parse_date reads it; codes stay a key of the values
+    plain = parse_date(raw["tanggal_lahir"])
+    assert out["tanggal_lahir"].tolist() == plain["tanggal_lahir"].tolist()
+    assert out["tahun_lahir"].tolist() == plain["year"].tolist()
+
+
+def test_placeholder_days_kept_when_too_few_dates_to_tell():
+    raw = pd.DataFrame({"source": ["a"] * 3, "record_id": ["1", "2", "3"],
+                        "tanggal_lahir": ["15-06-1970", "01-07-1980", "31-12-1950"]}, dtype="string")
+    assert standardise(raw)["tanggal_lahir_status"].tolist() == [
+        "placeholder_day15", "placeholder_1jul", "placeholder_31dec"]

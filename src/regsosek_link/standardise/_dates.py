@@ -407,3 +407,103 @@ def date_status_counts(records: pd.DataFrame, *, status_column: str = "tanggal_l
     for column, statuses in _COUNTED.items():
         out[column] = table[:, np.isin(kinds, statuses)].sum(axis=1)
     return out
+
+
+#: Each placeholder status: the (month, day) it is written on, and the days next to it, whose
+#: counts say how common that day would be as a real birthday.
+_PLACEHOLDER_DAYS: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {
+    "placeholder_1jul": ([(7, 1)], [(6, 30), (7, 2)]),
+    "placeholder_31dec": ([(12, 31)], [(12, 30), (12, 29)]),
+    "placeholder_1jan": ([(1, 1)], [(1, 2), (1, 3)]),
+    "placeholder_day15": ([(m, 15) for m in range(1, 13)], [(m, d) for m in range(1, 13) for d in (14, 16)]),
+}
+
+
+def unused_placeholders(month_day: np.ndarray, *, min_expected: float = 5.0) -> list[str]:
+    """The placeholder statuses that a set of dates shows no sign of using: real birthdays.
+
+    A source that writes a placeholder (1 July for "day unknown") holds far more dates on
+    that day than on the days next to it; a source that does not holds about as many. Each
+    placeholder day (1 July, 31 December, 1 January, the 15th of every month) is counted
+    against the mean of its neighbours: when it is at most twice as common (so that at most
+    half of its dates could be placeholders), its dates are taken as real. Only when the
+    neighbours are common enough to tell (``min_expected`` dates expected on the placeholder
+    day): a few dates prove nothing, and their dates stay flagged.
+
+    Parameters
+    ----------
+    month_day : numpy.ndarray
+        (13, 32) counts of dates per month (1-12) and day (1-31).
+
+    Returns
+    -------
+    list of str
+        Statuses (``placeholder_day15``, ...) whose dates are real birthdays here.
+
+    Examples
+    --------
+    >>> counts = np.full((13, 32), 10)
+    >>> counts[7, 1] = 200  # 1 July twenty times as common as its neighbours: a placeholder
+    >>> unused_placeholders(counts)
+    ['placeholder_31dec', 'placeholder_1jan', 'placeholder_day15']
+    >>> unused_placeholders(np.ones((13, 32)))  # one date a day: only the 15ths (12 days) tell
+    ['placeholder_day15']
+    """
+    out = []
+    for status, (days, around) in _PLACEHOLDER_DAYS.items():
+        seen = sum(float(month_day[m, d]) for m, d in days)
+        expected = sum(float(month_day[m, d]) for m, d in around) * len(days) / len(around)
+        if expected >= min_expected and seen <= 2 * expected:
+            out.append(status)
+    return out
+
+
+def calibrate_placeholders(codes: np.ndarray, dates_u: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """Take placeholder-looking dates as real where their group (a source) does not use that
+    placeholder (:func:`unused_placeholders`).
+
+    ``codes`` are the rows' codes into ``dates_u`` (as :func:`parse_date_distinct` gives it:
+    ``tanggal_lahir``, ``status``, ``year``; -1 missing), ``groups`` each row's group code
+    (-1: none, counted as a group of its own). Returns new codes and distinct values: the rows
+    whose placeholder is real get a code of their own past the given ones, at a copy of their
+    date with status ``ok``, so the codes stay a key of the values.
+
+    Examples
+    --------
+    >>> u = pd.DataFrame({"tanggal_lahir": ["1990-03-14", "1990-03-15", "1990-03-16", "1990-07-01"],
+    ...                   "status": ["ok", "placeholder_day15", "ok", "placeholder_1jul"], "year": [1990] * 4})
+    >>> codes = np.repeat([0, 1, 2, 3], [30, 30, 30, 300])
+    >>> new, values = calibrate_placeholders(codes, u, np.zeros(len(codes), np.int64))
+    >>> values["status"].take(new[[0, 30, 90]]).tolist()  # the 15th is as common as the 14th and 16th
+    ['ok', 'ok', 'placeholder_1jul']
+    """
+    iso = dates_u["tanggal_lahir"].astype("string")
+    status = dates_u["status"].astype("string").fillna("").to_numpy(dtype=object)
+    has = iso.notna().to_numpy()
+    month = np.zeros(len(iso), np.int64)
+    day = np.zeros(len(iso), np.int64)
+    month[has] = iso[has].str.slice(5, 7).astype(int).to_numpy()
+    day[has] = iso[has].str.slice(8, 10).astype(int).to_numpy()
+    flagged = np.isin(status, list(_PLACEHOLDER_DAYS))
+    if not flagged.any():
+        return codes, dates_u
+    known = np.flatnonzero(codes >= 0)
+    group_codes, group_of = np.unique(np.asarray(groups)[known], return_inverse=True)
+    group_of = group_of.reshape(-1)
+    real = np.zeros(len(codes), bool)
+    for g in range(len(group_codes)):
+        rows = known[group_of == g]
+        per_date = np.bincount(codes[rows], minlength=len(iso))
+        month_day = np.zeros((13, 32), np.int64)
+        np.add.at(month_day, (month, day), per_date)
+        unused = unused_placeholders(month_day)
+        if unused:
+            real[rows] = np.isin(status[codes[rows]], unused)
+    if not real.any():
+        return codes, dates_u
+    own, inverse = np.unique(codes[real], return_inverse=True)
+    copies = dates_u.iloc[own].reset_index(drop=True)
+    copies["status"] = pd.Series("ok", index=copies.index, dtype=dates_u["status"].dtype)
+    codes = codes.copy()
+    codes[real] = len(dates_u) + inverse.reshape(-1)
+    return codes, pd.concat([dates_u, copies], ignore_index=True)

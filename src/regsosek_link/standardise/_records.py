@@ -15,7 +15,7 @@ from regsosek_link.schema import RAW_COLUMNS
 
 from ._address import clean_address, clean_place, parse_rt_rw
 from ._common import STRING, expand, factorize, map_distinct
-from ._dates import parse_date_distinct
+from ._dates import calibrate_placeholders, parse_date_distinct
 from ._names import clean_name_distinct
 from ._nik import clean_nik_codes
 from ._regions import resolve_region
@@ -69,7 +69,10 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         the input column is absent) followed by the extra input columns. Strings are
         ``string`` dtype; ``nik_valid``/``kk_valid`` are ``bool``; ``nama_tokens_n`` is
         ``Int8``; ``tahun_lahir``, ``rt``, ``rw`` are ``Int16``. The NIK's century is
-        resolved against the record's own parsed date of birth.
+        resolved against the record's own parsed date of birth. A birth date on a
+        placeholder day keeps its ``placeholder_*`` status only where its source holds that
+        day markedly more often than the days next to it
+        (:func:`~regsosek_link.standardise._dates.unused_placeholders`).
 
     Examples
     --------
@@ -143,6 +146,8 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
             # stay a key of the parsed columns
             codes, dates_u = _per_source_dates(codes, u, dates_u, distinct("source"), special,
                                                date_formats=date_formats, dayfirst=dayfirst)
+        # a placeholder day that a source holds no more often than a real birthday is one
+        codes, dates_u = calibrate_placeholders(codes, dates_u, distinct("source")[0])
         dates = expand(dates_u, codes, idx)
         years_u = dates_u["year"].to_numpy(dtype="float64", na_value=np.nan)
         nik_codes, nik_u = distinct("nik")
