@@ -5,7 +5,7 @@ index and returns machine-readable status columns next to the cleaned values.
 """
 
 from ._address import clean_address, clean_place, parse_rt_rw
-from ._dates import DATE_STATUSES, date_status_counts, parse_date
+from ._dates import DATE_STATUSES, date_status_counts, parse_date, unused_placeholders
 from ._names import clean_name
 from ._nik import NIK_STATUSES, clean_nik
 from ._phonetic import phonetic_key
@@ -32,4 +32,5 @@ __all__ = [
     "phonetic_key",
     "resolve_region",
     "standardise",
+    "unused_placeholders",
 ]

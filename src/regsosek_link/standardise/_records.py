@@ -41,7 +41,7 @@ CLEAN_COLUMNS: tuple[str, ...] = (
 @with_codes
 def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] = "indonesian",
                 workers: int = 1, date_formats: Mapping[str, str] | None = None,
-                dayfirst: Mapping[str, bool] | None = None,
+                dayfirst: Mapping[str, bool] | None = None, judge_placeholders: bool = True,
                 codes: CodeBook | None = None) -> pd.DataFrame:
     """Standardise raw records into clean records (DESIGN.md, "standardise").
 
@@ -61,6 +61,11 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         :func:`~regsosek_link.standardise.parse_date`).
     dayfirst : mapping of str to bool, optional
         Source name -> whether its numeric birth dates are day-month (default ``True``).
+    judge_placeholders : bool, default True
+        Keep a date's ``placeholder_*`` status only where its source holds that day markedly
+        more often than the days next to it (:func:`~regsosek_link.standardise.unused_placeholders`,
+        counted on ``raw``); ``False``: every date on a placeholder day keeps it (an engine
+        that standardises in batches judges on all its records afterwards).
 
     Returns
     -------
@@ -69,10 +74,7 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         the input column is absent) followed by the extra input columns. Strings are
         ``string`` dtype; ``nik_valid``/``kk_valid`` are ``bool``; ``nama_tokens_n`` is
         ``Int8``; ``tahun_lahir``, ``rt``, ``rw`` are ``Int16``. The NIK's century is
-        resolved against the record's own parsed date of birth. A birth date on a
-        placeholder day keeps its ``placeholder_*`` status only where its source holds that
-        day markedly more often than the days next to it
-        (:func:`~regsosek_link.standardise._dates.unused_placeholders`).
+        resolved against the record's own parsed date of birth.
 
     Examples
     --------
@@ -147,7 +149,8 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
             codes, dates_u = _per_source_dates(codes, u, dates_u, distinct("source"), special,
                                                date_formats=date_formats, dayfirst=dayfirst)
         # a placeholder day that a source holds no more often than a real birthday is one
-        codes, dates_u = calibrate_placeholders(codes, dates_u, distinct("source")[0])
+        if judge_placeholders:
+            codes, dates_u = calibrate_placeholders(codes, dates_u, distinct("source")[0])
         dates = expand(dates_u, codes, idx)
         years_u = dates_u["year"].to_numpy(dtype="float64", na_value=np.nan)
         nik_codes, nik_u = distinct("nik")

@@ -307,7 +307,9 @@ class SparkEngine:
         def standardised() -> tuple[Any, int]:
             # (computed once before the sort: a range sort samples its input in a job of its
             # own, which ran the standardisation a second time)
-            std = st.cut(st.standardise_batches(raw, clean, options))
+            # (placeholder days judged on all records, not per batch)
+            std = st.cut(st.judge_placeholders(st.standardise_batches(raw, clean, {**options,
+                                                                                   "judge_placeholders": False})))
             recs = st.with_rank(std if prepare is None else prepare(std), ["source", "record_id"])
             recs = st.cut(recs)
             return recs, int(recs.count())

@@ -82,6 +82,34 @@ def standardise_batches(raw: Any, clean_dtypes: dict[str, Any], options: dict[st
     return raw.mapInArrow(run, spark_schema(schema))
 
 
+def judge_placeholders(records: Any) -> Any:
+    """The standardised ``records`` with the placeholder statuses their source does not use
+    (:func:`regsosek_link.standardise.unused_placeholders`, on the counts of all its records
+    per month and day) set to ``ok``: what :func:`regsosek_link.standardise.standardise` does
+    on the records it is given, here on all of them rather than on one batch."""
+    from pyspark.sql import functions as F
+
+    from ...standardise import unused_placeholders
+
+    counts = (records.where(F.col("tanggal_lahir").isNotNull())
+              .groupBy("source", F.substring("tanggal_lahir", 6, 2).cast("int").alias("m"),
+                       F.substring("tanggal_lahir", 9, 2).cast("int").alias("d")).count().toPandas())
+    status = F.col("tanggal_lahir_status")
+    judged = None
+    for source, part in counts.groupby("source", dropna=False, sort=True):
+        month_day = np.zeros((13, 32), np.int64)
+        np.add.at(month_day, (part["m"].to_numpy(np.int64), part["d"].to_numpy(np.int64)),
+                  part["count"].to_numpy(np.int64))
+        unused = unused_placeholders(month_day)
+        if unused:
+            who = F.col("source").isNull() if pd.isna(source) else F.col("source") == source
+            hit = who & status.isin(unused)
+            judged = hit if judged is None else judged | hit
+    if judged is None:
+        return records
+    return records.withColumn("tanggal_lahir_status", F.when(judged, F.lit("ok")).otherwise(status))
+
+
 # ----------------------------------------------------------------------------------------
 # block
 
