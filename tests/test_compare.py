@@ -20,6 +20,7 @@ from regsosek_link.compare import (
     compare,
 )
 from regsosek_link.errors import ConfigError
+from regsosek_link.standardise import phonetic_key
 
 
 def level(comp, left: dict, right: dict) -> int:
@@ -116,6 +117,32 @@ def test_name_levels_ignore_spaces_and_hyphens(a, b, expected):
 def test_initials_and_cut_names_stand_for_tokens(a, b, expected):
     assert level(NameComparison(column="nama"), {"nama": a}, {"nama": b}) == expected
     assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("SIREGAR", "HOTMAN SIREGAR", 3),  # a one-token name in the other's: a level of its own
+        ("RIZKI", "MUHAMMAD RIZKY", 3),  # (by sound)
+        ("BUDI SANTOSO", "BUDI SANTOSO WIBOWO", 4),  # two tokens contained: "tokens contained"
+        ("A SIMBOLON", "ADITYA SIMBOLON", 4),
+        ("SUPARMI", "SUPARMIN", 5),  # two one-token names a typo apart: Jaro-Winkler, as before
+        ("BUDI", "ANI", 0),
+        ("SANTOSO BUDI", "BUDI SANTOSO", 5),
+        ("BUDI", "BUDI", 6),
+    ],
+)
+def test_a_one_token_name_contained_has_a_level_of_its_own(a, b, expected):
+    comp = NameComparison(column="nama", phonetic_column="ph", single_token_level=True)
+    recs = {"nama": a, "ph": phonetic_key(pd.Series([a])).iloc[0]}
+    other = {"nama": b, "ph": phonetic_key(pd.Series([b])).iloc[0]}
+    assert level(comp, recs, other) == expected
+    assert level(comp, other, recs) == expected
+    assert comp.n_levels == 7 and comp.level_names[3].startswith("a one-token name")
+    assert comp.contained_level == NameComparison(column="nama").contained_level == 3
+    # without it, one level for both
+    plain = NameComparison(column="nama", phonetic_column="ph")
+    assert level(plain, recs, other) == expected - (expected >= 4)
 
 
 def test_a_shared_common_token_is_not_a_shared_token():

@@ -491,7 +491,7 @@ def weigh_constraints(
                 if isinstance(comp, NameComparison) and not comp.ignore_when_equal \
                         and comp.name in levels.columns:
                     lvl = levels[comp.name].to_numpy()[near]
-                    against |= (lvl >= 0) & (lvl < comp.n_levels - 3)
+                    against |= (lvl >= 0) & (lvl < comp.contained_level)
         yields = np.zeros(offset + len(prob), bool)
         yields[offset + near] = nik_yield_links(nik_level[near], nik.near_miss_levels.values(), other,
                                                 min_weight=cfg.nik_yield_weight, against=against)

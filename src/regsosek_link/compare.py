@@ -588,6 +588,12 @@ class NameComparison(Comparison):
     on the records given to :meth:`prepare`, raw and phonetic tokens each on their own, so
     the Spark engine, which compares batches of pairs, does not support it yet.
 
+    With ``single_token_level=True`` a one-token name contained in the other's (SIREGAR in
+    HOTMAN SIREGAR, RIZKI in MUHAMMAD RIZKI) gets a level of its own, level 3, below "tokens
+    contained" (the levels from there up move up by one): one given name or marga that two
+    records share says far less than two tokens that agree, and sharing a level gives both
+    the weight of neither. The model learns its m and u like any other's.
+
     Token overlap is computed on integer token ids (no string scoring per pair); only the
     Jaro-Winkler similarity of the sorted names goes through rapidfuzz.
 
@@ -611,6 +617,7 @@ class NameComparison(Comparison):
     fuzzy_threshold: float = 0.8
     term_frequency: bool = False
     common_token_share: float | None = None
+    single_token_level: bool = False
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
 
@@ -623,8 +630,15 @@ class NameComparison(Comparison):
         return (self.column,) + ((self.phonetic_column,) if self.phonetic_column else ())
 
     @property
+    def contained_level(self) -> int:
+        """The lowest level at which one name's tokens are all in the other's (or the two are
+        as alike as a typo); the levels below it are names that differ."""
+        return 3
+
+    @property
     def level_names(self) -> tuple[str, ...]:
-        return ("different", "a shared token", f"similar (JW >= {self.fuzzy_threshold:g})",
+        single = ("a one-token name contained in the other's",) if self.single_token_level else ()
+        return ("different", "a shared token", f"similar (JW >= {self.fuzzy_threshold:g})", *single,
                 "tokens contained / JW >= 0.88", "same tokens / sounds alike", "exact")
 
     def prepare(self, records):
@@ -684,7 +698,13 @@ class NameComparison(Comparison):
                 shared |= ph_shared
             out[todo] = np.select(
                 [level3, subset | (jw >= 0.88), jw >= self.fuzzy_threshold, shared], [4, 3, 2, 1], 0)
-        out[exact] = 5
+            if self.single_token_level:
+                lv = out[todo]
+                lv += lv >= 3
+                one = (prep["n_tok"][ul] == 1) | (prep["n_tok"][ur] == 1)
+                lv[(lv == 4) & subset & one] = 3
+                out[todo] = lv
+        out[exact] = 6 if self.single_token_level else 5
         out[miss] = MISSING
         return out
 

@@ -297,14 +297,16 @@ def default_comparisons() -> tuple[Comparison, ...]:
     column), and a NIK in the KK column is no card at all (``other_id_column``). Birth dates
     more than five years apart that are no keying slip have a level of their own
     (``far_years``), and for those pairs the family card says nothing
-    (``ignore_when_apart``): a father and his namesake son share it.
+    (``ignore_when_apart``): a father and his namesake son share it. A one-token name
+    contained in the other's (a marga, a given name, a Balinese birth-order name) is a level
+    of its own, below two or more tokens contained (``single_token_level``).
     """
     household = ("no_kk",)
     family = ("no_kk", "nama_ibu_phonetic")
     return (
         IdNumberComparison(column="nik", status_column="nik_status", serial_digits=4, near_miss=True,
                            consistency_columns=("nik_birth_date", "tanggal_lahir", "nik_sex", "jenis_kelamin")),
-        NameComparison(column="nama", phonetic_column="nama_phonetic", term_frequency=True),
+        NameComparison(column="nama", phonetic_column="nama_phonetic", term_frequency=True, single_token_level=True),
         DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status", year_column="tahun_lahir",
                               year_only_level=True, far_years=5,
                               ignore_when_apart=("no_kk",)),
