@@ -145,6 +145,24 @@ def test_a_one_token_name_contained_has_a_level_of_its_own(a, b, expected):
     assert level(plain, recs, other) == expected - (expected >= 4)
 
 
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        # one first token (a birth-order prefix, a common first name): the rest decides
+        ("I KETUT SUARDANA", "I KETUT MERTAYASA", 1),
+        ("I KETUT MERTAYASA", "I KETUT USARDANA", 1),
+        ("MUHAMMAD RIZKI RAMADHAN", "MUHAMMAD FAUZI RAMADAN", 1),
+        ("I KETUT SUARDANA", "I KETUT SUARDANI", 4),  # a typo in the rest: as alike as before
+        ("SITI NURHALIZA", "SITI NUR HALIZA", 4),
+        ("I KETUT SUARDANA", "I KETUT", 3),  # contained
+        ("SRI SUMARNI", "SUMARNI SRI", 4),  # same tokens
+    ],
+)
+def test_names_with_one_first_token_are_as_alike_as_the_rest(a, b, expected):
+    assert level(NameComparison(column="nama"), {"nama": a}, {"nama": b}) == expected
+    assert level(NameComparison(column="nama"), {"nama": b}, {"nama": a}) == expected
+
+
 def test_a_shared_common_token_is_not_a_shared_token():
     # sharing only a token held by many records says nothing with common_token_share
     recs = pd.DataFrame({"nama": ["NI NYOMAN WIDIASTUTI", "NI NENGAH SEKAR", "NI KETUT SUKARNI",

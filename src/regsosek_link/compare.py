@@ -451,7 +451,7 @@ def _name_values(u: np.ndarray) -> Prepared:
     joined = _without_joiners(u)
     joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
     return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
-            "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING),
+            "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING), "words": _pad(words, ""),
             "n_tok": (tok >= 0).sum(axis=0, dtype=np.int8), "tok_u": tok, "tok_m": _token_masks(tok),
             "short_form": _ShortForms(lead, ini, _pad(last, MISSING), prefixes, len(words),
                                       _pad((ini[tok_matrix] >= 0).any(axis=1) | cut[last], False))}
@@ -573,7 +573,11 @@ class NameComparison(Comparison):
 
     Where the two names have different numbers of tokens, the Jaro-Winkler similarity is the
     higher of that of the sorted tokens and that of the names without spaces (a name split
-    differently and mistyped: NURHIDAYAH / NUR HIDAYAT).
+    differently and mistyped: NURHIDAYAH / NUR HIDAYAT). Two names that start with the same
+    token, are not one inside the other and not alike at level 4, are as similar (levels 2
+    and 3) as the tokens they do not share: I KETUT SUARDANA / I KETUT MERTAYASA share the
+    birth-order prefix and nothing else (a shared token, level 1), where the whole names
+    score 0.88.
 
     With ``term_frequency=True`` an exact agreement is weighted by how common the name is
     (Splink's term-frequency adjustment, see
@@ -687,6 +691,13 @@ class NameComparison(Comparison):
                 level3[split] |= jw[split] >= 0.95
             subset, shared = _names_overlap(prep["tok_u"], prep["tok_m"], ul, ur, prep["short_form"],
                                             prep.get("rare"))
+            # names that start with the same token are as alike as the tokens they do not
+            # share: I KETUT SUARDANA / I KETUT MERTAYASA score 0.88 on the shared birth-order
+            # tokens alone, and are two people
+            rest = np.flatnonzero(~subset & ~level3 & (jw >= self.fuzzy_threshold)
+                                  & (prep["tok_u"][0, ul] == prep["tok_u"][0, ur]) & (prep["tok_u"][0, ul] >= 0))
+            if len(rest):
+                jw[rest] = _unshared_similarity(prep["tok_u"], prep["words"], ul[rest], ur[rest], cutoff, workers)
             if "ph_code" in prep:
                 # code -1 (no phonetic name) indexes the padding: sorted code -1, no tokens
                 pl, pr = prep["ph_code"][left[todo]], prep["ph_code"][right[todo]]
@@ -764,6 +775,43 @@ def _token_overlap(a: np.ndarray, b: np.ndarray, rare: np.ndarray | None = None
     shared = common > 0
     subset = shared & (common == np.minimum(na, nb))
     return subset, (shared if rare is None else rare_hit)
+
+
+def _unshared_similarity(tok: np.ndarray, words: np.ndarray, left: np.ndarray, right: np.ndarray,
+                         cutoff: float, workers: int) -> np.ndarray:
+    """Jaro-Winkler similarity of the tokens each name does not share with the other (sorted,
+    space-joined; the higher of that and of the same without spaces) for names that share a
+    token. ``tok`` is :func:`_name_values`' (width, n + 1) token-id matrix, ``words`` its token
+    per id (and ``""`` for the padding).
+
+    >>> u = np.array(["I KETUT SUARDANA", "I KETUT MERTAYASA", "BUDI SANTOSO", "BUDI SANTOSA"], dtype=object)
+    >>> v = _name_values(u)
+    >>> s = _unshared_similarity(v["tok_u"], v["words"], np.array([0, 2]), np.array([1, 3]), 0.0, 1)
+    >>> [round(float(x), 2) for x in s]
+    [0.56, 0.94]
+    """
+    a, b = tok[:, left], tok[:, right]
+    in_b = np.zeros(a.shape, bool)
+    in_a = np.zeros(b.shape, bool)
+    for i in range(a.shape[0]):
+        for j in range(b.shape[0]):
+            same = (a[i] == b[j]) & (a[i] >= 0)
+            in_b[i] |= same
+            in_a[j] |= same
+
+    def text(t: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w = np.sort(words[np.where(drop, -1, t)].T, axis=1)  # "" (shared, padding) sorts first
+        spaced, joined = w[:, 0], w[:, 0]
+        for k in range(1, w.shape[1]):
+            spaced = spaced + np.where((w[:, k] != "") & (spaced != ""), " ", "") + w[:, k]
+            joined = joined + w[:, k]
+        return spaced, joined
+
+    sa, ja = text(a, in_b)
+    sb, jb = text(b, in_a)
+    return np.maximum(
+        process.cpdist(sa, sb, scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff, workers=workers),
+        process.cpdist(ja, jb, scorer=JaroWinkler.normalized_similarity, score_cutoff=cutoff, workers=workers)) + 1e-6
 
 
 def _token_masks(tok: np.ndarray) -> np.ndarray:
