@@ -48,7 +48,56 @@ def _membership(order: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
 # regsosek_link
 
 
+#: ``RL_BENCH_SETTINGS=acd8c4b`` (``ab.py --settings acd8c4b``): the default comparisons and
+#: blocking rules of commit acd8c4b (before the registry redesign and the accuracy work of
+#: issue 18), written out, so that two commits can be timed on the same settings: what the
+#: code costs apart from what its new default comparisons and rules cost
+SETTINGS_ENV = "RL_BENCH_SETTINGS"
+
+
+def _settings_acd8c4b() -> dict[str, Any]:
+    from regsosek_link import BlockOn
+    from regsosek_link.compare import (
+        DateOfBirthComparison,
+        ExactMatch,
+        IdNumberComparison,
+        JaroWinklerAtThresholds,
+        NameComparison,
+        RegionComparison,
+    )
+
+    household, family = ("no_kk",), ("no_kk", "nama_ibu_phonetic")
+    comparisons = (
+        IdNumberComparison(column="nik", status_column="nik_status", serial_digits=4,
+                           consistency_columns=("nik_birth_date", "tanggal_lahir", "nik_sex", "jenis_kelamin")),
+        NameComparison(column="nama", phonetic_column="nama_phonetic", term_frequency=True),
+        DateOfBirthComparison(column="tanggal_lahir", status_column="tanggal_lahir_status"),
+        ExactMatch(column="jenis_kelamin"),
+        NameComparison(column="nama_ibu", phonetic_column="nama_ibu_phonetic", ignore_when_equal=household),
+        IdNumberComparison(column="no_kk", status_column="kk_status", serial_digits=4, label="no_kk"),
+        RegionComparison(ignore_when_equal=family),
+        JaroWinklerAtThresholds(column="tempat_lahir", thresholds=(0.9,), ignore_when_equal=family),
+    )
+    rules = (
+        BlockOn(keys=("nik",), name="nik"),
+        BlockOn(keys=("no_kk", "first_token(nama_phonetic)"), name="kk & first name sound"),
+        BlockOn(keys=("tanggal_lahir", "tokens(nama_phonetic)"), name="birth date & a name sound"),
+        BlockOn(keys=("nik_birth_date", "tokens(nama_phonetic)"), name="NIK birth date & a name sound"),
+        BlockOn(keys=("tahun_lahir", "kode_kec", "nama_phonetic"), name="birth year & kecamatan & name sound"),
+        BlockOn(keys=("nama_ibu_phonetic", "tanggal_lahir"), name="mother's name & birth date"),
+        BlockOn(keys=("tanggal_lahir", "kode_desa"), name="birth date & desa"),
+        BlockOn(keys=("kode_desa", "nama_phonetic"), name="desa & name sound"),
+        BlockOn(keys=("no_kk", "jenis_kelamin"), name="kk & sex"),
+    )
+    return {"comparisons": comparisons, "blocking_rules": rules}
+
+
+SETTINGS: dict[str, Callable[[], dict[str, Any]]] = {"defaults": dict, "acd8c4b": _settings_acd8c4b}
+
+
 def regsosek_config(ds: Dataset):
+    import os
+
     from regsosek_link import LinkConfig, SourceConfig
 
     if ds.kind == "febrl":
@@ -60,7 +109,7 @@ def regsosek_config(ds: Dataset):
                      priority=1 if name in ds.single else 100)
         for name in ds.sources
     )
-    return LinkConfig(sources=sources, random_state=0)
+    return LinkConfig(sources=sources, random_state=0, **SETTINGS[os.environ.get(SETTINGS_ENV) or "defaults"]())
 
 
 def run_regsosek(ds: Dataset) -> dict[str, Any]:

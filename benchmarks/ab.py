@@ -25,19 +25,20 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import _data
+import _tools
 import run as bench
 
 
 def _table(runs: list[dict], revs: list[str]) -> list[str]:
-    cols = ("wall_s", "cpu_s", "peak_rss_mb", "f1", "precision", "recall", "candidate_pairs")
+    cols = ("wall_s", "run_cpu_s", "cpu_s", "peak_rss_mb", "f1", "precision", "recall", "candidate_pairs")
     lines = ["| turn | commit | load (1 min) | status | " + " | ".join(cols) + " |", "|" + "---|" * (4 + len(cols))]
     for r in runs:
         lines.append(f"| {r['turn']} | {r['rev']} | {r['load_1min_at_start']} | {r.get('status')} | "
                      + " | ".join(bench._fmt(r.get(c), c) for c in cols) + " |")
     a, b = revs
-    lines += ["", f"Ratios {b} / {a}, turn by turn:", "", "| turn | wall | cpu | peak | F1 difference |",
-              "|---|---|---|---|---|"]
-    ratios: dict[str, list[float]] = {"wall_s": [], "cpu_s": [], "peak_rss_mb": []}
+    lines += ["", f"Ratios {b} / {a}, turn by turn:", "", "| turn | wall | run cpu | cpu | peak | F1 difference |",
+              "|---|---|---|---|---|---|"]
+    ratios: dict[str, list[float]] = {"wall_s": [], "run_cpu_s": [], "cpu_s": [], "peak_rss_mb": []}
     turns = sorted({r["turn"] for r in runs})
     for t in turns:
         ra = next((r for r in runs if r["turn"] == t and r["rev"] == a and r.get("status") == "ok"), None)
@@ -69,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout-min", type=float, default=15.0)
     ap.add_argument("--mem-limit-gb", type=float, default=8.0)
+    ap.add_argument("--settings", default="defaults", choices=sorted(_tools.SETTINGS),
+                    help="comparisons and blocking rules of both runs: each commit's defaults, or those "
+                         "of acd8c4b written out (the same settings for both commits)")
     ap.add_argument("--tag", default="ab")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args(argv)
@@ -85,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     info = {"machine": bench.machine(), "versions": bench.versions(),
             "command": "python benchmarks/ab.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "revs": dict(zip(revs, given)), "n_records": meta["n_records"], "n_people": meta["n_people"]}
+            "revs": dict(zip(revs, given)), "settings": args.settings, "n_records": meta["n_records"], "n_people": meta["n_people"]}
     runs: list[dict] = []
-    base_env = dict(os.environ)
+    base_env = {**os.environ, _tools.SETTINGS_ENV: args.settings}
     for turn in range(1, args.turns + 1):
         for (src, sha) in srcs:
             bench.CHILD_ENV.clear()
@@ -107,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
                     (f"{meta['n_records']:,} records ({meta['n_people']:,} synthetic people, seed {args.seed}); "
                      f"{m['cpu_model']}, {m['logical_cores']} logical cores, {m['ram_gb']} GB RAM, "
                      f"Python {m['python']}; {m['date']}."), "", f"Command: `{info['command']}`", "",
-                    ("wall s: the worker's timer (raw source DataFrames to membership and registry); cpu s: "
-                    "user+system CPU of the process; peak MB: the process's ru_maxrss (includes ~230 MB of "
+                    ("Settings: each commit's default comparisons and blocking rules." if args.settings == "defaults"
+                     else f"Settings: the comparisons and blocking rules of {args.settings}, the same for both "
+                          "commits (benchmarks/_tools.py)."), "",
+                    ("wall s: the worker's timer (raw source DataFrames to membership and registry); run cpu s: "
+                    "the CPU of that timed run; cpu s: user+system CPU of the whole process (input loading and "
+                    "evaluation too); peak MB: the process's ru_maxrss (includes ~230 MB of "
                     "Python, libraries and the loaded input). The commits took turns on the shared 2-core machine."),
                     ""]
             stem.with_suffix(".md").write_text("\n".join(head + _table(runs, revs)) + "\n")

@@ -305,3 +305,53 @@ def test_names_without_joiners_equal_python_re_for_every_ascii_character():
     for u in (names[:-1], names):
         want = [re.sub(C._JOINERS, "", x) for x in u]
         assert C._without_joiners(u).tolist() == want
+
+
+def _short_form_reference(a: str, b: str, words_all: list[str]) -> bool:
+    """_short_form_subset written out per name: one name's tokens all hit by the other's, by
+    at least as many of the other's tokens, the two sharing a whole token."""
+    ta, tb = list(dict.fromkeys(a.split())), list(dict.fromkeys(b.split()))
+    vocab = set(words_all)
+
+    def starts(p: str, t: str) -> bool:  # a word of 2+ letters that begins a longer word
+        return len(p) >= 2 and len(t) > len(p) and t.startswith(p) and p in vocab and t in vocab
+
+    def m(x: str, y: str) -> bool:  # token x of a against token y of b
+        return (x == y or (len(x) == 1 and y[0] == x) or (len(y) == 1 and x[0] == y)
+                or (x == ta[-1] and starts(x, y)) or (y == tb[-1] and starts(y, x)))
+
+    hit_a = [any(m(x, y) for y in tb) for x in ta]
+    hit_b = [any(m(x, y) for x in ta) for y in tb]
+    whole = bool(set(ta) & set(tb))
+    return whole and ((all(hit_a) and sum(hit_b) >= len(ta)) or (all(hit_b) and sum(hit_a) >= len(tb)))
+
+
+@pytest.mark.parametrize("alphabet", ["ABCDE", "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + "ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞßàáâãäåæçèéêëìíîïðñò"])
+def test_short_form_subset_equals_a_per_name_reference(alphabet):
+    # the letter-bit path (at most 64 first letters) and the pair-by-pair one (more) both
+    # equal the rule written out per name, on names of initials, prefixes and cut tokens
+    rng = np.random.default_rng(11)
+    stems = ["AD", "ADI", "ADITYA", "BU", "BUDI", "BUDIMAN", "SRI", "SRIYANI", "M", "A", "B"]
+    stems += [c + d for c in alphabet for d in "AI"] + list(alphabet)
+    names = [" ".join(rng.choice(stems, rng.integers(1, 5))) for _ in range(300)]
+    u = np.array(sorted(set(names)), dtype=object)
+    prep = C._name_values(u)
+    short = prep["short_form"]
+    assert (short.lead_bit is None) == (len(set(alphabet) | {"S", "M", "A", "B"}) > 64)
+    tok = prep["tok_u"]
+    left, right = np.divmod(np.arange(len(u) ** 2), len(u))
+    got = C._short_form_subset(tok[:, left], tok[:, right], short.last[left], short.last[right], short)
+    words = " ".join(u).split()
+    want = [_short_form_reference(u[i], u[j], words) for i, j in zip(left, right)]
+    assert got.tolist() == want
+    assert 0 < sum(want) < len(want)
+
+
+def test_year_slip_table_equals_the_digit_rule():
+    rng = np.random.default_rng(12)
+    a, b = rng.integers(1890, 2030, 20_000), rng.integers(1890, 2030, 20_000)
+    a[:50], b[50:100] = -1, 1985
+    a[100:200] = b[100:200] // 100 * 100 + b[100:200] % 10 * 10 + b[100:200] // 10 % 10  # last digits swapped
+    got = C._year_slip(a, b)  # (many pairs of few years: the lookup table)
+    assert got.tolist() == C._year_slip_digits(a, b).tolist()
+    assert got[100:200].any() and not got.all()

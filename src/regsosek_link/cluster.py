@@ -401,38 +401,49 @@ def ambiguous_links(
     0     0  competing candidates
     1     1  competing candidates
     """
-    left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
+    left, right = np.asarray(left), np.asarray(right)
     weight = np.asarray(weight, float)
     acc = np.flatnonzero(accepted)
     competing = np.zeros(0, np.int64)
     if len(acc):
         # both directions of each accepted link (record, partner, weight, pair), grouped by
-        # record (one stable sort); a record's best link is its first of the highest weight
+        # record (one stable sort); a record's best link is its first of the highest weight.
+        # Positions as int32 where they fit: these arrays are twice the accepted links.
         n_acc = len(acc)
-        rec = np.concatenate([left[acc], right[acc]])
+        small = max(len(records), len(left)) < 2**31
+        pos = np.int32 if small else np.int64
+        ends = (left[acc].astype(pos), right[acc].astype(pos))
+        rec = np.concatenate(ends)
         order = np.argsort(rec, kind="stable")
         rec = rec[order]
-        pair = acc[order % n_acc]
-        par = np.where(order < n_acc, right[pair], left[pair])
-        w = weight[pair]
+        side = order >= n_acc
+        k = (order - np.where(side, n_acc, 0)).astype(pos)
         del order
+        pair = acc.astype(pos)[k]
+        par = np.where(side, ends[0][k], ends[1][k])
+        del side, k, ends
+        w = weight[pair]
         start = np.flatnonzero(np.r_[True, rec[1:] != rec[:-1]])
-        size = np.diff(np.r_[start, len(rec)])
-        best_w = np.repeat(np.maximum.reduceat(w, start), size)
+        best_w = np.repeat(np.maximum.reduceat(w, start), np.diff(np.r_[start, len(rec)]))
         near_best = w >= best_w - margin
+        del w, best_w, start
         # a record is torn when two of its near-best partners hold different codes in some
         # key column: a min and a max per record and column over the near-best links, so no
         # tie between equally strong links (whose order follows the input's) decides it
         nb = np.flatnonzero(near_best)  # (every record's best link is in it: no empty group)
         rec_nb = rec[nb]
         nb_start = np.flatnonzero(np.r_[True, rec_nb[1:] != rec_nb[:-1]])
-        c = keys[par[nb]]
-        lo = np.minimum.reduceat(np.where(c >= 0, c, np.iinfo(np.int64).max), nb_start, axis=0)
-        hi = np.maximum.reduceat(np.where(c >= 0, c, -1), nb_start, axis=0)
+        par_nb = par[nb]
+        del par, nb
+        torn_group = np.zeros(len(nb_start), bool)
+        for j in range(keys.shape[1]):  # (a column at a time: a copy of one column, not of all)
+            c = keys[par_nb, j]
+            lo = np.minimum.reduceat(np.where(c >= 0, c, np.iinfo(c.dtype).max), nb_start)
+            torn_group |= np.maximum.reduceat(c, nb_start) > lo  # (a -1 is below any code)
         # a record with competing candidates: every link of it as close as theirs is held
         torn = np.zeros(len(records), bool)
-        torn[rec_nb[nb_start[(hi > lo).any(axis=1)]]] = True
-        competing = np.unique(pair[torn[rec] & near_best])
+        torn[rec_nb[nb_start[torn_group]]] = True
+        competing = np.unique(pair[torn[rec] & near_best]).astype(np.int64)
     thin = np.zeros(0, np.int64)
     if "nik_valid" in records.columns and "tanggal_lahir_status" in records.columns and len(acc):
         no_nik = ~records["nik_valid"].fillna(False).astype(bool).to_numpy()

@@ -454,7 +454,9 @@ def _name_values(u: np.ndarray) -> Prepared:
             "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING), "words": _pad(words, ""),
             "n_tok": (tok >= 0).sum(axis=0, dtype=np.int8), "tok_u": tok, "tok_m": _token_masks(tok),
             "short_form": _ShortForms(lead, ini, _pad(last, MISSING), prefixes, len(words),
-                                      _pad((ini[tok_matrix] >= 0).any(axis=1) | cut[last], False))}
+                                      _pad((ini[tok_matrix] >= 0).any(axis=1) | cut[last], False),
+                                      _pad(pd.factorize(np.array([w[:2] for w in words], dtype=object))[0], MISSING),
+                                      *_letter_bits(lead, ini))}
 
 
 def _rare_tokens(tok: np.ndarray, codes: np.ndarray, share: float) -> np.ndarray:
@@ -505,6 +507,21 @@ def _prefix_pairs(words: np.ndarray, min_length: int = 2) -> np.ndarray:
     return np.sort(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
 
 
+def _letter_bits(lead: np.ndarray, ini: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per token id (and the padding's last entry, 0): a ``uint64`` with one bit for its
+    first letter, and that bit again where the token is an initial (else 0); None, None
+    when the tokens start with more than 64 letters.
+
+    >>> [x.tolist() for x in _letter_bits(np.array([65, 66, 65, -3]), np.array([-2, 66, -2, -2]))]
+    [[1, 2, 1, 0], [0, 2, 0, 0]]
+    """
+    codes, letters = pd.factorize(lead[:-1])
+    if len(letters) > 64:
+        return None, None
+    bit = np.r_[np.left_shift(np.uint64(1), codes.astype(np.uint64)), np.uint64(0)]
+    return bit, np.where(ini >= 0, bit, np.uint64(0))
+
+
 class _ShortForms(NamedTuple):
     """What :func:`_short_form_subset` needs of a column's distinct names, by token id (the
     padding -1 indexes the last entry of ``lead``/``ini``) and by name (``last``, ``has``)."""
@@ -515,6 +532,9 @@ class _ShortForms(NamedTuple):
     prefixes: np.ndarray  # _prefix_pairs codes
     n_words: int
     has: np.ndarray  # each name holds an initial or ends in a token that starts another
+    head: np.ndarray  # a code of the first two letters of each token
+    lead_bit: np.ndarray | None  # one bit per first letter (``uint64``; None: over 64 letters)
+    ini_bit: np.ndarray | None  # that bit if the token is an initial, else 0
 
 
 _JOINERS = r"[\s\-.'`]+"
@@ -861,7 +881,58 @@ def _short_form_subset(a: np.ndarray, b: np.ndarray, last_a: np.ndarray, last_b:
     ``a`` and ``b`` are (width, n) token ids as in :func:`_token_overlap`, ``last_a`` and
     ``last_b`` the names' last token ids. The names must share a whole token: a short form
     alone is no evidence.
+
+    A token is hit when the other name holds it, when it is an initial and the other name
+    has a token of its letter, when the other name has an initial of its letter, or through
+    a cut last token (it is one that starts a token of the other name, or the other name's
+    last token starts it). With at most 64 first letters among the tokens, the letters of a
+    name are one ``uint64`` of bits, so the letter tests are one AND per token, not one
+    comparison per pair of tokens (:func:`_short_form_hits_by_pair` is the same, pair by pair).
     """
+    va, vb = a >= 0, b >= 0
+    if short.lead_bit is None:
+        hit_a, hit_b, whole = _short_form_hits_by_pair(a, b, last_a, last_b, short)
+    else:
+        same_a, same_b = np.zeros(a.shape, bool), np.zeros(b.shape, bool)
+        for i in range(a.shape[0]):
+            for j in range(b.shape[0]):
+                eq = (a[i] == b[j]) & va[i]
+                same_a[i] |= eq
+                same_b[j] |= eq
+        lbit_a, lbit_b = short.lead_bit[a], short.lead_bit[b]  # (the padding -1: no bit)
+        ibit_a, ibit_b = short.ini_bit[a], short.ini_bit[b]
+        letters_a, letters_b = np.bitwise_or.reduce(lbit_a, axis=0), np.bitwise_or.reduce(lbit_b, axis=0)
+        initials_a, initials_b = np.bitwise_or.reduce(ibit_a, axis=0), np.bitwise_or.reduce(ibit_b, axis=0)
+        hit_a = same_a | ((ibit_a & letters_b) != 0) | ((lbit_a & initials_b) != 0)
+        hit_b = same_b | ((ibit_b & letters_a) != 0) | ((lbit_b & initials_a) != 0)
+        whole = same_a.any(axis=0)
+        if len(short.prefixes):
+            # starts[j]: a's last token starts b's j-th token; started[i]: b's last starts a's i-th
+            starts = np.stack([_starts(last_a, b[j], short) for j in range(b.shape[0])])
+            started = np.stack([_starts(last_b, a[i], short) for i in range(a.shape[0])])
+            hit_a |= ((a == last_a) & va & starts.any(axis=0)) | started
+            hit_b |= ((b == last_b) & vb & started.any(axis=0)) | starts
+    # every token of one side hit, by at least as many tokens of the other (two tokens of
+    # one name are not both the other's one initial: ANDI AGUS SANTOSO is not in A BUDI SANTOSO)
+    na, nb = va.sum(axis=0), vb.sum(axis=0)
+    full_a = (hit_a | ~va).all(axis=0) & (hit_b.sum(axis=0) >= na)
+    full_b = (hit_b | ~vb).all(axis=0) & (hit_a.sum(axis=0) >= nb)
+    return whole & (full_a | full_b)
+
+
+def _starts(p: np.ndarray, t: np.ndarray, short: _ShortForms) -> np.ndarray:
+    """Whether token ``p`` is a proper prefix of token ``t`` (ids, -1: none), pair by pair;
+    looked up in ``short.prefixes`` only where the two tokens begin with the same two letters."""
+    out = np.zeros(len(p), bool)
+    some = np.flatnonzero((p >= 0) & (t >= 0) & (short.head[p] == short.head[t]))
+    out[some] = _isin_sorted(p[some].astype(np.int64) * max(short.n_words, 1) + t[some], short.prefixes)
+    return out
+
+
+def _short_form_hits_by_pair(a: np.ndarray, b: np.ndarray, last_a: np.ndarray, last_b: np.ndarray,
+                             short: _ShortForms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hit tokens of each side and the shared-whole-token flag of
+    :func:`_short_form_subset`, one pair of token positions at a time (any first letters)."""
     lead, ini, v = short.lead, short.ini, max(short.n_words, 1)
     la, ia, lb, ib = lead[a], ini[a], lead[b], ini[b]
     hit_a = np.zeros(a.shape, bool)
@@ -881,12 +952,7 @@ def _short_form_subset(a: np.ndarray, b: np.ndarray, last_a: np.ndarray, last_b:
                 m[cut_b] |= _isin_sorted(b[j][cut_b].astype(np.int64) * v + a[i][cut_b], rel)
             hit_a[i] |= m
             hit_b[j] |= m
-    # every token of one side hit, by at least as many tokens of the other (two tokens of
-    # one name are not both the other's one initial: ANDI AGUS SANTOSO is not in A BUDI SANTOSO)
-    na, nb = (a >= 0).sum(axis=0), (b >= 0).sum(axis=0)
-    full_a = (hit_a | (a < 0)).all(axis=0) & (hit_b.sum(axis=0) >= na)
-    full_b = (hit_b | (b < 0)).all(axis=0) & (hit_a.sum(axis=0) >= nb)
-    return whole & (full_a | full_b)
+    return hit_a, hit_b, whole
 
 
 def _isin_sorted(x: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
@@ -1221,6 +1287,20 @@ def _year_slip(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     [True, True, False, False, False]
     """
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    if len(a) > 4096:
+        # many pairs of a few years (a century and a half): every pair of the years
+        # present worked out once, then looked up
+        lo, hi = int(min(a.min(), b.min())), int(max(a.max(), b.max()))
+        span = hi - lo + 1
+        if span * span <= min(len(a), 1 << 20):
+            years = np.arange(lo, hi + 1, dtype=np.int64)
+            table = _year_slip_digits(np.repeat(years, span), np.tile(years, span))
+            return table[(a - lo) * span + (b - lo)]
+    return _year_slip_digits(a, b)
+
+
+def _year_slip_digits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`_year_slip` of ``int64`` years, digit by digit."""
     da = np.stack([a // 1000 % 10, a // 100 % 10, a // 10 % 10, a % 10], axis=1)
     db = np.stack([b // 1000 % 10, b // 100 % 10, b // 10 % 10, b % 10], axis=1)
     diff = da != db
@@ -1386,7 +1466,7 @@ class DateOfBirthComparison(Comparison):
             # "different" (which every other level now stands above by one)
             out = np.where(out >= 0, out + 1, out).astype(np.int8)
             # (two real dates with one day and month: a slip of the year, 1996 for 2006)
-            far = np.flatnonzero((gap > self.far_years) & ~exact & (by_ph_year | ((x & 0xFFFF) != 0)))
+            far = np.flatnonzero((gap > self.far_years) & ~exact & ~miss & (by_ph_year | ((x & 0xFFFF) != 0)))
             out[far[~_year_slip(yl[far], yr[far])]] = 0
         out[miss] = MISSING
         if "year_only" in prep:
@@ -1531,8 +1611,9 @@ class NeighbourhoodComparison(Comparison):
 
     def prepare(self, records):
         desa, rw, rt = (_column_codes(records, c, self.name)[0] for c in self.columns)
-        # the value is the record's (desa, RW, RT), known when the desa and the RW are
-        return {"d": desa, "w": rw, "t": rt, "v": _tuple_codes([desa, rw, rt], (desa >= 0) & (rw >= 0))}
+        # (no value codes: scoring every pair on these integers costs less than finding
+        # the distinct pairs of values)
+        return {"d": desa, "w": rw, "t": rt}
 
     def score(self, prep, left, right, *, workers=1):
         d, w, t = prep["d"], prep["w"], prep["t"]
