@@ -35,7 +35,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
 from ._arrays import bitwise_count
-from ._codes import CodeBook, column_codes, local_book, with_codes
+from ._codes import CodeBook, column_codes, has_value, local_book, with_codes
 from ._threads import n_threads
 from .errors import ConfigError
 
@@ -1622,7 +1622,7 @@ def usable_comparisons(
 
 def _has_value(records: pd.DataFrame, column: str) -> bool:
     """Whether some record holds a (stripped, non-blank) value in ``column``."""
-    return column in records.columns and len(column_codes(records, column)[1]) > 0
+    return has_value(records, column)
 
 
 @with_codes
