@@ -303,8 +303,20 @@ def link_records(
         households=tables.households, links=links_, timings=stages.timings, peak_memory_mb=stages.peaks,
         blocking=blocked.report,
         changes=changes[0] if changes else None,
-        ambiguous=held_table(records, pd.DataFrame({
-            "left": np.concatenate([kept.left, pairs["left"].to_numpy(np.int64)]),
-            "right": np.concatenate([kept.right, pairs["right"].to_numpy(np.int64)])}),
-            np.concatenate([kept.probability, prob]), held),
+        ambiguous=_held(records, kept, pairs, prob, held),
     )
+
+
+def _held(records: pd.DataFrame, kept: KeptLinks, pairs: pd.DataFrame, prob: np.ndarray,
+          held: pd.DataFrame) -> pd.DataFrame:
+    """:func:`held_table` of the held links (``held["pair"]`` indexes the kept links, then
+    the run's pairs), taken from the two without joining them (millions of pairs)."""
+    at = held["pair"].to_numpy(np.int64)
+    n_kept = len(kept.left)
+    old, new = at < n_kept, at >= n_kept
+    left, right, p = np.empty(len(at), np.int64), np.empty(len(at), np.int64), np.empty(len(at))
+    for mask, pos, (lf, rg, pr) in ((old, at[old], (kept.left, kept.right, kept.probability)),
+                                   (new, at[new] - n_kept, (pairs["left"], pairs["right"], prob))):
+        left[mask], right[mask], p[mask] = np.asarray(lf)[pos], np.asarray(rg)[pos], np.asarray(pr)[pos]
+    return held_table(records, pd.DataFrame({"left": left, "right": right}), p,
+                      held.assign(pair=np.arange(len(at))))
