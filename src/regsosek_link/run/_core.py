@@ -258,14 +258,17 @@ def link_records(
                                              fitted, cfg, single_record_sources=single, codes=book)
         else:
             yields = None
-        if len(held):  # truly ambiguous links are not merged: they wait for a reviewer
-            p = p.copy()
-            p[held["pair"].to_numpy()] = -np.inf
+        # only accepted links can merge: the clustering is given those (a fifth of the
+        # pairs), not every pair; truly ambiguous links are not merged: they wait for a reviewer
+        accepted = p >= cfg.threshold
+        accepted[held["pair"].to_numpy()] = False
+        at = np.flatnonzero(accepted)
+        del accepted
         with tuning.gc_paused():
             return cluster_records(
-                records, left, right, p, threshold=cfg.threshold,
+                records, left[at], right[at], p[at], threshold=cfg.threshold,
                 single_record_sources=single, must_link=must, cannot_link=cannot, constrained=constrained,
-                nik_constraint=cfg.nik_constraint, yield_links=yields, codes=book)
+                nik_constraint=cfg.nik_constraint, yield_links=None if yields is None else yields[at], codes=book)
 
     changes: list[pd.DataFrame] = []
     salt = person_id_salt(cfg)
