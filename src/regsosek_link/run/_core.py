@@ -205,6 +205,9 @@ def link_records(
         fitted, prob, weight, tf_kept = stages("classify", classify)
         ranked()  # (its errors surface here)
     prepared = None  # (the per-record arrays of the comparisons are not needed any more)
+    # nor the codes only blocking and the comparisons read: clustering, the links table and
+    # the registry stage read those of the registry's fields, sources and record IDs
+    book.release(records, keep=REGISTRY_CODED_COLUMNS)
 
     def links() -> pd.DataFrame:
         # the kept pairs strongest first (the links table's order), and their per-comparison
@@ -286,9 +289,6 @@ def link_records(
     with background(enabled=two) as submit:
         links_done = submit(links)
         labels, weakest = stages("cluster", cluster)
-        # the codes only blocking, comparisons and clustering read are not carried into the
-        # registry stage, where the run peaks
-        book.release(records, keep=REGISTRY_CODED_COLUMNS)
         tuning.release_free_memory()
 
         def registry() -> tuple[Any, pd.DataFrame]:
