@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 import regsosek_link as rl
 from regsosek_link import _codes
-from regsosek_link._codes import Key, column_codes, factorize_strings, register_key, shared_codes
+from regsosek_link._codes import (
+    Key,
+    column_codes,
+    factorize_strings,
+    has_value,
+    register_key,
+    shared_codes,
+)
 from regsosek_link.datasets import make_sources
 from regsosek_link.standardise import standardise
 
@@ -206,3 +213,22 @@ def test_with_codes_refuses_a_stage_that_does_not_declare_codes():
         @_codes.with_codes
         def stage(records: pd.DataFrame) -> None:
             pass
+
+
+@pytest.mark.parametrize("values", [
+    [None, " ", "\t", "", pd.NA, float("nan")],  # nothing but missing and blanks
+    [None] * 5000 + ["  x "],  # the one value beyond the first chunk
+    [" ", 7, None],  # a number in an object column
+    ["", "a"],
+])
+@pytest.mark.parametrize("dtype", [object, "string"])
+def test_has_value_says_what_the_codes_say(values, dtype):
+    if dtype == "string" and any(isinstance(v, int) for v in values):
+        pytest.skip("a string column holds no numbers")
+    recs = pd.DataFrame({"c": pd.Series(values, dtype=dtype)})
+    want = len(column_codes(recs, "c")[1]) > 0
+    assert has_value(recs, "c") is want
+    with shared_codes():  # (codes already made: read from the book)
+        column_codes(recs, "c")
+        assert has_value(recs, "c") is want
+    assert has_value(recs, "absent") is False

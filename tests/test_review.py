@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,7 +15,13 @@ from _registry_fixture import config, frame, model
 
 from regsosek_link.errors import ConfigError
 from regsosek_link.pipeline import Linker
-from regsosek_link.review import decision_pairs, export_review, read_decisions, review_queue
+from regsosek_link.review import (
+    decision_pairs,
+    export_review,
+    held_table,
+    read_decisions,
+    review_queue,
+)
 
 # (Budi's date is a real one: 1 January is a placeholder, and two NIK-less records agreeing
 # on a name and a placeholder only are held for review as thin records, see test_near_miss.py)
@@ -94,3 +101,21 @@ def test_next_run_honours_decisions(result):
     again = Linker(config("siak", "dtks"), model=model(), decisions=d).run(DATA)
     m = again.membership.set_index("record_id")["person_id"]
     assert m["s1"] != m["d1"] and m["s2"] == m["d2"] == m["d4"]
+
+
+def test_held_links_are_taken_from_the_kept_links_and_the_run_pairs_alike():
+    # an update holds links of both kinds: positions below the kept links' count index them,
+    # the others the run's pairs; the table equals one made from the two joined
+    from regsosek_link.run._core import KeptLinks, _held
+
+    recs = pd.DataFrame({"source": ["a", "a", "b", "b", "c"], "record_id": ["1", "2", "3", "4", "5"]})
+    kept = KeptLinks(left=np.array([0, 1]), right=np.array([2, 3]), probability=np.array([0.91, 0.92]),
+                     table=pd.DataFrame())
+    pairs = pd.DataFrame({"left": [0, 2, 3], "right": [4, 4, 4]})
+    prob = np.array([0.95, 0.96, 0.97])
+    held = pd.DataFrame({"pair": [1, 2, 4], "reason": pd.array(["competing candidates"] * 3, dtype="string")})
+    joined = pd.DataFrame({"left": np.r_[kept.left, pairs["left"]], "right": np.r_[kept.right, pairs["right"]]})
+    want = held_table(recs, joined, np.r_[kept.probability, prob], held)
+    got = _held(recs, kept, pairs, prob, held)
+    pd.testing.assert_frame_equal(got, want)
+    assert got["record_id_l"].tolist() == ["2", "1", "4"] and got["match_probability"].tolist() == [0.92, 0.95, 0.97]

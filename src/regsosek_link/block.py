@@ -36,7 +36,7 @@ import pandas as pd
 
 from . import _spec
 from ._arrays import NONE, unique_int
-from ._codes import CodeBook, column_codes, with_codes
+from ._codes import CodeBook, column_codes, has_value, with_codes
 from ._order import record_rank
 from ._threads import map_in_threads
 from .errors import ConfigError
@@ -827,7 +827,7 @@ def usable_blocking_rules(
     """
     def unusable(rule: BlockingRule) -> list[str]:
         return [c for c in dict.fromkeys(rule.columns)
-                if c not in records.columns or len(column_codes(records, c)[1]) == 0]
+                if not has_value(records, c)]
 
     kept: list[BlockingRule] = []
     notes: list[str] = []

@@ -35,7 +35,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
 from ._arrays import bitwise_count
-from ._codes import CodeBook, column_codes, local_book, with_codes
+from ._codes import CodeBook, column_codes, has_value, local_book, with_codes
 from ._threads import n_threads
 from .errors import ConfigError
 
@@ -890,7 +890,8 @@ def _short_form_subset(a: np.ndarray, b: np.ndarray, last_a: np.ndarray, last_b:
     comparison per pair of tokens (:func:`_short_form_hits_by_pair` is the same, pair by pair).
     """
     va, vb = a >= 0, b >= 0
-    if short.lead_bit is None:
+    lead_bit, ini_bit = short.lead_bit, short.ini_bit
+    if lead_bit is None or ini_bit is None:
         hit_a, hit_b, whole = _short_form_hits_by_pair(a, b, last_a, last_b, short)
     else:
         same_a, same_b = np.zeros(a.shape, bool), np.zeros(b.shape, bool)
@@ -899,13 +900,13 @@ def _short_form_subset(a: np.ndarray, b: np.ndarray, last_a: np.ndarray, last_b:
                 eq = (a[i] == b[j]) & va[i]
                 same_a[i] |= eq
                 same_b[j] |= eq
-        lbit_a, lbit_b = short.lead_bit[a], short.lead_bit[b]  # (the padding -1: no bit)
-        ibit_a, ibit_b = short.ini_bit[a], short.ini_bit[b]
+        lbit_a, lbit_b = lead_bit[a], lead_bit[b]  # (the padding -1: no bit)
+        ibit_a, ibit_b = ini_bit[a], ini_bit[b]
         letters_a, letters_b = np.bitwise_or.reduce(lbit_a, axis=0), np.bitwise_or.reduce(lbit_b, axis=0)
         initials_a, initials_b = np.bitwise_or.reduce(ibit_a, axis=0), np.bitwise_or.reduce(ibit_b, axis=0)
         hit_a = same_a | ((ibit_a & letters_b) != 0) | ((lbit_a & initials_b) != 0)
         hit_b = same_b | ((ibit_b & letters_a) != 0) | ((lbit_b & initials_a) != 0)
-        whole = same_a.any(axis=0)
+        whole = np.asarray(same_a.any(axis=0))
         if len(short.prefixes):
             # starts[j]: a's last token starts b's j-th token; started[i]: b's last starts a's i-th
             starts = np.stack([_starts(last_a, b[j], short) for j in range(b.shape[0])])
@@ -1690,7 +1691,7 @@ def usable_comparisons(
 
 def _has_value(records: pd.DataFrame, column: str) -> bool:
     """Whether some record holds a (stripped, non-blank) value in ``column``."""
-    return column in records.columns and len(column_codes(records, column)[1]) > 0
+    return has_value(records, column)
 
 
 @with_codes

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._arrays import unique_int
-from ._codes import CodeBook, column_codes, per_column, with_codes
+from ._codes import CodeBook, column_codes, per_column, release, with_codes
 from ._order import argsort_strings as _argsort_strings
 from ._order import arrow_str
 from ._threads import background, map_in_threads, n_threads
@@ -295,6 +295,9 @@ def registry_tables(
         merged = persons().merged
         if merged is not None:  # clusters sharing an ID are one person
             choice = _choose_golden(records, merged, len(persons().persons), **options)
+        # the picks are made: the other fields' codes go before the tables' text is taken,
+        # where the run peaks (the records' keys and family-card numbers are read on)
+        release(records, keep=("source", "record_id", "no_kk"))
         households = submit(lambda: choice.households(records, persons()))
         return RegistryTables(membership(), choice.frame(persons()), households())
 

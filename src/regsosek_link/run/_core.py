@@ -205,6 +205,9 @@ def link_records(
         fitted, prob, weight, tf_kept = stages("classify", classify)
         ranked()  # (its errors surface here)
     prepared = None  # (the per-record arrays of the comparisons are not needed any more)
+    # nor the codes only blocking and the comparisons read: clustering, the links table and
+    # the registry stage read those of the registry's fields, sources and record IDs
+    book.release(records, keep=REGISTRY_CODED_COLUMNS)
 
     def links() -> pd.DataFrame:
         # the kept pairs strongest first (the links table's order), and their per-comparison
@@ -258,14 +261,17 @@ def link_records(
                                              fitted, cfg, single_record_sources=single, codes=book)
         else:
             yields = None
-        if len(held):  # truly ambiguous links are not merged: they wait for a reviewer
-            p = p.copy()
-            p[held["pair"].to_numpy()] = -np.inf
+        # only accepted links can merge: the clustering is given those (a fifth of the
+        # pairs), not every pair; truly ambiguous links are not merged: they wait for a reviewer
+        accepted = p >= cfg.threshold
+        accepted[held["pair"].to_numpy()] = False
+        at = np.flatnonzero(accepted)
+        del accepted
         with tuning.gc_paused():
             return cluster_records(
-                records, left, right, p, threshold=cfg.threshold,
+                records, left[at], right[at], p[at], threshold=cfg.threshold,
                 single_record_sources=single, must_link=must, cannot_link=cannot, constrained=constrained,
-                nik_constraint=cfg.nik_constraint, yield_links=yields, codes=book)
+                nik_constraint=cfg.nik_constraint, yield_links=None if yields is None else yields[at], codes=book)
 
     changes: list[pd.DataFrame] = []
     salt = person_id_salt(cfg)
@@ -283,9 +289,6 @@ def link_records(
     with background(enabled=two) as submit:
         links_done = submit(links)
         labels, weakest = stages("cluster", cluster)
-        # the codes only blocking, comparisons and clustering read are not carried into the
-        # registry stage, where the run peaks
-        book.release(records, keep=REGISTRY_CODED_COLUMNS)
         tuning.release_free_memory()
 
         def registry() -> tuple[Any, pd.DataFrame]:
@@ -303,8 +306,20 @@ def link_records(
         households=tables.households, links=links_, timings=stages.timings, peak_memory_mb=stages.peaks,
         blocking=blocked.report,
         changes=changes[0] if changes else None,
-        ambiguous=held_table(records, pd.DataFrame({
-            "left": np.concatenate([kept.left, pairs["left"].to_numpy(np.int64)]),
-            "right": np.concatenate([kept.right, pairs["right"].to_numpy(np.int64)])}),
-            np.concatenate([kept.probability, prob]), held),
+        ambiguous=_held(records, kept, pairs, prob, held),
     )
+
+
+def _held(records: pd.DataFrame, kept: KeptLinks, pairs: pd.DataFrame, prob: np.ndarray,
+          held: pd.DataFrame) -> pd.DataFrame:
+    """:func:`held_table` of the held links (``held["pair"]`` indexes the kept links, then
+    the run's pairs), taken from the two without joining them (millions of pairs)."""
+    at = held["pair"].to_numpy(np.int64)
+    n_kept = len(kept.left)
+    old, new = at < n_kept, at >= n_kept
+    left, right, p = np.empty(len(at), np.int64), np.empty(len(at), np.int64), np.empty(len(at))
+    for mask, pos, (lf, rg, pr) in ((old, at[old], (kept.left, kept.right, kept.probability)),
+                                   (new, at[new] - n_kept, (pairs["left"], pairs["right"], prob))):
+        left[mask], right[mask], p[mask] = np.asarray(lf)[pos], np.asarray(rg)[pos], np.asarray(pr)[pos]
+    return held_table(records, pd.DataFrame({"left": left, "right": right}), p,
+                      held.assign(pair=np.arange(len(at))))
