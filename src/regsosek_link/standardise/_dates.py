@@ -477,33 +477,40 @@ def calibrate_placeholders(codes: np.ndarray, dates_u: pd.DataFrame, groups: np.
     >>> values["status"].take(new[[0, 30, 90]]).tolist()  # the 15th is as common as the 14th and 16th
     ['ok', 'ok', 'placeholder_1jul']
     """
-    iso = dates_u["tanggal_lahir"].astype("string")
-    status = dates_u["status"].astype("string").fillna("").to_numpy(dtype=object)
-    has = iso.notna().to_numpy()
-    month = np.zeros(len(iso), np.int64)
-    day = np.zeros(len(iso), np.int64)
-    month[has] = iso[has].str.slice(5, 7).astype(int).to_numpy()
-    day[has] = iso[has].str.slice(8, 10).astype(int).to_numpy()
-    flagged = np.isin(status, list(_PLACEHOLDER_DAYS))
-    if not flagged.any():
+    kinds = list(_PLACEHOLDER_DAYS)
+    # per distinct date: which placeholder day it is on (-1: none)
+    kind = pc.index_in(pa.array(dates_u["status"].astype("string"), pa.string()), value_set=pa.array(kinds))
+    kind = kind.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    if not (kind >= 0).any():
         return codes, dates_u
-    known = np.flatnonzero(codes >= 0)
-    group_codes, group_of = np.unique(np.asarray(groups)[known], return_inverse=True)
-    group_of = group_of.reshape(-1)
-    real = np.zeros(len(codes), bool)
-    for g in range(len(group_codes)):
-        rows = known[group_of == g]
-        per_date = np.bincount(codes[rows], minlength=len(iso))
-        month_day = np.zeros((13, 32), np.int64)
-        np.add.at(month_day, (month, day), per_date)
-        unused = unused_placeholders(month_day)
+    # month * 32 + day of each distinct date (0: none), from its ISO text
+    iso = pa.array(dates_u["tanggal_lahir"].astype("string"), pa.string())
+    month = pc.cast(pc.utf8_slice_codeunits(iso, 5, 7), pa.int64())
+    day = pc.cast(pc.utf8_slice_codeunits(iso, 8, 10), pa.int64())
+    cell = pc.add(pc.multiply(month, 32), day).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    # rows per (group, distinct date) in one pass; groups are small codes (-1: none)
+    n_d = len(iso)
+    known = codes >= 0
+    group_of = np.asarray(groups, np.int64)[known] + 1
+    n_groups = int(group_of.max(initial=0)) + 1
+    per_date = np.bincount(group_of * n_d + codes[known], minlength=n_groups * n_d).reshape(-1, n_d)
+    # per group and distinct date: a placeholder day its group does not use
+    real_tab = np.zeros((n_groups, n_d), bool)
+    for g in range(n_groups):
+        month_day = np.bincount(cell, weights=per_date[g], minlength=13 * 32).reshape(13, 32)
+        unused = [kinds.index(k) for k in unused_placeholders(month_day)]
         if unused:
-            real[rows] = np.isin(status[codes[rows]], unused)
-    if not real.any():
+            real_tab[g] = np.isin(kind, unused)
+    if not real_tab.any():
         return codes, dates_u
-    own, inverse = np.unique(codes[real], return_inverse=True)
-    copies = dates_u.iloc[own].reset_index(drop=True)
+    real = np.zeros(len(codes), bool)
+    real[known] = real_tab[group_of, codes[known]]
+    # a copy, with status ok, of each distinct date some group holds as a real birthday
+    copied = np.flatnonzero(real_tab.any(axis=0))
+    rank = np.zeros(n_d, np.int64)
+    rank[copied] = np.arange(len(copied))
+    copies = dates_u.iloc[copied].reset_index(drop=True)
     copies["status"] = pd.Series("ok", index=copies.index, dtype=dates_u["status"].dtype)
     codes = codes.copy()
-    codes[real] = len(dates_u) + inverse.reshape(-1)
+    codes[real] = n_d + rank[codes[real]]
     return codes, pd.concat([dates_u, copies], ignore_index=True)

@@ -123,12 +123,14 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     def distinct(name: str) -> tuple[np.ndarray, pd.Series]:
         return factorize(columns.get(name), index=idx)
 
+    source = distinct("source")  # (read by two groups of fields)
+
     # the output columns that are functions of row codes (an input's distinct values): the
     # run's shared column codes are then computed from one row per code (``register_key``)
     keys: list[tuple[Key, list[str]]] = []
 
     def ids_and_codes() -> dict[str, object]:
-        codes, u = distinct("source")
+        codes, u = source
         keys.append((Key((codes, len(u))), ["source"]))
         out = {"source": expand(u, codes, idx), "record_id": columns["record_id"].astype(STRING)}
         for name, clean in (("jenis_kelamin", clean_sex), ("tempat_lahir", clean_place)):
@@ -146,11 +148,11 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         if special and "source" in columns:
             # a source read its own way gets its own codes, after the default ones: the codes
             # stay a key of the parsed columns
-            codes, dates_u = _per_source_dates(codes, u, dates_u, distinct("source"), special,
+            codes, dates_u = _per_source_dates(codes, u, dates_u, source, special,
                                                date_formats=date_formats, dayfirst=dayfirst)
         # a placeholder day that a source holds no more often than a real birthday is one
         if judge_placeholders:
-            codes, dates_u = calibrate_placeholders(codes, dates_u, distinct("source")[0])
+            codes, dates_u = calibrate_placeholders(codes, dates_u, source[0])
         dates = expand(dates_u, codes, idx)
         years_u = dates_u["year"].to_numpy(dtype="float64", na_value=np.nan)
         nik_codes, nik_u = distinct("nik")
