@@ -215,16 +215,15 @@ def test_with_codes_refuses_a_stage_that_does_not_declare_codes():
             pass
 
 
-@pytest.mark.parametrize("values", [
-    [None, " ", "\t", "", pd.NA, float("nan")],  # nothing but missing and blanks
-    [None] * 5000 + ["  x "],  # the one value beyond the first chunk
-    [" ", 7, None],  # a number in an object column
-    ["", "a"],
+@pytest.mark.parametrize(("values", "dtype"), [
+    ([None, " ", "\t", "", pd.NA, float("nan")], object),  # nothing but missing and blanks
+    ([None, " ", "\t", "", pd.NA], "string"),
+    ([None] * 5000 + ["  x "], object),  # the one value beyond the first chunk
+    ([None] * 5000 + ["  x "], "string"),
+    ([" ", 7, None], object),  # a number in an object column
+    (["", "a"], "string"),
 ])
-@pytest.mark.parametrize("dtype", [object, "string"])
 def test_has_value_says_what_the_codes_say(values, dtype):
-    if dtype == "string" and any(isinstance(v, int) for v in values):
-        pytest.skip("a string column holds no numbers")
     recs = pd.DataFrame({"c": pd.Series(values, dtype=dtype)})
     want = len(column_codes(recs, "c")[1]) > 0
     assert has_value(recs, "c") is want

@@ -135,6 +135,9 @@ def test_dayfirst(raw, dayfirst, iso, status):
         ("17 Agustus 1945", "%m/%d/%Y", "1945-08-17", "ok"),  # not the format's: the usual formats
         ("01/07/1980", "%m/%d/%Y", "1980-01-07", "ok"),
         ("07/01/1980", "%m/%d/%Y", "1980-07-01", "placeholder_1jul"),
+        ("Jakarta, 12/23/1980", "%m/%d/%Y", "1980-12-23", "ok"),  # "tempat, tanggal lahir": the place goes
+        ("Jumat, 08/17/1945", "%m/%d/%Y", "1945-08-17", "ok"),  # (read day-first without the format: unparsed)
+        ("jakarta, 04-mar-1985", "%d-%b-%Y", "1985-03-04", "ok"),
     ],
 )
 def test_date_format(raw, fmt, iso, status):

@@ -264,3 +264,21 @@ def test_titles_in_old_spelling_and_the_ch_initial():
     again = clean_name(out["nama"])
     assert again["nama"].tolist() == out["nama"].tolist()
     assert again["nama_gelar"].isna().all()
+
+
+def test_the_late_before_or_after_the_name():
+    # Alm./Almh. (almarhum/almarhumah, the late) is written before the name or after it, in
+    # brackets: either way a title, so the late Budi is Budi; inside a name it stays a token
+    out = clean_name(pd.Series(["Budi (Alm)", "Alm. H. Budi Santoso", "SITI ALMH", "Budi Alm Santoso",
+                                "Almarhumah Hj. Siti Aminah, S.Pd.", "Almarhum"]))
+    assert out["nama"].tolist() == ["BUDI", "BUDI SANTOSO", "SITI", "BUDI ALM SANTOSO", "SITI AMINAH", "ALMARHUM"]
+    assert out["nama_gelar"].tolist() == ["ALM", "ALM H", "ALMH", NA, "ALMARHUMAH HJ S.PD", NA]
+    again = clean_name(out["nama"])
+    assert again["nama"].tolist() == out["nama"].tolist()
+
+
+def test_user_title_kinds_are_checked():
+    out = clean_name(pd.Series(["Mendiang Budi", "Budi Mendiang"]), titles={"MENDIANG": "Either"})
+    assert out["nama"].tolist() == ["BUDI", "BUDI"]
+    with pytest.raises(ValueError, match="title kinds must be one of"):
+        clean_name(pd.Series(["x"]), titles={"MENDIANG": "before"})

@@ -215,7 +215,9 @@ def _parse(s: pd.Series, ref: pd.Timestamp, *, dayfirst: bool = True, date_forma
 
     if date_format is not None and todo.any():
         rows = np.flatnonzero(todo)
-        dt = pd.to_datetime(pd.Series(s.to_numpy(dtype=object, na_value=None)[rows], dtype=object),
+        # (what follows a place or weekday prefix, upper-cased: strptime reads month names
+        # and AM/PM in any case)
+        dt = pd.to_datetime(pd.Series(u.to_numpy(dtype=object, na_value=None)[rows], dtype=object),
                             format=date_format, errors="coerce")
         hit = dt.notna().to_numpy()
         if hit.any():

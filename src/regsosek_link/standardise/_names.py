@@ -30,6 +30,8 @@ from ._phonetic import phonetic_key
 NAME_COLUMNS: tuple[str, ...] = ("nama", "nama_gelar", "nama_bin", "nama_phonetic", "nama_sorted", "n_tokens")
 
 _BIN = frozenset({"BIN", "BINTI", "BINT"})
+#: Where a title may stand: before the name, after it, or either (Alm. Budi / Budi (Alm)).
+_TITLE_KINDS = ("prefix", "suffix", "either")
 #: Marks of the pre-1972 spelling. ``NJ`` counts only at the start of a word: inside a word it is
 #: the modern n + j of TANJUNG, PANJI, SANJAYA (EYD has no word starting with nj).
 _OLD_J_MARKERS = r"OE|TJ|DJ|\bNJ|SJ"
@@ -195,8 +197,8 @@ def _indonesian(u: pd.Series, variants: dict[str, str], titles: dict[str, str]) 
     # with pyarrow kernels, the positional rules (leading/trailing titles, BIN) run on
     # integer arrays of the token rows, and the joins are pyarrow list joins.
     n = len(u)
-    prefix = {k for k, v in titles.items() if v == "prefix"}
-    suffix = {k for k, v in titles.items() if v == "suffix"}
+    prefix = {k for k, v in titles.items() if v in ("prefix", "either")}
+    suffix = {k for k, v in titles.items() if v in ("suffix", "either")}
     t = ascii_upper_arrow(to_arrow(u))
     t = pc.replace_substring_regex(t, r"[`']", "")
     old = pc.match_substring_regex(t, _OLD_J_MARKERS).fill_null(False).to_numpy(zero_copy_only=False)
@@ -305,7 +307,9 @@ def clean_name(
        tokens (``H.Ahmad`` -> ``H AHMAD``). Remaining non-letters (digits) are dropped.
     3. Titles and degrees (``titles.csv``): *prefix* titles (H, Hj, KH, Dr, Drs, Ir, Prof,
        R/RM/Rr = Raden, ...) are removed from the leading run of tokens, *suffix* degrees
-       (S.Pd, SE, SH, ST, M.Pd, ...) from the trailing run, and a dotted degree anywhere.
+       (S.Pd, SE, SH, ST, M.Pd, ...) from the trailing run, and a dotted degree anywhere;
+       titles of kind *either* from both runs (``Alm.``/``Almarhum``: ``Alm. Budi`` and
+       ``Budi (Alm)``, the late Budi).
        They go to ``nama_gelar`` as written, dots inside kept (``H S.PD``). A name made only
        of titles keeps them. Titles are recognised in the old spelling too (``NJ.`` = Ny.,
        ``HADJI`` = Haji).
@@ -338,7 +342,8 @@ def clean_name(
         Extra variant -> canonical entries (DataFrame columns ``variant``, ``canonical``),
         added to (and overriding) the shipped table. Keys are dotless upper tokens.
     titles : pandas.DataFrame or dict, optional
-        Extra title -> kind (``prefix`` or ``suffix``) entries (columns ``title``, ``kind``).
+        Extra title -> kind (``prefix``, ``suffix`` or ``either``) entries (columns ``title``,
+        ``kind``).
 
     Returns
     -------
@@ -378,7 +383,11 @@ def clean_name_distinct(
         out = _generic(u)
     else:
         var = {**_default_variants(), **_as_dict(variants, "variant", "canonical")}
-        tit = {**_default_titles(), **_as_dict(titles, "title", "kind")}
+        extra = _as_dict(titles, "title", "kind")
+        bad = {k: v for k, v in extra.items() if v.lower() not in _TITLE_KINDS}
+        if bad:
+            raise ValueError(f"title kinds must be one of {list(_TITLE_KINDS)}; got {bad}")
+        tit = {**_default_titles(), **{k: v.lower() for k, v in extra.items()}}
         out = _indonesian(u, var, tit)
     for col in NAME_COLUMNS[:-1]:
         out[col] = out[col].astype(STRING)
