@@ -278,3 +278,30 @@ def test_config_settings_are_checked_and_round_trip():
         LinkConfig(**base, ambiguity="ask")
     with pytest.raises(ConfigError, match="'ambiguity_margin' parameter must be a number >= 0"):
         LinkConfig(**base, ambiguity_margin=-1)
+
+
+def test_a_one_token_name_contained_still_lets_a_serial_typo_yield():
+    """With the one-token containment level (issue 18), WAHYUNI in SRI WAHYUNI still shares
+    all the shorter name's tokens: the NIK constraint's name check reads
+    ``contained_level``, not the level count, so the serial typo yields as before; her twin
+    with another name stays apart."""
+    comparisons = tuple(NameComparison(column="nama", single_token_level=True) if c.name == "nama" else c
+                        for c in COMPARISONS)
+    bits = [[-9, -2, 0, 0, 0, 13, 15], [-6, -3, -1, 3, 4, 6, 8], [-6, 0, 1, 2, 2, 8], [-4, 1], [-3, 0, 1, 2, 4]]
+    fs = _model()
+    fs.u_ = [np.full(len(b), 1.0 / len(b)) for b in bits]
+    fs.m_ = [u * np.exp2(np.array(b, float)) for u, b in zip(fs.u_, bits)]
+    fs.n_levels_ = np.array([len(b) for b in bits])
+    data = {"siak": [("s1", "3375014508900002", "SRI WAHYUNI", "05-08-1990", "P", DESA),
+                     ("s2", "3375014508900001", "DEWI LESTARI", "05-08-1990", "P", DESA)],
+            "dtks": [("d1", "3375014508900003", "WAHYUNI", "05-08-1990", "P", DESA)]}
+    cfg = LinkConfig(
+        sources=tuple(SourceConfig(name=n, columns=COLUMNS, one_record_per_person=(n == "siak")) for n in data),
+        threshold=0.9, blocking_rules=(BlockOn(keys=("tanggal_lahir",)),), comparisons=comparisons,
+        nik_yield_weight=15.0)
+    result = Linker(cfg, model=fs).run({n: pd.DataFrame(rows, columns=list(COLUMNS), dtype="string")
+                                        for n, rows in data.items()})
+    m = result.membership.set_index("record_id")["person_id"]
+    assert 3 in result.levels["nama"].tolist()  # the one-token level
+    assert m["s1"] == m["d1"]
+    assert m["s2"] != m["s1"]
