@@ -309,6 +309,13 @@ def _factorize_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return per_key[codes], uniques
 
 
+def _cached(cache: dict, key: tuple, array: object) -> tuple | None:
+    """The book's entry under ``key`` when it was made from this very ``array`` (an id can be
+    reused once an array is freed), else None."""
+    hit = cache.get(key)
+    return hit if hit is not None and hit[0] is array else None
+
+
 def per_column(records: pd.DataFrame, column: str, kind: str,
                compute: Callable[[pd.Series], T]) -> T:
     """``compute(records[column])``, once per :class:`CodeBook` for each ``kind``
@@ -319,14 +326,14 @@ def per_column(records: pd.DataFrame, column: str, kind: str,
         return compute(series)
     array = series.array
     key = (kind, id(array), len(series))
-    hit = cache.get(key)
-    if hit is not None and hit[0] is array:
+    hit = _cached(cache, key, array)
+    if hit is not None:
         return hit[1]
     # stages may ask from two threads at once (the pipeline prepares comparisons while it
     # blocks): the second waits for the first's result instead of computing it again
     with cache.setdefault(("lock", *key), threading.Lock()):  # (setdefault is atomic)
-        hit = cache.get(key)
-        if hit is not None and hit[0] is array:
+        hit = _cached(cache, key, array)
+        if hit is not None:
             return hit[1]
         out = compute(series)
         for a in out if isinstance(out, tuple) else (out,):
@@ -352,10 +359,9 @@ def has_value(records: pd.DataFrame, column: str) -> bool:
         return False
     series = records[column]
     cache = _CACHE.get()
-    if cache is not None:
-        hit = cache.get(("codes", id(series.array), len(series)))
-        if hit is not None and hit[0] is series.array:
-            return len(hit[1][1]) > 0
+    hit = None if cache is None else _cached(cache, ("codes", id(series.array), len(series)), series.array)
+    if hit is not None:
+        return len(hit[1][1]) > 0
     if pd.api.types.is_integer_dtype(series.dtype):
         return bool(series.notna().any())
     values = _object_values(series)

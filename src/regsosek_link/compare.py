@@ -797,6 +797,22 @@ def _token_overlap(a: np.ndarray, b: np.ndarray, rare: np.ndarray | None = None
     return subset, (shared if rare is None else rare_hit)
 
 
+def _held_by_other(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For (width, n) token-id columns ``a`` and ``b`` (-1 padded): which tokens of ``a`` the
+    other name holds, and which of ``b``.
+
+    >>> [x.tolist() for x in _held_by_other(np.array([[1], [2]]), np.array([[2], [-1]]))]
+    [[[False], [True]], [[True], [False]]]
+    """
+    in_b, in_a = np.zeros(a.shape, bool), np.zeros(b.shape, bool)
+    for i in range(a.shape[0]):
+        for j in range(b.shape[0]):
+            same = (a[i] == b[j]) & (a[i] >= 0)
+            in_b[i] |= same
+            in_a[j] |= same
+    return in_b, in_a
+
+
 def _unshared_similarity(tok: np.ndarray, words: np.ndarray, left: np.ndarray, right: np.ndarray,
                          cutoff: float, workers: int) -> np.ndarray:
     """Jaro-Winkler similarity of the tokens each name does not share with the other (sorted,
@@ -811,13 +827,7 @@ def _unshared_similarity(tok: np.ndarray, words: np.ndarray, left: np.ndarray, r
     [0.56, 0.94]
     """
     a, b = tok[:, left], tok[:, right]
-    in_b = np.zeros(a.shape, bool)
-    in_a = np.zeros(b.shape, bool)
-    for i in range(a.shape[0]):
-        for j in range(b.shape[0]):
-            same = (a[i] == b[j]) & (a[i] >= 0)
-            in_b[i] |= same
-            in_a[j] |= same
+    in_b, in_a = _held_by_other(a, b)
 
     def text(t: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w = np.sort(words[np.where(drop, -1, t)].T, axis=1)  # "" (shared, padding) sorts first
@@ -894,12 +904,7 @@ def _short_form_subset(a: np.ndarray, b: np.ndarray, last_a: np.ndarray, last_b:
     if lead_bit is None or ini_bit is None:
         hit_a, hit_b, whole = _short_form_hits_by_pair(a, b, last_a, last_b, short)
     else:
-        same_a, same_b = np.zeros(a.shape, bool), np.zeros(b.shape, bool)
-        for i in range(a.shape[0]):
-            for j in range(b.shape[0]):
-                eq = (a[i] == b[j]) & va[i]
-                same_a[i] |= eq
-                same_b[j] |= eq
+        same_a, same_b = _held_by_other(a, b)
         lbit_a, lbit_b = lead_bit[a], lead_bit[b]  # (the padding -1: no bit)
         ibit_a, ibit_b = ini_bit[a], ini_bit[b]
         letters_a, letters_b = _rows(np.bitwise_or, lbit_a), _rows(np.bitwise_or, lbit_b)
