@@ -345,6 +345,8 @@ def test_short_form_subset_equals_a_per_name_reference(alphabet):
     want = [_short_form_reference(u[i], u[j], words) for i, j in zip(left, right)]
     assert got.tolist() == want
     assert 0 < sum(want) < len(want)
+    # the name comparison's overlap, which tests only the pairs whose first letters allow it
+    assert C._names_overlap(tok, prep["tok_m"], left, right, short)[0].tolist() == want
 
 
 def test_year_slip_table_equals_the_digit_rule():

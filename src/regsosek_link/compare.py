@@ -452,6 +452,7 @@ def _name_values(u: np.ndarray) -> Prepared:
     # letter again if the token is an initial (one letter), else a value no letter has
     lead = np.array([ord(w[0]) for w in words] + [-3], np.int32)
     ini = np.where(np.array([len(w) == 1 for w in words] + [False]), lead, np.int32(-2))
+    lead_bit, ini_bit = _letter_bits(lead, ini)
     # the last token of each name (-1: none), and which tokens start other tokens
     n_tok = (tok_matrix >= 0).sum(axis=1)
     last = np.where(n_tok > 0, tok_matrix[np.arange(len(u)), np.maximum(n_tok - 1, 0)], -1).astype(np.int32)
@@ -467,7 +468,7 @@ def _name_values(u: np.ndarray) -> Prepared:
             "short_form": _ShortForms(lead, ini, _pad(last, MISSING), prefixes, len(words),
                                       _pad((ini[tok_matrix] >= 0).any(axis=1) | cut[last], False),
                                       _pad(pd.factorize(np.array([w[:2] for w in words], dtype=object))[0], MISSING),
-                                      *_letter_bits(lead, ini))}
+                                      lead_bit, ini_bit, None if lead_bit is None else _rows(np.bitwise_or, lead_bit[tok]))}
 
 
 def _rare_tokens(tok: np.ndarray, codes: np.ndarray, share: float) -> np.ndarray:
@@ -546,6 +547,7 @@ class _ShortForms(NamedTuple):
     head: np.ndarray  # a code of the first two letters of each token
     lead_bit: np.ndarray | None  # one bit per first letter (``uint64``; None: over 64 letters)
     ini_bit: np.ndarray | None  # that bit if the token is an initial, else 0
+    letters: np.ndarray | None  # per name, the ``lead_bit`` of its tokens ORed (None with them)
 
 
 _JOINERS = r"[\s\-.'`]+"
@@ -885,7 +887,13 @@ def _names_overlap(tok: np.ndarray, masks: np.ndarray, left: np.ndarray, right: 
     subset[some], shared[some] = _token_overlap(tok[:, left[some]], tok[:, right[some]], rare)
     if short is not None:
         # (pairs sharing only common tokens are re-examined too: a subset needs no rare token)
-        cand = np.flatnonzero(~subset & (short.has[left] | short.has[right]) & (masks[left] & masks[right] > 0))
+        maybe = ~subset & (short.has[left] | short.has[right]) & (masks[left] & masks[right] > 0)
+        if short.letters is not None:
+            # every hit stands for a token of its own first letter: one name's first letters
+            # must all be the other's (BUDI SANTOSO / BUDI HARTONO cannot be a short form)
+            la, lb = short.letters[left], short.letters[right]
+            maybe &= ((la & ~lb) == 0) | ((lb & ~la) == 0)
+        cand = np.flatnonzero(maybe)
         if len(cand):
             subset[cand] = _short_form_subset(tok[:, left[cand]], tok[:, right[cand]], short.last[left[cand]],
                                               short.last[right[cand]], short)
