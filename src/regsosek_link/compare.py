@@ -438,16 +438,21 @@ class LevenshteinAtThresholds(_OneColumn):
         return out
 
 
-def _name_values(u: np.ndarray) -> Prepared:
+def _name_values(u: np.ndarray, *, tokens_only: bool = False) -> Prepared:
     """Per distinct name: its tokens sorted alphabetically (``sorted_u``), a code of those
     (``sorted_c``: equal codes, same tokens in any order), its token ids (``tok_u``) and
-    their :func:`_token_masks` (``tok_m``).
+    their :func:`_token_masks` (``tok_m``); unless ``tokens_only`` (all a phonetic name
+    needs: ``sorted_c``, ``tok_u``, ``tok_m``), also the names without joiners, the token
+    words and what the short-form test needs.
 
-    All four get one more entry, for code -1 (missing): no tokens, sorted code -1.
+    All get one more entry, for code -1 (missing): no tokens, sorted code -1.
     """
     srt = np.array([" ".join(sorted(x.split())) for x in u], dtype=object)
     tok_matrix, words = _token_matrix(u, with_tokens=True)
     tok = np.ascontiguousarray(_pad(tok_matrix, MISSING).T)
+    if tokens_only:
+        return {"sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING), "tok_u": tok,
+                "tok_m": _token_masks(tok)}
     # per token id (and one more entry, for the -1 padding): its first letter, and that
     # letter again if the token is an initial (one letter), else a value no letter has
     lead = np.array([ord(w[0]) for w in words] + [-3], np.int32)
@@ -688,7 +693,7 @@ class NameComparison(Comparison):
         if not self.phonetic_column:
             return prep | {"v": codes}
         pcodes, puniq = _column_codes(records, self.phonetic_column, self.name)
-        ph = _name_values(puniq)
+        ph = _name_values(puniq, tokens_only=True)
         if self.common_token_share is not None:
             prep["ph_rare"] = _rare_tokens(ph["tok_u"], pcodes, self.common_token_share)
         # the level depends on the (name, phonetic name) of each side: those are the values,
