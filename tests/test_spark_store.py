@@ -402,3 +402,25 @@ def test_cli_withdraw_on_spark_needs_a_spark_store(tmp_path, capsys):
         assert main(["withdraw", "--store", str(store), "--source", "bpjs", "--engine", "spark"]) == 2
         err = capsys.readouterr().err
         assert "is not a directory written by 'run --engine spark --store'" in err and err.count("\n") == 1
+
+
+def test_a_small_batch_s_placeholder_days_are_judged_on_its_stored_source_on_both_engines(spark, tmp_path):
+    """A batch of two records born on a 15th is too small to tell a placeholder from a real
+    birthday; judged with its source's stored dates (one a day: the 15th is a day like the
+    others, and the stored 15ths are real) both engines take the 15th as real, as a full run over all records would."""
+    days = pd.date_range("1990-01-01", "1991-12-31")  # one birthday a day
+    stored = frame([(f"d{i}", None, f"ORANG {i}", d.strftime("%Y-%m-%d"), "L") for i, d in enumerate(days)])
+    batch = {"dtks": frame([("n1", None, "ANI", "1991-05-15", "P"), ("n2", None, "DEDI", "1977-10-15", "L")])}
+    eng = _engine(spark)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Linker(config("dtks"), model=model()).run({"dtks": stored}, store=tmp_path / "r.duckdb")
+        Linker(config("dtks"), model=model(), engine=eng).run({"dtks": stored}, store=tmp_path / "registry")
+        a = Linker(config("dtks"), model=model()).update(tmp_path / "r.duckdb", batch)
+        b = Linker(config("dtks"), model=model(), engine=eng).update(tmp_path / "registry", batch)
+
+    def status(records: pd.DataFrame) -> list[str]:
+        new = records[records["record_id"].astype(str).isin(["n1", "n2"])].sort_values("record_id")
+        return new["tanggal_lahir_status"].astype(str).tolist()
+
+    assert status(a.records) == status(b.records.toPandas()) == ["ok", "ok"]

@@ -252,7 +252,9 @@ class EncodedLinker(Linker):
             raise ConfigError(f"encoded records of source(s) {missing} that the config does not name")
         return records
 
-    def _standardise(self, raw: pd.DataFrame, cfg: LinkConfig, stages: Any) -> pd.DataFrame:
+    def _standardise(self, raw: pd.DataFrame, cfg: LinkConfig, stages: Any,
+                     placeholder_counts: Any = None) -> pd.DataFrame:
+        # (an encoded record's placeholder flag was set where it was encoded)
         records = self._as_stored(raw)
         if "tanggal_lahir_placeholder" in records.columns and "tanggal_lahir" in records.columns:
             # the birth date's status as the clustering reads it ("ok" is a real date), so that

@@ -29,7 +29,7 @@ from ..errors import ConfigError, ModelError, StoreError
 from ..ingest import read_sources
 from ..model_io import model_from_dict, model_to_dict
 from ..review import DECISION_COLUMNS
-from ..standardise import date_status_counts, standardise
+from ..standardise import date_status_counts, month_day_counts, standardise
 from ._core import KeptLinks, Previous, Stages, link_records
 from ._memory import ProcessTuning, check_memory
 from .result import OUTPUT_TABLES, LinkResult
@@ -231,9 +231,11 @@ class Linker:
         """The raw records of ``cfg``'s sources (files, or ``data`` by source name)."""
         return read_sources(cfg, data, codes=stages.book)
 
-    def _standardise(self, raw: pd.DataFrame, cfg: LinkConfig, stages: Stages) -> pd.DataFrame:
-        """The records the pipeline links, made from :meth:`_ingest`'s raw records."""
-        return _standardise(raw, cfg, stages)
+    def _standardise(self, raw: pd.DataFrame, cfg: LinkConfig, stages: Stages,
+                     placeholder_counts: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
+        """The records the pipeline links, made from :meth:`_ingest`'s raw records
+        (``placeholder_counts``: an update's stored dates per source, see :func:`_standardise`)."""
+        return _standardise(raw, cfg, stages, placeholder_counts)
 
     def _as_stored(self, records: pd.DataFrame) -> pd.DataFrame:
         """Records read back from a store, in the dtypes :meth:`_standardise` gives."""
@@ -300,7 +302,8 @@ class Linker:
                 self._check_memory(n_old + _known_records(batch_cfg, data))
                 raw = stages("ingest", lambda: self._ingest(batch_cfg, data, stages))
                 self._check_memory(n_old + len(raw))
-                new = self._standardise(raw, cfg, stages)
+                # (a batch's placeholder days are judged on its source's stored dates too)
+                new = self._standardise(raw, cfg, stages, placeholder_counts=month_day_counts(snap.records))
                 new = _new_records_only(new, snap.records)
                 self._check_batch(new, snap.records)
                 records = self._as_stored(pd.concat([snap.records, new], ignore_index=True))
@@ -463,11 +466,14 @@ def nothing_to_withdraw_error(source: str, record_ids: Sequence[str] | None, sto
                       + f"; stored sources: {sorted(str(s) for s in stored_sources)}")
 
 
-def _standardise(raw: pd.DataFrame, cfg: LinkConfig, stages: Stages) -> pd.DataFrame:
-    """The standardise stage with the sources' date settings, and the birth dates' statuses
-    per source in the log."""
+def _standardise(raw: pd.DataFrame, cfg: LinkConfig, stages: Stages,
+                 placeholder_counts: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """The standardise stage with the sources' date settings (and ``placeholder_counts``, see
+    :func:`~regsosek_link.standardise.standardise`), and the birth dates' statuses per source
+    in the log."""
     records = stages("standardise", lambda: standardise(raw, profile=cfg.profile, workers=cfg.workers,
-                                                        codes=stages.book, **cfg.date_options()))
+                                                        codes=stages.book, placeholder_counts=placeholder_counts,
+                                                        **cfg.date_options()))
     if log.isEnabledFor(logging.INFO):
         log.info("birth dates per source:\n%s", date_status_counts(records).to_string(index=False))
     return records

@@ -5,7 +5,13 @@ index and returns machine-readable status columns next to the cleaned values.
 """
 
 from ._address import clean_address, clean_place, parse_rt_rw
-from ._dates import DATE_STATUSES, date_status_counts, parse_date, unused_placeholders
+from ._dates import (
+    DATE_STATUSES,
+    date_status_counts,
+    month_day_counts,
+    parse_date,
+    unused_placeholders,
+)
 from ._names import clean_name
 from ._nik import NIK_STATUSES, clean_nik
 from ._phonetic import phonetic_key
@@ -27,6 +33,7 @@ __all__ = [
     "clean_relation",
     "clean_sex",
     "date_status_counts",
+    "month_day_counts",
     "parse_date",
     "parse_rt_rw",
     "phonetic_key",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -460,15 +462,50 @@ def unused_placeholders(month_day: np.ndarray, *, min_expected: float = 5.0) -> 
     return out
 
 
-def calibrate_placeholders(codes: np.ndarray, dates_u: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+def month_day_counts(records: pd.DataFrame, *, date_column: str = "tanggal_lahir",
+                     source_column: str = "source") -> dict[str, np.ndarray]:
+    """Per source, its records' birth dates counted by month and day ((13, 32) ``int64``,
+    whatever their status): what :func:`unused_placeholders` judges a source's placeholder
+    days on. An update passes those of the stored records to
+    :func:`~regsosek_link.standardise.standardise` (``placeholder_counts``), so that a
+    batch is judged on its source's dates as a full run judges it, not on its own few.
+
+    >>> recs = pd.DataFrame({"source": ["a", "a", "b", "a", "b"],
+    ...                      "tanggal_lahir": ["1990-07-01", "1985-07-01", None, "2001-03-15", "Kh3x9-0a"]})
+    >>> counts = month_day_counts(recs)
+    >>> sorted(counts), int(counts["a"][7, 1]), int(counts["a"][3, 15]), int(counts["b"].sum())
+    (['a', 'b'], 2, 1, 0)
+    """
+    out: dict[str, np.ndarray] = {}
+    if date_column not in records.columns or source_column not in records.columns:
+        return out
+    iso = pa.array(records[date_column].astype("string"), pa.string())
+    # (only ISO dates count: an encoded registry's dates are not)
+    iso = pc.if_else(pc.match_substring_regex(iso, r"^\d{4}-\d{2}-\d{2}$"), iso, None)
+    month = pc.cast(pc.utf8_slice_codeunits(iso, 5, 7), pa.int64())
+    day = pc.cast(pc.utf8_slice_codeunits(iso, 8, 10), pa.int64())
+    cell = pc.add(pc.multiply(month, 32), day).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    cell = np.where((cell >= 0) & (cell < 13 * 32), cell, 0)
+    codes, names = pd.factorize(records[source_column].astype("string"), use_na_sentinel=True)
+    for i, name in enumerate(names):
+        counts = np.bincount(cell[codes == i], minlength=13 * 32).reshape(13, 32)
+        counts[0, 0] = 0  # (no date)
+        out[str(name)] = counts
+    return out
+
+
+def calibrate_placeholders(codes: np.ndarray, dates_u: pd.DataFrame, groups: np.ndarray,
+                           prior: Sequence[np.ndarray | None] | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Take placeholder-looking dates as real where their group (a source) does not use that
     placeholder (:func:`unused_placeholders`).
 
     ``codes`` are the rows' codes into ``dates_u`` (as :func:`parse_date_distinct` gives it:
     ``tanggal_lahir``, ``status``, ``year``; -1 missing), ``groups`` each row's group code
-    (-1: none, counted as a group of its own). Returns new codes and distinct values: the rows
-    whose placeholder is real get a code of their own past the given ones, at a copy of their
-    date with status ``ok``, so the codes stay a key of the values.
+    (-1: none, counted as a group of its own); ``prior``, by group code, month-day counts
+    (:func:`month_day_counts`) of dates already judged that the group's are counted with
+    (None: none). Returns new codes and distinct values: the rows whose placeholder is real
+    get a code of their own past the given ones, at a copy of their date with status ``ok``,
+    so the codes stay a key of the values.
 
     Examples
     --------
@@ -500,6 +537,9 @@ def calibrate_placeholders(codes: np.ndarray, dates_u: pd.DataFrame, groups: np.
     real_tab = np.zeros((n_groups, n_d), bool)
     for g in range(n_groups):
         month_day = np.bincount(cell, weights=per_date[g], minlength=13 * 32).reshape(13, 32)
+        before = prior[g - 1] if prior is not None and 0 < g <= len(prior) else None
+        if before is not None:
+            month_day = month_day + before
         unused = [kinds.index(k) for k in unused_placeholders(month_day)]
         if unused:
             real_tab[g] = np.isin(kind, unused)

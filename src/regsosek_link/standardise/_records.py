@@ -42,6 +42,7 @@ CLEAN_COLUMNS: tuple[str, ...] = (
 def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] = "indonesian",
                 workers: int = 1, date_formats: Mapping[str, str] | None = None,
                 dayfirst: Mapping[str, bool] | None = None, judge_placeholders: bool = True,
+                placeholder_counts: Mapping[str, np.ndarray] | None = None,
                 codes: CodeBook | None = None) -> pd.DataFrame:
     """Standardise raw records into clean records (DESIGN.md, "standardise").
 
@@ -66,6 +67,11 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
         more often than the days next to it (:func:`~regsosek_link.standardise.unused_placeholders`,
         counted on ``raw``); ``False``: every date on a placeholder day keeps it (an engine
         that standardises in batches judges on all its records afterwards).
+    placeholder_counts : mapping of str to numpy.ndarray, optional
+        Source name -> month-day counts of its dates already judged
+        (:func:`~regsosek_link.standardise.month_day_counts` of a stored registry's records),
+        counted with ``raw``'s own: a batch of a stored source is judged as a full run over
+        all its records would judge it.
 
     Returns
     -------
@@ -152,7 +158,8 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
                                                date_formats=date_formats, dayfirst=dayfirst)
         # a placeholder day that a source holds no more often than a real birthday is one
         if judge_placeholders:
-            codes, dates_u = calibrate_placeholders(codes, dates_u, source[0])
+            prior = None if not placeholder_counts else [placeholder_counts.get(str(name)) for name in source[1]]
+            codes, dates_u = calibrate_placeholders(codes, dates_u, source[0], prior)
         dates = expand(dates_u, codes, idx)
         years_u = dates_u["year"].to_numpy(dtype="float64", na_value=np.nan)
         nik_codes, nik_u = distinct("nik")

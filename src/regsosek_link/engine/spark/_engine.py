@@ -288,13 +288,14 @@ class SparkEngine:
 
     def _link(self, raw: Any, cfg: LinkConfig, *, stages: Stages, model: Any, constrained: bool,
               decisions: pd.DataFrame | None = None, prepare: Any = None, kept: Any = None,
-              ids: Any = None, blocking: bool = True) -> SparkLinkResult:
+              ids: Any = None, blocking: bool = True, stored: Any = None) -> SparkLinkResult:
         """The pipeline on ``raw`` records. A stored registry's run passes (see ``_store``)
         ``prepare`` (the standardised records -> the records to link, with a boolean ``_new``:
         only pairs with a new record are blocked), ``kept`` (the records -> stored links to
         cluster with this run's, ``left``/``right`` ranks) and ``ids`` (the membership -> the
         membership with person IDs kept stable). ``blocking=False``: no pair is made (a
-        withdrawal clusters the kept links only)."""
+        withdrawal clusters the kept links only). ``stored``: the stored records, whose birth dates are
+        counted with the batch's when its placeholder days are judged."""
         from pyspark.sql import functions as F
 
         from ...standardise import standardise
@@ -309,7 +310,8 @@ class SparkEngine:
             # own, which ran the standardisation a second time)
             # (placeholder days judged on all records, not per batch)
             std = st.cut(st.judge_placeholders(st.standardise_batches(raw, clean, {**options,
-                                                                                   "judge_placeholders": False})))
+                                                                                   "judge_placeholders": False}),
+                                               stored))
             recs = st.with_rank(std if prepare is None else prepare(std), ["source", "record_id"])
             recs = st.cut(recs)
             return recs, int(recs.count())

@@ -82,16 +82,21 @@ def standardise_batches(raw: Any, clean_dtypes: dict[str, Any], options: dict[st
     return raw.mapInArrow(run, spark_schema(schema))
 
 
-def judge_placeholders(records: Any) -> Any:
+def judge_placeholders(records: Any, stored: Any = None) -> Any:
     """The standardised ``records`` with the placeholder statuses their source does not use
     (:func:`regsosek_link.standardise.unused_placeholders`, on the counts of all its records
     per month and day) set to ``ok``: what :func:`regsosek_link.standardise.standardise` does
-    on the records it is given, here on all of them rather than on one batch."""
+    on the records it is given, here on all of them rather than on one batch. ``stored``: a
+    registry's records (an update), whose dates are counted with their source's (their own
+    statuses are kept)."""
     from pyspark.sql import functions as F
 
     from ...standardise import unused_placeholders
 
-    counts = (records.where(F.col("tanggal_lahir").isNotNull())
+    dates = records.select("source", "tanggal_lahir")
+    if stored is not None:
+        dates = dates.unionByName(stored.select("source", "tanggal_lahir"))
+    counts = (dates.where(F.col("tanggal_lahir").isNotNull())
               .groupBy("source", F.substring("tanggal_lahir", 6, 2).cast("int").alias("m"),
                        F.substring("tanggal_lahir", 9, 2).cast("int").alias("d")).count().toPandas())
     status = F.col("tanggal_lahir_status")

@@ -307,7 +307,7 @@ def update_store(engine: Any, linker: Any, store: Any, data: Mapping[str, Any] |
         ids = StableIds(snap, engine.spark, salt=person_id_salt(run_cfg))
         result = engine._link(raw, run_cfg, stages=stages, model=model, constrained=linker.constrained,
                               decisions=_decisions(snap.decisions, linker.decisions), prepare=prepare,
-                              kept=None if relink else kept, ids=ids)
+                              kept=None if relink else kept, ids=ids, stored=snap.records)
         return _save(sto, snap, result, ids, config=cfg, kind="relink" if relink else "update")
 
 
