@@ -302,8 +302,7 @@ class Linker:
                 self._check_memory(n_old + _known_records(batch_cfg, data))
                 raw = stages("ingest", lambda: self._ingest(batch_cfg, data, stages))
                 self._check_memory(n_old + len(raw))
-                # (a batch's placeholder days are judged on its source's stored dates too)
-                new = self._standardise(raw, cfg, stages, placeholder_counts=month_day_counts(snap.records))
+                new = self._standardise(raw, cfg, stages, placeholder_counts=_stored_dates(snap.records, raw))
                 new = _new_records_only(new, snap.records)
                 self._check_batch(new, snap.records)
                 records = self._as_stored(pd.concat([snap.records, new], ignore_index=True))
@@ -515,6 +514,16 @@ def _row_digests(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
     """A 64-bit hash of each row's values in ``cols`` as text (missing distinct from any text)."""
     text = frame[cols].astype("string").fillna("\x00<NA>")
     return pd.util.hash_pandas_object(text, index=False).to_numpy()
+
+
+def _stored_dates(stored: pd.DataFrame, raw: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Month-day counts per source of the stored records the batch does not read again: a
+    batch's placeholder days are judged on its source's dates as a full run judges them
+    (a record stored and read again is counted once)."""
+    if len(stored) == 0:
+        return {}
+    again = _keys(stored).isin(_keys(raw)).to_numpy()
+    return month_day_counts(stored[~again] if again.any() else stored)
 
 
 def _new_records_only(new: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:

@@ -88,14 +88,15 @@ def judge_placeholders(records: Any, stored: Any = None) -> Any:
     per month and day) set to ``ok``: what :func:`regsosek_link.standardise.standardise` does
     on the records it is given, here on all of them rather than on one batch. ``stored``: a
     registry's records (an update), whose dates are counted with their source's (their own
-    statuses are kept)."""
+    statuses are kept; a stored record read again is counted once)."""
     from pyspark.sql import functions as F
 
     from ...standardise import unused_placeholders
 
     dates = records.select("source", "tanggal_lahir")
     if stored is not None:
-        dates = dates.unionByName(stored.select("source", "tanggal_lahir"))
+        others = stored.join(records.select("source", "record_id"), ["source", "record_id"], "left_anti")
+        dates = dates.unionByName(others.select("source", "tanggal_lahir"))
     counts = (dates.where(F.col("tanggal_lahir").isNotNull())
               .groupBy("source", F.substring("tanggal_lahir", 6, 2).cast("int").alias("m"),
                        F.substring("tanggal_lahir", 9, 2).cast("int").alias("d")).count().toPandas())
