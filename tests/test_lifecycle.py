@@ -325,7 +325,7 @@ def test_hostile_source_column_and_comparison_names_are_data_not_sql(tmp_path):
     assert {"records", "membership", "registry", "households", "links", "runs", "changes", "decisions"} <= tables
     recs = st.records()
     assert set(recs["source"]) == {HOSTILE_SOURCE} and len(recs) == 5
-    assert recs[HOSTILE_COLUMN.lower()].tolist() == ["'; DROP TABLE RUNS; --", "X", "Y", "'; DROP TABLE RUNS; --", "X"]
+    assert recs[HOSTILE_COLUMN.lower()].tolist() == ["'; drop table runs; --", "x", "y", "'; drop table runs; --", "x"]
     assert st.runs()["kind"].tolist() == ["full", "update", "withdraw"]
 
 

@@ -35,7 +35,7 @@ def test_full_record_and_extras():
             "tanggal_lahir": ["05-08-1990"], "nama_ibu": ["Djoeminah"], "alamat": ["Jl. Mawar No. 3 RT 01/RW 02"],
             "rt": [None], "rw": [None], "kode_wilayah": ["33.75.01"], "desa": [None], "kecamatan": [None],
             "kabupaten": [None], "provinsi": [None], "hubungan_keluarga": ["Istri"], "nisn": [" ab12 "],
-            "catatan": [""],
+            "catatan": [""], "email": [" Siti.Aminah@Kemensos.go.id "],
         },
         dtype="string",
     )
@@ -48,7 +48,8 @@ def test_full_record_and_extras():
         "tanggal_lahir_status": "ok", "tahun_lahir": 1990, "tempat_lahir": "KOTA PEKALONGAN",
         "alamat": "JALAN MAWAR", "no_rumah": "3", "rt": 1, "rw": 2, "kode_wilayah": "337501",
         "kode_prov": "33", "kode_kab": "3375", "kode_kec": "337501", "hubungan_keluarga": "PASANGAN",
-        "nisn": "AB12",
+        # extra columns pass through as given (stripped): an e-mail or a case-sensitive ID keeps its case
+        "nisn": "ab12", "email": "Siti.Aminah@Kemensos.go.id",
     }
     for c, w in want.items():
         assert row[c] == w, (c, row[c], w)

@@ -90,7 +90,8 @@ class SourceConfig:
         ("tempat, tanggal lahir": ``Jakarta, 12-08-1980``) maps to ``tempat_tanggal_lahir``:
         it feeds both ``tempat_lahir`` and ``tanggal_lahir``.
     extra_columns : tuple of str
-        Own columns kept under their own (lower-cased) names for custom comparisons.
+        Own columns kept under their own (lower-cased) names for custom comparisons; their
+        values pass through as given (stripped, blank missing; their case is kept).
     one_record_per_person : bool
         The source never holds two records of one person (e.g. the civil registry): no
         pairs are made inside it.

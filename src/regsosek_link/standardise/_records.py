@@ -51,7 +51,8 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     raw : pandas.DataFrame
         Raw records: ``source``, ``record_id`` and any subset of the person schema
         (``regsosek_link.schema.PERSON_COLUMNS``), string-typed; other columns are passed
-        through (stripped, upper-cased, empty -> <NA>).
+        through as they are (stripped, empty -> <NA>; not upper-cased: an e-mail address or a
+        case-sensitive ID keeps its case).
     profile : {"indonesian", "generic"}, default "indonesian"
         Name cleaning profile (see :func:`clean_name`); other fields are the same.
     workers : int, default 1
@@ -145,7 +146,7 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
             out[name] = expand(clean(u), codes, idx)
         out["hubungan_keluarga"] = clean_relation(col("hubungan_keluarga"))
         for c in extras:
-            out[c] = map_distinct(columns[c], _upper_or_na).astype(STRING)
+            out[c] = map_distinct(columns[c], _blank_na).astype(STRING)
         return out
 
     def dates_and_nik() -> dict[str, object]:
@@ -274,6 +275,7 @@ def _values(v: pd.Series | np.ndarray) -> pd.api.extensions.ExtensionArray | np.
     return v.array if isinstance(v, pd.Series) else v
 
 
-def _upper_or_na(u: pd.Series) -> pd.Series:
-    v = u.str.upper()
-    return v.mask(v == "", pd.NA).astype(STRING)
+def _blank_na(u: pd.Series) -> pd.Series:
+    """Distinct (stripped) values of an extra column as they are, a blank one missing: an
+    e-mail address or a case-sensitive ID passes through unchanged."""
+    return u.mask(u == "", pd.NA).astype(STRING)
