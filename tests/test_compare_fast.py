@@ -355,3 +355,71 @@ def test_year_slip_table_equals_the_digit_rule():
     got = C._year_slip(a, b)  # (many pairs of few years: the lookup table)
     assert got.tolist() == C._year_slip_digits(a, b).tolist()
     assert got[100:200].any() and not got.all()
+
+
+def _generator_records(n_people: int = 800):
+    from regsosek_link.config import LinkConfig, SourceConfig
+    from regsosek_link.datasets import make_sources
+    from regsosek_link.ingest import read_sources
+    from regsosek_link.standardise import standardise
+
+    syn = make_sources(n_people=n_people, random_state=11)
+    cfg = LinkConfig(sources=tuple(SourceConfig(name=n, columns=syn.mappings[n]) for n in syn.sources))
+    return standardise(read_sources(cfg, syn.sources))
+
+
+def test_symmetric_comparisons_score_both_orders_alike():
+    """A comparison declared ``symmetric`` is scored once per unordered pair of values: its
+    score must not depend on the order of the two records, on the default comparisons over
+    the generator's names, places and regions (short forms, split names, shared first
+    tokens, phonetic names) and on the tricky values above."""
+    from regsosek_link.config import default_comparisons
+
+    rng = np.random.default_rng(2)
+    cases = [(c, _records(400)) for c in COMPARISONS if c.symmetric]
+    gen = _generator_records()
+    cases += [(c, gen) for c in default_comparisons() if c.symmetric]
+    assert {type(c).__name__ for c, _ in cases} >= {"NameComparison", "RegionComparison", "JaroWinklerAtThresholds"}
+    for comp, recs in cases:
+        prep = comp.prepare_all(recs)
+        # every record against a random other, and names sharing a first token against each other
+        left = rng.integers(0, len(recs), 20_000)
+        right = rng.integers(0, len(recs), 20_000)
+        if "nama" in comp.columns:
+            first = recs["nama"].str.split(" ").str[0].fillna("").to_numpy()
+            by_first = np.argsort(first, kind="stable")
+            left, right = np.r_[left, by_first[:-1]], np.r_[right, by_first[1:]]
+        there = comp.score(prep, left, right)
+        back = comp.score(prep, right, left)
+        levels = set(np.unique(there).tolist())
+        assert (there >= 0).sum() > 1000 and len(levels) >= (5 if isinstance(comp, NameComparison) else 2), \
+            (comp.name, levels)
+        np.testing.assert_array_equal(there, back, err_msg=comp.name)
+
+
+def test_a_comparison_not_declared_symmetric_is_scored_in_the_order_asked():
+    """A custom comparison whose score reads its two sides differently (here: the left
+    record's value is a prefix of the right one's) keeps both orders of a pair of values."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True, kw_only=True)
+    class StartsWith(ExactMatch):
+        _by_value = True
+        symmetric = False
+
+        @property
+        def level_names(self):
+            return ("no", "left starts right")
+
+        def score(self, prep, left, right, *, workers=1):
+            cl, cr = prep["c"][left], prep["c"][right]
+            u = prep["u"]
+            out = np.array([int(str(u[b]).startswith(str(u[a]))) for a, b in zip(cl, cr)], np.int8)
+            out[(cl < 0) | (cr < 0)] = -1
+            return out
+
+    recs = pd.DataFrame({"x": ["AB", "ABC", "AB", "ABC", "Z"]}).astype("string")
+    comp = StartsWith(column="x")
+    left, right = np.array([0, 1, 2, 3, 4, 1]), np.array([1, 0, 3, 2, 0, 2])
+    prep = comp.prepare_all(recs)
+    assert comp.levels_of(prep, left, right).tolist() == [1, 0, 1, 0, 0, 0]

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -136,6 +136,11 @@ class Comparison:
     """
 
     output_name: str | None = None
+    #: ``score(a, b) == score(b, a)`` for every pair: with value codes (see
+    #: :meth:`prepare_all`) each unordered pair of values is then scored once, not once per
+    #: orientation (half the name pairs of a run are the reverse of another). A subclass
+    #: sets it only when its score cannot depend on the order of the two records.
+    symmetric: ClassVar[bool] = False
 
     @property
     def name(self) -> str:  # pragma: no cover - overridden
@@ -217,11 +222,14 @@ def _levels_by_value(comp: Comparison, prep: Prepared, left: np.ndarray, right: 
     With few values (``n_values ** 2`` at most four times the number of pairs: regions,
     places) the pairs of values that occur are marked in a dense table of all pairs of
     values, scored, and read back; otherwise the pairs of differing values are deduplicated
-    on a combined ``int64`` key (hashing: ``np.unique`` sorts) and scored once each.
+    on a combined ``int64`` key (hashing: ``np.unique`` sorts) and scored once each. A
+    :attr:`Comparison.symmetric` comparison scores a pair of values in one order only.
     """
     v, rep = prep["v"], prep["_rep"]
     nv = len(rep)
     kl, kr = v[left], v[right]
+    if comp.symmetric:  # (the missing code -1 stays on the left)
+        kl, kr = np.minimum(kl, kr), np.maximum(kl, kr, out=kr)
     if (nv + 1) ** 2 <= 4 * len(left):
         key = (kl + 1).astype(np.int32 if (nv + 1) ** 2 < 2**31 else np.int64) * (nv + 1) + (kr + 1)
         # (row and column 0 of the table: code -1)
@@ -331,6 +339,7 @@ class ExactMatch(_OneColumn):
     [1, 0, -1]
     """
 
+    symmetric = True
     column: str
     ignore_when_equal: tuple[str, ...] = ()
     label: str | None = None
@@ -358,6 +367,7 @@ class JaroWinklerAtThresholds(_OneColumn):
     [2, 1, 0]
     """
 
+    symmetric = True
     column: str
     thresholds: tuple[float, ...] = (0.95, 0.88)
     ignore_when_equal: tuple[str, ...] = ()
@@ -400,6 +410,7 @@ class LevenshteinAtThresholds(_OneColumn):
     [2, 1, 0]
     """
 
+    symmetric = True
     column: str
     distances: tuple[int, ...] = (1, 2)
     label: str | None = None
@@ -636,6 +647,7 @@ class NameComparison(Comparison):
     [4, 3, 4, 0]
     """
 
+    symmetric = True  # every test below reads both names alike (one in the other: either way)
     column: str = "nama"
     phonetic_column: str | None = None
     fuzzy_threshold: float = 0.8
@@ -1542,6 +1554,7 @@ class RegionComparison(Comparison):
     [5, 1, 0]
     """
 
+    symmetric = True
     prov_column: str = "kode_prov"
     kab_column: str = "kode_kab"
     kec_column: str = "kode_kec"

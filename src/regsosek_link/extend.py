@@ -89,7 +89,9 @@ class CustomComparison(_OneColumn):
 
     Subclass it as a ``@dataclass(frozen=True, kw_only=True)``, give ``level_names`` (from
     level 0, "different", upwards) and define :meth:`compare_values`. Parameters of your own are
-    more dataclass fields; they are saved with the config and the model.
+    more dataclass fields; they are saved with the config and the model. When the level of two
+    values cannot depend on which record is on the left, set the class attribute
+    ``symmetric = True``: each unordered pair of values is then scored once.
 
     Parameters
     ----------
