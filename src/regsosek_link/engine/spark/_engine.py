@@ -377,14 +377,23 @@ class SparkEngine:
             links = links.unionByName(kept(records), allowMissingColumns=True)
 
         def cluster() -> Any:
-            edges = links.where(F.col("match_probability") >= cfg.threshold).select(
-                "left", "right", F.col("match_probability").alias("p"), "match_weight",
-                *[f"level_{c.name}" for c in cfg.comparisons])
+            columns = ["left", "right", F.col("match_probability").alias("p"), "match_weight",
+                       *[f"level_{c.name}" for c in cfg.comparisons]]
+            edges = links.where(F.col("match_probability") >= cfg.threshold).select(*columns)
+            if constrained and fitted is not None and cfg.lone_threshold < cfg.threshold:
+                # the links of records no link accepted (candidates to join a person as lone
+                # records, join_lone_records) go with them: their components take them in
+                ends = edges.select(F.col("left").alias("r")).unionByName(edges.select(F.col("right").alias("r")))
+                ends = ends.distinct()
+                weak = links.where(F.col("match_probability") < cfg.threshold)
+                weak = (weak.join(ends.withColumnRenamed("r", "left"), "left", "left_anti").unionByName(
+                    weak.join(ends.withColumnRenamed("r", "right"), "right", "left_anti")).distinct())
+                edges = edges.unionByName(weak.select(*columns))
             # reviewers' decisions: matches join the components (they are merged first),
             # non-matches go with them to the bucket of their left record's component
             decided = st.decision_edges(records, decisions, [f"level_{c.name}" for c in cfg.comparisons])
-            comp = st.connected_components(edges if decided is None else edges.select("left", "right").unionByName(
-                decided.where(F.col("decision") == "match").select("left", "right")),
+            comp = st.connected_components(edges.select("left", "right") if decided is None else edges.select(
+                "left", "right").unionByName(decided.where(F.col("decision") == "match").select("left", "right")),
                 driver_max_edges=self.driver_max_edges)
             recs = records.join(comp, "rank", "left").withColumn(
                 "bucket", F.pmod(F.xxhash64(F.coalesce(F.col("component"), F.col("rank"))), F.lit(buckets)))
