@@ -29,7 +29,7 @@ def _recs(sources, nik_valid=None, nik=None, date_status=None):
 
 
 def _join(recs, labels, left, right, prob, **kw):
-    args = dict(threshold=0.9, lone_threshold=0.2, margin=3.0, review_low=0.2)
+    args = {"threshold": 0.9, "lone_threshold": 0.2, "margin": 3.0, "review_low": 0.2}
     args.update(kw)
     return join_lone_records(recs, np.array(left), np.array(right), np.array(prob, float), _weight(prob),
                              np.array(labels), **args)

@@ -811,9 +811,9 @@ def m_from_confident_pairs(model: FellegiSunter, pats: np.ndarray, counts: np.nd
         if counts[sel].sum() < min_pairs:
             new_m.append(model.m_[k])
             continue
-        f = np.bincount(col[sel], weights=counts[sel] * p[sel], minlength=int(model.n_levels_[k]))
-        f = f[: int(model.n_levels_[k])] + 1.0
-        new_m.append(f / f.sum())
+        shares = np.bincount(col[sel], weights=counts[sel] * p[sel], minlength=int(model.n_levels_[k]))
+        smoothed = shares[: int(model.n_levels_[k])] + 1.0
+        new_m.append(smoothed / smoothed.sum())
     model.m_ = new_m
     _fit_prior(model, pats, counts, n_all_pairs)
     return model
