@@ -74,17 +74,19 @@ def test_every_chosen_person_is_whole_with_every_link_touching_it(run):
 
 def test_the_page_is_bounded_and_says_whom_it_holds(run):
     result, _ = run
-    data = explorer_data(result, max_persons=10)
+    # (5, not 10: the first ten persons in ID order touched by an unsettled link of this
+    # small run now hold both ends of every such link, so none would bring another along)
+    data = explorer_data(result, max_persons=5)
     meta, persons = data["meta"], data["persons"]
     chosen = [p for p in persons if p[2]]
-    assert meta["persons_embedded"] == len(chosen) == 10
+    assert meta["persons_embedded"] == len(chosen) == 5
     assert meta["persons_total"] == len(result.registry)
-    assert sum(meta["chosen"].values()) == 10
+    assert sum(meta["chosen"].values()) == 5
     # persons touched by an unsettled link (review band, held back, kept apart) come first
     _, links = keyed_tables(result)
     unsettled = links[~links["accepted"] | (links["person_l"] != links["person_r"])]
     touched = set(unsettled["person_l"]) | set(unsettled["person_r"])
-    assert len(touched) > 10 and {p[0] for p in chosen} <= touched
+    assert len(touched) > 5 and {p[0] for p in chosen} <= touched
     assert [p[0] for p in chosen] == sorted(p[0] for p in chosen)  # person-ID order in a group
     assert {p[3] for p in chosen} == {"review"} and set(meta["chosen"]) == set(SELECTION_GROUPS)
     # the records at the other end of their links come along (as records of persons not chosen)

@@ -1019,3 +1019,196 @@ def weakest_link(n_records: int, left: np.ndarray, right: np.ndarray, prob: np.n
         np.minimum.at(out, np.asarray(left, np.int64), prob)
         np.minimum.at(out, np.asarray(right, np.int64), prob)
     return out
+
+
+def _thin_links(records: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Links of two records without a valid NIK of which at least one has no real birth date
+    (a placeholder, a year only, none): a shared name and village are all their evidence."""
+    if "nik_valid" not in records.columns or "tanggal_lahir_status" not in records.columns or not len(a):
+        return np.zeros(len(a), bool)
+    no_nik = ~records["nik_valid"].fillna(False).astype(bool).to_numpy()
+    cand = no_nik[a] & no_nik[b]
+    rows = np.unique(np.concatenate([a[cand], b[cand]]))
+    ok = (records["tanggal_lahir_status"].iloc[rows].astype("string") == "ok").fillna(False).to_numpy(bool)
+    weak_date = np.zeros(len(records), bool)
+    weak_date[rows[~ok]] = True
+    return cand & (weak_date[a] | weak_date[b])
+
+
+@with_codes
+def join_lone_records(
+    records: pd.DataFrame,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    weight: np.ndarray,
+    labels: np.ndarray,
+    *,
+    threshold: float,
+    lone_threshold: float,
+    margin: float,
+    review_low: float = 0.0,
+    single_record_sources: Sequence[str] = (),
+    cannot_link: object = None,
+    rank: np.ndarray | None = None,
+    codes: CodeBook | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Records that no link accepted (lone records) join the person of their one likely
+    candidate.
+
+    A pair's weight prices a match against the whole population. A record of a source that
+    holds most people once (a census, an insurance list), whose candidates are a single
+    person lacking a record of that source, and which is alone once every accepted link is
+    clustered, is more likely that person than its pair weight says: the other
+    explanation, that it is someone the other sources never saw, competes with no one else.
+    Measured on the generator's sources (200,000 people), such records whose one candidate
+    is more likely than not (probability 0.5) are that candidate's person nine times in ten.
+
+    A record joins when all hold:
+
+    - none of its links reaches ``threshold`` (held, cut or merged links are left as they are);
+    - its best link to any person has probability at least ``lone_threshold``;
+    - no link to another person in the review band (``review_low`` and above) is within
+      ``margin`` bits of the best;
+    - that person holds no record of its source, no derived constraint (a different credible
+      NIK, a one-record-per-person source) or reviewer's non-match (``cannot_link``) stands
+      against it, and the best link is not thin (both records without a valid NIK and one
+      without a real birth date, :func:`ambiguous_links`' thin records);
+    - a lone record as that person has chosen it back, and no other joining record of its
+      source chooses the same person (the same check of constraints for every record joining
+      one person).
+
+    Parameters
+    ----------
+    records : DataFrame
+        Clean records (``source``; ``nik_valid``, ``tanggal_lahir_status`` when present).
+    left, right, prob, weight : arrays
+        Scored pairs (row positions), their match probability and weight (bits).
+    labels : array of int
+        The clusters of the accepted links (:func:`cluster_records`).
+    threshold, lone_threshold, review_low : float
+        Probabilities: the run's threshold, the lone records' and the review band's lower end.
+    margin : float
+        Bits between the best candidate and any other.
+    rank : array of int, optional
+        A distinct rank per record (default the row position) that picks among equally
+        strong links to one person, so that the result does not depend on the row order.
+
+    Returns
+    -------
+    (labels, joined)
+        The new labels (numbered by first record) and the indexes of the pairs that joined.
+
+    >>> recs = pd.DataFrame({"source": ["siak", "siak", "census", "census"]})
+    >>> labels = np.array([0, 0, 1, 2])  # records 0 and 1: one person (links not shown)
+    >>> left, right = np.array([2, 3]), np.array([0, 1])
+    >>> prob = np.array([0.8, 0.3])
+    >>> weight = np.log2(prob / (1 - prob))
+    >>> join_lone_records(recs, left, right, prob, weight, labels, threshold=0.9, lone_threshold=0.5,
+    ...                   margin=3.0)[0].tolist()
+    [0, 0, 0, 1]
+    """
+    left = np.asarray(left, np.int64)
+    right = np.asarray(right, np.int64)
+    prob = np.asarray(prob, float)
+    weight = np.asarray(weight, float)
+    labels = np.asarray(labels, np.int64)
+    n = len(labels)
+    none = np.zeros(0, np.int64)
+    if not len(left):
+        return labels, none
+    # lone: no link at or above the threshold
+    linked = np.zeros(n, bool)
+    acc = prob >= threshold
+    linked[left[acc]] = True
+    linked[right[acc]] = True
+    size = np.bincount(labels, minlength=int(labels.max(initial=-1)) + 1)
+    lone = ~linked & (size[labels] == 1)
+    # links in the review band from a lone record, both ways
+    band = (prob >= review_low) & ~acc & (lone[left] | lone[right])
+    pair = np.flatnonzero(band)
+    a = np.concatenate([left[pair], right[pair]])
+    b = np.concatenate([right[pair], left[pair]])
+    pair = np.concatenate([pair, pair])
+    keep = lone[a]
+    a, b, pair = a[keep], b[keep], pair[keep]
+    if not len(a):
+        return labels, none
+    w = weight[pair]
+    rk = np.arange(n, dtype=np.int64) if rank is None else np.asarray(rank, np.int64)
+    # per lone record and person, the strongest link (ties: the partner of smaller rank);
+    # then per lone record its persons strongest first: the best and the runner-up
+    c = labels[b]
+    order = np.lexsort((rk[b], -w, c, a))
+    a, b, c, w, pair = a[order], b[order], c[order], w[order], pair[order]
+    sel = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (c[1:] != c[:-1])])
+    a, b, c, w, pair = a[sel], b[sel], c[sel], w[sel], pair[sel]
+    order = np.lexsort((rk[b], -w, a))
+    a, b, c, w, pair = a[order], b[order], c[order], w[order], pair[order]
+    idx = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+    nxt = np.minimum(idx + 1, len(a) - 1)
+    has_second = (idx + 1 < len(a)) & (a[nxt] == a[idx])
+    w2 = np.where(has_second, w[nxt], -np.inf)
+    a, b, c, w, pair = a[idx], b[idx], c[idx], w[idx], pair[idx]
+    lone_weight = float(np.log2(lone_threshold / (1 - lone_threshold))) if 0 < lone_threshold < 1 else (
+        -np.inf if lone_threshold <= 0 else np.inf)
+    ok = (w >= lone_weight) & (w - w2 >= margin)
+    # the person holds no record of the lone record's source (read on the members of the
+    # chosen persons only)
+    scode = column_codes(records, "source")[0].astype(np.int64)
+    n_src = int(scode.max(initial=-1)) + 2
+    chosen_person = np.zeros(len(size), bool)
+    chosen_person[c] = True
+    members = np.flatnonzero(chosen_person[labels])
+    present = np.unique(labels[members] * n_src + (scode[members] + 1))
+    ok &= ~np.isin(c * n_src + (scode[a] + 1), present)
+    ok &= ~_thin_links(records, a, b)
+    # reviewers' non-matches between the record and the person
+    cl = _as_pairs(cannot_link, "cannot_link", n)
+    if len(cl):
+        against = np.unique(np.r_[cl[:, 0] * n + labels[cl[:, 1]], cl[:, 1] * n + labels[cl[:, 0]]])
+        ok &= ~np.isin(a * n + c, against)
+    a, b, c, pair = a[ok], b[ok], c[ok], pair[ok]
+    # a lone person must choose the record back
+    chose = np.full(n, -1, np.int64)
+    chose[a] = b
+    target_lone = size[c] == 1
+    ok = ~target_lone | (chose[b] == a)
+    a, b, c, pair = a[ok], b[ok], c[ok], pair[ok]
+    # one joining record per source and person, and the constraints over all that join one
+    # person (mutual lone pairs: the person is the record with the smaller rank)
+    mutual = size[c] == 1
+    drop = mutual & (rk[a] > rk[b])
+    a, b, c, pair = a[~drop], b[~drop], c[~drop], pair[~drop]
+    if not len(a):
+        return labels, none
+    _, inv, cnt = np.unique(c * n_src + (scode[a] + 1), return_inverse=True, return_counts=True)
+    one = cnt[inv] == 1
+    a, b, c, pair = a[one], b[one], c[one], pair[one]
+    if not len(a):
+        return labels, none
+    bad = np.zeros(len(size), bool)
+    # the derived constraints over each chosen person with the records that join it, on
+    # those records alone (the keys compare values within the rows they are given)
+    chosen_person[:] = False
+    chosen_person[c] = True
+    rows = np.union1d(np.flatnonzero(chosen_person[labels]), a)
+    keys = constraint_keys(records.iloc[rows], single_record_sources=single_record_sources)
+    group = labels[rows]
+    group[np.searchsorted(rows, a)] = c  # each joining record inside its person
+    for j in range(keys.shape[1]):
+        k = keys[:, j]
+        has = k >= 0
+        if not has.any():
+            continue
+        lo = np.full(len(bad), np.iinfo(np.int64).max)
+        hi = np.full(len(bad), -1)
+        np.minimum.at(lo, group[has], k[has])
+        np.maximum.at(hi, group[has], k[has])
+        bad |= (hi >= 0) & (lo != hi)
+    keep = ~bad[c]
+    a, pair = a[keep], pair[keep]
+    c = c[keep]
+    new = labels.copy()
+    new[a] = c
+    return _renumber(new), np.sort(pair)

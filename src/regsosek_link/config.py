@@ -378,6 +378,14 @@ class LinkConfig:
     ambiguity_margin : float
         Bits: how close two candidates' weights are to count as equally likely, and how far
         above the threshold's weight a thin link must be to be merged.
+    lone_threshold : float
+        A record no link accepted (alone after clustering) joins the person of its best
+        candidate when that link's probability is at least this (default 0.2, the review
+        band's lower end), no other person's link in the review band is within
+        ``ambiguity_margin`` bits of it, that person holds no record of its source, and no
+        constraint, reviewer's non-match or thin-record rule stands against it
+        (:func:`regsosek_link.cluster.join_lone_records`). At or above ``threshold``: lone
+        records stay alone.
     person_id_salt : str, optional
         Where the registry's secret person-ID salt is read from: ``"file:PATH"`` or
         ``"env:NAME"`` (never the salt itself). With it person IDs are keyed hashes nobody
@@ -433,6 +441,7 @@ class LinkConfig:
     nik_yield_weight: float = 20.0
     ambiguity: Literal["review", "merge"] = "review"
     ambiguity_margin: float = 3.0
+    lone_threshold: float = 0.2
     person_id_salt: str | None = None
     owner_only_outputs: bool = False
     report_explorer: bool = False
@@ -483,6 +492,11 @@ class LinkConfig:
                 problems.append(Problem(source=None, where=key,
                                         message=f"The {key!r} parameter must be a number >= 0 (bits). "
                                         f"Got {value!r} instead."))
+        lone = self.lone_threshold
+        if isinstance(lone, bool) or not isinstance(lone, (int, float)) or not 0 <= lone <= 1:
+            problems.append(Problem(source=None, where="lone_threshold",
+                                    message=f"The 'lone_threshold' parameter must be a float in [0, 1]. "
+                                    f"Got {lone!r} instead."))
         if not isinstance(self.report_explorer, bool):
             problems.append(Problem(source=None, where="report_explorer", message=(
                 f"report_explorer must be true or false; got {self.report_explorer!r}")))
@@ -562,7 +576,8 @@ class LinkConfig:
             "nik_yield_weight": self.nik_yield_weight,
             "ambiguity": self.ambiguity,
             "ambiguity_margin": self.ambiguity_margin,
-        } | ({"person_id_salt": self.person_id_salt} if self.person_id_salt else {}) | (
+        } | ({} if self.lone_threshold == 0.2 else {"lone_threshold": self.lone_threshold}) | (
+            {"person_id_salt": self.person_id_salt} if self.person_id_salt else {}) | (
             {"owner_only_outputs": True} if self.owner_only_outputs else {}) | (
             {"report_explorer": True} if self.report_explorer else {}) | (
             {"report_explorer_persons": self.report_explorer_persons}
@@ -714,7 +729,7 @@ def _to_toml(d: Mapping[str, Any]) -> str:
 #: with (or re-linked as a whole).
 STORED_RUN_SETTINGS: tuple[str, ...] = ("threshold", "link_type", "profile", "max_block_size", "blocking_rules",
                                         "comparisons", "nik_constraint", "nik_yield_weight", "ambiguity",
-                                        "ambiguity_margin", "survivorship")
+                                        "ambiguity_margin", "lone_threshold", "survivorship")
 #: Source settings that decide clustering constraints and golden values.
 STORED_SOURCE_SETTINGS: tuple[str, ...] = ("one_record_per_person", "priority", "field_priority", "as_of")
 

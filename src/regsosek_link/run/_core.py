@@ -34,7 +34,13 @@ from ..classify import (
     train_model,
     u_from_random_pairs,
 )
-from ..cluster import cluster_records, record_id_rank, weigh_constraints
+from ..cluster import (
+    cluster_records,
+    join_lone_records,
+    record_id_rank,
+    weakest_link,
+    weigh_constraints,
+)
 from ..compare import compare, prepare_comparisons, usable_comparisons
 from ..config import LinkConfig
 from ..ids import person_id_salt, person_ids
@@ -243,10 +249,11 @@ def link_records(
         if len(kept.left):  # (a full run keeps no links: no copies of its millions of pairs)
             left, right = np.concatenate([kept.left, left]), np.concatenate([kept.right, right])
             p = np.concatenate([kept.probability, prob])
+        all_weight = weight
         if constrained and fitted is not None:
             # the kept links (an update) are weighed with this run's: their stored levels and
             # weights, so an update holds and yields what a full run would
-            all_pairs, all_levels, all_weight = pairs, levels, weight
+            all_pairs, all_levels = pairs, levels
             if len(kept.left):
                 names = [c.name for c in cfg.comparisons]
                 have = all(f"level_{c}" in kept.table for c in names)
@@ -268,10 +275,20 @@ def link_records(
         at = np.flatnonzero(accepted)
         del accepted
         with tuning.gc_paused():
-            return cluster_records(
+            labels, weakest = cluster_records(
                 records, left[at], right[at], p[at], threshold=cfg.threshold,
                 single_record_sources=single, must_link=must, cannot_link=cannot, constrained=constrained,
                 nik_constraint=cfg.nik_constraint, yield_links=None if yields is None else yields[at], codes=book)
+        if constrained and fitted is not None and cfg.lone_threshold < cfg.threshold:
+            # records no link accepted join their one likely candidate's person
+            labels, joined = join_lone_records(
+                records, left, right, p, all_weight, labels, threshold=cfg.threshold,
+                lone_threshold=cfg.lone_threshold, margin=cfg.ambiguity_margin, review_low=cfg.review_band[0],
+                single_record_sources=single, cannot_link=cannot, rank=record_id_rank(records, codes=book),
+                codes=book)
+            if len(joined):
+                weakest = np.minimum(weakest, weakest_link(len(records), left[joined], right[joined], p[joined]))
+        return labels, weakest
 
     changes: list[pd.DataFrame] = []
     salt = person_id_salt(cfg)

@@ -25,6 +25,7 @@ import pandas as pd
 from ...block import usable_blocking_rules
 from ...classify import (
     blocked_comparisons,
+    m_from_confident_pairs,
     n_pairs_of_sizes,
     near_miss_u,
     random_pairs,
@@ -378,14 +379,23 @@ class SparkEngine:
             links = links.unionByName(kept(records), allowMissingColumns=True)
 
         def cluster() -> Any:
-            edges = links.where(F.col("match_probability") >= cfg.threshold).select(
-                "left", "right", F.col("match_probability").alias("p"), "match_weight",
-                *[f"level_{c.name}" for c in cfg.comparisons])
+            columns = ["left", "right", F.col("match_probability").alias("p"), "match_weight",
+                       *[f"level_{c.name}" for c in cfg.comparisons]]
+            edges = links.where(F.col("match_probability") >= cfg.threshold).select(*columns)
+            if constrained and fitted is not None and cfg.lone_threshold < cfg.threshold:
+                # the links of records no link accepted (candidates to join a person as lone
+                # records, join_lone_records) go with them: their components take them in
+                ends = edges.select(F.col("left").alias("r")).unionByName(edges.select(F.col("right").alias("r")))
+                ends = ends.distinct()
+                weak = links.where(F.col("match_probability") < cfg.threshold)
+                weak = (weak.join(ends.withColumnRenamed("r", "left"), "left", "left_anti").unionByName(
+                    weak.join(ends.withColumnRenamed("r", "right"), "right", "left_anti")).distinct())
+                edges = edges.unionByName(weak.select(*columns))
             # reviewers' decisions: matches join the components (they are merged first),
             # non-matches go with them to the bucket of their left record's component
             decided = st.decision_edges(records, decisions, [f"level_{c.name}" for c in cfg.comparisons])
-            comp = st.connected_components(edges if decided is None else edges.select("left", "right").unionByName(
-                decided.where(F.col("decision") == "match").select("left", "right")),
+            comp = st.connected_components(edges.select("left", "right") if decided is None else edges.select(
+                "left", "right").unionByName(decided.where(F.col("decision") == "match").select("left", "right")),
                 driver_max_edges=self.driver_max_edges)
             recs = records.join(comp, "rank", "left").withColumn(
                 "bucket", F.pmod(F.xxhash64(F.coalesce(F.col("component"), F.col("rank"))), F.lit(buckets)))
@@ -465,8 +475,10 @@ class SparkEngine:
                                 rows["n"].to_numpy(np.int64), blocked=blocked_comparisons(cfg.blocking_rules,
                                                                                            cfg.comparisons),
                                 u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
-        # u of near-miss NIK levels among the candidates, as train_model does
-        return near_miss_u(model, (pats, by_pat.to_numpy(np.int64), None), cfg.comparisons)
+        # u of near-miss NIK levels among the candidates, then m among the pairs the other
+        # comparisons make sure of, as train_model does
+        near_miss_u(model, (pats, by_pat.to_numpy(np.int64), None), cfg.comparisons)
+        return m_from_confident_pairs(model, pats, by_pat.to_numpy(np.int64), n_all_pairs=max(n_all, 1))
 
 
 def _mapped(src: Any, df: Any) -> Any:

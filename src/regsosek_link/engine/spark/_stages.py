@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ...block import BlockOn, LargeBlockWarning, SortedNeighbourhood, mask_key, rule_keys
 from ...classify import score_pairs, tf_weight
-from ...cluster import cluster_records, weigh_constraints
+from ...cluster import cluster_records, join_lone_records, weakest_link, weigh_constraints
 from ...compare import compare
 from ...ids import person_ids
 from ...registry import households_table, membership_table, registry_tables
@@ -495,17 +495,28 @@ def cluster_buckets(records: Any, edges: Any, *, dtypes: dict[str, Any], cfg: An
         pos = np.stack([np.searchsorted(rank, decided["left"].to_numpy(np.int64)),
                         np.searchsorted(rank, decided["right"].to_numpy(np.int64))], axis=1).astype(np.int64)
         match = (decided["decision"] == "match").to_numpy()
-        p = links["p"].to_numpy(float).copy()
+        prob = links["p"].to_numpy(float)
+        p = prob.copy()
         yields = None
         if constrained and model is not None and len(links):
             levels = pd.DataFrame({n: links[f"level_{n}"].to_numpy(np.int8) for n in names})
             yields, held = weigh_constraints(mini, pairs, levels, p, links["match_weight"].to_numpy(float), model,
                                              cfg, single_record_sources=single_record_sources)
             p[held["pair"].to_numpy(np.int64)] = -np.inf  # truly ambiguous: left to a reviewer
-        labels, weakest = cluster_records(mini, pairs["left"].to_numpy(), pairs["right"].to_numpy(), p,
+        left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+        labels, weakest = cluster_records(mini, left, right, p,
                                           threshold=cfg.threshold, single_record_sources=single_record_sources,
                                           must_link=pos[match], cannot_link=pos[~match], constrained=constrained,
                                           nik_constraint=cfg.nik_constraint, yield_links=yields)
+        if constrained and model is not None and len(links) and cfg.lone_threshold < cfg.threshold:
+            # records no link accepted join their one likely candidate's person (the bucket
+            # holds their links: see the engine's cluster stage)
+            labels, joined = join_lone_records(
+                mini, left, right, prob, links["match_weight"].to_numpy(float), labels, threshold=cfg.threshold,
+                lone_threshold=cfg.lone_threshold, margin=cfg.ambiguity_margin, review_low=cfg.review_band[0],
+                single_record_sources=single_record_sources, cannot_link=pos[~match], rank=rank)
+            if len(joined):
+                weakest = np.minimum(weakest, weakest_link(len(mini), left[joined], right[joined], prob[joined]))
         pid = person_ids(mini, labels, salt=salt)[0]
         out = membership_table(mini, pid, weakest)
         out.insert(0, "rank", rank)
