@@ -52,6 +52,17 @@ def prepare(people: int, level: str, seed: int) -> Path:
     return folder
 
 
+def run_level(people: int, level: str, seed: int):
+    """This working tree's library with its defaults on a level's cached sources: the
+    :class:`~regsosek_link.LinkResult` and the truth (for the scripts that read the errors)."""
+    import regsosek_link as rl
+
+    folder = prepare(people, level, seed)
+    meta = json.loads((folder / "meta.json").read_text())
+    sources = {k: pd.read_parquet(folder / f"{k}.parquet") for k in meta["mappings"]}
+    return rl.Linker(cached_config(meta, seed)).run(sources), pd.read_parquet(folder / "truth.parquet")
+
+
 def cached_config(meta: dict, seed: int, **options):
     """The run's config for cached sources (the one-record-per-person source first)."""
     import regsosek_link as rl

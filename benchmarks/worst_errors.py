@@ -39,19 +39,11 @@ def main() -> int:
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     sys.path.insert(0, str(HERE))
-    import json
 
-    from accuracy_levels import cached_config, prepare
+    from accuracy_levels import run_level
     from near_miss import person_labels
 
-    import regsosek_link as rl
-
-    folder = prepare(args.people, args.noise, args.seed)
-    meta = json.loads((folder / "meta.json").read_text())
-    sources = {k: pd.read_parquet(folder / f"{k}.parquet") for k in meta["mappings"]}
-    truth = pd.read_parquet(folder / "truth.parquet")
-    cfg = cached_config(meta, args.seed)
-    res = rl.Linker(cfg).run(sources)
+    res, truth = run_level(args.people, args.noise, args.seed)
     rec = res.records
     key = (rec["source"].astype(str) + "|" + rec["record_id"].astype(str)).to_numpy()
     p, t = person_labels(res, truth)
@@ -111,7 +103,7 @@ def main() -> int:
                 if c in at.index:
                     q = at[c]
                     lv = " ".join(f"{k}={v}" for k, v in levels.iloc[q].items() if v >= 0)
-                    state = "held for review" if c in held else ("linked" if res.probability[q] >= cfg.threshold
+                    state = "held for review" if c in held else ("linked" if res.probability[q] >= res.config.threshold
                                                                  else "below threshold")
                     out.append(f"- {rec['source'].iloc[a]} {rec['nama'].iloc[a]} / {rec['source'].iloc[b]} "
                                f"{rec['nama'].iloc[b]}: weight {res.weight[q]:+.1f} ({state}); {lv}")

@@ -14,7 +14,6 @@ largest part, and a few are shown beside their true person's other records.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -37,19 +36,13 @@ def main() -> int:
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     sys.path.insert(0, str(HERE))
-    from accuracy_levels import cached_config, prepare
+    from accuracy_levels import run_level
     from near_miss import person_labels
 
-    import regsosek_link as rl
-
-    folder = prepare(args.people, args.noise, args.seed)
-    meta = json.loads((folder / "meta.json").read_text())
-    sources = {k: pd.read_parquet(folder / f"{k}.parquet") for k in meta["mappings"]}
-    cfg = cached_config(meta, args.seed)
-    res = rl.Linker(cfg).run(sources)
+    res, truth = run_level(args.people, args.noise, args.seed)
     rec = res.records
     n = len(rec)
-    p, t = person_labels(res, pd.read_parquet(folder / "truth.parquet"))
+    p, t = person_labels(res, truth)
     # missed pairs: within a true person, across predicted persons
     order = np.argsort(t, kind="stable")
     starts = np.flatnonzero(np.r_[True, t[order][1:] != t[order][:-1]])
@@ -75,7 +68,7 @@ def main() -> int:
         hl = key[(amb["source_l"].astype(str) + "|" + amb["record_id_l"].astype(str)).to_numpy()].to_numpy()
         hr = key[(amb["source_r"].astype(str) + "|" + amb["record_id_r"].astype(str)).to_numpy()].to_numpy()
         held[at.reindex(np.minimum(hl, hr) * n + np.maximum(hl, hr)).dropna().astype(np.int64).to_numpy()] = True
-    above = res.probability[qi] >= cfg.threshold
+    above = res.probability[qi] >= res.config.threshold
     cls = np.select([~found, ~above, held[qi]], ["never compared", "below threshold", "held"], "above, not merged")
     missed = pd.DataFrame({"a": a, "b": b, "class": cls, "weight": np.where(found, res.weight[qi], -np.inf)})
     src = rec["source"].astype(str).to_numpy()
