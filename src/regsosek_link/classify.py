@@ -986,9 +986,11 @@ def term_frequency_adjustments(
         c = value_codes[left[at]]
         held = c >= 0
         adj = np.zeros(len(lv))
-        adj[at[held]] = tf_weight(model.u_[k][top], n_holding[c[held]], int(n_holding.sum()), len(records))
+        # (the weight of each value once, then taken by the pairs agreeing on it)
+        by_value = tf_weight(model.u_[k][top], n_holding, int(n_holding.sum()), len(records))
+        adj[at[held]] = by_value[c[held]]
         out[f"tf_{comp.name}"] = adj
-    return pd.DataFrame(out, index=levels.index)
+    return pd.DataFrame(out, index=levels.index, copy=False)  # (fresh arrays: no copy into a block)
 
 
 def tf_weight(u_exact: float, n_holding: np.ndarray, n_with_value: int, n_records: int) -> np.ndarray:
@@ -1009,7 +1011,13 @@ def probability_from_weight(weight: np.ndarray | float) -> np.ndarray:
     >>> probability_from_weight(np.array([0.0, 1.0, 2000.0])).tolist()
     [0.5, 0.6666666666666666, 1.0]
     """
-    return 1.0 / (1.0 + np.exp2(-np.clip(np.asarray(weight, float), -1000, 1000)))
+    out = np.clip(np.asarray(weight, float), -1000, 1000)  # (a copy: the rest works in place)
+    if not isinstance(out, np.ndarray) or out.ndim == 0:
+        return 1.0 / (1.0 + np.exp2(-out))
+    np.negative(out, out=out)
+    np.exp2(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 class PairScores(NamedTuple):
