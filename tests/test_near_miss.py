@@ -307,7 +307,7 @@ def test_a_one_token_name_contained_still_lets_a_serial_typo_yield():
     assert m["s2"] != m["s1"]
 
 
-def test_a_config_without_near_miss_levels_yields_on_its_one_typo_level():
+def test_a_config_without_near_miss_levels_still_yields_on_a_near_miss():
     """A config written before the near-miss levels (IdNumberComparison without near_miss,
     whose levels call two credible NIKs a typo apart just "different") under the default
     evidence rule: its accepted pairs of different NIKs are compared again for near misses,
