@@ -385,7 +385,10 @@ class LinkConfig:
         ``ambiguity_margin`` bits of it, that person holds no record of its source, and no
         constraint, reviewer's non-match or thin-record rule stands against it
         (:func:`regsosek_link.cluster.join_lone_records`). At or above ``threshold``: lone
-        records stay alone.
+        records stay alone. Only links in the review band are read (the links table keeps
+        them, so an update joins as a full run does): a value under the band's lower end
+        acts as that lower end. A joining link stays below the threshold in the links
+        table, so it is in the clerical review queue's band.
     person_id_salt : str, optional
         Where the registry's secret person-ID salt is read from: ``"file:PATH"`` or
         ``"env:NAME"`` (never the salt itself). With it person IDs are keyed hashes nobody
