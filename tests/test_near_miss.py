@@ -166,10 +166,12 @@ COMPARISONS = (
 )
 
 
-def _model() -> FellegiSunter:
-    """Bits: NIK [-9 consistent, -2, 0, 0, 0 near misses, 13, 15]; name [-6, -3, -1, 2, 4, 8];
-    date [-6, 0, 1, 2, 2, 8]; sex [-4, 1]; region [-3, 0, 1, 2, 4]; prior -8."""
-    bits = [[-9, -2, 0, 0, 0, 13, 15], [-6, -3, -1, 2, 4, 8], [-6, 0, 1, 2, 2, 8], [-4, 1], [-3, 0, 1, 2, 4]]
+BITS = [[-9, -2, 0, 0, 0, 13, 15], [-6, -3, -1, 2, 4, 8], [-6, 0, 1, 2, 2, 8], [-4, 1], [-3, 0, 1, 2, 4]]
+
+
+def _model(bits: list[list[int]] = BITS) -> FellegiSunter:
+    """Bits (default): NIK [-9 consistent, -2, 0, 0, 0 near misses, 13, 15]; name [-6, -3, -1,
+    2, 4, 8]; date [-6, 0, 1, 2, 2, 8]; sex [-4, 1]; region [-3, 0, 1, 2, 4]; prior -8."""
     fs = FellegiSunter(threshold=0.9)
     fs.u_ = [np.full(len(b), 1.0 / len(b)) for b in bits]
     fs.m_ = [u * np.exp2(np.array(b, float)) for u, b in zip(fs.u_, bits)]
@@ -182,13 +184,14 @@ def _model() -> FellegiSunter:
     return fs
 
 
-def _run(data: dict[str, list[tuple]], **settings) -> tuple[pd.Series, object]:
+def _run(data: dict[str, list[tuple]], *, comparisons: tuple = COMPARISONS, bits: list[list[int]] = BITS,
+         **settings) -> tuple[pd.Series, object]:
     cfg = LinkConfig(
         sources=tuple(SourceConfig(name=n, columns=COLUMNS, one_record_per_person=(n == "siak")) for n in data),
         threshold=settings.pop("threshold", 0.9), blocking_rules=(BlockOn(keys=("tanggal_lahir",)), BlockOn(keys=("tahun_lahir",))),
-        comparisons=COMPARISONS, nik_yield_weight=15.0, **settings)
+        comparisons=comparisons, nik_yield_weight=15.0, **settings)
     frames = {n: pd.DataFrame(rows, columns=list(COLUMNS), dtype="string") for n, rows in data.items()}
-    result = Linker(cfg, model=_model()).run(frames)
+    result = Linker(cfg, model=_model(bits)).run(frames)
     return result.membership.set_index("record_id")["person_id"], result
 
 
@@ -288,20 +291,10 @@ def test_a_one_token_name_contained_still_lets_a_serial_typo_yield():
     comparisons = tuple(NameComparison(column="nama", single_token_level=True) if c.name == "nama" else c
                         for c in COMPARISONS)
     bits = [[-9, -2, 0, 0, 0, 13, 15], [-6, -3, -1, 3, 4, 6, 8], [-6, 0, 1, 2, 2, 8], [-4, 1], [-3, 0, 1, 2, 4]]
-    fs = _model()
-    fs.u_ = [np.full(len(b), 1.0 / len(b)) for b in bits]
-    fs.m_ = [u * np.exp2(np.array(b, float)) for u, b in zip(fs.u_, bits)]
-    fs.n_levels_ = np.array([len(b) for b in bits])
     data = {"siak": [("s1", "3375014508900002", "SRI WAHYUNI", "05-08-1990", "P", DESA),
                      ("s2", "3375014508900001", "DEWI LESTARI", "05-08-1990", "P", DESA)],
             "dtks": [("d1", "3375014508900003", "WAHYUNI", "05-08-1990", "P", DESA)]}
-    cfg = LinkConfig(
-        sources=tuple(SourceConfig(name=n, columns=COLUMNS, one_record_per_person=(n == "siak")) for n in data),
-        threshold=0.9, blocking_rules=(BlockOn(keys=("tanggal_lahir",)),), comparisons=comparisons,
-        nik_yield_weight=15.0)
-    result = Linker(cfg, model=fs).run({n: pd.DataFrame(rows, columns=list(COLUMNS), dtype="string")
-                                        for n, rows in data.items()})
-    m = result.membership.set_index("record_id")["person_id"]
+    m, result = _run(data, comparisons=comparisons, bits=bits)
     assert 3 in result.levels["nama"].tolist()  # the one-token level
     assert m["s1"] == m["d1"]
     assert m["s2"] != m["s1"]
@@ -318,27 +311,13 @@ def test_a_config_without_near_miss_levels_still_yields_on_a_near_miss():
     old_nik = IdNumberComparison(column="nik", status_column="nik_status", serial_digits=4,
                                  consistency_columns=("nik_birth_date", "tanggal_lahir", "nik_sex", "jenis_kelamin"))
     comparisons = (old_nik, *COMPARISONS[1:])
-    bits = [[-9, -2, 0, 13, 15], [-6, -3, -1, 2, 4, 8], [-6, 0, 1, 2, 2, 8], [-4, 1], [-3, 0, 1, 2, 4]]
-    fs = _model()
-    fs.u_ = [np.full(len(b), 1.0 / len(b)) for b in bits]
-    fs.m_ = [u * np.exp2(np.array(b, float)) for u, b in zip(fs.u_, bits)]
-    fs.n_levels_ = np.array([len(b) for b in bits])
+    bits = [[-9, -2, 0, 13, 15], *BITS[1:]]
     data = {"siak": [("s1", "3375014508900002", "SRI WAHYUNI", "05-08-1990", "P", DESA),
                      ("s2", "3375014508900001", "DEWI LESTARI", "05-08-1990", "P", DESA)],
             "dtks": [("d1", "3375014508900003", "SRI WAHYUNI", "05-08-1990", "P", DESA)]}
-    frames = {n: pd.DataFrame(rows, columns=list(COLUMNS), dtype="string") for n, rows in data.items()}
-
-    def run(**settings):
-        cfg = LinkConfig(
-            sources=tuple(SourceConfig(name=n, columns=COLUMNS, one_record_per_person=(n == "siak")) for n in data),
-            threshold=0.9, blocking_rules=(BlockOn(keys=("tanggal_lahir",)),), comparisons=comparisons,
-            nik_yield_weight=15.0, **settings)
-        result = Linker(cfg, model=fs).run(frames)
-        return result.membership.set_index("record_id")["person_id"], result
-
-    m, result = run()
+    m, result = _run(data, comparisons=comparisons, bits=bits)
     assert result.levels["nik"].tolist() == [0, 0]  # (credible and different: the old levels say no more)
     assert m["s1"] == m["d1"]
     assert m["s2"] != m["s1"]
-    strict, _ = run(nik_constraint="strict")
+    strict, _ = _run(data, comparisons=comparisons, bits=bits, nik_constraint="strict")
     assert strict["s1"] != strict["d1"]
