@@ -479,19 +479,24 @@ def month_day_counts(records: pd.DataFrame, *, date_column: str = "tanggal_lahir
     out: dict[str, np.ndarray] = {}
     if date_column not in records.columns or source_column not in records.columns:
         return out
-    iso = pa.array(records[date_column].astype("string"), pa.string())
-    # (only ISO dates count: an encoded registry's dates are not)
-    iso = pc.if_else(pc.match_substring_regex(iso, r"^\d{4}-\d{2}-\d{2}$"), iso, None)
-    month = pc.cast(pc.utf8_slice_codeunits(iso, 5, 7), pa.int64())
-    day = pc.cast(pc.utf8_slice_codeunits(iso, 8, 10), pa.int64())
-    cell = pc.add(pc.multiply(month, 32), day).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-    cell = np.where((cell >= 0) & (cell < 13 * 32), cell, 0)
+    cell = _month_day_cells(records[date_column])
     codes, names = pd.factorize(records[source_column].astype("string"), use_na_sentinel=True)
     for i, name in enumerate(names):
         counts = np.bincount(cell[codes == i], minlength=13 * 32).reshape(13, 32)
         counts[0, 0] = 0  # (no date)
         out[str(name)] = counts
     return out
+
+
+def _month_day_cells(dates: pd.Series) -> np.ndarray:
+    """``month * 32 + day`` of each ISO date (0: none, or not an ISO date, such as an encoded
+    registry's), from its text."""
+    iso = pa.array(dates.astype("string"), pa.string())
+    iso = pc.if_else(pc.match_substring_regex(iso, r"^\d{4}-\d{2}-\d{2}$"), iso, None)
+    month = pc.cast(pc.utf8_slice_codeunits(iso, 5, 7), pa.int64())
+    day = pc.cast(pc.utf8_slice_codeunits(iso, 8, 10), pa.int64())
+    cell = pc.add(pc.multiply(month, 32), day).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where((cell >= 0) & (cell < 13 * 32), cell, 0)
 
 
 def calibrate_placeholders(codes: np.ndarray, dates_u: pd.DataFrame, groups: np.ndarray,
@@ -522,13 +527,9 @@ def calibrate_placeholders(codes: np.ndarray, dates_u: pd.DataFrame, groups: np.
     kind = kind.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     if not (kind >= 0).any():
         return codes, dates_u
-    # month * 32 + day of each distinct date (0: none), from its ISO text
-    iso = pa.array(dates_u["tanggal_lahir"].astype("string"), pa.string())
-    month = pc.cast(pc.utf8_slice_codeunits(iso, 5, 7), pa.int64())
-    day = pc.cast(pc.utf8_slice_codeunits(iso, 8, 10), pa.int64())
-    cell = pc.add(pc.multiply(month, 32), day).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    cell = _month_day_cells(dates_u["tanggal_lahir"])
     # rows per (group, distinct date) in one pass; groups are small codes (-1: none)
-    n_d = len(iso)
+    n_d = len(dates_u)
     known = codes >= 0
     group_of = np.asarray(groups, np.int64)[known] + 1
     n_groups = int(group_of.max(initial=0)) + 1
