@@ -1041,6 +1041,25 @@ def weakest_link(n_records: int, left: np.ndarray, right: np.ndarray, prob: np.n
     return out
 
 
+def join_lone_records_of_run(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, prob: np.ndarray,
+                             weight: np.ndarray, labels: np.ndarray, weakest: np.ndarray, cfg: Any, *,
+                             single_record_sources: Sequence[str], cannot_link: object, rank: np.ndarray,
+                             codes: CodeBook | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`join_lone_records` with a run's settings (``cfg``: ``threshold``,
+    ``lone_threshold``, ``ambiguity_margin``, ``review_band``), and each joined record's
+    weakest link lowered to its joining link: what both engines' cluster stage does after
+    :func:`cluster_records`. Nothing joins when ``lone_threshold`` is not below the threshold."""
+    if cfg.lone_threshold >= cfg.threshold:
+        return labels, weakest
+    labels, joined = join_lone_records(
+        records, left, right, prob, weight, labels, threshold=cfg.threshold, lone_threshold=cfg.lone_threshold,
+        margin=cfg.ambiguity_margin, review_low=cfg.review_band[0], single_record_sources=single_record_sources,
+        cannot_link=cannot_link, rank=rank, codes=codes)
+    if len(joined):
+        weakest = np.minimum(weakest, weakest_link(len(labels), left[joined], right[joined], prob[joined]))
+    return labels, weakest
+
+
 def _thin_links(records: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Links of two records without a valid NIK of which at least one has no real birth date
     (a placeholder, a year only, none): a shared name and village are all their evidence."""

@@ -36,9 +36,8 @@ from ..classify import (
 )
 from ..cluster import (
     cluster_records,
-    join_lone_records,
+    join_lone_records_of_run,
     record_id_rank,
-    weakest_link,
     weigh_constraints,
 )
 from ..compare import compare, prepare_comparisons, usable_comparisons
@@ -279,15 +278,11 @@ def link_records(
                 records, left[at], right[at], p[at], threshold=cfg.threshold,
                 single_record_sources=single, must_link=must, cannot_link=cannot, constrained=constrained,
                 nik_constraint=cfg.nik_constraint, yield_links=None if yields is None else yields[at], codes=book)
-        if constrained and fitted is not None and cfg.lone_threshold < cfg.threshold:
+        if constrained and fitted is not None:
             # records no link accepted join their one likely candidate's person
-            labels, joined = join_lone_records(
-                records, left, right, p, all_weight, labels, threshold=cfg.threshold,
-                lone_threshold=cfg.lone_threshold, margin=cfg.ambiguity_margin, review_low=cfg.review_band[0],
-                single_record_sources=single, cannot_link=cannot, rank=record_id_rank(records, codes=book),
-                codes=book)
-            if len(joined):
-                weakest = np.minimum(weakest, weakest_link(len(records), left[joined], right[joined], p[joined]))
+            labels, weakest = join_lone_records_of_run(
+                records, left, right, p, all_weight, labels, weakest, cfg, single_record_sources=single,
+                cannot_link=cannot, rank=record_id_rank(records, codes=book), codes=book)
         return labels, weakest
 
     changes: list[pd.DataFrame] = []

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ...block import BlockOn, LargeBlockWarning, SortedNeighbourhood, mask_key, rule_keys
 from ...classify import score_pairs, tf_weight
-from ...cluster import cluster_records, join_lone_records, weakest_link, weigh_constraints
+from ...cluster import cluster_records, join_lone_records_of_run, weigh_constraints
 from ...compare import compare
 from ...ids import person_ids
 from ...registry import households_table, membership_table, registry_tables
@@ -508,15 +508,12 @@ def cluster_buckets(records: Any, edges: Any, *, dtypes: dict[str, Any], cfg: An
                                           threshold=cfg.threshold, single_record_sources=single_record_sources,
                                           must_link=pos[match], cannot_link=pos[~match], constrained=constrained,
                                           nik_constraint=cfg.nik_constraint, yield_links=yields)
-        if constrained and model is not None and len(links) and cfg.lone_threshold < cfg.threshold:
+        if constrained and model is not None and len(links):
             # records no link accepted join their one likely candidate's person (the bucket
             # holds their links: see the engine's cluster stage)
-            labels, joined = join_lone_records(
-                mini, left, right, prob, links["match_weight"].to_numpy(float), labels, threshold=cfg.threshold,
-                lone_threshold=cfg.lone_threshold, margin=cfg.ambiguity_margin, review_low=cfg.review_band[0],
+            labels, weakest = join_lone_records_of_run(
+                mini, left, right, prob, links["match_weight"].to_numpy(float), labels, weakest, cfg,
                 single_record_sources=single_record_sources, cannot_link=pos[~match], rank=rank)
-            if len(joined):
-                weakest = np.minimum(weakest, weakest_link(len(mini), left[joined], right[joined], prob[joined]))
         pid = person_ids(mini, labels, salt=salt)[0]
         out = membership_table(mini, pid, weakest)
         out.insert(0, "rank", rank)
