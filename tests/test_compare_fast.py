@@ -237,6 +237,23 @@ def test_threads_give_the_same_levels():
     pd.testing.assert_frame_equal(compare(recs, pairs, COMPARISONS[::2], workers=-1, chunk_size=100), one)
 
 
+def test_pairs_scored_in_cached_blocks_give_the_levels_of_one_pass(monkeypatch):
+    # comparisons scored pair by pair take CACHE_PAIRS pairs at a time; the ignore masks too
+    recs = _records(400, seed=7)
+    rng = np.random.default_rng(8)
+    pairs = pd.DataFrame({"left": rng.integers(0, 400, 6000), "right": rng.integers(0, 400, 6000)})
+    comps = [*COMPARISONS, IdNumberComparison(column="nik", serial_digits=4, near_miss=True, label="nik_near",
+                                              ignore_when_equal=("kk", "ph"))]
+    left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    preps = [comp.prepare_all(recs) for comp in comps]
+    assert C.CACHE_PAIRS > len(pairs)
+    one = [comp.levels_of(prep, left, right) for comp, prep in zip(comps, preps)]
+    monkeypatch.setattr(C, "CACHE_PAIRS", 13)
+    for comp, prep, expected in zip(comps, preps, one):
+        np.testing.assert_array_equal(comp.levels_of(prep, left, right), expected, err_msg=comp.name)
+        np.testing.assert_array_equal(comp.levels_of(prep, left, right, chunk_size=5), expected, err_msg=comp.name)
+
+
 def test_no_pairs_and_all_missing():
     recs = pd.DataFrame({"nama": [None, None], "tempat": [None, None]}, dtype="string")
     empty = pd.DataFrame({"left": np.array([], np.int64), "right": np.array([], np.int64)})

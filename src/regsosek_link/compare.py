@@ -112,6 +112,14 @@ def _one_row_each(codes: np.ndarray) -> np.ndarray:
     return rows
 
 
+#: Pairs a comparison scored pair by pair (NIK digits, dates, RT/RW) takes at a time: the
+#: dozen temporaries of its vectorised score stay in the CPU's cache instead of each being a
+#: fresh array of millions of pairs the kernel must map in (at 1,003,957 records and 5.9 M
+#: pairs: 1.43 -> 0.98 s for the NIK, KK, date, RT/RW and sex comparisons). Comparisons
+#: scored per distinct pair of values (names) gain nothing from it and keep ``chunk_size``.
+CACHE_PAIRS = 1 << 17
+
+
 def _chunks(n: int, chunk_size: int | None) -> list[slice]:
     """Consecutive slices of at most ``chunk_size`` (None: one) covering ``range(n)``."""
     step = max(chunk_size or n, 1)
@@ -256,31 +264,35 @@ def _levels_by_value(comp: Comparison, prep: Prepared, left: np.ndarray, right: 
     return out
 
 
-def _same_on(codes: np.ndarray, left: np.ndarray, right: np.ndarray, same: dict) -> np.ndarray:
-    """Pairs whose records share a known value of ``codes``, cached in ``same`` by array."""
-    key = id(codes)
-    if key not in same:
-        cl = codes[left]
-        same[key] = (cl == codes[right]) & (cl >= 0)
-    return same[key]
+def _same_on_any(columns: Sequence[np.ndarray], left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Pairs whose records share a known value of any of ``columns`` (codes arrays), a
+    cached block of pairs at a time (see :data:`CACHE_PAIRS`)."""
+    out = np.empty(len(left), bool)
+    for sl in _chunks(len(left), CACHE_PAIRS):
+        lf, rg = left[sl], right[sl]
+        mask = np.zeros(len(lf), bool)
+        for codes in columns:
+            cl = codes[lf]
+            mask |= (cl == codes[rg]) & (cl >= 0)
+        out[sl] = mask
+    return out
 
 
 def _levels(comp: Comparison, prep: Prepared, left: np.ndarray, right: np.ndarray, *,
             workers: int, chunk_size: int | None, same: dict) -> np.ndarray:
     """:meth:`Comparison.levels_of`; ``same`` caches the ``ignore_when_equal`` masks of these
-    pairs by codes array, for the comparisons that ignore the same columns."""
+    pairs by the codes arrays they read, for the comparisons that ignore the same columns."""
     if "v" in prep:
         out = _levels_by_value(comp, prep, left, right, workers=workers, chunk_size=chunk_size)
     else:
-        out = _score_chunked(comp, prep, left, right, workers=workers, chunk_size=chunk_size)
+        # (scored pair by pair: a few cached blocks of pairs at a time, not ``chunk_size``)
+        out = _score_chunked(comp, prep, left, right, workers=workers,
+                             chunk_size=min(chunk_size or len(left), CACHE_PAIRS))
     ignored = [prep[f"_ignore{i}"] for i in range(len(prep)) if f"_ignore{i}" in prep]
     if ignored:
         key = tuple(map(id, ignored))
         if key not in same:
-            mask = _same_on(ignored[0], left, right, same)
-            for codes in ignored[1:]:
-                mask = mask | _same_on(codes, left, right, same)
-            same[key] = mask
+            same[key] = _same_on_any(ignored, left, right)
         out[same[key]] = MISSING
     return out
 
