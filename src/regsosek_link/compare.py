@@ -19,6 +19,7 @@ lookup table. String similarity uses rapidfuzz's vectorised C++ kernels
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -1352,16 +1353,25 @@ def _year_slip(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     [True, True, False, False, False]
     """
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    if len(a) > 4096:
-        # many pairs of a few years (a century and a half): every pair of the years
-        # present worked out once, then looked up
-        lo, hi = int(min(a.min(), b.min())), int(max(a.max(), b.max()))
-        span = hi - lo + 1
-        if span * span <= min(len(a), 1 << 20):
-            years = np.arange(lo, hi + 1, dtype=np.int64)
-            table = _year_slip_digits(np.repeat(years, span), np.tile(years, span))
-            return table[(a - lo) * span + (b - lo)]
+    if len(a) > 64 and min(a.min(), b.min()) >= _SLIP_YEARS[0] and max(a.max(), b.max()) < _SLIP_YEARS[1]:
+        # birth years: every pair of them worked out once, then looked up
+        lo, span = _SLIP_YEARS[0], _SLIP_YEARS[1] - _SLIP_YEARS[0]
+        return _year_slip_table()[(a - lo) * span + (b - lo)]
     return _year_slip_digits(a, b)
+
+
+#: The years of :func:`_year_slip_table`: ``range(*_SLIP_YEARS)``.
+_SLIP_YEARS = (1850, 2100)
+
+
+@functools.cache
+def _year_slip_table() -> np.ndarray:
+    """:func:`_year_slip_digits` of every pair of years in ``range(*_SLIP_YEARS)``, flat
+    (``(a - lo) * span + (b - lo)``; 62,500 pairs)."""
+    years = np.arange(*_SLIP_YEARS, dtype=np.int64)
+    table = _year_slip_digits(np.repeat(years, len(years)), np.tile(years, len(years)))
+    table.flags.writeable = False
+    return table
 
 
 def _year_slip_digits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -1488,20 +1498,25 @@ class DateOfBirthComparison(Comparison):
             ph = _pad(placeholder, False)[scodes]
         else:  # no status column: no date is taken for a placeholder
             ph = np.zeros(len(codes), bool)
-        prep = {"bcd": _pad(bcd, _NO_DATE)[codes], "y": _pad(year, -1)[codes], "ph": ph}
+        bcd, year = _pad(bcd, _NO_DATE)[codes], _pad(year, -1)[codes]
+        only = np.zeros(len(codes), bool)
         if self.year_column and self.year_column in records.columns:
             # the year of the records whose date is known to the year only
             ycodes, yuniq = _column_codes(records, self.year_column, self.name)
             years = _pad(np.array([int(y) if y.isdigit() else -1 for y in yuniq], np.int16), -1)[ycodes]
-            only = (prep["bcd"] == _NO_DATE) & (years >= 0)
-            prep["y"] = np.where(only, years, prep["y"])
-            prep["year_only"] = only
-        return prep
+            only = (bcd == _NO_DATE) & (years >= 0)
+            year = np.where(only, years, year)
+        # one word per record, read with one gather per side: the BCD date (bits 0-31), the
+        # year (32-47, int16), placeholder (48), known to the year only (49)
+        word = (bcd.astype(np.uint64) | (year.view(np.uint16).astype(np.uint64) << np.uint64(32))
+                | (ph.astype(np.uint64) << np.uint64(48)) | (only.astype(np.uint64) << np.uint64(49)))
+        return {"w": word, "year_only": bool(only.any())}
 
     def score(self, prep, left, right, *, workers=1):
-        bl, br = prep["bcd"][left], prep["bcd"][right]
-        yl, yr = prep["y"][left], prep["y"][right]
-        phl, phr = prep["ph"][left], prep["ph"][right]
+        wl, wr = prep["w"][left], prep["w"][right]
+        bl, br = wl.astype(np.uint32), wr.astype(np.uint32)
+        yl, yr = ((w >> np.uint64(32)).astype(np.uint16).view(np.int16) for w in (wl, wr))
+        phl, phr = (((w >> np.uint64(48)) & np.uint64(1)).astype(bool) for w in (wl, wr))
         miss = (bl == _NO_DATE) | (br == _NO_DATE)
         x = bl ^ br  # nibbles (digits) YYYYMMDD, zero where equal
         exact = x == 0
@@ -1520,12 +1535,12 @@ class DateOfBirthComparison(Comparison):
         if self.year_only_level:  # the levels from "day-month swapped" up move up by one
             out += out >= 3
         gap = np.abs(yl.astype(np.int32) - yr)
-        ph_year = np.where(gap == 0, year_level, np.where(gap <= 1, np.int8(1), np.int8(MISSING)))
         top = 6 if self.year_only_level else 5
         # (with the year-only level, two different placeholders also say only their years)
         by_ph_year = (phl | phr) if self.year_only_level else (phl ^ phr)
-        out = np.where(exact, np.where(phl | phr, np.int8(top - 1), np.int8(top)),
-                       np.where(by_ph_year, ph_year, out))
+        at = np.flatnonzero(by_ph_year & ~exact)
+        out[at] = np.where(gap[at] == 0, year_level, np.where(gap[at] <= 1, np.int8(1), np.int8(MISSING)))
+        out = np.where(exact, np.where(phl | phr, np.int8(top - 1), np.int8(top)), out)
         if self.far_years:
             # more than far_years apart and not one slip of the keyboard: its own level, below
             # "different" (which every other level now stands above by one)
@@ -1534,9 +1549,9 @@ class DateOfBirthComparison(Comparison):
             far = np.flatnonzero((gap > self.far_years) & ~exact & ~miss & (by_ph_year | ((x & 0xFFFF) != 0)))
             out[far[~_year_slip(yl[far], yr[far])]] = 0
         out[miss] = MISSING
-        if "year_only" in prep:
+        if prep["year_only"]:
             # a side known to the year only: the years, when both sides have one
-            by_year = (prep["year_only"][left] | prep["year_only"][right]) & (yl >= 0) & (yr >= 0)
+            by_year = (((wl | wr) >> np.uint64(49)) & np.uint64(1)).astype(bool) & (yl >= 0) & (yr >= 0)
             gap = np.abs(yl[by_year].astype(np.int32) - yr[by_year])
             lv = np.where(gap == 0, year_level, (gap <= 1).view(np.int8))
             if self.far_years:
