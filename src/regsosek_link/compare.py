@@ -1186,7 +1186,7 @@ class IdNumberComparison(Comparison):
             scodes, suniq = _column_codes(records, self.status_column, self.name)
             bad = _pad(np.isin(suniq, list(self.unusable_status)), False)[scodes]
             codes = np.where(bad, MISSING, codes)
-        prep = {"d": _pad(_digit_words(uniq, self.length), _NOT_A_NUMBER)[codes]}
+        prep: dict[str, Any] = {}
         if self.other_id_column and self.other_id_column in records.columns:
             # each record's value of the other identifier, as a code of this column's values
             ocodes, ouniq = _column_codes(records, self.other_id_column, self.name)
@@ -1196,7 +1196,7 @@ class IdNumberComparison(Comparison):
             # a record whose own value is its other identifier holds no value of this one
             codes = np.where((codes >= 0) & (codes == other), MISSING, codes)
             prep["c"], prep["o"] = codes, np.where(other >= 0, other, -2).astype(np.int32)
-            prep["d"] = _pad(_digit_words(uniq, self.length), _NOT_A_NUMBER)[codes]
+        prep["d"] = _pad(_digit_words(uniq, self.length), _NOT_A_NUMBER)[codes]
         if self.consistency_columns:
             (nik_dob, dob, nik_sex, sex) = (_column_codes(records, c, self.name) for c in self.consistency_columns)
             known_d, known_s = (nik_dob[0] >= 0) & (dob[0] >= 0), (nik_sex[0] >= 0) & (sex[0] >= 0)
