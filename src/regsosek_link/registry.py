@@ -27,6 +27,7 @@ deterministic in any row order.
 from __future__ import annotations
 
 import functools
+import queue
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -299,7 +300,24 @@ def registry_tables(
         # where the run peaks (the records' keys and family-card numbers are read on)
         release(records, keep=("source", "record_id", "no_kk"))
         households = submit(lambda: choice.households(records, persons()))
-        return RegistryTables(membership(), choice.frame(persons()), households())
+        # the golden fields' text columns: this thread and the second one (once the
+        # households are made) take fields from one queue until none is left
+        fields: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for field in choice.rows:
+            fields.put(field)
+
+        def take_fields() -> dict[str, tuple[pd.api.extensions.ExtensionArray, ...]]:
+            made = {}
+            while True:
+                try:
+                    field = fields.get_nowait()
+                except queue.Empty:
+                    return made
+                made[field] = choice.field_columns(persons(), field)
+
+        others = submit(take_fields)
+        mine = take_fields()
+        return RegistryTables(membership(), choice.frame(persons(), {**mine, **others()}), households())
 
 
 def _string(records: pd.DataFrame, col: str) -> pd.Series:
@@ -508,26 +526,34 @@ class _Choice:
     source: pa.Array | pd.api.extensions.ExtensionArray  #: the records' (:func:`_key_values`)
     record_id: pa.Array | pd.api.extensions.ExtensionArray
 
-    def frame(self, persons: np.ndarray | _Persons) -> pd.DataFrame:
+    def frame(self, persons: np.ndarray | _Persons,
+              columns: Mapping[str, tuple[pd.api.extensions.ExtensionArray, ...]] | None = None) -> pd.DataFrame:
         """The registry, one row per person: ``persons`` are the sorted IDs of persons
         ``0, 1, ...``, or the :class:`_Persons` these persons are the clusters of (chosen by
-        ``group``, or by ``merged`` when clusters shared an ID)."""
+        ``group``, or by ``merged`` when clusters shared an ID). ``columns`` holds the
+        :meth:`field_columns` of fields already made (e.g. on other threads)."""
         order = persons.order if isinstance(persons, _Persons) else None
         ids = persons.text if isinstance(persons, _Persons) else _text_array(np.asarray(persons, dtype=object))
         cols: dict[str, object] = {"person_id": ids}
-        for field, rows in self.rows.items():
-            pos = rows if order is None else rows[order]
-            values = self.values[field]
-            if values is None:  # (a field the records lack)
-                for c in (field, f"{field}_source", f"{field}_record_id"):
-                    cols[c] = pd.arrays.ArrowStringArray(pa.nulls(self.n_persons, pa.large_string()))
-                continue
-            cols[field] = _take_text(values, pos)
-            cols[f"{field}_source"] = _take_text(self.source, pos)
-            cols[f"{field}_record_id"] = _take_text(self.record_id, pos)
+        for field in self.rows:
+            made = (columns or {}).get(field)
+            for name, col in zip((field, f"{field}_source", f"{field}_record_id"),
+                                 made if made is not None else self.field_columns(persons, field)):
+                cols[name] = col
         for name in _FLAG_COLUMNS:
             cols[name] = self.flags[name] if order is None else self.flags[name][order]
         return pd.DataFrame(cols, copy=False)  # fresh arrays: no copy into 2-D blocks
+
+    def field_columns(self, persons: np.ndarray | _Persons, field: str
+                      ) -> tuple[pd.api.extensions.ExtensionArray, ...]:
+        """The registry's columns of ``field``: its golden values, their sources and record
+        IDs, for :meth:`frame`'s ``persons``."""
+        rows = self.rows[field]
+        pos = rows if not isinstance(persons, _Persons) or persons.order is None else rows[persons.order]
+        values = self.values[field]
+        if values is None:  # (a field the records lack)
+            return tuple(pd.arrays.ArrowStringArray(pa.nulls(self.n_persons, pa.large_string())) for _ in range(3))
+        return _take_text(values, pos), _take_text(self.source, pos), _take_text(self.record_id, pos)
 
     def households(self, records: pd.DataFrame, persons: _Persons) -> pd.DataFrame:
         """:func:`households_table` of ``self.frame(persons)``, from the picked records (no
