@@ -236,10 +236,10 @@ def _levels_by_value(comp: Comparison, prep: Prepared, left: np.ndarray, right: 
     """
     v, rep = prep["v"], prep["_rep"]
     nv = len(rep)
-    kl, kr = v[left], v[right]
-    if comp.symmetric:  # (the missing code -1 stays on the left)
-        kl, kr = np.minimum(kl, kr), np.maximum(kl, kr, out=kr)
     if (nv + 1) ** 2 <= 4 * len(left):
+        kl, kr = v[left], v[right]
+        if comp.symmetric:  # (the missing code -1 stays on the left)
+            kl, kr = np.minimum(kl, kr), np.maximum(kl, kr, out=kr)
         key = (kl + 1).astype(np.int32 if (nv + 1) ** 2 < 2**31 else np.int64) * (nv + 1) + (kr + 1)
         # (row and column 0 of the table: code -1)
         table = np.full((nv + 1) ** 2, MISSING, np.int8)
@@ -250,16 +250,28 @@ def _levels_by_value(comp: Comparison, prep: Prepared, left: np.ndarray, right: 
         a, b = np.divmod(todo, nv + 1)
         table[todo] = _score_chunked(comp, prep, rep[a - 1], rep[b - 1], workers=workers, chunk_size=chunk_size)
         return table[key]
+    # pairs of one value get that value's level with itself; the others a key per pair of
+    # values, deduplicated once: the per-pair passes go a cached block at a time
     out = np.full(len(left), MISSING, np.int8)
-    known = (kl >= 0) & (kr >= 0)
-    same = known & (kl == kr)
-    if same.any():
-        itself = _score_chunked(comp, prep, rep, rep, workers=workers, chunk_size=chunk_size)
-        out[same] = itself[kl[same]]
-    todo = np.flatnonzero(known & ~same)
-    del known, same  # (the per-pair arrays are big: free them before scoring)
-    inverse, keys = pd.factorize(kl[todo].astype(np.int64) * nv + kr[todo])
-    del kl, kr
+    itself = None
+    todo_parts, key_parts = [], []
+    for sl in _chunks(len(left), CACHE_PAIRS):
+        kl, kr = v[left[sl]], v[right[sl]]
+        if comp.symmetric:  # (the missing code -1 stays on the left)
+            kl, kr = np.minimum(kl, kr), np.maximum(kl, kr, out=kr)
+        known = (kl >= 0) & (kr >= 0)
+        same = known & (kl == kr)
+        at = np.flatnonzero(same)
+        if len(at):
+            if itself is None:
+                itself = _score_chunked(comp, prep, rep, rep, workers=workers, chunk_size=chunk_size)
+            out[sl.start + at] = itself[kl[at]]
+        at = np.flatnonzero(known & ~same)
+        todo_parts.append(at + sl.start)
+        key_parts.append(kl[at].astype(np.int64) * nv + kr[at])
+    todo = np.concatenate(todo_parts) if todo_parts else np.zeros(0, np.int64)
+    inverse, keys = pd.factorize(np.concatenate(key_parts) if key_parts else np.zeros(0, np.int64))
+    del todo_parts, key_parts
     a, b = np.divmod(keys, nv)
     out[todo] = _score_chunked(comp, prep, rep[a], rep[b], workers=workers, chunk_size=chunk_size)[inverse]
     return out
