@@ -252,6 +252,18 @@ def test_pairs_scored_in_cached_blocks_give_the_levels_of_one_pass(monkeypatch):
     for comp, prep, expected in zip(comps, preps, one):
         np.testing.assert_array_equal(comp.levels_of(prep, left, right), expected, err_msg=comp.name)
         np.testing.assert_array_equal(comp.levels_of(prep, left, right, chunk_size=5), expected, err_msg=comp.name)
+    # many distinct names for few pairs: the pairs of values are keyed and deduplicated
+    words = np.array(["BUDI", "SITI", "AMINAH", "SANTOSO", "RIZKI", "DEWI", "AGUS", "SRI", "N", "NUR"] * 3, object)
+    many = pd.DataFrame({"nama": [None if rng.random() < 0.1 else " ".join(rng.choice(words, rng.integers(1, 4)))
+                                  for _ in range(800)]}, dtype="string")
+    pairs = rng.integers(0, 800, (2, 1500))
+    name = NameComparison(column="nama")
+    prep = name.prepare_all(many)
+    assert (len(prep["_rep"]) + 1) ** 2 > 4 * pairs.shape[1]  # (not the dense table)
+    reference = _reference_levels(name, prep, pairs[0], pairs[1])
+    np.testing.assert_array_equal(name.levels_of(prep, pairs[0], pairs[1]), reference)
+    monkeypatch.setattr(C, "CACHE_PAIRS", 1 << 17)
+    np.testing.assert_array_equal(name.levels_of(prep, pairs[0], pairs[1]), reference)
 
 
 def test_no_pairs_and_all_missing():
