@@ -398,19 +398,29 @@ def date_status_counts(records: pd.DataFrame, *, status_column: str = "tanggal_l
     >>> date_status_counts(recs).values.tolist()
     [['a', 2, 0, 0, 0, 1, 0, 0], ['b', 1, 0, 1, 0, 0, 0, 0]]
     """
-    source = records[source_column].astype("string").fillna("").to_numpy(dtype=object)
-    if status_column in records.columns:
-        status = records[status_column].astype("string").fillna("missing").to_numpy(dtype=object)
-    else:
-        status = np.full(len(records), "missing", dtype=object)
-    names, source_codes = np.unique(source, return_inverse=True)
-    kinds, status_codes = np.unique(status, return_inverse=True)
-    table = np.zeros((len(names), len(kinds)), np.int64)
-    np.add.at(table, (source_codes.reshape(-1), status_codes.reshape(-1)), 1)
+    # (codes by hashing, then the few distinct values sorted: no sort of a million strings)
+    source_codes, names = _codes_or(records, source_column, "")
+    status_codes, kinds = _codes_or(records, status_column, "missing")
+    table = np.bincount(source_codes * len(kinds) + status_codes,
+                        minlength=len(names) * len(kinds)).reshape(len(names), len(kinds)).astype(np.int64)
     out = pd.DataFrame({"source": names.astype(str), "n": table.sum(axis=1)})
     for column, statuses in _COUNTED.items():
         out[column] = table[:, np.isin(kinds, statuses)].sum(axis=1)
     return out
+
+
+def _codes_or(records: pd.DataFrame, column: str, missing: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``records[column]`` as text (``missing`` for a missing value or an absent
+    column) into its distinct values, sorted (object array of ``str``)."""
+    if column not in records.columns:
+        return np.zeros(len(records), np.int64), np.array([missing], dtype=object)
+    codes, uniq = pd.factorize(records[column])
+    text = [str(u) for u in uniq]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(text), codes)
+        text.append(missing)
+    values, inverse = np.unique(np.array(text, dtype=object), return_inverse=True)  # (a few distinct values)
+    return inverse.reshape(-1)[codes], values
 
 
 #: Each placeholder status: the (month, day) it is written on, and the days next to it, whose
