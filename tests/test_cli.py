@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,6 +129,33 @@ def test_a_bug_keeps_its_traceback_and_exit_1(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert res.returncode == 1
     assert "Traceback (most recent call last)" in res.stderr and "KeyError: 'bug'" in res.stderr
+
+
+def test_the_command_ends_without_freeing_the_run_yet_has_said_and_written_everything(tmp_path):
+    # the installed command (and python -m regsosek_link.cli) is console_main: it ends the
+    # process with os._exit, the run's objects not freed; its output must be complete
+    out = tmp_path / "d"
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # (a pipe's output is then buffered)
+    res = subprocess.run([sys.executable, "-m", "regsosek_link.cli", "demo", "--people", "300", "--quiet",
+                          "--no-report", "--out", str(out)], capture_output=True, text=True, check=False, env=buffered)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    listed = [Path(line.strip()) for line in lines[lines.index(next(x for x in lines if x.startswith("Outputs in"))) + 1:]]
+    assert lines[-1].strip() == str(listed[-1]) and len(listed) >= 5
+    assert all(p.exists() and p.stat().st_size > 0 for p in listed)
+    n = int(re.search(r"Input records: ([\d,]+)", res.stdout).group(1).replace(",", ""))
+    assert len(pd.read_parquet(out / "registry" / "membership.parquet")) == n
+    # its exit codes: a user's error 2, a bug 1 with its traceback
+    bad = subprocess.run([sys.executable, "-m", "regsosek_link.cli", "run", str(tmp_path / "none.yaml")],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("regsosek-link: configuration problem")
+    code = ("import sys; from regsosek_link import cli\n"
+            "def boom(args): raise KeyError('bug')\n"
+            "cli._cmd_generate = boom\n"
+            "sys.argv = ['regsosek-link', 'generate']\n"
+            "cli.console_main()\n")
+    bug = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert bug.returncode == 1 and "KeyError: 'bug'" in bug.stderr
 
 
 def test_missing_config_file_exits_2(tmp_path, capsys):

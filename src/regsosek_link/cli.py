@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import ConfigError, RegsosekLinkError
 
@@ -155,7 +156,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"  config written to {cfg_path}", file=sys.stderr)
     config = load_config(cfg_path)
     print("Linking:", file=sys.stderr)
-    result = Linker(config, tune_process=True).run(progress=_progress(args.quiet))
+    result = _kept(Linker(config, tune_process=True).run(progress=_progress(args.quiet)))
     written = result.write(config.output_dir)
     truth = syn.truth
     _write_report(args, result, written, config.output_dir, truth)
@@ -186,8 +187,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _refuse_tables_without_spark(args)
     if args.engine == "spark":
         return _run_on_spark(config, args)
-    result = Linker(config, tune_process=True).run(progress=_progress(args.quiet), store=args.store,
-                                                   relink=args.relink, replace=args.replace)
+    result = _kept(Linker(config, tune_process=True).run(progress=_progress(args.quiet), store=args.store,
+                                                         relink=args.relink, replace=args.replace))
     written = result.write(config.output_dir)
     truth = _read_truth(args.truth)
     _write_report(args, result, written, config.output_dir, truth)
@@ -313,8 +314,8 @@ def _cmd_update(args: argparse.Namespace) -> int:
     if args.engine == "spark":
         return _update_on_spark(config, args)
     t0 = time.perf_counter()
-    result = Linker(config, tune_process=True).update(args.store, retrain=args.retrain, relink=args.relink,
-                                                      progress=_progress(args.quiet))
+    result = _kept(Linker(config, tune_process=True).update(args.store, retrain=args.retrain, relink=args.relink,
+                                                            progress=_progress(args.quiet)))
     written = result.write(config.output_dir)
     truth = _read_truth(args.truth)
     _write_report(args, result, written, config.output_dir, truth)
@@ -340,7 +341,7 @@ def _cmd_withdraw(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     snap_cfg = RegistryStore(args.store).latest_config() or {}
     config = LinkConfig.from_dict(snap_cfg).replace(memory_check=not args.no_memory_check)
-    result = Linker(config, tune_process=True).withdraw(args.store, source=args.source, record_ids=ids)
+    result = _kept(Linker(config, tune_process=True).withdraw(args.store, source=args.source, record_ids=ids))
     written = result.write(args.out or config.output_dir) if args.out else {}
     _print_changes(args.store, result, written, time.perf_counter() - t0, "Withdrew from")
     return 0
@@ -565,6 +566,40 @@ def _one_line(exc: BaseException) -> str:
     return text if isinstance(exc, RegsosekLinkError) else f"{type(exc).__name__}: {text}"
 
 
+#: The results of the commands run by :func:`console_main`, kept until the process ends.
+_KEPT: list[Any] | None = None
+_T = TypeVar("_T")
+
+
+def _kept(result: _T) -> _T:
+    """``result``, kept alive until the process ends when :func:`console_main` runs the
+    command (a run's tables are millions of Python objects: freeing them one by one when the
+    command returns takes 0.4 s at a million records, for nothing)."""
+    if _KEPT is not None:
+        _KEPT.append(result)
+    return result
+
+
+def console_main() -> None:
+    """The ``regsosek-link`` command: :func:`main`, then the process ends without freeing
+    the run's objects (see :func:`_kept`), as mypy's ``hard_exit`` does. Every output is
+    written and closed, and every store committed and closed, before :func:`main` returns;
+    standard output, standard error and the log are flushed here. An error :func:`main`
+    does not handle ends the process the usual way (its traceback printed)."""
+    global _KEPT
+    _KEPT = []
+    code = main()
+    if "pyspark" in sys.modules:  # (its gateway process is stopped at the normal exit)
+        sys.exit(code)
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # (a reader gone, e.g. a closed pipe: nothing more can be said)
+        pass
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -584,4 +619,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()
