@@ -180,3 +180,28 @@ def test_a_session_whose_pairs_show_two_comparisons_does_not_set_m():
         model = train_by_sessions(X, rules, blocked={0: ["kk"], 1: ["kk"]}, u=u, n_all_pairs=10**6)
     # 3 % of the matches' dates differ; the household session alone would say 42 %
     assert model.m_[1][0] == pytest.approx(0.03, abs=0.01)
+
+
+def test_a_run_warns_of_the_weights_of_the_model_it_uses_its_levels_named():
+    # the EM sessions' m and u are learned again afterwards (near-miss u, m among the pairs
+    # the other comparisons make sure of): the warning describes the model the run scores
+    # with, and names the levels. Agreeing on the source weighs less than differing: the
+    # same person is held by other sources, look-alikes within one source are not one person
+    import regsosek_link as rl
+    from regsosek_link.compare import ExactMatch
+    from regsosek_link.config import default_comparisons
+    from regsosek_link.datasets import make_sources
+
+    syn = make_sources(n_people=1_500, random_state=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = rl.link(syn.sources, columns=syn.mappings, one_record_per_person=("siak",),
+                      comparisons=(*default_comparisons(), ExactMatch(column="source", label="same_source")))
+    said = [str(w.message) for w in caught if issubclass(w.category, WeightOrderWarning)]
+    names = {c.name: tuple(c.level_names) for c in res.config.comparisons}
+    inverted = res.model.inverted_levels(names)
+    assert "same_source" in set(inverted["comparison"])
+    assert len(said) == 1
+    assert f"for {len(inverted)} level(s)" in said[0]
+    for r in inverted.itertuples():
+        assert f"{r.comparison!r} level {r.level} ({r.label}) at {r.weight:+.1f} bits" in said[0]

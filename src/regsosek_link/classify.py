@@ -28,7 +28,7 @@ from ._codes import CodeBook, column_codes, with_codes
 from ._order import record_order
 
 __all__ = ["MIN_PAIRS_PER_LEVEL", "MIN_TRAINING_PAIRS", "FellegiSunter", "FewTrainingPairsWarning", "PairScores",
-           "WeightOrderWarning", "level_patterns", "n_possible_pairs", "probability_from_weight", "random_pairs",
+           "WeightOrderWarning", "finish_training", "level_patterns", "n_possible_pairs", "probability_from_weight", "random_pairs",
            "score_pairs", "term_frequency_adjustments", "train_by_sessions", "train_model", "u_from_random_pairs"]
 
 log = logging.getLogger(__name__)
@@ -608,6 +608,7 @@ def train_by_sessions(
     max_iter: int = 200,
     patterns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     level_names: Mapping[str, Sequence[str]] | None = None,
+    warn_inverted: bool = True,
 ) -> FellegiSunter:
     """Fellegi-Sunter trained the way Splink trains it, robust to what blocking selected.
 
@@ -642,6 +643,9 @@ def train_by_sessions(
         :func:`level_patterns` of ``levels``, when the caller has it already.
     level_names : mapping of str to sequence of str, optional
         Level labels per comparison, for the warnings.
+    warn_inverted : bool, default True
+        Warn of weights that go the wrong way (False: the caller trains the model further
+        and checks it when it is done, as :func:`finish_training` does).
 
     Warns
     -----
@@ -661,7 +665,7 @@ def train_by_sessions(
     combos, n_combo, _ = _distinct_codes(inverse * width + rules, len(pats) * width, inverse=False)
     return train_on_counts(names, pats, counts, pats[combos // width], combos % width, n_combo, blocked=blocked,
                            u=u, n_all_pairs=n_all_pairs, threshold=threshold, min_pairs=min_pairs,
-                           max_iter=max_iter, level_names=level_names)
+                           max_iter=max_iter, level_names=level_names, warn_inverted=warn_inverted)
 
 
 def train_on_counts(
@@ -679,11 +683,14 @@ def train_on_counts(
     min_pairs: int = 50,
     max_iter: int = 200,
     level_names: Mapping[str, Sequence[str]] | None = None,
+    warn_inverted: bool = True,
 ) -> FellegiSunter:
     """:func:`train_by_sessions` on counts: the distinct level patterns (sorted as
     :func:`level_patterns` sorts them) with their numbers of pairs, and the distinct
     (pattern, rules bit mask) combinations (sorted by pattern, then mask) with theirs. An
-    engine that aggregates the pairs elsewhere (Spark) trains with this."""
+    engine that aggregates the pairs elsewhere (Spark) trains with this. ``warn_inverted``
+    False: no :class:`WeightOrderWarning` (a model trained further, see
+    :func:`finish_training`, is checked when it is done)."""
     names = list(names)
     _warn_few_pairs(pats, counts, [len(v) for v in u], names)
     # each session's fit is checked here once for the whole model, not session by session
@@ -744,7 +751,8 @@ def train_on_counts(
             ConvergenceWarning,
             stacklevel=2,
         )
-    _warn_inverted(model, dict(level_names) if level_names else None)
+    if warn_inverted:
+        _warn_inverted(model, dict(level_names) if level_names else None)
     _fit_prior(model, pats, counts, n_all_pairs)
     return model
 
@@ -1163,14 +1171,28 @@ def train_model(
     if u is None:
         u = u_from_random_pairs(records, comparisons, max_pairs=u_max_pairs, random_state=random_state,
                                 prepared=prepared, workers=workers)
+    pats = patterns if patterns is not None else level_patterns(levels.to_numpy())
     model = train_by_sessions(levels, pairs["rules"].to_numpy(),
                               blocked=blocked_comparisons(blocking_rules, comparisons),
-                              u=u, n_all_pairs=max(n_all_pairs, 1), threshold=threshold, patterns=patterns)
-    pats = patterns if patterns is not None else level_patterns(levels.to_numpy())
-    if any(getattr(c, "near_miss_levels", None) for c in comparisons) and len(levels):
-        near_miss_u(model, pats, comparisons)
-    if len(levels):
-        m_from_confident_pairs(model, pats[0], pats[1], n_all_pairs=max(n_all_pairs, 1))
+                              u=u, n_all_pairs=max(n_all_pairs, 1), threshold=threshold, patterns=pats,
+                              warn_inverted=False)
+    return finish_training(model, pats[0], pats[1], comparisons, n_all_pairs=max(n_all_pairs, 1))
+
+
+def finish_training(model: FellegiSunter, pats: np.ndarray, counts: np.ndarray, comparisons: Sequence[Any], *,
+                    n_all_pairs: int) -> FellegiSunter:
+    """The last steps of training after the EM sessions (:func:`train_by_sessions` /
+    :func:`train_on_counts` with ``warn_inverted=False``), in both engines: the ``u`` of
+    near-miss levels among the candidates (:func:`near_miss_u`), ``m`` measured again among
+    the pairs the other comparisons make sure of (:func:`m_from_confident_pairs`), then the
+    :class:`WeightOrderWarning` of the model as it is used, its levels named
+    (:attr:`Comparison.level_names`). ``pats`` and ``counts``: the candidate pairs' distinct
+    level patterns and their numbers (:func:`level_patterns`)."""
+    if len(pats) and int(np.sum(counts)):
+        if any(getattr(c, "near_miss_levels", None) for c in comparisons):
+            near_miss_u(model, (pats, counts, None), comparisons)
+        m_from_confident_pairs(model, pats, counts, n_all_pairs=n_all_pairs)
+    _warn_inverted(model, {c.name: tuple(c.level_names) for c in comparisons})
     return model
 
 

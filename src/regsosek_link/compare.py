@@ -1198,7 +1198,7 @@ class IdNumberComparison(Comparison):
             scodes, suniq = _column_codes(records, self.status_column, self.name)
             bad = _pad(np.isin(suniq, list(self.unusable_status)), False)[scodes]
             codes = np.where(bad, MISSING, codes)
-        prep: dict[str, Any] = {}
+        prep = {}
         if self.other_id_column and self.other_id_column in records.columns:
             # each record's value of the other identifier, as a code of this column's values
             ocodes, ouniq = _column_codes(records, self.other_id_column, self.name)

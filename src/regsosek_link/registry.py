@@ -307,7 +307,7 @@ def registry_tables(
             fields.put(field)
 
         def take_fields() -> dict[str, tuple[pd.api.extensions.ExtensionArray, ...]]:
-            made = {}
+            made: dict[str, tuple[pd.api.extensions.ExtensionArray, ...]] = {}
             while True:
                 try:
                     field = fields.get_nowait()

@@ -25,9 +25,8 @@ import pandas as pd
 from ...block import usable_blocking_rules
 from ...classify import (
     blocked_comparisons,
-    m_from_confident_pairs,
+    finish_training,
     n_pairs_of_sizes,
-    near_miss_u,
     random_pairs,
     train_on_counts,
     u_from_pairs,
@@ -474,11 +473,8 @@ class SparkEngine:
         model = train_on_counts(names, pats, by_pat.to_numpy(np.int64), combo_pats, rows["rules"].to_numpy(np.int64),
                                 rows["n"].to_numpy(np.int64), blocked=blocked_comparisons(cfg.blocking_rules,
                                                                                            cfg.comparisons),
-                                u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold)
-        # u of near-miss NIK levels among the candidates, then m among the pairs the other
-        # comparisons make sure of, as train_model does
-        near_miss_u(model, (pats, by_pat.to_numpy(np.int64), None), cfg.comparisons)
-        return m_from_confident_pairs(model, pats, by_pat.to_numpy(np.int64), n_all_pairs=max(n_all, 1))
+                                u=u, n_all_pairs=max(n_all, 1), threshold=cfg.threshold, warn_inverted=False)
+        return finish_training(model, pats, by_pat.to_numpy(np.int64), cfg.comparisons, n_all_pairs=max(n_all, 1))
 
 
 def _mapped(src: Any, df: Any) -> Any:
