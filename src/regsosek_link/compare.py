@@ -36,7 +36,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
 from ._arrays import bitwise_count
-from ._codes import CodeBook, column_codes, has_value, local_book, with_codes
+from ._codes import CodeBook, column_codes, has_value, local_book, per_column, with_codes
 from ._threads import n_threads
 from .errors import ConfigError
 
@@ -121,6 +121,13 @@ def _one_row_each(codes: np.ndarray) -> np.ndarray:
 CACHE_PAIRS = 1 << 17
 
 
+def _narrow_codes(records: pd.DataFrame, column: str, _values: pd.Series) -> np.ndarray:
+    """:func:`~regsosek_link._codes.column_codes` of ``records[column]`` as ``int32`` (-1
+    missing) when they fit, as every code of fewer than 2**31 records does."""
+    codes = column_codes(records, column)[0]
+    return codes.astype(np.int32) if codes.max(initial=-1) < 2**31 - 1 else codes
+
+
 def _chunks(n: int, chunk_size: int | None) -> list[slice]:
     """Consecutive slices of at most ``chunk_size`` (None: one) covering ``range(n)``."""
     step = max(chunk_size or n, 1)
@@ -189,8 +196,9 @@ class Comparison:
         prep = self.prepare(records)
         for i, col in enumerate(getattr(self, "ignore_when_equal", ())):
             _col(records, col, self.name)
-            # the shared array itself: compare computes "same value" once per array
-            prep[f"_ignore{i}"] = column_codes(records, col)[0]
+            # one array per column for every comparison (compare computes "same value" once per
+            # array), 32-bit: the pairs' random reads of it stay in the cache more often
+            prep[f"_ignore{i}"] = per_column(records, col, "codes32", functools.partial(_narrow_codes, records, col))
         if "v" in prep:
             prep["_rep"] = _one_row_each(prep["v"])
         return prep
@@ -237,10 +245,12 @@ def _levels_by_value(comp: Comparison, prep: Prepared, left: np.ndarray, right: 
     v, rep = prep["v"], prep["_rep"]
     nv = len(rep)
     if (nv + 1) ** 2 <= 4 * len(left):
-        kl, kr = v[left], v[right]
-        if comp.symmetric:  # (the missing code -1 stays on the left)
-            kl, kr = np.minimum(kl, kr), np.maximum(kl, kr, out=kr)
-        key = (kl + 1).astype(np.int32 if (nv + 1) ** 2 < 2**31 else np.int64) * (nv + 1) + (kr + 1)
+        key = np.empty(len(left), np.int32 if (nv + 1) ** 2 < 2**31 else np.int64)
+        for sl in _chunks(len(left), CACHE_PAIRS):  # (a cached block of pairs at a time)
+            kl, kr = v[left[sl]], v[right[sl]]
+            if comp.symmetric:  # (the missing code -1 stays on the left)
+                kl, kr = np.minimum(kl, kr), np.maximum(kl, kr, out=kr)
+            key[sl] = (kl + 1).astype(key.dtype) * (nv + 1) + (kr + 1)
         # (row and column 0 of the table: code -1)
         table = np.full((nv + 1) ** 2, MISSING, np.int8)
         seen = np.zeros(len(table), bool)
