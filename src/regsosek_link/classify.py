@@ -28,8 +28,9 @@ from ._codes import CodeBook, column_codes, with_codes
 from ._order import record_order
 
 __all__ = ["MIN_PAIRS_PER_LEVEL", "MIN_TRAINING_PAIRS", "FellegiSunter", "FewTrainingPairsWarning", "PairScores",
-           "WeightOrderWarning", "finish_training", "level_patterns", "n_possible_pairs", "probability_from_weight", "random_pairs",
-           "score_pairs", "term_frequency_adjustments", "train_by_sessions", "train_model", "u_from_random_pairs"]
+           "WeightOrderWarning", "finish_training", "level_patterns", "n_possible_pairs", "probability_from_weight",
+           "random_pairs", "score_pairs", "term_frequency_adjustments", "train_by_sessions", "train_model",
+           "u_from_random_pairs"]
 
 log = logging.getLogger(__name__)
 
