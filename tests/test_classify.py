@@ -61,6 +61,32 @@ def test_fit_returns_self_and_is_deterministic():
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
+def test_estimator_contract_without_scikit_learn_base_classes():
+    """FellegiSunter does not inherit scikit-learn's classes (their import is 0.9 s) but
+    keeps what its tools read: parameters, repr, tags, score, the unfitted error."""
+    from sklearn.base import is_classifier
+    from sklearn.exceptions import NotFittedError
+    from sklearn.model_selection import GridSearchCV
+
+    X, match, *_ = _simulate(n=4000, seed=3)
+    fs = FellegiSunter(threshold=0.9, u_init=[np.array([0.5, 0.5])] * 3)
+    assert repr(FellegiSunter()) == "FellegiSunter()"
+    assert repr(FellegiSunter(threshold=0.9, max_iter=50)) == "FellegiSunter(max_iter=50, threshold=0.9)"
+    assert fs.get_params()["threshold"] == 0.9 and "u_init" in repr(fs)
+    assert fs.set_params(threshold=0.7) is fs and fs.threshold == 0.7
+    with pytest.raises(ValueError, match="Invalid parameter 'thresh' for estimator"):
+        fs.set_params(thresh=0.5)
+    assert is_classifier(fs) and fs.__sklearn_tags__().input_tags.categorical
+    with pytest.raises(NotFittedError, match="This FellegiSunter instance is not fitted yet"):
+        FellegiSunter().predict(X)
+    fitted = FellegiSunter().fit(X)
+    assert fitted.score(X, match) == pytest.approx((fitted.predict(X) == match).mean())
+    search = GridSearchCV(FellegiSunter(), {"threshold": [0.1, 0.9]}, cv=2).fit(X, match)
+    assert search.best_params_["threshold"] in (0.1, 0.9)
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        FellegiSunter().fit(X[:, 0])
+
+
 def test_sample_weight_equals_repeating_rows():
     X, *_ = _simulate(n=2000, seed=5)
     pats, counts, _ = level_patterns(X)

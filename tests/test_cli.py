@@ -84,6 +84,17 @@ def test_import_does_not_import_heavy_modules():
     assert out.splitlines()[1] == "regsosek_link.block regsosek_link.compare"  # the functions, not the modules
 
 
+def test_a_run_does_not_import_scikit_learn(tmp_path):
+    """scikit-learn's import (~0.9 s, scipy.stats with it) is paid only by code that uses
+    scikit-learn itself: a whole run through the command, training included, does without."""
+    code = ("import sys; from regsosek_link.cli import main; "
+            f"rc = main(['demo', '--people', '300', '--quiet', '--out', {str(tmp_path / 'o')!r}]); "
+            "print(rc, sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "0 []"
+    assert (tmp_path / "o" / "registry" / "membership.parquet").exists()
+
+
 def test_block_and_compare_stay_functions_after_their_modules_load():
     import regsosek_link.config  # loads regsosek_link.block and .compare
 

@@ -1,6 +1,7 @@
 """Classify stage: comparison vectors -> match probability and match weight.
 
-:class:`FellegiSunter` is an unsupervised scikit-learn estimator. ``fit`` runs EM on the
+:class:`FellegiSunter` is an unsupervised estimator that scikit-learn's tools take (it does
+not import scikit-learn: :mod:`regsosek_link._estimator`). ``fit`` runs EM on the
 counts of *distinct* comparison-level patterns (a few thousand at most), not on every pair,
 so training costs the same for 10 thousand or 100 million pairs. Missing levels (``-1``)
 contribute nothing (a factor of 1), as in Splink.
@@ -19,12 +20,10 @@ from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._arrays import unique_int
 from ._codes import CodeBook, column_codes, with_codes
+from ._estimator import Classifier, check_fitted, convergence_warning, validated_array
 from ._order import record_order
 
 __all__ = ["MIN_PAIRS_PER_LEVEL", "MIN_TRAINING_PAIRS", "FellegiSunter", "FewTrainingPairsWarning", "PairScores",
@@ -198,7 +197,7 @@ def u_from_pairs(records: pd.DataFrame, pairs: pd.DataFrame, comparisons: Sequen
     return out
 
 
-class FellegiSunter(ClassifierMixin, BaseEstimator):
+class FellegiSunter(Classifier):
     """Fellegi-Sunter model trained by expectation-maximisation, no labels needed.
 
     Parameters
@@ -321,7 +320,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
             if fitting and hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
             # sklearn's own checks and messages for sparse, complex, 1-D or empty input
-            arr = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_features=1)
+            arr = validated_array(X)
         if arr.dtype.kind == "f":
             if np.isnan(arr).any() or np.isinf(arr).any():
                 raise ValueError("Input X contains NaN or infinity; use -1 for a missing level")
@@ -364,6 +363,21 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if self._fit(X, y, sample_weight):
+            if not self.converged_:
+                warnings.warn(
+                    f"FellegiSunter's EM reached max_iter={self.max_iter} iterations before converging "
+                    f"(tol={self.tol:g}). Consider increasing max_iter or tol; the parameters are those "
+                    "of the last iteration.",
+                    convergence_warning(),
+                    stacklevel=2,
+                )
+            _warn_inverted(self)
+        return self
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any) -> bool:
+        """:meth:`fit` without its warnings on the result (but that of few pairs): whether
+        EM ran (not with ``m_from_labels``)."""
         self._check_params()
         arr = self._as_levels(X, fitting=True)
         self.classes_ = np.array([0, 1])
@@ -394,21 +408,12 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
             self.lambda_ = float(np.clip(yv.mean(), _EPS, 1 - _EPS))
             self.n_iter_ = 0
             self.converged_ = True
-            return self
+            return False
 
         _warn_few_pairs(pats, counts, self.n_levels_, self._names())
         self.level_counts_ = _level_counts(pats, counts, self.n_levels_)
         self._em(pats, counts)
-        if not self.converged_:
-            warnings.warn(
-                f"FellegiSunter's EM reached max_iter={self.max_iter} iterations before converging "
-                f"(tol={self.tol:g}). Consider increasing max_iter or tol; the parameters are those "
-                "of the last iteration.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        _warn_inverted(self)
-        return self
+        return True
 
     def _names(self) -> list[str]:
         return [str(x) for x in getattr(self, "feature_names_in_", [f"x{k}" for k in range(len(self.n_levels_))])]
@@ -477,7 +482,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
 
     def contributions(self, X: Any) -> pd.DataFrame:
         """Per-comparison match weight (log2 m/u; 0 for missing) of each row of ``X``."""
-        check_is_fitted(self, "m_")
+        check_fitted(self, "m_")
         arr = self._as_levels(X, fitting=False)
         ratios = self._log_ratios()
         out = {}
@@ -496,7 +501,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
     @property
     def prior_weight_(self) -> float:
         """log2 of the prior odds of a match."""
-        check_is_fitted(self, "lambda_")
+        check_fitted(self, "lambda_")
         return float(np.log2(self.lambda_) - np.log2(1 - self.lambda_))
 
     def match_weight(self, X: Any) -> np.ndarray:
@@ -508,7 +513,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities of [non-match, match] per row."""
-        check_is_fitted(self, "m_")
+        check_fitted(self, "m_")
         p = probability_from_weight(self.match_weight(X))
         return np.stack([1 - p, p], axis=1)
 
@@ -554,7 +559,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
         >>> fs.inverted_levels()[["comparison", "level", "below_level"]].values.tolist()
         [['x0', 1, 0]]
         """
-        check_is_fitted(self, "m_")
+        check_fitted(self, "m_")
         rows = []
         seen = getattr(self, "level_counts_", None)
         for k, name in enumerate(self._names()):
@@ -580,7 +585,7 @@ class FellegiSunter(ClassifierMixin, BaseEstimator):
 
     def parameters(self, level_names: dict[str, Sequence[str]] | None = None) -> pd.DataFrame:
         """m, u and weight of every comparison level as a tidy DataFrame."""
-        check_is_fitted(self, "m_")
+        check_fitted(self, "m_")
         names = list(getattr(self, "feature_names_in_", [f"x{k}" for k in range(len(self.m_))]))
         rows = []
         for k, name in enumerate(names):
@@ -698,10 +703,10 @@ def train_on_counts(
     not_converged: list[str] = []
 
     def session_fit(X: np.ndarray, weights: np.ndarray, session: str) -> FellegiSunter:
+        fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels))
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", (ConvergenceWarning, FewTrainingPairsWarning, WeightOrderWarning))
-            fs = FellegiSunter(fix_u=True, u_init=u, max_iter=max_iter, m_init=_default_m(n_levels)).fit(
-                X, sample_weight=weights)
+            warnings.simplefilter("ignore", FewTrainingPairsWarning)
+            fs._fit(X, None, weights)
         if not fs.converged_:
             not_converged.append(session)
         return fs
@@ -749,7 +754,7 @@ def train_on_counts(
             f"EM reached max_iter={max_iter} iterations before converging in the session(s) of "
             f"{', '.join(not_converged)}. Consider increasing max_iter; the m of those sessions are "
             "those of the last iteration.",
-            ConvergenceWarning,
+            convergence_warning(),
             stacklevel=2,
         )
     if warn_inverted:
