@@ -118,12 +118,14 @@ def _text(values: pd.Series) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 # text columns of the output tables
 #
-# The output tables' text columns are ``string`` columns backed by Arrow: they are taken
-# from Arrow arrays (a C++ gather that releases the GIL), and the writers hand them to
-# Parquet or CSV as they are, without a Python object per cell. The record keys (sources,
-# record IDs), which every golden field and every link repeats, are converted once per run;
-# a golden field's picked values once per field. Values Arrow cannot hold (lone surrogates)
-# stay Python strings.
+# The record keys (sources, record IDs), which every golden field and every link repeats,
+# are converted to Arrow once per run; the tables' key columns are ``string`` columns
+# backed by Arrow, taken from them (a C++ gather that releases the GIL), which the writers
+# hand to Parquet or CSV as they are, without a Python object per cell. The golden values
+# stay the records' own Python strings (a gather of pointers): converting them here cost
+# the run a quarter of a second at 1M records under the GIL, which only a writer needs
+# (:func:`regsosek_link.outputs.write_tables` converts them). Values Arrow cannot hold
+# (lone surrogates) stay Python strings.
 
 
 def _text_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -137,9 +139,10 @@ def _text_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 def _take_text(values: pa.Array | pd.api.extensions.ExtensionArray,
                pos: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
-    """``values.take(pos, allow_fill=True)`` (-1: missing; None: every value) as a ``string``
-    array backed by Arrow (see :func:`_text_array`); values of another type than text are
-    taken as they are."""
+    """``values.take(pos, allow_fill=True)`` (-1: missing; None: every value): of Arrow
+    values a ``string`` array backed by Arrow, of a python-backed ``string`` array one of
+    the same kind (sharing its strings); values of another type than text are taken as
+    they are."""
     if isinstance(values, pa.DictionaryArray):  # (few distinct values: gather their codes)
         codes = values.indices.to_numpy(zero_copy_only=False)
         if pos is not None:
@@ -154,8 +157,8 @@ def _take_text(values: pa.Array | pd.api.extensions.ExtensionArray,
         return values if pos is None else values.take(pos, allow_fill=True)
     taken = values._ndarray.copy() if pos is None else values._ndarray.take(pos)
     if pos is not None and len(pos) and pos.min() < 0:
-        taken[pos < 0] = None
-    return _text_array(taken)
+        taken[pos < 0] = pd.NA
+    return values._from_backing_data(taken)
 
 
 def _source_values(records: pd.DataFrame) -> pa.Array | pd.api.extensions.ExtensionArray:
