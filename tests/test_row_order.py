@@ -121,6 +121,32 @@ def test_record_rank_is_source_name_then_record_id_whatever_the_row_order():
         assert keys[perm][record_order(shuffled)].tolist() == keys[record_order(recs)].tolist()
 
 
+def test_record_ids_arrow_array_comes_from_ingests_encoding(monkeypatch):
+    """Ingest leaves the record IDs' Arrow encoding; standardise passes it to the clean
+    records, whose Arrow array of IDs (the canonical order's input) is then gathered from it,
+    not converted from Python strings again: the same array either way."""
+    import regsosek_link._order as order_module
+    from regsosek_link import read_sources, standardise
+    from regsosek_link._codes import shared_codes
+    from regsosek_link._order import arrow_str, record_id_arrow
+    from regsosek_link.config import LinkConfig, SourceConfig
+
+    data = {"siak": pd.DataFrame({"id": [" 10", "9", "2 "], "nama": ["A", "B", "C"]}),
+            "dtks": pd.DataFrame({"id": ["7", "x1"], "nama": ["D", "E"]})}
+    cfg = LinkConfig(sources=(SourceConfig(name="siak", columns={"id": "record_id", "nama": "nama"}),
+                              SourceConfig(name="dtks", columns={"id": "record_id", "nama": "nama"})))
+    converted = []
+    monkeypatch.setattr(order_module, "arrow_str", lambda v: converted.append(v.name) or arrow_str(v))
+    with shared_codes() as book:
+        records = standardise(read_sources(cfg, data, codes=book), codes=book)
+        got = record_id_arrow(records)
+    assert converted == []
+    assert got.equals(arrow_str(records["record_id"]))
+    assert got.to_pylist() == ["10", "9", "2", "7", "x1"]
+    with shared_codes():  # (without ingest's encoding: converted)
+        assert record_id_arrow(records).equals(got) and converted == ["record_id"]
+
+
 def test_u_from_random_pairs_is_invariant_to_row_order():
     recs = _records(300, 0)
     comparisons = [ExactMatch(column="nama")]

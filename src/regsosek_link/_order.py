@@ -61,10 +61,23 @@ def rank_strings(values: np.ndarray | pa.Array) -> np.ndarray:
     return rank
 
 
+#: The kind under which ingest leaves the record IDs' Arrow dictionary encoding for
+#: :func:`record_id_arrow` (:func:`regsosek_link._codes.leave`).
+RECORD_ID_ENCODING = "record_id_encoding"
+
+
 def record_id_arrow(records: pd.DataFrame) -> pa.Array:
     """:func:`arrow_str` of ``records["record_id"]``, once per
-    run (:class:`regsosek_link._codes.CodeBook`)."""
-    return _codes.per_column(records, "record_id", "arrow", arrow_str)
+    run (:class:`regsosek_link._codes.CodeBook`): gathered from the encoding ingest left for
+    the column when it did (no Python string converted while the run blocks)."""
+    return _codes.per_column(records, "record_id", "arrow", _record_id_arrow)
+
+
+def _record_id_arrow(values: pd.Series) -> pa.Array:
+    encoding = _codes.pick_up(values, RECORD_ID_ENCODING)
+    if encoding is None:
+        return arrow_str(values)
+    return pc.fill_null(encoding.dictionary.take(encoding.indices).cast(pa.large_string()), "<NA>")
 
 
 def record_rank(records: pd.DataFrame) -> np.ndarray:

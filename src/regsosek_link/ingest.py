@@ -30,8 +30,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._codes import CodeBook, with_codes
+from ._codes import CodeBook, leave, with_codes
 from ._optional import require
+from ._order import RECORD_ID_ENCODING
 from ._threads import n_threads
 from .config import LinkConfig, SourceConfig
 from .errors import ConfigError, Problem
@@ -779,6 +780,8 @@ def _raw_records(config_sources: list[SourceConfig], data: Mapping[str, pd.DataF
     for name, enc in encodings.items():
         if enc is not None and name != "record_id":  # (standardise factorizes all but record_id)
             hand_over(frame, name, enc)
+    if rid is not None:  # (the record IDs' Arrow array, which orders the records, from it)
+        leave(frame, "record_id", RECORD_ID_ENCODING, rid)
     return frame
 
 

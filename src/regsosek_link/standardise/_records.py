@@ -9,7 +9,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from regsosek_link._codes import CodeBook, Key, KeyCodes, exact_key, register_key, with_codes
+from regsosek_link._codes import (
+    CodeBook,
+    Key,
+    KeyCodes,
+    exact_key,
+    leave,
+    pick_up,
+    register_key,
+    with_codes,
+)
+from regsosek_link._order import RECORD_ID_ENCODING
 from regsosek_link._threads import map_in_threads
 from regsosek_link.schema import RAW_COLUMNS
 
@@ -223,6 +233,10 @@ def standardise(raw: pd.DataFrame, *, profile: Literal["indonesian", "generic"] 
     records = pd.DataFrame({c: _values(out[c]) for c in [*CLEAN_COLUMNS, *extras]}, index=idx, copy=False)
     for key, names in keys:
         register_key(records, names, key)
+    # the record IDs are the raw ones: the Arrow encoding ingest left for them is theirs too
+    encoding = pick_up(raw["record_id"], RECORD_ID_ENCODING)
+    if encoding is not None:
+        leave(records, "record_id", RECORD_ID_ENCODING, encoding)
     return records
 
 
