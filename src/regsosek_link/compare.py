@@ -1077,6 +1077,21 @@ def _digit_words(u: np.ndarray, length: int) -> np.ndarray:
     return words
 
 
+def _code_of_words(words: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Row of ``of`` holding each row of ``words`` (digit words of distinct values, as
+    :func:`_digit_words` gives them), -1 where none does or the row is not a number.
+
+    >>> _code_of_words(_digit_words(np.array(["12", "7", "x"], dtype=object), 2),
+    ...                _digit_words(np.array(["x", "12", "34"], dtype=object), 2)).tolist()
+    [1, -1, -1]
+    """
+    number = np.flatnonzero(of[:, 0] != _NOT_A_NUMBER)
+    keys = pd.MultiIndex.from_arrays(list(of[number].T)) if of.shape[1] > 1 else pd.Index(of[number, 0])
+    probe = pd.MultiIndex.from_arrays(list(words.T)) if words.shape[1] > 1 else pd.Index(words[:, 0])
+    at = keys.get_indexer(probe)
+    return np.where((at >= 0) & (words[:, 0] != _NOT_A_NUMBER), np.r_[number, -1][at], -1).astype(np.int32)
+
+
 def _differing_digits(x: np.ndarray) -> np.ndarray:
     """Of XORed digit words: the lowest bit of each nibble set where the digits differ."""
     return (x | (x >> 1) | (x >> 2) | (x >> 3)) & _LOW_NIBBLE_BITS
@@ -1209,16 +1224,16 @@ class IdNumberComparison(Comparison):
             bad = _pad(np.isin(suniq, list(self.unusable_status)), False)[scodes]
             codes = np.where(bad, MISSING, codes)
         prep = {}
+        words = self._words(records, self.column, uniq)
         if self.other_id_column and self.other_id_column in records.columns:
             # each record's value of the other identifier, as a code of this column's values
+            # (numbers only: a pair with a value that is not one is missing anyway)
             ocodes, ouniq = _column_codes(records, self.other_id_column, self.name)
-            in_this = pd.Index(uniq).get_indexer(ouniq).astype(np.int32) if len(uniq) else np.full(len(ouniq), -1,
-                                                                                                    np.int32)
-            other = _pad(in_this, MISSING)[ocodes]
+            other = _pad(_code_of_words(self._words(records, self.other_id_column, ouniq), words), MISSING)[ocodes]
             # a record whose own value is its other identifier holds no value of this one
             codes = np.where((codes >= 0) & (codes == other), MISSING, codes)
             prep["c"], prep["o"] = codes, np.where(other >= 0, other, -2).astype(np.int32)
-        prep["d"] = _pad(_digit_words(uniq, self.length), _NOT_A_NUMBER)[codes]
+        prep["d"] = _pad(words, _NOT_A_NUMBER)[codes]
         if self.consistency_columns:
             (nik_dob, dob, nik_sex, sex) = (_column_codes(records, c, self.name) for c in self.consistency_columns)
             known_d, known_s = (nik_dob[0] >= 0) & (dob[0] >= 0), (nik_sex[0] >= 0) & (sex[0] >= 0)
@@ -1226,6 +1241,11 @@ class IdNumberComparison(Comparison):
             prep["credible"] = same_d & same_s
             prep["contradicts"] = (known_d & ~same_d) | (known_s & ~same_s)
         return prep
+
+    def _words(self, records: pd.DataFrame, column: str, uniq: np.ndarray) -> np.ndarray:
+        """:func:`_digit_words` of a column's distinct values (``uniq``, as
+        :func:`_column_codes` gives them), once per run for all comparisons reading them."""
+        return per_column(records, column, f"digit_words{self.length}", lambda _: _digit_words(uniq, self.length))
 
     def _serial_bits(self) -> np.ndarray:
         """Per digit word, the nibble bits of the last ``serial_digits`` digits."""
