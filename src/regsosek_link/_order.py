@@ -75,7 +75,7 @@ def record_id_arrow(records: pd.DataFrame) -> pa.Array:
 
 def _record_id_arrow(values: pd.Series) -> pa.Array:
     encoding = _codes.pick_up(values, RECORD_ID_ENCODING)
-    if encoding is None:
+    if not isinstance(encoding, pa.DictionaryArray):  # (None: ingest left none)
         return arrow_str(values)
     return pc.fill_null(encoding.dictionary.take(encoding.indices).cast(pa.large_string()), "<NA>")
 
