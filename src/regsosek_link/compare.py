@@ -1218,18 +1218,18 @@ class IdNumberComparison(Comparison):
         return {kind: first + i for i, kind in enumerate(_NEAR_KINDS)}
 
     def prepare(self, records):
-        codes, uniq = _column_codes(records, self.column, self.name)
+        codes, _ = _column_codes(records, self.column, self.name)
         if self.status_column and self.status_column in records.columns:
             scodes, suniq = _column_codes(records, self.status_column, self.name)
             bad = _pad(np.isin(suniq, list(self.unusable_status)), False)[scodes]
             codes = np.where(bad, MISSING, codes)
         prep = {}
-        words = self._words(records, self.column, uniq)
+        words = self._words(records, self.column)
         if self.other_id_column and self.other_id_column in records.columns:
             # each record's value of the other identifier, as a code of this column's values
             # (numbers only: a pair with a value that is not one is missing anyway)
-            ocodes, ouniq = _column_codes(records, self.other_id_column, self.name)
-            other = _pad(_code_of_words(self._words(records, self.other_id_column, ouniq), words), MISSING)[ocodes]
+            ocodes, _ = _column_codes(records, self.other_id_column, self.name)
+            other = _pad(_code_of_words(self._words(records, self.other_id_column), words), MISSING)[ocodes]
             # a record whose own value is its other identifier holds no value of this one
             codes = np.where((codes >= 0) & (codes == other), MISSING, codes)
             prep["c"], prep["o"] = codes, np.where(other >= 0, other, -2).astype(np.int32)
@@ -1242,10 +1242,11 @@ class IdNumberComparison(Comparison):
             prep["contradicts"] = (known_d & ~same_d) | (known_s & ~same_s)
         return prep
 
-    def _words(self, records: pd.DataFrame, column: str, uniq: np.ndarray) -> np.ndarray:
-        """:func:`_digit_words` of a column's distinct values (``uniq``, as
-        :func:`_column_codes` gives them), once per run for all comparisons reading them."""
-        return per_column(records, column, f"digit_words{self.length}", lambda _: _digit_words(uniq, self.length))
+    def _words(self, records: pd.DataFrame, column: str) -> np.ndarray:
+        """:func:`_digit_words` of a column's distinct values (as :func:`_column_codes`
+        gives them), once per run for all comparisons reading them."""
+        return per_column(records, column, f"digit_words{self.length}",
+                          lambda _: _digit_words(column_codes(records, column)[1], self.length))
 
     def _serial_bits(self) -> np.ndarray:
         """Per digit word, the nibble bits of the last ``serial_digits`` digits."""
