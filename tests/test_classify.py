@@ -77,6 +77,7 @@ def test_estimator_contract_without_scikit_learn_base_classes():
     with pytest.raises(ValueError, match="Invalid parameter 'thresh' for estimator"):
         fs.set_params(thresh=0.5)
     assert is_classifier(fs) and fs.__sklearn_tags__().input_tags.categorical
+    assert "threshold" in fs._repr_html_()  # (scikit-learn's diagram in a notebook)
     with pytest.raises(NotFittedError, match="This FellegiSunter instance is not fitted yet"):
         FellegiSunter().predict(X)
     fitted = FellegiSunter().fit(X)

@@ -77,7 +77,7 @@ class Classifier:
                  if not _same(value, defaults.get(name, inspect.Parameter.empty))]
         return f"{type(self).__name__}({', '.join(shown)})"
 
-    def _repr_html_(self) -> str:  # pragma: no cover - notebook display
+    def _repr_html_(self) -> str:  # (a notebook's display)
         from sklearn.utils import estimator_html_repr
 
         return estimator_html_repr(self)
