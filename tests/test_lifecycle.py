@@ -287,12 +287,16 @@ def test_a_kill_at_any_step_leaves_the_store_unchanged_or_fully_updated(cli_stor
 
 
 def test_outputs_can_be_written_again_from_the_store(cli_store, tmp_path):
-    _d, store, _ = cli_store
+    d, store, _ = cli_store
     out = tmp_path / "again"
     assert main(["export", "--store", str(store), "--out", str(out), "--format", "parquet,csv"]) == 0
     m = pd.read_parquet(out / "membership.parquet")
     pd.testing.assert_frame_equal(m.sort_values(["source", "record_id"]).reset_index(drop=True).astype(str),
                                   RegistryStore(store).membership().reset_index(drop=True).astype(str))
+    # the files read back as the run's own did (text columns as ``string``, not ``object``)
+    for name in ("membership", "registry", "households", "links"):
+        made = pd.read_parquet(d / "out" / f"{name}.parquet")
+        assert pd.read_parquet(out / f"{name}.parquet").dtypes.to_dict() == made.dtypes.to_dict(), name
     assert json.loads((out / "config.json").read_text())["sources"]
     assert not list(out.glob(".*tmp*"))
 

@@ -200,7 +200,7 @@ class RegistryStore:
     def _read_with(self, con: Any, name: str, order: str = "") -> pd.DataFrame:
         if name not in self._tables(con):
             return pd.DataFrame()
-        return con.execute(f"select * from {name} {order}").df()
+        return _fetch(con, f"select * from {name} {order}")
 
     def table(self, name: str) -> pd.DataFrame:
         """A table of the store as a DataFrame (empty when absent)."""
