@@ -65,11 +65,11 @@ def _column_codes(records: pd.DataFrame, column: str, who: str) -> tuple[np.ndar
     """Codes of a records column (``int32``, -1 missing or blank) and its distinct stripped
     values, from the codes computed once per run (:mod:`regsosek_link._codes`).
 
-    ``int32`` halves the memory traffic of the per-pair gathers.
+    ``int32`` halves the memory traffic of the per-pair gathers; the narrowed codes are kept
+    once per run for every comparison reading the column (read-only).
     """
     _col(records, column, who)
-    codes, uniq = column_codes(records, column)
-    return codes.astype(np.int32), uniq
+    return _narrow_codes(records, column), column_codes(records, column)[1]
 
 
 def _pad(values: np.ndarray, fill: Any) -> np.ndarray:
@@ -121,11 +121,15 @@ def _one_row_each(codes: np.ndarray) -> np.ndarray:
 CACHE_PAIRS = 1 << 17
 
 
-def _narrow_codes(records: pd.DataFrame, column: str, _values: pd.Series) -> np.ndarray:
+def _narrow_codes(records: pd.DataFrame, column: str) -> np.ndarray:
     """:func:`~regsosek_link._codes.column_codes` of ``records[column]`` as ``int32`` (-1
-    missing) when they fit, as every code of fewer than 2**31 records does."""
-    codes = column_codes(records, column)[0]
-    return codes.astype(np.int32) if codes.max(initial=-1) < 2**31 - 1 else codes
+    missing) when they fit, as every code of fewer than 2**31 records does; made once per
+    run's code book."""
+    def narrow(_: pd.Series) -> np.ndarray:
+        codes = column_codes(records, column)[0]
+        return codes.astype(np.int32) if codes.max(initial=-1) < 2**31 - 1 else codes
+
+    return per_column(records, column, "codes32", narrow)
 
 
 def _chunks(n: int, chunk_size: int | None) -> list[slice]:
@@ -198,7 +202,7 @@ class Comparison:
             _col(records, col, self.name)
             # one array per column for every comparison (compare computes "same value" once per
             # array), 32-bit: the pairs' random reads of it stay in the cache more often
-            prep[f"_ignore{i}"] = per_column(records, col, "codes32", functools.partial(_narrow_codes, records, col))
+            prep[f"_ignore{i}"] = _narrow_codes(records, col)
         if "v" in prep:
             prep["_rep"] = _one_row_each(prep["v"])
         return prep
