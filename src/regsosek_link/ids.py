@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._arrays import stable_argsort
 from ._order import argsort_strings as _argsort_strings
 from ._secret import load_key
 from .cluster import hash_id, person_ids_from_records
@@ -149,7 +150,7 @@ def assign_person_ids(
     f = pd.DataFrame({"label": labels, "key": key})
     # smallest key per cluster (sort + first: groupby().min() on strings is a Python loop)
     by_key = _argsort_strings(key.astype(object))
-    order = by_key[np.argsort(labels[by_key], kind="stable")]
+    order = by_key[stable_argsort(labels[by_key])]
     first = np.r_[True, labels[order][1:] != labels[order][:-1]] if len(order) else np.zeros(0, bool)
     anchor = pd.Series(key[order][first], index=labels[order][first])
     size = f.groupby("label").size()

@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._arrays import unique_int
+from ._arrays import stable_argsort, unique_int
 from ._codes import CodeBook, column_codes, per_column, release, with_codes
 from ._order import argsort_strings as _argsort_strings
 from ._order import arrow_str
@@ -630,12 +630,10 @@ def _choose(
     scode = np.where(scode >= 0, np.r_[rank, -1][scode], -1)
     # One sort for every field: rows by person, then by (source, record_id), the final
     # tie-break. Each field keeps, key by key, its candidates with the smallest key per
-    # person; the first candidate left is the pick.
-    tie = scode * n + _record_id_rank(records)
-    if n and n_p * (len(snames) + 1) * n < 2**62:
-        perm = np.argsort(pcode * ((len(snames) + 1) * n) + tie)
-    else:
-        perm = np.lexsort((tie, pcode))
+    # person; the first candidate left is the pick. (Two stable sorts, the tie-break first:
+    # each key packs with a position into an int64, which numpy sorts fastest.)
+    by_tie = stable_argsort(scode * n + _record_id_rank(records))
+    perm = by_tie[stable_argsort(pcode[by_tie])]
     pc_s = pcode[perm]
     civil = np.isin(snames, list(single_record_sources))
     days = _as_of_days(records, scode, snames, as_of)
@@ -774,7 +772,7 @@ def links_table(
     """Accepted and near-threshold pairs with score, levels and per-comparison weights."""
     probability = np.asarray(probability, float)
     kept = np.flatnonzero(probability >= review_low)
-    kept = kept[np.argsort(-probability[kept], kind="stable")]  # strongest first, ties in pair order
+    kept = kept[stable_argsort(probability[kept], descending=True)]  # strongest first, ties in pair order
     keep: np.ndarray | slice = kept
     if len(kept) == len(probability) and (np.diff(kept) == 1).all():
         keep = slice(None)  # already kept and in order (as the pipeline passes them): no copies

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._arrays import stable_argsort
 from .._codes import CodeBook
 from .._threads import background, n_threads
 from ..block import Blocking, block_with_report, usable_blocking_rules
@@ -218,7 +219,7 @@ def link_records(
         # the kept pairs strongest first (the links table's order), and their per-comparison
         # contributions made in that order, so the table takes every column without a copy
         keep = np.flatnonzero(prob >= cfg.review_band[0])
-        order = np.argsort(-prob[keep], kind="stable")
+        order = stable_argsort(prob[keep], descending=True)
         keep = keep[order]
         kept_levels = levels.iloc[keep]
         if fitted is None:
