@@ -460,23 +460,36 @@ def _pair_codes(rows: np.ndarray, ent: np.ndarray, starts: np.ndarray, sizes: np
     block). ``keep`` (a flag per block) drops blocks; ``pf`` drops pairs it does not allow.
     """
     e = len(ent)
-    # partners of each position of ent: the rest of its block
-    after = np.repeat(starts + sizes, sizes)
+    # partners of each position of ent: the rest of its block (the block of each position
+    # by a cumulative sum, and each pair's left row below by _ranges' own: np.repeat would
+    # hold the GIL, which the comparisons' preparation on the other thread needs)
+    block = np.zeros(e, np.intp)
+    block[starts[1:]] = 1
+    np.cumsum(block, out=block)
+    after = (starts + sizes)[block]
     after -= np.arange(1, e + 1)
     if keep is not None:
-        after[np.repeat(~keep, sizes)] = 0
+        after[~keep[block]] = 0
+    del block
     pos = np.empty(e, np.int64)
     pos[ent] = np.arange(e)
     count = after[pos]
-    # the partners of entry i are ent[pos[i] + 1 : pos[i] + 1 + count[i]]
-    code = _ranges(pos + 1, count)
+    # the partners of entry i are ent[pos[i] + 1 : pos[i] + 1 + count[i]]; each pair as
+    # (left row << pbits) | the position of its right entry in ent
+    pbits = max(e.bit_length(), 1)
+    if len(rows) and int(rows[-1]).bit_length() + pbits > 62:  # (beyond any one machine's run)
+        code, left = _ranges(pos + 1, count), np.repeat(rows, count)
+    else:
+        code = _ranges((rows << pbits) + pos + 1, count)
+        left = code >> pbits
+        code &= (1 << pbits) - 1
     allowed = None
     if pf is not None:
-        tag = pf.tag[rows]
-        allowed = pf.allowed(np.repeat(tag, count), tag[ent][code])
+        allowed = pf.allowed(pf.tag[left], pf.tag[rows[ent]][code])
     # in place (out= the indices is safe for take): positions become right rows
     np.take(rows[ent], code, out=code, mode="clip")
-    code |= np.repeat(rows << bits, count)
+    left <<= bits
+    code |= left
     return code if allowed is None else code[allowed]
 
 
