@@ -15,6 +15,8 @@ import importlib
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from regsosek_link.compare import (
     DateOfBirthComparison,
@@ -454,3 +456,28 @@ def test_a_comparison_not_declared_symmetric_is_scored_in_the_order_asked():
     left, right = np.array([0, 1, 2, 3, 4, 1]), np.array([1, 0, 3, 2, 0, 2])
     prep = comp.prepare_all(recs)
     assert comp.levels_of(prep, left, right).tolist() == [1, 0, 1, 0, 0, 0]
+
+
+_NAME_TEXT = st.lists(st.sampled_from(list("AB Z.-'\té") + ["  ", "AB", "ZA"]), max_size=10).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_NAME_TEXT.map(str.strip).filter(bool), min_size=1, max_size=30, unique=True))
+def test_name_values_in_arrow_equal_pythons(names: list[str]) -> None:
+    # ASCII names take Arrow's kernels, others (and names with a tab) Python's; both must
+    # give every per-name array alike, the token ids and their order included
+    compare = importlib.import_module("regsosek_link.compare")
+    u = np.array(names + [" ".join(["A", "B", "C", "D", "E", "F", "G", "H", "I", "A"])], dtype=object)
+    for tokens_only in (False, True):
+        fast = compare._name_values(u, tokens_only=tokens_only)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(compare, "_ascii_arrow", lambda values: None)
+            plain = compare._name_values(u, tokens_only=tokens_only)
+        assert fast.keys() == plain.keys()
+        for key in fast:
+            a, b = fast[key], plain[key]
+            if key == "short_form":
+                for x, y in zip(a, b):
+                    assert (x is None and y is None) or np.array_equal(x, y), key
+            else:
+                assert np.array_equal(a, b), key

@@ -35,7 +35,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
-from ._arrays import bitwise_count
+from ._arrays import bitwise_count, stable_argsort
 from ._codes import CodeBook, column_codes, has_value, local_book, per_column, with_codes
 from ._threads import n_threads
 from .errors import ConfigError
@@ -486,12 +486,19 @@ def _name_values(u: np.ndarray, *, tokens_only: bool = False) -> Prepared:
 
     All get one more entry, for code -1 (missing): no tokens, sorted code -1.
     """
-    srt = np.array([" ".join(sorted(x.split())) for x in u], dtype=object)
-    tok_matrix, words = _token_matrix(u, with_tokens=True)
+    array = _ascii_arrow(u)
+    spaced = array is not None and not pc.any(pc.match_substring_regex(array, _OTHER_SPACE_ASCII)).as_py()
+    if spaced:  # (ASCII names whose only white space is " ": Arrow's kernels, no Python per name)
+        srt_arrow, tok_matrix, words = _sorted_tokens_arrow(array)
+        sorted_c = _first_seen_codes(srt_arrow)
+        srt = srt_arrow.to_numpy(zero_copy_only=False) if not tokens_only else None
+    else:
+        srt = np.array([" ".join(sorted(x.split())) for x in u], dtype=object)
+        tok_matrix, words = _token_matrix(u, with_tokens=True)
+        sorted_c = pd.factorize(srt)[0].astype(np.int32)
     tok = np.ascontiguousarray(_pad(tok_matrix, MISSING).T)
     if tokens_only:
-        return {"sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING), "tok_u": tok,
-                "tok_m": _token_masks(tok)}
+        return {"sorted_c": _pad(sorted_c, MISSING), "tok_u": tok, "tok_m": _token_masks(tok)}
     # per token id (and one more entry, for the -1 padding): its first letter, and that
     # letter again if the token is an initial (one letter), else a value no letter has
     lead = np.array([ord(w[0]) for w in words] + [-3], np.int32)
@@ -504,9 +511,14 @@ def _name_values(u: np.ndarray, *, tokens_only: bool = False) -> Prepared:
     cut = np.zeros(len(words) + 1, bool)
     cut[prefixes // max(len(words), 1)] = True
     # the name without spaces, hyphens, dots and apostrophes: NUR HIDAYAH = NURHIDAYAH
-    joined = _without_joiners(u)
-    joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
-    return {"sorted_u": _pad(srt, None), "sorted_c": _pad(pd.factorize(srt)[0].astype(np.int32), MISSING),
+    if array is None:
+        joined = _without_joiners(u)
+        joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
+    else:
+        joined_arrow = pc.replace_substring_regex(array, _JOINERS_ASCII, "")
+        joined = joined_arrow.to_numpy(zero_copy_only=False)
+        joined_c = _first_seen_codes(pc.if_else(pc.equal(joined_arrow, ""), None, joined_arrow))
+    return {"sorted_u": _pad(srt, None), "sorted_c": _pad(sorted_c, MISSING),
             "joined_u": _pad(joined, None), "joined_c": _pad(joined_c, MISSING), "words": _pad(words, ""),
             "n_tok": (tok >= 0).sum(axis=0, dtype=np.int8), "tok_u": tok, "tok_m": _token_masks(tok),
             "short_form": _ShortForms(lead, ini, _pad(last, MISSING), prefixes, len(words),
@@ -625,6 +637,52 @@ def _without_joiners(u: np.ndarray) -> Any:
     if array is None:
         return pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
     return pc.replace_substring_regex(array, _JOINERS_ASCII, "").to_numpy(zero_copy_only=False)
+
+
+#: ASCII characters Python's ``str.split()`` takes for white space, other than " "
+_OTHER_SPACE_ASCII = r"[\t\n\x0b\x0c\r\x1c-\x1f]"
+
+
+def _first_seen_codes(values: pa.Array) -> np.ndarray:
+    """``int32`` codes of Arrow values in order of first appearance, -1 for null: what
+    ``pd.factorize`` gives the same values as Python objects, by Arrow's hashing (which does
+    not hold the GIL).
+
+    >>> _first_seen_codes(pa.array(["B", None, "A", "B"])).tolist()
+    [0, -1, 1, 0]
+    """
+    codes = pc.dictionary_encode(values).indices
+    return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+
+
+def _sorted_tokens_arrow(array: pa.Array, max_tokens: int = 8) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """For ASCII names whose only white space is " " (:func:`_name_values` checks): each
+    name's tokens in alphabetical order joined by single spaces (``" ".join(sorted(x.split()))``),
+    and :func:`_token_matrix` with its tokens, both from one split of all names in Arrow.
+
+    >>> srt, tok, words = _sorted_tokens_arrow(pa.array(["B A B", "C  A", "A"], pa.large_string()))
+    >>> srt.to_pylist(), tok.tolist(), words.tolist()
+    (['A B B', 'A C', 'A'], [[0, 1], [2, 1], [1, -1]], ['B', 'A', 'C'])
+    """
+    n = len(array)
+    parts = pc.split_pattern(array, " ")
+    flat = pc.list_flatten(parts)
+    rows = pc.list_parent_indices(parts)
+    real = pc.not_equal(pc.binary_length(flat), 0)  # (double spaces give empty tokens)
+    flat, rows = flat.filter(real), rows.filter(real).to_numpy().astype(np.int64)
+    encoded = pc.dictionary_encode(flat)
+    ids = encoded.indices.to_numpy().astype(np.int64)
+    words = encoded.dictionary.to_numpy(zero_copy_only=False)
+    # sorted tokens: by name, then by the token's rank among all tokens (Arrow's byte order
+    # is code point order), repeated tokens kept
+    by_word = np.empty(len(words), np.int64)
+    by_word[pc.sort_indices(encoded.dictionary).to_numpy()] = np.arange(len(words))
+    order = stable_argsort(rows * max(len(words), 1) + by_word[ids])
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
+    srt = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), flat.take(pa.array(order))),
+                          pa.scalar(" ", flat.type))
+    return srt, _token_id_matrix(rows, ids, n, max_tokens), words
 
 
 @_spec.register("comparison")
@@ -811,24 +869,35 @@ def _token_matrix(u: np.ndarray, max_tokens: int = 8, *, with_tokens: bool = Fal
     [[0, 1], [1, -1], [2, 0]]
     """
     n = len(u)
-    out = np.full((n, max_tokens), -1, np.int32)
     if n == 0:
-        return (out[:, :1], np.array([], dtype=object)) if with_tokens else out[:, :1]
+        out = np.full((0, 1), -1, np.int32)
+        return (out, np.array([], dtype=object)) if with_tokens else out
     tokens = np.array(" ".join(u).split(" "), dtype=object)
     rows = np.repeat(np.arange(n), np.fromiter(map(str.count, u, [" "] * n), np.int64, n) + 1)
     real = tokens != ""
     tokens, rows = tokens[real], rows[real]
     ids, words = pd.factorize(tokens)
-    # a token repeated within a name counts once; rank = position among the name's tokens
-    first = ~pd.Series(rows * (int(ids.max(initial=0)) + 1) + ids).duplicated().to_numpy()
-    rows, ids = rows[first], ids[first]
+    out = _token_id_matrix(rows, ids, n, max_tokens)
+    return (out, np.asarray(words, dtype=object)) if with_tokens else out
+
+
+def _token_id_matrix(rows: np.ndarray, ids: np.ndarray, n: int, max_tokens: int) -> np.ndarray:
+    """:func:`_token_matrix` from each token's name (``rows``, ascending) and id: a name's
+    distinct ids in order of first appearance, -1 padded, as many columns as the longest name needs."""
+    out = np.full((n, max_tokens), -1, np.int32)
+    # a token repeated within a name counts once (its first: a stable sort by name and id)
+    order = stable_argsort(rows * (int(ids.max(initial=0)) + 1) + ids)
+    key_rows, key_ids = rows[order], ids[order]
+    repeat = np.zeros(len(order), bool)
+    repeat[order[1:]] = (key_rows[1:] == key_rows[:-1]) & (key_ids[1:] == key_ids[:-1])
+    rows, ids = rows[~repeat], ids[~repeat]
+    # rank = position among the name's tokens
     rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
     keep = rank < max_tokens
     out[rows[keep], rank[keep]] = ids[keep]
     # only as many columns as the longest name needs: overlap costs width squared per pair
     width = max(int(rank.max(initial=-1)) + 1, 1)
-    out = np.ascontiguousarray(out[:, :min(width, max_tokens)])
-    return (out, np.asarray(words, dtype=object)) if with_tokens else out
+    return np.ascontiguousarray(out[:, :min(width, max_tokens)])
 
 
 def _token_overlap(a: np.ndarray, b: np.ndarray, rare: np.ndarray | None = None
