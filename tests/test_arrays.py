@@ -1,14 +1,18 @@
-"""The numpy helpers the stages share give exactly what plain numpy gives."""
+"""The numpy helpers the stages share give exactly what plain numpy (and hashlib) give."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from regsosek_link._arrays import stable_argsort
+from regsosek_link._sha1 import sha1_digests
 
 _DTYPES = st.sampled_from([np.bool_, np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint32, np.uint64,
                            np.float32, np.float64])
@@ -46,3 +50,16 @@ def test_stable_argsort_of_many_ties_and_wide_values(n: int) -> None:
         assert np.array_equal(got, np.argsort(a, kind="stable"))
     p = rng.choice(rng.random(50), n)
     assert np.array_equal(stable_argsort(p, descending=True), np.argsort(-p, kind="stable"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=70), st.binary(max_size=200)), max_size=40))
+def test_sha1_digests_are_hashlibs(keys: list) -> None:
+    # every length around the block boundaries (55/56 and 119/120 bytes), empty keys, non-ASCII text
+    keys = keys + ["x" * k for k in (0, 55, 56, 63, 64, 119, 120, 300)]
+    data = [k.encode() if isinstance(k, str) else k for k in keys]
+    got = sha1_digests(pa.array(data, pa.binary()))
+    assert [bytes(d) for d in got] == [hashlib.sha1(d).digest() for d in data]
+    # a sliced string array (an offset into its buffers)
+    text = pa.array(["a", "siak|1", "dtks|99"], pa.string())[1:]
+    assert [bytes(d) for d in sha1_digests(text)] == [hashlib.sha1(b"siak|1").digest(), hashlib.sha1(b"dtks|99").digest()]

@@ -30,6 +30,7 @@ from ._order import arrow_str as _arrow_str
 from ._order import rank_strings as _rank_strings
 from ._order import record_id_arrow as _record_id_arrow
 from ._order import record_rank
+from ._sha1 import sha1_digests
 
 if TYPE_CHECKING:  # (classify and config import this module)
     from .classify import FellegiSunter
@@ -1006,19 +1007,21 @@ _HEX = np.frombuffer(bytes(range(256)).hex().upper().encode("ascii"), np.uint8).
 
 def hash_ids(keys: Sequence[str] | pa.Array, *, prefix: str = "RP") -> np.ndarray:
     """:func:`hash_id` of each key (``str``, or an Arrow string array without nulls), as an
-    object array of ``str``, without a Python frame per key: the digests come from C-level
-    ``map`` calls and are written as hex by numpy.
+    object array of ``str``, without a Python frame per key: the digests of an Arrow array
+    come from :func:`regsosek_link._sha1.sha1_digests`, of strings from C-level ``map``
+    calls, and are written as hex by numpy.
 
     >>> hash_ids(["siak|1", "dtks|9"]).tolist() == [hash_id("siak|1"), hash_id("dtks|9")]
     True
+    >>> hash_ids(pa.array(["siak|1", "dtks|9"])).tolist() == hash_ids(["siak|1", "dtks|9"]).tolist()
+    True
     """
     n = len(keys)
-    if isinstance(keys, pa.Array):  # its UTF-8 bytes, one bytes object per key
-        data = keys.cast(pa.large_binary()).to_numpy(zero_copy_only=False)
+    if isinstance(keys, pa.Array):  # (the run's keys: hashed together in numpy, without the GIL)
+        digests = sha1_digests(keys)
     else:
-        data = map(str.encode, keys)
+        digests = np.frombuffer(b"".join(map(_DIGEST, map(hashlib.sha1, map(str.encode, keys)))), np.uint8)
     head = f"{prefix}-".encode()
-    digests = np.frombuffer(b"".join(map(_DIGEST, map(hashlib.sha1, data))), np.uint8)
     width = len(head) + 16
     text = np.empty((n, width), np.uint8)
     text[:, :len(head)] = np.frombuffer(head, np.uint8)

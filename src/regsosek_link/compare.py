@@ -491,7 +491,7 @@ def _name_values(u: np.ndarray, *, tokens_only: bool = False) -> Prepared:
     if spaced:  # (ASCII names whose only white space is " ": Arrow's kernels, no Python per name)
         srt_arrow, tok_matrix, words = _sorted_tokens_arrow(array)
         sorted_c = _first_seen_codes(srt_arrow)
-        srt = srt_arrow.to_numpy(zero_copy_only=False) if not tokens_only else None
+        srt = np.zeros(0, object) if tokens_only else srt_arrow.to_numpy(zero_copy_only=False)
     else:
         srt = np.array([" ".join(sorted(x.split())) for x in u], dtype=object)
         tok_matrix, words = _token_matrix(u, with_tokens=True)
@@ -511,6 +511,7 @@ def _name_values(u: np.ndarray, *, tokens_only: bool = False) -> Prepared:
     cut = np.zeros(len(words) + 1, bool)
     cut[prefixes // max(len(words), 1)] = True
     # the name without spaces, hyphens, dots and apostrophes: NUR HIDAYAH = NURHIDAYAH
+    joined: Any  # (an object array of str, as _without_joiners gives)
     if array is None:
         joined = _without_joiners(u)
         joined_c = pd.factorize(np.where(joined == "", None, joined))[0].astype(np.int32)
