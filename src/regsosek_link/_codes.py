@@ -64,11 +64,10 @@ class CodeBook:
     def __len__(self) -> int:
         return sum(1 for k in self._entries if k[0] != "lock")
 
-    def release(self, records: pd.DataFrame, keep: Iterable[str], *, keep_kinds: Iterable[str] = ()) -> None:
-        """Drop what the book holds for the columns of ``records`` not in ``keep`` (but
-        entries of ``keep_kinds``)."""
+    def release(self, records: pd.DataFrame, keep: Iterable[str]) -> None:
+        """Drop what the book holds for the columns of ``records`` not in ``keep``."""
         with using(self):
-            release(records, keep, keep_kinds=keep_kinds)
+            release(records, keep)
 
 
 @contextlib.contextmanager
@@ -273,10 +272,10 @@ def pick_up(series: pd.Series, kind: str) -> object | None:
     return hit[1] if hit is not None and hit[0] is array else None
 
 
-def release(records: pd.DataFrame, keep: Iterable[str], *, keep_kinds: Iterable[str] = ()) -> None:
+def release(records: pd.DataFrame, keep: Iterable[str]) -> None:
     """Drop what the book in use holds for the columns of ``records`` not in ``keep``
-    (codes, sort orders, keys; entries of ``keep_kinds`` stay), so that later stages do not
-    carry them: a column asked for again is simply computed again. Without a book: nothing.
+    (codes, sort orders, keys), so that later stages do not carry them: a column asked for
+    again is simply computed again. Without a book: nothing.
 
     >>> records = pd.DataFrame({"a": ["x"], "b": ["y"]}, dtype="string")
     >>> with shared_codes():
@@ -292,8 +291,7 @@ def release(records: pd.DataFrame, keep: Iterable[str], *, keep_kinds: Iterable[
     drop = {(id(records[c].array), len(records)) for c in records.columns if c not in kept}
     drop -= {(id(records[c].array), len(records)) for c in kept}  # (columns sharing an array)
     # (list(cache) copies the keys in one step: another stage's thread may be adding to it)
-    kinds = {"lock", *keep_kinds}
-    for key in [k for k in list(cache) if k[0] not in kinds and (k[1], k[2]) in drop]:
+    for key in [k for k in list(cache) if k[0] != "lock" and (k[1], k[2]) in drop]:
         cache.pop(key, None)
 
 

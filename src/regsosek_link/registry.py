@@ -343,46 +343,7 @@ def _per_value(records: pd.DataFrame, col: str, test: Callable[[str], bool]) -> 
     return np.array([bool(test(u)) for u in uniq] + [False], bool)[codes]
 
 
-#: The :class:`~regsosek_link._codes.CodeBook` kind of a golden field's presence mask
-#: (:func:`_present`), which :func:`prepare_registry` makes before the persons are known.
-PRESENT_KIND = "present"
-
-
-@with_codes
-def prepare_registry(records: pd.DataFrame, *, fields: Sequence[str] = REGISTRY_FIELDS,
-                     codes: CodeBook | None = None) -> None:
-    """Make what the registry stage reads of the records before any person is known, and
-    keep it in the run's :class:`~regsosek_link._codes.CodeBook`: the sources' and record
-    IDs' Arrow arrays, and each golden field's presence mask (kind :data:`PRESENT_KIND`).
-    A run calls it on the core that classifying leaves idle; :func:`registry_tables` makes
-    whatever was not made, with the same results."""
-    _source_values(records)
-    _key_values(records, "record_id")
-    for field in fields:
-        if field in records.columns:
-            _present(records, field, _field_column(records, field))
-
-
-def _field_column(records: pd.DataFrame, field: str) -> pd.Series:
-    """The column of a golden field as its values are taken: text as ``string``, numbers as
-    a numeric extension type."""
-    col = records[field]
-    if col.dtype == object:
-        return col.astype("string")
-    if isinstance(col.dtype, np.dtype):
-        return col.convert_dtypes()
-    return col
-
-
 def _present(records: pd.DataFrame, field: str, col: pd.Series) -> np.ndarray:
-    """:func:`_presence`, kept in the run's code book when ``col`` is the column itself
-    (read-only)."""
-    if col.array is records[field].array:
-        return per_column(records, field, PRESENT_KIND, lambda c: _presence(records, field, c))
-    return _presence(records, field, col)
-
-
-def _presence(records: pd.DataFrame, field: str, col: pd.Series) -> np.ndarray:
     """``col.notna()`` of the column ``field`` (``col``: its values as ``string`` or a
     numeric extension type). A python-backed ``string`` column is read from its shared codes
     (present where coded; only the uncoded rows, missing or blank, are checked) when it is
@@ -686,7 +647,11 @@ def _choose(
         the records with a value, see :mod:`regsosek_link.survivorship`), and the column."""
         if field not in records.columns:
             return np.full(n_p, -1, np.int64), None
-        col = _field_column(records, field)
+        col = records[field]
+        if col.dtype == object:
+            col = col.astype("string")
+        elif isinstance(col.dtype, np.dtype):
+            col = col.convert_dtypes()
         ok_s = _present(records, field, col)[perm]
         ranks = [(priorities or {}).get(s, {}) for s in snames]
         prio = np.array([int(r.get(field, r.get("*", 100))) for r in ranks], np.int64)

@@ -45,8 +45,7 @@ from ..compare import compare, prepare_comparisons, usable_comparisons
 from ..config import LinkConfig
 from ..ids import person_id_salt, person_ids
 from ..registry import CODED_COLUMNS as REGISTRY_CODED_COLUMNS
-from ..registry import PRESENT_KIND as REGISTRY_PRESENT_KIND
-from ..registry import links_table, prepare_registry, registry_tables
+from ..registry import links_table, registry_tables
 from ..review import decision_pairs, held_table
 from ._memory import ProcessTuning, peak_rss_mb
 from .result import LinkResult
@@ -206,21 +205,15 @@ def link_records(
         return fitted, scores.probability, scores.weight, kept_tf
 
     # the record-ID order the cluster and registry stages share (an Arrow sort, which
-    # releases the GIL) and what the registry stage reads before any person is known are
-    # made while classifying, which is mostly numpy on one thread
-    def ahead() -> None:
-        record_id_rank(records, codes=book)
-        prepare_registry(records, codes=book)
-
+    # releases the GIL) is made while classifying, which is mostly numpy on one thread
     with background(enabled=two) as submit:
-        made = submit(ahead)
+        ranked = submit(lambda: record_id_rank(records, codes=book))
         fitted, prob, weight, tf_kept = stages("classify", classify)
-        made()  # (its errors surface here)
+        ranked()  # (its errors surface here)
     prepared = None  # (the per-record arrays of the comparisons are not needed any more)
     # nor the codes only blocking and the comparisons read: clustering, the links table and
-    # the registry stage read those of the registry's fields, sources and record IDs (and
-    # the golden fields' presence masks)
-    book.release(records, keep=REGISTRY_CODED_COLUMNS, keep_kinds=(REGISTRY_PRESENT_KIND,))
+    # the registry stage read those of the registry's fields, sources and record IDs
+    book.release(records, keep=REGISTRY_CODED_COLUMNS)
 
     def links() -> pd.DataFrame:
         # the kept pairs strongest first (the links table's order), and their per-comparison
