@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from regsosek_link._arrays import stable_argsort
+from regsosek_link._arrays import factorize_sorted, stable_argsort
 from regsosek_link._sha1 import sha1_digests
 
 _DTYPES = st.sampled_from([np.bool_, np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint32, np.uint64,
@@ -63,3 +64,15 @@ def test_sha1_digests_are_hashlibs(keys: list) -> None:
     # a sliced string array (an offset into its buffers)
     text = pa.array(["a", "siak|1", "dtks|99"], pa.string())[1:]
     assert [bytes(d) for d in sha1_digests(text)] == [hashlib.sha1(b"siak|1").digest(), hashlib.sha1(b"dtks|99").digest()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_factorize_sorted_is_pandas_sorted_factorize(data: st.DataObject) -> None:
+    dtype = data.draw(st.sampled_from([np.int8, np.int32, np.int64, np.uint64]))
+    elements = st.integers(-3, 3) if np.dtype(dtype).kind == "i" and data.draw(st.booleans()) else None
+    a = data.draw(hnp.arrays(dtype, st.integers(0, 200), elements=elements))
+    codes, values = factorize_sorted(a)
+    expected_codes, expected_values = pd.factorize(a, sort=True)
+    assert codes.tolist() == expected_codes.tolist()
+    assert values.tolist() == np.asarray(expected_values).tolist()

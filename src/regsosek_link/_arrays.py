@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 #: ``None`` as a 0-d object array, the missing value of ``np.where(mask, NONE, values)``
 #: (the same object array as with a bare ``None``, which numpy's type stubs do not accept).
@@ -108,3 +109,46 @@ def _stable_argsort_plain(a: np.ndarray, descending: bool) -> np.ndarray:
         return np.argsort(np.negative(a), kind="stable").astype(np.int64, copy=False)
     n = len(a)
     return (n - 1 - np.argsort(a[::-1], kind="stable"))[::-1].astype(np.int64)
+
+
+def factorize_sorted(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(a, sort=True)`` of a 1-D integer array: the code of each value (``intp``)
+    and the distinct values, ascending.
+
+    Each value is packed with its position into one int64 and sorted as in
+    :func:`stable_argsort` (SIMD where the CPU has it, no GIL held), where pandas hashes:
+    0.23 -> 0.16 s for 4.5 M keys of 1.3 M distinct pairs of names here, and the distinct
+    values come in order, so what is then read per value is read in order too. Values too
+    wide to pack with a position take pandas' way.
+
+    >>> codes, values = factorize_sorted(np.array([7, 3, 7, 5]))
+    >>> codes.tolist(), values.tolist()
+    ([2, 0, 2, 1], [3, 5, 7])
+    """
+    a = np.asarray(a)
+    n = len(a)
+    if n == 0 or a.dtype.kind not in "iu":
+        codes, values = pd.factorize(a, sort=True)
+        return codes.astype(np.intp, copy=False), np.asarray(values)
+    lo, hi = int(a.min()), int(a.max())
+    bits = max((n - 1).bit_length(), 1)
+    if (hi - lo).bit_length() + bits > 63:
+        codes, values = pd.factorize(a, sort=True)
+        return codes.astype(np.intp, copy=False), np.asarray(values)
+    key = a.astype(np.int64)
+    if lo:
+        key -= lo
+    key <<= bits
+    key |= np.arange(n, dtype=np.int64)
+    key.sort()
+    position = key & ((1 << bits) - 1)
+    key >>= bits
+    first = np.empty(n, bool)
+    first[0] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    codes = np.empty(n, np.intp)
+    codes[position] = np.cumsum(first) - 1
+    values = key[first]
+    if lo:
+        values += lo
+    return codes, values.astype(a.dtype, copy=False)

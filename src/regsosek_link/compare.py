@@ -35,7 +35,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import _spec
-from ._arrays import bitwise_count, stable_argsort
+from ._arrays import bitwise_count, factorize_sorted, stable_argsort
 from ._codes import CodeBook, column_codes, has_value, local_book, per_column, with_codes
 from ._threads import n_threads
 from .errors import ConfigError
@@ -284,7 +284,8 @@ def _levels_by_value(comp: Comparison, prep: Prepared, left: np.ndarray, right: 
         todo_parts.append(at + sl.start)
         key_parts.append(kl[at].astype(np.int64) * nv + kr[at])
     todo = np.concatenate(todo_parts) if todo_parts else np.zeros(0, np.int64)
-    inverse, keys = pd.factorize(np.concatenate(key_parts) if key_parts else np.zeros(0, np.int64))
+    # (the distinct pairs in order of value: the names each reads are then read in order)
+    inverse, keys = factorize_sorted(np.concatenate(key_parts) if key_parts else np.zeros(0, np.int64))
     del todo_parts, key_parts
     a, b = np.divmod(keys, nv)
     out[todo] = _score_chunked(comp, prep, rep[a], rep[b], workers=workers, chunk_size=chunk_size)[inverse]
