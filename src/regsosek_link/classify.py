@@ -1075,7 +1075,13 @@ def score_pairs(
     tf = (term_frequency_adjustments(records, pairs, levels, comparisons, model) if term_frequency is None
           else term_frequency)
     if tf.shape[1]:
-        weight = weight + tf.to_numpy().sum(axis=1)
+        # the adjustments added column by column, as a row sum adds them (the same floats),
+        # without copying the frame into one matrix first; ``weight`` is a fresh array
+        columns = [tf[c].to_numpy() for c in tf.columns]
+        total = columns[0].copy()
+        for column in columns[1:]:
+            total += column
+        weight += total
     return PairScores(probability_from_weight(weight), weight, tf)
 
 
