@@ -51,6 +51,12 @@ def test_stable_argsort_of_many_ties_and_wide_values(n: int) -> None:
         assert np.array_equal(got, np.argsort(a, kind="stable"))
     p = rng.choice(rng.random(50), n)
     assert np.array_equal(stable_argsort(p, descending=True), np.argsort(-p, kind="stable"))
+    # unsigned values past int64, a narrow range of them (hypothesis found the overflow)
+    big = np.uint64(2**63) + rng.integers(0, 3, n).astype(np.uint64)
+    assert np.array_equal(stable_argsort(big), np.argsort(big, kind="stable"))
+    codes, values = factorize_sorted(big)
+    expected_codes, expected_values = pd.factorize(big, sort=True)
+    assert codes.tolist() == expected_codes.tolist() and values.tolist() == expected_values.tolist()
 
 
 @settings(max_examples=200, deadline=None)

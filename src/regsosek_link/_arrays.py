@@ -87,7 +87,8 @@ def stable_argsort(a: np.ndarray, *, descending: bool = False) -> np.ndarray:
         key |= order
     else:
         lo, hi = int(a.min()), int(a.max())
-        if (hi - lo).bit_length() + bits > 63:  # (a value and a position do not fit in 63 bits)
+        # (a value and a position do not fit in 63 bits, or values past int64: uint64)
+        if (hi - lo).bit_length() + bits > 63 or hi >= 1 << 63:
             return _stable_argsort_plain(a, descending)
         key = a.astype(np.int64)
         if descending:
@@ -132,7 +133,7 @@ def factorize_sorted(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return codes.astype(np.intp, copy=False), np.asarray(values)
     lo, hi = int(a.min()), int(a.max())
     bits = max((n - 1).bit_length(), 1)
-    if (hi - lo).bit_length() + bits > 63:
+    if (hi - lo).bit_length() + bits > 63 or hi >= 1 << 63:
         codes, values = pd.factorize(a, sort=True)
         return codes.astype(np.intp, copy=False), np.asarray(values)
     key = a.astype(np.int64)

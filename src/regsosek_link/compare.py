@@ -629,16 +629,13 @@ def _ascii_arrow(values: np.ndarray) -> pa.Array | None:
 
 def _without_joiners(u: np.ndarray) -> Any:
     """Each name of ``u`` (object array of ``str``) without spaces, hyphens, dots and
-    apostrophes (:data:`_JOINERS`), as an object array; ASCII names through Arrow's regex
-    kernel (no Python call per name).
+    apostrophes (:data:`_JOINERS`), as an object array (:func:`_name_values` takes ASCII
+    names through Arrow's regex kernel, :data:`_JOINERS_ASCII`, instead).
 
     >>> _without_joiners(np.array(["NUR HIDAYAH", "SITI-AMINAH", "O'NEIL"], dtype=object)).tolist()
     ['NURHIDAYAH', 'SITIAMINAH', 'ONEIL']
     """
-    array = _ascii_arrow(u)
-    if array is None:
-        return pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
-    return pc.replace_substring_regex(array, _JOINERS_ASCII, "").to_numpy(zero_copy_only=False)
+    return pd.Series(u, dtype=object).str.replace(_JOINERS, "", regex=True).to_numpy(dtype=object)
 
 
 #: ASCII characters Python's ``str.split()`` takes for white space, other than " "
