@@ -116,11 +116,9 @@ def factorize_sorted(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(a, sort=True)`` of a 1-D integer array: the code of each value (``intp``)
     and the distinct values, ascending.
 
-    Each value is packed with its position into one int64 and sorted as in
-    :func:`stable_argsort` (SIMD where the CPU has it, no GIL held), where pandas hashes:
-    0.23 -> 0.16 s for 4.5 M keys of 1.3 M distinct pairs of names here, and the distinct
-    values come in order, so what is then read per value is read in order too. Values too
-    wide to pack with a position take pandas' way.
+    By :func:`stable_argsort` (no GIL held) where pandas hashes: 0.24 -> 0.21 s for 4.5 M
+    keys of 1.3 M distinct pairs of names here, and the distinct values come in order, so
+    what is then read per value is read in order too.
 
     >>> codes, values = factorize_sorted(np.array([7, 3, 7, 5]))
     >>> codes.tolist(), values.tolist()
@@ -131,25 +129,11 @@ def factorize_sorted(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if n == 0 or a.dtype.kind not in "iu":
         codes, values = pd.factorize(a, sort=True)
         return codes.astype(np.intp, copy=False), np.asarray(values)
-    lo, hi = int(a.min()), int(a.max())
-    bits = max((n - 1).bit_length(), 1)
-    if (hi - lo).bit_length() + bits > 63 or hi >= 1 << 63:
-        codes, values = pd.factorize(a, sort=True)
-        return codes.astype(np.intp, copy=False), np.asarray(values)
-    key = a.astype(np.int64)
-    if lo:
-        key -= lo
-    key <<= bits
-    key |= np.arange(n, dtype=np.int64)
-    key.sort()
-    position = key & ((1 << bits) - 1)
-    key >>= bits
+    order = stable_argsort(a)
+    by_value = a[order]
     first = np.empty(n, bool)
     first[0] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
+    np.not_equal(by_value[1:], by_value[:-1], out=first[1:])
     codes = np.empty(n, np.intp)
-    codes[position] = np.cumsum(first) - 1
-    values = key[first]
-    if lo:
-        values += lo
-    return codes, values.astype(a.dtype, copy=False)
+    codes[order] = np.cumsum(first) - 1
+    return codes, by_value[first]

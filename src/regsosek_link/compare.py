@@ -37,6 +37,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 from . import _spec
 from ._arrays import bitwise_count, factorize_sorted, stable_argsort
 from ._codes import CodeBook, column_codes, has_value, local_book, per_column, with_codes
+from ._order import rank_strings
 from ._threads import n_threads
 from .errors import ConfigError
 
@@ -674,9 +675,7 @@ def _sorted_tokens_arrow(array: pa.Array, max_tokens: int = 8) -> tuple[pa.Array
     words = encoded.dictionary.to_numpy(zero_copy_only=False)
     # sorted tokens: by name, then by the token's rank among all tokens (Arrow's byte order
     # is code point order), repeated tokens kept
-    by_word = np.empty(len(words), np.int64)
-    by_word[pc.sort_indices(encoded.dictionary).to_numpy()] = np.arange(len(words))
-    order = stable_argsort(rows * max(len(words), 1) + by_word[ids])
+    order = stable_argsort(rows * max(len(words), 1) + rank_strings(encoded.dictionary)[ids])
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
     srt = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), flat.take(pa.array(order))),
